@@ -1,0 +1,3 @@
+module cutoverbench
+
+go 1.19

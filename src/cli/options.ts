@@ -1,0 +1,28 @@
+import { InvalidArgumentError } from 'commander'
+
+/** parseListen parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s)
+  const port = m ? Number(m[3]) : NaN
+  if (!m || port > 65535) throw new InvalidArgumentError(`expected HOST:PORT, got "${s}"`)
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port }
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
+
+/** parseBytes parses a byte size such as `65536`, `64k`, `2MiB`, `1g` (binary units). */
+export function parseBytes(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s.trim())
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined
+  const v = m && unit ? Math.round(Number(m[1]) * unit) : NaN
+  if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`expected a size like 64k or 2MiB, got "${s}"`)
+  return v
+}
+
+/** parseDuration parses seconds (`30`, `1.5`) or a suffixed duration (`500ms`, `30s`, `2m`) into ms. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim())
+  if (!m) throw new InvalidArgumentError(`expected a duration like 30s or 500ms, got "${s}"`)
+  const n = Number(m[1])
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000)
+}

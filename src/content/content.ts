@@ -1,0 +1,20 @@
+/**
+ * Content is a fixed-size byte source with random access: the async form of Go's
+ * `io.SizedReaderAt`.
+ *
+ * Contract:
+ * - `readAt(buf, off)` fills `buf` with the bytes at `[off, off + buf.length)` and resolves with the
+ *   number of bytes written. It resolves with fewer than `buf.length` only when the read crosses
+ *   `size` (and with 0 when `off >= size`); any other shortfall rejects (ERR_SHORT_READ, ERR_IO, ...).
+ * - Calls may run concurrently. An implementation must not retain `buf` after its promise settles.
+ * - When `signal` aborts, the read rejects with ERR_ABORTED as soon as it can.
+ */
+export interface Content {
+  readonly size: number
+  readAt(buf: Uint8Array, off: number, signal?: AbortSignal): Promise<number>
+}
+
+/** checkReadArgs validates an offset the way every Content does: a non-negative safe integer. */
+export function checkOffset(off: number): void {
+  if (!Number.isSafeInteger(off) || off < 0) throw new RangeError(`invalid offset ${off}`)
+}

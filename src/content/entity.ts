@@ -1,0 +1,22 @@
+import type { Content } from './content.js'
+
+/**
+ * Entity is a representation ready to be served: the bytes plus the metadata that conditional and
+ * range requests depend on. The same Entity must always describe the same bytes: if the bytes can
+ * change, the ETag must change with them (a strong validator, RFC 7232 §2.1).
+ */
+export interface Entity {
+  readonly content: Content
+  /** Strong ETag, quoted (`"..."`). Undefined: no ETag header, and only date validators apply. */
+  readonly etag?: string | undefined
+  /** Last-Modified time. Undefined or the Unix epoch: no Last-Modified header (Go's zero time). */
+  readonly lastModified?: Date | undefined
+  /** Content-Type header value. Undefined: no Content-Type header. */
+  readonly contentType?: string | undefined
+  /**
+   * Extra response headers (Cache-Control, custom headers) as [name, value] pairs. They are sent
+   * on 200, 206, 304 and 412; error responses drop Cache-Control, Content-Encoding, ETag and
+   * Last-Modified as Go 1.23 does.
+   */
+  readonly headers?: ReadonlyArray<readonly [string, string]> | undefined
+}

@@ -1,0 +1,128 @@
+import { close, fstatSync, open, read, type Stats } from 'node:fs'
+import { abortError, CutoverError } from '../core/errors.js'
+import { checkOffset, type Content } from './content.js'
+
+/**
+ * FileIdentity is what tells two versions of a file apart without reading it: device, inode, size,
+ * and modification and change times. A write to the file changes mtime and ctime; a replacement
+ * (rename over it) changes the inode.
+ */
+export interface FileIdentity {
+  readonly dev: number
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ctimeMs: number
+}
+
+/** fileIdentity extracts a {@link FileIdentity} from fs.Stats. */
+export function fileIdentity(st: Stats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
+}
+
+/** sameIdentity tells whether two identities describe the same version of the same file. */
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs
+}
+
+/**
+ * FileContent is {@link Content} over an open file descriptor, read with positional reads (pread);
+ * the file is never held in memory. It pins the version it was opened on: after every read it
+ * re-checks the descriptor's identity and rejects with ERR_BLOB_CHANGED if the file was written
+ * meanwhile, so a download never mixes two versions (within the resolution of the filesystem's
+ * timestamps). A file replaced by rename keeps serving the old version, which the open descriptor
+ * still holds.
+ *
+ * close() may be called while reads are pending: the descriptor is closed when the last one
+ * settles, so a pending read can never land on a descriptor number the process has reused.
+ */
+export class FileContent implements Content {
+  readonly size: number
+  readonly identity: FileIdentity
+  readonly #fd: number
+  #pending = 0
+  #closing = false
+  #closed = false
+
+  private constructor(fd: number, identity: FileIdentity) {
+    this.#fd = fd
+    this.identity = identity
+    this.size = identity.size
+  }
+
+  /** open opens `path` read-only and pins its current version. Rejects with the fs error (ENOENT...). */
+  static open(path: string): Promise<FileContent> {
+    return new Promise((resolve, reject) => {
+      open(path, 'r', (err, fd) => {
+        if (err) return reject(err)
+        try {
+          resolve(new FileContent(fd, fileIdentity(fstatSync(fd))))
+        } catch (e) {
+          close(fd, () => reject(e))
+        }
+      })
+    })
+  }
+
+  /** fd is the descriptor, for checks such as where it really points (/proc/self/fd). */
+  get fd(): number {
+    return this.#fd
+  }
+
+  readAt(buf: Uint8Array, off: number, signal?: AbortSignal): Promise<number> {
+    checkOffset(off)
+    if (this.#closing) return Promise.reject(new CutoverError('ERR_IO', 'read on a closed file'))
+    if (signal?.aborted) return Promise.reject(abortError(signal))
+    if (off >= this.size) return Promise.resolve(0)
+    const want = Math.min(buf.length, this.size - off)
+    this.#pending++
+    return new Promise<number>((resolve, reject) => {
+      let done = 0
+      const step = (): void => {
+        read(this.#fd, buf, done, want - done, off + done, (err, n) => {
+          if (err) return finish(new CutoverError('ERR_IO', `read failed at offset ${off + done}`, { cause: err }))
+          if (n === 0) return finish(new CutoverError('ERR_BLOB_CHANGED', `file shrank below ${off + done}`))
+          done += n
+          if (done < want) {
+            if (signal?.aborted) return finish(abortError(signal))
+            return step()
+          }
+          finish()
+        })
+      }
+      const finish = (err?: unknown): void => {
+        if (!err) err = this.#changed()
+        this.#pending--
+        if (this.#closing && this.#pending === 0) this.#doClose()
+        if (err) reject(err)
+        else resolve(want)
+      }
+      step()
+    })
+  }
+
+  /** #changed returns an error if the file is no longer the version this content pinned. */
+  #changed(): CutoverError | undefined {
+    let st: Stats
+    try {
+      st = fstatSync(this.#fd)
+    } catch (err) {
+      return new CutoverError('ERR_IO', 'fstat failed', { cause: err })
+    }
+    if (sameIdentity(fileIdentity(st), this.identity)) return undefined
+    return new CutoverError('ERR_BLOB_CHANGED', 'file changed while it was being read')
+  }
+
+  /** close releases the descriptor once no read is pending. Idempotent. */
+  close(): void {
+    if (this.#closing) return
+    this.#closing = true
+    if (this.#pending === 0) this.#doClose()
+  }
+
+  #doClose(): void {
+    if (this.#closed) return
+    this.#closed = true
+    close(this.#fd, () => undefined)
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * ErrorCode is the closed set of stable codes a {@link CutoverError} carries. Callers branch on the
+ * code, never on the message: messages are for operators and may change.
+ */
+export type ErrorCode =
+  | 'ERR_NOT_FOUND'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_BLOB_CHANGED'
+  | 'ERR_SHORT_READ'
+  | 'ERR_ABORTED'
+  | 'ERR_IO'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_LISTEN'
+
+const BRAND = Symbol.for('cutover.error')
+
+/**
+ * CutoverError is the one error class of cutover. Operational failures reject with it; programmer
+ * errors (bad options) throw TypeError synchronously instead. Wrap with `{ cause }` so the original
+ * error reaches the log, never the HTTP response (see http/http-error.ts).
+ */
+export class CutoverError extends Error {
+  readonly code: ErrorCode
+  readonly [BRAND] = true
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'CutoverError'
+    this.code = code
+  }
+}
+
+/** isCutoverError tells a CutoverError apart from any other value, across copies of this module. */
+export function isCutoverError(err: unknown): err is CutoverError {
+  return typeof err === 'object' && err !== null && (err as { [BRAND]?: boolean })[BRAND] === true
+}
+
+/** codeOf returns the ERR_* code of a CutoverError, or undefined for anything else. */
+export function codeOf(err: unknown): ErrorCode | undefined {
+  return isCutoverError(err) ? err.code : undefined
+}
+
+/** abortError is the error a read rejects with when its AbortSignal fires. */
+export function abortError(signal?: AbortSignal): CutoverError {
+  return new CutoverError('ERR_ABORTED', 'operation aborted', { cause: signal?.reason })
+}

@@ -1,0 +1,68 @@
+import type { IncomingMessage } from 'node:http'
+import { pino } from 'pino'
+
+/** Request headers an access-log record keeps: the ones that decide a download's bytes. */
+export const LOGGED_HEADERS = [
+  'range',
+  'if-range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+] as const
+
+/**
+ * AccessRecord is one line of cutover's JSONL access log, the format `cutover replay` reads
+ * (design.md §8). Field order is fixed.
+ */
+export interface AccessRecord {
+  /** Request start, ISO 8601 UTC with milliseconds. */
+  time: string
+  /** Client address as the socket saw it. */
+  remote: string
+  method: string
+  /** The request target exactly as received (path and query). */
+  path: string
+  /** The present headers of {@link LOGGED_HEADERS}, lower-case names. */
+  headers: Record<string, string>
+  status: number
+  /** Body bytes handed to the socket. */
+  bytes: number
+  /** From request start to response end or abort, in milliseconds (microsecond precision). */
+  durationMs: number
+  /** True when the client went away or the response was cut before its end. */
+  aborted: boolean
+}
+
+/** accessRecordHeaders picks the logged headers of a request. */
+export function accessRecordHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const h of LOGGED_HEADERS) {
+    const v = req.headers[h]
+    if (typeof v === 'string') out[h] = v
+  }
+  return out
+}
+
+/**
+ * AccessLog appends JSONL records to a file without blocking the event loop: lines are buffered
+ * and written asynchronously (pino's sonic-boom writer). flush() and close() wait for the disk.
+ */
+export class AccessLog {
+  readonly #out: ReturnType<typeof pino.destination>
+  constructor(path: string) {
+    this.#out = pino.destination({ dest: path, append: true, mkdir: true, sync: false, minLength: 4096 })
+  }
+  /** write queues one record. */
+  write(r: AccessRecord): void {
+    this.#out.write(`${JSON.stringify(r)}\n`)
+  }
+  /** close flushes what is queued and closes the file. */
+  close(): Promise<void> {
+    return new Promise(resolve => {
+      this.#out.once('close', () => resolve())
+      this.#out.once('error', () => resolve())
+      this.#out.end()
+    })
+  }
+}

@@ -1,0 +1,159 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import { codeOf } from '../core/errors.js'
+import { sendError, toHttpError } from '../http/http-error.js'
+import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
+import { accessRecordHeaders, type AccessLog } from './access-log.js'
+import type { StaticRoot } from './static-root.js'
+
+/** DownloadServerOptions configures {@link DownloadServer}. */
+export interface DownloadServerOptions {
+  /** Where files come from. */
+  readonly root: StaticRoot
+  /** Operational log (errors, lifecycle). */
+  readonly logger: Logger
+  /** JSONL access log; if unset, none is written. */
+  readonly accessLog?: AccessLog | undefined
+  /** Read and write unit of streamed bodies. If unset, defaults to DEFAULT_PIECE_SIZE (256 KiB). */
+  readonly pieceSize?: number
+  /**
+   * A connection that accepts no bytes for this long is closed (a stalled client must not pin a
+   * descriptor forever). If unset, defaults to 120 000 ms. 0 disables it.
+   */
+  readonly idleTimeoutMs?: number
+}
+
+/** DownloadServerStats are cumulative counters of the server. */
+export interface DownloadServerStats {
+  requests: number
+  active: number
+  aborted: number
+  bytes: number
+  errors: number
+}
+
+/**
+ * DownloadServer is `cutover serve`: an HTTP/1.1 server that answers GET and HEAD from a
+ * {@link StaticRoot} with Go ServeContent semantics, logs each request, and shuts down gracefully.
+ */
+export class DownloadServer {
+  readonly server: Server
+  readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0 }
+  readonly #o: DownloadServerOptions
+  readonly #pool: BufferPool
+  #idle: (() => void) | undefined
+
+  constructor(o: DownloadServerOptions) {
+    this.#o = o
+    this.#pool = new BufferPool(o.pieceSize ?? DEFAULT_PIECE_SIZE, 64)
+    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
+    this.server.timeout = o.idleTimeoutMs ?? 120_000
+  }
+
+  /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve(this.server.address() as AddressInfo)
+      })
+    })
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = process.hrtime.bigint()
+    const startMs = Date.now()
+    this.stats.requests++
+    this.stats.active++
+    // Filled by whichever path answers; read when the response closes, which may come before the
+    // serving promise settles.
+    const result: ServeResult = { status: 0, bytes: 0, aborted: false }
+    res.once('close', () => {
+      this.stats.active--
+      const aborted = result.aborted || !res.writableFinished
+      if (aborted) this.stats.aborted++
+      this.stats.bytes += result.bytes
+      this.#o.accessLog?.write({
+        time: new Date(startMs).toISOString(),
+        remote: req.socket.remoteAddress ?? '',
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: accessRecordHeaders(req),
+        status: res.headersSent ? res.statusCode : result.status,
+        bytes: result.bytes,
+        durationMs: Number(process.hrtime.bigint() - start) / 1e6,
+        aborted,
+      })
+      if (this.stats.active === 0) this.#idle?.()
+    })
+    const method = req.method ?? 'GET'
+    if (method !== 'GET' && method !== 'HEAD') {
+      result.status = 405
+      result.bytes = sendError(res, method, { status: 405, message: '405 Method Not Allowed' }, ['Allow', 'GET, HEAD'])
+      return
+    }
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const rawPath = q < 0 ? url : url.slice(0, q)
+    const query = q < 0 ? '' : url.slice(q)
+    this.#o.root.resolve(rawPath, query).then(
+      async r => {
+        if (r.kind === 'redirect') {
+          result.status = 301
+          result.bytes = sendError(res, method, { status: 301, message: '301 Moved Permanently' }, ['Location', r.location])
+          return
+        }
+        try {
+          await serveContent(req, res, r.entity, { pool: this.#pool, result })
+          if (result.error !== undefined && codeOf(result.error) !== 'ERR_ABORTED') {
+            this.stats.errors++
+            this.#o.logger.error({ err: result.error, path: url }, 'read failed while serving')
+          }
+        } finally {
+          r.release()
+        }
+      },
+      (err: unknown) => {
+        const e = toHttpError(err)
+        if (e.status >= 500) {
+          this.stats.errors++
+          this.#o.logger.error({ err, path: url }, 'request failed')
+        }
+        result.status = e.status
+        if (res.headersSent || res.destroyed) return
+        result.bytes = sendError(res, method, e)
+      },
+    ).catch((err: unknown) => {
+      this.stats.errors++
+      this.#o.logger.error({ err, path: url }, 'unexpected failure')
+      res.destroy()
+    })
+  }
+
+  /**
+   * close stops accepting connections, closes idle keep-alive connections, lets responses in flight
+   * finish for up to `graceMs`, then closes every connection that is left. Resolves when the server
+   * is closed; reports whether the grace period ran out.
+   */
+  async close(graceMs: number): Promise<{ forced: boolean }> {
+    const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
+    this.server.closeIdleConnections()
+    let forced = false
+    if (this.stats.active > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await new Promise<void>(resolve => {
+        this.#idle = resolve
+        timer = setTimeout(() => {
+          forced = true
+          resolve()
+        }, graceMs)
+      })
+      clearTimeout(timer)
+    }
+    this.server.closeAllConnections()
+    await closed
+    return { forced }
+  }
+}

@@ -1,0 +1,254 @@
+import { readlinkSync, realpathSync, statSync, type Stats } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { LRUCache } from 'lru-cache'
+import mime from 'mime-types'
+import { CutoverError } from '../core/errors.js'
+import { bytes } from '../content/bytes.js'
+import type { Entity } from '../content/entity.js'
+import { FileContent, fileIdentity, sameIdentity, type FileIdentity } from '../content/file-content.js'
+
+/** StaticRootOptions configures a {@link StaticRoot}. */
+export interface StaticRootOptions {
+  /** The directory to serve. It must exist; it is resolved to its real path once. */
+  readonly root: string
+  /** Serve files and directories whose name starts with a dot. If unset, defaults to false (404). */
+  readonly dotfiles?: boolean
+  /**
+   * Files up to this size are kept in memory after the first request and revalidated with a stat
+   * on each request. If unset, defaults to {@link DEFAULT_SMALL_FILE_MAX}.
+   */
+  readonly smallFileMax?: number
+  /** Memory budget of the small-file cache in bytes. If unset, defaults to {@link DEFAULT_CACHE_BYTES}. */
+  readonly cacheBytes?: number
+  /** Directory index file name. If unset, defaults to `index.html`. */
+  readonly index?: string
+}
+
+/** DEFAULT_SMALL_FILE_MAX is the largest file kept in memory: 64 KiB. */
+export const DEFAULT_SMALL_FILE_MAX = 64 * 1024
+/** DEFAULT_CACHE_BYTES is the memory budget of the small-file cache: 64 MiB. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+
+/** Resolution is what a request path leads to. */
+export type Resolution =
+  | { readonly kind: 'entity'; readonly entity: Entity; release(): void }
+  | { readonly kind: 'redirect'; readonly location: string }
+
+/** Cached is what the cache keeps per request path, valid while the file keeps its identity. */
+interface Cached {
+  readonly fsPath: string
+  readonly identity: FileIdentity
+  /** Entity whose content is in memory; undefined for large files (opened per request). */
+  readonly small?: Entity
+  readonly etag: string
+  readonly lastModified: Date
+  readonly contentType: string
+}
+
+/**
+ * etagFor derives the strong ETag of a file from its metadata, without reading it:
+ * `"<mtime in µs, hex>-<size, hex>"`. It changes whenever the file is written (mtime), resized, or
+ * replaced by a file with another mtime. Replicas that copy files with their mtimes (rsync -a,
+ * tar) give the same ETag for the same bytes, so a client that resumes against another replica
+ * still gets its 206. It does not change if a file is rewritten with the same size and its mtime is
+ * then forced back (touch -d): do not do that to a served file.
+ */
+export function etagFor(id: FileIdentity): string {
+  return `"${Math.round(id.mtimeMs * 1000).toString(16)}-${id.size.toString(16)}"`
+}
+
+/** contentTypeFor picks the Content-Type by extension; text types get `charset=utf-8` as Go does. */
+export function contentTypeFor(name: string): string {
+  const t = mime.lookup(extname(name))
+  if (!t) return 'application/octet-stream'
+  return t.startsWith('text/') ? `${t}; charset=utf-8` : t
+}
+
+const notFound = (): CutoverError => new CutoverError('ERR_NOT_FOUND', 'not found')
+const badRequest = (why: string): CutoverError => new CutoverError('ERR_BAD_REQUEST', why)
+
+/**
+ * cleanPath turns a request target's path into the relative path of a file under the root, or
+ * throws: ERR_BAD_REQUEST for a path that is not origin-form, has a bad percent-escape, a NUL, a
+ * backslash, or a `..` segment (raw or encoded: traversal is refused, not normalised away);
+ * ERR_NOT_FOUND for a dot-segment name when dotfiles are hidden. Empty and `.` segments are
+ * dropped (merged slashes, as nginx does). The result has no leading slash ("" is the root).
+ */
+export function cleanPath(rawPath: string, dotfiles: boolean): string {
+  if (rawPath[0] !== '/') throw badRequest('path is not absolute')
+  let decoded = rawPath
+  if (rawPath.includes('%')) {
+    try {
+      decoded = decodeURIComponent(rawPath)
+    } catch {
+      throw badRequest('bad percent-encoding')
+    }
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) throw badRequest('forbidden character in path')
+  const out: string[] = []
+  for (const seg of decoded.split('/')) {
+    if (seg === '' || seg === '.') continue
+    if (seg === '..') throw badRequest('path traversal')
+    if (!dotfiles && seg[0] === '.') throw notFound()
+    out.push(seg)
+  }
+  return out.join('/')
+}
+
+/**
+ * StaticRoot maps request paths to files under one directory, safely: no traversal, no symlink that
+ * leads out of the root (checked on the opened descriptor itself, so a symlink swapped after the
+ * check cannot win a race), dotfiles hidden unless asked for, directories redirected to their slash
+ * form and served through their index file, or refused (403) without one: there are no listings.
+ *
+ * Small files are kept in memory and revalidated on every request with one stat(2) on the event loop
+ * (cheap for a local filesystem: no thread hop); a file that changed is read again. Large files are
+ * opened per request and pinned for the whole response (see FileContent).
+ */
+export class StaticRoot {
+  readonly root: string
+  readonly #dotfiles: boolean
+  readonly #smallMax: number
+  readonly #index: string
+  readonly #cache: LRUCache<string, Cached>
+  /** Counters for metrics and tests. */
+  readonly stats = { hits: 0, misses: 0, opens: 0, escapes: 0 }
+
+  constructor(o: StaticRootOptions) {
+    this.root = realpathSync(o.root)
+    if (!statSync(this.root).isDirectory()) throw new TypeError(`root ${o.root} is not a directory`)
+    this.#dotfiles = o.dotfiles ?? false
+    this.#smallMax = o.smallFileMax ?? DEFAULT_SMALL_FILE_MAX
+    this.#index = o.index ?? 'index.html'
+    const cacheBytes = o.cacheBytes ?? DEFAULT_CACHE_BYTES
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) throw new TypeError('cacheBytes must be a positive integer')
+    this.#cache = new LRUCache<string, Cached>({
+      maxSize: cacheBytes,
+      // Entries without bytes still cost their metadata; count them so the entry count is bounded too.
+      sizeCalculation: c => (c.small ? c.identity.size : 0) + 256,
+    })
+  }
+
+  /**
+   * resolve finds what `rawPath` (the request target's path, before `?`) names. The caller must call
+   * `release()` on an entity resolution once the response is done. Rejects with CutoverError:
+   * ERR_BAD_REQUEST, ERR_NOT_FOUND, ERR_FORBIDDEN or ERR_IO.
+   */
+  async resolve(rawPath: string, query = ''): Promise<Resolution> {
+    const hit = this.#cache.get(rawPath)
+    if (hit) {
+      const st = this.#stat(hit.fsPath)
+      if (st?.isFile() && sameIdentity(fileIdentity(st), hit.identity)) {
+        this.stats.hits++
+        if (hit.small) return { kind: 'entity', entity: hit.small, release: noop }
+        return this.#openLarge(rawPath, hit.fsPath, st, hit)
+      }
+      this.#cache.delete(rawPath)
+    }
+    this.stats.misses++
+    const rel = cleanPath(rawPath, this.#dotfiles)
+    let fsPath = rel === '' ? this.root : `${this.root}/${rel}`
+    let st = this.#stat(fsPath)
+    if (!st) throw notFound()
+    if (st.isDirectory()) {
+      if (!rawPath.endsWith('/')) {
+        return { kind: 'redirect', location: `${rawPath}/${query}` }
+      }
+      fsPath = `${fsPath}/${this.#index}`
+      st = this.#stat(fsPath)
+      if (!st?.isFile()) throw new CutoverError('ERR_FORBIDDEN', 'directory without index')
+    } else if (rawPath.endsWith('/')) {
+      throw notFound() // "/file/" names no directory (ENOTDIR, as nginx answers)
+    }
+    if (!st.isFile()) throw notFound() // fifos, sockets, devices are never served
+    return this.#openLarge(rawPath, fsPath, st, undefined)
+  }
+
+  /** #stat follows symlinks; missing or unreachable paths give undefined, permission errors 403. */
+  #stat(path: string): Stats | undefined {
+    try {
+      return statSync(path, { throwIfNoEntry: false })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM') throw new CutoverError('ERR_FORBIDDEN', 'permission denied', { cause: err })
+      if (code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') return undefined
+      throw new CutoverError('ERR_IO', 'stat failed', { cause: err })
+    }
+  }
+
+  /**
+   * #openLarge opens the file, checks that the descriptor really lies under the root, and builds its
+   * entity. Small files are read into memory and cached. The version served is the one the
+   * descriptor holds; if it differs from what stat saw, the cache is not filled with it.
+   */
+  async #openLarge(rawPath: string, fsPath: string, st: Stats, known: Cached | undefined): Promise<Resolution> {
+    let fc: FileContent
+    try {
+      fc = await FileContent.open(fsPath)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound()
+      if (code === 'EACCES' || code === 'EPERM') throw new CutoverError('ERR_FORBIDDEN', 'permission denied', { cause: err })
+      throw new CutoverError('ERR_IO', 'open failed', { cause: err })
+    }
+    this.stats.opens++
+    try {
+      const id = fc.identity
+      const stable = sameIdentity(id, fileIdentity(st))
+      if (!(known && stable) && !this.#inside(fc.fd, fsPath)) {
+        this.stats.escapes++
+        throw notFound()
+      }
+      const c: Cached = known && stable ? known : {
+        fsPath,
+        identity: id,
+        etag: etagFor(id),
+        lastModified: new Date(Math.floor(id.mtimeMs)),
+        contentType: contentTypeFor(fsPath),
+      }
+      if (id.size <= this.#smallMax) {
+        const data = await readAll(fc)
+        fc.close()
+        const small: Entity = { content: bytes(data), etag: c.etag, lastModified: c.lastModified, contentType: c.contentType }
+        if (stable) this.#cache.set(rawPath, { ...c, small })
+        return { kind: 'entity', entity: small, release: noop }
+      }
+      if (stable && !known) this.#cache.set(rawPath, c)
+      const entity: Entity = { content: fc, etag: c.etag, lastModified: c.lastModified, contentType: c.contentType }
+      return { kind: 'entity', entity, release: () => fc.close() }
+    } catch (err) {
+      fc.close()
+      throw err
+    }
+  }
+
+  /**
+   * #inside tells whether an open descriptor's file lies under the root. On Linux the kernel's own
+   * record of what was opened (/proc/self/fd) is read, so no symlink swap between check and open
+   * can fool it; elsewhere the path's realpath is checked.
+   */
+  #inside(fd: number, fsPath: string): boolean {
+    let real: string
+    try {
+      real = readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {
+      try {
+        real = realpathSync(fsPath)
+      } catch {
+        return false
+      }
+    }
+    return real === this.root || real.startsWith(this.root === '/' ? '/' : `${this.root}/`)
+  }
+}
+
+const noop = (): void => undefined
+
+/** readAll reads a whole (small) file content into one buffer. */
+async function readAll(fc: FileContent): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(fc.size)
+  const got = fc.size === 0 ? 0 : await fc.readAt(buf, 0)
+  if (got !== fc.size) throw new CutoverError('ERR_BLOB_CHANGED', 'file changed while it was read')
+  return buf
+}
