@@ -18,3 +18,17 @@ export interface Content {
 export function checkOffset(off: number): void {
   if (!Number.isSafeInteger(off) || off < 0) throw new RangeError(`invalid offset ${off}`)
 }
+
+/**
+ * ResidentContent is Content whose bytes are already in memory. `view(off, len)` returns them
+ * without copying; the caller must not modify the view and may hold it only while the Content is in
+ * use. serveContent uses it to hand bytes straight to the socket.
+ */
+export interface ResidentContent extends Content {
+  view(off: number, len: number): Uint8Array
+}
+
+/** isResident tells whether a Content offers zero-copy {@link ResidentContent.view}. */
+export function isResident(c: Content): c is ResidentContent {
+  return typeof (c as Partial<ResidentContent>).view === 'function'
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { abortError, CutoverError } from '../core/errors.js'
-import type { Content } from '../content/content.js'
+import { isResident, type Content } from '../content/content.js'
 import type { Entity } from '../content/entity.js'
 import { formatHttpDate } from './http-date.js'
 import { multipartLayout, randomBoundary, type MultipartLayout } from './multipart.js'
@@ -283,6 +283,15 @@ class Pump {
   async range(r: ByteRange): Promise<void> {
     const piece = this.#pool.size
     const end = r.start + r.length
+    const c = this.content
+    if (isResident(c)) {
+      // In-memory bytes: write views, piece by piece so backpressure still paces the socket.
+      for (let off = r.start; off < end; off += piece) {
+        const drained = this.write(c.view(off, Math.min(piece, end - off)))
+        if (drained) await drained
+      }
+      return
+    }
     let off = r.start
     let next = off < end ? this.#read(off, Math.min(piece, end - off)) : undefined
     while (next) {
@@ -331,6 +340,14 @@ export async function serveContent(
     return result
   }
 
+  if (body.kind === 'range' && isResident(content)) {
+    // In-memory bytes go to the socket as they are: no read, no copy.
+    const view = content.view(body.range.start, body.range.length)
+    res.writeHead(plan.status, plan.headers)
+    res.end(view)
+    result.bytes = view.length
+    return result
+  }
   const pieceSize = options.pool?.size ?? options.pieceSize ?? DEFAULT_PIECE_SIZE
   if (body.kind === 'range' && body.range.length <= pieceSize) {
     // Small body: one read, then header and body in one write. A failed read is still a clean 500.

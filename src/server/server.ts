@@ -63,8 +63,9 @@ export class DownloadServer {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const start = process.hrtime.bigint()
-    const startMs = Date.now()
+    const log = this.#o.accessLog
+    const start = log ? process.hrtime.bigint() : 0n
+    const startMs = log ? Date.now() : 0
     this.stats.requests++
     this.stats.active++
     // Filled by whichever path answers; read when the response closes, which may come before the
@@ -75,7 +76,7 @@ export class DownloadServer {
       const aborted = result.aborted || !res.writableFinished
       if (aborted) this.stats.aborted++
       this.stats.bytes += result.bytes
-      this.#o.accessLog?.write({
+      log?.write({
         time: new Date(startMs).toISOString(),
         remote: req.socket.remoteAddress ?? '',
         method: req.method ?? '',

@@ -25,8 +25,12 @@ export interface StaticRootOptions {
   readonly index?: string
 }
 
-/** DEFAULT_SMALL_FILE_MAX is the largest file kept in memory: 64 KiB. */
-export const DEFAULT_SMALL_FILE_MAX = 64 * 1024
+/**
+ * DEFAULT_SMALL_FILE_MAX is the largest file kept in memory: 1 MiB. Hot installers and indexes are
+ * then sent straight from memory (as the talk's chunk cache does) instead of through a thread-pool
+ * read per piece; larger files stream from disk.
+ */
+export const DEFAULT_SMALL_FILE_MAX = 1024 * 1024
 /** DEFAULT_CACHE_BYTES is the memory budget of the small-file cache: 64 MiB. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 

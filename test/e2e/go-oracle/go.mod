@@ -1,0 +1,3 @@
+module cutoveroracle
+
+go 1.19

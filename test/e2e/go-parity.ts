@@ -1,0 +1,388 @@
+/**
+ * Differential parity test: every request of a systematic table is sent to cutover's server and to
+ * a Go oracle (test/e2e/go-oracle: http.ServeContent on the same directory, with cutover's ETag),
+ * and the answers must agree in status, Content-Range, Content-Length, Accept-Ranges, Content-Type,
+ * validators and body; multipart bodies are compared part by part, only the boundary may differ.
+ *
+ * Accepted Go version differences (the machine may have Go 1.19, cutover follows Go 1.23):
+ * - Go 1.23 drops Cache-Control, Content-Encoding, ETag and Last-Modified from error responses
+ *   (416/500), 1.19 does not: validators are compared only on 200/206/304/412.
+ * - Go 1.21+ answers 200 to a Range that fails to overlap an empty file; the oracle applies that
+ *   rule itself when built with an older Go (see main.go).
+ */
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Agent, request } from 'undici'
+import { hasTool, REPO, startServe } from '../helpers/serve.js'
+
+const ORACLE_SRC = `${REPO}test/e2e/go-oracle`
+const GO_APT = 'apt-get install -y golang-go'
+
+/** MTIME is every fixture's modification time: a whole second, so µs and ms agree everywhere. */
+const MTIME = 1_700_000_000
+const LAST_MODIFIED = new Date(MTIME * 1000).toUTCString()
+const EARLIER = new Date((MTIME - 86_400) * 1000).toUTCString()
+const LATER = new Date((MTIME + 86_400) * 1000).toUTCString()
+
+const MiB = 1024 * 1024
+
+/** bigBytes is 3 MiB of seeded pseudo-random bytes (xorshift32), the same on every run. */
+function bigBytes(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n)
+  let x = 0x9e3779b9
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    b[i] = x & 0xff
+  }
+  return b
+}
+
+interface Fixture {
+  readonly name: string
+  readonly data: Buffer
+  /** A single range and a multi-range that make sense for this file, for If-Range rows. */
+  readonly single: string
+  readonly multi: string
+}
+
+const FIXTURES: Fixture[] = [
+  { name: 'nums11.txt', data: Buffer.from('0123456789\n'), single: 'bytes=0-4', multi: 'bytes=0-1,3-4' },
+  { name: 'empty.txt', data: Buffer.alloc(0), single: 'bytes=0-0', multi: 'bytes=-1,-0' },
+  { name: 'one.bin', data: Buffer.from([0x7f]), single: 'bytes=0-0', multi: 'bytes=0-0,-1' },
+  { name: 'big.bin', data: bigBytes(3 * MiB), single: 'bytes=2097151-2097152', multi: 'bytes=0-9,2097100-2097199' },
+]
+
+const etagOf = (f: Fixture): string => `"${(MTIME * 1_000_000).toString(16)}-${f.data.length.toString(16)}"`
+
+/** Range values from Go's ServeFileRangeTests (net/http/fs_test.go). */
+const GO_RANGES = [
+  'bytes=0-4',
+  'bytes=2-',
+  'bytes=-5',
+  'bytes=3-7',
+  'bytes=0-0,-2',
+  'bytes=0-1,5-8',
+  'bytes=0-1,5-',
+  'bytes=5-1000',
+  'bytes=0-,1-,2-,3-,4-',
+  'bytes=0-9',
+  'bytes=0-10',
+  'bytes=0-11',
+  'bytes=10-11',
+  'bytes=10-',
+  'bytes=11-',
+  'bytes=11-12',
+  'bytes=12-12',
+  'bytes=11-100',
+  'bytes=12-100',
+  'bytes=100-',
+  'bytes=100-1000',
+]
+
+/** More Range values: edge cases of the grammar and of Go's leniencies. */
+const MORE_RANGES = [
+  'bytes=',
+  'bytes= ',
+  'bytes=0-0',
+  'bytes=-0',
+  'bytes=-1',
+  'bytes=-100',
+  'bytes=5-5',
+  'bytes=0-',
+  'bytes=0-4,-2',
+  'bytes=1-2,1-2',
+  'bytes=3-1',
+  'bytes=a-b',
+  'bytes=1',
+  'bytes=--1',
+  'bytes=+1-2',
+  'bytes=-+1',
+  'bytes=1-+2',
+  'bytes=0-1, 3-4 ,,',
+  'bytes=,',
+  'bytes=-0,-0',
+  'bytes=0-0,-0',
+  'bytes=100-,0-0',
+  'bytes=0-0,100-',
+  'bytes=100-,200-',
+  'bytes=0-0,a',
+  'bytes=99999999999999999999-',
+  'bytes=0-99999999999999999999',
+  'bytes=-99999999999999999999',
+  'bytes=9223372036854775807-',
+  'bytes=-9223372036854775807',
+  'items=0-1',
+  'Bytes=0-1',
+  'bytes =0-1',
+  'bytes=0 - 1',
+  'bytes=\t0-1',
+]
+
+/** Range values for the 3 MiB file: 2 MiB and 256 KiB boundary straddles, many parts. */
+const BIG_RANGES = [
+  'bytes=2097151-2097152',
+  'bytes=2097100-2097200',
+  'bytes=2097152-',
+  'bytes=-2097153',
+  'bytes=0-2097152',
+  'bytes=1048576-3145727',
+  'bytes=262143-262144',
+  'bytes=0-262144,524288-786432',
+  'bytes=3145727-',
+  'bytes=3145727-3145727',
+  'bytes=3145728-',
+  'bytes=-3145728',
+  'bytes=-3145729',
+  'bytes=0-99,2097100-2097199,1000-1999,-500,3000000-3000099',
+  'bytes=0-1048575,1048576-2097151,2097152-3145727',
+  'bytes=0-1048575,1048576-2097151,2097152-3145728,0-0',
+  'bytes=2097151-2097152,0-0,3145727-',
+]
+
+type Headers = Record<string, string>
+
+/** conditionalRows are header sets built from the file's validators. */
+function conditionalRows(f: Fixture): Headers[] {
+  const etag = etagOf(f)
+  const weak = `W/${etag}`
+  const wrong = '"nope-1"'
+  const rows: Headers[] = [
+    {},
+    { 'If-None-Match': etag },
+    { 'If-None-Match': wrong },
+    { 'If-None-Match': '*' },
+    { 'If-None-Match': weak },
+    { 'If-None-Match': `${wrong}, ${etag}` },
+    { 'If-None-Match': `${wrong}, ${weak}` },
+    { 'If-Match': etag },
+    { 'If-Match': wrong },
+    { 'If-Match': '*' },
+    { 'If-Match': weak },
+    { 'If-Match': `${wrong}, ${etag}` },
+    { 'If-Modified-Since': LAST_MODIFIED },
+    { 'If-Modified-Since': EARLIER },
+    { 'If-Modified-Since': LATER },
+    { 'If-Modified-Since': 'garbage' },
+    { 'If-Unmodified-Since': LAST_MODIFIED },
+    { 'If-Unmodified-Since': EARLIER },
+    { 'If-Unmodified-Since': LATER },
+    { 'If-Unmodified-Since': 'garbage' },
+    // Precedence: If-Match over If-Unmodified-Since, If-None-Match over If-Modified-Since.
+    { 'If-Match': etag, 'If-Unmodified-Since': EARLIER },
+    { 'If-Match': wrong, 'If-Unmodified-Since': LATER },
+    { 'If-None-Match': wrong, 'If-Modified-Since': LAST_MODIFIED },
+    { 'If-None-Match': etag, 'If-Modified-Since': EARLIER },
+    { 'If-Match': wrong, 'If-None-Match': etag },
+    // Preconditions before ranges.
+    { 'If-None-Match': etag, Range: f.single },
+    { 'If-Modified-Since': LAST_MODIFIED, Range: f.multi },
+    { 'If-Match': wrong, Range: f.single },
+    { 'If-Unmodified-Since': EARLIER, Range: f.multi },
+    { 'If-Match': etag, Range: f.multi },
+    // If-Range alone has no effect.
+    { 'If-Range': etag },
+    { 'If-Range': 'garbage' },
+  ]
+  const ifRanges = [etag, weak, wrong, LAST_MODIFIED, EARLIER, LATER, 'garbage']
+  for (const ir of ifRanges) {
+    rows.push({ 'If-Range': ir, Range: f.single })
+    rows.push({ 'If-Range': ir, Range: f.multi })
+  }
+  return rows
+}
+
+interface Row {
+  readonly method: 'GET' | 'HEAD'
+  readonly file: Fixture
+  readonly headers: Headers
+}
+
+function buildRows(): Row[] {
+  const rows: Row[] = []
+  for (const method of ['GET', 'HEAD'] as const) {
+    for (const file of FIXTURES) {
+      const sets: Headers[] = [
+        ...[...GO_RANGES, ...MORE_RANGES].map(r => ({ Range: r })),
+        ...(file.name === 'big.bin' ? BIG_RANGES.map(r => ({ Range: r })) : []),
+        ...conditionalRows(file),
+      ]
+      for (const headers of sets) rows.push({ method, file, headers })
+    }
+  }
+  return rows
+}
+
+const titleOf = (r: Row): string => {
+  const hs = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)
+  return `${r.method} ${r.file.name} ${hs.length ? hs.join(' + ') : '(no headers)'} matches Go`
+}
+
+/** Rec is the normalized view of a response that must be identical between Go and cutover. */
+interface Rec {
+  status: number
+  contentRange: string | undefined
+  contentLength: string | undefined
+  acceptRanges: string | undefined
+  contentType: string | undefined
+  etag?: string | undefined
+  lastModified?: string | undefined
+  bodyLength: number
+  body: { sha256: string } | { text: string } | { preamble: string; parts: Part[]; epilogue: string }
+}
+
+interface Part {
+  headers: string
+  length: number
+  sha256: string
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** splitMultipart cuts a multipart body on its own boundary; the boundary itself becomes `<B>`. */
+function splitMultipart(body: Buffer, boundary: string): { preamble: string; parts: Part[]; epilogue: string } {
+  const delim = Buffer.from(`--${boundary}`, 'latin1')
+  const parts: Part[] = []
+  let pos = body.indexOf(delim)
+  if (pos < 0) return { preamble: body.toString('latin1'), parts, epilogue: '' }
+  const preamble = body.subarray(0, pos).toString('latin1')
+  let epilogue = ''
+  for (let guard = 0; pos >= 0 && guard < 1000; guard++) {
+    const start = pos + delim.length
+    const next = body.indexOf(delim, start)
+    const seg = body.subarray(start, next < 0 ? body.length : next)
+    if (seg.subarray(0, 2).toString('latin1') === '--') {
+      epilogue = seg.toString('latin1')
+      if (next >= 0) epilogue += '<data after the closing delimiter>'
+      break
+    }
+    const sep = seg.indexOf('\r\n\r\n')
+    const head = sep < 0 ? seg : seg.subarray(0, sep)
+    const data = sep < 0 ? Buffer.alloc(0) : seg.subarray(sep + 4)
+    parts.push({ headers: head.toString('latin1'), length: data.length, sha256: sha256(data) })
+    pos = next
+  }
+  return { preamble, parts, epilogue }
+}
+
+const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join('\n') : v)
+
+const MULTIPART = 'multipart/byteranges; boundary='
+
+async function fetchRec(dispatcher: Agent, base: string, row: Row): Promise<Rec> {
+  const res = await request(`${base}/${row.file.name}`, {
+    method: row.method,
+    headers: row.headers,
+    dispatcher,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  })
+  const body = Buffer.from(await res.body.arrayBuffer())
+  const h = res.headers
+  const status = res.statusCode
+  let contentType = one(h['content-type'])
+  let boundary: string | undefined
+  if (contentType?.startsWith(MULTIPART)) {
+    boundary = contentType.slice(MULTIPART.length)
+    contentType = `${MULTIPART}<${boundary.length} chars>`
+  }
+  const rec: Rec = {
+    status,
+    contentRange: one(h['content-range']),
+    contentLength: one(h['content-length']),
+    acceptRanges: one(h['accept-ranges']),
+    contentType,
+    bodyLength: body.length,
+    body:
+      boundary !== undefined
+        ? splitMultipart(body, boundary)
+        : status >= 400
+          ? { text: body.toString('latin1') }
+          : { sha256: sha256(body) },
+  }
+  if ([200, 206, 304, 412].includes(status)) {
+    rec.etag = one(h.etag)
+    rec.lastModified = one(h['last-modified'])
+  }
+  return rec
+}
+
+// --- setup -------------------------------------------------------------------------------------
+
+if (!hasTool('go')) {
+  const msg = `go is not installed; run: ${GO_APT}`
+  if (process.env.CUTOVER_REQUIRE_TOOLS === '1') t.fail(msg)
+  else t.plan(0, msg)
+} else {
+  const dir = t.testdir({})
+  const root = join(dir, 'root')
+  const work = join(dir, 'go')
+  mkdirSync(root)
+  mkdirSync(work)
+  for (const f of FIXTURES) {
+    const p = join(root, f.name)
+    writeFileSync(p, f.data)
+    utimesSync(p, MTIME, MTIME)
+  }
+
+  const oracle = join(work, 'oracle')
+  const built = spawnSync('go', ['build', '-o', oracle, '.'], {
+    cwd: ORACLE_SRC,
+    env: {
+      ...process.env,
+      GOCACHE: join(work, 'cache'),
+      GOPATH: join(work, 'gopath'),
+      GOFLAGS: '-mod=mod',
+      GOPROXY: 'off',
+      GOTOOLCHAIN: 'local',
+      GOENV: 'off',
+    },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  if (built.status !== 0) {
+    t.fail(`go build of the oracle failed (${built.error?.message ?? `exit ${built.status}`}): ${built.stderr}`)
+  } else {
+    const child = spawn(oracle, ['-root', root, '-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (d: string) => (out += d))
+    const goUrl = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`go oracle did not start: ${out}`)), 10_000)
+      child.stdout.on('data', (d: string) => {
+        out += d
+        const m = /listening on (http:\/\/\S+)/.exec(out)
+        if (m) {
+          clearTimeout(timer)
+          resolve(m[1]!)
+        }
+      })
+      child.once('exit', code => {
+        clearTimeout(timer)
+        reject(new Error(`go oracle exited with ${code}: ${out}`))
+      })
+    })
+    const { url: cutUrl } = await startServe({ teardown: fn => t.teardown(fn), skip: m => t.plan(0, m), fail: m => t.fail(m ?? 'failed') }, root)
+    const dispatcher = new Agent({ connections: 4, keepAliveTimeout: 5_000 })
+    t.teardown(() => dispatcher.destroy())
+
+    const rows = buildRows()
+    t.ok(rows.length >= 80, `${rows.length} rows`)
+    for (const row of rows) {
+      t.test(titleOf(row), async tt => {
+        const [go, cut] = await Promise.all([fetchRec(dispatcher, goUrl, row), fetchRec(dispatcher, cutUrl, row)])
+        tt.same(cut, go, 'cutover answers as Go does')
+      })
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { DownloadServer } from '../../src/server/server.js'
+import { StaticRoot, type StaticRootOptions } from '../../src/server/static-root.js'
+import type { AccessLog } from '../../src/server/access-log.js'
+
+/** Minimal view of a tap Test that the helpers need. */
+export interface T {
+  teardown(fn: () => unknown): void
+  skip(msg?: string): void
+  fail(msg?: string): void
+}
+
+/** REPO is the repository root (this file runs from dist/test/helpers). */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+/** CLI is the launcher of the built command line. */
+export const CLI = `${REPO}bin/cutover`
+
+/** The one line that installs every system tool the end-to-end tests use. */
+export const APT_LINE = 'apt-get install -y nginx curl wget aria2 unzip python3'
+
+/**
+ * hasTool tells whether a system tool is on PATH. When it is missing the caller should skip with
+ * {@link requireTool}, which fails instead when CUTOVER_REQUIRE_TOOLS=1 (as .ci/run sets).
+ */
+export function hasTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
+}
+
+/**
+ * requireTool returns true when `name` is installed. Otherwise it skips the test saying which tool
+ * is missing and the apt-get line that installs it, or fails under CUTOVER_REQUIRE_TOOLS=1.
+ */
+export function requireTool(t: T, name: string): boolean {
+  if (hasTool(name)) return true
+  const msg = `${name} is not installed; run: ${APT_LINE}`
+  if (process.env.CUTOVER_REQUIRE_TOOLS === '1') t.fail(msg)
+  else t.skip(msg)
+  return false
+}
+
+/** startServe runs a DownloadServer in-process on 127.0.0.1:0 and closes it at teardown. */
+export async function startServe(
+  t: T,
+  root: string,
+  o: Partial<StaticRootOptions> & { pieceSize?: number; accessLog?: AccessLog } = {},
+): Promise<{ url: string; server: DownloadServer; root: StaticRoot }> {
+  const sr = new StaticRoot({ ...o, root })
+  const server = new DownloadServer({
+    root: sr,
+    logger: pino({ level: 'silent' }),
+    accessLog: o.accessLog,
+    pieceSize: o.pieceSize,
+  })
+  const addr = await server.listen(0, '127.0.0.1')
+  t.teardown(() => server.close(0))
+  return { url: `http://127.0.0.1:${addr.port}`, server, root: sr }
+}
+
+/**
+ * startServeProcess runs `cutover serve` as a child process on a free port and resolves once it
+ * prints its listening line (bounded: 10 s). The child is killed at teardown.
+ */
+export async function startServeProcess(
+  t: T,
+  root: string,
+  extra: string[] = [],
+): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--root', root, '--listen', '127.0.0.1:0', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.setEncoding('utf8')
+  child.stderr!.setEncoding('utf8')
+  child.stderr!.on('data', (d: string) => (out += d))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`cutover serve did not start: ${out}`)), 10_000)
+    child.stdout!.on('data', (d: string) => {
+      out += d
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    })
+    child.once('exit', code => {
+      clearTimeout(timer)
+      reject(new Error(`cutover serve exited with ${code}: ${out}`))
+    })
+  })
+  return { url, child, output: () => out }
+}
+
+/** exited resolves with a child's exit code (or signal name) once it ends. */
+export async function exited(child: ChildProcess): Promise<number | string> {
+  if (child.exitCode !== null) return child.exitCode
+  if (child.signalCode !== null) return child.signalCode
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null]
+  return code ?? signal ?? -1
+}
