@@ -250,8 +250,16 @@ async function stopChild(child) {
       process.kill(p, 'SIGTERM');
     } catch {}
   }
-  const deadline = Date.now() + 3000;
+  let deadline = Date.now() + 2000;
   while (Date.now() < deadline && [...child.pids].some(isAlive)) await sleep(50);
+  // cutover drains downloads for --grace on the first signal; a second one exits at once
+  if (isAlive(child.proc.pid)) {
+    try {
+      process.kill(child.proc.pid, 'SIGTERM');
+    } catch {}
+    deadline = Date.now() + 1000;
+    while (Date.now() < deadline && [...child.pids].some(isAlive)) await sleep(50);
+  }
   for (const p of child.pids) {
     if (isAlive(p)) {
       log(`${child.name}: pid ${p} ignored SIGTERM, sending SIGKILL`);
@@ -483,7 +491,8 @@ process.on('exit', () => {
 });
 
 async function runWrk(s, w, seconds, tag) {
-  const outFile = path.join(OUT, `wrk-${s.name}-${w.id}${tag}.json`);
+  const outFile = path.join(OUT, 'wrk', `${s.name}-${w.id}${tag}.json`);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.rmSync(outFile, { force: true });
   const args = [
     '-t1',
