@@ -26,21 +26,28 @@ export function toHttpError(err: unknown): HttpError {
 }
 
 /**
- * sendError writes a plain-text error response the way Go's http.Error does
- * (`text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`, the message and a newline).
- * `extra` headers (e.g. Allow, Location) are added first.
+ * plainTextHeaders are the headers of a plain-text error body as Go's http.Error writes them
+ * (`text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`), plus its exact Content-Length.
  */
-export function sendError(res: ServerResponse, method: string, e: HttpError, extra: string[] = []): number {
-  const body = `${e.message}\n`
-  res.writeHead(e.status, [
-    ...extra,
+export function plainTextHeaders(body: string): string[] {
+  return [
     'Content-Type',
     'text/plain; charset=utf-8',
     'X-Content-Type-Options',
     'nosniff',
     'Content-Length',
     String(Buffer.byteLength(body)),
-  ])
+  ]
+}
+
+/**
+ * sendError writes a plain-text error response the way Go's http.Error does
+ * (`text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`, the message and a newline).
+ * `extra` headers (e.g. Allow, Location) are added first.
+ */
+export function sendError(res: ServerResponse, method: string, e: HttpError, extra: string[] = []): number {
+  const body = `${e.message}\n`
+  res.writeHead(e.status, [...extra, ...plainTextHeaders(body)])
   res.end(method === 'HEAD' ? undefined : body)
   return method === 'HEAD' ? 0 : Buffer.byteLength(body)
 }

@@ -3,6 +3,7 @@ import { abortError, CutoverError } from '../core/errors.js'
 import { isResident, type Content } from '../content/content.js'
 import type { Entity } from '../content/entity.js'
 import { formatHttpDate } from './http-date.js'
+import { plainTextHeaders } from './http-error.js'
 import { multipartLayout, randomBoundary, type MultipartLayout } from './multipart.js'
 import { evaluatePreconditions, isZeroTime, type ConditionalHeaders } from './preconditions.js'
 import { contentRange, parseRange, sumRangesSize, type ByteRange } from './range.js'
@@ -45,15 +46,7 @@ function errorPlan(
   const headers: string[] = []
   for (const [k, v] of extra ?? []) if (!DROPPED_ON_ERROR.has(k.toLowerCase())) headers.push(k, v)
   const body = `${text}\n`
-  headers.push(
-    ...more,
-    'Content-Type',
-    'text/plain; charset=utf-8',
-    'X-Content-Type-Options',
-    'nosniff',
-    'Content-Length',
-    String(Buffer.byteLength(body)),
-  )
+  headers.push(...more, ...plainTextHeaders(body))
   return { status, headers, body: method === 'HEAD' ? { kind: 'none' } : { kind: 'text', text: body } }
 }
 
