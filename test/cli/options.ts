@@ -1,0 +1,39 @@
+import t from 'tap'
+import { parseBytes, parseDuration, parseListen } from '../../src/cli/options.js'
+
+t.test('parseListen reads HOST:PORT forms', async t => {
+  const ok: Array<[string, { host: string; port: number }]> = [
+    ['127.0.0.1:8080', { host: '127.0.0.1', port: 8080 }],
+    ['[::1]:9000', { host: '::1', port: 9000 }],
+    [':80', { host: '0.0.0.0', port: 80 }],
+    ['localhost:0', { host: 'localhost', port: 0 }],
+  ]
+  for (const [s, want] of ok) t.same(parseListen(s), want, s)
+  for (const bad of ['8080', 'host:', 'host:99999', '::1:80', 'a:b']) t.throws(() => parseListen(bad), `${bad} is refused`)
+})
+
+t.test('parseBytes reads binary sizes', async t => {
+  const ok: Array<[string, number]> = [
+    ['65536', 65536],
+    ['64k', 65536],
+    ['64KiB', 65536],
+    ['2MiB', 2 * 1024 * 1024],
+    ['1g', 1024 ** 3],
+    ['1.5m', 1.5 * 1024 * 1024],
+  ]
+  for (const [s, want] of ok) t.equal(parseBytes(s), want, s)
+  for (const bad of ['', '0', '-1', '1x', 'k']) t.throws(() => parseBytes(bad), `"${bad}" is refused`)
+})
+
+t.test('parseDuration reads seconds and suffixed durations as milliseconds', async t => {
+  const ok: Array<[string, number]> = [
+    ['30', 30_000],
+    ['1.5', 1500],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['2m', 120_000],
+    ['0', 0],
+  ]
+  for (const [s, want] of ok) t.equal(parseDuration(s), want, s)
+  for (const bad of ['', 'x', '1h', '-1s']) t.throws(() => parseDuration(bad), `"${bad}" is refused`)
+})

@@ -1,0 +1,129 @@
+import { symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import t from 'tap'
+import { codeOf } from '../../src/core/errors.js'
+import { cleanPath, contentTypeFor, etagFor, StaticRoot } from '../../src/server/static-root.js'
+
+const pathCases: Array<{ raw: string; dotfiles?: boolean; want?: string; code?: string }> = [
+  { raw: '/', want: '' },
+  { raw: '/a.txt', want: 'a.txt' },
+  { raw: '//a///b/./c.txt', want: 'a/b/c.txt' },
+  { raw: '/some%20thing.txt', want: 'some thing.txt' },
+  { raw: '/snow%20%E2%98%83.txt', want: 'snow ☃.txt' },
+  { raw: '/do..ts.txt', want: 'do..ts.txt' },
+  { raw: '/a/..b/c', code: 'ERR_NOT_FOUND' },
+  { raw: '/a/..b/c', dotfiles: true, want: 'a/..b/c' },
+  { raw: '/../etc/passwd', code: 'ERR_BAD_REQUEST' },
+  { raw: '/a/../b', code: 'ERR_BAD_REQUEST' },
+  { raw: '/%2e%2e/x', code: 'ERR_BAD_REQUEST' },
+  { raw: '/a/%2E%2E/%2E%2E/etc/passwd', code: 'ERR_BAD_REQUEST' },
+  { raw: '/a%2f..%2fb', code: 'ERR_BAD_REQUEST' },
+  { raw: '/a%5c..%5cb', code: 'ERR_BAD_REQUEST' },
+  { raw: '/a\\b', code: 'ERR_BAD_REQUEST' },
+  { raw: '/%zz', code: 'ERR_BAD_REQUEST' },
+  { raw: '/%E2%98', code: 'ERR_BAD_REQUEST' },
+  { raw: '/a%00.txt', code: 'ERR_BAD_REQUEST' },
+  { raw: 'a.txt', code: 'ERR_BAD_REQUEST' },
+  { raw: '*', code: 'ERR_BAD_REQUEST' },
+  { raw: '/.hidden', code: 'ERR_NOT_FOUND' },
+  { raw: '/dir/.git/config', code: 'ERR_NOT_FOUND' },
+  { raw: '/%2ehidden', code: 'ERR_NOT_FOUND' },
+  { raw: '/.hidden', dotfiles: true, want: '.hidden' },
+  { raw: '/.well-known/x', dotfiles: true, want: '.well-known/x' },
+  { raw: '/..', dotfiles: true, code: 'ERR_BAD_REQUEST' },
+]
+
+t.test('cleanPath maps request paths to relative file paths or refuses them', async t => {
+  for (const c of pathCases) {
+    const title = `${c.raw}${c.dotfiles ? ' (dotfiles)' : ''}`
+    if (c.code) {
+      t.equal(
+        (() => {
+          try {
+            cleanPath(c.raw, c.dotfiles ?? false)
+            return 'no error'
+          } catch (err) {
+            return codeOf(err)
+          }
+        })(),
+        c.code,
+        `${title} is refused with ${c.code}`,
+      )
+    } else {
+      t.equal(cleanPath(c.raw, c.dotfiles ?? false), c.want, `${title} maps to "${c.want}"`)
+    }
+  }
+})
+
+t.test('etagFor is strong, quoted and changes with mtime and size only', async t => {
+  const base = { dev: 1, ino: 2, size: 11, mtimeMs: 1700000000123.456, ctimeMs: 1 }
+  const e = etagFor(base)
+  t.match(e, /^"[0-9a-f]+-[0-9a-f]+"$/)
+  t.equal(e, `"${(1700000000123456).toString(16)}-b"`)
+  t.equal(etagFor({ ...base, ino: 99, dev: 7, ctimeMs: 5 }), e, 'another inode (a replica) with the same mtime and size')
+  t.not(etagFor({ ...base, size: 12 }), e, 'a size change')
+  t.not(etagFor({ ...base, mtimeMs: base.mtimeMs + 0.001 }), e, 'a one-microsecond mtime change')
+})
+
+t.test('contentTypeFor picks the type by extension', async t => {
+  const cases: Array<[string, string]> = [
+    ['a.json', 'application/json'],
+    ['a.txt', 'text/plain; charset=utf-8'],
+    ['a.html', 'text/html; charset=utf-8'],
+    ['a.zip', 'application/zip'],
+    ['a.tar.gz', 'application/gzip'],
+    ['noext', 'application/octet-stream'],
+    ['a.unknownext', 'application/octet-stream'],
+  ]
+  for (const [name, want] of cases) t.equal(contentTypeFor(name), want, `${name} → ${want}`)
+})
+
+t.test('StaticRoot resolves files, revalidates the cache and refuses escapes', async t => {
+  const top = t.testdir({
+    outside: { 'secret.txt': 'secret' },
+    root: { 'a.txt': 'hello', sub: { 'index.html': '<p>hi</p>' }, empty: {} },
+  })
+  const outside = `${top}/outside`
+  const dir = `${top}/root`
+  symlinkSync(`${outside}/secret.txt`, `${dir}/escape.txt`)
+  symlinkSync(`${dir}/a.txt`, `${dir}/inside.txt`)
+  const root = new StaticRoot({ root: dir })
+  const read = async (p: string): Promise<string> => {
+    const r = await root.resolve(p)
+    if (r.kind !== 'entity') return `redirect ${r.location}`
+    const buf = Buffer.alloc(r.entity.content.size)
+    await r.entity.content.readAt(buf, 0)
+    r.release()
+    return buf.toString()
+  }
+  const code = async (p: string): Promise<string | undefined> => {
+    try {
+      await root.resolve(p)
+      return 'resolved'
+    } catch (err) {
+      return codeOf(err)
+    }
+  }
+  t.equal(await read('/a.txt'), 'hello')
+  t.equal(await read('/a.txt'), 'hello', 'a second request is served from the cache')
+  t.equal(root.stats.hits, 1)
+  t.equal(await read('/inside.txt'), 'hello', 'a symlink inside the root is followed')
+  t.equal(await code('/escape.txt'), 'ERR_NOT_FOUND', 'a symlink leading out of the root is 404')
+  t.equal(root.stats.escapes, 1)
+  t.equal(await read('/sub'), 'redirect /sub/')
+  t.equal(await read('/sub/'), '<p>hi</p>', 'a directory serves its index')
+  t.equal(await code('/empty/'), 'ERR_FORBIDDEN', 'a directory without index is 403')
+  t.equal(await code('/a.txt/'), 'ERR_NOT_FOUND', 'a file named as a directory is 404')
+  t.equal(await code('/missing'), 'ERR_NOT_FOUND')
+
+  writeFileSync(`${dir}/a.txt`, 'changed!')
+  utimesSync(`${dir}/a.txt`, 1700000000, 1700000001)
+  t.equal(await read('/a.txt'), 'changed!', 'a changed file is read again')
+  const r = await root.resolve('/a.txt')
+  t.equal(r.kind === 'entity' && r.entity.etag, etagFor({ dev: 0, ino: 0, size: 8, mtimeMs: 1700000001000, ctimeMs: 0 }))
+})
+
+t.test('StaticRoot refuses a root that is not a directory', async t => {
+  const dir = t.testdir({ 'f.txt': 'x' })
+  t.throws(() => new StaticRoot({ root: `${dir}/f.txt` }), TypeError)
+  t.throws(() => new StaticRoot({ root: `${dir}/missing` }))
+})
