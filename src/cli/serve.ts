@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander'
 import { pino } from 'pino'
-import { isCutoverError } from '../core/errors.js'
 import { AccessLog } from '../server/access-log.js'
 import { DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
@@ -87,8 +86,10 @@ async function runServe(f: ServeFlags): Promise<void> {
       process.exit(130)
     }
     stopping = true
+    // Close the listener first, so that once this line is printed no new connection gets in.
+    const closing = server.close(f.grace)
     process.stdout.write(`cutover serve: ${signal}: draining ${server.stats.active} response(s), up to ${f.grace} ms\n`)
-    void server.close(f.grace).then(async ({ forced }) => {
+    void closing.then(async ({ forced }) => {
       await accessLog?.close()
       process.stdout.write(
         `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
@@ -100,5 +101,4 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
-  void isCutoverError
 }

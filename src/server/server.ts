@@ -64,6 +64,8 @@ export class DownloadServer {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const log = this.#o.accessLog
+    // Read now: once the socket is destroyed (a client that aborted) its address is gone.
+    const remote = log ? (req.socket.remoteAddress ?? '') : ''
     const start = log ? process.hrtime.bigint() : 0n
     const startMs = log ? Date.now() : 0
     this.stats.requests++
@@ -78,7 +80,7 @@ export class DownloadServer {
       this.stats.bytes += result.bytes
       log?.write({
         time: new Date(startMs).toISOString(),
-        remote: req.socket.remoteAddress ?? '',
+        remote,
         method: req.method ?? '',
         path: req.url ?? '',
         headers: accessRecordHeaders(req),
