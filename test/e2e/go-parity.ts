@@ -16,10 +16,9 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
-import { hasTool, REPO, startServe } from '../helpers/serve.js'
+import { APT_LINE, hasTool, REPO, startServe } from '../helpers/serve.js'
 
 const ORACLE_SRC = `${REPO}test/e2e/go-oracle`
-const GO_APT = 'apt-get install -y golang-go'
 
 /** MTIME is every fixture's modification time: a whole second, so µs and ms agree everywhere. */
 const MTIME = 1_700_000_000
@@ -316,7 +315,7 @@ async function fetchRec(dispatcher: Agent, base: string, row: Row): Promise<Rec>
 // --- setup -------------------------------------------------------------------------------------
 
 if (!hasTool('go')) {
-  const msg = `go is not installed; run: ${GO_APT}`
+  const msg = `go is not installed; run: ${APT_LINE}`
   if (process.env.CUTOVER_REQUIRE_TOOLS === '1') t.fail(msg)
   else t.plan(0, msg)
 } else {
