@@ -3,9 +3,11 @@ import { abortError, CutoverError } from '../core/errors.js'
 import { checkOffset, type Content } from './content.js'
 
 /**
- * FileIdentity is what tells two versions of a file apart without reading it: device, inode, size,
- * and modification and change times. A write to the file changes mtime and ctime; a replacement
- * (rename over it) changes the inode.
+ * FileIdentity is what tells two versions of a file apart without reading it: device, inode, size
+ * and modification time. A write to the file changes mtime; a replacement (rename over it) changes
+ * the inode. ctime is kept for information but not compared: it also changes when the file merely
+ * loses a link, which is what happens to the old version when a new one is renamed over it, and
+ * that old version is exactly what downloads in flight must go on serving.
  */
 export interface FileIdentity {
   readonly dev: number
@@ -22,7 +24,7 @@ export function fileIdentity(st: Stats): FileIdentity {
 
 /** sameIdentity tells whether two identities describe the same version of the same file. */
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
-  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs
 }
 
 /**
@@ -75,6 +77,7 @@ export class FileContent implements Content {
     if (signal?.aborted) return Promise.reject(abortError(signal))
     if (off >= this.size) return Promise.resolve(0)
     const want = Math.min(buf.length, this.size - off)
+    if (want === 0) return Promise.resolve(0)
     this.#pending++
     return new Promise<number>((resolve, reject) => {
       let done = 0

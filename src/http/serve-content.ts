@@ -308,14 +308,16 @@ class Pump {
  * Failure contract: a read error before the header is sent turns into a clean 500; a read error
  * after it destroys the connection, so the client sees a short body against the Content-Length and
  * never a complete-looking response with wrong bytes. A client that disconnects aborts the pending
- * reads through their AbortSignal. The returned promise never rejects.
+ * reads through their AbortSignal. A response that needs no read (errors, 304/412, in-memory
+ * content) is sent synchronously and its result returned directly; otherwise a promise is returned.
+ * It never throws or rejects.
  */
-export async function serveContent(
+export function serveContent(
   req: IncomingMessage,
   res: ServerResponse,
   entity: Entity,
   options: ServeContentOptions = {},
-): Promise<ServeResult> {
+): ServeResult | Promise<ServeResult> {
   const content = entity.content
   const plan = planResponse(
     req.method ?? 'GET',
@@ -326,13 +328,13 @@ export async function serveContent(
   const result: ServeResult = options.result ?? { status: 0, bytes: 0, aborted: false }
   result.status = plan.status
   const body = plan.body
+  // Everything that needs no read is answered synchronously: no promise, no extra tick.
   if (body.kind === 'none' || body.kind === 'text') {
     res.writeHead(plan.status, plan.headers)
     if (body.kind === 'text') result.bytes = Buffer.byteLength(body.text)
     res.end(body.kind === 'text' ? body.text : undefined)
     return result
   }
-
   if (body.kind === 'range' && isResident(content)) {
     // In-memory bytes go to the socket as they are: no read, no copy.
     const view = content.view(body.range.start, body.range.length)
@@ -341,6 +343,20 @@ export async function serveContent(
     result.bytes = view.length
     return result
   }
+  return streamBody(req, res, entity, plan, body, result, options)
+}
+
+/** streamBody sends a planned body that has to be read from its Content. */
+async function streamBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entity: Entity,
+  plan: ResponsePlan,
+  body: Exclude<ResponseBody, { kind: 'none' } | { kind: 'text' }>,
+  result: ServeResult,
+  options: ServeContentOptions,
+): Promise<ServeResult> {
+  const content = entity.content
   const pieceSize = options.pool?.size ?? options.pieceSize ?? DEFAULT_PIECE_SIZE
   if (body.kind === 'range' && body.range.length <= pieceSize) {
     // Small body: one read, then header and body in one write. A failed read is still a clean 500.

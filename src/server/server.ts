@@ -5,7 +5,7 @@ import { codeOf } from '../core/errors.js'
 import { sendError, toHttpError } from '../http/http-error.js'
 import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { accessRecordHeaders, type AccessLog } from './access-log.js'
-import type { StaticRoot } from './static-root.js'
+import type { Resolution, StaticRoot } from './static-root.js'
 
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
@@ -100,24 +100,18 @@ export class DownloadServer {
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const rawPath = q < 0 ? url : url.slice(0, q)
-    const query = q < 0 ? '' : url.slice(q)
-    this.#o.root.resolve(rawPath, query).then(
-      async r => {
-        if (r.kind === 'redirect') {
-          result.status = 301
-          result.bytes = sendError(res, method, { status: 301, message: '301 Moved Permanently' }, ['Location', r.location])
-          return
-        }
-        try {
-          await serveContent(req, res, r.entity, { pool: this.#pool, result })
-          if (result.error !== undefined && codeOf(result.error) !== 'ERR_ABORTED') {
-            this.stats.errors++
-            this.#o.logger.error({ err: result.error, path: url }, 'read failed while serving')
-          }
-        } finally {
-          r.release()
-        }
-      },
+    let hit: Resolution | undefined
+    try {
+      hit = this.#o.root.lookup(rawPath)
+    } catch {
+      hit = undefined // resolve() below meets the same error and answers it
+    }
+    if (hit) {
+      this.#respond(req, res, hit, result, url)
+      return
+    }
+    this.#o.root.resolve(rawPath, q < 0 ? '' : url.slice(q)).then(
+      r => this.#respond(req, res, r, result, url),
       (err: unknown) => {
         const e = toHttpError(err)
         if (e.status >= 500) {
@@ -128,11 +122,40 @@ export class DownloadServer {
         if (res.headersSent || res.destroyed) return
         result.bytes = sendError(res, method, e)
       },
-    ).catch((err: unknown) => {
-      this.stats.errors++
-      this.#o.logger.error({ err, path: url }, 'unexpected failure')
-      res.destroy()
-    })
+    )
+  }
+
+  /** #respond answers a resolved path; it never throws, and releases the resolution when done. */
+  #respond(req: IncomingMessage, res: ServerResponse, r: Resolution, result: ServeResult, url: string): void {
+    if (r.kind === 'redirect') {
+      result.status = 301
+      result.bytes = sendError(res, req.method ?? 'GET', { status: 301, message: '301 Moved Permanently' }, [
+        'Location',
+        r.location,
+      ])
+      return
+    }
+    const served = serveContent(req, res, r.entity, { pool: this.#pool, result })
+    if (!(served instanceof Promise)) {
+      r.release()
+      return
+    }
+    served.then(
+      done => {
+        r.release()
+        if (done.error !== undefined && codeOf(done.error) !== 'ERR_ABORTED') {
+          this.stats.errors++
+          this.#o.logger.error({ err: done.error, path: url }, 'read failed while serving')
+        }
+      },
+      (err: unknown) => {
+        // serveContent does not reject; this is a bug, and the connection is cut rather than hung.
+        r.release()
+        this.stats.errors++
+        this.#o.logger.error({ err, path: url }, 'unexpected failure')
+        res.destroy()
+      },
+    )
   }
 
   /**

@@ -150,6 +150,24 @@ export class StaticRoot {
       }
       this.#cache.delete(rawPath)
     }
+    return this.#resolveMiss(rawPath, query)
+  }
+
+  /**
+   * lookup is the synchronous fast path of {@link resolve}: it answers only for a file held in
+   * memory whose stat shows it unchanged, and returns undefined otherwise (then call resolve).
+   * It may throw what resolve rejects with.
+   */
+  lookup(rawPath: string): Resolution | undefined {
+    const hit = this.#cache.get(rawPath)
+    if (!hit?.small) return undefined
+    const st = this.#stat(hit.fsPath)
+    if (!st?.isFile() || !sameIdentity(fileIdentity(st), hit.identity)) return undefined
+    this.stats.hits++
+    return { kind: 'entity', entity: hit.small, release: noop }
+  }
+
+  async #resolveMiss(rawPath: string, query: string): Promise<Resolution> {
     this.stats.misses++
     const rel = cleanPath(rawPath, this.#dotfiles)
     let fsPath = rel === '' ? this.root : `${this.root}/${rel}`
