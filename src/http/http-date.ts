@@ -6,8 +6,8 @@
  * spaces, the hour may have one digit, a fraction after the seconds is accepted, the weekday is
  * checked as a name but not against the date, and the day is checked against the month.
  *
- * A zone abbreviation in RFC 850 dates is read as UTC, as Go does on a server whose local zone is
- * UTC; `GMT+h`/`GMT-h` apply their offset as Go does.
+ * A zone in RFC 850 dates (an abbreviation, `GMT+h`, `+hh`) is checked for form only and the wall
+ * clock is read as UTC, as Go does on a server whose local zone is UTC.
  */
 
 const SHORT_DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat']
@@ -81,9 +81,8 @@ function clock(c: Cursor): number | undefined {
   if ((c.s[c.i] === '.' || c.s[c.i] === ',') && c.digit(1)) {
     let j = c.i + 1
     while (j < c.s.length && c.digit(j - c.i)) j++
-    const digits = c.s.slice(c.i + 1, j)
-    if (digits.length > 9) return undefined
-    frac = Number(`0.${digits}`)
+    // Go keeps nanoseconds: digits past the ninth are read and dropped.
+    frac = Number(`0.${c.s.slice(c.i + 1, Math.min(j, c.i + 10))}`)
     c.i = j
   }
   return h * 3600 + m * 60 + s + frac
@@ -94,11 +93,11 @@ function daysIn(month: number, year: number): number {
 }
 
 /** toSeconds returns Unix seconds (with fraction) or undefined when the day is out of range. */
-function toSeconds(year: number, month: number, day: number, secs: number, offset = 0): number | undefined {
+function toSeconds(year: number, month: number, day: number, secs: number): number | undefined {
   if (day < 1 || day > daysIn(month, year)) return undefined
   const d = new Date(0)
   d.setUTCFullYear(year, month, day)
-  return d.getTime() / 1000 + secs - offset
+  return d.getTime() / 1000 + secs
 }
 
 function imfFixdate(c: Cursor): number | undefined {
@@ -114,35 +113,40 @@ function imfFixdate(c: Cursor): number | undefined {
   return toSeconds(year, month, day, secs)
 }
 
-/** zone consumes a zone abbreviation like Go's parseTimeZone and returns its offset in seconds. */
-function zone(c: Cursor): number | undefined {
+/** signedOffset is Go's parseSignedOffset: the length of a leading "+h"/"-h" (h <= 23), or 0. */
+function signedOffset(v: string): number {
+  const m = /^[+-]([0-9]+)/.exec(v)
+  return m && Number(m[1]) <= 23 ? m[0].length : 0
+}
+
+/**
+ * zone consumes a zone name as Go's parseTimeZone does and tells whether there was one. The offset
+ * is never applied: for a name that is not the local zone's, Go's Parse builds the time from the wall
+ * clock in UTC and only attaches a fabricated zone, so the instant is the wall clock read as UTC.
+ */
+function zone(c: Cursor): boolean {
   const rest = c.s.slice(c.i)
-  if (rest.startsWith('UTC')) {
-    c.i += 3
-    return 0
-  }
-  if (rest.startsWith('GMT')) {
-    // Go's parseGMT: "GMT" plus an optional signed hour offset of at most 23, applied as hours.
-    const m = /^GMT([+-])([0-9]+)/.exec(rest)
-    const hours = m ? Number(m[2]) : NaN
-    if (m && hours <= 23) {
-      c.i += m[0].length
-      return (m[1] === '-' ? -hours : hours) * 3600
-    }
-    c.i += 3
-    return 0
-  }
+  if (rest.length < 3) return false
   if (rest.startsWith('ChST') || rest.startsWith('MeST')) {
     c.i += 4
-    return 0
+    return true
+  }
+  if (rest.startsWith('GMT')) {
+    c.i += 3 + signedOffset(rest.slice(3))
+    return true
+  }
+  if (rest[0] === '+' || rest[0] === '-') {
+    const n = signedOffset(rest)
+    c.i += n
+    return n > 0
   }
   let n = 0
   while (n < 6 && n < rest.length && rest.charCodeAt(n) >= 0x41 && rest.charCodeAt(n) <= 0x5a) n++
   if (n === 3 || (n === 4 && (rest[3] === 'T' || rest.startsWith('WITA'))) || (n === 5 && rest[4] === 'T')) {
     c.i += n
-    return 0
+    return true
   }
-  return undefined
+  return false
 }
 
 function rfc850(c: Cursor): number | undefined {
@@ -155,9 +159,8 @@ function rfc850(c: Cursor): number | undefined {
   if (yy === undefined || !c.spaces()) return undefined
   const secs = clock(c)
   if (secs === undefined || !c.spaces()) return undefined
-  const offset = zone(c)
-  if (offset === undefined || !c.done) return undefined
-  return toSeconds(yy >= 69 ? 1900 + yy : 2000 + yy, month, day, secs, offset)
+  if (!zone(c) || !c.done) return undefined
+  return toSeconds(yy >= 69 ? 1900 + yy : 2000 + yy, month, day, secs)
 }
 
 function asctime(c: Cursor): number | undefined {
