@@ -107,7 +107,7 @@ export function planResponse(
   }
 
   const headers = base
-  const hasEncoding = (e.headers ?? []).some(([k]) => k.toLowerCase() === 'content-encoding')
+  const hasEncoding = (e.headers ?? []).some(([k, v]) => v !== '' && k.toLowerCase() === 'content-encoding')
   let status = 200
   let body: ResponseBody
   let sendSize: number

@@ -379,6 +379,23 @@ t.test('a bad offset is refused', async t => {
   }
 })
 
+t.test('bytes offers a resident view of the same memory', async t => {
+  const data = Buffer.from('0123456789')
+  const c = bytes(data)
+  const cases: Array<[number, number, string]> = [
+    [0, 10, '0123456789'],
+    [2, 3, '234'],
+    [8, 10, '89'],
+    [10, 5, ''],
+    [20, 5, ''],
+  ]
+  for (const [off, len, text] of cases) {
+    t.equal(Buffer.from(c.view(off, len)).toString(), text, `view(${off}, ${len}) is "${text}"`)
+  }
+  t.equal(c.view(2, 3).buffer, data.buffer, 'the view shares the memory of the buffer')
+  t.equal(bytes('héllo').size, 6, 'a string is encoded as UTF-8')
+})
+
 t.test('codeOf reads the code of errors the compositions throw', async t => {
   const err = await concat([liar(3, 1)])
     .readAt(Buffer.alloc(3), 0)
