@@ -35,14 +35,17 @@ export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
  * timestamps). A file replaced by rename keeps serving the old version, which the open descriptor
  * still holds.
  *
- * close() may be called while reads are pending: the descriptor is closed when the last one
- * settles, so a pending read can never land on a descriptor number the process has reused.
+ * It is reference-counted so that one descriptor can serve many downloads: open() returns one
+ * reference, retain() adds one, close() drops one. The descriptor is closed when the last
+ * reference is dropped and the last pending read has settled, so a pending read can never land on
+ * a descriptor number the process has reused.
  */
 export class FileContent implements Content {
   readonly size: number
   readonly identity: FileIdentity
   readonly #fd: number
   #pending = 0
+  #refs = 1
   #closing = false
   #closed = false
 
@@ -116,9 +119,16 @@ export class FileContent implements Content {
     return new CutoverError('ERR_BLOB_CHANGED', 'file changed while it was being read')
   }
 
-  /** close releases the descriptor once no read is pending. Idempotent. */
+  /** retain adds a reference; it returns false (and adds none) once the content is closing. */
+  retain(): boolean {
+    if (this.#closing) return false
+    this.#refs++
+    return true
+  }
+
+  /** close drops one reference; the last one closes the descriptor once no read is pending. */
   close(): void {
-    if (this.#closing) return
+    if (this.#closing || --this.#refs > 0) return
     this.#closing = true
     if (this.#pending === 0) this.#doClose()
   }

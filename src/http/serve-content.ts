@@ -238,9 +238,62 @@ function waitDrain(res: ServerResponse): Promise<void> {
 }
 
 /**
- * Pump streams byte ranges of one Content to one response in pieces, with backpressure and one read
- * ahead: the next piece is read while the current one is written, and nothing more is read while
- * the socket is above its high-water mark. Memory per response is two pieces at most.
+ * Piece is one socket write of a streamed body: literal bytes (multipart part headers, the closing
+ * delimiter) followed by `len` bytes of content from `off`. Sending a part header in the same write
+ * as the bytes after it saves a syscall per part.
+ */
+export interface Piece {
+  readonly literal: readonly Uint8Array[]
+  readonly literalLength: number
+  readonly off: number
+  readonly len: number
+}
+
+/**
+ * pieces cuts a planned body into {@link Piece}s of at most `size` bytes each (literal bytes
+ * included), in order. A single range is cut into plain pieces; a multipart body's part headers
+ * ride at the front of the piece that starts their part, and the closing delimiter is a last piece
+ * of its own.
+ */
+export function* pieces(body: StreamedBody, size: number): Generator<Piece> {
+  const segments: Array<Uint8Array | ByteRange> =
+    body.kind === 'range' ? [body.range] : [...body.layout.parts.flatMap(p => [p.header, p.range]), body.layout.trailer]
+  let literal: Uint8Array[] = []
+  let literalLength = 0
+  for (const seg of segments) {
+    if (seg instanceof Uint8Array) {
+      literal.push(seg)
+      literalLength += seg.length
+      continue
+    }
+    let off = seg.start
+    const end = seg.start + seg.length
+    do {
+      // A part header as large as a piece (an absurd content type) still goes, in a piece of its own.
+      const len = Math.min(Math.max(0, size - literalLength), end - off)
+      if (len > 0 || literalLength > 0) yield { literal, literalLength, off, len }
+      literal = []
+      literalLength = 0
+      off += len
+    } while (off < end)
+  }
+  if (literalLength > 0) yield { literal, literalLength, off: 0, len: 0 }
+}
+
+/** StreamedBody is a planned body that has bytes to send. */
+type StreamedBody = Exclude<ResponseBody, { kind: 'none' } | { kind: 'text' }>
+
+/** Loaded is a piece ready to write, and the pool buffer to give back once the socket has it. */
+interface Loaded {
+  readonly data: Uint8Array
+  readonly recycle?: Buffer | undefined
+}
+
+/**
+ * Pump streams the pieces of one body to one response with backpressure and one piece of
+ * read-ahead (across part boundaries): the next piece is read while the current one is written,
+ * and nothing more is read while the socket is above its high-water mark. Memory per response is
+ * two pieces at most. Content already in memory is written as views, without reads.
  */
 class Pump {
   readonly #pool: BufferPool
@@ -254,48 +307,48 @@ class Pump {
     this.#pool = pool
   }
 
-  async #read(off: number, n: number): Promise<Buffer> {
-    const buf = this.#pool.take()
+  /** load fills a pool buffer with the piece's literal bytes and then its content bytes. */
+  async load(p: Piece): Promise<Loaded> {
+    const c = this.content
+    if (p.len === 0 && p.literal.length === 1) return { data: p.literal[0]! }
+    if (p.literalLength === 0 && isResident(c)) return { data: c.view(p.off, p.len) }
+    // Literal bytes larger than a pool buffer cannot happen with Go-sized headers, but stay correct.
+    const buf = p.literalLength + p.len <= this.#pool.size ? this.#pool.take() : Buffer.allocUnsafe(p.literalLength + p.len)
     try {
-      const got = await this.content.readAt(buf.subarray(0, n), off, this.signal)
-      if (got !== n) throw new CutoverError('ERR_SHORT_READ', `content ended at ${off + got}, expected ${off + n}`)
-      return buf
+      let at = 0
+      for (const l of p.literal) {
+        buf.set(l, at)
+        at += l.length
+      }
+      if (p.len > 0) {
+        const got = await c.readAt(buf.subarray(at, at + p.len), p.off, this.signal)
+        if (got !== p.len) throw new CutoverError('ERR_SHORT_READ', `content ended at ${p.off + got}, expected ${p.off + p.len}`)
+      }
+      return { data: buf.subarray(0, at + p.len), recycle: buf }
     } catch (err) {
       this.#pool.give(buf)
       throw err
     }
   }
 
-  write(chunk: Uint8Array, recycle?: Buffer): Promise<void> | undefined {
-    if (this.signal.aborted) throw abortError(this.signal)
-    this.result.bytes += chunk.length
-    const ok = this.res.write(chunk, recycle ? () => this.#pool.give(recycle) : undefined)
-    return ok ? undefined : waitDrain(this.res)
+  /** write hands one loaded piece to the socket and resolves once the socket can take more. */
+  async write(piece: Loaded): Promise<void> {
+    if (this.signal.aborted || this.res.destroyed) throw abortError(this.signal)
+    this.result.bytes += piece.data.length
+    const recycle = piece.recycle
+    const ok = this.res.write(piece.data, recycle ? () => this.#pool.give(recycle) : undefined)
+    if (!ok) await waitDrain(this.res)
   }
 
-  async range(r: ByteRange): Promise<void> {
-    const piece = this.#pool.size
-    const end = r.start + r.length
-    const c = this.content
-    if (isResident(c)) {
-      // In-memory bytes: write views, piece by piece so backpressure still paces the socket.
-      for (let off = r.start; off < end; off += piece) {
-        const drained = this.write(c.view(off, Math.min(piece, end - off)))
-        if (drained) await drained
-      }
-      return
-    }
-    let off = r.start
-    let next = off < end ? this.#read(off, Math.min(piece, end - off)) : undefined
+  /** run loads and writes the remaining pieces in order, one load ahead of the write. */
+  async run(iter: Iterator<Piece>, first: Promise<Loaded> | undefined): Promise<void> {
+    let next = first
     while (next) {
-      const buf = await next
-      const n = Math.min(piece, end - off)
-      off += n
-      // Read ahead while the socket takes this piece.
-      next = off < end ? this.#read(off, Math.min(piece, end - off)) : undefined
-      next?.catch(() => undefined) // handled when awaited; avoid an unhandled rejection meanwhile
-      const drained = this.write(buf.subarray(0, n), buf)
-      if (drained) await drained
+      const current = next
+      const step = iter.next()
+      next = step.done ? undefined : this.load(step.value)
+      next?.catch(() => undefined) // handled when awaited; no unhandled rejection meanwhile
+      await this.write(await current)
     }
   }
 }
@@ -352,66 +405,30 @@ async function streamBody(
   res: ServerResponse,
   entity: Entity,
   plan: ResponsePlan,
-  body: Exclude<ResponseBody, { kind: 'none' } | { kind: 'text' }>,
+  body: StreamedBody,
   result: ServeResult,
   options: ServeContentOptions,
 ): Promise<ServeResult> {
-  const content = entity.content
-  const pieceSize = options.pool?.size ?? options.pieceSize ?? DEFAULT_PIECE_SIZE
-  if (body.kind === 'range' && body.range.length <= pieceSize) {
-    // Small body: one read, then header and body in one write. A failed read is still a clean 500.
-    const buf = Buffer.allocUnsafe(body.range.length)
-    try {
-      const got = body.range.length === 0 ? 0 : await content.readAt(buf, body.range.start)
-      if (got !== body.range.length) throw new CutoverError('ERR_SHORT_READ', 'content shorter than its size')
-    } catch (err) {
-      return failBeforeHeader(req, res, entity, result, err)
-    }
-    res.writeHead(plan.status, plan.headers)
-    res.end(buf)
-    result.bytes = buf.length
-    return result
-  }
-
-  const pool = options.pool ?? new BufferPool(pieceSize, 2)
+  const pool = options.pool ?? new BufferPool(options.pieceSize ?? DEFAULT_PIECE_SIZE, 2)
   const ac = new AbortController()
   const onClose = (): void => {
     if (!res.writableFinished) ac.abort()
   }
   res.on('close', onClose)
-  const pump = new Pump(res, content, result, pool, ac.signal)
+  const pump = new Pump(res, entity.content, result, pool, ac.signal)
+  const iter = pieces(body, pool.size)
   let headerSent = false
   try {
-    if (body.kind === 'range') {
-      // Read the first piece before committing to a status, so an early store error is a 500.
-      const first = Math.min(pieceSize, body.range.length)
-      const buf = pool.take()
-      try {
-        const got = await content.readAt(buf.subarray(0, first), body.range.start, ac.signal)
-        if (got !== first) throw new CutoverError('ERR_SHORT_READ', 'content shorter than its size')
-      } catch (err) {
-        pool.give(buf)
-        return failBeforeHeader(req, res, entity, result, err)
-      }
-      res.writeHead(plan.status, plan.headers)
-      headerSent = true
-      const rest = { start: body.range.start + first, length: body.range.length - first }
-      const next = rest.length > 0 ? pump.range(rest) : undefined
-      next?.catch(() => undefined)
-      const drained = pump.write(buf.subarray(0, first), buf)
-      if (drained) await drained
-      if (next) await next
-    } else {
-      res.writeHead(plan.status, plan.headers)
-      headerSent = true
-      for (const part of body.layout.parts) {
-        const d = pump.write(part.header)
-        if (d) await d
-        await pump.range(part.range)
-      }
-      const d = pump.write(body.layout.trailer)
-      if (d) await d
-    }
+    // The first piece is loaded before the status goes out, so an early store error is a clean 500.
+    const step = iter.next()
+    const first = step.done ? undefined : await pump.load(step.value)
+    res.writeHead(plan.status, plan.headers)
+    headerSent = true
+    const second = iter.next()
+    const ahead = second.done ? undefined : pump.load(second.value)
+    ahead?.catch(() => undefined)
+    if (first) await pump.write(first)
+    await pump.run(iter, ahead)
     await new Promise<void>(resolve => {
       res.once('close', resolve)
       res.end(resolve)
@@ -420,6 +437,7 @@ async function streamBody(
   } catch (err) {
     result.aborted = true
     if (!ac.signal.aborted) result.error = err
+    ac.abort()
     if (!headerSent) return failBeforeHeader(req, res, entity, result, err)
     // The header promised bytes we cannot deliver: cut the connection rather than end the body.
     res.destroy()

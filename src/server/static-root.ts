@@ -31,6 +31,12 @@ export interface StaticRootOptions {
  * read per piece; larger files stream from disk.
  */
 export const DEFAULT_SMALL_FILE_MAX = 1024 * 1024
+/**
+ * OPEN_FILE_TTL_MS bounds how long an idle large file stays open: a file deleted or replaced on
+ * disk keeps its space allocated while a descriptor holds it, so idle descriptors are let go.
+ */
+export const OPEN_FILE_TTL_MS = 30_000
+
 /** DEFAULT_CACHE_BYTES is the memory budget of the small-file cache: 64 MiB. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -43,8 +49,14 @@ export type Resolution =
 interface Cached {
   readonly fsPath: string
   readonly identity: FileIdentity
-  /** Entity whose content is in memory; undefined for large files (opened per request). */
+  /** Entity whose content is in memory; undefined for large files. */
   readonly small?: Entity
+  /**
+   * An open large file, shared by the requests for this path while its identity holds (the cache
+   * holds one reference). Saves an open, an fstat and a close per request: a download manager
+   * fetching many ranges of one file hits it constantly.
+   */
+  readonly file?: FileContent
   readonly etag: string
   readonly lastModified: Date
   readonly contentType: string
@@ -131,6 +143,9 @@ export class StaticRoot {
       maxSize: cacheBytes,
       // Entries without bytes still cost their metadata; count them so the entry count is bounded too.
       sizeCalculation: c => (c.small ? c.identity.size : 0) + 256,
+      // An evicted, replaced or expired entry gives back its descriptor.
+      dispose: c => c.file?.close(),
+      ttlAutopurge: true,
     })
   }
 
@@ -146,6 +161,11 @@ export class StaticRoot {
       if (st?.isFile() && sameIdentity(fileIdentity(st), hit.identity)) {
         this.stats.hits++
         if (hit.small) return { kind: 'entity', entity: hit.small, release: noop }
+        const file = hit.file
+        if (file?.retain()) {
+          const entity: Entity = { content: file, etag: hit.etag, lastModified: hit.lastModified, contentType: hit.contentType }
+          return { kind: 'entity', entity, release: () => file.close() }
+        }
         return this.#openLarge(rawPath, hit.fsPath, st, hit)
       }
       this.#cache.delete(rawPath)
@@ -236,7 +256,7 @@ export class StaticRoot {
         if (stable) this.#cache.set(rawPath, { ...c, small })
         return { kind: 'entity', entity: small, release: noop }
       }
-      if (stable && !known) this.#cache.set(rawPath, c)
+      if (stable && fc.retain()) this.#cache.set(rawPath, { ...c, file: fc }, { ttl: OPEN_FILE_TTL_MS })
       const entity: Entity = { content: fc, etag: c.etag, lastModified: c.lastModified, contentType: c.contentType }
       return { kind: 'entity', entity, release: () => fc.close() }
     } catch (err) {
