@@ -15,9 +15,17 @@ export interface MultipartPart {
   readonly range: ByteRange
 }
 
-/** MultipartLayout is a whole multipart/byteranges body, laid out before the first byte is sent. */
+/**
+ * MultipartLayout is a whole multipart/byteranges body, laid out before the first byte is sent. Part
+ * header blocks are made when asked for (`header(i)`), so the layout holds only the ranges: memory
+ * does not grow with the number of parts beyond the ranges themselves.
+ */
 export interface MultipartLayout {
   readonly boundary: string
+  readonly ranges: readonly ByteRange[]
+  /** header returns the header block that opens part `i`. */
+  header(i: number): Buffer
+  /** parts materialises every part (header and range): for inspection and tests, not for serving. */
   readonly parts: readonly MultipartPart[]
   /** The closing delimiter, written after the last part's bytes. */
   readonly trailer: Buffer
@@ -37,17 +45,21 @@ export function multipartLayout(
   size: number,
   boundary: string,
 ): MultipartLayout {
-  let length = 0
-  const parts = ranges.map((range, i) => {
-    const header = Buffer.from(
-      `${i === 0 ? '' : '\r\n'}--${boundary}\r\n` +
-        `Content-Range: ${contentRange(range, size)}\r\nContent-Type: ${contentType}\r\n\r\n`,
-      'latin1',
-    )
-    length += header.length + range.length
-    return { header, range }
-  })
+  const headerText = (i: number): string =>
+    `${i === 0 ? '' : '\r\n'}--${boundary}\r\n` +
+    `Content-Range: ${contentRange(ranges[i]!, size)}\r\nContent-Type: ${contentType}\r\n\r\n`
+  const header = (i: number): Buffer => Buffer.from(headerText(i), 'latin1')
   const trailer = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1')
-  length += trailer.length
-  return { boundary, parts, trailer, length }
+  let length = trailer.length
+  for (let i = 0; i < ranges.length; i++) length += Buffer.byteLength(headerText(i), 'latin1') + ranges[i]!.length
+  return {
+    boundary,
+    ranges,
+    header,
+    get parts() {
+      return ranges.map((range, i) => ({ header: header(i), range }))
+    },
+    trailer,
+    length,
+  }
 }

@@ -256,11 +256,9 @@ export interface Piece {
  * of its own.
  */
 export function* pieces(body: StreamedBody, size: number): Generator<Piece> {
-  const segments: Array<Uint8Array | ByteRange> =
-    body.kind === 'range' ? [body.range] : [...body.layout.parts.flatMap(p => [p.header, p.range]), body.layout.trailer]
   let literal: Uint8Array[] = []
   let literalLength = 0
-  for (const seg of segments) {
+  for (const seg of segments(body)) {
     if (seg instanceof Uint8Array) {
       literal.push(seg)
       literalLength += seg.length
@@ -278,6 +276,20 @@ export function* pieces(body: StreamedBody, size: number): Generator<Piece> {
     } while (off < end)
   }
   if (literalLength > 0) yield { literal, literalLength, off: 0, len: 0 }
+}
+
+/** segments lists a body's literal bytes and content ranges in order, making part headers lazily. */
+function* segments(body: StreamedBody): Generator<Uint8Array | ByteRange> {
+  if (body.kind === 'range') {
+    yield body.range
+    return
+  }
+  const l = body.layout
+  for (let i = 0; i < l.ranges.length; i++) {
+    yield l.header(i)
+    yield l.ranges[i]!
+  }
+  yield l.trailer
 }
 
 /** StreamedBody is a planned body that has bytes to send. */
