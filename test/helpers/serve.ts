@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { appendFileSync, mkdirSync } from 'node:fs'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -37,9 +38,22 @@ export function hasTool(name: string): boolean {
 export function requireTool(t: T, name: string): boolean {
   if (hasTool(name)) return true
   const msg = `${name} is not installed; run: ${APT_LINE}`
-  if (process.env.CUTOVER_REQUIRE_TOOLS === '1') t.fail(msg)
-  else t.skip(msg)
+  if (process.env.CUTOVER_REQUIRE_TOOLS === '1') {
+    t.fail(msg)
+    return false
+  }
+  t.skip(msg)
+  recordSkip(name, (t as { fullname?: string }).fullname ?? '')
   return false
+}
+
+/** SKIP_LOG collects skipped tests so that `npm test` can list them at the end (scripts/skipped.mjs). */
+export const SKIP_LOG = `${REPO}.tap/skipped-tools.log`
+
+/** recordSkip notes a test skipped for a missing tool. */
+export function recordSkip(tool: string, test: string): void {
+  mkdirSync(`${REPO}.tap`, { recursive: true })
+  appendFileSync(SKIP_LOG, `${JSON.stringify({ tool, test })}\n`)
 }
 
 /** startServe runs a DownloadServer in-process on 127.0.0.1:0 and closes it at teardown. */
