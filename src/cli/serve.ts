@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--dotfiles', 'serve files and directories whose name starts with a dot', false)
     .addOption(new Option('--grace <duration>', 'how long downloads in flight may finish on shutdown').default(30_000, '30s').argParser(parseDuration))
     .addOption(new Option('--idle-timeout <duration>', 'close a connection that accepts no bytes for this long (0: never)').default(120_000, '120s').argParser(parseDuration))
-    .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '256k').argParser(parseBytes))
+    .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
     .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
     .addHelpText(

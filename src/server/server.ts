@@ -7,6 +7,9 @@ import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '
 import { accessRecordHeaders, type AccessLog } from './access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
 
+/** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */
+const IDLE_BUFFER_BYTES = 32 * 1024 * 1024
+
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
   /** Where files come from. */
@@ -15,7 +18,7 @@ export interface DownloadServerOptions {
   readonly logger: Logger
   /** JSONL access log; if unset, none is written. */
   readonly accessLog?: AccessLog | undefined
-  /** Read and write unit of streamed bodies. If unset, defaults to DEFAULT_PIECE_SIZE (256 KiB). */
+  /** Read and write unit of streamed bodies. If unset, defaults to DEFAULT_PIECE_SIZE (512 KiB). */
   readonly pieceSize?: number
   /**
    * A connection that accepts no bytes for this long is closed (a stalled client must not pin a
@@ -46,7 +49,9 @@ export class DownloadServer {
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
-    this.#pool = new BufferPool(o.pieceSize ?? DEFAULT_PIECE_SIZE, 64)
+    const pieceSize = o.pieceSize ?? DEFAULT_PIECE_SIZE
+    // Keep up to 32 MiB of idle read buffers for reuse; beyond that they go back to the GC.
+    this.#pool = new BufferPool(pieceSize, Math.max(2, Math.floor(IDLE_BUFFER_BYTES / pieceSize)))
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
     this.server.timeout = o.idleTimeoutMs ?? 120_000
   }
