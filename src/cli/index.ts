@@ -1,16 +1,15 @@
 #!/usr/bin/env node
-import { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { register as registerServe } from './serve.js'
 
 /** program builds the `cutover` command line. Exported so tests can drive it without exiting. */
 export function program(): Command {
   const p = new Command('cutover')
-    .description(
-      'Move a busy download service from an old server to a new one without breaking a byte.\n\n' +
-        '  serve    the new range-serving download server (Go http.ServeContent semantics)',
-    )
+    .description('Move a busy download service from an old server to a new one without breaking a byte.')
     .version('0.1.0')
-    .showHelpAfterError()
+    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors exit 2 (below) rather than commander's 1, so scripts can tell them from failures.
+    .exitOverride()
   registerServe(p)
   return p
 }
@@ -18,6 +17,10 @@ export function program(): Command {
 program()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      // commander has already printed the message (or the help, or the version).
+      process.exit(err.exitCode === 0 ? 0 : 2)
+    }
     process.stderr.write(`cutover: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exit(2)
   })

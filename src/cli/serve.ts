@@ -24,15 +24,12 @@ export function register(program: Command): void {
     .command('serve')
     .summary('serve downloads with Go ServeContent semantics')
     .description(
-      'Serve the files under --root over HTTP/1.1 with the exact Range, If-Range, ETag and conditional\n' +
-        'semantics of Go\'s http.ServeContent (200/206/304/412/416, multipart/byteranges).\n\n' +
-        'ETag: "<mtime µs hex>-<size hex>": it changes when a file is written, resized or replaced by\n' +
-        'one with another mtime. Files up to --small-file-max are cached in memory and revalidated by\n' +
-        'a stat on every request. Dotfiles are hidden (404), ".." is refused (400), symlinks leading\n' +
-        'out of the root are refused (404), directories redirect to their slash form and serve their\n' +
-        'index.html (403 without one; there are no listings).\n\n' +
-        'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close. A second signal\n' +
-        'exits at once.',
+      [
+        "Serve the files under --root over HTTP/1.1 with the exact Range, If-Range, ETag and conditional semantics of Go's http.ServeContent (200/206/304/412/416, multipart/byteranges).",
+        'ETag: "<mtime µs hex>-<size hex>"; it changes when a file is written, resized or replaced by one with another mtime. Files up to --small-file-max are kept in memory and revalidated by a stat on every request.',
+        'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
+        'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close. A second signal exits at once.',
+      ].join('\n\n'),
     )
     .requiredOption('--root <dir>', 'directory to serve')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
