@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { pino } from 'pino'
-import { AccessLog } from '../server/access-log.js'
+import { AccessLog } from '../core/access-log.js'
 import { DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'

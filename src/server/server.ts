@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { codeOf } from '../core/errors.js'
 import { sendError, toHttpError } from '../http/http-error.js'
 import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
-import { accessRecordHeaders, type AccessLog } from './access-log.js'
+import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
 
 /** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */

@@ -12,8 +12,8 @@ export const LOGGED_HEADERS = [
 ] as const
 
 /**
- * AccessRecord is one line of cutover's JSONL access log, the format `cutover replay` reads
- * (design.md §8). Field order is fixed.
+ * AccessRecord is one line of cutover's JSONL access log: written by `serve --access-log` and
+ * `mirror --capture`, read by `cutover replay` (design.md §8). Field order is fixed.
  */
 export interface AccessRecord {
   /** Request start, ISO 8601 UTC with milliseconds. */
@@ -45,16 +45,16 @@ export function accessRecordHeaders(req: IncomingMessage): Record<string, string
 }
 
 /**
- * AccessLog appends JSONL records to a file without blocking the event loop: lines are buffered
- * and written asynchronously (pino's sonic-boom writer). flush() and close() wait for the disk.
+ * JsonlFile appends JSON lines to a file without blocking the event loop: lines are buffered and
+ * written asynchronously (pino's sonic-boom writer). close() waits for the disk.
  */
-export class AccessLog {
+export class JsonlFile<T = unknown> {
   readonly #out: ReturnType<typeof pino.destination>
   constructor(path: string) {
     this.#out = pino.destination({ dest: path, append: true, mkdir: true, sync: false, minLength: 4096 })
   }
-  /** write queues one record. */
-  write(r: AccessRecord): void {
+  /** write queues one record as one line. */
+  write(r: T): void {
     this.#out.write(`${JSON.stringify(r)}\n`)
   }
   /** close flushes what is queued and closes the file. */
@@ -66,3 +66,6 @@ export class AccessLog {
     })
   }
 }
+
+/** AccessLog is the JSONL access log of `serve` and the capture file of `mirror`. */
+export class AccessLog extends JsonlFile<AccessRecord> {}

@@ -1,0 +1,88 @@
+import type { ExchangeRequest } from './exchange.js'
+
+/**
+ * Divergence is one difference between the control's and the candidate's answer to the same
+ * request: a closed union (Diffy's `Difference`), each kind carrying what an operator needs to act.
+ * Offsets are 0-based byte offsets into the (decoded) body, or into a multipart part when `part`
+ * is set.
+ */
+export type Divergence =
+  | { readonly kind: 'status'; readonly control: number; readonly candidate: number }
+  | { readonly kind: 'header'; readonly name: string; readonly control?: string; readonly candidate?: string }
+  | {
+      readonly kind: 'body-length'
+      readonly control: number
+      readonly candidate: number
+      /** Set when the bodies are multipart: which part (0-based) differs in length. */
+      readonly part?: number
+    }
+  | {
+      readonly kind: 'body-bytes'
+      /** First differing byte. */
+      readonly offset: number
+      readonly controlLength: number
+      readonly candidateLength: number
+      readonly controlSha256: string
+      readonly candidateSha256: string
+      /** Set when the bodies are multipart: which part (0-based) the offset is in. */
+      readonly part?: number
+      /**
+       * Up to 32 bytes of each side before and after the first difference, hex-encoded, starting at
+       * `from` (same coordinates as `offset`): enough for a hexdump without fetching again.
+       */
+      readonly context?: { readonly from: number; readonly control: string; readonly candidate: string }
+    }
+  | {
+      /** A multipart part whose Content-Range or Content-Type differs, or a part count mismatch. */
+      readonly kind: 'range-part'
+      readonly part: number
+      readonly field: 'content-range' | 'content-type' | 'count' | 'syntax'
+      readonly control?: string
+      readonly candidate?: string
+    }
+  | {
+      /** One side failed: no status (connect error, reset) or a body cut short (truncated). */
+      readonly kind: 'error'
+      readonly side: 'control' | 'candidate'
+      readonly code: string
+      readonly message: string
+    }
+  | { readonly kind: 'timeout'; readonly side: 'control' | 'candidate'; readonly afterMs: number }
+
+/** DivergenceKind is the `kind` of a {@link Divergence}. */
+export type DivergenceKind = Divergence['kind']
+
+/**
+ * Comparison is the verdict on one exchange (Scientist's `Result`): the divergences that count,
+ * those a rule or the noise baseline explains (kept apart, never silently dropped), and the
+ * latencies. It is the JSONL record `mirror --out` and `replay --out` write, one per line.
+ */
+export interface Comparison {
+  readonly request: ExchangeRequest
+  /** When the comparison finished, ISO 8601. */
+  readonly time: string
+  readonly status: { readonly control?: number; readonly candidate?: number }
+  readonly durationsMs: { readonly control?: number; readonly candidate?: number }
+  /** Body bytes compared (the shorter side's length when they differ). */
+  readonly bytesCompared: number
+  readonly divergences: readonly Divergence[]
+  /** Explained by a rule: `reason` names the rule. */
+  readonly ignored: ReadonlyArray<{ readonly divergence: Divergence; readonly reason: string }>
+  /** Also seen between control and the baseline (the same kind on the same header/status): noise. */
+  readonly noise: readonly Divergence[]
+}
+
+/** divergenceKey identifies "the same divergence" across pairs, for the noise baseline. */
+export function divergenceKey(d: Divergence): string {
+  switch (d.kind) {
+    case 'header':
+      return `header:${d.name}`
+    case 'range-part':
+      return `range-part:${d.field}`
+    case 'error':
+    case 'timeout':
+      return `${d.kind}:${d.side}`
+    default:
+      return d.kind
+  }
+}
