@@ -1,6 +1,10 @@
-import type { Comparison } from './divergence.js'
-import type { ExchangeRequest, Observed } from './exchange.js'
-import type { EtagPairs, Rules } from './rules.js'
+import { codeOf } from '../core/errors.js'
+import { parseHttpDate } from '../http/http-date.js'
+import type { Comparison, Divergence } from './divergence.js'
+import type { ExchangeRequest, Observed, Side } from './exchange.js'
+import { boundaryOf, parseMultipart, type MultipartPart } from './multipart-parser.js'
+import { ALWAYS_IGNORED, HOP_BY_HOP, type EtagPairs, type Rules } from './rules.js'
+import { compareStreams, type StreamVerdict } from './stream-compare.js'
 
 /** CompareOptions tunes one comparison. */
 export interface CompareOptions {
@@ -12,16 +16,271 @@ export interface CompareOptions {
   readonly bodyTimeoutMs?: number
 }
 
+type Response = Extract<Observed, { kind: 'response' }>
+
+/** Found collects divergences and the ones rules explain, as a comparison goes. */
+class Found {
+  readonly divergences: Divergence[] = []
+  readonly ignored: Array<{ divergence: Divergence; reason: string }> = []
+  add(d: Divergence, ignoredBy?: string): void {
+    if (ignoredBy) this.ignored.push({ divergence: d, reason: ignoredBy })
+    else this.divergences.push(d)
+  }
+}
+
+/** headerMap folds a header list into name → value, joining repeated fields with ", " (RFC 9110 §5.3). */
+function headerMap(h: Response['headers']): Map<string, string> {
+  const m = new Map<string, string>()
+  for (const [k, v] of h) {
+    const name = k.toLowerCase()
+    const prev = m.get(name)
+    m.set(name, prev === undefined ? v : `${prev}, ${v}`)
+  }
+  return m
+}
+
+/** connectionHeaders are the extra hop-by-hop fields a Connection header names (RFC 9110 §7.6.1). */
+function connectionHeaders(m: Map<string, string>): string[] {
+  return (m.get('connection') ?? '')
+    .split(',')
+    .map(s => s.trim().toLowerCase())
+    .filter(Boolean)
+}
+
+const mediaType = (v: string | undefined): string | undefined => v?.split(';')[0]!.trim().toLowerCase()
+
+/**
+ * compareHeaders compares normalised response headers: hop-by-hop fields and Date are never
+ * compared; Content-Length only when both sides send it (chunked vs Content-Length is not a
+ * divergence when the bytes agree) and not for multipart bodies (the boundary's length may differ);
+ * a multipart Content-Type is compared without its boundary; the rules decide the rest.
+ */
+function compareHeaders(req: ExchangeRequest, control: Response, candidate: Response, o: CompareOptions, found: Found): void {
+  const c = headerMap(control.headers)
+  const n = headerMap(candidate.headers)
+  const skip = new Set([...HOP_BY_HOP, ...ALWAYS_IGNORED, ...connectionHeaders(c), ...connectionHeaders(n)])
+  const multipart = boundaryOf(c.get('content-type')) !== undefined && boundaryOf(n.get('content-type')) !== undefined
+  const names = [...new Set([...c.keys(), ...n.keys()])].sort()
+  const rules = o.rules
+  for (const name of names) {
+    if (skip.has(name)) continue
+    const cv = c.get(name)
+    const nv = n.get(name)
+    const d: Divergence = { kind: 'header', name, ...(cv !== undefined ? { control: cv } : {}), ...(nv !== undefined ? { candidate: nv } : {}) }
+    if (name === 'content-length' && (cv === undefined || nv === undefined || multipart)) continue
+    if (rules.ignoreHeaders.has(name)) {
+      if (cv !== nv) found.add(d, `ignoreHeaders: ${name}`)
+      continue
+    }
+    if (name === 'etag' && rules.etag !== 'exact') {
+      if (rules.etag === 'ignore') {
+        if (cv !== nv) found.add(d, 'etag: ignore')
+      } else if (cv === undefined || nv === undefined) {
+        found.add(d) // consistent still wants both sides to tag, or neither
+      } else {
+        const ok = o.etags ? o.etags.observe(req.path, cv, nv) : true
+        if (!ok) found.add(d)
+        else if (cv !== nv) found.add(d, 'etag: consistent')
+      }
+      continue
+    }
+    if (name === 'content-type' && (multipart || rules.contentTypeParams === 'ignore')) {
+      if (mediaType(cv) !== mediaType(nv)) found.add(d)
+      else if (cv !== nv && !multipart) found.add(d, 'contentTypeParams: ignore')
+      continue
+    }
+    const tolerance = rules.dateTolerance.get(name)
+    if (tolerance !== undefined && cv !== undefined && nv !== undefined) {
+      const ct = parseHttpDate(cv)
+      const nt = parseHttpDate(nv)
+      if (ct !== undefined && nt !== undefined && Math.abs(ct - nt) <= tolerance) {
+        if (cv !== nv) found.add(d, `dateTolerance: ${name} ${tolerance}s`)
+        continue
+      }
+    }
+    if (cv !== nv) found.add(d)
+  }
+}
+
+/** bodyError turns a broken stream into an `error` divergence of that side. */
+function bodyError(side: Side, err: unknown, got: number): Divergence {
+  const multipart = codeOf(err) === 'ERR_MULTIPART'
+  const message = `${multipart ? 'malformed' : 'body broke'} after ${got} bytes: ${err instanceof Error ? err.message : String(err)}`
+  return { kind: 'error', side, code: multipart ? 'ERR_MULTIPART' : 'ERR_TRUNCATED', message }
+}
+
+/** addStreamVerdict turns a stream comparison into divergences (part set for multipart parts). */
+function addStreamVerdict(v: StreamVerdict, found: Found, part?: number): void {
+  if (v.failed) {
+    found.add(bodyError(v.failed.side, v.failed.error, v.failed.side === 'control' ? v.controlLength : v.candidateLength))
+    return
+  }
+  const p = part === undefined ? {} : { part }
+  if (v.offset !== undefined) {
+    found.add({
+      kind: 'body-bytes',
+      offset: v.offset,
+      controlLength: v.controlLength,
+      candidateLength: v.candidateLength,
+      controlSha256: v.controlSha256,
+      candidateSha256: v.candidateSha256,
+      ...p,
+      ...(v.context ? { context: v.context } : {}),
+    })
+  } else if (v.controlLength !== v.candidateLength) {
+    found.add({ kind: 'body-length', control: v.controlLength, candidate: v.candidateLength, ...p })
+  }
+}
+
+/** declaredLength checks a body against its Content-Length: a short body is a truncation. */
+function checkDeclared(side: Side, r: Response, got: number, found: Found): boolean {
+  const cl = headerMap(r.headers).get('content-length')
+  if (cl === undefined || !/^\d+$/.test(cl) || Number(cl) === got) return true
+  found.add({ kind: 'error', side, code: 'ERR_TRUNCATED', message: `body has ${got} bytes, Content-Length says ${cl}` })
+  return false
+}
+
+/**
+ * compareMultipart compares two multipart/byteranges bodies part by part, ignoring the boundary:
+ * part count, each part's Content-Range and Content-Type, and each part's bytes (streamed).
+ */
+async function compareMultipart(
+  control: Response,
+  candidate: Response,
+  cb: string,
+  nb: string,
+  o: CompareOptions,
+  found: Found,
+  signal: AbortSignal,
+): Promise<number> {
+  const ci = parseMultipart(control.body, cb)
+  const ni = parseMultipart(candidate.body, nb)
+  let compared = 0
+  for (let part = 0; ; part++) {
+    const [cr, nr] = await Promise.allSettled([ci.next(), ni.next()])
+    if (cr.status === 'rejected' || nr.status === 'rejected') {
+      // A body that is not valid multipart, or that broke in the middle of a part header.
+      if (cr.status === 'rejected') found.add(bodyError('control', cr.reason, compared))
+      if (nr.status === 'rejected') found.add(bodyError('candidate', nr.reason, compared))
+      await Promise.all([ci.return(undefined).catch(() => undefined), ni.return(undefined).catch(() => undefined)])
+      return compared
+    }
+    const cs: IteratorResult<MultipartPart> = cr.value
+    const ns: IteratorResult<MultipartPart> = nr.value
+    if (cs.done || ns.done) {
+      if (!cs.done || !ns.done) {
+        found.add({ kind: 'range-part', part, field: 'count', control: cs.done ? 'end' : 'more parts', candidate: ns.done ? 'end' : 'more parts' })
+        await Promise.all([ci.return(undefined).catch(() => undefined), ni.return(undefined).catch(() => undefined)])
+      }
+      return compared
+    }
+    const ch = new Map(cs.value.headers)
+    const nh = new Map(ns.value.headers)
+    for (const field of ['content-range', 'content-type'] as const) {
+      let cv = ch.get(field)
+      let nv = nh.get(field)
+      if (field === 'content-type' && o.rules.contentTypeParams === 'ignore') {
+        cv = mediaType(cv)
+        nv = mediaType(nv)
+      }
+      if (cv !== nv) found.add({ kind: 'range-part', part, field, ...(cv !== undefined ? { control: cv } : {}), ...(nv !== undefined ? { candidate: nv } : {}) })
+    }
+    const v = await compareStreams(cs.value.body, ns.value.body, signal)
+    compared += Math.min(v.controlLength, v.candidateLength)
+    addStreamVerdict(v, found, part)
+    if (v.failed) {
+      await Promise.all([ci.return(undefined).catch(() => undefined), ni.return(undefined).catch(() => undefined)])
+      return compared
+    }
+  }
+}
+
+const cancel = (r: Observed): void => {
+  if (r.kind === 'response') void (r.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]().return?.()?.catch(() => undefined)
+}
+
 /**
  * compareExchange compares the control's and the candidate's answers to one request and resolves
- * with the {@link Comparison}: status, normalised headers, and bodies read as two streams in
- * lockstep, chunk by chunk, in O(chunk) memory (206: Content-Range and the slice; multipart: part
- * by part, boundary ignored). It consumes (or cancels) both bodies. It never rejects: failures of
- * either side are divergences of kind `error` or `timeout`.
+ * with the {@link Comparison}: status; normalised headers; and bodies read as two streams in
+ * lockstep, chunk by chunk, in O(chunk) memory, recording the first differing offset, both lengths
+ * and both sha256 (206: Content-Range as a header and the slice as the body; multipart: part by
+ * part, boundary ignored; a body shorter than its Content-Length or cut by an error is a truncation).
+ * Headers and bodies are compared only when the statuses agree. It consumes (or cancels) both
+ * bodies and never rejects: failures of either side are divergences of kind `error` or `timeout`.
  */
-export declare function compareExchange(
+export async function compareExchange(
   request: ExchangeRequest,
   control: Observed,
   candidate: Observed,
   options: CompareOptions,
-): Promise<Comparison>
+): Promise<Comparison> {
+  const found = new Found()
+  let bytesCompared = 0
+  const record = (): Comparison => ({
+    request,
+    time: new Date().toISOString(),
+    status: {
+      ...(control.kind === 'response' ? { control: control.status } : {}),
+      ...(candidate.kind === 'response' ? { candidate: candidate.status } : {}),
+    },
+    durationsMs: { control: control.durationMs, candidate: candidate.durationMs },
+    bytesCompared,
+    divergences: found.divergences,
+    ignored: found.ignored,
+    noise: [],
+  })
+
+  for (const [side, o] of [['control', control], ['candidate', candidate]] as const) {
+    if (o.kind !== 'error') continue
+    found.add(o.code === 'ERR_TIMEOUT' ? { kind: 'timeout', side, afterMs: o.durationMs } : { kind: 'error', side, code: o.code, message: o.message })
+  }
+  if (control.kind === 'error' || candidate.kind === 'error') {
+    cancel(control)
+    cancel(candidate)
+    return record()
+  }
+  if (control.status !== candidate.status) {
+    found.add({ kind: 'status', control: control.status, candidate: candidate.status })
+    cancel(control)
+    cancel(candidate)
+    return record()
+  }
+  compareHeaders(request, control, candidate, options, found)
+  if (options.rules.ignoreBodyStatus.has(control.status)) {
+    cancel(control)
+    cancel(candidate)
+    return record()
+  }
+
+  const ac = new AbortController()
+  const timeoutMs = options.bodyTimeoutMs ?? 60_000
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    ac.abort()
+  }, timeoutMs)
+  try {
+    const cb = boundaryOf(headerMap(control.headers).get('content-type'))
+    const nb = boundaryOf(headerMap(candidate.headers).get('content-type'))
+    if (control.status === 206 && cb !== undefined && nb !== undefined) {
+      bytesCompared = await compareMultipart(control, candidate, cb, nb, options, found, ac.signal)
+      if (timedOut) found.add({ kind: 'timeout', side: 'candidate', afterMs: timeoutMs })
+    } else {
+      const v = await compareStreams(control.body, candidate.body, ac.signal)
+      bytesCompared = Math.min(v.controlLength, v.candidateLength)
+      if (timedOut) {
+        const side = v.controlLength < v.candidateLength ? 'control' : 'candidate'
+        found.add({ kind: 'timeout', side, afterMs: timeoutMs })
+      } else if (v.failed) {
+        addStreamVerdict(v, found)
+      } else if (request.method !== 'HEAD') {
+        const okC = checkDeclared('control', control, v.controlLength, found)
+        const okN = checkDeclared('candidate', candidate, v.candidateLength, found)
+        if (okC && okN) addStreamVerdict(v, found)
+      }
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+  return record()
+}

@@ -36,7 +36,7 @@ export type Divergence =
       /** A multipart part whose Content-Range or Content-Type differs, or a part count mismatch. */
       readonly kind: 'range-part'
       readonly part: number
-      readonly field: 'content-range' | 'content-type' | 'count' | 'syntax'
+      readonly field: 'content-range' | 'content-type' | 'count'
       readonly control?: string
       readonly candidate?: string
     }

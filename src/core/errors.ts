@@ -12,6 +12,18 @@ export type ErrorCode =
   | 'ERR_IO'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_LISTEN'
+  /** A backend gave no status in time (audit: shadow requests). */
+  | 'ERR_TIMEOUT'
+  /** A backend could not be reached: connection refused, unknown host, connect timeout. */
+  | 'ERR_CONNECT'
+  /** A backend failed after the connection was made: reset, closed, malformed response. */
+  | 'ERR_UPSTREAM'
+  /** A comparison was given up because its reader fell too far behind the client (audit tee). */
+  | 'ERR_ABANDONED'
+  /** A multipart body that does not parse (audit comparison). */
+  | 'ERR_MULTIPART'
+  /** A body shorter than announced, or cut by an error after the status (audit comparison). */
+  | 'ERR_TRUNCATED'
 
 const BRAND = Symbol.for('cutover.error')
 
