@@ -62,14 +62,23 @@ function compareHeaders(req: ExchangeRequest, control: Response, candidate: Resp
   const multipart = boundaryOf(c.get('content-type')) !== undefined && boundaryOf(n.get('content-type')) !== undefined
   const names = [...new Set([...c.keys(), ...n.keys()])].sort()
   const rules = o.rules
+  const statusOnly = rules.statusOnly.has(control.status)
   for (const name of names) {
     if (skip.has(name)) continue
     const cv = c.get(name)
     const nv = n.get(name)
     const d: Divergence = { kind: 'header', name, ...(cv !== undefined ? { control: cv } : {}), ...(nv !== undefined ? { candidate: nv } : {}) }
+    if (statusOnly && name !== 'content-range') {
+      if (cv !== nv) found.add(d, `statusOnly: ${control.status}`)
+      continue
+    }
     if (name === 'content-length' && (cv === undefined || nv === undefined || multipart)) continue
     if (rules.ignoreHeaders.has(name)) {
       if (cv !== nv) found.add(d, `ignoreHeaders: ${name}`)
+      continue
+    }
+    if (rules.ignoreHeadersByStatus.get(control.status)?.has(name)) {
+      if (cv !== nv) found.add(d, `ignoreHeadersByStatus: ${control.status} ${name}`)
       continue
     }
     if (name === 'etag' && rules.etag !== 'exact') {
@@ -246,7 +255,7 @@ export async function compareExchange(
     return record()
   }
   compareHeaders(request, control, candidate, options, found)
-  if (options.rules.ignoreBodyStatus.has(control.status)) {
+  if (options.rules.statusOnly.has(control.status)) {
     cancel(control)
     cancel(candidate)
     return record()

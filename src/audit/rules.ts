@@ -8,6 +8,8 @@ import { CutoverError } from '../core/errors.js'
 export interface Rules {
   /** Response headers not compared (lower-case), on top of hop-by-hop headers and Date. */
   readonly ignoreHeaders: ReadonlySet<string>
+  /** Response headers not compared on responses of one status, e.g. Last-Modified on 304. */
+  readonly ignoreHeadersByStatus: ReadonlyMap<number, ReadonlySet<string>>
   /** Headers compared as HTTP dates that may differ by up to this many seconds. */
   readonly dateTolerance: ReadonlyMap<string, number>
   /**
@@ -18,8 +20,11 @@ export interface Rules {
   readonly etag: 'exact' | 'consistent' | 'ignore'
   /** Compare Content-Type by media type only (`text/plain` equals `text/plain; charset=utf-8`). */
   readonly contentTypeParams: 'compare' | 'ignore'
-  /** Statuses whose bodies are not compared (servers' error pages differ): e.g. 404, 416. */
-  readonly ignoreBodyStatus: ReadonlySet<number>
+  /**
+   * Statuses whose answers are each server's own error page (404, 412, 416...): only the status and
+   * Content-Range are compared; the body and every other header are explained by this rule.
+   */
+  readonly statusOnly: ReadonlySet<number>
 }
 
 /** HOP_BY_HOP headers (RFC 9110 §7.6.1) and others that describe the connection, never compared. */
@@ -41,10 +46,11 @@ export const ALWAYS_IGNORED: ReadonlySet<string> = new Set(['date'])
 /** DEFAULT_RULES compare everything exactly. */
 export const DEFAULT_RULES: Rules = {
   ignoreHeaders: new Set(),
+  ignoreHeadersByStatus: new Map(),
   dateTolerance: new Map(),
   etag: 'exact',
   contentTypeParams: 'compare',
-  ignoreBodyStatus: new Set(),
+  statusOnly: new Set(),
 }
 
 const invalid = (file: string, field: string, why: string): CutoverError =>
@@ -56,10 +62,11 @@ const invalid = (file: string, field: string, why: string): CutoverError =>
  *
  * ```yaml
  * ignoreHeaders: [server, x-request-id]
+ * ignoreHeadersByStatus: { 304: [last-modified] }
  * dateTolerance: { last-modified: 1, expires: 5 }
  * etag: consistent          # exact | consistent | ignore
  * contentTypeParams: ignore # compare | ignore
- * ignoreBodyStatus: [404, 416]
+ * statusOnly: [404, 412, 416]
  * ```
  */
 export function parseRules(text: string, file = 'rules'): Rules {
@@ -72,17 +79,25 @@ export function parseRules(text: string, file = 'rules'): Rules {
   }
   if (doc === null || doc === undefined) return DEFAULT_RULES
   if (typeof doc !== 'object' || Array.isArray(doc)) throw invalid(file, '(top)', 'expected a mapping of rule names')
-  const known = ['ignoreHeaders', 'dateTolerance', 'etag', 'contentTypeParams', 'ignoreBodyStatus']
+  const known = ['ignoreHeaders', 'ignoreHeadersByStatus', 'dateTolerance', 'etag', 'contentTypeParams', 'statusOnly']
   const o = doc as Record<string, unknown>
   for (const k of Object.keys(o)) if (!known.includes(k)) throw invalid(file, k, `unknown rule (known: ${known.join(', ')})`)
 
-  const names = (field: string): string[] => {
-    const v = o[field] ?? []
+  const names = (field: string, v: unknown = o[field] ?? []): string[] => {
     if (!Array.isArray(v)) throw invalid(file, field, 'expected a list of header names')
     return v.map((x, i) => {
       if (typeof x !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(x)) throw invalid(file, `${field}[${i}]`, 'expected a header name')
       return x.toLowerCase()
     })
+  }
+  const byStatus = o.ignoreHeadersByStatus ?? {}
+  if (typeof byStatus !== 'object' || byStatus === null || Array.isArray(byStatus))
+    throw invalid(file, 'ignoreHeadersByStatus', 'expected a mapping of status code to header names')
+  const ignoreHeadersByStatus = new Map<number, ReadonlySet<string>>()
+  for (const [k, v] of Object.entries(byStatus)) {
+    const status = Number(k)
+    if (!Number.isInteger(status) || status < 100 || status > 599) throw invalid(file, `ignoreHeadersByStatus.${k}`, 'expected a status code')
+    ignoreHeadersByStatus.set(status, new Set(names(`ignoreHeadersByStatus.${k}`, v)))
   }
   const tol = o.dateTolerance ?? {}
   if (typeof tol !== 'object' || tol === null || Array.isArray(tol)) throw invalid(file, 'dateTolerance', 'expected a mapping of header name to seconds')
@@ -96,20 +111,21 @@ export function parseRules(text: string, file = 'rules'): Rules {
     if (typeof v !== 'string' || !allowed.includes(v as T)) throw invalid(file, field, `expected one of ${allowed.join(', ')}`)
     return v as T
   }
-  const statuses = o.ignoreBodyStatus ?? []
-  if (!Array.isArray(statuses)) throw invalid(file, 'ignoreBodyStatus', 'expected a list of status codes')
-  const ignoreBodyStatus = new Set(
+  const statuses = o.statusOnly ?? []
+  if (!Array.isArray(statuses)) throw invalid(file, 'statusOnly', 'expected a list of status codes')
+  const statusOnly = new Set(
     statuses.map((x, i) => {
-      if (!Number.isInteger(x) || (x as number) < 100 || (x as number) > 599) throw invalid(file, `ignoreBodyStatus[${i}]`, 'expected a status code')
+      if (!Number.isInteger(x) || (x as number) < 100 || (x as number) > 599) throw invalid(file, `statusOnly[${i}]`, 'expected a status code')
       return x as number
     }),
   )
   return Object.freeze({
     ignoreHeaders: new Set(names('ignoreHeaders')),
+    ignoreHeadersByStatus,
     dateTolerance,
     etag: oneOf('etag', ['exact', 'consistent', 'ignore'] as const, 'exact'),
     contentTypeParams: oneOf('contentTypeParams', ['compare', 'ignore'] as const, 'compare'),
-    ignoreBodyStatus,
+    statusOnly,
   })
 }
 
@@ -151,5 +167,13 @@ export class EtagPairs {
   /** translate maps a control ETag of `path` to the candidate's, when known. */
   translate(path: string, controlTag: string): string | undefined {
     return this.#byPath.get(path)?.c2n.get(controlTag)
+  }
+
+  /**
+   * untranslate maps a candidate ETag of `path` back to the control's, when known: once the new
+   * server is primary, clients revalidate with its tags and the shadow sent to old needs old's.
+   */
+  untranslate(path: string, candidateTag: string): string | undefined {
+    return this.#byPath.get(path)?.n2c.get(candidateTag)
   }
 }

@@ -28,7 +28,7 @@ interface Case {
   ignored?: number
 }
 
-const nginxRules = parseRules('ignoreHeaders: [server]\netag: consistent\ncontentTypeParams: ignore\nignoreBodyStatus: [416]\n')
+const nginxRules = parseRules('ignoreHeaders: [server]\netag: consistent\ncontentTypeParams: ignore\nstatusOnly: [416]\n')
 const changed = `${body.slice(0, 7777)}y${body.slice(7778)}`
 const cases: Case[] = [
   { title: 'identical answers', control: response(200, H(), body, 1), candidate: response(200, H(), body, 2), want: [] },
@@ -145,7 +145,7 @@ const cases: Case[] = [
     ignored: 3,
   },
   {
-    title: 'ignored statuses do not compare bodies',
+    title: 'statusOnly statuses compare the status and Content-Range only',
     rules: nginxRules,
     control: response(416, H('text/html'), '<html>416</html>'),
     candidate: response(416, H('text/html'), 'invalid range\n'),
