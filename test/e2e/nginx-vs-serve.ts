@@ -35,7 +35,7 @@ t.test('nginx and cutover serve agree on a battery of requests under the documen
   if (!requireTool(t, 'nginx')) return
   const top = t.testdir({ root: { 'nums11.txt': '0123456789\n', 'data.json': '{"a":1}\n', dir: { 'index.html': '<p>hi</p>\n' } }, nginx: {} })
   const root = join(top, 'root')
-  writeFileSync(join(root, 'big.bin'), prngBytes(42, 3 * 1024 * 1024))
+  writeFileSync(join(root, 'big.bin'), prngBytes(3 * 1024 * 1024, 42))
   for (const f of ['nums11.txt', 'data.json', 'big.bin', 'dir/index.html']) utimesSync(join(root, f), 1700000000, 1700000000)
   const old = await startNginx(t, root, join(top, 'nginx'))
   const nw = await startServe(t, root)

@@ -1,0 +1,79 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { request } from 'undici'
+import type { T } from './serve.js'
+
+/** Fault is one way the "new" server can go wrong, injected in front of a real server. */
+export interface Fault {
+  /** XOR this body byte (0-based offset into the body as sent) with 0x01. */
+  readonly flipByte?: number
+  /** Remove this response header. */
+  readonly dropHeader?: string
+  /** Set (or replace) this response header. */
+  readonly setHeader?: readonly [string, string]
+  /** Send this many body bytes, then cut the connection. */
+  readonly truncateAt?: number
+  /** Answer this status with a short plain body instead of forwarding. */
+  readonly status?: number
+  /** Hold the answer until this promise settles (a slow server, released by the test). */
+  readonly gate?: Promise<unknown>
+}
+
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host'])
+
+/**
+ * startFaulty runs a proxy in front of `target` that injects `faults[path]` into the answers for
+ * that path (the path without query) and forwards everything else untouched. Closed at teardown.
+ */
+export async function startFaulty(t: T, target: string, faults: Record<string, Fault>): Promise<{ url: string; hits: Map<string, number> }> {
+  const hits = new Map<string, number>()
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!
+    hits.set(path, (hits.get(path) ?? 0) + 1)
+    const f = faults[path] ?? {}
+    const run = async (): Promise<void> => {
+      if (f.gate) await f.gate
+      if (f.status) {
+        res.writeHead(f.status, { 'content-type': 'text/plain', 'content-length': '6' })
+        res.end('fault\n')
+        return
+      }
+      const headers: IncomingHttpHeaders = {}
+      for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v
+      const up = await request(`${target}${req.url}`, { method: req.method as 'GET', headers: headers as Record<string, string> })
+      const out: Record<string, string | string[]> = {}
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v
+      if (f.dropHeader) delete out[f.dropHeader]
+      if (f.setHeader) out[f.setHeader[0]] = f.setHeader[1]
+      res.writeHead(up.statusCode, out)
+      let offset = 0
+      for await (const chunk of up.body) {
+        let c = Buffer.from(chunk as Uint8Array)
+        if (f.flipByte !== undefined && f.flipByte >= offset && f.flipByte < offset + c.length) {
+          c = Buffer.from(c)
+          c[f.flipByte - offset] = c[f.flipByte - offset]! ^ 0x01
+        }
+        if (f.truncateAt !== undefined && offset + c.length >= f.truncateAt) {
+          // Let the header and the partial body reach the client, then cut the connection.
+          await new Promise<void>(resolve => res.write(c.subarray(0, f.truncateAt! - offset), () => resolve()))
+          res.destroy()
+          await up.body.dump().catch(() => undefined)
+          return
+        }
+        offset += c.length
+        if (!res.write(c)) await new Promise(resolve => res.once('drain', resolve))
+      }
+      res.end()
+    }
+    run().catch(() => res.destroy())
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(
+    () =>
+      new Promise<void>(resolve => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits }
+}
