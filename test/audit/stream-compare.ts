@@ -1,19 +1,13 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import { compareStreams, CONTEXT_BYTES } from '../../src/audit/stream-compare.js'
-import { chunked, mulberry32 } from '../helpers/engine.js'
+import { chunked } from '../helpers/engine.js'
+import { seededBytes } from '../helpers/random.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-function data(seed: number, n: number): Buffer {
-  const rnd = mulberry32(seed)
-  const b = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256)
-  return b
-}
-
 t.test('compareStreams finds the first differing byte whatever the chunking', async t => {
-  const base = data(7, 50_000)
+  const base = seededBytes(7, 50_000)
   const cases: Array<{ title: string; control: Buffer; candidate: Buffer; offset?: number }> = [
     { title: 'equal bodies', control: base, candidate: Buffer.from(base) },
     { title: 'empty bodies', control: Buffer.alloc(0), candidate: Buffer.alloc(0) },
@@ -40,7 +34,7 @@ t.test('compareStreams finds the first differing byte whatever the chunking', as
 })
 
 t.test('compareStreams keeps 32 bytes of context on each side of the difference', async t => {
-  const a = data(3, 10_000)
+  const a = seededBytes(3, 10_000)
   const b = Buffer.from(a)
   b[5000] = b[5000]! ^ 0xff
   const v = await compareStreams(chunked(a, 5), chunked(b, 6))
@@ -58,7 +52,7 @@ t.test('compareStreams keeps 32 bytes of context on each side of the difference'
 })
 
 t.test('compareStreams reports lengths when one body is a prefix of the other', async t => {
-  const a = data(4, 9000)
+  const a = seededBytes(4, 9000)
   const v = await compareStreams(chunked(a, 1), chunked(a.subarray(0, 8000), 2))
   t.equal(v.offset, undefined)
   t.equal(v.controlLength, 9000)
@@ -66,7 +60,7 @@ t.test('compareStreams reports lengths when one body is a prefix of the other', 
 })
 
 t.test('compareStreams reports the side whose stream broke', async t => {
-  const a = data(5, 9000)
+  const a = seededBytes(5, 9000)
   const v = await compareStreams(chunked(a, 1), chunked(a.subarray(0, 4000), 2, new Error('socket hang up')))
   t.equal(v.failed?.side, 'candidate')
   t.match(String(v.failed?.error), /socket hang up/)

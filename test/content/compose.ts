@@ -5,18 +5,7 @@ import { concat } from '../../src/content/concat.js'
 import type { Content } from '../../src/content/content.js'
 import { section } from '../../src/content/section.js'
 import { codeOf } from '../../src/core/errors.js'
-
-/** mulberry32 is a tiny deterministic PRNG: the same seed always gives the same sequence. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../helpers/random.js'
 
 type Rng = () => number
 const int = (rnd: Rng, lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1))

@@ -2,24 +2,7 @@ import { closeSync, fstatSync, openSync, renameSync, utimesSync, writeFileSync, 
 import { join } from 'node:path'
 import t from 'tap'
 import { FileContent, fileIdentity, sameIdentity } from '../../src/content/file-content.js'
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function randomBytes(seed: number, n: number): Buffer {
-  const rnd = mulberry32(seed)
-  const b = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256)
-  return b
-}
+import { mulberry32, seededBytes } from '../helpers/random.js'
 
 /** read is readAt into a fresh buffer, returning the bytes actually read. */
 async function read(c: FileContent, off: number, len: number, signal?: AbortSignal): Promise<Buffer> {
@@ -32,7 +15,7 @@ async function read(c: FileContent, off: number, len: number, signal?: AbortSign
 const OTHER_TIME = new Date('2001-02-03T04:05:06Z')
 
 t.test('random positional reads equal the file', async t => {
-  const data = randomBytes(7, 200_003)
+  const data = seededBytes(7, 200_003)
   const dir = t.testdir({ 'blob.bin': data })
   const fc = await FileContent.open(join(dir, 'blob.bin'))
   t.teardown(() => fc.close())
@@ -71,7 +54,7 @@ t.test('reads at the edges of the file give the contract counts', async t => {
 })
 
 t.test('many concurrent reads of one file all get their own bytes', async t => {
-  const data = randomBytes(3, 65_536)
+  const data = seededBytes(3, 65_536)
   const dir = t.testdir({ 'c.bin': data })
   const fc = await FileContent.open(join(dir, 'c.bin'))
   t.teardown(() => fc.close())
@@ -142,7 +125,7 @@ t.test('a file replaced by rename keeps serving the old bytes', async t => {
 })
 
 t.test('close with a read pending lets that read finish and refuses later reads', async t => {
-  const data = randomBytes(9, 1 << 20)
+  const data = seededBytes(9, 1 << 20)
   const dir = t.testdir({ 'p.bin': data })
   const fc = await FileContent.open(join(dir, 'p.bin'))
   const fd = fc.fd

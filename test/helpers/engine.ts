@@ -1,16 +1,5 @@
+import { mulberry32 } from './random.js'
 import type { Observed } from '../../src/audit/exchange.js'
-
-/** mulberry32 is a tiny seeded PRNG, so every chunking is reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** chunked streams `data` in chunks cut at seeded random places (some empty), then optionally throws. */
 export async function* chunked(data: Uint8Array, seed: number, fail?: Error): AsyncGenerator<Uint8Array> {

@@ -9,6 +9,7 @@ import { CutoverError } from '../../src/core/errors.js'
 import { multipartLayout, randomBoundary } from '../../src/http/multipart.js'
 import type { ConditionalHeaders } from '../../src/http/preconditions.js'
 import { planResponse, serveContent, type EntityMeta, type ResponsePlan, type ServeContentOptions, type ServeResult } from '../../src/http/serve-content.js'
+import { mulberry32, seededBytes } from '../helpers/random.js'
 
 // ---------------------------------------------------------------------------------------------
 // planResponse: pure tables.
@@ -651,24 +652,6 @@ async function harness(t: Teardown): Promise<Harness> {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function randomData(seed: number, n: number): Buffer {
-  const rnd = mulberry32(seed)
-  const b = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256)
-  return b
-}
-
 async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const c of body) chunks.push(c)
@@ -681,7 +664,7 @@ function streamed(c: Content): Content {
 }
 
 t.test('large content arrives exact, read in small pieces or resident', async t => {
-  const data = randomData(42, (1 << 20) + 123)
+  const data = seededBytes(42, (1 << 20) + 123)
   const ranges = [
     { start: 0, length: 10000 },
     { start: 500000, length: 100001 },
