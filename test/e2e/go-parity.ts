@@ -11,12 +11,12 @@
  *   rule itself when built with an older Go (see main.go).
  */
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
-import { APT_LINE, hasTool, recordSkip, REPO, startServe } from '../helpers/serve.js'
+import { APT_LINE, hasTool, recordSkip, REPO, spawnListening, startServe } from '../helpers/serve.js'
 
 const ORACLE_SRC = `${REPO}test/e2e/go-oracle`
 
@@ -351,30 +351,8 @@ if (!hasTool('go')) {
   if (built.status !== 0) {
     t.fail(`go build of the oracle failed (${built.error?.message ?? `exit ${built.status}`}): ${built.stderr}`)
   } else {
-    const child = spawn(oracle, ['-root', root, '-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    t.teardown(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
-    let out = ''
-    child.stdout.setEncoding('utf8')
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (d: string) => (out += d))
-    const goUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`go oracle did not start: ${out}`)), 10_000)
-      child.stdout.on('data', (d: string) => {
-        out += d
-        const m = /listening on (http:\/\/\S+)/.exec(out)
-        if (m) {
-          clearTimeout(timer)
-          resolve(m[1]!)
-        }
-      })
-      child.once('exit', code => {
-        clearTimeout(timer)
-        reject(new Error(`go oracle exited with ${code}: ${out}`))
-      })
-    })
-    const { url: cutUrl } = await startServe({ teardown: fn => t.teardown(fn), skip: m => t.plan(0, m), fail: m => t.fail(m ?? 'failed') }, root)
+    const { url: goUrl } = await spawnListening(t, oracle, ['-root', root, '-listen', '127.0.0.1:0'], 'go oracle')
+    const { url: cutUrl } = await startServe(t, root)
     const dispatcher = new Agent({ connections: 4, keepAliveTimeout: 5_000 })
     t.teardown(() => dispatcher.destroy())
 

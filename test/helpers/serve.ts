@@ -75,17 +75,16 @@ export async function startServe(
 }
 
 /**
- * startServeProcess runs `cutover serve` as a child process on a free port and resolves once it
- * prints its listening line (bounded: 10 s). The child is killed at teardown.
+ * spawnListening starts `command args` and resolves with the URL it prints in a
+ * "listening on http://..." line (bounded: 10 s). The child is killed at teardown.
  */
-export async function startServeProcess(
+export async function spawnListening(
   t: T,
-  root: string,
-  extra: string[] = [],
+  command: string,
+  args: string[],
+  what = command,
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--root', root, '--listen', '127.0.0.1:0', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.setEncoding('utf8')
   child.stderr!.setEncoding('utf8')
@@ -94,7 +93,7 @@ export async function startServeProcess(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cutover serve did not start: ${out}`)), 10_000)
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 10_000)
     child.stdout!.on('data', (d: string) => {
       out += d
       const m = /listening on (http:\/\/\S+)/.exec(out)
@@ -105,10 +104,19 @@ export async function startServeProcess(
     })
     child.once('exit', code => {
       clearTimeout(timer)
-      reject(new Error(`cutover serve exited with ${code}: ${out}`))
+      reject(new Error(`${what} exited with ${code}: ${out}`))
     })
   })
   return { url, child, output: () => out }
+}
+
+/** startServeProcess runs `cutover serve` as a child process on a free port (see spawnListening). */
+export function startServeProcess(
+  t: T,
+  root: string,
+  extra: string[] = [],
+): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  return spawnListening(t, process.execPath, [CLI, 'serve', '--root', root, '--listen', '127.0.0.1:0', ...extra], 'cutover serve')
 }
 
 /** exited resolves with a child's exit code (or signal name) once it ends. */
