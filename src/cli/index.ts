@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
+import { register as registerMirror } from './mirror.js'
 import { register as registerServe } from './serve.js'
+import { register as registerCompare } from './compare.js'
 
 /** program builds the `cutover` command line. Exported so tests can drive it without exiting. */
 export function program(): Command {
@@ -11,6 +13,8 @@ export function program(): Command {
     // Usage errors exit 2 (below) rather than commander's 1, so scripts can tell them from failures.
     .exitOverride()
   registerServe(p)
+  registerMirror(p)
+  registerCompare(p)
   return p
 }
 

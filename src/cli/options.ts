@@ -26,3 +26,38 @@ export function parseDuration(s: string): number {
   const n = Number(m[1])
   return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000)
 }
+
+/** parseUrl parses an http(s) URL of a server (origin, optionally with a path prefix). */
+export function parseUrl(s: string): string {
+  let u: URL
+  try {
+    u = new URL(s)
+  } catch {
+    throw new InvalidArgumentError(`expected a URL like http://127.0.0.1:8080, got "${s}"`)
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new InvalidArgumentError(`expected an http or https URL, got "${s}"`)
+  }
+  if (u.search || u.hash || u.username || u.password) {
+    throw new InvalidArgumentError(`expected a URL without query, fragment or credentials, got "${s}"`)
+  }
+  return s
+}
+
+/** parseFraction parses a number between 0 and 1 inclusive (`0.1`, `1`). */
+export function parseFraction(s: string): number {
+  const v = /^\d*\.?\d+$/.test(s.trim()) ? Number(s) : NaN
+  if (!(v >= 0 && v <= 1)) throw new InvalidArgumentError(`expected a fraction between 0 and 1, got "${s}"`)
+  return v
+}
+
+/** parseCount returns a parser of integers >= `min`. */
+export function parseCount(min: number): (s: string) => number {
+  return s => {
+    const v = /^\d+$/.test(s.trim()) ? Number(s) : NaN
+    if (!Number.isSafeInteger(v) || v < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}, got "${s}"`)
+    }
+    return v
+  }
+}

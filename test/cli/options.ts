@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseBytes, parseDuration, parseListen } from '../../src/cli/options.js'
+import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from '../../src/cli/options.js'
 
 t.test('parseListen reads HOST:PORT forms', async t => {
   const ok: Array<[string, { host: string; port: number }]> = [
@@ -36,4 +36,25 @@ t.test('parseDuration reads seconds and suffixed durations as milliseconds', asy
   ]
   for (const [s, want] of ok) t.equal(parseDuration(s), want, s)
   for (const bad of ['', 'x', '1h', '-1s']) t.throws(() => parseDuration(bad), `"${bad}" is refused`)
+})
+
+t.test('parseUrl accepts http(s) server URLs only', async t => {
+  for (const ok of ['http://127.0.0.1:8080', 'https://old.example/', 'http://h/prefix']) t.equal(parseUrl(ok), ok, ok)
+  for (const bad of ['127.0.0.1:8080', 'ftp://h/', 'http://h/?q=1', 'http://u:p@h/', 'http://h/#x']) {
+    t.throws(() => parseUrl(bad), `${bad} is refused`)
+  }
+})
+
+t.test('parseFraction reads 0..1 and parseCount integers from a minimum', async t => {
+  const ok: Array<[string, number]> = [
+    ['0', 0],
+    ['1', 1],
+    ['0.25', 0.25],
+    ['.5', 0.5],
+  ]
+  for (const [s, want] of ok) t.equal(parseFraction(s), want, s)
+  for (const bad of ['', '1.5', '-0.1', 'half', '1e-1']) t.throws(() => parseFraction(bad), `"${bad}" is refused`)
+  t.equal(parseCount(0)('0'), 0)
+  t.equal(parseCount(1)('16'), 16)
+  for (const bad of ['', '0', '-1', '1.5', 'x']) t.throws(() => parseCount(1)(bad), `"${bad}" is refused below 1`)
 })

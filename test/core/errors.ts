@@ -12,6 +12,10 @@ t.test('CutoverError carries its code, message, name and cause', async t => {
     'ERR_IO',
     'ERR_INVALID_ARGUMENT',
     'ERR_LISTEN',
+    'ERR_TIMEOUT',
+    'ERR_CONNECT',
+    'ERR_UPSTREAM',
+    'ERR_ABANDONED',
   ]
   const cause = new Error('underlying')
   for (const code of codes) {

@@ -1,0 +1,144 @@
+import { CutoverError } from '../core/errors.js'
+
+/** DEFAULT_TEE_BYTES is the default bound of a {@link BodyTee}: 8 MiB. */
+export const DEFAULT_TEE_BYTES = 8 * 1024 * 1024
+
+/**
+ * BodyTee hands the chunks of a response that is being streamed to a client to one comparer,
+ * without ever slowing the client down (design.md §7, scientist's "the control always wins").
+ *
+ * The producer (the client path) calls {@link push} for every chunk it writes to the client, then
+ * exactly one of {@link end} or {@link error}; none of them blocks or waits. The consumer reads the
+ * tee once, as an async iterable. Chunks not yet read are buffered up to `maxBufferedBytes`; a push
+ * past that bound means the comparer has fallen too far behind the client, so the tee is abandoned
+ * rather than allowed to grow (a 4 GiB download must not sit in memory): the buffer is dropped,
+ * {@link abandoned} becomes true and the reader's next read rejects with ERR_ABANDONED.
+ *
+ * Chunks are kept by reference, not copied: the producer must not reuse a pushed buffer (Node's
+ * stream chunks are never reused). The consumer may stop early with the iterator's `return()`;
+ * later pushes are then discarded. For a second consumer, create a second tee and push to both.
+ */
+export class BodyTee implements AsyncIterable<Uint8Array> {
+  readonly #max: number
+  #chunks: Uint8Array[] = []
+  #head = 0
+  #buffered = 0
+  #ended = false
+  #error: unknown = undefined
+  #failed = false
+  #abandoned = false
+  #closed = false
+  #wake: (() => void) | undefined
+
+  /** @param maxBufferedBytes the most unread bytes held; if unset, {@link DEFAULT_TEE_BYTES}. */
+  constructor(maxBufferedBytes: number = DEFAULT_TEE_BYTES) {
+    if (!Number.isSafeInteger(maxBufferedBytes) || maxBufferedBytes < 1) {
+      throw new TypeError('maxBufferedBytes must be a positive integer')
+    }
+    this.#max = maxBufferedBytes
+  }
+
+  /** abandoned is true once the comparer fell behind by more than the bound (or abandon() was called). */
+  get abandoned(): boolean {
+    return this.#abandoned
+  }
+
+  /** buffered is the number of bytes pushed and not yet read. */
+  get buffered(): number {
+    return this.#buffered
+  }
+
+  /** push hands one chunk to the reader, or abandons the tee when the reader is too far behind. */
+  push(chunk: Uint8Array): void {
+    if (this.#ended || this.#failed || this.#abandoned || this.#closed) return
+    if (this.#buffered + chunk.length > this.#max) {
+      this.abandon()
+      return
+    }
+    this.#chunks.push(chunk)
+    this.#buffered += chunk.length
+    this.#signal()
+  }
+
+  /** end marks the end of the body: the reader finishes once it has read what is buffered. */
+  end(): void {
+    if (this.#ended || this.#failed || this.#abandoned) return
+    this.#ended = true
+    this.#signal()
+  }
+
+  /**
+   * error marks the body as broken (the primary reset, the client path failed); the reader rejects with `err`
+   * after the buffered chunks.
+   */
+  error(err: unknown): void {
+    if (this.#ended || this.#failed || this.#abandoned) return
+    this.#failed = true
+    this.#error = err
+    this.#signal()
+  }
+
+  /**
+   * abandon gives up the tee at once: buffered data is dropped and the reader rejects with
+   * ERR_ABANDONED. Used past the bound, and by the mirror when the client went away (the primary's
+   * body is then incomplete through no fault of the server).
+   */
+  abandon(): void {
+    if (this.#ended || this.#failed || this.#abandoned) return
+    this.#abandoned = true
+    this.#drop()
+    this.#signal()
+  }
+
+  #drop(): void {
+    this.#chunks = []
+    this.#head = 0
+    this.#buffered = 0
+  }
+
+  #signal(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  async #next(): Promise<IteratorResult<Uint8Array, undefined>> {
+    for (;;) {
+      if (this.#closed) return { done: true, value: undefined }
+      if (this.#abandoned) {
+        throw new CutoverError(
+          'ERR_ABANDONED',
+          `comparison abandoned: the reader fell more than ${this.#max} bytes behind`,
+        )
+      }
+      if (this.#head < this.#chunks.length) {
+        const chunk = this.#chunks[this.#head]!
+        this.#chunks[this.#head++] = EMPTY // release the reference now, not at the next compaction
+        this.#buffered -= chunk.length
+        if (this.#head === this.#chunks.length) {
+          this.#chunks = []
+          this.#head = 0
+        }
+        return { done: false, value: chunk }
+      }
+      if (this.#failed) throw this.#error
+      if (this.#ended) return { done: true, value: undefined }
+      await new Promise<void>(resolve => (this.#wake = resolve))
+    }
+  }
+
+  /** The tee's one reader. `return()` stops reading: the buffer is dropped and later pushes discarded. */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        this.#closed = true
+        this.#drop()
+        this.#signal()
+        return { done: true, value: undefined }
+      },
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)

@@ -1,0 +1,237 @@
+import { Pool, type Dispatcher } from 'undici'
+import type { ExchangeRequest, Observed } from './exchange.js'
+import { HOP_BY_HOP } from './rules.js'
+
+/** SendOptions tune one {@link Backend.send}. */
+export interface SendOptions {
+  /**
+   * Aborts the exchange: before the status it resolves as an ERR_ABORTED error, after it the body rejects.
+   */
+  readonly signal?: AbortSignal
+  /** Adds `x-cutover-shadow: 1`, so that the backend (and its logs) can tell shadow traffic apart. */
+  readonly marker?: boolean
+  /** The client's address, appended to X-Forwarded-For (`existing, ip`). If unset, XFF is left as is. */
+  readonly forwardedFor?: string
+}
+
+/**
+ * Backend is one server of an audit (old, new, baseline): it sends an {@link ExchangeRequest} and
+ * resolves with what it observed. `send` never rejects: failures before a status are
+ * `{ kind: 'error' }` observations. The caller must consume or cancel the body of a response.
+ */
+export interface Backend {
+  /** Short name for records and messages: `old`, `new`, `baseline`. */
+  readonly name: string
+  /** The URL the backend sends to (origin, optionally with a path prefix). */
+  readonly base: string
+  send(req: ExchangeRequest, o?: SendOptions): Promise<Observed>
+  /** close releases connections; exchanges still running fail. */
+  close(): Promise<void>
+}
+
+/** HttpBackendOptions configure an {@link HttpBackend}. */
+export interface HttpBackendOptions {
+  /** Name in records and messages (`old`, `new`, `baseline`). */
+  readonly name: string
+  /**
+   * The backend's URL: an http(s) origin such as `http://127.0.0.1:8080`, optionally with a path
+   * prefix that is put before every request target (`http://h/prefix` + `/a` → `/prefix/a`).
+   */
+  readonly base: string
+  /** Time from sending to receiving the status, including waiting for a connection. If unset, 30 000 ms. */
+  readonly timeoutMs?: number
+  /**
+   * `rewrite`: Host is the backend's host:port (what a server behind a proxy usually expects);
+   * `keep`: the client's Host is sent (virtual hosts on the backend). If unset, `rewrite`.
+   */
+  readonly hostHeader?: 'keep' | 'rewrite'
+  /** Connections kept to the backend when the backend makes its own pool. If unset, 64. */
+  readonly connections?: number
+  /** undici dispatcher to send through (tests, proxies). If unset, the backend owns a Pool to `base`. */
+  readonly dispatcher?: Dispatcher
+}
+
+/** MARKER_HEADER is the header that tells a backend a request is shadow traffic. */
+export const MARKER_HEADER = 'x-cutover-shadow'
+
+/** Codes of errors that mean the connection was never made. */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+
+/**
+ * HttpBackend sends exchanges to one HTTP server with undici, as a proxy would: hop-by-hop request
+ * headers (RFC 9110 §7.6.1, and any field named in Connection) are removed; everything else (Range,
+ * If-*, User-Agent, Accept-Encoding...) goes out exactly; X-Forwarded-For is appended and the shadow
+ * marker set when asked. Bodies are never decompressed: the comparer sees the bytes on the wire.
+ * An ExchangeRequest carries no request body, so Content-Length (other than 0) and Expect are not
+ * sent either (only bodiless methods are shadowed by default).
+ *
+ * `send` never rejects. Before a status: a connection failure is `ERR_CONNECT`, a reset or protocol
+ * error `ERR_UPSTREAM`, no status within `timeoutMs` `ERR_TIMEOUT`, the caller's abort `ERR_ABORTED`.
+ * After the status, a broken body rejects the body iterator. Safe for concurrent use.
+ */
+export class HttpBackend implements Backend {
+  readonly name: string
+  readonly base: string
+  readonly #origin: string
+  readonly #prefix: string
+  readonly #host: string
+  readonly #timeoutMs: number
+  readonly #keepHost: boolean
+  readonly #dispatcher: Dispatcher
+  readonly #owned: boolean
+
+  constructor(o: HttpBackendOptions) {
+    let url: URL
+    try {
+      url = new URL(o.base)
+    } catch {
+      throw new TypeError(`${o.name}: base must be a URL, got ${JSON.stringify(o.base)}`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError(`${o.name}: base must be http(s)`)
+    if (url.search || url.hash || url.username)
+      throw new TypeError(`${o.name}: base must be an origin with an optional path`)
+    const timeoutMs = o.timeoutMs ?? 30_000
+    if (!(timeoutMs > 0)) throw new TypeError('timeoutMs must be positive')
+    const connections = o.connections ?? 64
+    if (!Number.isSafeInteger(connections) || connections < 1)
+      throw new TypeError('connections must be a positive integer')
+    this.name = o.name
+    this.base = o.base
+    this.#origin = url.origin
+    this.#prefix = url.pathname.replace(/\/+$/, '')
+    this.#host = url.host
+    this.#timeoutMs = timeoutMs
+    this.#keepHost = o.hostHeader === 'keep'
+    this.#owned = o.dispatcher === undefined
+    // The status timeout is ours (it also covers waiting for a free connection); undici's own
+    // headers timeout only backs it up. Its body timeout counts idle time while the body is
+    // flowing and pauses with backpressure, so a slow comparer does not trip it.
+    this.#dispatcher =
+      o.dispatcher ?? new Pool(url.origin, { connections, headersTimeout: Math.max(timeoutMs, 300_000) })
+  }
+
+  /** send sends one exchange; see the class contract. */
+  async send(req: ExchangeRequest, o: SendOptions = {}): Promise<Observed> {
+    const start = performance.now()
+    const ms = (): number => performance.now() - start
+    // One controller per exchange, fed by the status timer and the caller's signal. Not
+    // AbortSignal.any: on Node 20 every signal it makes stays referenced by a long-lived source
+    // (the mirror's one stop signal), which grows the heap by tens of bytes per request.
+    const ac = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      ac.abort()
+    }, this.#timeoutMs)
+    const caller = o.signal
+    const onAbort = (): void => ac.abort(caller?.reason)
+    if (caller?.aborted) onAbort()
+    else caller?.addEventListener('abort', onAbort, { once: true })
+    const unlink = (): void => caller?.removeEventListener('abort', onAbort)
+    try {
+      const res = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: this.#prefix + req.path,
+        method: req.method,
+        headers: this.#headers(req, o),
+        signal: ac.signal,
+        responseHeaders: 'raw',
+      })
+      const durationMs = ms()
+      // The caller's abort still cuts the body, until the body is done.
+      res.body.once('close', unlink)
+      // With responseHeaders: 'raw', undici gives the fields as a flat [name, value, ...] list.
+      const raw = res.headers as unknown as string[]
+      const headers: Array<readonly [string, string]> = []
+      for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i]!.toLowerCase(), raw[i + 1]!])
+      return { kind: 'response', status: res.statusCode, headers, body: res.body, durationMs }
+    } catch (err) {
+      unlink()
+      const durationMs = ms()
+      if (timedOut) {
+        return {
+          kind: 'error',
+          code: 'ERR_TIMEOUT',
+          message: `${this.name}: no status in ${this.#timeoutMs} ms`,
+          durationMs,
+        }
+      }
+      if (caller?.aborted)
+        return { kind: 'error', code: 'ERR_ABORTED', message: `${this.name}: aborted`, durationMs }
+      return { kind: 'error', code: classify(err), message: `${this.name}: ${describe(err)}`, durationMs }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** #headers builds the outgoing header list: the client's fields minus hop-by-hop ones, in order. */
+  #headers(req: ExchangeRequest, o: SendOptions): string[] {
+    const h = req.headers
+    const drop = new Set(HOP_BY_HOP)
+    for (const name of (h.connection ?? '').split(',')) drop.add(name.trim().toLowerCase())
+    drop.add('expect')
+    if (h['content-length'] !== '0') drop.add('content-length')
+    const out: string[] = []
+    let hasXff = false
+    for (const [name, value] of Object.entries(h)) {
+      if (drop.has(name)) continue
+      if (name === 'host') {
+        if (this.#keepHost) out.push(name, value)
+        continue
+      }
+      if (name === 'x-forwarded-for' && o.forwardedFor !== undefined) {
+        out.push(name, `${value}, ${o.forwardedFor}`)
+        hasXff = true
+        continue
+      }
+      if (name === MARKER_HEADER) continue // set below, or not at all: never passed through from a client
+      out.push(name, value)
+    }
+    // undici adds Host from the origin when none is given, which is the rewrite.
+    if (this.#keepHost && h.host === undefined) out.push('host', this.#host)
+    if (o.forwardedFor !== undefined && !hasXff) out.push('x-forwarded-for', o.forwardedFor)
+    if (o.marker) out.push(MARKER_HEADER, '1')
+    return out
+  }
+
+  /**
+   * close destroys the backend's own pool (exchanges still running fail); a given dispatcher is left alone.
+   */
+  async close(): Promise<void> {
+    if (this.#owned) await this.#dispatcher.destroy()
+  }
+}
+
+function codeOfError(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/** classify maps a transport error to the code of an error observation. */
+function classify(err: unknown): string {
+  const code = codeOfError(err)
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'ERR_TIMEOUT'
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'ERR_BAD_REQUEST'
+  if (code !== undefined && CONNECT_CODES.has(code)) return 'ERR_CONNECT'
+  // Happy eyeballs (autoSelectFamily) reports a refused connection as an AggregateError of attempts.
+  if (err instanceof AggregateError && err.errors.some(e => CONNECT_CODES.has(codeOfError(e) ?? '')))
+    return 'ERR_CONNECT'
+  return 'ERR_UPSTREAM'
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const code = codeOfError(err)
+  const msg =
+    err.message || (err instanceof AggregateError ? err.errors.map(e => describe(e)).join('; ') : '')
+  return code && !msg.includes(code) ? `${code} ${msg}`.trim() : msg || err.name
+}

@@ -1,0 +1,707 @@
+import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
+import {
+  Agent as HttpAgent,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import httpProxy from 'http-proxy'
+import type { Logger } from 'pino'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
+import { scanETag } from '../http/etag.js'
+import { BodyTee, DEFAULT_TEE_BYTES } from './body-tee.js'
+import { compareExchange, type CompareOptions } from './compare.js'
+import { divergenceKey, type Comparison, type Divergence, type DivergenceKind } from './divergence.js'
+import type { ExchangeRequest, Observed } from './exchange.js'
+import type { Backend, SendOptions } from './http-backend.js'
+import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, type Rules } from './rules.js'
+import { ShadowQueue } from './shadow-queue.js'
+import { splitBody } from './split-body.js'
+
+/** CompareFn is the signature of {@link compareExchange}, injectable for tests. */
+export type CompareFn = (
+  request: ExchangeRequest,
+  control: Observed,
+  candidate: Observed,
+  options: CompareOptions,
+) => Promise<Comparison>
+
+/** MirrorOptions configure a {@link Mirror}. */
+export interface MirrorOptions {
+  /** Which server answers clients: `old` during the audit, `new` after the cut-over. If unset, `old`. */
+  readonly primary?: 'old' | 'new'
+  /** The old server: always the control of a comparison. */
+  readonly old: Backend
+  /** The new server: always the candidate of a comparison. */
+  readonly new: Backend
+  /**
+   * A second instance of the old server; divergences that old-vs-baseline also shows are noise. If unset, no
+   * noise filtering.
+   */
+  readonly baseline?: Backend
+  /** Fraction of shadowable requests that are shadowed, 0..1. If unset, 1 (every request). */
+  readonly sample?: number
+  /** Source of uniform numbers in [0, 1) for sampling. If unset, Math.random (tests inject their own). */
+  readonly random?: () => number
+  /** Methods that are shadowed (upper-case). If unset, GET and HEAD: only safe methods are repeated. */
+  readonly shadowMethods?: Iterable<string>
+  /** Comparison rules. If unset, DEFAULT_RULES (everything compared exactly). */
+  readonly rules?: Rules
+  /**
+   * ETag pairs learnt so far (for `etag: consistent` and for translating validators). If unset, a new
+   * EtagPairs.
+   */
+  readonly etags?: EtagPairs
+  /** Where shadow work runs. If unset, a ShadowQueue with its defaults (16 running, 256 queued). */
+  readonly queue?: ShadowQueue
+  /** Called with every finished comparison (clean ones too), noise already separated. */
+  readonly onComparison?: (c: Comparison) => void
+  /** Writes one access record per client request when its response closes. If unset, none. */
+  readonly capture?: AccessLog
+  /** Registry the mirror's metrics are registered in. If unset, a new Registry (never the global one). */
+  readonly registry?: Registry
+  /** Operational log (proxy errors, failures of the mirror itself). If unset, nothing is logged. */
+  readonly logger?: Logger
+  /**
+   * Bound of each tee of the primary's body: how far a comparer may fall behind the client. If unset, 8 MiB.
+   */
+  readonly teeBytes?: number
+  /**
+   * Host header on the client path: `rewrite` sends the primary's host:port, `keep` the client's.
+   * Pass the same choice to the backends so that both sides see the same Host. If unset, `rewrite`.
+   */
+  readonly hostHeader?: 'keep' | 'rewrite'
+  /** Body comparison time limit, passed to compareExchange. If unset, its default (60 s). */
+  readonly bodyTimeoutMs?: number
+  /** The comparer. If unset, compareExchange. */
+  readonly compare?: CompareFn
+}
+
+/**
+ * MirrorStats are the mirror's counters. Every request ends in exactly one of `compared`,
+ * `abandoned`, `dropped` or `skipped`, or is still `pending`, so at any moment
+ * `requests = compared + abandoned + dropped + skipped + pending`.
+ */
+export interface MirrorStats {
+  /** Client requests received. */
+  requests: number
+  /** Requests compared (whatever the verdict; clean ones included). */
+  compared: number
+  /** Compared requests with at least one divergence that counts. */
+  divergent: number
+  /** Divergent requests by kind: requests with at least one divergence of that kind. */
+  divergentByKind: Partial<Record<DivergenceKind, number>>
+  /** Compared requests with at least one divergence explained by the noise baseline. */
+  noise: number
+  /** Shadow work refused because the shadow queue was full. */
+  dropped: number
+  /**
+   * Comparisons given up: the comparer fell more than `teeBytes` behind the client, the client went
+   * away before the primary's body was complete, or the mirror was stopped before they finished.
+   */
+  abandoned: number
+  /** Not shadowed: the method is not in shadowMethods, or the request was not sampled. */
+  skipped: number
+  /** Shadowed requests not yet compared or abandoned (a gauge). */
+  pending: number
+  /** Shadow sends that failed before a status (connect error, reset, timeout). */
+  shadowErrors: number
+  /** Client requests the primary could not answer (the client got 502 or a cut response). */
+  proxyErrors: number
+}
+
+/** Per-request state shared by the client path and the shadow task. */
+interface RequestContext {
+  readonly start: number
+  /** The primary's body readers: one, two with a baseline while old is primary; empty when not shadowed. */
+  readonly tees: BodyTee[]
+  /** Resolves with what the primary answered (response or error). */
+  readonly primary: Promise<Observed>
+  settle: (o: Observed) => void
+  settled: boolean
+  /** The primary's body went to its end or broke: from then on a client abort changes nothing. */
+  bodyDone: boolean
+  /** The client went away before the primary's body was complete. */
+  abandoned: boolean
+  /** The primary's status, once it answered. */
+  status: number
+  /** Body bytes received from the primary and handed to the client (counted only for the capture). */
+  bytes: number
+  /** The primary's response, once it answered: cut when the client goes away. */
+  upstream: IncomingMessage | undefined
+}
+
+/** Kinds of baseline divergences that can explain a divergence of the main comparison as noise. */
+const NOISE_KINDS: ReadonlySet<DivergenceKind> = new Set([
+  'status',
+  'header',
+  'body-length',
+  'body-bytes',
+  'range-part',
+])
+
+/**
+ * Mirror is `cutover mirror`: an HTTP proxy that answers every client from the primary server,
+ * untouched (status, headers, body, trailers), and repeats sampled safe requests against the other
+ * server in the background to compare the two answers byte for byte (design.md §7, scientist's
+ * "the control always wins").
+ *
+ * Client path: http-proxy streams the primary's answer; the client never waits for the shadow.
+ * The primary's body is also pushed into bounded {@link BodyTee}s that never block: a comparer
+ * that falls behind abandons its comparison. Shadow path: work items go to a bounded
+ * {@link ShadowQueue}; a full queue drops the shadow (counted), never the request. The control of a
+ * comparison is always old and the candidate always new, whichever answers clients.
+ */
+export class Mirror {
+  readonly server: Server
+  readonly stats: MirrorStats = {
+    requests: 0,
+    compared: 0,
+    divergent: 0,
+    divergentByKind: {},
+    noise: 0,
+    dropped: 0,
+    abandoned: 0,
+    skipped: 0,
+    pending: 0,
+    shadowErrors: 0,
+    proxyErrors: 0,
+  }
+  /** The registry holding the mirror's metrics (serve it with a MetricsServer). */
+  readonly registry: Registry
+  readonly queue: ShadowQueue
+  readonly #o: MirrorOptions
+  readonly #primary: Backend
+  readonly #shadow: Backend
+  readonly #primaryIsOld: boolean
+  readonly #methods: ReadonlySet<string>
+  readonly #sample: number
+  readonly #random: () => number
+  readonly #rules: Rules
+  readonly #etags: EtagPairs
+  readonly #teeBytes: number
+  readonly #compare: CompareFn
+  readonly #proxy: httpProxy
+  readonly #agent: HttpAgent
+  readonly #ctx = new WeakMap<IncomingMessage, RequestContext>()
+  readonly #m: ReturnType<typeof metrics>
+  // Aborted when close() gives up waiting: shadow sends still running are cut.
+  readonly #stop = new AbortController()
+  #active = 0
+  #clientsIdle: (() => void) | undefined
+
+  constructor(o: MirrorOptions) {
+    const sample = o.sample ?? 1
+    if (!(sample >= 0 && sample <= 1)) throw new TypeError('sample must be between 0 and 1')
+    const teeBytes = o.teeBytes ?? DEFAULT_TEE_BYTES
+    if (!Number.isSafeInteger(teeBytes) || teeBytes < 1)
+      throw new TypeError('teeBytes must be a positive integer')
+    this.#o = o
+    this.#primaryIsOld = (o.primary ?? 'old') === 'old'
+    this.#primary = this.#primaryIsOld ? o.old : o.new
+    this.#shadow = this.#primaryIsOld ? o.new : o.old
+    this.#methods = new Set([...(o.shadowMethods ?? ['GET', 'HEAD'])].map(m => m.toUpperCase()))
+    this.#sample = sample
+    this.#random = o.random ?? Math.random
+    this.#rules = o.rules ?? DEFAULT_RULES
+    this.#etags = o.etags ?? new EtagPairs()
+    this.#teeBytes = teeBytes
+    this.#compare = o.compare ?? compareExchange
+    this.queue = o.queue ?? new ShadowQueue()
+    this.registry = o.registry ?? new Registry()
+    this.#m = metrics(this.registry, this.stats, this.queue)
+    // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
+    setMaxListeners(0, this.#stop.signal)
+
+    const https = new URL(this.#primary.base).protocol === 'https:'
+    // Without an agent http-proxy sends `Connection: close` upstream: one TCP handshake per request.
+    this.#agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
+    this.#proxy = httpProxy.createProxyServer({
+      target: this.#primary.base,
+      agent: this.#agent,
+      xfwd: true,
+      changeOrigin: (o.hostHeader ?? 'rewrite') === 'rewrite',
+      // Header names go to the client with the case the primary used.
+      preserveHeaderKeyCase: true,
+    })
+    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res))
+    // A client that went away: http-proxy aborts the upstream request and reports it here.
+    this.#proxy.on('econnreset', () => undefined)
+    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
+  }
+
+  /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve(this.server.address() as AddressInfo)
+      })
+    })
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now()
+    const startMs = Date.now()
+    const remote = req.socket.remoteAddress ?? ''
+    this.stats.requests++
+    this.#m.requests.inc()
+    this.#active++
+
+    let settle!: (o: Observed) => void
+    const ctx: RequestContext = {
+      start,
+      tees: [],
+      primary: new Promise<Observed>(resolve => (settle = resolve)),
+      settle: o => {
+        if (ctx.settled) return
+        ctx.settled = true
+        settle(o)
+      },
+      settled: false,
+      bodyDone: false,
+      abandoned: false,
+      status: 0,
+      bytes: 0,
+      upstream: undefined,
+    }
+    this.#ctx.set(req, ctx)
+
+    const method = req.method ?? 'GET'
+    if (!this.#methods.has(method) || !(this.#random() < this.#sample)) {
+      this.stats.skipped++
+      this.#m.skipped.inc()
+    } else {
+      const exchange: ExchangeRequest = {
+        id: randomUUID(),
+        method,
+        path: req.url ?? '/',
+        headers: exchangeHeaders(req),
+      }
+      // The tees exist before the primary can answer; a dropped offer discards them unused.
+      const n = this.#o.baseline && this.#primaryIsOld ? 2 : 1
+      for (let i = 0; i < n; i++) ctx.tees.push(new BodyTee(this.#teeBytes))
+      if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
+        this.stats.pending++
+      } else {
+        ctx.tees.length = 0
+        this.stats.dropped++
+        this.#m.dropped.inc()
+      }
+    }
+
+    res.once('close', () => {
+      this.#active--
+      const finished = res.writableFinished
+      if (!finished && !ctx.bodyDone) {
+        // The client went away mid-response: the primary's body stops short through no fault of the
+        // server, so there is nothing fair to compare.
+        ctx.abandoned = true
+        for (const t of ctx.tees) t.abandon()
+        ctx.settle({ kind: 'error', code: 'ERR_ABANDONED', message: 'client went away', durationMs: 0 })
+        // The request body was complete, so http-proxy does not abort the upstream exchange itself;
+        // cut it rather than download the rest of a body nobody reads.
+        ctx.upstream?.destroy()
+      }
+      const durationMs = performance.now() - start
+      this.#m.clientSeconds.observe(durationMs / 1000)
+      this.#o.capture?.write({
+        time: new Date(startMs).toISOString(),
+        remote,
+        method,
+        path: req.url ?? '',
+        headers: accessRecordHeaders(req),
+        status: res.headersSent ? res.statusCode : ctx.status,
+        bytes: ctx.bytes,
+        durationMs,
+        aborted: !finished,
+      })
+      if (this.#active === 0) this.#clientsIdle?.()
+    })
+
+    this.#proxy.web(req, res, {}, err => this.#onProxyError(err, req, res, ctx))
+  }
+
+  /** #onProxyRes tees the primary's answer; http-proxy pipes it to the client right after this returns. */
+  #onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
+    const ctx = this.#ctx.get(req)
+    if (!ctx) return
+    ctx.status = proxyRes.statusCode ?? 0
+    if (ctx.abandoned) {
+      proxyRes.destroy() // the client is gone already
+      return
+    }
+    ctx.upstream = proxyRes
+    const tees = ctx.tees
+    ctx.settle({
+      kind: 'response',
+      status: proxyRes.statusCode ?? 0,
+      headers: pairs(proxyRes.rawHeaders),
+      body: tees[0] ?? EMPTY_BODY,
+      durationMs: performance.now() - ctx.start,
+    })
+    // A second listener next to http-proxy's pipe: it neither pauses the stream nor changes its flow,
+    // and a push never waits.
+    if (tees.length > 0 || this.#o.capture) {
+      proxyRes.on('data', (chunk: Buffer) => {
+        ctx.bytes += chunk.length
+        for (const t of tees) t.push(chunk)
+      })
+    }
+    proxyRes.on('end', () => {
+      ctx.bodyDone = true
+      for (const t of tees) t.end()
+      // http-proxy pipes the body but drops trailers; this listener runs before the pipe ends the
+      // response, so the trailers go out as the primary sent them.
+      if (proxyRes.rawTrailers.length > 0 && !res.writableEnded) {
+        try {
+          res.addTrailers(pairs(proxyRes.rawTrailers))
+        } catch (err) {
+          this.#o.logger?.warn({ err, path: req.url }, 'could not forward trailers')
+        }
+      }
+    })
+    const broken = (err?: Error): void => {
+      if (ctx.bodyDone) return
+      ctx.bodyDone = true
+      const e = err ?? new Error('primary response aborted')
+      for (const t of tees) t.error(e)
+      // http-proxy leaves the response open when the upstream body breaks: cut the client's
+      // connection so that it sees a truncated body, as it would talking to the primary directly.
+      if (!res.destroyed) res.destroy()
+    }
+    proxyRes.on('aborted', () => broken())
+    proxyRes.on('error', err => broken(err))
+  }
+
+  #onProxyError(
+    err: Error,
+    req: IncomingMessage,
+    res: ServerResponse | import('node:net').Socket,
+    ctx: RequestContext,
+  ): void {
+    this.stats.proxyErrors++
+    this.#m.proxyErrors.inc()
+    const code = (err as NodeJS.ErrnoException).code
+    this.#o.logger?.warn({ err, path: req.url, primary: this.#primary.name }, 'primary failed')
+    ctx.settle({
+      kind: 'error',
+      code:
+        code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH'
+          ? 'ERR_CONNECT'
+          : 'ERR_UPSTREAM',
+      message: `${this.#primary.name}: ${code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(),
+      durationMs: performance.now() - ctx.start,
+    })
+    if (!ctx.bodyDone) {
+      ctx.bodyDone = true
+      for (const t of ctx.tees) t.error(err)
+    }
+    if (!('writeHead' in res)) return
+    if (res.headersSent || res.destroyed) {
+      res.destroy()
+      return
+    }
+    // No internals reach the client: the details are in the log.
+    const body = '502 Bad Gateway\n'
+    res.writeHead(502, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    })
+    res.end(body)
+  }
+
+  /**
+   * #runShadow is one shadow work item: send to the other server (and the baseline), wait for the
+   * primary's answer, compare, count. It never rejects.
+   */
+  async #runShadow(req: ExchangeRequest, ctx: RequestContext, remote: string): Promise<void> {
+    let outcome: 'compared' | 'abandoned' = 'abandoned'
+    try {
+      if (this.#stop.signal.aborted || ctx.abandoned || ctx.tees.some(t => t.abandoned)) return
+      const send: SendOptions = { signal: this.#stop.signal, marker: true, forwardedFor: remote }
+      const baseline = this.#o.baseline
+      const path = req.path
+      const options: CompareOptions = {
+        rules: this.#rules,
+        etags: this.#etags,
+        ...(this.#o.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: this.#o.bodyTimeoutMs } : {}),
+      }
+      let main: Promise<Comparison>
+      let base: Promise<Comparison> | undefined
+      if (this.#primaryIsOld) {
+        // The client's validators carry old's tags; new must get its own for the same representation.
+        const toNew = translateValidators(req, tag => this.#etags.translate(path, tag))
+        const candidate = this.#send(this.#shadow, toNew, send)
+        const other = baseline ? this.#send(baseline, req, send) : undefined
+        const control = await ctx.primary
+        main = this.#compare(req, withBody(control, ctx.tees[0]), await candidate, options)
+        if (other) base = this.#compare(req, withBody(control, ctx.tees[1]), await other, options)
+      } else {
+        // New answers clients, whose validators now carry new's tags; old must get its own.
+        const toOld = translateValidators(req, tag => this.#etags.untranslate(path, tag))
+        const controlP = this.#send(this.#shadow, toOld, send)
+        const otherP = baseline ? this.#send(baseline, toOld, send) : undefined
+        const candidate = await ctx.primary
+        const control = await controlP
+        const other = otherP ? await otherP : undefined
+        if (other && control.kind === 'response') {
+          // Old's one body feeds both comparisons; no client waits on it, so it may apply backpressure.
+          const [a, b] = splitBody(control.body, this.#teeBytes)
+          main = this.#compare(req, { ...control, body: a }, candidate, options)
+          base = this.#compare(req, { ...control, body: b }, other, options)
+        } else {
+          main = this.#compare(req, control, candidate, options)
+          if (other) base = this.#compare(req, control, other, options)
+        }
+      }
+      const [m, b] = await Promise.all([main, base])
+      if (this.#stop.signal.aborted || ctx.abandoned || ctx.tees.some(t => t.abandoned)) return
+      const c = b ? withNoise(m, b) : m
+      outcome = 'compared'
+      this.#record(c)
+    } catch (err) {
+      // compareExchange and send do not reject: this is a bug, counted as abandoned so the stats add up.
+      this.#o.logger?.error({ err, path: req.path }, 'shadow comparison failed')
+    } finally {
+      this.stats.pending--
+      if (outcome === 'abandoned') {
+        for (const t of ctx.tees) t.abandon() // stop buffering for a reader that will never come
+        this.stats.abandoned++
+        this.#m.abandoned.inc()
+      }
+    }
+  }
+
+  /** #send sends one shadow request and counts its latency and failures. */
+  async #send(b: Backend, req: ExchangeRequest, o: SendOptions): Promise<Observed> {
+    const r = await b.send(req, o)
+    this.#m.shadowSeconds.observe(r.durationMs / 1000)
+    if (r.kind === 'error' && !this.#stop.signal.aborted) {
+      this.stats.shadowErrors++
+      this.#m.shadowErrors.inc()
+    }
+    return r
+  }
+
+  #record(c: Comparison): void {
+    this.stats.compared++
+    this.#m.compared.inc()
+    if (c.divergences.length > 0) {
+      this.stats.divergent++
+      for (const kind of new Set(c.divergences.map(d => d.kind))) {
+        this.stats.divergentByKind[kind] = (this.stats.divergentByKind[kind] ?? 0) + 1
+        this.#m.divergent.inc({ kind })
+      }
+    }
+    if (c.noise.length > 0) {
+      this.stats.noise++
+      this.#m.noise.inc()
+    }
+    try {
+      this.#o.onComparison?.(c)
+    } catch (err) {
+      this.#o.logger?.error({ err }, 'onComparison failed')
+    }
+  }
+
+  /**
+   * close stops accepting connections, lets client responses in flight finish and the shadow queue
+   * drain, together for up to `graceMs`; then it cuts what is left (client connections, shadow
+   * sends: those comparisons count as abandoned). Resolves once the listener is closed and the
+   * shadow work has stopped; reports whether the grace period ran out.
+   */
+  async close(graceMs: number): Promise<{ forced: boolean }> {
+    const deadline = performance.now() + graceMs
+    const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
+    this.server.closeIdleConnections()
+    let forced = false
+    if (this.#active > 0) {
+      const idle = new Promise<void>(resolve => (this.#clientsIdle = resolve))
+      forced = !(await within(idle, deadline - performance.now()))
+    }
+    this.server.closeAllConnections()
+    await closed
+    if (!(await within(this.queue.idle(), deadline - performance.now()))) {
+      forced = true
+      this.#stop.abort()
+      // Cut sends fail at once and queued items return without sending; the bound only guards
+      // against a comparer that ignores its streams ending.
+      await within(this.queue.idle(), 5000)
+    }
+    this.#agent.destroy()
+    return { forced }
+  }
+}
+
+/** within resolves true when `p` settles within `ms`, false otherwise. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>(resolve => (timer = setTimeout(() => resolve(false), Math.max(0, ms))))
+  try {
+    return await Promise.race([p.then(() => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const EMPTY_BODY: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: async function* () {} }
+
+/** withBody gives a response observation another body reader (one tee per comparison). */
+function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Observed {
+  return o.kind === 'response' ? { ...o, body: body ?? EMPTY_BODY } : o
+}
+
+/** pairs turns Node's flat raw header list into [lower-case name, value] pairs, in wire order. */
+function pairs(raw: readonly string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!])
+  return out
+}
+
+/**
+ * exchangeHeaders are the request's fields as http-proxy forwards them to the primary (Node's
+ * `req.headers`: repeated fields joined, duplicates of singletons such as Host dropped), so that
+ * both servers are asked the same thing; minus hop-by-hop fields and those Connection names.
+ */
+function exchangeHeaders(req: IncomingMessage): Record<string, string> {
+  const drop = new Set(HOP_BY_HOP)
+  const conn = req.headers.connection
+  if (conn) for (const name of conn.split(',')) drop.add(name.trim().toLowerCase())
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || drop.has(name)) continue
+    out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return out
+}
+
+/**
+ * translateValidators rewrites the entity-tags of If-None-Match, If-Match and If-Range with `map`
+ * where it knows a translation (RFC 9110 §13.1: `*`, dates and anything unparsable are left as
+ * they are), so that a revalidation that matches on one server also matches on the other when
+ * their tag formats differ. Returns `req` itself when nothing changes.
+ */
+export function translateValidators(
+  req: ExchangeRequest,
+  map: (tag: string) => string | undefined,
+): ExchangeRequest {
+  let headers: Record<string, string> | undefined
+  for (const name of ['if-none-match', 'if-match', 'if-range']) {
+    const v = req.headers[name]
+    if (v === undefined) continue
+    const t = translateTagList(v, map)
+    if (t !== v) (headers ??= { ...req.headers })[name] = t
+  }
+  return headers ? { ...req, headers } : req
+}
+
+function translateTagList(v: string, map: (tag: string) => string | undefined): string {
+  const tags: string[] = []
+  let changed = false
+  let rest = v
+  for (;;) {
+    const s = scanETag(rest)
+    if (!s) return v
+    const t = map(s.etag)
+    if (t !== undefined && t !== s.etag) changed = true
+    tags.push(t ?? s.etag)
+    rest = s.rest.replace(/^[ \t]+/, '')
+    if (rest === '') break
+    // #entity-tag lists (RFC 9110 §5.6.1) allow empty elements: `"a", , "b"`.
+    const m = /^(?:[ \t]*,)+/.exec(rest)
+    if (!m) return v
+    rest = rest.slice(m[0].length)
+    if (rest.trim() === '') break
+  }
+  return changed ? tags.join(', ') : v
+}
+
+/**
+ * withNoise moves the divergences of `main` (old vs new) that `base` (old vs baseline) also shows,
+ * by {@link divergenceKey}, into `noise` (the Diffy idea). Errors and timeouts of the baseline
+ * explain nothing: a baseline that is down says nothing about the new server.
+ */
+export function withNoise(main: Comparison, base: Comparison): Comparison {
+  const keys = new Set(base.divergences.filter(d => NOISE_KINDS.has(d.kind)).map(divergenceKey))
+  if (keys.size === 0) return main
+  const divergences: Divergence[] = []
+  const noise: Divergence[] = [...main.noise]
+  for (const d of main.divergences) (keys.has(divergenceKey(d)) ? noise : divergences).push(d)
+  return { ...main, divergences, noise }
+}
+
+/** metrics registers the mirror's Prometheus metrics in `r`. */
+function metrics(r: Registry, stats: MirrorStats, queue: ShadowQueue) {
+  const registers = [r]
+  const counter = (name: string, help: string) => new Counter({ name, help, registers })
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+  new Gauge({
+    name: 'cutover_mirror_pending',
+    help: 'Shadowed requests not yet compared or abandoned.',
+    registers,
+    collect() {
+      this.set(stats.pending)
+    },
+  })
+  new Gauge({
+    name: 'cutover_mirror_shadow_queued',
+    help: 'Shadow work items waiting for a slot.',
+    registers,
+    collect() {
+      this.set(queue.stats.queued)
+    },
+  })
+  return {
+    requests: counter('cutover_mirror_requests_total', 'Client requests received.'),
+    compared: counter('cutover_mirror_compared_total', 'Requests whose answers were compared.'),
+    divergent: new Counter({
+      name: 'cutover_mirror_divergent_total',
+      help: 'Compared requests with at least one divergence of this kind.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    noise: counter(
+      'cutover_mirror_noise_total',
+      'Compared requests with divergences explained by the baseline.',
+    ),
+    dropped: counter(
+      'cutover_mirror_dropped_total',
+      'Shadow work dropped because the shadow queue was full.',
+    ),
+    abandoned: counter(
+      'cutover_mirror_abandoned_total',
+      'Comparisons abandoned (comparer too slow, client gone, shutdown).',
+    ),
+    skipped: counter(
+      'cutover_mirror_skipped_total',
+      'Requests not shadowed (method not shadowed, or not sampled).',
+    ),
+    shadowErrors: counter(
+      'cutover_mirror_shadow_errors_total',
+      'Shadow requests that failed before a status.',
+    ),
+    proxyErrors: counter(
+      'cutover_mirror_proxy_errors_total',
+      'Client requests the primary could not answer.',
+    ),
+    clientSeconds: new Histogram({
+      name: 'cutover_mirror_client_seconds',
+      help: 'Client requests through the mirror, from request to the end of the response.',
+      buckets,
+      registers,
+    }),
+    shadowSeconds: new Histogram({
+      name: 'cutover_mirror_shadow_seconds',
+      help: 'Shadow requests, from sending to the status.',
+      buckets,
+      registers,
+    }),
+  }
+}

@@ -1,0 +1,271 @@
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { pino } from 'pino'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { AccessLog, JsonlFile } from '../core/access-log.js'
+import type { Comparison, DivergenceKind } from '../audit/divergence.js'
+import { HttpBackend } from '../audit/http-backend.js'
+import { MetricsServer } from '../audit/metrics-server.js'
+import { Mirror, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_RULES, EtagPairs, parseRules, type Rules } from '../audit/rules.js'
+import { ShadowQueue } from '../audit/shadow-queue.js'
+import { parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
+
+interface MirrorFlags {
+  listen: { host: string; port: number }
+  old: string
+  new: string
+  primary: 'old' | 'new'
+  sample: number
+  baseline?: string
+  out?: string
+  capture?: string
+  rules?: string
+  metricsListen?: { host: string; port: number }
+  shadowMethods: string[]
+  shadowConcurrency: number
+  shadowQueue: number
+  hostHeader: 'keep' | 'rewrite'
+  timeout: number
+  grace: number
+}
+
+const parseMethods = (s: string): string[] => {
+  const methods = s
+    .split(',')
+    .map(m => m.trim().toUpperCase())
+    .filter(Boolean)
+  if (methods.length === 0 || methods.some(m => !/^[A-Z]+$/.test(m))) {
+    throw new InvalidArgumentError(`expected a list of methods like GET,HEAD, got "${s}"`)
+  }
+  return methods
+}
+
+/** register adds `cutover mirror` to the program. */
+export function register(program: Command): void {
+  program
+    .command('mirror')
+    .summary('audit mode: answer from one server, shadow to the other, compare byte for byte')
+    .description(
+      [
+        'A proxy for the migration. Every client is answered by the primary server (--primary: old during the audit, new after the cut-over), untouched: status, headers, body, trailers. Sampled GET and HEAD requests are also sent to the other server in the background and the two answers are compared: status, headers (hop-by-hop and Date ignored, --rules for the rest) and bodies byte for byte, ranges and multipart parts included. The old server is always the control and the new one the candidate.',
+        'Clients never wait for the shadow: shadow requests run with bounded concurrency and a bounded queue, and overflow is dropped and counted; a comparison that falls more than 8 MiB behind the client is abandoned and counted. Every request ends compared, abandoned, dropped or skipped (not sampled, or a method not shadowed).',
+        '--out gets one JSON line per comparison that has at least one divergence, ignored difference or noise entry; clean comparisons are only counted. With --baseline (a second old instance), divergences that old-vs-baseline also shows are recorded as noise, apart.',
+        'A status line shows the counts (rewritten in place on a terminal, every 10 s otherwise). SIGINT/SIGTERM: stop accepting, let responses and comparisons finish for --grace, print a summary and exit 0 (divergences are data, not failures). A second signal exits at once.',
+      ].join('\n\n'),
+    )
+    .requiredOption('--listen <host:port>', 'address clients connect to', parseListen)
+    .requiredOption('--old <url>', 'the old server (control)', parseUrl)
+    .requiredOption('--new <url>', 'the new server (candidate)', parseUrl)
+    .addOption(
+      new Option('--primary <server>', 'which server answers clients').choices(['old', 'new']).default('old'),
+    )
+    .addOption(
+      new Option('--sample <fraction>', 'fraction of requests shadowed, 0..1')
+        .default(1)
+        .argParser(parseFraction),
+    )
+    .option(
+      '--baseline <url>',
+      'a second old server: divergences old-vs-baseline also shows are noise',
+      parseUrl,
+    )
+    .option(
+      '--out <file>',
+      'append one JSON line per comparison with a divergence, ignored difference or noise',
+    )
+    .option(
+      '--capture <file>',
+      'append one JSONL access record per request (the format `cutover replay` reads)',
+    )
+    .option('--rules <file>', 'comparison rules, YAML or JSON (ignoreHeaders, dateTolerance, etag, ...)')
+    .option(
+      '--metrics-listen <host:port>',
+      'serve Prometheus metrics at /metrics on this address',
+      parseListen,
+    )
+    .addOption(
+      new Option('--shadow-methods <list>', 'methods that are shadowed')
+        .default(['GET', 'HEAD'], 'GET,HEAD')
+        .argParser(parseMethods),
+    )
+    .addOption(
+      new Option('--shadow-concurrency <n>', 'shadow exchanges running at once')
+        .default(16)
+        .argParser(parseCount(1)),
+    )
+    .addOption(
+      new Option('--shadow-queue <n>', 'shadow exchanges waiting; beyond, they are dropped')
+        .default(256)
+        .argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        '--host-header <mode>',
+        "Host sent upstream: rewrite (the server's host:port) or keep (the client's)",
+      )
+        .choices(['keep', 'rewrite'])
+        .default('rewrite'),
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'a shadow with no status after this long is a timeout divergence')
+        .default(30_000, '30s')
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option('--grace <duration>', 'how long responses and comparisons in flight may finish on shutdown')
+        .default(30_000, '30s')
+        .argParser(parseDuration),
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  cutover mirror --listen 0.0.0.0:8080 --old http://10.0.0.1 --new http://10.0.0.2 --out divergences.jsonl\n' +
+        '  cutover mirror --listen :8080 --old http://old:80 --new http://new:8080 --primary new --sample 0.1 \\\n' +
+        '      --baseline http://old2:80 --rules rules.yaml --metrics-listen 127.0.0.1:9090',
+    )
+    .action(async (flags: MirrorFlags) => runMirror(flags))
+}
+
+function loadRules(file: string | undefined): Rules {
+  if (file === undefined) return DEFAULT_RULES
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new Error(
+      `--rules ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message}`,
+    )
+  }
+  return parseRules(text, file) // its errors name the file and the field
+}
+
+const hostOf = (a: AddressInfo): string => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+
+/** statusLine is the one-line view of the counters. */
+export function statusLine(s: MirrorStats): string {
+  const kinds = Object.entries(s.divergentByKind)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+  return (
+    `requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}${kinds.length ? ` (${kinds.join(', ')})` : ''}` +
+    `  noise ${s.noise}  dropped ${s.dropped}  abandoned ${s.abandoned}`
+  )
+}
+
+async function runMirror(f: MirrorFlags): Promise<void> {
+  const rules = loadRules(f.rules)
+  const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
+  const backend = (name: string, base: string): HttpBackend =>
+    new HttpBackend({ name, base, timeoutMs: f.timeout, hostHeader: f.hostHeader })
+  const old = backend('old', f.old)
+  const neu = backend('new', f.new)
+  const baseline = f.baseline ? backend('baseline', f.baseline) : undefined
+  const out = f.out ? new JsonlFile<Comparison>(f.out) : undefined
+  const capture = f.capture ? new AccessLog(f.capture) : undefined
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const mirror = new Mirror({
+    primary: f.primary,
+    old,
+    new: neu,
+    ...(baseline ? { baseline } : {}),
+    sample: f.sample,
+    shadowMethods: f.shadowMethods,
+    rules,
+    etags: new EtagPairs(),
+    queue: new ShadowQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
+    onComparison: c => {
+      if (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0) out?.write(c)
+    },
+    ...(capture ? { capture } : {}),
+    registry,
+    logger,
+    hostHeader: f.hostHeader,
+  })
+  const metricsServer = f.metricsListen ? new MetricsServer(registry) : undefined
+  const release = async (): Promise<void> => {
+    await Promise.all([
+      old.close(),
+      neu.close(),
+      baseline?.close(),
+      out?.close(),
+      capture?.close(),
+      metricsServer?.close(),
+    ])
+  }
+
+  let addr: AddressInfo
+  let metricsAddr: AddressInfo | undefined
+  try {
+    addr = await mirror.listen(f.listen.port, f.listen.host)
+  } catch (err) {
+    await release()
+    throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
+  }
+  if (metricsServer && f.metricsListen) {
+    try {
+      metricsAddr = await metricsServer.listen(f.metricsListen.port, f.metricsListen.host)
+    } catch (err) {
+      await mirror.close(0)
+      await release()
+      throw new Error(
+        `--metrics-listen: cannot listen on ${f.metricsListen.host}:${f.metricsListen.port}: ${(err as Error).message}`,
+      )
+    }
+  }
+  const [primary, shadow] = f.primary === 'old' ? [old, neu] : [neu, old]
+  process.stdout.write(
+    `cutover mirror: listening on http://${hostOf(addr)} (primary ${primary.name} ${primary.base}, shadow ${shadow.name} ${shadow.base}` +
+      `${baseline ? `, baseline ${baseline.base}` : ''}${metricsAddr ? `, metrics http://${hostOf(metricsAddr)}/metrics` : ''})\n`,
+  )
+
+  // The live status goes to stderr so that stdout keeps only the start line and the summary.
+  const tty = process.stderr.isTTY === true
+  const ticker = setInterval(
+    () =>
+      process.stderr.write(
+        tty ? `\r${statusLine(mirror.stats)}\x1b[K` : `cutover mirror: ${statusLine(mirror.stats)}\n`,
+      ),
+    tty ? 250 : 10_000,
+  )
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`\ncutover mirror: ${signal} again, exiting now\n`)
+      process.exit(130)
+    }
+    stopping = true
+    clearInterval(ticker)
+    if (tty) process.stderr.write('\r\x1b[K')
+    const closing = mirror.close(f.grace)
+    process.stdout.write(
+      `cutover mirror: ${signal}: draining, up to ${f.grace} ms (${mirror.stats.pending} comparison(s) pending)\n`,
+    )
+    void closing.then(async ({ forced }) => {
+      await release()
+      process.stdout.write(summary(mirror.stats, forced))
+      logger.flush()
+      process.exitCode = 0
+    })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/** summary is what `mirror` prints when it stops. */
+function summary(s: MirrorStats, forced: boolean): string {
+  const top = (Object.entries(s.divergentByKind) as Array<[DivergenceKind, number]>)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+  return (
+    `cutover mirror: stopped${forced ? ' (grace period over: the rest was cut and counted abandoned)' : ''}\n` +
+    `  requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}  noise ${s.noise}` +
+    `  dropped ${s.dropped}  abandoned ${s.abandoned}  skipped ${s.skipped}\n` +
+    `  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
+    `  top divergence kinds: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n`
+  )
+}
