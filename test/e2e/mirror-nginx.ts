@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto'
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { request } from 'undici'
+import type { Comparison } from '../../src/audit/divergence.js'
+import { readJsonl, withTimeout, writeLargeFile } from '../helpers/e2e.js'
+import { startFaulty } from '../helpers/faulty.js'
+import { gate } from '../helpers/gate.js'
+import { freePort, startNginx } from '../helpers/nginx.js'
+import { seededBytes } from '../helpers/random.js'
+import { CLI, exited, REPO, requireTool, spawnListening, startServe, type T } from '../helpers/serve.js'
+
+const RULES = join(REPO, 'fixtures/rules/nginx-vs-cutover.yaml')
+
+/** startMirror runs `cutover mirror` as a process; stop() sends SIGTERM and returns its output. */
+async function startMirror(t: T, old: string, nw: string, out: string, extra: string[] = []) {
+  const m = await spawnListening(
+    t,
+    process.execPath,
+    [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old, '--new', nw, '--out', out, '--rules', RULES, '--grace', '20s', ...extra],
+    'cutover mirror',
+  )
+  return {
+    url: m.url,
+    stop: async (): Promise<string> => {
+      m.child.kill('SIGTERM')
+      const code = await withTimeout(exited(m.child), 30_000, 'mirror to exit')
+      if (code !== 0) throw new Error(`mirror exited ${code}: ${m.output()}`)
+      return m.output()
+    },
+  }
+}
+
+async function get(base: string, path: string, headers: Record<string, string> = {}, method = 'GET') {
+  const r = await request(`${base}${path}`, { method: method as 'GET', headers })
+  const body = Buffer.from(await r.body.arrayBuffer())
+  return { status: r.statusCode, headers: r.headers, body }
+}
+
+const counts = (summary: string): Record<string, number> =>
+  Object.fromEntries([...summary.matchAll(/(requests|compared|divergent|noise|dropped|abandoned|skipped) (\d+)/g)].map(m => [m[1]!, Number(m[2])]))
+
+t.test('through cutover mirror, nginx (old) and cutover serve (new) agree on a battery of requests', async t => {
+  if (!requireTool(t, 'nginx')) return
+  const top = t.testdir({ root: { 'nums11.txt': '0123456789\n', 'data.json': '{"a":1}\n' }, nginx: {} })
+  const root = join(top, 'root')
+  writeFileSync(join(root, 'big.bin'), seededBytes(11, 3 * 1024 * 1024))
+  for (const f of ['nums11.txt', 'data.json', 'big.bin']) utimesSync(join(root, f), 1700000000, 1700000000)
+  const old = await startNginx(t, root, join(top, 'nginx'))
+  const nw = await startServe(t, root)
+  const out = join(top, 'out.jsonl')
+  const mirror = await startMirror(t, old.url, nw.url, out)
+  let sent = 0
+  for (const path of ['/nums11.txt', '/big.bin', '/data.json']) {
+    const first = await get(mirror.url, path)
+    sent++
+    t.equal(first.status, 200)
+    const etag = String(first.headers.etag)
+    const lm = String(first.headers['last-modified'])
+    const battery: Array<Record<string, string>> = [
+      { range: 'bytes=0-4' },
+      { range: 'bytes=-5' },
+      { range: 'bytes=2-' },
+      { range: 'bytes=0-1,5-8' },
+      { range: 'bytes=0-0,-2' },
+      { range: 'bytes=5-1000000000' },
+      { range: 'bytes=100000000-' },
+      { range: 'bytes=0-3', 'if-range': etag },
+      { range: 'bytes=0-3', 'if-range': lm },
+      { range: 'bytes=0-3', 'if-range': 'Mon, 02 Jan 2006 15:04:05 GMT' },
+      { 'if-none-match': etag },
+      { 'if-none-match': '"nope"' },
+      { 'if-match': etag },
+      { 'if-modified-since': lm },
+      { 'if-unmodified-since': 'Mon, 02 Jan 2006 15:04:05 GMT' },
+    ]
+    for (const headers of battery) {
+      const r = await get(mirror.url, path, headers)
+      sent++
+      t.ok(r.status > 0, `${path} ${JSON.stringify(headers)} answered ${r.status}`)
+    }
+    await get(mirror.url, path, {}, 'HEAD')
+    sent++
+  }
+  await get(mirror.url, '/missing.bin')
+  sent++
+  const c = counts(await mirror.stop())
+  t.equal(c.requests, sent, 'every request reached the mirror')
+  t.equal(c.compared, sent, 'and every one was compared')
+  t.equal(c.divergent, 0, 'with no divergence')
+  const records = readJsonl(out) as unknown as Comparison[]
+  t.same(records.filter(r => r.divergences.length > 0), [], 'no divergence record')
+  t.ok(records.some(r => r.ignored.length > 0), 'differences the rules explain are recorded as ignored')
+})
+
+t.test('through cutover mirror, each fault of the new server is caught and described exactly', async t => {
+  const dir = t.testdir({})
+  writeLargeFile(join(dir, 'big.bin'), 100)
+  writeFileSync(join(dir, 'a.bin'), seededBytes(1, 256 * 1024))
+  for (const f of ['b.bin', 'c.bin', 'd.bin', 'e.bin', 'slow.bin']) writeFileSync(join(dir, f), seededBytes(2, 256 * 1024))
+  const old = await startServe(t, dir)
+  const slow = gate()
+  const faulty = await startFaulty(t, old.url, {
+    '/big.bin': { flipByte: 73_400_321 },
+    '/a.bin': { dropHeader: 'last-modified' },
+    '/b.bin': { setHeader: ['content-range', 'bytes 0-99/262145'] },
+    '/c.bin': { truncateAt: 5000 },
+    '/d.bin': { status: 500 },
+    '/slow.bin': { gate: slow.promise },
+  })
+  const out = join(dir, 'out.jsonl')
+  const mirror = await startMirror(t, old.url, faulty.url, out)
+  const big = await get(mirror.url, '/big.bin')
+  t.equal(createHash('sha256').update(big.body).digest('hex'), createHash('sha256').update(readFileSync(join(dir, 'big.bin'))).digest('hex'), 'the client gets old bytes')
+  await get(mirror.url, '/a.bin')
+  await get(mirror.url, '/b.bin', { range: 'bytes=0-99' })
+  await get(mirror.url, '/c.bin')
+  await get(mirror.url, '/d.bin')
+  await get(mirror.url, '/e.bin')
+  // The new server holds /slow.bin until released: the client is answered all the same.
+  const s = await get(mirror.url, '/slow.bin')
+  t.equal(s.body.length, 256 * 1024, 'a client is answered in full while new has not answered yet')
+  slow.open()
+  const c = counts(await mirror.stop())
+  t.equal(c.requests, 7)
+  t.equal(c.compared, 7)
+  const by = new Map((readJsonl(out) as unknown as Comparison[]).map(r => [r.request.path, r.divergences]))
+  t.match(by.get('/big.bin'), [{ kind: 'body-bytes', offset: 73_400_321, controlLength: 100 * 1024 * 1024 }], 'one byte of 100 MiB: exact offset')
+  t.match(by.get('/a.bin'), [{ kind: 'header', name: 'last-modified', candidate: undefined }], 'a missing header')
+  t.match(by.get('/b.bin'), [{ kind: 'header', name: 'content-range', control: 'bytes 0-99/262144', candidate: 'bytes 0-99/262145' }], 'a wrong Content-Range')
+  t.match(by.get('/c.bin'), [{ kind: 'error', side: 'candidate', code: 'ERR_TRUNCATED' }], 'a truncated body')
+  t.same(by.get('/d.bin'), [{ kind: 'status', control: 200, candidate: 500 }], 'a 500 from new')
+  t.equal(by.get('/e.bin'), undefined, 'no record for a clean exchange')
+  t.equal(by.get('/slow.bin'), undefined, 'a slow but correct answer is no divergence')
+})
+
+t.test('through cutover mirror, new being down is a divergence and clients do not notice', async t => {
+  const dir = t.testdir({ 'f.txt': 'hello\n' })
+  const old = await startServe(t, dir)
+  const out = join(dir, 'out.jsonl')
+  const mirror = await startMirror(t, old.url, `http://127.0.0.1:${await freePort()}`, out)
+  const r = await get(mirror.url, '/f.txt')
+  t.equal(r.body.toString(), 'hello\n')
+  const c = counts(await mirror.stop())
+  t.equal(c.divergent, 1)
+  t.match(readJsonl(out), [{ divergences: [{ kind: 'error', side: 'candidate', code: /ERR_(CONNECT|UPSTREAM)/ }] }])
+})
