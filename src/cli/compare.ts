@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { Chalk } from 'chalk'
 import { compareExchange } from '../audit/compare.js'
 import type { ExchangeRequest } from '../audit/exchange.js'
 import { HttpBackend } from '../audit/http-backend.js'
-import { DEFAULT_RULES, parseRules, type Rules } from '../audit/rules.js'
+import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
-import { parseDuration } from './options.js'
+import { loadRules, parseDuration } from './options.js'
 
 /** ColorMode is the value of `--color`. */
 export type ColorMode = 'auto' | 'always' | 'never'
@@ -118,24 +117,13 @@ export function register(program: Command): void {
     .action(async (path: string, flags: CompareFlags) => {
       const level = colorLevel(flags.color, process.stdout.isTTY === true, process.env.NO_COLOR)
       const chalk = new Chalk({ level })
-      const rules = flags.rules === undefined ? DEFAULT_RULES : loadRules(flags.rules)
+      const rules = loadRules(flags.rules)
       const { text, divergent } = await runCompare(path, flags, rules, chalk)
       process.stdout.write(text)
       process.exitCode = divergent ? 1 : 0
     })
 }
 
-/** loadRules reads and parses --rules; its errors name the file (and the field, from parseRules). */
-function loadRules(file: string): Rules {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
-    throw new Error(`--rules ${file}: ${why}`)
-  }
-  return parseRules(text, file)
-}
 
 /** runCompare sends the request to both sides concurrently, compares the answers and renders them. */
 async function runCompare(

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
@@ -8,9 +7,9 @@ import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../audit/metrics-server.js'
 import { Mirror, type MirrorStats } from '../audit/mirror.js'
-import { DEFAULT_RULES, EtagPairs, parseRules, type Rules } from '../audit/rules.js'
+import { EtagPairs } from '../audit/rules.js'
 import { ShadowQueue } from '../audit/shadow-queue.js'
-import { parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
+import { loadRules, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
 
 interface MirrorFlags {
   listen: { host: string; port: number }
@@ -128,18 +127,6 @@ export function register(program: Command): void {
     .action(async (flags: MirrorFlags) => runMirror(flags))
 }
 
-function loadRules(file: string | undefined): Rules {
-  if (file === undefined) return DEFAULT_RULES
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new Error(
-      `--rules ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message}`,
-    )
-  }
-  return parseRules(text, file) // its errors name the file and the field
-}
 
 const hostOf = (a: AddressInfo): string => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
 

@@ -1,5 +1,4 @@
 import { readlinkSync, realpathSync, statSync, type Stats } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { LRUCache } from 'lru-cache'
 import mime from 'mime-types'

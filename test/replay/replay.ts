@@ -1,0 +1,157 @@
+import t from 'tap'
+import type { Comparison } from '../../src/audit/divergence.js'
+import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
+import type { Backend } from '../../src/audit/http-backend.js'
+import { DEFAULT_RULES, EtagPairs } from '../../src/audit/rules.js'
+import { chooseProbes } from '../../src/replay/probes.js'
+import type { ParsedLine } from '../../src/replay/record.js'
+import { runReplay } from '../../src/replay/replay.js'
+
+const FILE = Buffer.from('0123456789abcdefghij') // 20 bytes
+
+/** serverDouble answers like a Go-parity server over FILE; `corrupt` flips the byte at that offset. */
+function serverDouble(name: string, tag: string, corrupt?: number): Backend & { seen: ExchangeRequest[] } {
+  const data = Buffer.from(FILE)
+  if (corrupt !== undefined) data[corrupt] = data[corrupt]! ^ 1
+  const seen: ExchangeRequest[] = []
+  return {
+    name,
+    base: `http://${name}`,
+    seen,
+    close: async () => undefined,
+    async send(req: ExchangeRequest): Promise<Observed> {
+      seen.push(req)
+      const body = (b: Buffer): AsyncIterable<Uint8Array> =>
+        (async function* () {
+          yield b
+        })()
+      if (req.path !== '/f') return { kind: 'response', status: 404, headers: [], body: body(Buffer.alloc(0)), durationMs: 1 }
+      if (req.headers['if-none-match'] === tag) return { kind: 'response', status: 304, headers: [['etag', tag]], body: body(Buffer.alloc(0)), durationMs: 1 }
+      const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')
+      const ifRange = req.headers['if-range']
+      if (m && (ifRange === undefined || ifRange === tag)) {
+        const start = m[1] === '' ? data.length - Number(m[2]) : Number(m[1])
+        const end = m[1] === '' || m[2] === '' ? data.length - 1 : Math.min(Number(m[2]), data.length - 1)
+        return {
+          kind: 'response',
+          status: 206,
+          headers: [['etag', tag], ['content-range', `bytes ${start}-${end}/${data.length}`], ['content-length', String(end - start + 1)]],
+          body: body(data.subarray(start, end + 1)),
+          durationMs: 1,
+        }
+      }
+      return { kind: 'response', status: 200, headers: [['etag', tag], ['content-length', String(data.length)]], body: body(data), durationMs: 1 }
+    },
+  }
+}
+
+const rec = (line: number, path: string, headers: Record<string, string> = {}, time?: number): ParsedLine => ({
+  kind: 'record',
+  record: { file: 'log', line, method: 'GET', path, headers, ...(time !== undefined ? { time: new Date(time) } : {}) },
+})
+
+async function* lines(list: ParsedLine[]): AsyncGenerator<ParsedLine> {
+  yield* list
+}
+
+t.test('runReplay compares every record, reports bad lines, and translates validators', async t => {
+  const old = serverDouble('old', '"o1"')
+  const nw = serverDouble('new', '"n1"')
+  const out: Comparison[] = []
+  const bad: string[] = []
+  const stats = await runReplay(
+    lines([
+      rec(1, '/f'),
+      { kind: 'bad', bad: { file: 'log', line: 2, reason: 'status: not a number', text: 'x' } },
+      rec(3, '/f', { 'if-none-match': '"o1"' }),
+      rec(4, '/missing'),
+    ]),
+    { old, new: nw, rules: { ...DEFAULT_RULES, etag: 'consistent' }, etags: new EtagPairs(), onComparison: c => out.push(c), onBad: b => bad.push(`${b.file}:${b.line}`), concurrency: 1 },
+  )
+  t.equal(stats.records, 3)
+  t.equal(stats.bad, 1)
+  t.same(bad, ['log:2'])
+  t.equal(stats.compared, 3)
+  t.equal(stats.divergent, 0, `no divergence: ${JSON.stringify(out.flatMap(c => c.divergences))}`)
+  t.equal(nw.seen[1]!.headers['if-none-match'], '"n1"', "new got its own ETag in If-None-Match")
+})
+
+t.test('runReplay probes each successful path and catches a slice both servers get wrong alike', async t => {
+  // old and new both corrupt byte 15 in their answers... but old's full body is the ground truth
+  // only if it is right: here new alone is wrong at byte 15, and the probes must find it.
+  const old = serverDouble('old', '"t"')
+  const nw = serverDouble('new', '"t"', 15)
+  const out: Comparison[] = []
+  const stats = await runReplay(lines([rec(1, '/f', { range: 'bytes=0-3' }), rec(2, '/f')]), {
+    old,
+    new: nw,
+    rules: DEFAULT_RULES,
+    etags: new EtagPairs(),
+    probes: 9,
+    random: () => 0.5,
+    concurrency: 1,
+    onComparison: c => out.push(c),
+    onBad: () => undefined,
+  })
+  t.equal(stats.probes, 9, 'nine probes for the one path')
+  t.ok(stats.probesVerified >= 6, `${stats.probesVerified} slices verified against old's full body`)
+  t.ok(stats.divergent > 0, 'the corrupt byte is found')
+  t.ok(out.some(c => c.divergences.some(d => d.kind === 'body-bytes')), 'as a body-bytes divergence')
+})
+
+t.test('runReplay keeps the log pacing, scaled, with an injected clock', async t => {
+  let clock = 0
+  const waits: number[] = []
+  const old = serverDouble('old', '"t"')
+  const nw = serverDouble('new', '"t"')
+  await runReplay(lines([rec(1, '/f', {}, 1000), rec(2, '/f', {}, 3000), rec(3, '/f', {}, 7000)]), {
+    old,
+    new: nw,
+    rules: DEFAULT_RULES,
+    etags: new EtagPairs(),
+    speed: 2,
+    now: () => clock,
+    sleep: async ms => {
+      waits.push(ms)
+      clock += ms
+    },
+    concurrency: 1,
+    onComparison: () => undefined,
+    onBad: () => undefined,
+  })
+  t.same(waits, [1000, 2000], 'gaps of 2 s and 4 s at speed 2')
+})
+
+t.test('runReplay applies filters and the limit', async t => {
+  const old = serverDouble('old', '"t"')
+  const nw = serverDouble('new', '"t"')
+  const stats = await runReplay(lines([rec(1, '/f'), rec(2, '/skip'), rec(3, '/f'), rec(4, '/f')]), {
+    old,
+    new: nw,
+    rules: DEFAULT_RULES,
+    etags: new EtagPairs(),
+    filter: { path: /^\/f$/ },
+    limit: 2,
+    onComparison: () => undefined,
+    onBad: () => undefined,
+  })
+  t.equal(stats.filtered, 1)
+  t.equal(stats.sent, 2)
+})
+
+t.test('chooseProbes picks the edge cases in order and none for an empty file', async t => {
+  const names = chooseProbes({ path: '/x', size: 5 * 1024 * 1024, etag: '"e"' }, 20, () => 0.25).map(p => `${p.name} ${p.headers.range}`)
+  t.same(names, [
+    'first-byte bytes=0-0',
+    'last-byte bytes=-1',
+    'suffix bytes=-100',
+    'open-ended bytes=2621440-',
+    'chunk-straddle bytes=2097150-2097153',
+    'random-slice bytes=1310720-1327104',
+    'multipart bytes=0-0,5242879-5242879',
+    'if-range-etag bytes=0-9',
+    'if-range-stale bytes=0-9',
+  ])
+  t.same(chooseProbes({ path: '/e', size: 0 }, 9, Math.random), [])
+  t.equal(chooseProbes({ path: '/x', size: 10 }, 3, Math.random).length, 3)
+})
