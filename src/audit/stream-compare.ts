@@ -37,7 +37,8 @@ class Side {
   /** Bytes from the first difference on, up to CONTEXT_BYTES, once a difference is found. */
   after: Buffer[] | undefined
   afterLength = 0
-  readonly hash: Hash = createHash('sha256')
+  /** This side's own digest, forked from the common one once the sides part (see compareStreams). */
+  hash: Hash | undefined
   /** `stop` rejects when the comparison is abandoned: a stalled next() must not hold it forever. */
   constructor(
     readonly it: AsyncIterator<Uint8Array>,
@@ -67,7 +68,7 @@ class Side {
       this.chunk = r.value
       this.pos = 0
       this.total += r.value.length
-      this.hash.update(r.value)
+      this.hash?.update(r.value)
       if (this.after) this.#keepAfter(r.value)
       return true
     }
@@ -82,6 +83,12 @@ class Side {
         ? consumed.subarray(consumed.length - CONTEXT_BYTES)
         : Buffer.concat([this.tail, consumed]).subarray(-CONTEXT_BYTES)
     this.pos += n
+  }
+
+  /** fork gives this side its own digest: the common prefix's, plus the rest of the current chunk. */
+  fork(common: Hash): void {
+    this.hash = common.copy()
+    this.hash.update(this.chunk.subarray(this.pos))
   }
 
   /** startAfter begins collecting context from the current position (the first difference). */
@@ -138,6 +145,8 @@ export async function compareStreams(
   if (signal?.aborted) onAbort()
   let offset = 0
   let diffAt: number | undefined
+  // While the sides agree, one digest covers both: equal bodies are hashed once, not twice.
+  const common = createHash('sha256')
   let context: StreamVerdict['context']
   try {
     for (;;) {
@@ -159,10 +168,15 @@ export async function compareStreams(
         b.startAfter()
         break
       }
+      common.update(va)
       a.advance(n)
       b.advance(n)
       offset += n
     }
+    // The sides part here (a difference, an end or an error): each gets its own digest from now on.
+    if (diffAt !== undefined) common.update(view(a.chunk, a.pos - (diffAt - offset), a.pos))
+    a.fork(common)
+    b.fork(common)
     if (a.error === undefined && b.error === undefined) {
       if (diffAt !== undefined) {
         const before = { a: a.tail, b: b.tail }
@@ -184,8 +198,8 @@ export async function compareStreams(
   return {
     controlLength: a.total,
     candidateLength: b.total,
-    controlSha256: a.hash.digest('hex'),
-    candidateSha256: b.hash.digest('hex'),
+    controlSha256: a.hash!.digest('hex'),
+    candidateSha256: b.hash!.digest('hex'),
     ...(diffAt !== undefined ? { offset: diffAt, context } : {}),
     ...(failedSide ? { failed: { side: failedSide, error: failedSide === 'control' ? a.error : b.error } } : {}),
   }

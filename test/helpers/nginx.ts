@@ -43,6 +43,8 @@ export async function startNginx(t: T, root: string, work: string): Promise<{ ur
     conf,
     `${isRoot ? 'user root;\n' : ''}worker_processes 1;
 daemon off;
+# One process: killing it at teardown leaves no orphaned worker behind.
+master_process off;
 pid ${join(work, 'nginx.pid')};
 error_log ${join(work, 'error.log')} warn;
 events { worker_connections 1024; }
