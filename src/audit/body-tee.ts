@@ -4,6 +4,18 @@ import { CutoverError } from '../core/errors.js'
 export const DEFAULT_TEE_BYTES = 8 * 1024 * 1024
 
 /**
+ * TeeBudget is one byte budget shared by every tee of a mirror: the bound per tee keeps one slow
+ * comparison from growing, the shared budget keeps many of them (64 downloads of big files whose
+ * shadows wait in the queue) from adding up. `used` is maintained by the tees.
+ */
+export class TeeBudget {
+  used = 0
+  constructor(readonly max: number) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('max must be a positive integer')
+  }
+}
+
+/**
  * BodyTee hands the chunks of a response that is being streamed to a client to one comparer,
  * without ever slowing the client down (design.md §7, scientist's "the control always wins").
  *
@@ -30,12 +42,18 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   #closed = false
   #wake: (() => void) | undefined
 
-  /** @param maxBufferedBytes the most unread bytes held; if unset, {@link DEFAULT_TEE_BYTES}. */
-  constructor(maxBufferedBytes: number = DEFAULT_TEE_BYTES) {
+  readonly #budget: TeeBudget | undefined
+
+  /**
+   * @param maxBufferedBytes the most unread bytes held; if unset, {@link DEFAULT_TEE_BYTES}.
+   * @param budget a byte budget shared with other tees; a push that would exceed it abandons this tee.
+   */
+  constructor(maxBufferedBytes: number = DEFAULT_TEE_BYTES, budget?: TeeBudget) {
     if (!Number.isSafeInteger(maxBufferedBytes) || maxBufferedBytes < 1) {
       throw new TypeError('maxBufferedBytes must be a positive integer')
     }
     this.#max = maxBufferedBytes
+    this.#budget = budget
   }
 
   /** abandoned is true once the comparer fell behind by more than the bound (or abandon() was called). */
@@ -51,12 +69,13 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   /** push hands one chunk to the reader, or abandons the tee when the reader is too far behind. */
   push(chunk: Uint8Array): void {
     if (this.#ended || this.#failed || this.#abandoned || this.#closed) return
-    if (this.#buffered + chunk.length > this.#max) {
+    if (this.#buffered + chunk.length > this.#max || (this.#budget && this.#budget.used + chunk.length > this.#budget.max)) {
       this.abandon()
       return
     }
     this.#chunks.push(chunk)
     this.#buffered += chunk.length
+    if (this.#budget) this.#budget.used += chunk.length
     this.#signal()
   }
 
@@ -91,6 +110,7 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   }
 
   #drop(): void {
+    if (this.#budget) this.#budget.used -= this.#buffered
     this.#chunks = []
     this.#head = 0
     this.#buffered = 0
@@ -115,6 +135,7 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
         const chunk = this.#chunks[this.#head]!
         this.#chunks[this.#head++] = EMPTY // release the reference now, not at the next compaction
         this.#buffered -= chunk.length
+        if (this.#budget) this.#budget.used -= chunk.length
         if (this.#head === this.#chunks.length) {
           this.#chunks = []
           this.#head = 0

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import { scanETag } from '../http/etag.js'
-import { BodyTee, DEFAULT_TEE_BYTES } from './body-tee.js'
+import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { compareExchange, type CompareOptions } from './compare.js'
 import { divergenceKey, type Comparison, type Divergence, type DivergenceKind } from './divergence.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
@@ -22,6 +22,9 @@ import type { Backend, SendOptions } from './http-backend.js'
 import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, type Rules } from './rules.js'
 import { ShadowQueue } from './shadow-queue.js'
 import { splitBody } from './split-body.js'
+
+/** DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 64 MiB. */
+export const DEFAULT_TEE_BUDGET = 64 * 1024 * 1024
 
 /** CompareFn is the signature of {@link compareExchange}, injectable for tests. */
 export type CompareFn = (
@@ -71,6 +74,11 @@ export interface MirrorOptions {
    * Bound of each tee of the primary's body: how far a comparer may fall behind the client. If unset, 8 MiB.
    */
   readonly teeBytes?: number
+  /**
+   * Budget shared by all tees: the most bytes of primary bodies held for comparers at once. Past it,
+   * the tee that would exceed it is abandoned (and counted). If unset, DEFAULT_TEE_BUDGET (64 MiB).
+   */
+  readonly teeBudgetBytes?: number
   /**
    * Host header on the client path: `rewrite` sends the primary's host:port, `keep` the client's.
    * Pass the same choice to the backends so that both sides see the same Host. If unset, `rewrite`.
@@ -185,6 +193,7 @@ export class Mirror {
   readonly #rules: Rules
   readonly #etags: EtagPairs
   readonly #teeBytes: number
+  readonly #teeBudget: TeeBudget
   readonly #compare: CompareFn
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
@@ -211,6 +220,7 @@ export class Mirror {
     this.#rules = o.rules ?? DEFAULT_RULES
     this.#etags = o.etags ?? new EtagPairs()
     this.#teeBytes = teeBytes
+    this.#teeBudget = new TeeBudget(o.teeBudgetBytes ?? DEFAULT_TEE_BUDGET)
     this.#compare = o.compare ?? compareExchange
     this.queue = o.queue ?? new ShadowQueue()
     this.registry = o.registry ?? new Registry()
@@ -286,7 +296,7 @@ export class Mirror {
       }
       // The tees exist before the primary can answer; a dropped offer discards them unused.
       const n = this.#o.baseline && this.#primaryIsOld ? 2 : 1
-      for (let i = 0; i < n; i++) ctx.tees.push(new BodyTee(this.#teeBytes))
+      for (let i = 0; i < n; i++) ctx.tees.push(new BodyTee(this.#teeBytes, this.#teeBudget))
       if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
         this.stats.pending++
       } else {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { BodyTee, DEFAULT_TEE_BYTES } from '../../src/audit/body-tee.js'
+import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from '../../src/audit/body-tee.js'
 import { codeOf } from '../../src/core/errors.js'
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill)
@@ -122,4 +122,23 @@ t.test('bad bounds are refused; the default is 8 MiB', async t => {
   t.equal(tee.abandoned, false)
   tee.push(new Uint8Array(1))
   t.equal(tee.abandoned, true)
+})
+
+t.test('tees sharing a budget: the push that would exceed it abandons its tee, reads give bytes back', async t => {
+  const budget = new TeeBudget(10)
+  const a = new BodyTee(8, budget)
+  const b = new BodyTee(8, budget)
+  a.push(new Uint8Array(6))
+  b.push(new Uint8Array(4))
+  t.equal(budget.used, 10)
+  b.push(new Uint8Array(1))
+  t.ok(b.abandoned, 'the tee that would exceed the shared budget is abandoned')
+  t.equal(budget.used, 6, 'its bytes are given back')
+  const it = a[Symbol.asyncIterator]()
+  t.equal((await it.next()).value?.length, 6)
+  t.equal(budget.used, 0, 'read bytes are given back')
+  a.push(new Uint8Array(8))
+  t.notOk(a.abandoned, 'the budget is free again')
+  await it.return?.()
+  t.equal(budget.used, 0, 'a reader that stops gives everything back')
 })
