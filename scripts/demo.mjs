@@ -1,79 +1,100 @@
-// npm run demo: starts `cutover serve` on fixtures/blobs, sends it a battery of real requests and
-// prints what a client gets back, then stops the server. No configuration; leaves nothing running.
+// npm run demo: the whole migration audit on embedded defaults, in under a minute, leaving nothing
+// running. An "old" server that is a different real implementation (the `send` package: single
+// ranges only, weak ETags, plus a per-instance X-Request-Id as many real servers add), `cutover
+// serve` as the new one on the same fixture files, `cutover mirror` in front of both, and `cutover
+// replay` sending a fixture access log (with range probes) through the mirror. Then the report.
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { get } from 'node:http'
+import send from 'send'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
-const root = `${repo}fixtures/blobs`
-const child = spawn(process.execPath, [`${repo}bin/cutover`, 'serve', '--root', root, '--listen', '127.0.0.1:0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
-let out = ''
-const base = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('cutover serve did not start within 10 s')), 10_000)
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', d => {
-    out += d
-    const m = /listening on (http:\/\/\S+)/.exec(out)
-    if (m) {
-      clearTimeout(timer)
-      resolve(m[1])
-    }
-  })
-  child.once('exit', code => reject(new Error(`cutover serve exited with ${code}`)))
-})
-process.stdout.write(out)
+const cli = join(repo, 'bin/cutover')
+const blobs = join(repo, 'fixtures/blobs')
+const work = mkdtempSync(join(tmpdir(), 'cutover-demo-'))
+const children = []
+const servers = []
+const say = s => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`)
 
-const file = '/nums11.txt' // "0123456789\n"
-/** fetchRaw sends the target exactly as written (clients such as undici normalise %2e%2e away). */
-function fetchRaw(path, headers = {}, method = 'GET') {
+/** oldServer is the "old" implementation: send, with its own quirks. */
+function oldServer() {
+  const server = createServer((req, res) => {
+    res.setHeader('X-Request-Id', randomUUID()) // differs on every answer: noise, not a divergence
+    send(req, decodeURIComponent(req.url.split('?')[0]), { root: blobs, dotfiles: 'ignore' })
+      .on('error', err => {
+        res.statusCode = err.status ?? 500
+        res.end(`${res.statusCode}\n`)
+      })
+      .pipe(res)
+  })
+  servers.push(server)
+  return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)))
+}
+
+/** start runs a cutover command that prints "listening on URL" and resolves with the URL. */
+function start(args) {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', d => (out += d))
+  child.stderr.setEncoding('utf8').on('data', d => (out += d))
   return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(base)
-    const req = get({ hostname, port, path, method, headers }, res => {
-      const chunks = []
-      res.on('data', c => chunks.push(c))
-      res.on('end', () => resolve({ statusCode: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start: ${out}`)), 10_000)
+    child.stdout.on('data', () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve({ url: m[1], child, output: () => out })
+      }
     })
-    req.on('error', reject)
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer for ${path}`)))
+    child.once('exit', code => reject(new Error(`${args[0]} exited with ${code}: ${out}`)))
   })
 }
-const etag = (await fetchRaw(file, {}, 'HEAD')).headers.etag
-const battery = [
-  ['whole file', file, {}],
-  ['single range', file, { range: 'bytes=2-5' }],
-  ['suffix range', file, { range: 'bytes=-3' }],
-  ['open-ended range', file, { range: 'bytes=8-' }],
-  ['two ranges (multipart)', file, { range: 'bytes=0-1,5-8' }],
-  ['unsatisfiable range', file, { range: 'bytes=11-' }],
-  ['malformed range', file, { range: 'bytes=5-1' }],
-  ['If-None-Match (revalidate)', file, { 'if-none-match': etag }],
-  ['If-Match wrong ETag', file, { 'if-match': '"nope"' }],
-  ['If-Range current ETag', file, { range: 'bytes=0-3', 'if-range': etag }],
-  ['If-Range stale date', file, { range: 'bytes=0-3', 'if-range': 'Mon, 02 Jan 2006 15:04:05 GMT' }],
-  ['name with a space', '/some%20thing.txt', {}],
-  ['dotfile', '/.hidden', {}],
-  ['traversal', '/%2e%2e/package.json', {}],
-  ['missing', '/nope.bin', {}],
-]
-const rows = []
-for (const [what, path, headers] of battery) {
-  const res = await fetchRaw(path, headers)
-  const body = res.body
-  const h = res.headers
-  const shown = String(h['content-type'] ?? '').startsWith('multipart/')
-    ? `${body.length} bytes multipart (${(body.toString('latin1').match(/Content-Range: [^\r]+/g) ?? []).join(', ')})`
-    : JSON.stringify(body.toString('utf8'))
-  rows.push([what, path, JSON.stringify(headers).replaceAll(etag.slice(1, -1), 'ETAG'), String(res.statusCode), String(h['content-range'] ?? ''), shown])
+
+/** run runs a cutover command to its end, streaming its output, and resolves with its exit code. */
+function run(args) {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+  children.push(child)
+  return new Promise(resolve => child.once('exit', code => resolve(code)))
 }
-const cols = ['request', 'path', 'headers', 'status', 'content-range', 'body']
-const width = cols.map((c, i) => Math.min(48, Math.max(c.length, ...rows.map(r => r[i].length))))
-const line = r => r.map((v, i) => (v.length > width[i] ? v.slice(0, width[i] - 1) + '…' : v.padEnd(width[i]))).join(' | ')
-console.log(`\nETag of ${file}: ${etag}\n`)
-console.log(line(cols))
-console.log(width.map(w => '-'.repeat(w)).join('-|-'))
-for (const r of rows) console.log(line(r))
-child.kill('SIGTERM')
-await new Promise(resolve => child.once('exit', resolve))
-console.log(`\n${out.split('\n').filter(l => l.includes('stopped')).join('\n')}`)
+
+async function main() {
+  const old = await oldServer()
+  const baseline = await oldServer()
+  const nw = await start(['serve', '--root', blobs, '--listen', '127.0.0.1:0'])
+  const mirrorOut = join(work, 'mirror.jsonl')
+  const mirror = await start(['mirror', '--listen', '127.0.0.1:0', '--old', old, '--new', nw.url, '--baseline', baseline, '--out', mirrorOut, '--grace', '10s'])
+  say(`old = send (${old}), baseline = a second send (${baseline}), new = cutover serve (${nw.url}), mirror = ${mirror.url}`)
+
+  const logs = readdirSync(join(repo, 'fixtures/logs')).filter(f => /nginx.*combined|combined/.test(f) && !f.endsWith('.gz'))
+  const log = join(repo, 'fixtures/logs', logs[0] ?? 'nginx-combined.log')
+  const replayOut = join(work, 'replay.jsonl')
+  say(`cutover replay ${log.slice(repo.length)} through the mirror, with 8 range probes per file`)
+  const code = await run(['replay', log, '--old', mirror.url, '--new', nw.url, '--baseline', baseline, '--range-probes', '8', '--out', replayOut])
+  say('cutover mirror summary (it audited the same traffic on the way)')
+  mirror.child.kill('SIGTERM')
+  await new Promise(resolve => mirror.child.once('exit', resolve))
+  process.stdout.write(mirror.output().split('\n').filter(l => !l.includes('listening on')).join('\n'))
+  say('cutover report of the replay')
+  await run(['report', replayOut, '--old', old, '--new', nw.url, '--top', '5'])
+  say(`replay exit status ${code}: ${code === 1 ? 'divergences found (send and Go disagree: see above)' : code === 0 ? 'no divergence' : 'error'}`)
+}
+
+function cleanup() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  for (const s of servers) s.close()
+  rmSync(work, { recursive: true, force: true })
+}
+
+try {
+  await main()
+} catch (err) {
+  process.stderr.write(`demo failed: ${err.stack ?? err}\n`)
+  process.exitCode = 1
+} finally {
+  cleanup()
+}

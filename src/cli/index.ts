@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { register as registerMirror } from './mirror.js'
+import { register as registerReplay } from './replay.js'
 import { register as registerServe } from './serve.js'
 import { register as registerCompare } from './compare.js'
+import { register as registerReport } from './report.js'
 
 /** program builds the `cutover` command line. Exported so tests can drive it without exiting. */
 export function program(): Command {
@@ -14,7 +16,9 @@ export function program(): Command {
     .exitOverride()
   registerServe(p)
   registerMirror(p)
+  registerReplay(p)
   registerCompare(p)
+  registerReport(p)
   return p
 }
 

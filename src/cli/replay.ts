@@ -1,0 +1,227 @@
+import { createReadStream, statSync } from 'node:fs'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import cliProgress from 'cli-progress'
+import { JsonlFile } from '../core/access-log.js'
+import { isCutoverError } from '../core/errors.js'
+import type { Comparison } from '../audit/divergence.js'
+import { HttpBackend } from '../audit/http-backend.js'
+import { EtagPairs } from '../audit/rules.js'
+import { readRecords } from '../replay/read-records.js'
+import type { LogFormat } from '../replay/record.js'
+import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
+import { loadRules, parseCount, parseDuration, parseUrl } from './options.js'
+
+interface ReplayFlags {
+  old: string
+  new: string
+  baseline?: string
+  format: 'auto' | LogFormat
+  concurrency: number
+  rate?: number
+  speed: number | 'asap'
+  rangeProbes: number
+  filter: string[]
+  limit?: number
+  rules?: string
+  out?: string
+  timeout: number
+}
+
+/** parseSpeed reads --speed: a positive factor, or `asap`. */
+function parseSpeed(s: string): number | 'asap' {
+  if (s === 'asap') return 'asap'
+  const v = Number(s)
+  if (!(v > 0) || !Number.isFinite(v)) throw new InvalidArgumentError(`expected a factor > 0 or "asap", got "${s}"`)
+  return v
+}
+
+/** parseRate reads --rate: requests per second, `100` or `100/s`. */
+function parseRate(s: string): number {
+  const v = Number(s.replace(/\/s$/, ''))
+  if (!(v > 0) || !Number.isFinite(v)) throw new InvalidArgumentError(`expected a rate like 100/s, got "${s}"`)
+  return v
+}
+
+/**
+ * parseFilters turns --filter values into a ReplayFilter: `method=GET,HEAD`, `path=REGEX`,
+ * `status=200,206,3xx` (every given filter must match).
+ */
+export function parseFilters(values: readonly string[]): ReplayFilter {
+  let methods: Set<string> | undefined
+  let path: RegExp | undefined
+  let statuses: ((s: number) => boolean) | undefined
+  for (const v of values) {
+    const eq = v.indexOf('=')
+    const key = v.slice(0, eq)
+    const val = v.slice(eq + 1)
+    if (eq <= 0 || val === '') throw new InvalidArgumentError(`--filter ${v}: expected method=..., path=... or status=...`)
+    if (key === 'method') methods = new Set(val.split(',').map(m => m.trim().toUpperCase()))
+    else if (key === 'path') {
+      try {
+        path = new RegExp(val)
+      } catch (err) {
+        throw new InvalidArgumentError(`--filter ${v}: ${(err as Error).message}`)
+      }
+    } else if (key === 'status') {
+      const tests = val.split(',').map(p => {
+        const t = p.trim().toLowerCase()
+        if (/^[1-5]xx$/.test(t)) return (s: number) => Math.floor(s / 100) === Number(t[0])
+        if (/^\d{3}$/.test(t)) return (s: number) => s === Number(t)
+        throw new InvalidArgumentError(`--filter ${v}: "${p}" is not a status or a class like 2xx`)
+      })
+      statuses = s => tests.some(f => f(s))
+    } else throw new InvalidArgumentError(`--filter ${v}: unknown field "${key}" (method, path, status)`)
+  }
+  return { ...(methods ? { methods } : {}), ...(path ? { path } : {}), ...(statuses ? { statuses } : {}) }
+}
+
+/** countLines counts newline-terminated lines of plain files (for the progress total), or undefined. */
+async function countLines(files: readonly string[]): Promise<number | undefined> {
+  let bytes = 0
+  for (const f of files) {
+    if (f.endsWith('.gz') || f.endsWith('.har') || f.endsWith('.gor')) return undefined
+    bytes += statSync(f).size
+  }
+  if (bytes > 512 * 1024 * 1024) return undefined // not worth a second pass
+  let n = 0
+  for (const f of files) for await (const chunk of createReadStream(f)) for (const b of chunk as Buffer) if (b === 10) n++
+  return n
+}
+
+/** register adds `cutover replay` to the program. */
+export function register(program: Command): void {
+  program
+    .command('replay')
+    .summary('replay captured access logs against old and new, with range probes')
+    .description(
+      [
+        'Replay the requests of captured access logs (nginx/Apache combined or common, cutover JSONL, HAR 1.2, GoReplay .gor; gzip accepted) against --old and --new and compare every answer as the mirror does. Bad log lines are reported with file:line and why, counted, and never stop the replay.',
+        '--range-probes N adds, for each distinct path that answers 200 to a GET, up to N requests chosen to hit range edge cases (first byte, last byte, suffix, open-ended, a slice across a 2 MiB chunk boundary, a random slice, two ranges, If-Range with the ETag and with a stale date); each single-range slice from new is also checked against old\'s full body at the same offsets.',
+        'Exit status: 0 no divergence, 1 divergences, 2 usage or input error. Ctrl-C stops reading, lets the exchanges in flight finish, and still writes the summary and --out.',
+      ].join('\n\n'),
+    )
+    .argument('<file...>', 'access logs to replay')
+    .requiredOption('--old <url>', 'the old server (control)', parseUrl)
+    .requiredOption('--new <url>', 'the new server (candidate)', parseUrl)
+    .option('--baseline <url>', 'a second old server: divergences old-vs-baseline also shows are noise', parseUrl)
+    .addOption(new Option('--format <format>', 'log format').choices(['auto', 'combined', 'common', 'jsonl', 'har', 'gor']).default('auto'))
+    .addOption(new Option('--concurrency <n>', 'exchanges in flight at once').default(8).argParser(parseCount(1)))
+    .option('--rate <r/s>', 'at most this many requests per second', parseRate)
+    .addOption(new Option('--speed <factor|asap>', "keep the log's pacing scaled by this factor, or asap").default('asap' as const).argParser(parseSpeed))
+    .addOption(new Option('--range-probes <n>', 'range probes per distinct successful GET path').default(0).argParser(parseCount(0)))
+    .option('--filter <field=values>', 'keep records matching method=GET,HEAD | path=REGEX | status=2xx,304 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--limit <n>', 'replay at most n records', parseCount(1))
+    .option('--rules <file>', 'comparison rules (YAML or JSON)')
+    .option('--out <file>', 'append one JSON line per comparison with a divergence, ignored difference or noise')
+    .addOption(new Option('--timeout <duration>', 'a side with no status after this long is a timeout divergence').default(30_000, '30s').argParser(parseDuration))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  cutover replay /var/log/nginx/access.log.1 --old http://old:80 --new http://new:8080 --range-probes 8\n' +
+        "  cutover replay traffic.jsonl.gz --old http://old --new http://new --filter method=GET --filter status=2xx --out div.jsonl --rules rules.yaml",
+    )
+    .action(async (files: string[], flags: ReplayFlags) => {
+      process.exitCode = await runReplayCommand(files, flags)
+    })
+}
+
+async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number> {
+  const filter = parseFilters(f.filter)
+  const rules = loadRules(f.rules)
+  for (const file of files) {
+    try {
+      statSync(file)
+    } catch {
+      throw new Error(`${file}: no such file`)
+    }
+  }
+  const old = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout })
+  const nw = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout })
+  const baseline = f.baseline ? new HttpBackend({ name: 'baseline', base: f.baseline, timeoutMs: f.timeout }) : undefined
+  const out = f.out ? new JsonlFile<Comparison>(f.out) : undefined
+  const ac = new AbortController()
+  let interrupted = false
+  const onSignal = (): void => {
+    if (interrupted) process.exit(130)
+    interrupted = true
+    process.stderr.write('\ncutover replay: stopping: letting the exchanges in flight finish (Ctrl-C again to quit now)\n')
+    ac.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const tty = process.stderr.isTTY === true
+  const total = f.limit ?? (tty ? await countLines(files) : undefined)
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        {
+          format: total
+            ? ' {bar} {value}/{total} | {rate}/s | divergent {divergent} | bad {bad} | ETA {eta_formatted}'
+            : ' {value} requests | {rate}/s | divergent {divergent} | bad {bad}',
+          stream: process.stderr,
+          hideCursor: true,
+          etaBuffer: 50,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined
+  const started = performance.now()
+  let stats: ReplayStats | undefined
+  const live = { done: 0, divergent: 0, bad: 0 }
+  bar?.start(total ?? 0, 0, { rate: '0', divergent: 0, bad: 0 })
+  const plain = tty
+    ? undefined
+    : setInterval(() => process.stderr.write(`cutover replay: ${live.done} compared, ${live.divergent} divergent, ${live.bad} bad lines\n`), 10_000)
+  plain?.unref()
+  try {
+    stats = await runReplay(readRecords(files, { format: f.format }), {
+      old,
+      new: nw,
+      baseline,
+      rules,
+      etags: new EtagPairs(),
+      concurrency: f.concurrency,
+      rate: f.rate,
+      speed: f.speed,
+      probes: f.rangeProbes,
+      filter,
+      limit: f.limit,
+      signal: ac.signal,
+      onComparison: c => {
+        live.done++
+        if (c.divergences.length > 0) live.divergent++
+        if (out && (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0)) out.write(c)
+        const secs = (performance.now() - started) / 1000
+        bar?.update(Math.min(live.done, total ?? live.done), { rate: (live.done / Math.max(secs, 0.001)).toFixed(0), divergent: live.divergent, bad: live.bad })
+      },
+      onBad: b => {
+        live.bad++
+        // Bad lines are reported where they are found, never dropped silently.
+        if (bar) bar.stop()
+        process.stderr.write(`${b.file}:${b.line}: ${b.reason}\n`)
+        if (bar) bar.start(total ?? 0, live.done, { rate: '0', divergent: live.divergent, bad: live.bad })
+      },
+    })
+  } catch (err) {
+    if (isCutoverError(err)) throw new Error(err.message)
+    throw err
+  } finally {
+    bar?.stop()
+    if (plain) clearInterval(plain)
+    await Promise.all([old.close(), nw.close(), baseline?.close(), out?.close()])
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  const secs = (performance.now() - started) / 1000
+  const kinds = Object.entries(stats.divergentByKind)
+    .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
+    .map(([k, n]) => `${k} ${n}`)
+  process.stdout.write(
+    `cutover replay: ${interrupted ? 'interrupted' : 'done'} in ${secs.toFixed(1)} s\n` +
+      `  records ${stats.records}  bad lines ${stats.bad}  filtered ${stats.filtered}  sent ${stats.sent}  probes ${stats.probes}` +
+      ` (verified ${stats.probesVerified}, unverified ${stats.probesUnverified})\n` +
+      `  compared ${stats.compared}  divergent ${stats.divergent}  noise ${stats.noise}  bytes compared ${stats.bytesCompared}\n` +
+      `  divergences by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n`,
+  )
+  return stats.divergent > 0 ? 1 : 0
+}

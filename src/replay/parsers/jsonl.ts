@@ -1,0 +1,73 @@
+import { parseIsoDate } from './iso-date.js'
+import { bad, isObject, type LineResult, pickHeaders, printable, quoted, record } from './line-parser.js'
+import { isMethod, requestTarget } from './request-target.js'
+
+/**
+ * parseJsonl reads one line of cutover's own JSONL access log (an `AccessRecord` of
+ * core/access-log.ts, written by `serve --access-log` and `mirror --capture`), decoded as UTF-8.
+ *
+ * Required: `method` (an HTTP token), `path` (a request target), `time` (ISO 8601 with a zone).
+ * Checked when present: `headers` (an object of strings; only the replayed ones are kept, names
+ * lower-cased), `status` (an integer 100-999), `remote` (a string), `bytes` and `durationMs` (numbers),
+ * `aborted` (a boolean). Unknown fields are allowed, so newer writers stay readable.
+ *
+ * `path` is what Node.js gave as `req.url`. Node answers 400 to a raw non-ASCII byte in a target
+ * (HPE_INVALID_URL), so a path cutover wrote is ASCII; a non-ASCII character comes from a log written
+ * by hand or by another tool and is percent-encoded as UTF-8 by {@link requestTarget}.
+ *
+ * Pure; a line it cannot read is a `bad` result naming the field (`method: expected a string`).
+ */
+export function parseJsonl(line: string): LineResult {
+  let v: unknown
+  try {
+    v = JSON.parse(line)
+  } catch (err) {
+    return bad(`json: ${(err as Error).message}`)
+  }
+  if (!isObject(v)) return bad('line: expected a JSON object')
+
+  if (v.time === undefined) return bad('time: missing')
+  if (typeof v.time !== 'string') return bad('time: expected a string')
+  const time = parseIsoDate(v.time)
+  if (time === undefined) return bad(`time: not an ISO 8601 date (${quoted(v.time)})`)
+
+  if (v.method === undefined) return bad('method: missing')
+  if (typeof v.method !== 'string') return bad('method: expected a string')
+  if (!isMethod(v.method)) return bad(`method: not an HTTP method (${quoted(v.method)})`)
+
+  if (v.path === undefined) return bad('path: missing')
+  if (typeof v.path !== 'string') return bad('path: expected a string')
+  const path = requestTarget(Buffer.from(v.path, 'utf8'))
+  if (path === undefined) return bad(`path: not a request target (${quoted(v.path)})`)
+
+  const fields: Array<[string, string]> = []
+  if (v.headers !== undefined) {
+    if (!isObject(v.headers)) return bad('headers: expected an object')
+    for (const [name, value] of Object.entries(v.headers)) {
+      if (typeof value !== 'string') return bad(`headers.${name}: expected a string`)
+      fields.push([name, value])
+    }
+  }
+
+  let status: number | undefined
+  if (v.status !== undefined) {
+    if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 100 || v.status > 999) {
+      return bad(`status: expected an integer from 100 to 999, got ${printable(JSON.stringify(v.status), 60)}`)
+    }
+    status = v.status
+  }
+  for (const [name, type] of OPTIONAL_FIELDS) {
+    if (v[name] !== undefined && typeof v[name] !== type) return bad(`${name}: expected a ${type}`)
+  }
+
+  const headers = pickHeaders(fields)
+  return record(status === undefined ? { time, method: v.method, path, headers } : { time, method: v.method, path, headers, status })
+}
+
+/** OPTIONAL_FIELDS are the other AccessRecord fields: not replayed, but a wrong type means a corrupt line. */
+const OPTIONAL_FIELDS: ReadonlyArray<readonly [string, 'string' | 'number' | 'boolean']> = [
+  ['remote', 'string'],
+  ['bytes', 'number'],
+  ['durationMs', 'number'],
+  ['aborted', 'boolean'],
+]

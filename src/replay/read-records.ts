@@ -1,0 +1,266 @@
+import { open } from 'node:fs/promises'
+import { createInterface, type Interface } from 'node:readline'
+import { pipeline, Readable } from 'node:stream'
+import { createGunzip, type Gunzip } from 'node:zlib'
+import { CutoverError, isCutoverError } from '../core/errors.js'
+import { parseCombined } from './parsers/combined.js'
+import { detectFormat } from './parsers/detect-format.js'
+import { parseGorRecord, splitGorRecords } from './parsers/gor.js'
+import { HAR_MAX_BYTES, parseHar } from './parsers/har.js'
+import { parseJsonl } from './parsers/jsonl.js'
+import { type LineParser, type LineResult, printable, printableBytes } from './parsers/line-parser.js'
+import type { LogFormat, ParsedLine } from './record.js'
+
+/** LOG_FORMATS lists every {@link LogFormat}, for checking options. */
+export const LOG_FORMATS: readonly LogFormat[] = Object.freeze(['combined', 'common', 'jsonl', 'har', 'gor'])
+
+/** DETECT_BYTES is how much of a file's (decompressed) beginning format detection looks at: 64 KiB. */
+export const DETECT_BYTES = 64 * 1024
+
+/** ReadRecordsOptions configures {@link readRecords}. */
+export interface ReadRecordsOptions {
+  /** The format of every file, or `auto` to detect it per file from its first lines (see detectFormat). */
+  format: 'auto' | LogFormat
+}
+
+/** FileSummary counts what was read of one file so far. */
+export interface FileSummary {
+  /** The path as given. */
+  readonly file: string
+  /** The format the file was read as; undefined until it is opened, and for an empty file. */
+  readonly format: LogFormat | undefined
+  /** Requests yielded as records. */
+  readonly records: number
+  /** Lines (HAR entries, .gor records) yielded as bad lines. */
+  readonly bad: number
+  /** Records that are not requests (GoReplay responses): not yielded, not bad. */
+  readonly skipped: number
+}
+
+/** ReadSummary counts what a {@link RecordReader} has read so far: per file, in path order, and in total. */
+export interface ReadSummary {
+  readonly files: readonly FileSummary[]
+  readonly records: number
+  readonly bad: number
+  readonly skipped: number
+}
+
+/**
+ * RecordReader is what {@link readRecords} returns: the parsed lines of every file, in order, and a
+ * live {@link ReadSummary} that is final once the iteration ends. It can be iterated once.
+ */
+export interface RecordReader extends AsyncIterable<ParsedLine> {
+  readonly summary: ReadSummary
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+type Count = 'records' | 'bad' | 'skipped'
+
+/**
+ * readRecords reads captured request logs for `cutover replay` (design.md §8): the files one after
+ * the other, each line by line through node:readline, so a multi-GB log is read in constant memory
+ * (HAR excepted: one JSON document, read whole up to HAR_MAX_BYTES). For each file it:
+ * - gunzips it when it starts with the gzip magic bytes, whatever its name (multi-member gzip, as
+ *   `cat a.gz b.gz` makes, is read through);
+ * - detects its format from the first non-empty lines when `o.format` is `auto`;
+ * - yields every request as a `record` and every unreadable line as a `bad` line, in file order, with
+ *   1-based line numbers (bad lines are never dropped); blank lines are neither; GoReplay response
+ *   records are counted as `skipped` in the summary.
+ *
+ * Before the first line is yielded every file is opened once, so a missing file fails the run before
+ * anything is replayed: the iteration rejects with CutoverError ERR_NOT_FOUND (no such file) or
+ * ERR_INVALID_ARGUMENT (a directory, no permission, a HAR file over HAR_MAX_BYTES, a format that
+ * cannot be detected), naming the file. A read error later rejects with ERR_IO. A corrupt or truncated
+ * gzip stream is not fatal: it ends that file with a bad line (`gzip: unexpected end of file`) and
+ * reading goes on with the next file.
+ *
+ * Breaking out of the iteration closes the open file. Throws TypeError on bad arguments.
+ */
+export function readRecords(paths: readonly string[], o: ReadRecordsOptions): RecordReader {
+  if (!Array.isArray(paths) || paths.some(p => typeof p !== 'string' || p === '')) {
+    throw new TypeError('paths must be an array of non-empty strings')
+  }
+  if (o?.format !== 'auto' && !LOG_FORMATS.includes(o?.format)) {
+    throw new TypeError(`format must be "auto" or one of ${LOG_FORMATS.join(', ')}`)
+  }
+  const files: Array<Mutable<FileSummary>> = paths.map(file => ({ file, format: undefined, records: 0, bad: 0, skipped: 0 }))
+  const summary: Mutable<ReadSummary> = { files, records: 0, bad: 0, skipped: 0 }
+  let iterated = false
+  return {
+    summary,
+    [Symbol.asyncIterator]() {
+      if (iterated) throw new TypeError('a RecordReader can be iterated only once')
+      iterated = true
+      return readAll(files, o.format, (f, c) => {
+        f[c]++
+        summary[c]++
+      })
+    },
+  }
+}
+
+async function* readAll(
+  files: Array<Mutable<FileSummary>>,
+  format: 'auto' | LogFormat,
+  count: (f: Mutable<FileSummary>, c: Count) => void,
+): AsyncGenerator<ParsedLine> {
+  // Open every file first: a typo in the last path must stop the run before it starts, not after
+  // hours of replaying the first files.
+  for (const f of files) await (await openLog(f.file)).close()
+  for (const f of files) yield* readFile(f, format, c => count(f, c))
+}
+
+/** openLog opens a log file for reading, or rejects with a CutoverError naming it. */
+async function openLog(file: string) {
+  let fh
+  try {
+    fh = await open(file, 'r')
+    // open(2) succeeds on a directory; reading it would fail later with a vaguer EISDIR.
+    if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+    return fh
+  } catch (err) {
+    await fh?.close()
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new CutoverError('ERR_NOT_FOUND', `log file not found: ${file}`, { cause: err })
+    throw new CutoverError('ERR_INVALID_ARGUMENT', `cannot read log file ${file}: ${code ?? (err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+/** readFile yields the parsed lines of one file; see {@link readRecords}. */
+async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, count: (c: Count) => void) {
+  const file = f.file
+  const fh = await openLog(file)
+  const raw = fh.createReadStream({ highWaterMark: DETECT_BYTES })
+  let gunzip: Gunzip | undefined
+  let input: Readable | undefined
+  let rl: Interface | undefined
+  let line = 0 // the last line read, for a gzip error's line number
+  /** emit turns a parser's result into what is yielded (undefined for a skipped record) and counts it. */
+  const emit = (n: number, text: string, r: LineResult): ParsedLine | undefined => {
+    if (r.kind === 'skipped') {
+      count('skipped')
+      return undefined
+    }
+    if (r.kind === 'bad') {
+      count('bad')
+      return { kind: 'bad', bad: { file, line: n, reason: r.reason, text } }
+    }
+    count('records')
+    return { kind: 'record', record: { file, line: n, ...r.request } }
+  }
+  try {
+    const magic = await peek(raw[Symbol.asyncIterator](), 2)
+    if (magic.head[0] === 0x1f && magic.head[1] === 0x8b) gunzip = createGunzip()
+    // pipeline() forwards an error of either stream to the gunzip stream, which the loop below sees.
+    const bytes: AsyncIterator<Buffer> = gunzip
+      ? pipeline(Readable.from(chain(magic)), gunzip, () => {})[Symbol.asyncIterator]()
+      : chain(magic)
+    const start = await peek(bytes, DETECT_BYTES)
+    // A UTF-8 byte order mark (Windows tools write one) is not part of the first line.
+    if (start.head[0] === 0xef && start.head[1] === 0xbb && start.head[2] === 0xbf) start.head = start.head.subarray(3)
+    const headText = start.head.toString('latin1')
+    if (headText.trim() === '') return
+    const fmt = format === 'auto' ? detectFormat(headText) : format
+    if (fmt === undefined) {
+      throw new CutoverError('ERR_INVALID_ARGUMENT', `cannot tell the format of log file ${file} from its first lines`)
+    }
+    f.format = fmt
+
+    if (fmt === 'har') {
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const c of chain(start)) {
+        size += c.length
+        if (size > HAR_MAX_BYTES) {
+          throw new CutoverError('ERR_INVALID_ARGUMENT', `HAR file ${file} is over ${HAR_MAX_BYTES / 2 ** 20} MiB`)
+        }
+        chunks.push(c)
+      }
+      for (const item of parseHar(Buffer.concat(chunks).toString('utf8'))) {
+        const p = emit(item.line, item.text, item.result)
+        if (p) yield p
+      }
+      return
+    }
+
+    // Combined, common and .gor lines are decoded as latin1, one character per byte, so that raw
+    // bytes in request lines survive to requestTarget(); readline decodes the Buffers of JSONL as UTF-8
+    // (with a StringDecoder, so a character split across chunks is kept whole).
+    const latin1 = fmt !== 'jsonl'
+    input = Readable.from(decode(chain(start), latin1))
+    rl = createInterface({ input, crlfDelay: Infinity })
+    const lines = rl
+    const numbered = async function* () {
+      for await (const l of lines) {
+        line++
+        yield l
+      }
+    }
+    if (fmt === 'gor') {
+      for await (const r of splitGorRecords(numbered())) {
+        const p = emit(r.line, printableBytes(r.head.slice(0, 2).join(' | ')), parseGorRecord(r))
+        if (p) yield p
+      }
+      return
+    }
+    const parse: LineParser = fmt === 'jsonl' ? parseJsonl : l => parseCombined(l, { format: fmt })
+    for await (const l of numbered()) {
+      if (l.trim() === '') continue
+      const p = emit(line, latin1 ? printableBytes(l) : printable(l), parse(l))
+      if (p) yield p
+    }
+  } catch (err) {
+    if (isCutoverError(err)) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      // zlib: truncated or corrupt data. The lines before it were read; this file ends here.
+      const p = emit(line + 1, '', { kind: 'bad', reason: `gzip: ${(err as Error).message}` })
+      if (p) yield p
+      return
+    }
+    throw new CutoverError('ERR_IO', `cannot read log file ${file}: ${(err as Error).message}`, { cause: err })
+  } finally {
+    rl?.close()
+    input?.destroy()
+    gunzip?.destroy()
+    raw.destroy()
+  }
+}
+
+/** Peeked is the beginning of a byte stream and the iterator of the rest. */
+interface Peeked {
+  head: Buffer
+  rest: AsyncIterator<Buffer>
+  done: boolean
+}
+
+/** peek reads at least n bytes (fewer at the end) from an iterator, without losing them: see {@link chain}. */
+async function peek(it: AsyncIterator<Buffer>, n: number): Promise<Peeked> {
+  const chunks: Buffer[] = []
+  let size = 0
+  let done = false
+  while (size < n) {
+    const r = await it.next()
+    if (r.done === true) {
+      done = true
+      break
+    }
+    chunks.push(r.value)
+    size += r.value.length
+  }
+  return { head: Buffer.concat(chunks), rest: it, done }
+}
+
+/** chain yields the peeked head, then the rest of the stream. */
+async function* chain(p: Peeked): AsyncGenerator<Buffer> {
+  if (p.head.length > 0) yield p.head
+  if (p.done) return
+  for (let r = await p.rest.next(); r.done !== true; r = await p.rest.next()) yield r.value
+}
+
+/** decode turns chunks into latin1 strings (any split is safe: one byte per character) or passes them on. */
+async function* decode(chunks: AsyncIterable<Buffer>, latin1: boolean): AsyncGenerator<Buffer | string> {
+  for await (const c of chunks) yield latin1 ? c.toString('latin1') : c
+}

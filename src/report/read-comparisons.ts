@@ -1,0 +1,197 @@
+import { createReadStream } from 'node:fs'
+import { createInterface, type Interface } from 'node:readline'
+import { createGunzip } from 'node:zlib'
+import { pipeline, type Readable } from 'node:stream'
+import type { Comparison } from '../audit/divergence.js'
+import { CutoverError } from '../core/errors.js'
+
+/** DEFAULT_BAD_KEPT is how many bad lines {@link ReadStats} lists (all are counted). */
+export const DEFAULT_BAD_KEPT = 20
+
+/** ReadStats is what {@link readComparisons} saw, updated as it reads. */
+export interface ReadStats {
+  /** Non-blank lines read. */
+  lines: number
+  /** Lines that were comparisons. */
+  comparisons: number
+  /** Lines that were not, in all. */
+  badLines: number
+  /** The first few of them: `file:line: why`. */
+  readonly bad: string[]
+}
+
+/** newReadStats returns zeroed {@link ReadStats}. */
+export function newReadStats(): ReadStats {
+  return { lines: 0, comparisons: 0, badLines: 0, bad: [] }
+}
+
+/** ReadOptions says where {@link readComparisons} reports what it saw. */
+export interface ReadOptions {
+  /** Updated while reading. */
+  readonly stats: ReadStats
+  /** How many bad lines `stats.bad` lists. If unset, defaults to DEFAULT_BAD_KEPT. */
+  readonly badKept?: number
+}
+
+/** ParseResult is a line read as a Comparison, or why it is not one. */
+export type ParseResult =
+  { readonly ok: true; readonly value: Comparison } | { readonly ok: false; readonly reason: string }
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
+const isStr = (v: unknown): boolean => typeof v === 'string'
+const optNum = (v: unknown): boolean => v === undefined || isNum(v)
+const optStr = (v: unknown): boolean => v === undefined || isStr(v)
+const isSide = (v: unknown): boolean => v === 'control' || v === 'candidate'
+
+/** FIELDS lists, per divergence kind, the fields that must be there and their checks. */
+const FIELDS: Record<string, Record<string, (v: unknown) => boolean>> = {
+  status: { control: isNum, candidate: isNum },
+  header: { name: isStr, control: optStr, candidate: optStr },
+  'body-length': { control: isNum, candidate: isNum, part: optNum },
+  'body-bytes': {
+    offset: isNum,
+    controlLength: isNum,
+    candidateLength: isNum,
+    controlSha256: isStr,
+    candidateSha256: isStr,
+    part: optNum,
+  },
+  'range-part': {
+    part: isNum,
+    field: v => v === 'content-range' || v === 'content-type' || v === 'count',
+    control: optStr,
+    candidate: optStr,
+  },
+  error: { side: isSide, code: isStr, message: isStr },
+  timeout: { side: isSide, afterMs: isNum },
+}
+
+/** divergenceProblem says what is wrong with a divergence record, or undefined when nothing is. */
+function divergenceProblem(d: unknown, at: string): string | undefined {
+  if (!isObj(d)) return `${at} is not an object`
+  const fields = typeof d.kind === 'string' && Object.hasOwn(FIELDS, d.kind) ? FIELDS[d.kind] : undefined
+  if (!fields) return `${at}.kind ${JSON.stringify(d.kind)} is not a divergence kind`
+  for (const [name, ok] of Object.entries(fields))
+    if (!ok(d[name])) return `${at}.${name} is missing or malformed`
+  return undefined
+}
+
+/** comparisonProblem says what is wrong with a parsed line, or undefined when it is a Comparison. */
+function comparisonProblem(v: unknown): string | undefined {
+  if (!isObj(v)) return 'not a JSON object'
+  const r = v.request
+  if (!isObj(r)) return 'request is missing'
+  if (!isStr(r.method) || !isStr(r.path)) return 'request.method or request.path is missing'
+  if (!isObj(r.headers) || !Object.values(r.headers).every(isStr))
+    return 'request.headers is missing or malformed'
+  if (!isStr(v.time) || !Number.isFinite(Date.parse(v.time as string))) return 'time is not an ISO 8601 date'
+  for (const f of ['status', 'durationsMs']) {
+    const o = v[f]
+    if (!isObj(o) || !optNum(o.control) || !optNum(o.candidate)) return `${f} is missing or malformed`
+  }
+  if (!isNum(v.bytesCompared)) return 'bytesCompared is missing'
+  for (const f of ['divergences', 'ignored', 'noise']) if (!Array.isArray(v[f])) return `${f} is not an array`
+  const divergences = v.divergences as unknown[]
+  for (const [i, d] of divergences.entries()) {
+    const p = divergenceProblem(d, `divergences[${i}]`)
+    if (p) return p
+  }
+  for (const [i, x] of (v.ignored as unknown[]).entries()) {
+    if (!isObj(x) || !isStr(x.reason)) return `ignored[${i}].reason is missing`
+    const p = divergenceProblem(x.divergence, `ignored[${i}].divergence`)
+    if (p) return p
+  }
+  for (const [i, d] of (v.noise as unknown[]).entries()) {
+    const p = divergenceProblem(d, `noise[${i}]`)
+    if (p) return p
+  }
+  return undefined
+}
+
+/**
+ * parseComparison reads one JSONL line as a {@link Comparison}, checking every field reports rely
+ * on (the divergence union included), or says why the line is not one. Pure.
+ */
+export function parseComparison(line: string): ParseResult {
+  let v: unknown
+  try {
+    v = JSON.parse(line)
+  } catch (err) {
+    return { ok: false, reason: `not JSON (${(err as Error).message})` }
+  }
+  const problem = comparisonProblem(v)
+  if (problem) return { ok: false, reason: problem }
+  const value = v as Comparison
+  // request.id is the one field no report needs: a record without it is still worth counting.
+  return {
+    ok: true,
+    value: isStr(value.request.id) ? value : { ...value, request: { ...value.request, id: '' } },
+  }
+}
+
+/**
+ * openLines opens a file (gunzipped when its name ends in .gz) and reads it line by line. An error
+ * of the file or of the decompression rejects the iteration (readline forwards its input's errors;
+ * pipeline forwards the file's to the gunzip stream).
+ */
+function openLines(file: string): { lines: Interface; close: () => void } {
+  const raw = createReadStream(file)
+  const input: Readable = file.endsWith('.gz') ? pipeline(raw, createGunzip(), () => {}) : raw
+  const lines = createInterface({ input, crlfDelay: Infinity })
+  return {
+    lines,
+    close: () => {
+      lines.close()
+      raw.destroy()
+    },
+  }
+}
+
+/** ioError names the file in an error reading it. */
+function ioError(file: string, err: unknown): CutoverError {
+  const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
+  return new CutoverError('ERR_IO', `${file}: ${why}`, { cause: err })
+}
+
+/**
+ * readComparisons streams the Comparisons of JSONL files (one record per line, as `mirror --out`
+ * writes them; `.gz` files are decompressed), one file after the other, in constant memory. Blank
+ * lines are skipped; a line that is not a Comparison is counted in `o.stats` (and the first few
+ * listed as `file:line: why`), never fatal. A file that cannot be read rejects with ERR_IO naming
+ * it.
+ */
+export async function* readComparisons(files: readonly string[], o: ReadOptions): AsyncGenerator<Comparison> {
+  const { stats } = o
+  const keep = o.badKept ?? DEFAULT_BAD_KEPT
+  for (const file of files) {
+    const { lines, close } = openLines(file)
+    const it = lines[Symbol.asyncIterator]()
+    try {
+      for (let n = 1; ; n++) {
+        let next: IteratorResult<string>
+        try {
+          next = await it.next()
+        } catch (err) {
+          throw ioError(file, err)
+        }
+        if (next.done) break
+        const line = next.value
+        if (line.trim() === '') continue
+        stats.lines++
+        const r = parseComparison(line)
+        if (r.ok) {
+          stats.comparisons++
+          yield r.value
+        } else {
+          stats.badLines++
+          if (stats.bad.length < keep) stats.bad.push(`${file}:${n}: ${r.reason}`)
+        }
+      }
+    } finally {
+      // Also when the consumer stops early.
+      close()
+    }
+  }
+}
