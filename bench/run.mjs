@@ -7,8 +7,14 @@
 //
 // Env: BENCH_SECONDS (5), BENCH_CONNECTIONS (64), BENCH_WARMUP (1, seconds,
 // 0 disables), BENCH_SERVERS (nginx,go,cutover), BENCH_WORKLOADS (all ids,
-// comma separated), BENCH_SEED, BENCH_STRICT=1 (exit 1 when a target fails).
+// comma separated; `mirror` = every mirror-* id), BENCH_SEED, BENCH_STRICT=1
+// (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIRROR_OUT=1.
 // See bench/README.md.
+//
+// The mirror-* workloads put two proxies in front of old = the nginx server and
+// new = the cutover serve server: a second nginx configured as proxy_pass +
+// mirror (the anchor, compares nothing) and `cutover mirror` (compares every
+// request); see runMirrorPart().
 
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -29,6 +35,10 @@ const MiB = 1024 * KiB;
 const SMALL_SIZE = 1238;
 const BIG_SIZE = 256 * MiB;
 const RSS_TARGET_BYTES = 200e6; // "200 MB", MB = 10^6 bytes
+const MIRROR_RSS_TARGET_BYTES = 250e6;
+const MIRROR_P50_TARGET_US = 1000; // cutover mirror p50 - straight-to-old p50
+const MIRROR_P99_TARGET_US = 5000;
+const MIRROR_RULES = 'fixtures/rules/nginx-vs-cutover.yaml';
 const RSS_SAMPLE_MS = 100;
 // Allowed per-response overhead over the body (status line + headers +
 // multipart framing) when checking that the bytes wrk read are plausible.
@@ -43,11 +53,15 @@ function envInt(name, def, min = 0) {
   }
   return n;
 }
-function envList(name, all) {
+function envList(name, all, aliases = {}) {
   const v = process.env[name];
   if (!v) return all;
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const x of list) if (!all.includes(x)) throw new Error(`$${name}: unknown "${x}" (known: ${all.join(', ')})`);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((x) => aliases[x] ?? [x]);
+  for (const x of list) if (!all.includes(x)) throw new Error(`$${name}: unknown "${x}" (known: ${[...all, ...Object.keys(aliases)].join(', ')})`);
   return list;
 }
 
@@ -65,8 +79,27 @@ const WORKLOADS = [
 ];
 const SERVER_NAMES = ['nginx', 'go', 'cutover'];
 
-const selectedWorkloads = envList('BENCH_WORKLOADS', WORKLOADS.map((w) => w.id));
+// Mirror workloads: old = the nginx server, new = the cutover serve server, each
+// load sent through the nginx mirror proxy and through cutover mirror (and, for
+// the fixed-rate latency, straight to old too). Targets are cutover-mirror /
+// nginx-mirror.
+const MIRROR_RATE = envInt('BENCH_MIRROR_RATE', 500, 1);
+const MIRROR_RATE_CONNECTIONS = 16; // undici Pool connections of bench/fixed-rate.mjs
+const MIRROR_OUT = process.env.BENCH_MIRROR_OUT === '1';
+const MIRROR_WORKLOADS = [
+  { id: 'mirror-latency', label: `fixed ${MIRROR_RATE} req/s GET /small.json`, kind: 'rate', path: '/small.json', body: SMALL_SIZE },
+  { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7 },
+  { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7 },
+];
+
+const selectedWorkloads = envList('BENCH_WORKLOADS', [...WORKLOADS, ...MIRROR_WORKLOADS].map((w) => w.id), { mirror: MIRROR_WORKLOADS.map((w) => w.id) });
 const selectedServers = envList('BENCH_SERVERS', SERVER_NAMES);
+const selectedMirror = MIRROR_WORKLOADS.filter((w) => selectedWorkloads.includes(w.id));
+const selectedPlain = WORKLOADS.filter((w) => selectedWorkloads.includes(w.id));
+// The mirror part needs old (nginx) and new (cutover) even when BENCH_SERVERS
+// leaves them out; they then only serve as backends.
+const startedServers = SERVER_NAMES.filter((n) => selectedServers.includes(n) || (selectedMirror.length > 0 && (n === 'nginx' || n === 'cutover')));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[bench]', ...a);
@@ -185,6 +218,45 @@ function treeRss(pids) {
   return sum;
 }
 
+/**
+ * CPU ticks (USER_HZ) used by the whole machine and by us (every started server's
+ * process tree, this harness and its reaped children: wrk, fixed-rate.mjs).
+ * foreignCpu() turns two snapshots into the CPU other processes used meanwhile:
+ * a concurrent test run or build on this 2-core VM skews every figure.
+ */
+function cpuSnapshot() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user + nice + system: irq/softirq (loopback traffic of our own processes may land there
+  // without being charged to them) and steal are left out, so this errs on the low side.
+  const busy = f[0] + f[1] + f[2];
+  const ticks = (pid, n) => {
+    const st = readProc(pid, 'stat');
+    if (!st) return 0;
+    const x = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number); // x[0] = field 3
+    return x[11] + x[12] + (n === 4 ? x[13] + x[14] : 0); // utime stime (cutime cstime)
+  };
+  let ours = ticks(process.pid, 4);
+  for (const c of children) for (const p of processTree(c.proc.pid)) ours += ticks(p, 2);
+  return { t: Date.now(), busy, ours };
+}
+/** CPU ticks used so far by a set of pids (a server's tree). */
+function treeTicks(pids) {
+  let t = 0;
+  for (const pid of pids) {
+    const st = readProc(pid, 'stat');
+    if (!st) continue;
+    const x = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
+    t += x[11] + x[12];
+  }
+  return t;
+}
+function foreignCpu(a, b) {
+  const secs = (b.t - a.t) / 1000;
+  if (secs <= 0) return null;
+  return Math.max(0, b.busy - a.busy - (b.ours - a.ours)) / 100 / secs; // cores
+}
+const FOREIGN_CPU_WARN = 0.15; // cores
+
 function isAlive(pid) {
   try {
     process.kill(pid, 0);
@@ -250,7 +322,7 @@ async function stopChild(child) {
       process.kill(p, 'SIGTERM');
     } catch {}
   }
-  let deadline = Date.now() + 2000;
+  let deadline = Date.now() + (child.drainMs ?? 2000);
   while (Date.now() < deadline && [...child.pids].some(isAlive)) await sleep(50);
   // cutover drains downloads for --grace on the first signal; a second one exits at once
   if (isAlive(child.proc.pid)) {
@@ -370,6 +442,62 @@ http {
 `;
 }
 
+/** The anchor: a second nginx as proxy_pass to old + mirror to new (it compares nothing). */
+function nginxMirrorConf(port, oldPort, newPort) {
+  const tmp = path.join(OUT, 'nginx-mirror-tmp');
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(tmp, d), { recursive: true });
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  return `# generated by bench/run.mjs -- do not edit
+${isRoot ? 'user root;\n' : ''}worker_processes 1;
+daemon off;
+master_process on;
+pid ${path.join(OUT, 'nginx-mirror.pid')};
+error_log ${path.join(OUT, 'nginx-mirror-error.log')} warn;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    keepalive_requests 100000;
+    keepalive_timeout 75s;
+    client_body_temp_path ${tmp}/client_body;
+    proxy_temp_path ${tmp}/proxy;
+    fastcgi_temp_path ${tmp}/fastcgi;
+    uwsgi_temp_path ${tmp}/uwsgi;
+    scgi_temp_path ${tmp}/scgi;
+
+    upstream old {
+        server 127.0.0.1:${oldPort};
+        keepalive 64;
+    }
+    upstream new {
+        server 127.0.0.1:${newPort};
+        keepalive 64;
+    }
+
+    server {
+        listen 127.0.0.1:${port};
+        # proxy_buffering on (the default)
+        location / {
+            proxy_pass http://old;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            mirror /__mirror;
+            mirror_request_body off;
+        }
+        location = /__mirror {
+            internal;
+            proxy_pass http://new$request_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+`;
+}
+
 function cutoverCommand() {
   const bin = path.join(ROOT, 'bin', 'cutover');
   if (fs.existsSync(bin)) return { file: bin, rel: 'bin/cutover' };
@@ -379,9 +507,9 @@ function cutoverCommand() {
 }
 
 async function startServers() {
-  const ports = await freePorts(selectedServers.length);
+  const ports = await freePorts(startedServers.length);
   const servers = [];
-  for (const name of selectedServers) {
+  for (const name of startedServers) {
     const port = ports.shift();
     let child;
     let describe;
@@ -398,6 +526,7 @@ async function startServers() {
     } else {
       const cmd = cutoverCommand();
       if (!cmd) {
+        if (selectedMirror.length) throw new Error('the mirror workloads need cutover: neither bin/cutover nor dist/src/cli/index.js exists (run `npm run build`)');
         log('WARNING: neither bin/cutover nor dist/src/cli/index.js exists; skipping cutover (run `npm run build`)');
         continue;
       }
@@ -513,6 +642,8 @@ async function runWrk(s, w, seconds, tag) {
   }, RSS_SAMPLE_MS);
   let stdout = '';
   let stderr = '';
+  const cpu0 = cpuSnapshot();
+  const own0 = treeTicks(pids);
   const code = await new Promise((resolve, reject) => {
     const p = spawn('wrk', args, { cwd: ROOT, env: { ...process.env, ...w.env, BENCH_WRK_OUT: outFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     currentWrk = p;
@@ -524,6 +655,9 @@ async function runWrk(s, w, seconds, tag) {
     currentWrk = null;
     clearInterval(sampler);
   });
+  const cpu1 = cpuSnapshot();
+  const foreign = foreignCpu(cpu0, cpu1);
+  const serverCpu = (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000);
   const r = treeRss(pids);
   if (r > rssMax) rssMax = r;
   if (code !== 0) throw new Error(`wrk exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
@@ -535,7 +669,7 @@ async function runWrk(s, w, seconds, tag) {
   }
   const hwm = Object.fromEntries(pids.map((p) => [p, (statusKb(p, 'VmHWM') ?? 0) * 1024]));
   if (s.child.exited) throw new Error(`${s.name} died during ${w.id}: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
-  return { ...json, rss_max_bytes: rssMax, vmhwm_bytes: hwm, wrk_stdout: stdout };
+  return { ...json, rss_max_bytes: rssMax, vmhwm_bytes: hwm, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, wrk_stdout: stdout };
 }
 
 function analyse(w, raw) {
@@ -553,14 +687,16 @@ function analyse(w, raw) {
   const lo = raw.requests * w.body;
   const hi = (raw.requests + CONNECTIONS) * (w.body + PER_RESPONSE_OVERHEAD);
   if (raw.bytes < lo || raw.bytes > hi) warnings.push(`bytes read (${raw.bytes}) inconsistent with ${raw.requests} responses of ${w.body} B`);
-  if (raw.requests === 0 && w.id !== '256m') warnings.push('no request completed');
-  return { rps, mbs, value: w.unit === 'req/s' ? rps : mbs, warnings, valid: warnings.filter((x) => !x.includes('timeouts')).length === 0 };
+  if (raw.foreign_cpu_cores > FOREIGN_CPU_WARN) warnings.push(`other processes used ${raw.foreign_cpu_cores.toFixed(2)} cores during the run (figure skewed)`);
+  if (raw.requests === 0 && !w.id.endsWith('256m')) warnings.push('no request completed'); // 256 MiB x 64 connections: hardly any completes
+  return { rps, mbs, value: w.unit === 'req/s' ? rps : mbs, warnings, valid: warnings.filter((x) => !x.includes('timeouts') && !x.includes('other processes')).length === 0 };
 }
 
 // ---------------------------------------------------------------- report
 
 const fmt = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? 'n/a' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
 const fmtMB = (b) => (b === undefined || b === null ? 'n/a' : `${(b / 1e6).toFixed(1)} MB`);
+const fmtCores = (c) => (c === undefined || c === null ? 'n/a' : c.toFixed(2));
 const fmtMs = (us) => (us === undefined || us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`);
 
 function table(rows, align) {
@@ -653,23 +789,462 @@ function report(servers, results, meta) {
   return verdicts;
 }
 
+// ---------------------------------------------------------------- mirror
+
+async function waitForLog(child, re, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = fs.readFileSync(child.logPath, 'utf8');
+    } catch {}
+    if (re.test(text)) return;
+    if (child.exited) throw new Error(`${child.name} exited before ${re} (${JSON.stringify(child.exited)}):\n${tailLog(child)}`);
+    if (Date.now() > deadline) throw new Error(`${child.name}: no ${re} in its output within ${timeoutMs} ms:\n${tailLog(child)}`);
+    await sleep(50);
+  }
+}
+
+/** Prometheus text -> { 'name': v, 'name{kind="x"}': v }. */
+function parseProm(text) {
+  const m = {};
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const x = line.match(/^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+(\S+)/);
+    if (x) m[x[1]] = Number(x[2]);
+  }
+  return m;
+}
+
+const MIRROR_COUNTERS = ['requests', 'compared', 'abandoned', 'dropped', 'skipped', 'noise', 'shadow_errors', 'proxy_errors'];
+
+/** The cutover mirror counters we account with, read from its /metrics. */
+async function mirrorCounts(metricsPort) {
+  const r = await httpGet(metricsPort, '/metrics');
+  if (r.status !== 200) throw new Error(`cutover mirror /metrics: status ${r.status}`);
+  const m = parseProm(r.body.toString('utf8'));
+  const c = {};
+  for (const k of MIRROR_COUNTERS) {
+    const v = m[`cutover_mirror_${k}_total`];
+    if (v === undefined && k !== 'noise' && k !== 'shadow_errors' && k !== 'proxy_errors' && k !== 'skipped') {
+      throw new Error(`cutover mirror /metrics has no cutover_mirror_${k}_total`);
+    }
+    c[k] = v ?? 0;
+  }
+  c.has_skipped = m.cutover_mirror_skipped_total !== undefined;
+  c.pending = m.cutover_mirror_pending ?? 0;
+  c.queued = m.cutover_mirror_shadow_queued ?? 0;
+  c.divergent = {};
+  for (const [k, v] of Object.entries(m)) {
+    const x = k.match(/^cutover_mirror_divergent_total\{.*kind="([^"]*)".*\}$/);
+    if (x) c.divergent[x[1]] = v;
+  }
+  return c;
+}
+
+/** Waits until no comparison is pending and nothing is queued (max timeoutMs). */
+async function mirrorSettle(metricsPort, timeoutMs = 60_000) {
+  const t = Date.now();
+  for (;;) {
+    const c = await mirrorCounts(metricsPort);
+    if (c.pending === 0 && c.queued === 0) return { counts: c, settled: true, waited_ms: Date.now() - t };
+    if (Date.now() - t > timeoutMs) return { counts: c, settled: false, waited_ms: Date.now() - t };
+    await sleep(100);
+  }
+}
+
+function accounting(before, after) {
+  const d = {};
+  for (const k of MIRROR_COUNTERS) d[k] = after.counts[k] - before[k];
+  d.divergent = {};
+  for (const [k, v] of Object.entries(after.counts.divergent)) if (v - (before.divergent[k] ?? 0) > 0) d.divergent[k] = v - (before.divergent[k] ?? 0);
+  d.divergent_requests_by_kind_sum = Object.values(d.divergent).reduce((a, b) => a + b, 0);
+  d.pending = after.counts.pending;
+  d.settled = after.settled;
+  d.settle_ms = after.waited_ms;
+  d.accounted = d.compared + d.abandoned + d.dropped + d.skipped;
+  d.ok = after.settled && d.accounted === d.requests;
+  return d;
+}
+
+let currentLoad = null;
+process.on('exit', () => {
+  if (currentLoad) {
+    try {
+      currentLoad.kill('SIGKILL');
+    } catch {}
+  }
+});
+
+/** Runs bench/fixed-rate.mjs (a separate process) against one target. */
+async function runFixedRate(s, w, seconds, warmup) {
+  const args = [
+    path.join(BENCH, 'fixed-rate.mjs'),
+    '--url',
+    `http://127.0.0.1:${s.port}${w.path}`,
+    '--rate',
+    String(MIRROR_RATE),
+    '--duration',
+    String(seconds),
+    '--warmup',
+    String(warmup),
+    '--connections',
+    String(MIRROR_RATE_CONNECTIONS),
+    '--expect-bytes',
+    String(w.body),
+    '--timeout',
+    '10',
+  ];
+  const pids = processTree(s.child.proc.pid);
+  let rssMax = treeRss(pids);
+  const sampler = setInterval(() => {
+    const r = treeRss(pids);
+    if (r > rssMax) rssMax = r;
+  }, RSS_SAMPLE_MS);
+  let stdout = '';
+  let stderr = '';
+  const cpu0 = cpuSnapshot();
+  const own0 = treeTicks(pids);
+  const code = await new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    currentLoad = p;
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('exit', (c, sig) => resolve(sig ?? c));
+  }).finally(() => {
+    currentLoad = null;
+    clearInterval(sampler);
+  });
+  const cpu1 = cpuSnapshot();
+  const foreign = foreignCpu(cpu0, cpu1);
+  const serverCpu = (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000);
+  if (code !== 0) throw new Error(`fixed-rate.mjs exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
+  let json;
+  try {
+    json = JSON.parse(stdout.trim().split('\n').pop());
+  } catch (e) {
+    throw new Error(`fixed-rate.mjs printed no JSON (${s.name}): ${e.message}\n${stdout}${stderr}`);
+  }
+  fs.mkdirSync(path.join(OUT, 'wrk'), { recursive: true });
+  fs.writeFileSync(path.join(OUT, 'wrk', `${s.name}-${w.id}.json`), JSON.stringify(json) + '\n');
+  if (s.child.exited) throw new Error(`${s.name} died during ${w.id}: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
+  const warnings = [];
+  if (json.failed > 0) warnings.push(`${json.failed} of ${json.scheduled} requests failed (${JSON.stringify(json.errors)}${json.error_samples.length ? '; ' + json.error_samples.join(', ') : ''})`);
+  if (json.achieved_rate < MIRROR_RATE * 0.95) warnings.push(`achieved ${json.achieved_rate.toFixed(0)} req/s, below ${MIRROR_RATE}`);
+  if (foreign > FOREIGN_CPU_WARN) warnings.push(`other processes used ${foreign.toFixed(2)} cores during the run (figure skewed)`);
+  return { ...json, rss_max_bytes: rssMax, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, warnings, valid: json.failed === 0 };
+}
+
+function logProblems(file, re) {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return { count: 0, samples: [] };
+  }
+  const lines = text.split('\n').filter((l) => re.test(l));
+  return { count: lines.length, samples: lines.slice(0, 3).map((l) => (l.length > 300 ? l.slice(0, 300) + '...' : l)) };
+}
+
+/**
+ * The mirror part: starts the nginx mirror proxy and cutover mirror in front of
+ * old (nginx) and new (cutover serve), runs the selected mirror workloads one
+ * target at a time, accounts every cutover-mirror workload through /metrics,
+ * samples cutover mirror's RSS for the whole part, then stops both proxies
+ * (cutover mirror by SIGTERM: drain, summary).
+ */
+async function runMirrorPart(oldS, newS) {
+  const [nmPort, cmPort, metricsPort] = await freePorts(3);
+  const confPath = path.join(OUT, 'nginx-mirror.conf');
+  fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
+  fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
+  const nmChild = startServer('nginx-mirror', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-mirror-error.log'), '-c', confPath]);
+  const nm = { name: 'nginx-mirror', port: nmPort, child: nmChild, describe: `nginx -c ${path.relative(ROOT, confPath)} (proxy_pass old + mirror to new, 1 worker)` };
+
+  const cmd = cutoverCommand();
+  const outFile = path.join(OUT, 'mirror-divergences.jsonl');
+  fs.rmSync(outFile, { force: true });
+  const cmArgs = [
+    cmd.file,
+    'mirror',
+    '--listen',
+    `127.0.0.1:${cmPort}`,
+    '--old',
+    `http://127.0.0.1:${oldS.port}`,
+    '--new',
+    `http://127.0.0.1:${newS.port}`,
+    '--grace',
+    '2s',
+    '--metrics-listen',
+    `127.0.0.1:${metricsPort}`,
+    '--rules',
+    MIRROR_RULES,
+    ...(MIRROR_OUT ? ['--out', outFile] : []),
+  ];
+  const cmChild = startServer('cutover-mirror', process.execPath, cmArgs);
+  cmChild.drainMs = 2000 + 3000; // --grace 2s, then the summary
+  const cm = { name: 'cutover-mirror', port: cmPort, child: cmChild, describe: `node ${cmd.rel} ${cmArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')}` };
+
+  await waitForPort(nmChild, nmPort);
+  log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
+  await waitForLog(cmChild, /listening on http:\/\//);
+  await waitForPort(cmChild, metricsPort);
+  log(`cutover-mirror listening on 127.0.0.1:${cmPort}, metrics 127.0.0.1:${metricsPort} (pid ${cmChild.proc.pid}): ${cm.describe}`);
+
+  // Whole-part RSS of cutover mirror (and of the nginx proxy, for comparison).
+  const rss = { 'cutover-mirror': { max: treeRss([cmChild.proc.pid]), samples: 0 }, 'nginx-mirror': { max: 0, samples: 0 } };
+  const nmPids = processTree(nmChild.proc.pid);
+  const wholeSampler = setInterval(() => {
+    const a = treeRss([cmChild.proc.pid]);
+    rss['cutover-mirror'].samples++;
+    if (a > rss['cutover-mirror'].max) rss['cutover-mirror'].max = a;
+    const b = treeRss(nmPids);
+    rss['nginx-mirror'].samples++;
+    if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
+  }, RSS_SAMPLE_MS);
+
+  const res = { proxies: [nm, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  try {
+    const c0 = await mirrorCounts(metricsPort);
+    await sanityCheck(nm);
+    await sanityCheck(cm);
+    res.sanity_accounting = accounting(c0, await mirrorSettle(metricsPort));
+
+    for (const w of selectedMirror) {
+      const r = (res.workloads[w.id] = {});
+      const targets = w.kind === 'rate' ? [{ ...oldS, name: 'old' }, nm, cm] : [nm, cm];
+      for (const s of targets) {
+        const before = s === cm ? (await mirrorSettle(metricsPort)).counts : null;
+        if (w.kind === 'rate') {
+          const x = await runFixedRate(s, w, SECONDS, WARMUP);
+          r[s.name] = x;
+          const l = x.latency_us ?? {};
+          log(`${w.id} ${s.name.padEnd(14)} ${MIRROR_RATE} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
+        } else {
+          if (WARMUP > 0) await runWrk(s, w, WARMUP, '-warmup');
+          const raw = await runWrk(s, w, SECONDS, '');
+          const a = analyse(w, raw);
+          r[s.name] = { ...a, raw };
+          log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+        }
+        if (s === cm) {
+          const acc = accounting(before, await mirrorSettle(metricsPort));
+          r.accounting = acc;
+          log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); divergent ${JSON.stringify(acc.divergent)}`);
+        }
+        if (cmChild.exited) throw new Error(`cutover mirror died during ${w.id}: ${JSON.stringify(cmChild.exited)}\n${tailLog(cmChild)}`);
+        await sleep(w.id === 'mirror-256m' ? 1000 : 300);
+      }
+    }
+    res.final_counts = (await mirrorSettle(metricsPort)).counts;
+  } finally {
+    clearInterval(wholeSampler);
+    const t = Date.now();
+    await stopChild(cmChild);
+    res.stop = { ms: Date.now() - t, exit: cmChild.exited };
+    await stopChild(nmChild);
+  }
+  // Summary printed by cutover mirror on SIGTERM.
+  const logText = fs.readFileSync(cmChild.logPath, 'utf8');
+  const i = logText.lastIndexOf('cutover mirror: stopped');
+  res.summary = i >= 0 ? logText.slice(i).trimEnd() : null;
+  const m = res.summary?.match(/requests (\d+)\s+compared (\d+)\s+divergent (\d+)\s+noise (\d+)\s+dropped (\d+)\s+abandoned (\d+)\s+skipped (\d+)/);
+  if (m) {
+    const [requests, compared, divergent, noise, dropped, abandoned, skipped] = m.slice(1).map(Number);
+    res.summary_counts = { requests, compared, divergent, noise, dropped, abandoned, skipped, ok: requests === compared + dropped + abandoned + skipped };
+  }
+  // pino: level 40 warn, 50 error, 60 fatal; anything on stderr that is not JSON is suspicious too.
+  res.log_problems = logProblems(cmChild.logPath, /"level":(4|5|6)0|Error|error:|Unhandled|WARNING/);
+  res.nginx_mirror_log_problems = logProblems(path.join(OUT, 'nginx-mirror-error.log'), /\[(error|crit|alert|emerg)\]/);
+  return res;
+}
+
+function mirrorJson(res) {
+  const workloads = MIRROR_WORKLOADS.filter((w) => res.workloads[w.id]).map((w) => {
+    const r = res.workloads[w.id];
+    const targets = {};
+    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+      const x = r[n];
+      if (!x) continue;
+      if (w.kind === 'rate') targets[n] = x;
+      else {
+        const { wrk_stdout, ...raw } = x.raw;
+        targets[n] = { req_per_s: x.rps, mb_per_s: x.mbs, value: x.value, valid: x.valid, warnings: x.warnings, ...raw };
+      }
+    }
+    return {
+      id: w.id,
+      label: w.label,
+      unit: w.kind === 'rate' ? 'latency (us)' : w.unit,
+      target: w.kind === 'rate' ? { p50_minus_old_us: MIRROR_P50_TARGET_US, p99_minus_old_us: MIRROR_P99_TARGET_US } : { cutover_mirror_over_nginx_mirror: w.target },
+      results: targets,
+      accounting: r.accounting,
+    };
+  });
+  return {
+    rate: MIRROR_RATE,
+    rate_connections: MIRROR_RATE_CONNECTIONS,
+    rules: MIRROR_RULES,
+    proxies: res.proxies,
+    workloads,
+    sanity_accounting: res.sanity_accounting,
+    rss_max_bytes: { 'cutover-mirror': res.rss['cutover-mirror'].max, 'nginx-mirror': res.rss['nginx-mirror'].max, samples: res.rss['cutover-mirror'].samples },
+    rss_target_bytes: MIRROR_RSS_TARGET_BYTES,
+    final_counts: res.final_counts,
+    summary: res.summary,
+    summary_counts: res.summary_counts,
+    stop: res.stop,
+    log_problems: res.log_problems,
+    nginx_mirror_log_problems: res.nginx_mirror_log_problems,
+  };
+}
+
+function reportMirror(res, meta) {
+  const W = res.workloads;
+  const verdicts = [];
+  const out = [''];
+  out.push(
+    `Mirror (${meta.date}; old = nginx, new = cutover serve, same data; proxies: nginx-mirror = nginx proxy_pass+mirror, ` +
+      `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}, every request shadowed; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ` +
+      `fixed rate ${MIRROR_RATE} req/s x ${SECONDS}s over ${MIRROR_RATE_CONNECTIONS} connections; warmup ${WARMUP}s)`,
+  );
+  const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target']];
+  const lat = W['mirror-latency'];
+  if (lat) {
+    for (const p of ['p50', 'p99']) {
+      const limit = p === 'p50' ? MIRROR_P50_TARGET_US : MIRROR_P99_TARGET_US;
+      const v = (n) => lat[n]?.latency_us?.[p];
+      const cell = (n) => (lat[n] ? fmtMs(v(n)) + (lat[n].valid ? '' : ' (!)') : 'n/a');
+      const diff = v('cutover-mirror') - v('old');
+      const invalid = !lat.old?.valid || !lat['cutover-mirror']?.valid;
+      const verdict = invalid ? 'INVALID' : diff <= limit ? 'PASS' : 'FAIL';
+      verdicts.push({ what: `mirror-latency cutover-mirror ${p} - old <= ${limit / 1000} ms`, verdict, value: diff });
+      rows.push([
+        `${MIRROR_WORKLOADS[0].label}, ${p}`,
+        'ms',
+        cell('old'),
+        cell('nginx-mirror'),
+        cell('cutover-mirror'),
+        v('nginx-mirror') ? (v('cutover-mirror') / v('nginx-mirror')).toFixed(2) : 'n/a',
+        `${p} - old <= ${limit / 1000} ms: ${diff >= 0 ? '+' : ''}${(diff / 1000).toFixed(2)} ms ${verdict}`,
+      ]);
+    }
+  }
+  for (const w of selectedMirror.filter((x) => x.kind !== 'rate')) {
+    const r = W[w.id];
+    if (!r) continue;
+    const cell = (n) => (r[n] ? fmt(r[n].value) + (r[n].valid ? '' : ' (!)') : 'n/a');
+    const x = r['cutover-mirror'];
+    const y = r['nginx-mirror'];
+    const q = x && y && y.value ? x.value / y.value : null;
+    const verdict = q === null ? 'n/a' : !x.valid || !y.valid ? 'INVALID' : q >= w.target ? 'PASS' : 'FAIL';
+    if (q !== null) verdicts.push({ what: `${w.id} cutover-mirror/nginx-mirror >= ${w.target}`, verdict, value: q });
+    rows.push([w.label, w.unit, 'n/a', cell('nginx-mirror'), cell('cutover-mirror'), q === null ? 'n/a' : q.toFixed(2), `>= ${w.target} ${verdict}`]);
+  }
+  const rssV = res.rss['cutover-mirror'].max < MIRROR_RSS_TARGET_BYTES ? 'PASS' : 'FAIL';
+  verdicts.push({ what: 'cutover mirror peak RSS over the mirror part < 250 MB', verdict: rssV, value: res.rss['cutover-mirror'].max });
+  rows.push(['peak RSS, whole mirror part (sampled)', 'MB', 'n/a', fmtMB(res.rss['nginx-mirror'].max), fmtMB(res.rss['cutover-mirror'].max), '', `< 250 MB ${rssV}`]);
+  const accs = Object.entries(W).filter(([, r]) => r.accounting);
+  const accOk = accs.every(([, r]) => r.accounting.ok) && (!res.summary_counts || res.summary_counts.ok);
+  verdicts.push({ what: 'cutover mirror: compared + abandoned + dropped + skipped = requests (every workload)', verdict: accOk ? 'PASS' : 'FAIL', value: null });
+  rows.push(['accounting: no comparison silently skipped', '', '', '', accs.map(([id, r]) => (r.accounting.ok ? 'ok' : `${id} MISMATCH`)).join(', '), '', `compared+abandoned+dropped+skipped = requests ${accOk ? 'PASS' : 'FAIL'}`]);
+  out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l']));
+  out.push('(!) = errors or implausible byte counts in that run, see warnings.');
+
+  if (lat) {
+    const lrows = [['fixed rate', 'scheduled', 'ok', 'failed', 'achieved req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p50 - old', 'p99 - old', 'send lag p50/p99', 'peak RSS', 'target CPU', 'other CPU']];
+    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+      const x = lat[n];
+      if (!x) continue;
+      const l = x.latency_us ?? {};
+      const o = lat.old?.latency_us ?? {};
+      const d = (k) => (n === 'old' || l[k] == null || o[k] == null ? '' : `${l[k] - o[k] >= 0 ? '+' : ''}${((l[k] - o[k]) / 1000).toFixed(2)} ms`);
+      lrows.push([n, fmt(x.scheduled), fmt(x.completed), fmt(x.failed), fmt(x.achieved_rate), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max), d('p50'), d('p99'), `${fmtMs(x.send_lag_us.p50)} / ${fmtMs(x.send_lag_us.p99)}`, fmtMB(x.rss_max_bytes), fmtCores(x.server_cpu_cores), fmtCores(x.foreign_cpu_cores)]);
+    }
+    out.push('');
+    out.push(`Fixed-rate latency (bench/fixed-rate.mjs, GET /small.json, from the scheduled send time to the end of the body; send lag = the generator's own timer lateness, included in every figure)`);
+    out.push(table(lrows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  }
+  const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'other CPU']];
+  for (const w of selectedMirror.filter((x) => x.kind !== 'rate')) {
+    for (const n of ['nginx-mirror', 'cutover-mirror']) {
+      const r = W[w.id]?.[n];
+      if (!r) continue;
+      const e = r.raw.errors;
+      drows.push([w.id, n, fmt(r.raw.requests), fmt(r.rps), fmt(r.mbs), fmtMs(r.raw.latency_us?.p50), fmtMs(r.raw.latency_us?.p99), `${e.status}/${e.connect + e.read + e.write}/${e.timeout}`, fmtMB(r.raw.rss_max_bytes), fmtCores(r.raw.server_cpu_cores), fmtCores(r.raw.foreign_cpu_cores)]);
+    }
+  }
+  if (drows.length > 1) {
+    out.push('');
+    out.push('Mirror details (wrk; RSS = VmRSS of the proxy process tree sampled every 100 ms during warmup+run)');
+    out.push(table(drows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  }
+  out.push('target/proxy CPU = cores used by that process tree during the run (the proxy only, not old/new/load generator); other CPU = cores used by processes outside this benchmark (/proc/stat minus ours), > 0.15 is warned about.');
+  const arows = [['cutover mirror (warmup+run)', 'requests', 'compared', 'abandoned', 'dropped', 'skipped', 'settled after', 'divergent (by kind)', 'noise', 'shadow errors', 'proxy errors', 'check']];
+  const arow = (id, a) => [id, fmt(a.requests), fmt(a.compared), fmt(a.abandoned), fmt(a.dropped), fmt(a.skipped), a.settled ? `${a.settle_ms} ms` : `NOT (${a.pending} pending)`, Object.keys(a.divergent).length ? Object.entries(a.divergent).map(([k, v]) => `${k} ${v}`).join(', ') : '0', fmt(a.noise), fmt(a.shadow_errors), fmt(a.proxy_errors), a.ok ? 'PASS' : 'FAIL'];
+  if (res.sanity_accounting) arows.push(arow('sanity checks', res.sanity_accounting));
+  for (const [id, r] of accs) arows.push(arow(id, r.accounting));
+  out.push('');
+  out.push(`Mirror accounting (deltas of /metrics counters; every request must end compared, abandoned, dropped or skipped${res.final_counts?.has_skipped ? '' : ' (no skipped counter found)'})`);
+  out.push(table(arows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'l']));
+  if (res.summary_counts) {
+    const s = res.summary_counts;
+    out.push(`cutover mirror summary on SIGTERM (stopped in ${res.stop.ms} ms, exit ${JSON.stringify(res.stop.exit)}): requests ${s.requests} compared ${s.compared} divergent ${s.divergent} noise ${s.noise} dropped ${s.dropped} abandoned ${s.abandoned} skipped ${s.skipped}: ${s.ok ? 'adds up' : 'DOES NOT ADD UP'}`);
+  } else {
+    out.push(`WARNING cutover mirror printed no summary on SIGTERM (exit ${JSON.stringify(res.stop.exit)}):\n${tailLog({ logPath: path.join(OUT, 'cutover-mirror.log') }, 8)}`);
+  }
+  const totalDiv = Object.values(res.final_counts?.divergent ?? {}).reduce((a, b) => a + b, 0);
+  out.push(`Divergences found by cutover mirror over the whole part: ${res.summary_counts ? res.summary_counts.divergent : totalDiv} requests (by kind: ${JSON.stringify(res.final_counts?.divergent ?? {})})${MIRROR_OUT ? `; records in ${path.relative(ROOT, path.join(OUT, 'mirror-divergences.jsonl'))}` : ' (BENCH_MIRROR_OUT=1 to record them)'}`);
+  if (res.log_problems.count) out.push(`WARNING cutover-mirror.log: ${res.log_problems.count} warning/error lines, e.g.:\n  ${res.log_problems.samples.join('\n  ')}`);
+  if (res.nginx_mirror_log_problems.count) out.push(`nginx-mirror-error.log: ${res.nginx_mirror_log_problems.count} error lines, e.g.:\n  ${res.nginx_mirror_log_problems.samples.join('\n  ')}`);
+  const warns = [];
+  for (const [id, r] of Object.entries(W)) for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) for (const x of r[n]?.warnings ?? []) warns.push(`WARNING ${n} ${id}: ${x}`);
+  if (warns.length) out.push('', ...warns);
+  const failed = verdicts.filter((v) => v.verdict !== 'PASS');
+  out.push('', failed.length ? `Mirror targets: ${failed.length} of ${verdicts.length} not met: ${failed.map((v) => v.what).join('; ')}` : `Mirror targets: all ${verdicts.length} met`);
+  console.log(out.join('\n'));
+  return verdicts;
+}
+
 // ---------------------------------------------------------------- main
+
+/** Share of CPU time (all cores) used over `ms` before the run: other load skews every figure. */
+async function cpuBusy(ms = 1000) {
+  const read = () => {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  try {
+    const a = read();
+    await sleep(ms);
+    const b = read();
+    return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : null;
+  } catch {
+    return null;
+  }
+}
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   for (const tool of ['wrk', 'nginx', 'go']) {
-    if (tool === 'nginx' && !selectedServers.includes('nginx')) continue;
-    if (tool === 'go' && !selectedServers.includes('go')) continue;
+    if (tool === 'nginx' && !startedServers.includes('nginx')) continue;
+    if (tool === 'go' && !startedServers.includes('go')) continue;
     const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${tool} not found in PATH`);
   }
   const t0 = Date.now();
+  const busy = await cpuBusy();
+  if (busy !== null && busy > 0.1) log(`WARNING: the machine is busy before the run (${(busy * 100).toFixed(0)} % CPU used by other processes); figures will be skewed`);
   ensureData();
-  const servers = await startServers();
-  for (const s of servers) await sanityCheck(s);
+  const allServers = await startServers();
+  for (const s of allServers) await sanityCheck(s);
+  // servers measured by the plain workloads (nginx/cutover may run only as mirror backends)
+  const servers = allServers.filter((s) => selectedServers.includes(s.name));
 
   const results = {};
-  for (const w of WORKLOADS.filter((x) => selectedWorkloads.includes(x.id))) {
+  for (const w of selectedPlain) {
     results[w.id] = {};
     for (const s of servers) {
       if (WARMUP > 0) await runWrk(s, w, WARMUP, '-warmup');
@@ -681,12 +1256,25 @@ async function main() {
     }
   }
 
-  const meta = { date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, node: process.version };
-  const verdicts = report(servers, results, meta);
+  let mirror = null;
+  if (selectedMirror.length) {
+    const oldS = allServers.find((s) => s.name === 'nginx');
+    const newS = allServers.find((s) => s.name === 'cutover');
+    mirror = await runMirrorPart(oldS, newS);
+  }
+
+  const meta = { date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, node: process.version, cpu_busy_before: busy };
+  const verdicts = selectedPlain.length ? report(servers, results, meta) : [];
+  if (mirror) verdicts.push(...reportMirror(mirror, meta));
+  if (mirror && selectedPlain.length) {
+    const failed = verdicts.filter((v) => v.verdict !== 'PASS');
+    console.log(failed.length ? `All targets: ${failed.length} of ${verdicts.length} not met` : `All targets: all ${verdicts.length} met`);
+  }
   const json = {
     meta: { ...meta, seconds: SECONDS, connections: CONNECTIONS, warmup: WARMUP, mb: 1e6, elapsed_s: (Date.now() - t0) / 1000 },
-    servers: servers.map((s) => ({ name: s.name, port: s.port, command: s.describe })),
-    workloads: WORKLOADS.filter((x) => selectedWorkloads.includes(x.id)).map((w) => ({
+    servers: allServers.map((s) => ({ name: s.name, port: s.port, command: s.describe, measured: selectedServers.includes(s.name) })),
+    mirror: mirror && mirrorJson(mirror),
+    workloads: selectedPlain.map((w) => ({
       id: w.id,
       label: w.label,
       unit: w.unit,
