@@ -118,27 +118,35 @@ function bodyError(side: Side, err: unknown, got: number): Divergence {
   return { kind: 'error', side, code: multipart ? 'ERR_MULTIPART' : 'ERR_TRUNCATED', message }
 }
 
-/** addStreamVerdict turns a stream comparison into divergences (part set for multipart parts). */
-function addStreamVerdict(v: StreamVerdict, found: Found, part?: number): void {
-  if (v.failed) {
-    found.add(bodyError(v.failed.side, v.failed.error, v.failed.side === 'control' ? v.controlLength : v.candidateLength))
-    return
-  }
+/**
+ * streamDivergences turns a stream comparison into divergences: a truncation of the side that broke,
+ * the first differing byte (with both lengths, digests and context), or a length difference; none
+ * when the streams are equal. `part` is set for multipart parts.
+ */
+export function streamDivergences(v: StreamVerdict, part?: number): Divergence[] {
+  if (v.failed) return [bodyError(v.failed.side, v.failed.error, v.failed.side === 'control' ? v.controlLength : v.candidateLength)]
   const p = part === undefined ? {} : { part }
   if (v.offset !== undefined) {
-    found.add({
-      kind: 'body-bytes',
-      offset: v.offset,
-      controlLength: v.controlLength,
-      candidateLength: v.candidateLength,
-      controlSha256: v.controlSha256,
-      candidateSha256: v.candidateSha256,
-      ...p,
-      ...(v.context ? { context: v.context } : {}),
-    })
-  } else if (v.controlLength !== v.candidateLength) {
-    found.add({ kind: 'body-length', control: v.controlLength, candidate: v.candidateLength, ...p })
+    return [
+      {
+        kind: 'body-bytes',
+        offset: v.offset,
+        controlLength: v.controlLength,
+        candidateLength: v.candidateLength,
+        controlSha256: v.controlSha256,
+        candidateSha256: v.candidateSha256,
+        ...p,
+        ...(v.context ? { context: v.context } : {}),
+      },
+    ]
   }
+  if (v.controlLength !== v.candidateLength) return [{ kind: 'body-length', control: v.controlLength, candidate: v.candidateLength, ...p }]
+  return []
+}
+
+/** addStreamVerdict records a stream comparison's divergences. */
+function addStreamVerdict(v: StreamVerdict, found: Found, part?: number): void {
+  for (const d of streamDivergences(v, part)) found.add(d)
 }
 
 /** declaredLength checks a body against its Content-Length: a short body is a truncation. */

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { listenOn } from '../core/listen.js'
 
 /**
  * MetricsServer serves one prom-client Registry in the Prometheus text format at `GET /metrics`
@@ -38,13 +39,7 @@ export class MetricsServer {
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve(this.server.address() as AddressInfo)
-      })
-    })
+    return listenOn(this.server, port, host)
   }
 
   /** close stops the listener and closes its connections. */

@@ -22,6 +22,7 @@ import type { Backend, SendOptions } from './http-backend.js'
 import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, type Rules } from './rules.js'
 import { ShadowQueue } from './shadow-queue.js'
 import { splitBody } from './split-body.js'
+import { listenOn } from '../core/listen.js'
 
 /** DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 64 MiB. */
 export const DEFAULT_TEE_BUDGET = 64 * 1024 * 1024
@@ -247,13 +248,7 @@ export class Mirror {
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve(this.server.address() as AddressInfo)
-      })
-    })
+    return listenOn(this.server, port, host)
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {

@@ -1,3 +1,4 @@
+import { streamDivergences } from '../audit/compare.js'
 import { compareStreams } from '../audit/stream-compare.js'
 import type { Divergence } from '../audit/divergence.js'
 import type { Backend } from '../audit/http-backend.js'
@@ -106,20 +107,5 @@ export async function verifySlice(
     return []
   }
   const length = range.end - range.start + 1
-  const v = await compareStreams(slice(o.body, range.start, length), n.body)
-  if (v.failed) return [{ kind: 'error', side: v.failed.side, code: 'ERR_TRUNCATED', message: String(v.failed.error) }]
-  if (v.offset !== undefined)
-    return [
-      {
-        kind: 'body-bytes',
-        offset: v.offset,
-        controlLength: v.controlLength,
-        candidateLength: v.candidateLength,
-        controlSha256: v.controlSha256,
-        candidateSha256: v.candidateSha256,
-        ...(v.context ? { context: v.context } : {}),
-      },
-    ]
-  if (v.controlLength !== v.candidateLength) return [{ kind: 'body-length', control: v.controlLength, candidate: v.candidateLength }]
-  return []
+  return streamDivergences(await compareStreams(slice(o.body, range.start, length), n.body))
 }

@@ -6,6 +6,7 @@ import { sendError, toHttpError } from '../http/http-error.js'
 import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
+import { listenOn } from '../core/listen.js'
 
 /** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */
 const IDLE_BUFFER_BYTES = 32 * 1024 * 1024
@@ -58,13 +59,7 @@ export class DownloadServer {
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve(this.server.address() as AddressInfo)
-      })
-    })
+    return listenOn(this.server, port, host)
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
