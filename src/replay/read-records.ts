@@ -21,6 +21,8 @@ export const DETECT_BYTES = 64 * 1024
 export interface ReadRecordsOptions {
   /** The format of every file, or `auto` to detect it per file from its first lines (see detectFormat). */
   format: 'auto' | LogFormat
+  /** The largest HAR file read (HAR is parsed whole). If unset, defaults to HAR_MAX_BYTES (256 MiB). */
+  maxHarBytes?: number
 }
 
 /** FileSummary counts what was read of one file so far. */
@@ -59,7 +61,7 @@ type Count = 'records' | 'bad' | 'skipped'
 /**
  * readRecords reads captured request logs for `cutover replay` (design.md §8): the files one after
  * the other, each line by line through node:readline, so a multi-GB log is read in constant memory
- * (HAR excepted: one JSON document, read whole up to HAR_MAX_BYTES). For each file it:
+ * (HAR excepted: one JSON document, read whole up to `o.maxHarBytes`). For each file it:
  * - gunzips it when it starts with the gzip magic bytes, whatever its name (multi-member gzip, as
  *   `cat a.gz b.gz` makes, is read through);
  * - detects its format from the first non-empty lines when `o.format` is `auto`;
@@ -69,7 +71,7 @@ type Count = 'records' | 'bad' | 'skipped'
  *
  * Before the first line is yielded every file is opened once, so a missing file fails the run before
  * anything is replayed: the iteration rejects with CutoverError ERR_NOT_FOUND (no such file) or
- * ERR_INVALID_ARGUMENT (a directory, no permission, a HAR file over HAR_MAX_BYTES, a format that
+ * ERR_INVALID_ARGUMENT (a directory, no permission, a HAR file over `o.maxHarBytes`, a format that
  * cannot be detected), naming the file. A read error later rejects with ERR_IO. A corrupt or truncated
  * gzip stream is not fatal: it ends that file with a bad line (`gzip: unexpected end of file`) and
  * reading goes on with the next file.
@@ -83,7 +85,17 @@ export function readRecords(paths: readonly string[], o: ReadRecordsOptions): Re
   if (o?.format !== 'auto' && !LOG_FORMATS.includes(o?.format)) {
     throw new TypeError(`format must be "auto" or one of ${LOG_FORMATS.join(', ')}`)
   }
-  const files: Array<Mutable<FileSummary>> = paths.map(file => ({ file, format: undefined, records: 0, bad: 0, skipped: 0 }))
+  const maxHarBytes = o.maxHarBytes ?? HAR_MAX_BYTES
+  if (!Number.isSafeInteger(maxHarBytes) || maxHarBytes < 0) {
+    throw new TypeError('maxHarBytes must be a nonnegative integer')
+  }
+  const files: Array<Mutable<FileSummary>> = paths.map(file => ({
+    file,
+    format: undefined,
+    records: 0,
+    bad: 0,
+    skipped: 0,
+  }))
   const summary: Mutable<ReadSummary> = { files, records: 0, bad: 0, skipped: 0 }
   let iterated = false
   return {
@@ -91,7 +103,7 @@ export function readRecords(paths: readonly string[], o: ReadRecordsOptions): Re
     [Symbol.asyncIterator]() {
       if (iterated) throw new TypeError('a RecordReader can be iterated only once')
       iterated = true
-      return readAll(files, o.format, (f, c) => {
+      return readAll(files, { format: o.format, maxHarBytes }, (f, c) => {
         f[c]++
         summary[c]++
       })
@@ -101,13 +113,13 @@ export function readRecords(paths: readonly string[], o: ReadRecordsOptions): Re
 
 async function* readAll(
   files: Array<Mutable<FileSummary>>,
-  format: 'auto' | LogFormat,
+  o: Required<ReadRecordsOptions>,
   count: (f: Mutable<FileSummary>, c: Count) => void,
 ): AsyncGenerator<ParsedLine> {
   // Open every file first: a typo in the last path must stop the run before it starts, not after
   // hours of replaying the first files.
   for (const f of files) await (await openLog(f.file)).close()
-  for (const f of files) yield* readFile(f, format, c => count(f, c))
+  for (const f of files) yield* readFile(f, o, c => count(f, c))
 }
 
 /** openLog opens a log file for reading, or rejects with a CutoverError naming it. */
@@ -121,31 +133,39 @@ async function openLog(file: string) {
   } catch (err) {
     await fh?.close()
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new CutoverError('ERR_NOT_FOUND', `log file not found: ${file}`, { cause: err })
-    throw new CutoverError('ERR_INVALID_ARGUMENT', `cannot read log file ${file}: ${code ?? (err as Error).message}`, {
-      cause: err,
-    })
+    if (code === 'ENOENT') {
+      throw new CutoverError('ERR_NOT_FOUND', `log file not found: ${file}`, { cause: err })
+    }
+    const why = code ?? (err as Error).message
+    throw new CutoverError('ERR_INVALID_ARGUMENT', `cannot read log file ${file}: ${why}`, { cause: err })
   }
 }
 
 /** readFile yields the parsed lines of one file; see {@link readRecords}. */
-async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, count: (c: Count) => void) {
-  const file = f.file
+async function* readFile(
+  f: Mutable<FileSummary>,
+  o: Required<ReadRecordsOptions>,
+  count: (c: Count) => void,
+) {
+  const { file } = f
   const fh = await openLog(file)
   const raw = fh.createReadStream({ highWaterMark: DETECT_BYTES })
   let gunzip: Gunzip | undefined
   let input: Readable | undefined
   let rl: Interface | undefined
   let line = 0 // the last line read, for a gzip error's line number
-  /** emit turns a parser's result into what is yielded (undefined for a skipped record) and counts it. */
-  const emit = (n: number, text: string, r: LineResult): ParsedLine | undefined => {
+  /**
+   * emit turns a parser's result into what is yielded (undefined for a skipped record) and counts it.
+   * The text of a line is made only for a bad line: most lines are good, and escaping costs.
+   */
+  const emit = (n: number, r: LineResult, text: () => string): ParsedLine | undefined => {
     if (r.kind === 'skipped') {
       count('skipped')
       return undefined
     }
     if (r.kind === 'bad') {
       count('bad')
-      return { kind: 'bad', bad: { file, line: n, reason: r.reason, text } }
+      return { kind: 'bad', bad: { file, line: n, reason: r.reason, text: text() } }
     }
     count('records')
     return { kind: 'record', record: { file, line: n, ...r.request } }
@@ -159,12 +179,17 @@ async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, co
       : chain(magic)
     const start = await peek(bytes, DETECT_BYTES)
     // A UTF-8 byte order mark (Windows tools write one) is not part of the first line.
-    if (start.head[0] === 0xef && start.head[1] === 0xbb && start.head[2] === 0xbf) start.head = start.head.subarray(3)
+    if (start.head[0] === 0xef && start.head[1] === 0xbb && start.head[2] === 0xbf) {
+      start.head = start.head.subarray(3)
+    }
     const headText = start.head.toString('latin1')
-    if (headText.trim() === '') return
-    const fmt = format === 'auto' ? detectFormat(headText) : format
+    const fmt = o.format === 'auto' ? detectFormat(headText) : o.format
     if (fmt === undefined) {
-      throw new CutoverError('ERR_INVALID_ARGUMENT', `cannot tell the format of log file ${file} from its first lines`)
+      // A gzip stream broken before its first line gets its bad line (below); an empty file has no lines.
+      if (start.error !== undefined) throw start.error
+      if (headText.trim() === '') return
+      const why = `cannot tell the format of log file ${file} from its first lines`
+      throw new CutoverError('ERR_INVALID_ARGUMENT', why)
     }
     f.format = fmt
 
@@ -173,13 +198,14 @@ async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, co
       let size = 0
       for await (const c of chain(start)) {
         size += c.length
-        if (size > HAR_MAX_BYTES) {
-          throw new CutoverError('ERR_INVALID_ARGUMENT', `HAR file ${file} is over ${HAR_MAX_BYTES / 2 ** 20} MiB`)
+        if (size > o.maxHarBytes) {
+          const why = `HAR file ${file} is larger than ${o.maxHarBytes} bytes`
+          throw new CutoverError('ERR_INVALID_ARGUMENT', why)
         }
         chunks.push(c)
       }
       for (const item of parseHar(Buffer.concat(chunks).toString('utf8'))) {
-        const p = emit(item.line, item.text, item.result)
+        const p = emit(item.line, item.result, () => item.text)
         if (p) yield p
       }
       return
@@ -191,24 +217,25 @@ async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, co
     const latin1 = fmt !== 'jsonl'
     input = Readable.from(decode(chain(start), latin1))
     rl = createInterface({ input, crlfDelay: Infinity })
-    const lines = rl
-    const numbered = async function* () {
-      for await (const l of lines) {
-        line++
-        yield l
-      }
-    }
     if (fmt === 'gor') {
+      const lines = rl
+      const numbered = async function* () {
+        for await (const l of lines) {
+          line++
+          yield l
+        }
+      }
       for await (const r of splitGorRecords(numbered())) {
-        const p = emit(r.line, printableBytes(r.head.slice(0, 2).join(' | ')), parseGorRecord(r))
+        const p = emit(r.line, parseGorRecord(r), () => printableBytes(r.head.slice(0, 2).join(' | ')))
         if (p) yield p
       }
       return
     }
     const parse: LineParser = fmt === 'jsonl' ? parseJsonl : l => parseCombined(l, { format: fmt })
-    for await (const l of numbered()) {
+    for await (const l of rl) {
+      line++
       if (l.trim() === '') continue
-      const p = emit(line, latin1 ? printableBytes(l) : printable(l), parse(l))
+      const p = emit(line, parse(l), () => (latin1 ? printableBytes(l) : printable(l)))
       if (p) yield p
     }
   } catch (err) {
@@ -216,11 +243,12 @@ async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, co
     const code = (err as NodeJS.ErrnoException).code
     if (typeof code === 'string' && code.startsWith('Z_')) {
       // zlib: truncated or corrupt data. The lines before it were read; this file ends here.
-      const p = emit(line + 1, '', { kind: 'bad', reason: `gzip: ${(err as Error).message}` })
+      const p = emit(line + 1, { kind: 'bad', reason: `gzip: ${(err as Error).message}` }, () => '')
       if (p) yield p
       return
     }
-    throw new CutoverError('ERR_IO', `cannot read log file ${file}: ${(err as Error).message}`, { cause: err })
+    const why = `cannot read log file ${file}: ${(err as Error).message}`
+    throw new CutoverError('ERR_IO', why, { cause: err })
   } finally {
     rl?.close()
     input?.destroy()
@@ -229,33 +257,39 @@ async function* readFile(f: Mutable<FileSummary>, format: 'auto' | LogFormat, co
   }
 }
 
-/** Peeked is the beginning of a byte stream and the iterator of the rest. */
+/** Peeked is the beginning of a byte stream, the iterator of the rest, and how the stream ended if it did. */
 interface Peeked {
   head: Buffer
   rest: AsyncIterator<Buffer>
   done: boolean
+  /** The error that ended the stream within the head (a gzip file cut short), thrown after the head. */
+  error?: unknown
 }
 
-/** peek reads at least n bytes (fewer at the end) from an iterator, without losing them: see {@link chain}. */
+/**
+ * peek reads at least n bytes (fewer at the end) from an iterator, without losing them: see
+ * {@link chain}. An error is kept for after the head, so the lines before it are still read.
+ */
 async function peek(it: AsyncIterator<Buffer>, n: number): Promise<Peeked> {
   const chunks: Buffer[] = []
   let size = 0
-  let done = false
-  while (size < n) {
-    const r = await it.next()
-    if (r.done === true) {
-      done = true
-      break
+  try {
+    while (size < n) {
+      const r = await it.next()
+      if (r.done === true) return { head: Buffer.concat(chunks), rest: it, done: true }
+      chunks.push(r.value)
+      size += r.value.length
     }
-    chunks.push(r.value)
-    size += r.value.length
+  } catch (error) {
+    return { head: Buffer.concat(chunks), rest: it, done: true, error }
   }
-  return { head: Buffer.concat(chunks), rest: it, done }
+  return { head: Buffer.concat(chunks), rest: it, done: false }
 }
 
-/** chain yields the peeked head, then the rest of the stream. */
+/** chain yields the peeked head, then the rest of the stream (or the error that ended it). */
 async function* chain(p: Peeked): AsyncGenerator<Buffer> {
   if (p.head.length > 0) yield p.head
+  if (p.error !== undefined) throw p.error
   if (p.done) return
   for (let r = await p.rest.next(); r.done !== true; r = await p.rest.next()) yield r.value
 }

@@ -21,9 +21,14 @@ const line = (patch: Record<string, unknown> = {}, drop: string[] = []) => {
   for (const k of drop) delete r[k]
   return JSON.stringify(r)
 }
-const ok = (path: string, headers: Record<string, string> = {}, status: number | undefined = 200, method = 'GET'): LineResult => ({
+const ok = (
+  path: string,
+  headers: Record<string, string> = {},
+  status: number | null = 200,
+  method = 'GET',
+): LineResult => ({
   kind: 'record',
-  request: { time: new Date(AT), method, path, headers, ...(status === undefined ? {} : { status }) },
+  request: { time: new Date(AT), method, path, headers, ...(status === null ? {} : { status }) },
 })
 const bad = (reason: string): LineResult => ({ kind: 'bad', reason })
 
@@ -39,32 +44,92 @@ const cases: Array<{ title: string; line: string; want: LineResult }> = [
     line: line({ headers: { 'If-None-Match': '"x"', cookie: 'secret', 'Accept-Encoding': 'gzip' } }),
     want: ok('/nums11.txt', { 'if-none-match': '"x"', 'accept-encoding': 'gzip' }),
   },
-  { title: 'HEAD', line: line({ method: 'HEAD', path: '/data.json' }), want: ok('/data.json', {}, 200, 'HEAD') },
-  { title: 'percent-encoding is kept', line: line({ path: '/snow%20%E2%98%83.txt' }), want: ok('/snow%20%E2%98%83.txt') },
-  { title: 'a non-ASCII path is percent-encoded as UTF-8', line: line({ path: '/snow ☃.txt' }), want: ok('/snow%20%E2%98%83.txt') },
-  { title: 'unknown fields are allowed', line: line({ upstream: 'old', extra: { a: 1 } }), want: ok('/nums11.txt') },
+  {
+    title: 'HEAD',
+    line: line({ method: 'HEAD', path: '/data.json' }),
+    want: ok('/data.json', {}, 200, 'HEAD'),
+  },
+  {
+    title: 'percent-encoding is kept',
+    line: line({ path: '/snow%20%E2%98%83.txt' }),
+    want: ok('/snow%20%E2%98%83.txt'),
+  },
+  {
+    title: 'a non-ASCII path is percent-encoded as UTF-8',
+    line: line({ path: '/snow ☃.txt' }),
+    want: ok('/snow%20%E2%98%83.txt'),
+  },
+  {
+    title: 'unknown fields are allowed',
+    line: line({ upstream: 'old', extra: { a: 1 } }),
+    want: ok('/nums11.txt'),
+  },
   { title: 'headers may be absent', line: line({}, ['headers']), want: ok('/nums11.txt') },
-  { title: 'status may be absent', line: line({}, ['status']), want: ok('/nums11.txt', {}, undefined) },
-  { title: 'a time with an offset', line: line({ time: '2025-10-10T15:56:01.007+02:00' }), want: ok('/nums11.txt') },
+  { title: 'status may be absent', line: line({}, ['status']), want: ok('/nums11.txt', {}, null) },
+  {
+    title: 'a time with an offset',
+    line: line({ time: '2025-10-10T15:56:01.007+02:00' }),
+    want: ok('/nums11.txt'),
+  },
 
-  { title: 'not JSON', line: '\u0000 junk', want: bad('json: Unexpected token \'\u0000\', "\u0000 junk" is not valid JSON') },
-  { title: 'a truncated line', line: line().slice(0, 40), want: bad('json: Unterminated string in JSON at position 40') },
+  {
+    title: 'not JSON',
+    line: '\u0000 junk',
+    want: bad('json: Unexpected token \'\\x00\', "\\x00 junk" is not valid JSON'),
+  },
+  {
+    title: 'a truncated line',
+    line: line().slice(0, 40),
+    want: bad('json: Unterminated string in JSON at position 40'),
+  },
   { title: 'a JSON array', line: '[1,2]', want: bad('line: expected a JSON object') },
   { title: 'JSON null', line: 'null', want: bad('line: expected a JSON object') },
   { title: 'no method', line: line({}, ['method']), want: bad('method: missing') },
   { title: 'a numeric method', line: line({ method: 42 }), want: bad('method: expected a string') },
-  { title: 'a method with a space', line: line({ method: 'G T' }), want: bad('method: not an HTTP method ("G T")') },
+  {
+    title: 'a method with a space',
+    line: line({ method: 'G T' }),
+    want: bad('method: not an HTTP method ("G T")'),
+  },
   { title: 'no path', line: line({}, ['path']), want: bad('path: missing') },
-  { title: 'a path that is not a string', line: line({ path: ['/a'] }), want: bad('path: expected a string') },
-  { title: 'a path that is not a target', line: line({ path: 'nums11.txt' }), want: bad('path: not a request target ("nums11.txt")') },
+  {
+    title: 'a path that is not a string',
+    line: line({ path: ['/a'] }),
+    want: bad('path: expected a string'),
+  },
+  {
+    title: 'a path that is not a target',
+    line: line({ path: 'nums11.txt' }),
+    want: bad('path: not a request target ("nums11.txt")'),
+  },
   { title: 'no time', line: line({}, ['time']), want: bad('time: missing') },
   { title: 'a numeric time', line: line({ time: 1760104561007 }), want: bad('time: expected a string') },
-  { title: 'an impossible date', line: line({ time: '2025-13-45T13:56:14.098Z' }), want: bad('time: not an ISO 8601 date ("2025-13-45T13:56:14.098Z")') },
-  { title: 'a date without a zone', line: line({ time: '2025-10-10T13:56:14' }), want: bad('time: not an ISO 8601 date ("2025-10-10T13:56:14")') },
+  {
+    title: 'an impossible date',
+    line: line({ time: '2025-13-45T13:56:14.098Z' }),
+    want: bad('time: not an ISO 8601 date ("2025-13-45T13:56:14.098Z")'),
+  },
+  {
+    title: 'a date without a zone',
+    line: line({ time: '2025-10-10T13:56:14' }),
+    want: bad('time: not an ISO 8601 date ("2025-10-10T13:56:14")'),
+  },
   { title: 'headers as an array', line: line({ headers: [] }), want: bad('headers: expected an object') },
-  { title: 'a numeric header value', line: line({ headers: { range: 5 } }), want: bad('headers.range: expected a string') },
-  { title: 'a string status', line: line({ status: '200' }), want: bad('status: expected an integer from 100 to 999, got "200"') },
-  { title: 'a fractional status', line: line({ status: 200.5 }), want: bad('status: expected an integer from 100 to 999, got 200.5') },
+  {
+    title: 'a numeric header value',
+    line: line({ headers: { range: 5 } }),
+    want: bad('headers.range: expected a string'),
+  },
+  {
+    title: 'a string status',
+    line: line({ status: '200' }),
+    want: bad('status: expected an integer from 100 to 999, got "200"'),
+  },
+  {
+    title: 'a fractional status',
+    line: line({ status: 200.5 }),
+    want: bad('status: expected an integer from 100 to 999, got 200.5'),
+  },
   { title: 'a numeric remote', line: line({ remote: 1 }), want: bad('remote: expected a string') },
   { title: 'a string size', line: line({ bytes: '11' }), want: bad('bytes: expected a number') },
   { title: 'a string aborted', line: line({ aborted: 'no' }), want: bad('aborted: expected a boolean') },

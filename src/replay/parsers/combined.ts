@@ -14,7 +14,8 @@ export interface CombinedOptions {
 /**
  * parseCombined reads one line of an nginx or Apache access log in the `combined` or `common` format:
  *
- *     $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+ *     $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+ *         "$http_referer" "$http_user_agent"
  *
  * optionally followed by a quoted `"$http_range"` field (design.md §8). That field is recognised only
  * when it comes right after the user agent (right after the size for `common`) and looks like a
@@ -41,7 +42,7 @@ export function parseCombined(line: string, o: CombinedOptions = {}): LineResult
   if (time === undefined) return bad(`time_local: not a date (${q(timeText)})`)
   if (!s.space()) return bad('request: missing')
   const req = s.quotedField()
-  if (typeof req === 'string') return bad(`request: ${req}`)
+  if (typeof req !== 'string') return bad(`request: ${req.reason}`)
   const rl = parseRequestLine(req)
   if (typeof rl === 'string') return bad(`request: ${rl}`)
   if (!s.space()) return bad('status: missing')
@@ -55,7 +56,7 @@ export function parseCombined(line: string, o: CombinedOptions = {}): LineResult
     for (const name of ['http_referer', 'http_user_agent']) {
       if (!s.space()) return bad(`${name}: missing`)
       const f = s.quotedField()
-      if (typeof f === 'string') return bad(`${name}: ${f}`)
+      if (typeof f !== 'string') return bad(`${name}: ${f.reason}`)
     }
   }
   const headers: Record<string, string> = {}
@@ -63,10 +64,7 @@ export function parseCombined(line: string, o: CombinedOptions = {}): LineResult
     const f = s.quotedField()
     // A malformed trailing field is not ours to judge (it may be a custom one); only a well-formed
     // one that looks like a Range header is taken as $http_range.
-    if (typeof f !== 'string') {
-      const v = f.toString('latin1')
-      if (/^bytes\s*=/i.test(v)) headers.range = v
-    }
+    if (typeof f === 'string' && /^bytes\s*=/i.test(f)) headers.range = f
   }
   return record({ time, method: rl.method, path: rl.target, headers, status: Number(status) })
 }
@@ -78,55 +76,64 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * month names, numeric zone) to a Date, or undefined if it is not one or the date does not exist.
  */
 export function parseTimeLocal(s: string): Date | undefined {
-  const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s)
-  if (m === null) return undefined
-  const mo = MONTHS.indexOf(m[2]!) + 1
-  const [d, y, h, mi, sec, zh, zm] = [1, 3, 4, 5, 6, 8, 9].map(i => Number(m[i]))
-  if (mo === 0 || !validDateTime(y!, mo, d!, h!, mi!, sec!) || zh! > 23 || zm! > 59) return undefined
-  const offsetMin = (m[7] === '-' ? -1 : 1) * (zh! * 60 + zm!)
-  return new Date(Date.UTC(y!, mo - 1, d!, h!, mi!, sec!) - offsetMin * 60_000)
+  if (!TIME_LOCAL.test(s)) return undefined
+  // Fixed width from here: read the numbers by position, as this runs once per log line.
+  const n = (at: number, len: number) => Number(s.slice(at, at + len))
+  const [d, mo, y, h, mi, sec] = [
+    n(0, 2),
+    MONTHS.indexOf(s.slice(3, 6)) + 1,
+    n(7, 4),
+    n(12, 2),
+    n(15, 2),
+    n(18, 2),
+  ]
+  const [zh, zm] = [n(22, 2), n(24, 2)]
+  if (mo === 0 || zh > 23 || zm > 59 || !validDateTime(y, mo, d, h, mi, sec)) return undefined
+  const offsetMinutes = (s[21] === '-' ? -1 : 1) * (zh * 60 + zm)
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, sec) - offsetMinutes * 60_000)
 }
+
+const TIME_LOCAL = /^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$/
 
 /**
  * unescapeField undoes the escaping nginx and Apache apply inside a quoted log field (without its
- * quotes) and returns the original bytes: `\xXX` (either case) is that byte, `\"` and `\\` are the
- * character, and Apache's `\b \f \n \r \t \v` are those control bytes. A backslash before anything
- * else is kept as it is (neither server writes one, so it is literal text). Other characters are
- * bytes already (the line is latin1-decoded).
+ * quotes). Input and output are latin1 strings, one character per byte: `\xXX` (either case) is that
+ * byte, `\"` and `\\` are the character, and Apache's `\b \f \n \r \t \v` are those control bytes. A
+ * backslash before anything else is kept as it is (neither server writes one, so it is literal text).
  */
-export function unescapeField(s: string): Buffer {
-  const out = Buffer.allocUnsafe(s.length)
-  let n = 0
+export function unescapeField(s: string): string {
+  if (!s.includes('\\')) return s
+  let out = ''
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c === 0x5c && i + 1 < s.length) {
+    const c = s[i]!
+    if (c === '\\' && i + 1 < s.length) {
       const e = s[i + 1]!
       if (e === 'x' && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 2, i + 4))) {
-        out[n++] = parseInt(s.slice(i + 2, i + 4), 16)
+        out += String.fromCharCode(parseInt(s.slice(i + 2, i + 4), 16))
         i += 3
         continue
       }
       const ctl = CONTROL_ESCAPES[e]
       if (ctl !== undefined) {
-        out[n++] = ctl
+        out += ctl
         i++
         continue
       }
     }
-    out[n++] = c & 0xff
+    out += c
   }
-  return out.subarray(0, n)
+  return out
 }
 
-const CONTROL_ESCAPES: Readonly<Record<string, number>> = Object.freeze({
-  '"': 0x22,
-  '\\': 0x5c,
-  b: 0x08,
-  f: 0x0c,
-  n: 0x0a,
-  r: 0x0d,
-  t: 0x09,
-  v: 0x0b,
+const CONTROL_ESCAPES: Readonly<Record<string, string>> = Object.freeze({
+  '"': '"',
+  '\\': '\\',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
 })
 
 /**
@@ -135,19 +142,21 @@ const CONTROL_ESCAPES: Readonly<Record<string, number>> = Object.freeze({
  * logs that way. A target with spaces in it (nginx logs the raw line of a client that sent one, and
  * answers 400) keeps them, percent-encoded.
  */
-function parseRequestLine(b: Buffer): { method: string; target: string } | string {
-  const line = b.toString('latin1')
+function parseRequestLine(line: string): { method: string; target: string } | string {
   if (line === '-' || line === '') return `missing (${q(line)})`
-  const parts = line.split(' ')
-  const method = parts[0]!
-  const last = parts[parts.length - 1]!
-  const targetParts = parts.length >= 3 && isProtocol(last) ? parts.slice(1, -1) : parts.length === 2 ? parts.slice(1) : undefined
-  if (!isMethod(method) || targetParts === undefined || targetParts.some(p => p === '')) {
-    return `not "METHOD TARGET PROTOCOL" (${q(b.toString('latin1'))})`
+  const first = line.indexOf(' ')
+  const last = line.lastIndexOf(' ')
+  let target: string | undefined
+  if (first > 0 && last > first && isProtocol(line.slice(last + 1))) target = line.slice(first + 1, last)
+  else if (first > 0 && last === first) target = line.slice(first + 1)
+  const method = line.slice(0, first)
+  // A space next to the method or the protocol (`GET  /a`) is not a request line nginx would parse.
+  if (target === undefined || target === '' || /^ | $/.test(target) || !isMethod(method)) {
+    return `not "METHOD TARGET PROTOCOL" (${q(line)})`
   }
-  const target = requestTarget(Buffer.from(targetParts.join(' '), 'latin1'))
-  if (target === undefined) return `target is not a path (${q(b.toString('latin1'))})`
-  return { method, target }
+  const path = requestTarget(target)
+  if (path === undefined) return `target is not a path (${q(line)})`
+  return { method, target: path }
 }
 
 /** q quotes a piece of the latin1-decoded line for a reason, with nginx's escapes. */
@@ -181,7 +190,8 @@ class Scanner {
   /** token consumes characters up to the next space or the end. */
   token(): string {
     const start = this.#i
-    while (this.#i < this.#s.length && this.#s[this.#i] !== ' ') this.#i++
+    const end = this.#s.indexOf(' ', start)
+    this.#i = end < 0 ? this.#s.length : end
     return this.#s.slice(start, this.#i)
   }
   /** bracketed consumes `[...]` and returns what is inside, or undefined if there is none. */
@@ -194,21 +204,27 @@ class Scanner {
     return inside
   }
   /**
-   * quotedField consumes a `"..."` field and returns its unescaped bytes, or a reason: no opening
-   * quote, no closing quote (a truncated line), or text glued to the closing quote.
+   * quotedField consumes a `"..."` field and returns its unescaped text (latin1), or a reason: no
+   * opening quote, no closing quote (a truncated line), or text glued to the closing quote.
    */
-  quotedField(): Buffer | string {
-    if (this.#s[this.#i] !== '"') return `expected a quoted field (${q(this.rest())})`
+  quotedField(): string | { reason: string } {
+    const s = this.#s
+    if (s[this.#i] !== '"') return { reason: `expected a quoted field (${q(this.rest())})` }
+    // The closing quote is the first one not escaped by a backslash; a backslash escapes one character.
     let j = this.#i + 1
-    for (; j < this.#s.length; j++) {
-      const c = this.#s[j]
-      if (c === '\\') j++
-      else if (c === '"') break
+    for (;;) {
+      const quote = s.indexOf('"', j)
+      const backslash = s.indexOf('\\', j)
+      if (quote < 0) return { reason: `no closing quote (${q(this.rest().slice(1))})` }
+      if (backslash < 0 || backslash > quote) {
+        j = quote
+        break
+      }
+      j = backslash + 2
     }
-    if (j >= this.#s.length) return `no closing quote (${q(this.rest().slice(1))})`
-    const inside = this.#s.slice(this.#i + 1, j)
+    const inside = s.slice(this.#i + 1, j)
     this.#i = j + 1
-    if (!this.endOfField()) return `text after the closing quote (${q(this.rest())})`
+    if (!this.endOfField()) return { reason: `text after the closing quote (${q(this.rest())})` }
     return unescapeField(inside)
   }
 }

@@ -28,7 +28,7 @@ export interface GorRecord {
  * splitGorRecords groups the lines of a .gor file (numbered from 1, latin1, as node:readline gives
  * them) into records, keeping only each record's head so that memory stays bounded whatever the
  * bodies. Blank lines before a meta line and empty records (a separator at the end of the file) are
- * not records. Stateless between calls; it holds one record head at a time.
+ * not records. It holds one record head at a time.
  */
 export async function* splitGorRecords(lines: AsyncIterable<string>): AsyncGenerator<GorRecord> {
   let head: string[] = []
@@ -76,12 +76,13 @@ export function parseGorRecord(r: GorRecord): LineResult {
   if (r.truncated) return bad(`headers: more than ${GOR_MAX_HEAD_LINES} lines`)
   // Nanoseconds since the epoch overflow a double's exact range: divide as a bigint.
   const time = new Date(Number(BigInt(m[3]!) / 1_000_000n))
+  if (Number.isNaN(time.getTime())) return bad(`meta: timestamp out of range (${q(m[3]!)})`)
   if (requestLine === undefined) return bad('request: missing')
   const parts = requestLine.split(' ')
   if (parts.length !== 3 || !isMethod(parts[0]!) || !/^HTTP\/\d\.\d$/.test(parts[2]!)) {
     return bad(`request: not "METHOD TARGET HTTP/x.y" (${q(requestLine)})`)
   }
-  const path = requestTarget(Buffer.from(parts[1]!, 'latin1'))
+  const path = requestTarget(parts[1]!)
   if (path === undefined) return bad(`request: target is not a path (${q(parts[1]!)})`)
   const fields: Array<[string, string]> = []
   for (const [i, l] of headerLines.entries()) {

@@ -1,6 +1,6 @@
 import { parseIsoDate } from './iso-date.js'
 import { bad, isObject, type LineResult, pickHeaders, printable, quoted, record } from './line-parser.js'
-import { isMethod, requestTarget } from './request-target.js'
+import { isMethod, requestTarget, utf8AsLatin1 } from './request-target.js'
 
 /**
  * HAR_MAX_BYTES is the largest HAR file `cutover replay` reads: 256 MiB. A HAR file is one JSON
@@ -9,7 +9,9 @@ import { isMethod, requestTarget } from './request-target.js'
  */
 export const HAR_MAX_BYTES = 256 * 1024 * 1024
 
-/** HarItem is one entry of a HAR document: its "line" (entry index + 1), its text for a report, its result. */
+/**
+ * HarItem is one entry of a HAR document: its "line" (entry index + 1), its text for a report, its result.
+ */
 export interface HarItem {
   readonly line: number
   readonly text: string
@@ -26,7 +28,7 @@ export function* parseHar(text: string): Generator<HarItem> {
   try {
     doc = JSON.parse(text)
   } catch (err) {
-    yield { line: 1, text: printable(text), result: bad(`json: ${(err as Error).message}`) }
+    yield { line: 1, text: printable(text), result: bad(`json: ${printable((err as Error).message, 120)}`) }
     return
   }
   const log = isObject(doc) ? doc.log : undefined
@@ -39,7 +41,11 @@ export function* parseHar(text: string): Generator<HarItem> {
     return
   }
   for (const [i, entry] of log.entries.entries()) {
-    yield { line: i + 1, text: printable(JSON.stringify(entry) ?? String(entry)), result: parseHarEntry(entry) }
+    yield {
+      line: i + 1,
+      text: printable(JSON.stringify(entry) ?? String(entry)),
+      result: parseHarEntry(entry),
+    }
   }
 }
 
@@ -54,7 +60,9 @@ export function parseHarEntry(entry: unknown): LineResult {
   if (!isObject(entry)) return bad('entry: expected an object')
   if (typeof entry.startedDateTime !== 'string') return bad('startedDateTime: expected a string')
   const time = parseIsoDate(entry.startedDateTime)
-  if (time === undefined) return bad(`startedDateTime: not an ISO 8601 date (${quoted(entry.startedDateTime)})`)
+  if (time === undefined) {
+    return bad(`startedDateTime: not an ISO 8601 date (${quoted(entry.startedDateTime)})`)
+  }
   const req = entry.request
   if (!isObject(req)) return bad('request: expected an object')
   if (typeof req.method !== 'string') return bad('request.method: expected a string')
@@ -63,7 +71,7 @@ export function parseHarEntry(entry: unknown): LineResult {
   // The path is taken from the URL text rather than through `new URL()`, which would resolve `..`
   // segments and re-encode characters: the replay must send what the browser sent.
   const url = req.url.replace(/#.*$/s, '')
-  const path = /^https?:\/\//i.test(url) ? requestTarget(Buffer.from(url, 'utf8')) : undefined
+  const path = /^https?:\/\//i.test(url) ? requestTarget(utf8AsLatin1(url)) : undefined
   if (path === undefined) return bad(`request.url: not an absolute http(s) URL (${quoted(req.url)})`)
   const fields: Array<[string, string]> = []
   if (req.headers !== undefined) {
@@ -82,7 +90,13 @@ export function parseHarEntry(entry: unknown): LineResult {
   const status = res.status
   if (status === undefined) return bad('response.status: missing')
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 0 || status > 999) {
-    return bad(`response.status: expected an integer from 0 to 999, got ${printable(JSON.stringify(status), 60)}`)
+    return bad(
+      `response.status: expected an integer from 0 to 999, got ${printable(JSON.stringify(status), 60)}`,
+    )
   }
-  return record(status === 0 ? { time, method: req.method, path, headers } : { time, method: req.method, path, headers, status })
+  return record(
+    status === 0
+      ? { time, method: req.method, path, headers }
+      : { time, method: req.method, path, headers, status },
+  )
 }

@@ -9,8 +9,8 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z
 export function parseIsoDate(s: string): Date | undefined {
   const m = ISO.exec(s)
   if (m === null) return undefined
-  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map(i => Number(m[i] ?? 0)) as [number, number, number, number, number, number]
-  if (!validDateTime(y, mo, d, h, mi, sec)) return undefined
+  const n = (i: number) => Number(m[i] ?? 0)
+  if (!validDateTime(n(1), n(2), n(3), n(4), n(5), n(6))) return undefined
   const t = Date.parse(s)
   return Number.isNaN(t) ? undefined : new Date(t)
 }
@@ -21,6 +21,8 @@ export function parseIsoDate(s: string): Date | undefined {
  */
 export function validDateTime(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return false
-  // Day 0 of the next month is the last day of this one.
-  return d <= new Date(Date.UTC(y, mo, 0)).getUTCDate()
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+  return d <= (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!)
 }
+
+const DAYS_IN_MONTH: readonly number[] = Object.freeze([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])

@@ -1,6 +1,6 @@
 import { parseIsoDate } from './iso-date.js'
 import { bad, isObject, type LineResult, pickHeaders, printable, quoted, record } from './line-parser.js'
-import { isMethod, requestTarget } from './request-target.js'
+import { isMethod, requestTarget, utf8AsLatin1 } from './request-target.js'
 
 /**
  * parseJsonl reads one line of cutover's own JSONL access log (an `AccessRecord` of
@@ -22,7 +22,7 @@ export function parseJsonl(line: string): LineResult {
   try {
     v = JSON.parse(line)
   } catch (err) {
-    return bad(`json: ${(err as Error).message}`)
+    return bad(`json: ${printable((err as Error).message, 120)}`)
   }
   if (!isObject(v)) return bad('line: expected a JSON object')
 
@@ -37,7 +37,7 @@ export function parseJsonl(line: string): LineResult {
 
   if (v.path === undefined) return bad('path: missing')
   if (typeof v.path !== 'string') return bad('path: expected a string')
-  const path = requestTarget(Buffer.from(v.path, 'utf8'))
+  const path = requestTarget(utf8AsLatin1(v.path))
   if (path === undefined) return bad(`path: not a request target (${quoted(v.path)})`)
 
   const fields: Array<[string, string]> = []
@@ -52,7 +52,9 @@ export function parseJsonl(line: string): LineResult {
   let status: number | undefined
   if (v.status !== undefined) {
     if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 100 || v.status > 999) {
-      return bad(`status: expected an integer from 100 to 999, got ${printable(JSON.stringify(v.status), 60)}`)
+      return bad(
+        `status: expected an integer from 100 to 999, got ${printable(JSON.stringify(v.status), 60)}`,
+      )
     }
     status = v.status
   }
@@ -61,7 +63,11 @@ export function parseJsonl(line: string): LineResult {
   }
 
   const headers = pickHeaders(fields)
-  return record(status === undefined ? { time, method: v.method, path, headers } : { time, method: v.method, path, headers, status })
+  return record(
+    status === undefined
+      ? { time, method: v.method, path, headers }
+      : { time, method: v.method, path, headers, status },
+  )
 }
 
 /** OPTIONAL_FIELDS are the other AccessRecord fields: not replayed, but a wrong type means a corrupt line. */

@@ -62,7 +62,7 @@ export const printable = (s: string, max = 200): string => escape(s, max, CONTRO
  */
 export const printableBytes = (latin1: string, max = 200): string => escape(latin1, max, NON_ASCII)
 
-/** quoted shows a value inside a reason: {@link printable}, at most 60 characters, `"` and `\` escaped, in quotes. */
+/** quoted shows a value in a reason: {@link printable}, max 60 characters, in quotes (`"`, `\` escaped). */
 export const quoted = (s: string): string => `"${escape(s, 60, CONTROLS_QUOTES)}"`
 
 /** quotedBytes is {@link quoted} for a latin1-decoded string, shown as by {@link printableBytes}. */
@@ -75,11 +75,14 @@ const NON_ASCII_QUOTES = /[^\u0020-\u0021\u0023-\u005b\u005d-\u007e]/g
 
 function escape(s: string, max: number, re: RegExp): string {
   // Cut first: the text may be a whole document, and escaping only lengthens it.
-  const out = s.slice(0, max + 1).replace(re, c => (c === '"' || c === '\\' ? `\\${c}` : `\\x${hex2(c.charCodeAt(0))}`))
+  const out = s
+    .slice(0, max + 1)
+    .replace(re, c => (c === '"' || c === '\\' ? `\\${c}` : `\\x${hex2(c.charCodeAt(0))}`))
   return out.length > max ? `${out.slice(0, max - 1)}…` : out
 }
 
-const hex2 = (c: number): string => c.toString(16).toUpperCase().padStart(2, '0')
+/** hex2 writes a byte as two upper-case hex digits, as nginx and percent-encoding do. */
+export const hex2 = (b: number): string => b.toString(16).toUpperCase().padStart(2, '0')
 
 /** isObject tells a JSON object apart from null, arrays and other values. */
 export const isObject = (v: unknown): v is Record<string, unknown> =>
