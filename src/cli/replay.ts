@@ -44,7 +44,7 @@ function parseRate(s: string): number {
 
 /**
  * parseFilters turns --filter values into a ReplayFilter: `method=GET,HEAD`, `path=REGEX`,
- * `status=200,206,3xx` (every given filter must match).
+ * `status=200,206,3xx` (every given filter must match). Errors name the bad --filter value.
  */
 export function parseFilters(values: readonly string[]): ReplayFilter {
   let methods: Set<string> | undefined
@@ -54,23 +54,23 @@ export function parseFilters(values: readonly string[]): ReplayFilter {
     const eq = v.indexOf('=')
     const key = v.slice(0, eq)
     const val = v.slice(eq + 1)
-    if (eq <= 0 || val === '') throw new InvalidArgumentError(`--filter ${v}: expected method=..., path=... or status=...`)
+    if (eq <= 0 || val === '') throw new Error(`--filter ${v}: expected method=..., path=... or status=...`)
     if (key === 'method') methods = new Set(val.split(',').map(m => m.trim().toUpperCase()))
     else if (key === 'path') {
       try {
         path = new RegExp(val)
       } catch (err) {
-        throw new InvalidArgumentError(`--filter ${v}: ${(err as Error).message}`)
+        throw new Error(`--filter ${v}: ${(err as Error).message}`)
       }
     } else if (key === 'status') {
       const tests = val.split(',').map(p => {
         const t = p.trim().toLowerCase()
         if (/^[1-5]xx$/.test(t)) return (s: number) => Math.floor(s / 100) === Number(t[0])
         if (/^\d{3}$/.test(t)) return (s: number) => s === Number(t)
-        throw new InvalidArgumentError(`--filter ${v}: "${p}" is not a status or a class like 2xx`)
+        throw new Error(`--filter ${v}: "${p}" is not a status or a class like 2xx`)
       })
       statuses = s => tests.some(f => f(s))
-    } else throw new InvalidArgumentError(`--filter ${v}: unknown field "${key}" (method, path, status)`)
+    } else throw new Error(`--filter ${v}: unknown field "${key}" (method, path, status)`)
   }
   return { ...(methods ? { methods } : {}), ...(path ? { path } : {}), ...(statuses ? { statuses } : {}) }
 }
