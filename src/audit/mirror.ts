@@ -143,6 +143,8 @@ interface RequestContext {
   bytes: number
   /** The primary's response, once it answered: cut when the client goes away. */
   upstream: IncomingMessage | undefined
+  /** The request was sent to the primary a second time after a reset kept-alive connection. */
+  retried?: boolean
 }
 
 /** Kinds of baseline divergences that can explain a divergence of the main comparison as noise. */
@@ -391,9 +393,25 @@ export class Mirror {
     res: ServerResponse | import('node:net').Socket,
     ctx: RequestContext,
   ): void {
+    const code = (err as NodeJS.ErrnoException).code
+    if (
+      !ctx.retried &&
+      (code === 'ECONNRESET' || code === 'EPIPE') &&
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      'writeHead' in res &&
+      !res.headersSent &&
+      !res.destroyed &&
+      ctx.status === 0
+    ) {
+      // A kept-alive connection that the primary closed just as it was reused: a race every
+      // keep-alive proxy meets. An idempotent request with no answer yet is sent once more, on a
+      // fresh connection, as nginx's proxy_next_upstream does; the client never sees the reset.
+      ctx.retried = true
+      this.#proxy.web(req, res, {}, e => this.#onProxyError(e, req, res, ctx))
+      return
+    }
     this.stats.proxyErrors++
     this.#m.proxyErrors.inc()
-    const code = (err as NodeJS.ErrnoException).code
     this.#o.logger?.warn({ err, path: req.url, primary: this.#primary.name }, 'primary failed')
     ctx.settle({
       kind: 'error',

@@ -6,10 +6,11 @@ import { AccessLog, JsonlFile } from '../core/access-log.js'
 import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../audit/metrics-server.js'
-import { Mirror, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_TEE_BUDGET, Mirror, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { EtagPairs } from '../audit/rules.js'
 import { ShadowQueue } from '../audit/shadow-queue.js'
-import { loadRules, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
+import { loadRules, parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
 
 interface MirrorFlags {
   listen: { host: string; port: number }
@@ -25,6 +26,8 @@ interface MirrorFlags {
   shadowMethods: string[]
   shadowConcurrency: number
   shadowQueue: number
+  maxLag: number
+  maxBuffered: number
   hostHeader: 'keep' | 'rewrite'
   timeout: number
   grace: number
@@ -100,6 +103,16 @@ export function register(program: Command): void {
         .argParser(parseCount(0)),
     )
     .addOption(
+      new Option('--max-lag <bytes>', 'how far one comparison may fall behind its client before it is abandoned')
+        .default(DEFAULT_TEE_BYTES, '8MiB')
+        .argParser(parseBytes),
+    )
+    .addOption(
+      new Option('--max-buffered <bytes>', "primary body bytes held for all comparisons together; past it, they are abandoned")
+        .default(DEFAULT_TEE_BUDGET, '64MiB')
+        .argParser(parseBytes),
+    )
+    .addOption(
       new Option(
         '--host-header <mode>',
         "Host sent upstream: rewrite (the server's host:port) or keep (the client's)",
@@ -164,6 +177,8 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     rules,
     etags: new EtagPairs(),
     queue: new ShadowQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
+    teeBytes: f.maxLag,
+    teeBudgetBytes: f.maxBuffered,
     onComparison: c => {
       if (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0) out?.write(c)
     },

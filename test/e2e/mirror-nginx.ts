@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
@@ -110,7 +111,9 @@ t.test('through cutover mirror, each fault of the new server is caught and descr
     '/slow.bin': { gate: slow.promise },
   })
   const out = join(dir, 'out.jsonl')
-  const mirror = await startMirror(t, old.url, faulty.url, out)
+  // The client reads 100 MiB faster than the comparer (new is behind a JS proxy): let the
+  // comparison lag, so that it is compared and not abandoned whatever the machine's load.
+  const mirror = await startMirror(t, old.url, faulty.url, out, ['--max-lag', '256MiB', '--max-buffered', '512MiB'])
   const big = await get(mirror.url, '/big.bin')
   t.equal(createHash('sha256').update(big.body).digest('hex'), createHash('sha256').update(readFileSync(join(dir, 'big.bin'))).digest('hex'), 'the client gets old bytes')
   await get(mirror.url, '/a.bin')
@@ -145,4 +148,31 @@ t.test('through cutover mirror, new being down is a divergence and clients do no
   const c = counts(await mirror.stop())
   t.equal(c.divergent, 1)
   t.match(readJsonl(out), [{ divergences: [{ kind: 'error', side: 'candidate', code: /ERR_(CONNECT|UPSTREAM)/ }] }])
+})
+
+t.test('a primary that resets a connection before answering a GET is asked again, once', async t => {
+  // The first request on each of the first two connections is reset without an answer (what a
+  // server closing a kept-alive connection looks like to the proxy); later ones are answered.
+  let resets = 0
+  const raw = createNetServer(sock => {
+    sock.once('data', () => {
+      if (resets < 1) {
+        resets++
+        sock.destroy()
+        return
+      }
+      sock.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n')
+    })
+  })
+  await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => raw.close(() => resolve())))
+  const primary = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`
+  const dir = t.testdir({})
+  const mirror = await startMirror(t, primary, primary, join(dir, 'out.jsonl'), ['--sample', '0'])
+  const r = await get(mirror.url, '/x')
+  t.equal(r.status, 200, 'the client gets the answer of the second attempt')
+  t.equal(r.body.toString(), 'ok\n')
+  t.equal(resets, 1)
+  const out = await mirror.stop()
+  t.match(out, /proxy errors 0/, 'a retried reset is not a proxy error')
 })
