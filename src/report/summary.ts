@@ -5,6 +5,7 @@ import type { ExchangeRequest } from '../audit/exchange.js'
 import { describeDivergence } from './render-comparison.js'
 import { printable, shellQuote } from './shell-quote.js'
 import { TopK, type TopEntry } from './top-k.js'
+import { LOGGED_HEADERS } from '../core/access-log.js'
 
 /** DIVERGENCE_KINDS lists every {@link DivergenceKind}, in the order reports show them. */
 export const DIVERGENCE_KINDS: readonly DivergenceKind[] = [
@@ -30,16 +31,7 @@ export const DEFAULT_LATENCY_SAMPLES = 10_000
 /** DEFAULT_MAX_BUCKETS bounds the timeline: past it, buckets double in width (one minute at first). */
 export const DEFAULT_MAX_BUCKETS = 1440
 /** DEFAULT_COMMAND_HEADERS are the request headers an example's compare command repeats. */
-export const DEFAULT_COMMAND_HEADERS: readonly string[] = [
-  'range',
-  'if-range',
-  'if-match',
-  'if-none-match',
-  'if-modified-since',
-  'if-unmodified-since',
-  'accept-encoding',
-  'accept',
-]
+export const DEFAULT_COMMAND_HEADERS: readonly string[] = [...LOGGED_HEADERS, 'accept-encoding', 'accept']
 /** MAX_VALUE_KEPT bounds the example header values a summary keeps (characters). */
 const MAX_VALUE_KEPT = 256
 const MINUTE = 60_000
