@@ -52,6 +52,17 @@ export type Divergence =
 /** DivergenceKind is the `kind` of a {@link Divergence}. */
 export type DivergenceKind = Divergence['kind']
 
+/** DIVERGENCE_KINDS lists every {@link DivergenceKind}, in the order reports show them. */
+export const DIVERGENCE_KINDS: readonly DivergenceKind[] = [
+  'status',
+  'header',
+  'body-length',
+  'body-bytes',
+  'range-part',
+  'error',
+  'timeout',
+]
+
 /**
  * Comparison is the verdict on one exchange (Scientist's `Result`): the divergences that count,
  * those a rule or the noise baseline explains (kept apart, never silently dropped), and the

@@ -11,7 +11,6 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_IO'
   | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_LISTEN'
   /** A backend gave no status in time (audit: shadow requests). */
   | 'ERR_TIMEOUT'
   /** A backend could not be reached: connection refused, unknown host, connect timeout. */

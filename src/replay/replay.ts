@@ -3,9 +3,13 @@ import type { Comparison, Divergence, DivergenceKind } from '../audit/divergence
 import type { ExchangeRequest, Observed } from '../audit/exchange.js'
 import type { Backend } from '../audit/http-backend.js'
 import { translateValidators, withNoise } from '../audit/mirror.js'
+import { splitBody } from '../audit/split-body.js'
 import type { EtagPairs, Rules } from '../audit/rules.js'
 import { chooseProbes, verifySlice, type ProbeTarget } from './probes.js'
 import type { BadLine, ParsedLine, ReplayRecord } from './record.js'
+
+/** SPLIT_LAG_BYTES bounds how far one reader of old's body may run ahead of the other (baseline). */
+const SPLIT_LAG_BYTES = 8 * 1024 * 1024
 
 /** ReplayFilter keeps the records a replay sends; every field that is set must match. */
 export interface ReplayFilter {
@@ -176,10 +180,13 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     }
     let cmp: Comparison
     if (b) {
-      // The old body feeds both comparisons: read it once into each would need a split; instead
-      // the baseline is compared against a second request to old, which is what noise means.
-      const [main, c2] = await Promise.all([compareExchange(req, c, n, { rules: o.rules, etags: o.etags }), o.old.send(req)])
-      const base = await compareExchange(req, c2, b, { rules: o.rules })
+      // Old's one answer feeds both comparisons (as in the mirror): no second request to old.
+      const [c1, c2] =
+        c.kind === 'response' ? splitBody(c.body, SPLIT_LAG_BYTES).map(body => ({ ...c, body })) : [c, c]
+      const [main, base] = await Promise.all([
+        compareExchange(req, c1!, n, { rules: o.rules, etags: o.etags }),
+        compareExchange(req, c2!, b, { rules: o.rules }),
+      ])
       cmp = withNoise(main, base)
     } else {
       cmp = await compareExchange(req, c, n, { rules: o.rules, etags: o.etags })

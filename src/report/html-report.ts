@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import type { DivergenceKind } from '../audit/divergence.js'
 import { markup, raw, type Html } from './markup.js'
 import { describeDivergence } from './render-comparison.js'
-import { compareCommand, DIVERGENCE_KINDS, type LatencyStats, type Summary } from './summary.js'
+import { DIVERGENCE_KINDS } from '../audit/divergence.js'
+import { compareCommand, type LatencyStats, type Summary } from './summary.js'
 
 /** ReportMeta is what {@link renderHtml} says about the report besides the summary. */
 export interface ReportMeta {

@@ -1,22 +1,12 @@
 import type { ChalkInstance } from 'chalk'
 import type { Comparison, Divergence, DivergenceKind } from '../audit/divergence.js'
-import { divergenceKey } from '../audit/divergence.js'
+import { DIVERGENCE_KINDS, divergenceKey } from '../audit/divergence.js'
 import type { ExchangeRequest } from '../audit/exchange.js'
 import { describeDivergence } from './render-comparison.js'
 import { printable, shellQuote } from './shell-quote.js'
 import { TopK, type TopEntry } from './top-k.js'
 import { LOGGED_HEADERS } from '../core/access-log.js'
 
-/** DIVERGENCE_KINDS lists every {@link DivergenceKind}, in the order reports show them. */
-export const DIVERGENCE_KINDS: readonly DivergenceKind[] = [
-  'status',
-  'header',
-  'body-length',
-  'body-bytes',
-  'range-part',
-  'error',
-  'timeout',
-]
 
 /** DEFAULT_TOP is how many paths, headers, rules and noise keys a summary lists. */
 export const DEFAULT_TOP = 10

@@ -11,7 +11,6 @@ t.test('CutoverError carries its code, message, name and cause', async t => {
     'ERR_ABORTED',
     'ERR_IO',
     'ERR_INVALID_ARGUMENT',
-    'ERR_LISTEN',
     'ERR_TIMEOUT',
     'ERR_CONNECT',
     'ERR_UPSTREAM',

@@ -1,4 +1,4 @@
-import type { Comparison, Divergence, DivergenceKind } from '../../src/audit/divergence.js'
+import { DIVERGENCE_KINDS, type Comparison, type Divergence, type DivergenceKind } from '../../src/audit/divergence.js'
 
 /** comparison builds a synthetic Comparison; fields not given are those of an equal exchange. */
 export function comparison(
@@ -129,15 +129,7 @@ export function expectedKinds(
   cs: readonly Comparison[],
 ): Record<DivergenceKind, { divergences: number; comparisons: number }> {
   const out = {} as Record<DivergenceKind, { divergences: number; comparisons: number }>
-  for (const k of [
-    'status',
-    'header',
-    'body-length',
-    'body-bytes',
-    'range-part',
-    'error',
-    'timeout',
-  ] as const)
+  for (const k of DIVERGENCE_KINDS)
     out[k] = {
       divergences: cs.reduce((a, c) => a + c.divergences.filter(d => d.kind === k).length, 0),
       comparisons: cs.filter(c => c.divergences.some(d => d.kind === k)).length,

@@ -155,3 +155,23 @@ t.test('chooseProbes picks the edge cases in order and none for an empty file', 
   t.same(chooseProbes({ path: '/e', size: 0 }, 9, Math.random), [])
   t.equal(chooseProbes({ path: '/x', size: 10 }, 3, Math.random).length, 3)
 })
+
+t.test('runReplay with a baseline: what old-vs-baseline also shows is noise, and old is asked once', async t => {
+  const old = serverDouble('old', '"o"')
+  const nw = serverDouble('new', '"n"')
+  const baseline = serverDouble('baseline', '"b"')
+  const out: Comparison[] = []
+  const stats = await runReplay(lines([rec(1, '/f'), rec(2, '/f', { range: 'bytes=0-3' })]), {
+    old,
+    new: nw,
+    baseline,
+    rules: DEFAULT_RULES,
+    etags: new EtagPairs(),
+    onComparison: c => out.push(c),
+    onBad: () => undefined,
+  })
+  t.equal(old.seen.length, 2, 'one request to old per record: its body feeds both comparisons')
+  t.equal(stats.divergent, 0)
+  t.equal(stats.noise, 2, 'the ETag difference is noise: the baseline differs the same way')
+  t.match(out[0]!.noise, [{ kind: 'header', name: 'etag' }])
+})
