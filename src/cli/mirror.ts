@@ -28,6 +28,7 @@ interface MirrorFlags {
   shadowQueue: number
   maxLag: number
   maxBuffered: number
+  shedAbove: number
   hostHeader: 'keep' | 'rewrite'
   timeout: number
   grace: number
@@ -52,7 +53,7 @@ export function register(program: Command): void {
     .description(
       [
         'A proxy for the migration. Every client is answered by the primary server (--primary: old during the audit, new after the cut-over), untouched: status, headers, body, trailers. Sampled GET and HEAD requests are also sent to the other server in the background and the two answers are compared: status, headers (hop-by-hop and Date ignored, --rules for the rest) and bodies byte for byte, ranges and multipart parts included. The old server is always the control and the new one the candidate.',
-        'Clients never wait for the shadow: shadow requests run with bounded concurrency and a bounded queue, and overflow is dropped and counted; a comparison that falls more than 8 MiB behind the client is abandoned and counted. Every request ends compared, abandoned, dropped or skipped (not sampled, or a method not shadowed).',
+        'Clients never wait for the shadow: shadow requests run with bounded concurrency and a bounded queue, and overflow is dropped and counted; while the mirror\'s event loop is saturated (--shed-above), shadows are shed (dropped, counted) but one at a time; a comparison that falls more than 8 MiB behind the client is abandoned and counted. Every request ends compared, abandoned, dropped or skipped (not sampled, or a method not shadowed).',
         '--out gets one JSON line per comparison that has at least one divergence, ignored difference or noise entry; clean comparisons are only counted. With --baseline (a second old instance), divergences that old-vs-baseline also shows are recorded as noise, apart.',
         'A status line shows the counts (rewritten in place on a terminal, every 10 s otherwise). SIGINT/SIGTERM: stop accepting, let responses and comparisons finish for --grace, print a summary and exit 0 (divergences are data, not failures). A second signal exits at once.',
       ].join('\n\n'),
@@ -111,6 +112,14 @@ export function register(program: Command): void {
       new Option('--max-buffered <bytes>', "primary body bytes held for all comparisons together; past it, they are abandoned")
         .default(DEFAULT_TEE_BUDGET, '64MiB')
         .argParser(parseBytes),
+    )
+    .addOption(
+      new Option(
+        '--shed-above <fraction>',
+        'while the event loop is busier than this (0..1), run one shadow at a time and drop the rest (1: never)',
+      )
+        .default(0.9)
+        .argParser(parseFraction),
     )
     .addOption(
       new Option(
@@ -179,6 +188,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     queue: new ShadowQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
     teeBytes: f.maxLag,
     teeBudgetBytes: f.maxBuffered,
+    shedAbove: f.shedAbove,
     onComparison: c => {
       if (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0) out?.write(c)
     },
@@ -267,7 +277,7 @@ function summary(s: MirrorStats, forced: boolean): string {
     `cutover mirror: stopped${forced ? ' (grace period over: the rest was cut and counted abandoned)' : ''}\n` +
     `  requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}  noise ${s.noise}` +
     `  dropped ${s.dropped}  abandoned ${s.abandoned}  skipped ${s.skipped}\n` +
-    `  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
+    `  shed ${s.shed} (of the dropped: the mirror was saturated)  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
     `  top divergence kinds: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n`
   )
 }

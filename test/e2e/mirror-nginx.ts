@@ -19,7 +19,7 @@ async function startMirror(t: T, old: string, nw: string, out: string, extra: st
   const m = await spawnListening(
     t,
     process.execPath,
-    [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old, '--new', nw, '--out', out, '--rules', RULES, '--grace', '20s', ...extra],
+    [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old, '--new', nw, '--out', out, '--rules', RULES, '--grace', '20s', '--shed-above', '1', ...extra],
     'cutover mirror',
   )
   return {

@@ -38,6 +38,8 @@ async function startMirror(
     new: nw,
     ...(baseline ? { baseline } : {}),
     onComparison: c => comparisons.push(c),
+    // The tests count comparisons exactly: no shedding unless a test asks for it with its own load.
+    shedAbove: 1,
     ...o,
   })
   const addr = await mirror.listen(0, '127.0.0.1')
@@ -425,6 +427,65 @@ t.test('a client that goes away mid-body abandons the comparison and cuts the up
   addsUp(t, m.mirror.stats)
 })
 
+t.test('a saturated mirror sheds new shadows but runs one at a time, and counts them', async t => {
+  const old = await listen(t, fixed('payload\n'))
+  const release = gate()
+  const arrived = gate()
+  const nw = await listen(t, (req, res) => {
+    arrived.open()
+    void release.promise.then(() => fixed('payload\n')(req, res))
+  })
+  const load = { utilization: 1 }
+  const m = await startMirror(t, { old: old.url, new: nw.url }, { shedAbove: 0.9, load })
+  const first = await fetch(`${m.url}/f1`)
+  t.equal(first.body.toString(), 'payload\n')
+  await withTimeout(arrived.promise, 10_000, 'the first shadow to reach new')
+  for (const path of ['/f2', '/f3']) {
+    const res = await fetch(`${m.url}${path}`)
+    t.equal(res.body.toString(), 'payload\n', `${path}: the client is answered`)
+  }
+  t.match(m.mirror.stats, { requests: 3, pending: 1, dropped: 2, shed: 2 }, 'one runs, the others are shed')
+  release.open()
+  await m.settled()
+  load.utilization = 0.5
+  await fetch(`${m.url}/f4`)
+  await fetch(`${m.url}/f5`)
+  await m.settled()
+  t.match(m.mirror.stats, { requests: 5, compared: 3, dropped: 2, shed: 2, abandoned: 0 })
+  t.strictSame(m.comparisons.map(c => c.request.path).sort(), ['/f1', '/f4', '/f5'])
+  addsUp(t, m.mirror.stats)
+  const metrics = await m.mirror.registry.metrics()
+  t.match(metrics, /^cutover_mirror_shed_total 2$/m)
+  t.match(metrics, /^cutover_mirror_dropped_total 2$/m)
+  t.match(metrics, /^cutover_mirror_event_loop_utilization 0.5$/m)
+})
+
+t.test('while saturated, comparisons in progress are given up but the oldest', async t => {
+  const rest = gate()
+  const old = await listen(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '2000' })
+    res.write(Buffer.alloc(1000, 7))
+    void rest.promise.then(() => res.end(Buffer.alloc(1000, 7)))
+  })
+  const nw = await listen(t, fixed(Buffer.alloc(2000, 7)))
+  const load = { utilization: 0 }
+  const m = await startMirror(t, { old: old.url, new: nw.url }, { shedAbove: 0.9, load })
+  // Both clients have their headers, so both primaries are streaming and both shadows are admitted.
+  const a = await request(`${m.url}/a`)
+  const b = await request(`${m.url}/b`)
+  t.equal(m.mirror.shedRunning(), 0, 'nothing is given up while the loop has room')
+  load.utilization = 0.95
+  t.equal(m.mirror.shedRunning(), 1, 'the younger one is given up')
+  t.equal(m.mirror.shedRunning(), 0, 'the oldest is kept')
+  rest.open()
+  const [ba, bb] = await Promise.all([a.body.arrayBuffer(), b.body.arrayBuffer()])
+  t.equal(ba.byteLength + bb.byteLength, 4000, 'both clients got their whole answer')
+  await m.settled()
+  t.match(m.mirror.stats, { requests: 2, compared: 1, abandoned: 1, shed: 1 })
+  t.strictSame(m.comparisons.map(c => [c.request.path, c.divergences]), [['/a', []]])
+  addsUp(t, m.mirror.stats)
+})
+
 t.test('close() cuts shadows that outlive the grace period and counts them abandoned', async t => {
   const old = await listen(t, fixed('payload\n'))
   const arrived = gate()
@@ -484,6 +545,9 @@ t.test('cutover mirror runs from the command line, writes divergences, and sums 
       out,
       '--metrics-listen',
       '127.0.0.1:0',
+      // Counts are asserted exactly: a busy CI machine must not make the mirror shed.
+      '--shed-above',
+      '1',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )

@@ -1,0 +1,55 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+
+/** Load is what the mirror asks before taking on shadow work: how busy its event loop is, 0..1. */
+export interface Load {
+  /** Recent share of time the event loop spent running code rather than waiting for I/O, 0..1. */
+  readonly utilization: number
+}
+
+/** LoadGaugeOptions tune a {@link LoadGauge}. */
+export interface LoadGaugeOptions {
+  /** How often the utilization is sampled, in ms. If unset, 100. */
+  readonly intervalMs?: number
+  /**
+   * Weight of the newest sample in the moving average, 0..1. If unset, 0.3: a burst shorter than
+   * about three samples does not count as saturation, a sustained one does within half a second.
+   */
+  readonly alpha?: number
+}
+
+/**
+ * LoadGauge follows the event-loop utilization of this thread (Node's
+ * `performance.eventLoopUtilization`, the share of time spent outside the poll for I/O) as an
+ * exponentially weighted moving average, sampled on an unref'd timer. The mirror's client path and
+ * its shadow work share one event loop: a loop that is busy all the time is one where clients wait
+ * behind comparisons, so the mirror sheds shadow work while it is (design.md §7, "the control
+ * always wins"). Call {@link close} to stop the timer.
+ */
+export class LoadGauge implements Load {
+  #last: EventLoopUtilization
+  #value = 0
+  readonly #timer: NodeJS.Timeout
+
+  constructor(o: LoadGaugeOptions = {}) {
+    const intervalMs = o.intervalMs ?? 100
+    const alpha = o.alpha ?? 0.3
+    if (!(intervalMs > 0)) throw new TypeError('intervalMs must be positive')
+    if (!(alpha > 0 && alpha <= 1)) throw new TypeError('alpha must be in (0, 1]')
+    this.#last = performance.eventLoopUtilization()
+    this.#timer = setInterval(() => {
+      const now = performance.eventLoopUtilization()
+      const u = performance.eventLoopUtilization(now, this.#last).utilization
+      this.#last = now
+      this.#value = alpha * u + (1 - alpha) * this.#value
+    }, intervalMs)
+    this.#timer.unref()
+  }
+
+  get utilization(): number {
+    return this.#value
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+  }
+}
