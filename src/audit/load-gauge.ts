@@ -8,11 +8,12 @@ export interface Load {
 
 /** LoadGaugeOptions tune a {@link LoadGauge}. */
 export interface LoadGaugeOptions {
-  /** How often the utilization is sampled, in ms. If unset, 100. */
+  /** How often the utilization is sampled, in ms. If unset, 50. */
   readonly intervalMs?: number
   /**
-   * Weight of the newest sample in the moving average, 0..1. If unset, 0.3: a burst shorter than
-   * about three samples does not count as saturation, a sustained one does within half a second.
+   * Weight of the newest sample in the moving average, 0..1. If unset, 0.5: from idle, a loop busy
+   * all the time crosses 0.9 after four samples (200 ms), soon enough that a burst of big downloads
+   * has not filled the tee budget yet; a single busy sample only reaches 0.5.
    */
   readonly alpha?: number
 }
@@ -31,8 +32,8 @@ export class LoadGauge implements Load {
   readonly #timer: NodeJS.Timeout
 
   constructor(o: LoadGaugeOptions = {}) {
-    const intervalMs = o.intervalMs ?? 100
-    const alpha = o.alpha ?? 0.3
+    const intervalMs = o.intervalMs ?? 50
+    const alpha = o.alpha ?? 0.5
     if (!(intervalMs > 0)) throw new TypeError('intervalMs must be positive')
     if (!(alpha > 0 && alpha <= 1)) throw new TypeError('alpha must be in (0, 1]')
     this.#last = performance.eventLoopUtilization()

@@ -281,7 +281,9 @@ export class Mirror {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res))
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
-    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
+    // A write buffer of two socket reads (64 KiB each): a chunk of the primary's body goes out
+    // without the pause / drain / resume round that a 16 KiB high-water mark forces on every chunk.
+    this.server = createServer({ keepAliveTimeout: 5000, highWaterMark: 128 * 1024 }, (req, res) => this.#handle(req, res))
   }
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */

@@ -29,6 +29,7 @@ interface MirrorFlags {
   maxLag: number
   maxBuffered: number
   shedAbove: number
+  statusInterval?: number
   hostHeader: 'keep' | 'rewrite'
   timeout: number
   grace: number
@@ -135,6 +136,12 @@ export function register(program: Command): void {
         .argParser(parseDuration),
     )
     .addOption(
+      new Option(
+        '--status-interval <duration>',
+        'how often the status line is written to stderr (default: 250ms on a terminal, where it is redrawn in place; 10s otherwise)',
+      ).argParser(parseDuration),
+    )
+    .addOption(
       new Option('--grace <duration>', 'how long responses and comparisons in flight may finish on shutdown')
         .default(30_000, '30s')
         .argParser(parseDuration),
@@ -160,7 +167,7 @@ export function statusLine(s: MirrorStats): string {
     .map(([k, n]) => `${k} ${n}`)
   return (
     `requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}${kinds.length ? ` (${kinds.join(', ')})` : ''}` +
-    `  noise ${s.noise}  dropped ${s.dropped}  abandoned ${s.abandoned}`
+    `  noise ${s.noise}  dropped ${s.dropped}  abandoned ${s.abandoned}${s.shed > 0 ? `  shed ${s.shed}` : ''}`
   )
 }
 
@@ -241,8 +248,9 @@ async function runMirror(f: MirrorFlags): Promise<void> {
       process.stderr.write(
         tty ? `\r${statusLine(mirror.stats)}\x1b[K` : `cutover mirror: ${statusLine(mirror.stats)}\n`,
       ),
-    tty ? 250 : 10_000,
+    f.statusInterval ?? (tty ? 250 : 10_000),
   )
+  ticker.unref()
 
   let stopping = false
   const stop = (signal: string): void => {

@@ -17,7 +17,7 @@ import { AccessLog } from '../../src/core/access-log.js'
 import { header, prngBytes, rawRequest, readJsonl, waitForOutput, withTimeout } from '../helpers/e2e.js'
 import { gate, listen } from '../helpers/gate.js'
 import { freePort } from '../helpers/nginx.js'
-import { CLI, exited, startServe } from '../helpers/serve.js'
+import { CLI, exited, requireTool, startServe } from '../helpers/serve.js'
 
 const MTIME = new Date('2024-05-06T07:08:09Z')
 
@@ -616,4 +616,49 @@ t.test('cutover mirror runs from the command line, writes divergences, and sums 
   child3.stderr.setEncoding('utf8').on('data', (d: string) => (err3 += d))
   t.equal(await withTimeout(exited(child3), 10_000, 'mirror to exit'), 2)
   t.match(err3, `${bad}: etag:`)
+})
+
+t.test('the status line: redrawn in place on a terminal, plain periodic lines otherwise', async t => {
+  const old = await listen(t, fixed('old\n'))
+  const nw = await listen(t, fixed('new\n'))
+  const args = [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old.url, '--new', nw.url, '--shed-above', '1']
+
+  // Not a terminal: one plain line per interval on stderr.
+  const plain = spawn(process.execPath, [...args, '--status-interval', '50ms'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (plain.exitCode === null && plain.signalCode === null) plain.kill('SIGKILL')
+  })
+  let out = ''
+  let err = ''
+  plain.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+  plain.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+  await waitForOutput(plain, () => out, /listening on http:\/\/\S+/)
+  await fetch(`${/listening on (http:\/\/\S+)/.exec(out)![1]!}/f`)
+  await waitForOutput(plain, () => err, /^cutover mirror: requests 1 {2}compared 1 {2}divergent 1 \(body-bytes 1\)/m)
+  t.notMatch(err, /\r|\x1b\[/, 'no cursor control when stderr is not a terminal')
+  plain.kill('SIGTERM')
+  t.equal(await withTimeout(exited(plain), 10_000, 'mirror to exit'), 0)
+
+  // A terminal (a pseudo-terminal from python3's pty): the line is redrawn with \r and erase-to-end.
+  if (!requireTool(t, 'python3')) return
+  const pty = spawn(
+    'python3',
+    ['-c', 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)', process.execPath, ...args],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  )
+  t.teardown(() => {
+    if (pty.exitCode === null && pty.signalCode === null) pty.kill('SIGKILL')
+  })
+  let screen = ''
+  pty.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d))
+  pty.stderr.setEncoding('utf8').on('data', (d: string) => (screen += d))
+  await waitForOutput(pty, () => screen, /listening on http:\/\/\S+/)
+  await fetch(`${/listening on (http:\/\/[^\s)]+)/.exec(screen)![1]!}/f`)
+  await waitForOutput(pty, () => screen, /\rrequests 1 {2}compared 1 {2}divergent 1 \(body-bytes 1\)[^\r\n]*\x1b\[K/)
+  t.notMatch(screen, /cutover mirror: requests/, 'no plain status lines on a terminal')
+  // Ctrl-C typed at the terminal: the line is cleared, the summary printed, exit 0.
+  pty.stdin.write('\x03')
+  t.equal(await withTimeout(exited(pty), 10_000, 'mirror under a pty to exit'), 0)
+  t.match(screen, /SIGINT: draining/)
+  t.match(screen, /stopped\r?\n {2}requests 1 {2}compared 1 {2}divergent 1/)
 })
