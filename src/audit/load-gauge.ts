@@ -29,6 +29,7 @@ export interface LoadGaugeOptions {
 export class LoadGauge implements Load {
   #last: EventLoopUtilization
   #value = 0
+  readonly #alpha: number
   readonly #timer: NodeJS.Timeout
 
   constructor(o: LoadGaugeOptions = {}) {
@@ -36,14 +37,22 @@ export class LoadGauge implements Load {
     const alpha = o.alpha ?? 0.5
     if (!(intervalMs > 0)) throw new TypeError('intervalMs must be positive')
     if (!(alpha > 0 && alpha <= 1)) throw new TypeError('alpha must be in (0, 1]')
+    this.#alpha = alpha
     this.#last = performance.eventLoopUtilization()
-    this.#timer = setInterval(() => {
-      const now = performance.eventLoopUtilization()
-      const u = performance.eventLoopUtilization(now, this.#last).utilization
-      this.#last = now
-      this.#value = alpha * u + (1 - alpha) * this.#value
-    }, intervalMs)
+    this.#timer = setInterval(() => this.sample(), intervalMs)
     this.#timer.unref()
+  }
+
+  /**
+   * sample folds the utilization since the previous sample into the average and returns that
+   * sample's utilization. The timer calls it every interval; tests call it directly.
+   */
+  sample(): number {
+    const now = performance.eventLoopUtilization()
+    const u = performance.eventLoopUtilization(now, this.#last).utilization
+    this.#last = now
+    this.#value = this.#alpha * u + (1 - this.#alpha) * this.#value
+    return u
   }
 
   get utilization(): number {
