@@ -39,11 +39,47 @@ class Side {
   afterLength = 0
   /** This side's own digest, forked from the common one once the sides part (see compareStreams). */
   hash: Hash | undefined
-  /** `stop` rejects when the comparison is abandoned: a stalled next() must not hold it forever. */
-  constructor(
-    readonly it: AsyncIterator<Uint8Array>,
-    readonly stop: Promise<never>,
-  ) {}
+  /** Why the comparison was stopped (halt), once it was. */
+  #halted: { reason: unknown } | undefined
+  /** Rejects the read in flight: a stalled next() must not hold a halted comparison forever. */
+  #rejectRead: ((reason: unknown) => void) | undefined
+
+  constructor(readonly it: AsyncIterator<Uint8Array>) {}
+
+  /**
+   * halt stops the side: the read in flight (if any) rejects with `reason` at once, later reads
+   * too, and the stream is cancelled.
+   */
+  halt(reason: unknown): void {
+    this.#halted ??= { reason }
+    const reject = this.#rejectRead
+    this.#rejectRead = undefined
+    reject?.(reason)
+    this.cancel()
+  }
+
+  /**
+   * #next is one read that a halt can cut short. Not Promise.race with one long-lived "stop"
+   * promise: every race leaves a reaction on that promise which holds the race's result, so each
+   * chunk read stayed reachable until the comparison ended (540 MB for a 256 MiB body, and the GC
+   * churn of promoting all of it).
+   */
+  #next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#halted) return Promise.reject(this.#halted.reason)
+    return new Promise((resolve, reject) => {
+      this.#rejectRead = reject
+      this.it.next().then(
+        r => {
+          this.#rejectRead = undefined
+          resolve(r)
+        },
+        (err: unknown) => {
+          this.#rejectRead = undefined
+          reject(err)
+        },
+      )
+    })
+  }
 
   get remaining(): number {
     return this.chunk.length - this.pos
@@ -54,7 +90,7 @@ class Side {
     while (!this.done) {
       let r: IteratorResult<Uint8Array>
       try {
-        r = await Promise.race([this.it.next(), this.stop])
+        r = await this.#next()
       } catch (err) {
         this.error = err
         this.done = true
@@ -130,17 +166,13 @@ export async function compareStreams(
   candidate: AsyncIterable<Uint8Array>,
   signal?: AbortSignal,
 ): Promise<StreamVerdict> {
-  let onAbort = (): void => undefined
-  const stop = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      reject(abortError(signal))
-      a.cancel()
-      b.cancel()
-    }
-  })
-  stop.catch(() => undefined)
-  const a = new Side(control[Symbol.asyncIterator](), stop)
-  const b = new Side(candidate[Symbol.asyncIterator](), stop)
+  const a = new Side(control[Symbol.asyncIterator]())
+  const b = new Side(candidate[Symbol.asyncIterator]())
+  const onAbort = (): void => {
+    const err = abortError(signal)
+    a.halt(err)
+    b.halt(err)
+  }
   signal?.addEventListener('abort', onAbort, { once: true })
   if (signal?.aborted) onAbort()
   let offset = 0
