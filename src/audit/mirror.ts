@@ -25,8 +25,8 @@ import { ShadowQueue } from './shadow-queue.js'
 import { splitBody } from './split-body.js'
 import { listenOn } from '../core/listen.js'
 
-/** DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 64 MiB. */
-export const DEFAULT_TEE_BUDGET = 64 * 1024 * 1024
+/** DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 32 MiB: four comparisons at the default lag bound (8 MiB each). */
+export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
 
 /** CompareFn is the signature of {@link compareExchange}, injectable for tests. */
 export type CompareFn = (
@@ -78,7 +78,7 @@ export interface MirrorOptions {
   readonly teeBytes?: number
   /**
    * Budget shared by all tees: the most bytes of primary bodies held for comparers at once. Past it,
-   * the tee that would exceed it is abandoned (and counted). If unset, DEFAULT_TEE_BUDGET (64 MiB).
+   * the tee that would exceed it is abandoned (and counted). If unset, DEFAULT_TEE_BUDGET (32 MiB).
    */
   readonly teeBudgetBytes?: number
   /**
@@ -157,6 +157,9 @@ interface RequestContext {
   /** The request was sent to the primary a second time after a reset kept-alive connection. */
   retried?: boolean
 }
+
+/** How far behind its client the one comparison kept on a saturated mirror may be: 1 MiB. */
+const SATURATED_LAG_BYTES = 1024 * 1024
 
 /**
  * CONTEXT is where a request's {@link RequestContext} rides on its IncomingMessage. Not a WeakMap:
@@ -281,9 +284,7 @@ export class Mirror {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res))
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
-    // A write buffer of two socket reads (64 KiB each): a chunk of the primary's body goes out
-    // without the pause / drain / resume round that a 16 KiB high-water mark forces on every chunk.
-    this.server = createServer({ keepAliveTimeout: 5000, highWaterMark: 128 * 1024 }, (req, res) => this.#handle(req, res))
+    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
   }
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
@@ -382,19 +383,22 @@ export class Mirror {
 
   /**
    * #shed tells whether a new shadow must be refused because the mirror is saturated: its event
-   * loop is busy beyond `shedAbove` and some shadow work is already running or waiting. One shadow
-   * at a time still goes through, so that a saturated mirror keeps comparing at a trickle instead
-   * of not at all.
+   * loop is busy beyond `shedAbove`, or the comparisons in progress already hold more than half of
+   * the tee budget (their comparers are behind: a new one would only wait in the queue, buffering,
+   * until it is abandoned). One shadow at a time still goes through, so that a saturated mirror
+   * keeps comparing at a trickle instead of not at all.
    */
   #shed(): boolean {
-    if (this.#load.utilization <= this.#shedAbove) return false
-    return this.queue.stats.running + this.queue.stats.queued > 0
+    if (this.queue.stats.running + this.queue.stats.queued === 0) return false
+    if (this.#shedAbove >= 1) return false
+    return this.#load.utilization > this.#shedAbove || this.#teeBudget.used > this.#teeBudget.max / 2
   }
 
   /**
    * shedRunning gives up comparisons in progress while the mirror is saturated, all but the oldest
-   * whose primary body is still streaming (those whose body is complete are left to finish: their
-   * cost is mostly paid). A comparison follows its client's download at the client's pace, so a
+   * whose primary body is still streaming and whose comparer keeps up (no more than
+   * SATURATED_LAG_BYTES behind its client); those whose body is complete are left to finish: their
+   * cost is mostly paid. A comparison follows its client's download at the client's pace, so a
    * burst of big downloads admitted before the load rose would otherwise hold the CPU for as long
    * as they last. They count as abandoned (and shed). Called every 100 ms; a no-op when not
    * saturated. Returns how many were given up.
@@ -405,7 +409,10 @@ export class Mirror {
     let n = 0
     for (const ctx of this.#pending) {
       if (ctx.bodyDone || ctx.abandoned || ctx.tees.some(t => t.abandoned)) continue
-      if (!kept) {
+      // The one kept must be keeping up: a comparer more than a socket read or so behind its client
+      // on a saturated loop only falls further behind, and the chunks its tee holds meanwhile live
+      // long enough to be promoted, which makes V8 run a full collection every few tens of ms.
+      if (!kept && ctx.tees.every(t => t.buffered <= SATURATED_LAG_BYTES)) {
         kept = true
         continue
       }

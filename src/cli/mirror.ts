@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import v8 from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -111,7 +112,7 @@ export function register(program: Command): void {
     )
     .addOption(
       new Option('--max-buffered <bytes>', "primary body bytes held for all comparisons together; past it, they are abandoned")
-        .default(DEFAULT_TEE_BUDGET, '64MiB')
+        .default(DEFAULT_TEE_BUDGET, '32MiB')
         .argParser(parseBytes),
     )
     .addOption(
@@ -171,7 +172,19 @@ export function statusLine(s: MirrorStats): string {
   )
 }
 
+/**
+ * MIRROR_V8_FLAGS tune V8's collector for a proxy. Its heap is small (15 MB live) while it moves
+ * hundreds of MB/s of short-lived socket buffers; with V8's default growing factor for such a heap,
+ * once a first full collection has run (after a burst of 1 MiB downloads, say), the next ones come
+ * every 30-80 ms, on the background threads and in pauses: measured on a 256 MiB download through
+ * the mirror, 60-90 mark-compacts in 5 s and 0.4 of a core, against 0-2 with the heap allowed to
+ * grow to four times its live size, and 585-615 MB/s against 740-770 MB/s. The cost is an old
+ * generation up to that size (tens of MB). Set at startup, before any traffic.
+ */
+const MIRROR_V8_FLAGS = '--heap-growing-percent=300'
+
 async function runMirror(f: MirrorFlags): Promise<void> {
+  v8.setFlagsFromString(MIRROR_V8_FLAGS)
   const rules = loadRules(f.rules)
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
   const backend = (name: string, base: string): HttpBackend =>

@@ -460,6 +460,34 @@ t.test('a saturated mirror sheds new shadows but runs one at a time, and counts 
   t.match(metrics, /^cutover_mirror_event_loop_utilization 0.5$/m)
 })
 
+t.test('shadows are shed while the comparisons in progress hold over half the tee budget', async t => {
+  const old = await listen(t, fixed(Buffer.alloc(600, 1)))
+  const release = gate()
+  const arrived = gate()
+  const nw = await listen(t, (req, res) => {
+    arrived.open()
+    void release.promise.then(() => fixed(Buffer.alloc(600, 1))(req, res))
+  })
+  const load = { utilization: 0 } // an idle loop: only the budget sheds
+  const m = await startMirror(
+    t,
+    { old: old.url, new: nw.url },
+    { shedAbove: 0.9, load, teeBytes: 1000, teeBudgetBytes: 1000 },
+  )
+  await fetch(`${m.url}/a`)
+  await withTimeout(arrived.promise, 10_000, 'the first shadow to reach new')
+  // /a's 600 bytes wait in its tee for new's answer: more than half of the 1000-byte budget.
+  await fetch(`${m.url}/b`)
+  t.match(m.mirror.stats, { requests: 2, pending: 1, dropped: 1, shed: 1 })
+  release.open()
+  await m.settled()
+  await fetch(`${m.url}/c`) // the budget is free again
+  await m.settled()
+  t.match(m.mirror.stats, { requests: 3, compared: 2, dropped: 1, shed: 1, abandoned: 0 })
+  t.strictSame(m.comparisons.map(c => c.request.path), ['/a', '/c'])
+  addsUp(t, m.mirror.stats)
+})
+
 t.test('while saturated, comparisons in progress are given up but the oldest', async t => {
   const rest = gate()
   const old = await listen(t, (_req, res) => {
