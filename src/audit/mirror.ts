@@ -25,7 +25,10 @@ import { ShadowQueue } from './shadow-queue.js'
 import { splitBody } from './split-body.js'
 import { listenOn } from '../core/listen.js'
 
-/** DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 32 MiB: four comparisons at the default lag bound (8 MiB each). */
+/**
+ * DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 32 MiB, four comparisons
+ * at the default lag bound (8 MiB each).
+ */
 export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
 
 /** CompareFn is the signature of {@link compareExchange}, injectable for tests. */
@@ -92,8 +95,10 @@ export interface MirrorOptions {
   readonly compare?: CompareFn
   /**
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
-   * shed). While it is, a new shadow is taken only when no other shadow is running or queued, and
-   * the rest are dropped and counted as shed: the client path keeps the CPU. If unset, 0.9.
+   * shed). While it is (or while the comparisons in progress hold over half the tee budget), a new
+   * shadow is taken only when no other shadow is running or queued, and the rest are dropped; while
+   * it is, comparisons in progress are also given up but one ({@link Mirror.shedRunning}). All of
+   * them count as shed: the client path keeps the CPU. If unset, 0.9.
    */
   readonly shedAbove?: number
   /** The load consulted for shedding. If unset, a {@link LoadGauge} of this thread's event loop. */
@@ -118,7 +123,10 @@ export interface MirrorStats {
   noise: number
   /** Shadow work refused: the shadow queue was full, or the mirror was saturated (`shed`). */
   dropped: number
-  /** The part of `dropped` refused because the event loop was saturated (see `shedAbove`). */
+  /**
+   * Shadow work given up because the mirror was saturated (see `shedAbove`): refused (also counted
+   * in `dropped`) or abandoned in progress (also counted in `abandoned`).
+   */
   shed: number
   /**
    * Comparisons given up: the comparer fell more than `teeBytes` behind the client, the client went
@@ -806,7 +814,7 @@ function metrics(r: Registry, stats: MirrorStats, queue: ShadowQueue, load: Load
     ),
     shed: counter(
       'cutover_mirror_shed_total',
-      'Shadow work dropped because the event loop was saturated (included in dropped_total).',
+      'Shadow work given up because the mirror was saturated (also counted in dropped_total or abandoned_total).',
     ),
     abandoned: counter(
       'cutover_mirror_abandoned_total',

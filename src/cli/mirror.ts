@@ -298,7 +298,7 @@ function summary(s: MirrorStats, forced: boolean): string {
     `cutover mirror: stopped${forced ? ' (grace period over: the rest was cut and counted abandoned)' : ''}\n` +
     `  requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}  noise ${s.noise}` +
     `  dropped ${s.dropped}  abandoned ${s.abandoned}  skipped ${s.skipped}\n` +
-    `  shed ${s.shed} (of the dropped: the mirror was saturated)  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
+    `  shed ${s.shed} (dropped or abandoned: the mirror was saturated)  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
     `  top divergence kinds: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n`
   )
 }
