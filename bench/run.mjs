@@ -9,7 +9,7 @@
 // 0 disables), BENCH_SERVERS (nginx,go,cutover), BENCH_WORKLOADS (all ids,
 // comma separated; `mirror` = every mirror-* id, `replay` = every replay-* id),
 // BENCH_SEED, BENCH_STRICT=1
-// (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIRROR_WARMUP (5), BENCH_MIRROR_OUT=1,
+// (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIRROR_WARMUP (5), BENCH_MIRROR_OUT=1, BENCH_MIRROR_ARGS,
 // BENCH_REPLAY_CONCURRENCY (16), BENCH_REPLAY_SMALL_RECORDS (30000),
 // BENCH_REPLAY_BIG_CONCURRENCY (4), BENCH_REPLAY_BIG_RECORDS (16).
 // See bench/README.md.
@@ -97,6 +97,8 @@ const SERVER_NAMES = ['nginx', 'go', 'cutover'];
 const MIRROR_RATE = envInt('BENCH_MIRROR_RATE', 500, 1);
 const MIRROR_RATE_CONNECTIONS = 16; // undici Pool connections of bench/fixed-rate.mjs
 const MIRROR_OUT = process.env.BENCH_MIRROR_OUT === '1';
+// Extra flags for cutover mirror, e.g. `--shed-above 1` to measure what comparing everything costs.
+const MIRROR_ARGS = (process.env.BENCH_MIRROR_ARGS ?? '').split(/\s+/).filter(Boolean);
 const MIRROR_WORKLOADS = [
   { id: 'mirror-latency', label: `fixed ${MIRROR_RATE} req/s GET /small.json`, kind: 'rate', path: '/small.json', body: SMALL_SIZE },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
@@ -1000,6 +1002,7 @@ async function runMirrorPart(oldS, newS) {
     '--rules',
     MIRROR_RULES,
     ...(MIRROR_OUT ? ['--out', outFile] : []),
+    ...MIRROR_ARGS,
   ];
   const cmChild = startServer('cutover-mirror', process.execPath, cmArgs);
   cmChild.drainMs = 2000 + 3000; // --grace 2s, then the summary
@@ -1125,7 +1128,7 @@ function reportMirror(res, meta) {
   const out = [''];
   out.push(
     `Mirror (${meta.date}; old = nginx, new = cutover serve, same data; proxies: nginx-mirror = nginx proxy_pass+mirror, ` +
-      `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}, every request shadowed; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ` +
+      `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}${MIRROR_ARGS.length ? ` ${MIRROR_ARGS.join(' ')}` : ''}, every request shadowed; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ` +
       `fixed rate ${MIRROR_RATE} req/s x ${SECONDS}s over ${MIRROR_RATE_CONNECTIONS} connections after ${MIRROR_LATENCY_WARMUP}s at that rate; warmup ${WARMUP}s otherwise)`,
   );
   const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target']];
