@@ -166,6 +166,9 @@ interface RequestContext {
   retried?: boolean
 }
 
+/** givenUp tells whether a request's comparison can no longer be made: client gone or a tee abandoned. */
+const givenUp = (ctx: RequestContext): boolean => ctx.abandoned || ctx.tees.some(t => t.abandoned)
+
 /** How far behind its client the one comparison kept on a saturated mirror may be: 1 MiB. */
 const SATURATED_LAG_BYTES = 1024 * 1024
 
@@ -331,6 +334,8 @@ export class Mirror {
     if (!this.#methods.has(method) || !(this.#random() < this.#sample)) {
       this.stats.skipped++
       this.#m.skipped.inc()
+    } else if (this.#shed()) {
+      this.#dropped(true)
     } else {
       const exchange: ExchangeRequest = {
         id: randomUUID(),
@@ -338,22 +343,15 @@ export class Mirror {
         path: req.url ?? '/',
         headers: exchangeHeaders(req),
       }
-      // The tees exist before the primary can answer; a dropped offer discards them unused.
-      const n = this.#o.baseline && this.#primaryIsOld ? 2 : 1
-      for (let i = 0; i < n; i++) ctx.tees.push(new BodyTee(this.#teeBytes, this.#teeBudget))
-      if (this.#shed()) {
-        ctx.tees.length = 0
-        this.stats.dropped++
-        this.stats.shed++
-        this.#m.dropped.inc()
-        this.#m.shed.inc()
-      } else if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
-        this.stats.pending++
+      if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
+        // The task starts on a microtask and the primary is asked below: the tees exist before
+        // either can read or feed them.
+        const n = this.#o.baseline && this.#primaryIsOld ? 2 : 1
+        for (let i = 0; i < n; i++) ctx.tees.push(new BodyTee(this.#teeBytes, this.#teeBudget))
         this.#pending.add(ctx)
+        this.stats.pending = this.#pending.size
       } else {
-        ctx.tees.length = 0
-        this.stats.dropped++
-        this.#m.dropped.inc()
+        this.#dropped(false)
       }
     }
 
@@ -389,6 +387,16 @@ export class Mirror {
     this.#proxy.web(req, res, {}, err => this.#onProxyError(err, req, res, ctx))
   }
 
+  /** #dropped counts a shadow refused before it started: the queue was full, or `shed`. */
+  #dropped(shed: boolean): void {
+    this.stats.dropped++
+    this.#m.dropped.inc()
+    if (shed) {
+      this.stats.shed++
+      this.#m.shed.inc()
+    }
+  }
+
   /**
    * #shed tells whether a new shadow must be refused because the mirror is saturated: its event
    * loop is busy beyond `shedAbove`, or the comparisons in progress already hold more than half of
@@ -416,7 +424,7 @@ export class Mirror {
     let kept = false
     let n = 0
     for (const ctx of this.#pending) {
-      if (ctx.bodyDone || ctx.abandoned || ctx.tees.some(t => t.abandoned)) continue
+      if (ctx.bodyDone || givenUp(ctx)) continue
       // The one kept must be keeping up: a comparer more than a socket read or so behind its client
       // on a saturated loop only falls further behind, and the chunks its tee holds meanwhile live
       // long enough to be promoted, which makes V8 run a full collection every few tens of ms.
@@ -544,14 +552,14 @@ export class Mirror {
   async #runShadow(req: ExchangeRequest, ctx: RequestContext, remote: string): Promise<void> {
     let outcome: 'compared' | 'abandoned' = 'abandoned'
     try {
-      if (this.#stop.signal.aborted || ctx.abandoned || ctx.tees.some(t => t.abandoned)) return
+      if (this.#stop.signal.aborted || givenUp(ctx)) return
       // The shadow goes out once the primary has answered, not alongside the client's request: on a
       // busy machine the other server's work would compete for the CPU with the primary's while the
       // client waits. The primary's body is tee'd from its first byte, so nothing is missed; a small
       // body is usually written to the client before the shadow request is (ticks run before
       // promise continuations).
       const primary = await ctx.primary
-      if (this.#stop.signal.aborted || ctx.abandoned || ctx.tees.some(t => t.abandoned)) return
+      if (this.#stop.signal.aborted || givenUp(ctx)) return
       const send: SendOptions = { signal: this.#stop.signal, marker: true, forwardedFor: remote }
       const baseline = this.#o.baseline
       const path = req.path
@@ -588,7 +596,7 @@ export class Mirror {
         }
       }
       const [m, b] = await Promise.all([main, base])
-      if (this.#stop.signal.aborted || ctx.abandoned || ctx.tees.some(t => t.abandoned)) return
+      if (this.#stop.signal.aborted || givenUp(ctx)) return
       const c = b ? withNoise(m, b) : m
       outcome = 'compared'
       this.#record(c)
@@ -596,8 +604,8 @@ export class Mirror {
       // compareExchange and send do not reject: this is a bug, counted as abandoned so the stats add up.
       this.#o.logger?.error({ err, path: req.path }, 'shadow comparison failed')
     } finally {
-      this.stats.pending--
       this.#pending.delete(ctx)
+      this.stats.pending = this.#pending.size
       if (outcome === 'abandoned') {
         for (const t of ctx.tees) t.abandon() // stop buffering for a reader that will never come
         this.stats.abandoned++
