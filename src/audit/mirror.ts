@@ -563,11 +563,14 @@ export class Mirror {
       const send: SendOptions = { signal: this.#stop.signal, marker: true, forwardedFor: remote }
       const baseline = this.#o.baseline
       const path = req.path
-      const options: CompareOptions = {
+      // Old-vs-baseline learns no ETag pairs: its tags are old's on both sides, not old-to-new ones
+      // (learnt, they made every later tag of new for the path look inconsistent there, and the
+      // real inconsistency then passed as noise).
+      const baseOptions: CompareOptions = {
         rules: this.#rules,
-        etags: this.#etags,
         ...(this.#o.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: this.#o.bodyTimeoutMs } : {}),
       }
+      const options: CompareOptions = { ...baseOptions, etags: this.#etags }
       let main: Promise<Comparison>
       let base: Promise<Comparison> | undefined
       if (this.#primaryIsOld) {
@@ -576,7 +579,7 @@ export class Mirror {
         const candidate = this.#send(this.#shadow, toNew, send)
         const other = baseline ? this.#send(baseline, req, send) : undefined
         main = this.#compare(req, withBody(primary, ctx.tees[0]), await candidate, options)
-        if (other) base = this.#compare(req, withBody(primary, ctx.tees[1]), await other, options)
+        if (other) base = this.#compare(req, withBody(primary, ctx.tees[1]), await other, baseOptions)
       } else {
         // New answers clients, whose validators now carry new's tags; old must get its own.
         const toOld = translateValidators(req, tag => this.#etags.untranslate(path, tag))
@@ -589,10 +592,10 @@ export class Mirror {
           // Old's one body feeds both comparisons; no client waits on it, so it may apply backpressure.
           const [a, b] = splitBody(control.body, this.#teeBytes)
           main = this.#compare(req, { ...control, body: a }, candidate, options)
-          base = this.#compare(req, { ...control, body: b }, other, options)
+          base = this.#compare(req, { ...control, body: b }, other, baseOptions)
         } else {
           main = this.#compare(req, control, candidate, options)
-          if (other) base = this.#compare(req, control, other, options)
+          if (other) base = this.#compare(req, control, other, baseOptions)
         }
       }
       const [m, b] = await Promise.all([main, base])

@@ -15,7 +15,7 @@ import { parseRules } from '../../src/audit/rules.js'
 import { ShadowQueue } from '../../src/audit/shadow-queue.js'
 import { AccessLog } from '../../src/core/access-log.js'
 import { header, prngBytes, rawRequest, readJsonl, waitForOutput, withTimeout } from '../helpers/e2e.js'
-import { gate, listen } from '../helpers/gate.js'
+import { gate, heldListen, listen } from '../helpers/gate.js'
 import { freePort } from '../helpers/nginx.js'
 import { CLI, exited, requireTool, startServe } from '../helpers/serve.js'
 
@@ -188,17 +188,13 @@ t.test('a primary that is down gives the client a clean 502, and the record says
 
 t.test('a slow candidate does not delay the client', async t => {
   const old = await listen(t, fixed('payload\n'))
-  const arrived = gate()
-  const release = gate()
-  const nw = await listen(t, (req, res) => {
-    arrived.open()
-    void release.promise.then(() => fixed('payload\n')(req, res))
-  })
+  const nw = await heldListen(t, fixed('payload\n'))
+  const { arrived, release } = nw
   const m = await startMirror(t, { old: old.url, new: nw.url })
-  const res = await fetch(`${m.url}/f`)
+  // Bounded: a mirror that waited for new would hold the client until release is opened below.
+  const res = await withTimeout(fetch(`${m.url}/f`), 10_000, "the client's answer while new is blocked")
   t.equal(res.body.toString(), 'payload\n', 'the client has the whole answer')
   await withTimeout(arrived.promise, 10_000, 'the shadow to reach new')
-  t.equal(release.opened, false, "while new's handler is still blocked")
   t.equal(m.mirror.stats.pending, 1, 'the comparison is still pending')
   release.open()
   await m.settled()
@@ -208,12 +204,8 @@ t.test('a slow candidate does not delay the client', async t => {
 
 t.test('shadow queue overflow is dropped and counted, and the stats add up', async t => {
   const old = await listen(t, fixed('payload\n'))
-  const release = gate()
-  const arrived = gate()
-  const nw = await listen(t, (req, res) => {
-    arrived.open()
-    void release.promise.then(() => fixed('payload\n')(req, res))
-  })
+  const nw = await heldListen(t, fixed('payload\n'))
+  const { arrived, release } = nw
   const m = await startMirror(
     t,
     { old: old.url, new: nw.url },
@@ -280,6 +272,28 @@ t.test('divergences that old-vs-baseline also shows are noise', async t => {
     )
     t.match(m.mirror.stats, { compared: 2, divergent: 1, noise: 2 })
     addsUp(t, m.mirror.stats)
+  }
+})
+
+t.test('with a baseline, an ETag of new that breaks consistency is a divergence, not noise', async t => {
+  const rules = parseRules('etag: consistent\n')
+  const old = await listen(t, fixed('same\n', { etag: '"o"' }))
+  const baseline = await listen(t, fixed('same\n', { etag: '"o"' }))
+  for (const primary of ['old', 'new'] as const) {
+    let tag = 0
+    const nw = await listen(t, (req, res) => fixed('same\n', { etag: `"n${++tag}"` })(req, res))
+    const m = await startMirror(t, { old: old.url, new: nw.url, baseline: baseline.url }, { primary, rules })
+    await fetch(`${m.url}/f`) // learns "o" <-> "n1"
+    await m.settled()
+    await fetch(`${m.url}/f`) // new now tags the same bytes "n2"
+    await m.settled()
+    const [first, second] = m.comparisons
+    t.match(first, { divergences: [], noise: [] }, `${primary} primary: the first pair is learnt`)
+    t.match(
+      second,
+      { divergences: [{ kind: 'header', name: 'etag', control: '"o"', candidate: '"n2"' }], noise: [] },
+      `${primary} primary: the second tag is inconsistent, and old-vs-baseline does not explain it`,
+    )
   }
 })
 
@@ -429,12 +443,8 @@ t.test('a client that goes away mid-body abandons the comparison and cuts the up
 
 t.test('a saturated mirror sheds new shadows but runs one at a time, and counts them', async t => {
   const old = await listen(t, fixed('payload\n'))
-  const release = gate()
-  const arrived = gate()
-  const nw = await listen(t, (req, res) => {
-    arrived.open()
-    void release.promise.then(() => fixed('payload\n')(req, res))
-  })
+  const nw = await heldListen(t, fixed('payload\n'))
+  const { arrived, release } = nw
   const load = { utilization: 1 }
   const m = await startMirror(t, { old: old.url, new: nw.url }, { shedAbove: 0.9, load })
   const first = await fetch(`${m.url}/f1`)
@@ -462,12 +472,8 @@ t.test('a saturated mirror sheds new shadows but runs one at a time, and counts 
 
 t.test('shadows are shed while the comparisons in progress hold over half the tee budget', async t => {
   const old = await listen(t, fixed(Buffer.alloc(600, 1)))
-  const release = gate()
-  const arrived = gate()
-  const nw = await listen(t, (req, res) => {
-    arrived.open()
-    void release.promise.then(() => fixed(Buffer.alloc(600, 1))(req, res))
-  })
+  const nw = await heldListen(t, fixed(Buffer.alloc(600, 1)))
+  const { arrived, release } = nw
   const load = { utilization: 0 } // an idle loop: only the budget sheds
   const m = await startMirror(
     t,

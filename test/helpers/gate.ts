@@ -34,3 +34,20 @@ export async function listen(t: T, handler: RequestListener): Promise<{ url: str
   })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }
+
+/**
+ * heldListen is {@link listen} with `handler` held back: `arrived` opens when a request comes in,
+ * and the handler runs only once the test opens `release` (a slow or stuck server, without sleeps).
+ */
+export async function heldListen(
+  t: T,
+  handler: RequestListener,
+): Promise<{ url: string; server: Server; arrived: Gate; release: Gate }> {
+  const arrived = gate()
+  const release = gate()
+  const s = await listen(t, (req, res) => {
+    arrived.open()
+    void release.promise.then(() => handler(req, res))
+  })
+  return { ...s, arrived, release }
+}
