@@ -9,7 +9,10 @@ export interface Entity {
   readonly content: Content
   /** Strong ETag, quoted (`"..."`). Undefined: no ETag header, and only date validators apply. */
   readonly etag?: string | undefined
-  /** Last-Modified time. Undefined or the Unix epoch: no Last-Modified header (Go's zero time). */
+  /**
+   * Last-Modified time. Undefined or the Unix epoch: no Last-Modified header (Go's zero time).
+   * Never changed in place: its header text is remembered per Date.
+   */
   readonly lastModified?: Date | undefined
   /** Content-Type header value. Undefined: no Content-Type header. */
   readonly contentType?: string | undefined

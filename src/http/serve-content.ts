@@ -32,6 +32,18 @@ export interface EntityMeta extends Omit<Entity, 'content'> {
 }
 
 /** Headers that Go's serveError removes from error responses (Go 1.23). */
+/**
+ * HTTP_DATES remembers the Last-Modified text of each Date an entity carries: entities of one file
+ * version share their Date (StaticRoot keeps it with the cached file), and formatting it was most
+ * of planResponse's cost. Entities must not change their Date in place.
+ */
+const HTTP_DATES = new WeakMap<Date, string>()
+function httpDateOf(d: Date): string {
+  let text = HTTP_DATES.get(d)
+  if (text === undefined) HTTP_DATES.set(d, (text = formatHttpDate(d)))
+  return text
+}
+
 const DROPPED_ON_ERROR = new Set(['cache-control', 'content-encoding', 'etag', 'last-modified'])
 /** Headers that writeNotModified removes from a 304 (RFC 7232 §4.1). */
 const DROPPED_ON_304 = new Set(['content-type', 'content-length', 'content-encoding'])
@@ -67,7 +79,7 @@ export function planResponse(
 ): ResponsePlan {
   const size = e.size
   const base: string[] = []
-  const lastModified = isZeroTime(e.lastModified) ? undefined : formatHttpDate(e.lastModified!)
+  const lastModified = isZeroTime(e.lastModified) ? undefined : httpDateOf(e.lastModified!)
   const verdict = evaluatePreconditions(method, cond, e)
 
   if (verdict.kind === 'not-modified') {

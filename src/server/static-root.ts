@@ -35,6 +35,11 @@ export const DEFAULT_SMALL_FILE_MAX = 1024 * 1024
  * disk keeps its space allocated while a descriptor holds it, so idle descriptors are let go.
  */
 export const OPEN_FILE_TTL_MS = 30_000
+/**
+ * MAX_OPEN_FILES bounds the large files kept open between requests. They are kept per file, not per
+ * request path: `//a.bin` and `/%61.bin` name one file, and must not each pin a descriptor.
+ */
+export const MAX_OPEN_FILES = 256
 
 /** DEFAULT_CACHE_BYTES is the memory budget of the small-file cache: 64 MiB. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
@@ -50,15 +55,8 @@ interface Cached {
   readonly identity: FileIdentity
   /** Entity whose content is in memory; undefined for large files. */
   readonly small?: Entity
-  /**
-   * An open large file, shared by the requests for this path while its identity holds (the cache
-   * holds one reference). Saves an open, an fstat and a close per request: a download manager
-   * fetching many ranges of one file hits it constantly.
-   */
-  readonly file?: FileContent
-  readonly etag: string
-  readonly lastModified: Date
-  readonly contentType: string
+  /** The file's validators and type; a large file's content comes from the open-file cache. */
+  readonly meta: Omit<Entity, 'content'>
 }
 
 /**
@@ -127,6 +125,18 @@ export class StaticRoot {
   readonly #smallMax: number
   readonly #index: string
   readonly #cache: LRUCache<string, Cached>
+  /**
+   * Open large files by filesystem path, shared by the requests for that file while its identity
+   * holds (the cache holds one reference). Saves an open, an fstat and a close per request: a
+   * download manager fetching many ranges of one file hits it constantly.
+   */
+  readonly #files = new LRUCache<string, FileContent>({
+    max: MAX_OPEN_FILES,
+    ttl: OPEN_FILE_TTL_MS,
+    ttlAutopurge: true,
+    // An evicted, replaced or expired file gives back its descriptor.
+    dispose: f => f.close(),
+  })
   /** Counters for metrics and tests. */
   readonly stats = { hits: 0, misses: 0, opens: 0, escapes: 0 }
 
@@ -142,9 +152,6 @@ export class StaticRoot {
       maxSize: cacheBytes,
       // Entries without bytes still cost their metadata; count them so the entry count is bounded too.
       sizeCalculation: c => (c.small ? c.identity.size : 0) + 256,
-      // An evicted, replaced or expired entry gives back its descriptor.
-      dispose: c => c.file?.close(),
-      ttlAutopurge: true,
     })
   }
 
@@ -160,12 +167,11 @@ export class StaticRoot {
       if (st?.isFile() && sameIdentity(fileIdentity(st), hit.identity)) {
         this.stats.hits++
         if (hit.small) return { kind: 'entity', entity: hit.small, release: noop }
-        const file = hit.file
-        if (file?.retain()) {
-          const entity: Entity = { content: file, etag: hit.etag, lastModified: hit.lastModified, contentType: hit.contentType }
-          return { kind: 'entity', entity, release: () => file.close() }
+        const file = this.#files.get(hit.fsPath)
+        if (file && sameIdentity(file.identity, hit.identity) && file.retain()) {
+          return { kind: 'entity', entity: { ...hit.meta, content: file }, release: () => file.close() }
         }
-        return this.#openLarge(rawPath, hit.fsPath, st, hit)
+        return this.#openLarge(rawPath, hit.fsPath, st)
       }
       this.#cache.delete(rawPath)
     }
@@ -181,7 +187,11 @@ export class StaticRoot {
     const hit = this.#cache.get(rawPath)
     if (!hit?.small) return undefined
     const st = this.#stat(hit.fsPath)
-    if (!st?.isFile() || !sameIdentity(fileIdentity(st), hit.identity)) return undefined
+    if (!st?.isFile() || !sameIdentity(fileIdentity(st), hit.identity)) {
+      // Stale: resolve() then goes straight to the miss instead of stat'ing this entry again.
+      this.#cache.delete(rawPath)
+      return undefined
+    }
     this.stats.hits++
     return { kind: 'entity', entity: hit.small, release: noop }
   }
@@ -203,7 +213,7 @@ export class StaticRoot {
       throw notFound() // "/file/" names no directory (ENOTDIR, as nginx answers)
     }
     if (!st.isFile()) throw notFound() // fifos, sockets, devices are never served
-    return this.#openLarge(rawPath, fsPath, st, undefined)
+    return this.#openLarge(rawPath, fsPath, st)
   }
 
   /** #stat follows symlinks; missing or unreachable paths give undefined, permission errors 403. */
@@ -223,7 +233,14 @@ export class StaticRoot {
    * entity. Small files are read into memory and cached. The version served is the one the
    * descriptor holds; if it differs from what stat saw, the cache is not filled with it.
    */
-  async #openLarge(rawPath: string, fsPath: string, st: Stats, known: Cached | undefined): Promise<Resolution> {
+  async #openLarge(rawPath: string, fsPath: string, st: Stats): Promise<Resolution> {
+    const shared = this.#files.get(fsPath)
+    if (shared && sameIdentity(shared.identity, fileIdentity(st)) && shared.retain()) {
+      // Another path already opened (and checked) this very file: serve through that descriptor.
+      const meta = metaOf(shared.identity, fsPath)
+      this.#cache.set(rawPath, { fsPath, identity: shared.identity, meta })
+      return { kind: 'entity', entity: { ...meta, content: shared }, release: () => shared.close() }
+    }
     let fc: FileContent
     try {
       fc = await FileContent.open(fsPath)
@@ -237,27 +254,23 @@ export class StaticRoot {
     try {
       const id = fc.identity
       const stable = sameIdentity(id, fileIdentity(st))
-      if (!(known && stable) && !this.#inside(fc.fd, fsPath)) {
+      if (!this.#inside(fc.fd, fsPath)) {
         this.stats.escapes++
         throw notFound()
       }
-      const c: Cached = known && stable ? known : {
-        fsPath,
-        identity: id,
-        etag: etagFor(id),
-        lastModified: new Date(Math.floor(id.mtimeMs)),
-        contentType: contentTypeFor(fsPath),
-      }
+      const meta = metaOf(id, fsPath)
       if (id.size <= this.#smallMax) {
         const data = await readAll(fc)
         fc.close()
-        const small: Entity = { content: bytes(data), etag: c.etag, lastModified: c.lastModified, contentType: c.contentType }
-        if (stable) this.#cache.set(rawPath, { ...c, small })
+        const small: Entity = { ...meta, content: bytes(data) }
+        if (stable) this.#cache.set(rawPath, { fsPath, identity: id, small, meta })
         return { kind: 'entity', entity: small, release: noop }
       }
-      if (stable && fc.retain()) this.#cache.set(rawPath, { ...c, file: fc }, { ttl: OPEN_FILE_TTL_MS })
-      const entity: Entity = { content: fc, etag: c.etag, lastModified: c.lastModified, contentType: c.contentType }
-      return { kind: 'entity', entity, release: () => fc.close() }
+      if (stable) {
+        this.#cache.set(rawPath, { fsPath, identity: id, meta })
+        if (fc.retain()) this.#files.set(fsPath, fc)
+      }
+      return { kind: 'entity', entity: { ...meta, content: fc }, release: () => fc.close() }
     } catch (err) {
       fc.close()
       throw err
@@ -285,6 +298,11 @@ export class StaticRoot {
 }
 
 const noop = (): void => undefined
+
+/** metaOf is an entity's validators and type, from the file's identity and name. */
+function metaOf(id: FileIdentity, fsPath: string): Omit<Entity, 'content'> {
+  return { etag: etagFor(id), lastModified: new Date(Math.floor(id.mtimeMs)), contentType: contentTypeFor(fsPath) }
+}
 
 /** readAll reads a whole (small) file content into one buffer. */
 async function readAll(fc: FileContent): Promise<Buffer> {

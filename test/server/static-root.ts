@@ -148,3 +148,22 @@ t.test('StaticRoot shares one descriptor between requests for a large file until
   t.equal(buf[0], 8, 'and serves the new bytes')
   c.release()
 })
+
+t.test('StaticRoot keeps one descriptor per file, whatever path names it', async t => {
+  const dir = t.testdir({ 'big.bin': Buffer.alloc(4096, 7) })
+  const root = new StaticRoot({ root: dir, smallFileMax: 1024 })
+  // Aliases of one file: merged slashes and percent-escapes are each a cache key of their own.
+  const aliases = ['/big.bin', '//big.bin', '///big.bin', '/%62ig.bin', '/./big.bin']
+  const held = []
+  for (const path of aliases) {
+    const r = await root.resolve(path)
+    if (r.kind !== 'entity') throw new Error('expected an entity')
+    held.push(r)
+  }
+  t.equal(root.stats.opens, 1, 'every alias reads through the one open file')
+  t.equal(root.stats.misses, aliases.length, 'each alias is still resolved (cleaned, stat-ed) once')
+  for (const r of held) r.release()
+  const again = await root.resolve('//big.bin')
+  t.equal(root.stats.opens, 1, 'and later requests do not open it either')
+  if (again.kind === 'entity') again.release()
+})
