@@ -216,8 +216,8 @@ function codeOfError(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
-/** classify maps a transport error to the code of an error observation. */
-function classify(err: unknown): string {
+/** classify maps a transport error (undici's or Node's) to the code of an error observation. */
+export function classify(err: unknown): string {
   const code = codeOfError(err)
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'ERR_TIMEOUT'
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'ERR_BAD_REQUEST'
@@ -228,7 +228,8 @@ function classify(err: unknown): string {
   return 'ERR_UPSTREAM'
 }
 
-function describe(err: unknown): string {
+/** describe is a transport error's one-line text: its code and message. */
+export function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
   const code = codeOfError(err)
   const msg =

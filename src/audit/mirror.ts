@@ -13,12 +13,13 @@ import httpProxy from 'http-proxy'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
+import { CutoverError } from '../core/errors.js'
 import { scanETag } from '../http/etag.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { compareExchange, type CompareOptions } from './compare.js'
 import { divergenceKey, type Comparison, type Divergence, type DivergenceKind } from './divergence.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
-import type { Backend, SendOptions } from './http-backend.js'
+import { classify, describe, type Backend, type SendOptions } from './http-backend.js'
 import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, type Rules } from './rules.js'
 import { LoadGauge, type Load } from './load-gauge.js'
 import { ShadowQueue } from './shadow-queue.js'
@@ -451,13 +452,16 @@ export class Mirror {
     }
     ctx.upstream = proxyRes
     const tees = ctx.tees
-    ctx.settle({
-      kind: 'response',
-      status: proxyRes.statusCode ?? 0,
-      headers: pairs(proxyRes.rawHeaders),
-      body: tees[0] ?? EMPTY_BODY,
-      durationMs: performance.now() - ctx.start,
-    })
+    // Only a shadowed request has a comparison to feed (the others have no tee and no reader).
+    if (tees[0]) {
+      ctx.settle({
+        kind: 'response',
+        status: proxyRes.statusCode ?? 0,
+        headers: pairs(proxyRes.rawHeaders),
+        body: tees[0],
+        durationMs: performance.now() - ctx.start,
+      })
+    }
     // A second listener next to http-proxy's pipe: it neither pauses the stream nor changes its flow,
     // and a push never waits.
     if (tees.length > 0 || this.#o.capture) {
@@ -482,7 +486,7 @@ export class Mirror {
     const broken = (err?: Error): void => {
       if (ctx.bodyDone) return
       ctx.bodyDone = true
-      const e = err ?? new Error('primary response aborted')
+      const e = err ?? new CutoverError('ERR_UPSTREAM', 'primary response aborted')
       for (const t of tees) t.error(e)
       // http-proxy leaves the response open when the upstream body breaks: cut the client's
       // connection so that it sees a truncated body, as it would talking to the primary directly.
@@ -520,11 +524,9 @@ export class Mirror {
     this.#o.logger?.warn({ err, path: req.url, primary: this.#primary.name }, 'primary failed')
     ctx.settle({
       kind: 'error',
-      code:
-        code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH'
-          ? 'ERR_CONNECT'
-          : 'ERR_UPSTREAM',
-      message: `${this.#primary.name}: ${code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(),
+      // The same codes as a shadow send's: a failure reads alike whichever server answers clients.
+      code: classify(err),
+      message: `${this.#primary.name}: ${describe(err)}`,
       durationMs: performance.now() - ctx.start,
     })
     if (!ctx.bodyDone) {

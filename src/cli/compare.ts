@@ -6,7 +6,7 @@ import type { ExchangeRequest } from '../audit/exchange.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
-import { loadRules, parseDuration } from './options.js'
+import { loadRules, parseDuration, parseUrl } from './options.js'
 
 /** ColorMode is the value of `--color`. */
 export type ColorMode = 'auto' | 'always' | 'never'
@@ -37,23 +37,6 @@ export function parseHeaderFlag(s: string, previous: Array<[string, string]> = [
   if (!TOKEN.test(name) || /[\r\n\0]/.test(value))
     throw new InvalidArgumentError(`expected 'Name: value', got ${JSON.stringify(s)}`)
   return [...previous, [name.toLowerCase(), value]]
-}
-
-/** parseBaseUrl accepts the server a side is sent to: an http(s) origin with an optional path prefix. */
-function parseBaseUrl(s: string): string {
-  let u: URL
-  try {
-    u = new URL(s)
-  } catch {
-    throw new InvalidArgumentError(`expected an http:// or https:// URL, got ${JSON.stringify(s)}`)
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new InvalidArgumentError(`expected an http:// or https:// URL, got ${JSON.stringify(s)}`)
-  if (u.search || u.hash || u.username || u.password)
-    throw new InvalidArgumentError(
-      `expected an origin with an optional path (no query, fragment or user), got ${JSON.stringify(s)}`,
-    )
-  return s
 }
 
 /** parsePath accepts a request target: a path starting with '/', with an optional query. */
@@ -91,8 +74,8 @@ export function register(program: Command): void {
       ].join('\n\n'),
     )
     .addArgument(new Argument('<path>', 'request target, e.g. /files/big.iso?x=1').argParser(parsePath))
-    .requiredOption('--old <url>', 'the old server (control), e.g. http://old.internal:8080', parseBaseUrl)
-    .requiredOption('--new <url>', 'the new server (candidate)', parseBaseUrl)
+    .requiredOption('--old <url>', 'the old server (control), e.g. http://old.internal:8080', parseUrl)
+    .requiredOption('--new <url>', 'the new server (candidate)', parseUrl)
     .addOption(
       new Option('-H, --header <header>', "request header 'Name: value' (repeatable)")
         .default([], 'none')

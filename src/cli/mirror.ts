@@ -9,8 +9,8 @@ import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../audit/metrics-server.js'
 import { DEFAULT_TEE_BUDGET, Mirror, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
-import { EtagPairs } from '../audit/rules.js'
 import { ShadowQueue } from '../audit/shadow-queue.js'
+import { hostPort } from '../core/listen.js'
 import { loadRules, parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
 
 interface MirrorFlags {
@@ -158,7 +158,6 @@ export function register(program: Command): void {
 }
 
 
-const hostOf = (a: AddressInfo): string => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
 
 /** statusLine is the one-line view of the counters. */
 export function statusLine(s: MirrorStats): string {
@@ -204,7 +203,6 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     sample: f.sample,
     shadowMethods: f.shadowMethods,
     rules,
-    etags: new EtagPairs(),
     queue: new ShadowQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
     teeBytes: f.maxLag,
     teeBudgetBytes: f.maxBuffered,
@@ -250,8 +248,8 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   }
   const [primary, shadow] = f.primary === 'old' ? [old, neu] : [neu, old]
   process.stdout.write(
-    `cutover mirror: listening on http://${hostOf(addr)} (primary ${primary.name} ${primary.base}, shadow ${shadow.name} ${shadow.base}` +
-      `${baseline ? `, baseline ${baseline.base}` : ''}${metricsAddr ? `, metrics http://${hostOf(metricsAddr)}/metrics` : ''})\n`,
+    `cutover mirror: listening on http://${hostPort(addr)} (primary ${primary.name} ${primary.base}, shadow ${shadow.name} ${shadow.base}` +
+      `${baseline ? `, baseline ${baseline.base}` : ''}${metricsAddr ? `, metrics http://${hostPort(metricsAddr)}/metrics` : ''})\n`,
   )
 
   // The live status goes to stderr so that stdout keeps only the start line and the summary.

@@ -4,6 +4,7 @@ import { AccessLog } from '../core/access-log.js'
 import { DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
+import { hostPort } from '../core/listen.js'
 import { parseBytes, parseDuration, parseListen } from './options.js'
 
 interface ServeFlags {
@@ -73,8 +74,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     await accessLog?.close()
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-  process.stdout.write(`cutover serve: listening on http://${host}:${addr.port} (root ${root.root})\n`)
+  process.stdout.write(`cutover serve: listening on http://${hostPort(addr)} (root ${root.root})\n`)
 
   let stopping = false
   const stop = (signal: string): void => {

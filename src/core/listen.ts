@@ -14,3 +14,8 @@ export function listenOn(server: Server, port: number, host: string): Promise<Ad
     })
   })
 }
+
+/** hostPort formats a listening address for a URL: `127.0.0.1:8080`, `[::1]:8080`. */
+export function hostPort(a: AddressInfo): string {
+  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+}
