@@ -16,6 +16,8 @@ export interface LoadGaugeOptions {
    * has not filled the tee budget yet; a single busy sample only reaches 0.5.
    */
   readonly alpha?: number
+  /** Source of utilization readings. If unset, `performance.eventLoopUtilization` (tests script one). */
+  readonly elu?: typeof performance.eventLoopUtilization
 }
 
 /**
@@ -30,6 +32,7 @@ export class LoadGauge implements Load {
   #last: EventLoopUtilization
   #value = 0
   readonly #alpha: number
+  readonly #elu: typeof performance.eventLoopUtilization
   readonly #timer: NodeJS.Timeout
 
   constructor(o: LoadGaugeOptions = {}) {
@@ -38,7 +41,8 @@ export class LoadGauge implements Load {
     if (!(intervalMs > 0)) throw new TypeError('intervalMs must be positive')
     if (!(alpha > 0 && alpha <= 1)) throw new TypeError('alpha must be in (0, 1]')
     this.#alpha = alpha
-    this.#last = performance.eventLoopUtilization()
+    this.#elu = o.elu ?? performance.eventLoopUtilization.bind(performance)
+    this.#last = this.#elu()
     this.#timer = setInterval(() => this.sample(), intervalMs)
     this.#timer.unref()
   }
@@ -48,8 +52,8 @@ export class LoadGauge implements Load {
    * sample's utilization. The timer calls it every interval; tests call it directly.
    */
   sample(): number {
-    const now = performance.eventLoopUtilization()
-    const u = performance.eventLoopUtilization(now, this.#last).utilization
+    const now = this.#elu()
+    const u = this.#elu(now, this.#last).utilization
     this.#last = now
     this.#value = this.#alpha * u + (1 - this.#alpha) * this.#value
     return u
