@@ -19,7 +19,6 @@ t.test('each injected fault in the new server is caught and described exactly', 
   const faulty = await startFaulty(t, real.url, {
     '/big.bin': { flipByte: 52_428_801 },
     '/one.bin': { truncateAt: 1000 },
-    '/nolm.bin': {},
   })
   // The same server behind three more fault configurations, one per path family.
   const dropped = await startFaulty(t, real.url, { '/one.bin': { dropHeader: 'last-modified' } })

@@ -156,8 +156,8 @@ t.test('through cutover mirror, new being down is a divergence and clients do no
 })
 
 t.test('a primary that resets a connection before answering a GET is asked again, once', async t => {
-  // The first request on each of the first two connections is reset without an answer (what a
-  // server closing a kept-alive connection looks like to the proxy); later ones are answered.
+  // The first request is reset without an answer (what a server closing a kept-alive connection
+  // looks like to the proxy); later ones are answered.
   let resets = 0
   const raw = createNetServer(sock => {
     sock.once('data', () => {

@@ -286,7 +286,6 @@ t.test('process: access log', async t => {
     10_000,
     'first chunk of big.bin',
   )
-  t.ok(first.length > 0)
   ac.abort()
 
   child.kill('SIGTERM')

@@ -1,6 +1,6 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingHttpHeaders } from 'node:http'
 import { request } from 'undici'
+import { listen } from './gate.js'
 import type { T } from './serve.js'
 
 /** Fault is one way the "new" server can go wrong, injected in front of a real server. */
@@ -25,11 +25,9 @@ const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host'])
  * startFaulty runs a proxy in front of `target` that injects `faults[path]` into the answers for
  * that path (the path without query) and forwards everything else untouched. Closed at teardown.
  */
-export async function startFaulty(t: T, target: string, faults: Record<string, Fault>): Promise<{ url: string; hits: Map<string, number> }> {
-  const hits = new Map<string, number>()
-  const server = createServer((req, res) => {
+export async function startFaulty(t: T, target: string, faults: Record<string, Fault>): Promise<{ url: string }> {
+  return listen(t, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!
-    hits.set(path, (hits.get(path) ?? 0) + 1)
     const f = faults[path] ?? {}
     const run = async (): Promise<void> => {
       if (f.gate) await f.gate
@@ -67,13 +65,4 @@ export async function startFaulty(t: T, target: string, faults: Record<string, F
     }
     run().catch(() => res.destroy())
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(
-    () =>
-      new Promise<void>(resolve => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits }
 }

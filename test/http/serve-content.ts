@@ -815,7 +815,6 @@ t.test('a content that fails after the first piece never looks complete', async 
         failed = true
       }
       t.ok(res.statusCode === 200 || res.statusCode === 206, `the header was already sent (${res.statusCode})`)
-      t.ok(failed || received < promised, `the client sees an error or a short body (${received} of ${promised}, failed=${failed})`)
       t.ok(received < promised, 'fewer bytes than promised arrived')
       const [r] = await Promise.all(h.served)
       t.equal(r?.aborted, true, 'the result says aborted')
