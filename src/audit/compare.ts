@@ -212,7 +212,8 @@ async function compareMultipart(
   }
 }
 
-const cancel = (r: Observed): void => {
+/** cancelBody gives up reading a response's body (releasing its connection); no-op for an error. */
+export const cancelBody = (r: Observed): void => {
   if (r.kind === 'response') void (r.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]().return?.()?.catch(() => undefined)
 }
 
@@ -252,20 +253,20 @@ export async function compareExchange(
     found.add(o.code === 'ERR_TIMEOUT' ? { kind: 'timeout', side, afterMs: o.durationMs } : { kind: 'error', side, code: o.code, message: o.message })
   }
   if (control.kind === 'error' || candidate.kind === 'error') {
-    cancel(control)
-    cancel(candidate)
+    cancelBody(control)
+    cancelBody(candidate)
     return record()
   }
   if (control.status !== candidate.status) {
     found.add({ kind: 'status', control: control.status, candidate: candidate.status })
-    cancel(control)
-    cancel(candidate)
+    cancelBody(control)
+    cancelBody(candidate)
     return record()
   }
   compareHeaders(request, control, candidate, options, found)
   if (options.rules.statusOnly.has(control.status)) {
-    cancel(control)
-    cancel(candidate)
+    cancelBody(control)
+    cancelBody(candidate)
     return record()
   }
 

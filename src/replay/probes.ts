@@ -1,8 +1,7 @@
-import { streamDivergences } from '../audit/compare.js'
+import { cancelBody, streamDivergences } from '../audit/compare.js'
 import { compareStreams } from '../audit/stream-compare.js'
 import type { Divergence } from '../audit/divergence.js'
-import type { Backend } from '../audit/http-backend.js'
-import type { ExchangeRequest } from '../audit/exchange.js'
+import type { Observed } from '../audit/exchange.js'
 
 /** CHUNK_BOUNDARY is the 2 MiB chunk size of the new server's cache: slices that straddle it matter. */
 export const CHUNK_BOUNDARY = 2 * 1024 * 1024
@@ -78,34 +77,30 @@ async function* slice(src: AsyncIterable<Uint8Array>, start: number, length: num
 }
 
 /**
- * verifySlice checks the new server's answer to a single-range probe against the old server's full
- * body at the same offsets (the ground truth that needs no range support): it sends the probe to
- * new, and a plain GET to old whose body is read only up to the slice's end. It resolves with the
- * divergences found (none when they agree), on the same terms as compareExchange.
+ * verifySlice checks the new server's answer to a single-range probe (`part`) against the old
+ * server's answer to a plain GET (`whole`), at the same offsets: the ground truth that needs no
+ * range support, so a slice both servers get wrong alike is still caught. `whole`'s body is read only
+ * up to the slice's end. It resolves with the divergences found (none when they agree, or when
+ * there is nothing to check: `whole` not a 200, `part` not a 206), on the same terms as
+ * compareExchange, and consumes or cancels both bodies.
  */
 export async function verifySlice(
-  req: ExchangeRequest,
+  whole: Observed,
+  part: Observed,
   range: { readonly start: number; readonly end: number },
-  oldBackend: Backend,
-  newBackend: Backend,
 ): Promise<Divergence[]> {
-  const whole: ExchangeRequest = { ...req, id: `${req.id}:whole`, headers: {} }
-  const [o, n] = await Promise.all([oldBackend.send(whole), newBackend.send(req)])
-  const cancel = (x: typeof o): void => {
-    if (x.kind === 'response') void x.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined)
+  if (whole.kind === 'error' || part.kind === 'error') {
+    cancelBody(whole)
+    cancelBody(part)
+    const [side, e] = whole.kind === 'error' ? (['control', whole] as const) : (['candidate', part] as const)
+    return [{ kind: 'error', side, code: e.kind === 'error' ? e.code : 'ERR_UPSTREAM', message: 'probe verification' }]
   }
-  if (o.kind === 'error' || n.kind === 'error') {
-    cancel(o)
-    cancel(n)
-    const e = o.kind === 'error' ? { side: 'control' as const, o } : { side: 'candidate' as const, o: n }
-    return [{ kind: 'error', side: e.side, code: e.o.kind === 'error' ? e.o.code : 'ERR_UPSTREAM', message: 'probe verification' }]
-  }
-  if (o.status !== 200 || n.status !== 206) {
-    cancel(o)
-    cancel(n)
+  if (whole.status !== 200 || part.status !== 206) {
+    cancelBody(whole)
+    cancelBody(part)
     // Only a 206 slice can be checked; the status itself is judged by the probe's own comparison.
     return []
   }
   const length = range.end - range.start + 1
-  return streamDivergences(await compareStreams(slice(o.body, range.start, length), n.body))
+  return streamDivergences(await compareStreams(slice(whole.body, range.start, length), part.body))
 }

@@ -165,14 +165,28 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     if (wait > 0) await sleep(wait, o.signal)
   }
 
-  /** exchange sends one request to every server, compares, and returns old's answer headers. */
-  const exchange = async (req: ExchangeRequest): Promise<{ status?: number; size?: number; etag?: string }> => {
+  /**
+   * exchange sends one request to every server, compares, and returns old's answer headers. With
+   * `verify` (a single-range probe), new's one answer is also checked against a plain GET to old at
+   * the same offsets, and what that finds joins the probe's comparison.
+   */
+  const exchange = async (
+    req: ExchangeRequest,
+    verify?: { readonly start: number; readonly end: number },
+  ): Promise<{ status?: number; size?: number; etag?: string }> => {
     const forNew = translateValidators(req, tag => o.etags.translate(req.path, tag))
-    const [c, n, b] = await Promise.all([
+    const [c, answer, b, whole] = await Promise.all([
       o.old.send(req),
       o.new.send(forNew),
       o.baseline ? o.baseline.send(req) : undefined,
+      verify ? o.old.send({ ...req, id: `${req.id}:whole`, headers: {} }) : undefined,
     ])
+    // New's one body feeds both the comparison and the verification.
+    const [n, part] =
+      whole && answer.kind === 'response'
+        ? splitBody(answer.body, SPLIT_LAG_BYTES).map(body => ({ ...answer, body }))
+        : [answer, answer]
+    const verified: Promise<Divergence[]> = whole && verify ? verifySlice(whole, part!, verify) : Promise.resolve([])
     const seen = {
       ...(c.kind === 'response' ? { status: c.status } : {}),
       ...(headerOf(c, 'content-length') !== undefined ? { size: Number(headerOf(c, 'content-length')) } : {}),
@@ -184,14 +198,16 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       const [c1, c2] =
         c.kind === 'response' ? splitBody(c.body, SPLIT_LAG_BYTES).map(body => ({ ...c, body })) : [c, c]
       const [main, base] = await Promise.all([
-        compareExchange(req, c1!, n, { rules: o.rules, etags: o.etags }),
+        compareExchange(req, c1!, n!, { rules: o.rules, etags: o.etags }),
         compareExchange(req, c2!, b, { rules: o.rules }),
       ])
       cmp = withNoise(main, base)
     } else {
-      cmp = await compareExchange(req, c, n, { rules: o.rules, etags: o.etags })
+      cmp = await compareExchange(req, c, n!, { rules: o.rules, etags: o.etags })
     }
-    record(cmp)
+    const slip = await verified
+    if (verify && whole) stats.probesVerified++
+    record(slip.length > 0 ? { ...cmp, divergences: [...cmp.divergences, ...slip] } : cmp)
     return seen
   }
 
@@ -201,28 +217,11 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       await pace(undefined)
       const req: ExchangeRequest = { id: `${base.file}:${base.line}:probe:${p.name}`, method: 'GET', path: target.path, headers: p.headers }
       stats.probes++
+      // A slice ending beyond verifyMaxBytes is not verified: old's whole body up to there would be read.
+      const verify = p.verify && p.verify.end < (o.verifyMaxBytes ?? 256 * 1024 * 1024) ? p.verify : undefined
+      if (p.verify && !verify) stats.probesUnverified++
       await slots.run(async () => {
-        await exchange(req)
-        if (!p.verify) return
-        if (p.verify.end >= (o.verifyMaxBytes ?? 256 * 1024 * 1024)) {
-          stats.probesUnverified++
-          return
-        }
-        const forNew = translateValidators(req, tag => o.etags.translate(req.path, tag))
-        const divergences: Divergence[] = await verifySlice({ ...forNew, id: `${req.id}:verify` }, p.verify, o.old, o.new)
-        stats.probesVerified++
-        if (divergences.length > 0) {
-          record({
-            request: { ...req, id: `${req.id}:verify` },
-            time: new Date().toISOString(),
-            status: {},
-            durationsMs: {},
-            bytesCompared: p.verify.end - p.verify.start + 1,
-            divergences,
-            ignored: [],
-            noise: [],
-          })
-        }
+        await exchange(req, verify)
       })
     }
   }

@@ -9,10 +9,13 @@ import { runReplay } from '../../src/replay/replay.js'
 
 const FILE = Buffer.from('0123456789abcdefghij') // 20 bytes
 
-/** serverDouble answers like a Go-parity server over FILE; `corrupt` flips the byte at that offset. */
-function serverDouble(name: string, tag: string, corrupt?: number): Backend & { seen: ExchangeRequest[] } {
+/**
+ * serverDouble answers like a Go-parity server over FILE; `corruptSlices` flips the byte at that
+ * offset in its range answers only (its full body stays right).
+ */
+function serverDouble(name: string, tag: string, corruptSlices?: number): Backend & { seen: ExchangeRequest[] } {
   const data = Buffer.from(FILE)
-  if (corrupt !== undefined) data[corrupt] = data[corrupt]! ^ 1
+  if (corruptSlices !== undefined) data[corruptSlices] = data[corruptSlices]! ^ 1
   const seen: ExchangeRequest[] = []
   return {
     name,
@@ -40,7 +43,7 @@ function serverDouble(name: string, tag: string, corrupt?: number): Backend & { 
           durationMs: 1,
         }
       }
-      return { kind: 'response', status: 200, headers: [['etag', tag], ['content-length', String(data.length)]], body: body(data), durationMs: 1 }
+      return { kind: 'response', status: 200, headers: [['etag', tag], ['content-length', String(FILE.length)]], body: body(FILE), durationMs: 1 }
     },
   }
 }
@@ -77,9 +80,9 @@ t.test('runReplay compares every record, reports bad lines, and translates valid
 })
 
 t.test('runReplay probes each successful path and catches a slice both servers get wrong alike', async t => {
-  // old and new both corrupt byte 15 in their answers... but old's full body is the ground truth
-  // only if it is right: here new alone is wrong at byte 15, and the probes must find it.
-  const old = serverDouble('old', '"t"')
+  // Both servers answer ranges with byte 15 flipped, alike, so old-vs-new comparisons of slices see
+  // nothing; only the check of new's slices against old's (right) full body can find it.
+  const old = serverDouble('old', '"t"', 15)
   const nw = serverDouble('new', '"t"', 15)
   const out: Comparison[] = []
   const stats = await runReplay(lines([rec(1, '/f', { range: 'bytes=0-3' }), rec(2, '/f')]), {
@@ -94,9 +97,19 @@ t.test('runReplay probes each successful path and catches a slice both servers g
     onBad: () => undefined,
   })
   t.equal(stats.probes, 9, 'nine probes for the one path')
-  t.ok(stats.probesVerified >= 6, `${stats.probesVerified} slices verified against old's full body`)
-  t.ok(stats.divergent > 0, 'the corrupt byte is found')
-  t.ok(out.some(c => c.divergences.some(d => d.kind === 'body-bytes')), 'as a body-bytes divergence')
+  t.equal(nw.seen.length, 2 + 9, 'new is asked once per record and once per probe (its one answer is also verified)')
+  t.equal(stats.compared, 2 + 9, 'one comparison each')
+  const single = chooseProbes({ path: '/f', size: FILE.length, etag: '"t"' }, 9, () => 0.5).filter(p => p.verify)
+  t.equal(stats.probesVerified, single.length, "every single-range probe is verified against old's full body")
+  // The logged range bytes=0-3 misses byte 15: every slice over byte 15 diverges, nothing else does.
+  const hit = single.filter(p => p.verify!.start <= 15 && 15 <= p.verify!.end)
+  t.ok(hit.length > 0, 'some probes cover byte 15')
+  const divergent = out.filter(c => c.divergences.length > 0)
+  t.equal(divergent.length, hit.length, 'each probe whose slice covers byte 15 diverges, once')
+  t.ok(
+    divergent.every(c => c.divergences.every(d => d.kind === 'body-bytes')),
+    'as a body-bytes divergence',
+  )
 })
 
 t.test('runReplay keeps the log pacing, scaled, with an injected clock', async t => {
