@@ -55,21 +55,27 @@ const mediaType = (v: string | undefined): string | undefined => v?.split(';')[0
  * divergence when the bytes agree) and not for multipart bodies (the boundary's length may differ);
  * a multipart Content-Type is compared without its boundary; the rules decide the rest.
  */
-function compareHeaders(req: ExchangeRequest, control: Response, candidate: Response, o: CompareOptions, found: Found): void {
-  const c = headerMap(control.headers)
-  const n = headerMap(candidate.headers)
-  const skip = new Set([...HOP_BY_HOP, ...ALWAYS_IGNORED, ...connectionHeaders(c), ...connectionHeaders(n)])
-  const multipart = boundaryOf(c.get('content-type')) !== undefined && boundaryOf(n.get('content-type')) !== undefined
+function compareHeaders(
+  req: ExchangeRequest,
+  status: number,
+  c: Map<string, string>,
+  n: Map<string, string>,
+  multipart: boolean,
+  o: CompareOptions,
+  found: Found,
+): void {
+  // The connection names little (usually nothing): the constant sets are looked up, not copied.
+  const named = [...connectionHeaders(c), ...connectionHeaders(n)]
   const names = [...new Set([...c.keys(), ...n.keys()])].sort()
   const rules = o.rules
-  const statusOnly = rules.statusOnly.has(control.status)
+  const statusOnly = rules.statusOnly.has(status)
   for (const name of names) {
-    if (skip.has(name)) continue
+    if (HOP_BY_HOP.has(name) || ALWAYS_IGNORED.has(name) || named.includes(name)) continue
     const cv = c.get(name)
     const nv = n.get(name)
     const d: Divergence = { kind: 'header', name, ...(cv !== undefined ? { control: cv } : {}), ...(nv !== undefined ? { candidate: nv } : {}) }
     if (statusOnly && name !== 'content-range') {
-      if (cv !== nv) found.add(d, `statusOnly: ${control.status}`)
+      if (cv !== nv) found.add(d, `statusOnly: ${status}`)
       continue
     }
     if (name === 'content-length' && (cv === undefined || nv === undefined || multipart)) continue
@@ -77,8 +83,8 @@ function compareHeaders(req: ExchangeRequest, control: Response, candidate: Resp
       if (cv !== nv) found.add(d, `ignoreHeaders: ${name}`)
       continue
     }
-    if (rules.ignoreHeadersByStatus.get(control.status)?.has(name)) {
-      if (cv !== nv) found.add(d, `ignoreHeadersByStatus: ${control.status} ${name}`)
+    if (rules.ignoreHeadersByStatus.get(status)?.has(name)) {
+      if (cv !== nv) found.add(d, `ignoreHeadersByStatus: ${status} ${name}`)
       continue
     }
     if (name === 'etag' && rules.etag !== 'exact') {
@@ -150,8 +156,7 @@ function addStreamVerdict(v: StreamVerdict, found: Found, part?: number): void {
 }
 
 /** declaredLength checks a body against its Content-Length: a short body is a truncation. */
-function checkDeclared(side: Side, r: Response, got: number, found: Found): boolean {
-  const cl = headerMap(r.headers).get('content-length')
+function checkDeclared(side: Side, cl: string | undefined, got: number, found: Found): boolean {
   if (cl === undefined || !/^\d+$/.test(cl) || Number(cl) === got) return true
   found.add({ kind: 'error', side, code: 'ERR_TRUNCATED', message: `body has ${got} bytes, Content-Length says ${cl}` })
   return false
@@ -263,7 +268,12 @@ export async function compareExchange(
     cancelBody(candidate)
     return record()
   }
-  compareHeaders(request, control, candidate, options, found)
+  // Each side's fields are folded once, for the headers, the multipart check and Content-Length.
+  const ch = headerMap(control.headers)
+  const nh = headerMap(candidate.headers)
+  const cb = boundaryOf(ch.get('content-type'))
+  const nb = boundaryOf(nh.get('content-type'))
+  compareHeaders(request, control.status, ch, nh, cb !== undefined && nb !== undefined, options, found)
   if (options.rules.statusOnly.has(control.status)) {
     cancelBody(control)
     cancelBody(candidate)
@@ -278,8 +288,6 @@ export async function compareExchange(
     ac.abort()
   }, timeoutMs)
   try {
-    const cb = boundaryOf(headerMap(control.headers).get('content-type'))
-    const nb = boundaryOf(headerMap(candidate.headers).get('content-type'))
     if (control.status === 206 && cb !== undefined && nb !== undefined) {
       bytesCompared = await compareMultipart(control, candidate, cb, nb, options, found, ac.signal)
       if (timedOut) found.add({ kind: 'timeout', side: 'candidate', afterMs: timeoutMs })
@@ -292,8 +300,8 @@ export async function compareExchange(
       } else if (v.failed) {
         addStreamVerdict(v, found)
       } else if (request.method !== 'HEAD') {
-        const okC = checkDeclared('control', control, v.controlLength, found)
-        const okN = checkDeclared('candidate', candidate, v.candidateLength, found)
+        const okC = checkDeclared('control', ch.get('content-length'), v.controlLength, found)
+        const okN = checkDeclared('candidate', nh.get('content-length'), v.candidateLength, found)
         if (okC && okN) addStreamVerdict(v, found)
       }
     }
