@@ -25,6 +25,7 @@ import { LoadGauge, type Load } from './load-gauge.js'
 import { ShadowQueue } from './shadow-queue.js'
 import { splitBody } from './split-body.js'
 import { listenOn } from '../core/listen.js'
+import { within } from '../core/within.js'
 
 /**
  * DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 32 MiB, four comparisons
@@ -679,17 +680,6 @@ export class Mirror {
     this.#ownLoad?.close()
     clearInterval(this.#shedTimer)
     return { forced }
-  }
-}
-
-/** within resolves true when `p` settles within `ms`, false otherwise. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>(resolve => (timer = setTimeout(() => resolve(false), Math.max(0, ms))))
-  try {
-    return await Promise.race([p.then(() => true), timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }
 

@@ -7,6 +7,7 @@ import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
 import { listenOn } from '../core/listen.js'
+import { within } from '../core/within.js'
 
 /** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */
 const IDLE_BUFFER_BYTES = 32 * 1024 * 1024
@@ -167,17 +168,7 @@ export class DownloadServer {
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     this.server.closeIdleConnections()
     let forced = false
-    if (this.stats.active > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>(resolve => {
-        this.#idle = resolve
-        timer = setTimeout(() => {
-          forced = true
-          resolve()
-        }, graceMs)
-      })
-      clearTimeout(timer)
-    }
+    if (this.stats.active > 0) forced = !(await within(new Promise<void>(resolve => (this.#idle = resolve)), graceMs))
     this.server.closeAllConnections()
     await closed
     return { forced }
