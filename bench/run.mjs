@@ -656,31 +656,8 @@ async function runWrk(s, w, seconds, tag) {
     `http://127.0.0.1:${s.port}${w.path}`,
   ];
   const pids = processTree(s.child.proc.pid);
-  let rssMax = treeRss(pids);
-  const sampler = setInterval(() => {
-    const r = treeRss(pids);
-    if (r > rssMax) rssMax = r;
-  }, RSS_SAMPLE_MS);
-  let stdout = '';
-  let stderr = '';
-  const cpu0 = cpuSnapshot();
-  const own0 = treeTicks(pids);
-  const code = await new Promise((resolve, reject) => {
-    const p = spawn('wrk', args, { cwd: ROOT, env: { ...process.env, ...w.env, BENCH_WRK_OUT: outFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-    currentWrk = p;
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('exit', (c, sig) => resolve(sig ?? c));
-  }).finally(() => {
-    currentWrk = null;
-    clearInterval(sampler);
-  });
-  const cpu1 = cpuSnapshot();
-  const foreign = foreignCpu(cpu0, cpu1);
-  const serverCpu = (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000);
-  const r = treeRss(pids);
-  if (r > rssMax) rssMax = r;
+  const env = { ...process.env, ...w.env, BENCH_WRK_OUT: outFile };
+  const { code, stdout, stderr, rssMax, foreign, serverCpu } = await measureLoad(pids, 'wrk', args, env, (p) => (currentWrk = p));
   if (code !== 0) throw new Error(`wrk exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
   let json;
   try {
@@ -898,6 +875,46 @@ process.on('exit', () => {
 });
 
 /** Runs bench/fixed-rate.mjs (a separate process) against one target. */
+/**
+ * measureLoad runs one load generator to its end while sampling the target's process tree: peak
+ * VmRSS (every RSS_SAMPLE_MS, once more after the load), the target's CPU (cores) and the CPU of
+ * processes outside the benchmark. `setCurrent` gets the child (and null after) so a signal can
+ * kill it.
+ */
+async function measureLoad(pids, command, args, env, setCurrent) {
+  let rssMax = treeRss(pids);
+  const sample = () => {
+    const r = treeRss(pids);
+    if (r > rssMax) rssMax = r;
+  };
+  const sampler = setInterval(sample, RSS_SAMPLE_MS);
+  let stdout = '';
+  let stderr = '';
+  const cpu0 = cpuSnapshot();
+  const own0 = treeTicks(pids);
+  const code = await new Promise((resolve, reject) => {
+    const p = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    setCurrent(p);
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('exit', (c, sig) => resolve(sig ?? c));
+  }).finally(() => {
+    setCurrent(null);
+    clearInterval(sampler);
+  });
+  const cpu1 = cpuSnapshot();
+  sample();
+  return {
+    code,
+    stdout,
+    stderr,
+    rssMax,
+    foreign: foreignCpu(cpu0, cpu1),
+    serverCpu: (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000),
+  };
+}
+
 async function runFixedRate(s, w, seconds, warmup) {
   const args = [
     path.join(BENCH, 'fixed-rate.mjs'),
@@ -917,29 +934,7 @@ async function runFixedRate(s, w, seconds, warmup) {
     '10',
   ];
   const pids = processTree(s.child.proc.pid);
-  let rssMax = treeRss(pids);
-  const sampler = setInterval(() => {
-    const r = treeRss(pids);
-    if (r > rssMax) rssMax = r;
-  }, RSS_SAMPLE_MS);
-  let stdout = '';
-  let stderr = '';
-  const cpu0 = cpuSnapshot();
-  const own0 = treeTicks(pids);
-  const code = await new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    currentLoad = p;
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('exit', (c, sig) => resolve(sig ?? c));
-  }).finally(() => {
-    currentLoad = null;
-    clearInterval(sampler);
-  });
-  const cpu1 = cpuSnapshot();
-  const foreign = foreignCpu(cpu0, cpu1);
-  const serverCpu = (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000);
+  const { code, stdout, stderr, rssMax, foreign, serverCpu } = await measureLoad(pids, process.execPath, args, process.env, (p) => (currentLoad = p));
   if (code !== 0) throw new Error(`fixed-rate.mjs exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
   let json;
   try {
