@@ -6,7 +6,7 @@ import { isCutoverError } from '../core/errors.js'
 import type { Comparison } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { EtagPairs } from '../audit/rules.js'
-import { readRecords } from '../replay/read-records.js'
+import { LOG_FORMATS, readRecords } from '../replay/read-records.js'
 import type { LogFormat } from '../replay/record.js'
 import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
 import { loadRules, parseCount, parseDuration, parseUrl } from './options.js'
@@ -104,7 +104,7 @@ export function register(program: Command): void {
     .requiredOption('--old <url>', 'the old server (control)', parseUrl)
     .requiredOption('--new <url>', 'the new server (candidate)', parseUrl)
     .option('--baseline <url>', 'a second old server: divergences old-vs-baseline also shows are noise', parseUrl)
-    .addOption(new Option('--format <format>', 'log format').choices(['auto', 'combined', 'common', 'jsonl', 'har', 'gor']).default('auto'))
+    .addOption(new Option('--format <format>', 'log format').choices(['auto', ...LOG_FORMATS]).default('auto'))
     .addOption(new Option('--concurrency <n>', 'exchanges in flight at once').default(8).argParser(parseCount(1)))
     .option('--rate <r/s>', 'at most this many requests per second', parseRate)
     .addOption(new Option('--speed <factor|asap>', "keep the log's pacing scaled by this factor, or asap").default('asap' as const).argParser(parseSpeed))

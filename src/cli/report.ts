@@ -5,7 +5,7 @@ import { renderHtml } from '../report/html-report.js'
 import { newReadStats, readComparisons } from '../report/read-comparisons.js'
 import { DEFAULT_TOP, renderSummary, summarize } from '../report/summary.js'
 import { colorLevel, type ColorMode } from './compare.js'
-import { parseUrl } from './options.js'
+import { parseCount, parseUrl } from './options.js'
 
 interface ReportFlags {
   html?: string
@@ -15,13 +15,6 @@ interface ReportFlags {
   color: ColorMode
 }
 
-/** parseTop accepts a positive integer for --top. */
-function parseTop(s: string): number {
-  const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError(`expected a positive integer, got "${s}"`)
-  return n
-}
 
 /** register adds `cutover report` to the program. */
 export function register(program: Command): void {
@@ -45,7 +38,7 @@ export function register(program: Command): void {
     .addOption(
       new Option('--top <n>', 'how many paths, headers and rules to list')
         .default(DEFAULT_TOP)
-        .argParser(parseTop),
+        .argParser(parseCount(1)),
     )
     .addOption(
       new Option('--color <when>', 'colour the output').choices(['auto', 'always', 'never']).default('auto'),

@@ -30,11 +30,3 @@ export function etagWeakMatch(a: string, b: string | undefined): boolean {
   return (a.startsWith('W/') ? a.slice(2) : a) === (b.startsWith('W/') ? b.slice(2) : b)
 }
 
-/**
- * isValidETag tells whether `s` is exactly one syntactically valid entity-tag; serveContent uses it
- * to refuse bad ETags at construction instead of emitting them.
- */
-export function isValidETag(s: string): boolean {
-  const r = scanETag(s)
-  return r !== undefined && r.etag === s && r.rest === ''
-}

@@ -77,7 +77,7 @@ t.test('report exits 2 naming a missing file, and on a bad flag', async t => {
   t.equal(missing.stdout, '', 'nothing printed before the error')
   const top = await report(LOG, '--top', '0')
   t.equal(top.code, 2)
-  t.match(top.stderr, 'expected a positive integer')
+  t.match(top.stderr, 'expected an integer >= 1')
   const none = await report()
   t.equal(none.code, 2)
 })
