@@ -1,5 +1,5 @@
 import { statSync, writeFileSync } from 'node:fs'
-import { Argument, Command, InvalidArgumentError, Option } from 'commander'
+import { Argument, Command, Option } from 'commander'
 import { Chalk } from 'chalk'
 import { renderHtml } from '../report/html-report.js'
 import { newReadStats, readComparisons } from '../report/read-comparisons.js'
