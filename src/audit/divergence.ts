@@ -97,3 +97,25 @@ export function divergenceKey(d: Divergence): string {
       return d.kind
   }
 }
+/** Kinds of baseline divergences that can explain a divergence of the main comparison as noise. */
+const NOISE_KINDS: ReadonlySet<DivergenceKind> = new Set([
+  'status',
+  'header',
+  'body-length',
+  'body-bytes',
+  'range-part',
+])
+
+/**
+ * withNoise moves the divergences of `main` (old vs new) that `base` (old vs baseline) also shows,
+ * by {@link divergenceKey}, into `noise` (the Diffy idea). Errors and timeouts of the baseline
+ * explain nothing: a baseline that is down says nothing about the new server.
+ */
+export function withNoise(main: Comparison, base: Comparison): Comparison {
+  const keys = new Set(base.divergences.filter(d => NOISE_KINDS.has(d.kind)).map(divergenceKey))
+  if (keys.size === 0) return main
+  const divergences: Divergence[] = []
+  const noise: Divergence[] = [...main.noise]
+  for (const d of main.divergences) (keys.has(divergenceKey(d)) ? noise : divergences).push(d)
+  return { ...main, divergences, noise }
+}

@@ -14,13 +14,12 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import { CutoverError } from '../core/errors.js'
-import { scanETag } from '../http/etag.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { compareExchange, type CompareOptions } from './compare.js'
-import { divergenceKey, type Comparison, type Divergence, type DivergenceKind } from './divergence.js'
+import { withNoise, type Comparison, type DivergenceKind } from './divergence.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import { classify, describe, type Backend, type SendOptions } from './http-backend.js'
-import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, type Rules } from './rules.js'
+import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, translateValidators, type Rules } from './rules.js'
 import { LoadGauge, type Load } from './load-gauge.js'
 import { ShadowQueue } from './shadow-queue.js'
 import { splitBody } from './split-body.js'
@@ -183,15 +182,6 @@ const SATURATED_LAG_BYTES = 1024 * 1024
  */
 const CONTEXT = Symbol('cutover.mirror.context')
 type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext }
-
-/** Kinds of baseline divergences that can explain a divergence of the main comparison as noise. */
-const NOISE_KINDS: ReadonlySet<DivergenceKind> = new Set([
-  'status',
-  'header',
-  'body-length',
-  'body-bytes',
-  'range-part',
-])
 
 /**
  * Mirror is `cutover mirror`: an HTTP proxy that answers every client from the primary server,
@@ -714,60 +704,6 @@ function exchangeHeaders(req: IncomingMessage): Record<string, string> {
   return out
 }
 
-/**
- * translateValidators rewrites the entity-tags of If-None-Match, If-Match and If-Range with `map`
- * where it knows a translation (RFC 9110 §13.1: `*`, dates and anything unparsable are left as
- * they are), so that a revalidation that matches on one server also matches on the other when
- * their tag formats differ. Returns `req` itself when nothing changes.
- */
-export function translateValidators(
-  req: ExchangeRequest,
-  map: (tag: string) => string | undefined,
-): ExchangeRequest {
-  let headers: Record<string, string> | undefined
-  for (const name of ['if-none-match', 'if-match', 'if-range']) {
-    const v = req.headers[name]
-    if (v === undefined) continue
-    const t = translateTagList(v, map)
-    if (t !== v) (headers ??= { ...req.headers })[name] = t
-  }
-  return headers ? { ...req, headers } : req
-}
-
-function translateTagList(v: string, map: (tag: string) => string | undefined): string {
-  const tags: string[] = []
-  let changed = false
-  let rest = v
-  for (;;) {
-    const s = scanETag(rest)
-    if (!s) return v
-    const t = map(s.etag)
-    if (t !== undefined && t !== s.etag) changed = true
-    tags.push(t ?? s.etag)
-    rest = s.rest.replace(/^[ \t]+/, '')
-    if (rest === '') break
-    // #entity-tag lists (RFC 9110 §5.6.1) allow empty elements: `"a", , "b"`.
-    const m = /^(?:[ \t]*,)+/.exec(rest)
-    if (!m) return v
-    rest = rest.slice(m[0].length)
-    if (rest.trim() === '') break
-  }
-  return changed ? tags.join(', ') : v
-}
-
-/**
- * withNoise moves the divergences of `main` (old vs new) that `base` (old vs baseline) also shows,
- * by {@link divergenceKey}, into `noise` (the Diffy idea). Errors and timeouts of the baseline
- * explain nothing: a baseline that is down says nothing about the new server.
- */
-export function withNoise(main: Comparison, base: Comparison): Comparison {
-  const keys = new Set(base.divergences.filter(d => NOISE_KINDS.has(d.kind)).map(divergenceKey))
-  if (keys.size === 0) return main
-  const divergences: Divergence[] = []
-  const noise: Divergence[] = [...main.noise]
-  for (const d of main.divergences) (keys.has(divergenceKey(d)) ? noise : divergences).push(d)
-  return { ...main, divergences, noise }
-}
 
 /** metrics registers the mirror's Prometheus metrics in `r`. */
 function metrics(r: Registry, stats: MirrorStats, queue: ShadowQueue, load: Load) {

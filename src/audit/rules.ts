@@ -1,5 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { CutoverError } from '../core/errors.js'
+import { scanETag } from '../http/etag.js'
+import type { ExchangeRequest } from './exchange.js'
 
 /**
  * Rules say which differences between two servers are expected, so that only the others count as
@@ -177,3 +179,47 @@ export class EtagPairs {
     return this.#byPath.get(path)?.n2c.get(candidateTag)
   }
 }
+/** The request fields that carry entity-tags (RFC 9110 §13.1). */
+const VALIDATOR_HEADERS = ['if-none-match', 'if-match', 'if-range'] as const
+
+/**
+ * translateValidators rewrites the entity-tags of If-None-Match, If-Match and If-Range with `map`
+ * where it knows a translation (RFC 9110 §13.1: `*`, dates and anything unparsable are left as
+ * they are), so that a revalidation that matches on one server also matches on the other when
+ * their tag formats differ. Returns `req` itself when nothing changes.
+ */
+export function translateValidators(
+  req: ExchangeRequest,
+  map: (tag: string) => string | undefined,
+): ExchangeRequest {
+  let headers: Record<string, string> | undefined
+  for (const name of VALIDATOR_HEADERS) {
+    const v = req.headers[name]
+    if (v === undefined) continue
+    const t = translateTagList(v, map)
+    if (t !== v) (headers ??= { ...req.headers })[name] = t
+  }
+  return headers ? { ...req, headers } : req
+}
+
+function translateTagList(v: string, map: (tag: string) => string | undefined): string {
+  const tags: string[] = []
+  let changed = false
+  let rest = v
+  for (;;) {
+    const s = scanETag(rest)
+    if (!s) return v
+    const t = map(s.etag)
+    if (t !== undefined && t !== s.etag) changed = true
+    tags.push(t ?? s.etag)
+    rest = s.rest.replace(/^[ \t]+/, '')
+    if (rest === '') break
+    // #entity-tag lists (RFC 9110 §5.6.1) allow empty elements: `"a", , "b"`.
+    const m = /^(?:[ \t]*,)+/.exec(rest)
+    if (!m) return v
+    rest = rest.slice(m[0].length)
+    if (rest.trim() === '') break
+  }
+  return changed ? tags.join(', ') : v
+}
+

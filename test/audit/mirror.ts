@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { Comparison, Divergence } from '../../src/audit/divergence.js'
 import type { ExchangeRequest } from '../../src/audit/exchange.js'
-import { translateValidators, withNoise } from '../../src/audit/mirror.js'
+import { withNoise } from '../../src/audit/divergence.js'
+import { translateValidators } from '../../src/audit/rules.js'
 
 const req = (headers: Record<string, string>): ExchangeRequest => ({
   id: 'x',
