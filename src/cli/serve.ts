@@ -2,7 +2,8 @@ import { Command, Option } from 'commander'
 import { pino } from 'pino'
 import { AccessLog } from '../core/access-log.js'
 import { DownloadServer } from '../server/server.js'
-import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
+import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
+import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { hostPort } from '../core/listen.js'
 import { parseBytes, parseDuration, parseListen } from './options.js'
@@ -17,6 +18,8 @@ interface ServeFlags {
   pieceSize: number
   smallFileMax: number
   cacheBytes: number
+  etag: EtagFormat
+  settleTime: number
 }
 
 /** register adds `cutover serve` to the program. */
@@ -27,7 +30,8 @@ export function register(program: Command): void {
     .description(
       [
         "Serve the files under --root over HTTP/1.1 with the exact Range, If-Range, ETag and conditional semantics of Go's http.ServeContent (200/206/304/412/416, multipart/byteranges).",
-        'ETag: "<mtime µs hex>-<size hex>"; it changes when a file is written, resized or replaced by one with another mtime. Files up to --small-file-max are kept in memory and revalidated by a stat on every request.',
+        'ETag (--etag): cutover "<mtime µs hex>-<size hex>" (default), nginx "<mtime s hex>-<size hex>", apache "<size hex>-<mtime µs hex>" (weak within a second of the mtime, as Apache), or none. It changes when a file is written, resized or replaced by one with another mtime. Files up to --small-file-max are kept in memory and revalidated by a stat on every request.',
+        'A file changed (ctime) less than --settle-time ago may be mid-write: it gets a weak ETag, its date never satisfies If-Range, and nothing of it is cached. Publish files by writing a temporary file and renaming it over the old one.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close. A second signal exits at once.',
       ].join('\n\n'),
@@ -41,11 +45,14 @@ export function register(program: Command): void {
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
     .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
+    .addOption(new Option('--etag <format>', 'ETag convention: the old server\'s keeps clients\' validators valid').choices(ETAG_FORMATS).default('cutover'))
+    .addOption(new Option('--settle-time <duration>', 'a file changed less than this long ago is served with weak validators and not cached (0: trust at once)').default(DEFAULT_SETTLE_MS, '1s').argParser(parseDuration))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  cutover serve --root /srv/downloads --listen 0.0.0.0:8080\n' +
-        '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl',
+        '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl\n' +
+        '  cutover serve --root /srv/downloads --etag nginx     # after a cut-over from nginx: resumes and caches keep working',
     )
     .action(async (flags: ServeFlags) => runServe(flags))
 }
@@ -54,7 +61,14 @@ async function runServe(f: ServeFlags): Promise<void> {
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
   let root: StaticRoot
   try {
-    root = new StaticRoot({ root: f.root, dotfiles: f.dotfiles, smallFileMax: f.smallFileMax, cacheBytes: f.cacheBytes })
+    root = new StaticRoot({
+      root: f.root,
+      dotfiles: f.dotfiles,
+      smallFileMax: f.smallFileMax,
+      cacheBytes: f.cacheBytes,
+      etag: f.etag,
+      settleMs: f.settleTime,
+    })
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`--root ${f.root}: ${why}`)

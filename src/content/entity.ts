@@ -3,7 +3,7 @@ import type { Content } from './content.js'
 /**
  * Entity is a representation ready to be served: the bytes plus the metadata that conditional and
  * range requests depend on. The same Entity must always describe the same bytes: if the bytes can
- * change, the ETag must change with them (a strong validator, RFC 7232 §2.1).
+ * change, the ETag must change with them (a strong validator, RFC 9110 §8.8.1).
  */
 export interface Entity {
   readonly content: Content
@@ -14,6 +14,13 @@ export interface Entity {
    * Never changed in place: its header text is remembered per Date.
    */
   readonly lastModified?: Date | undefined
+  /**
+   * True when Last-Modified is only a weak validator (RFC 9110 §8.8.2.2): the representation
+   * changed too recently to promise that one date means one sequence of bytes. An If-Range date
+   * then never matches (RFC 9110 §13.1.5), so a resumed download gets the whole body again
+   * instead of a slice spliced onto bytes of another version. If unset, defaults to false.
+   */
+  readonly lastModifiedWeak?: boolean | undefined
   /** Content-Type header value. Undefined: no Content-Type header. */
   readonly contentType?: string | undefined
   /**

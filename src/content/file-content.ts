@@ -1,4 +1,4 @@
-import { close, fstatSync, open, read, type Stats } from 'node:fs'
+import { close, fstatSync, open, read, type BigIntStats, type Stats } from 'node:fs'
 import { abortError, CutoverError } from '../core/errors.js'
 import { checkOffset, type Content } from './content.js'
 
@@ -22,9 +22,30 @@ export function fileIdentity(st: Stats): FileIdentity {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
 }
 
-/** sameIdentity tells whether two identities describe the same version of the same file. */
+/**
+ * bigIntIdentity is {@link fileIdentity} of a bigint stat, with mtimeMs and ctimeMs computed exactly
+ * as Node computes them for a plain stat (seconds * 1e3 + nanoseconds / 1e6), so the two compare.
+ */
+function bigIntIdentity(st: BigIntStats): FileIdentity {
+  const ms = (ns: bigint): number => Number(ns / 1_000_000_000n) * 1e3 + Number(ns % 1_000_000_000n) / 1e6
+  return { dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeMs: ms(st.mtimeNs), ctimeMs: ms(st.ctimeNs) }
+}
+
+/**
+ * sameIdentity tells whether two identities describe the same version of the same file, as seen
+ * through an open descriptor: ctime is left out (see {@link FileIdentity}).
+ */
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs
+}
+
+/**
+ * sameVersion is {@link sameIdentity} plus ctime: what a path must still show for something cached
+ * from it to stay valid. A file rewritten in place and then given back its old mtime (`touch -d`)
+ * keeps its identity but not its ctime, which the kernel always sets to the time of the change.
+ */
+export function sameVersion(a: FileIdentity, b: FileIdentity): boolean {
+  return sameIdentity(a, b) && a.ctimeMs === b.ctimeMs
 }
 
 /**
@@ -43,16 +64,22 @@ export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
 export class FileContent implements Content {
   readonly size: number
   readonly identity: FileIdentity
+  /**
+   * The modification time in nanoseconds, exactly as the kernel keeps it: ETag formats that carry
+   * microseconds (Apache's, cutover's) are derived from it, since mtimeMs (a double) loses them.
+   */
+  readonly mtimeNs: bigint
   readonly #fd: number
   #pending = 0
   #refs = 1
   #closing = false
   #closed = false
 
-  private constructor(fd: number, identity: FileIdentity) {
+  private constructor(fd: number, st: BigIntStats) {
     this.#fd = fd
-    this.identity = identity
-    this.size = identity.size
+    this.identity = bigIntIdentity(st)
+    this.mtimeNs = st.mtimeNs
+    this.size = this.identity.size
   }
 
   /** open opens `path` read-only and pins its current version. Rejects with the fs error (ENOENT...). */
@@ -61,7 +88,7 @@ export class FileContent implements Content {
       open(path, 'r', (err, fd) => {
         if (err) return reject(err)
         try {
-          resolve(new FileContent(fd, fileIdentity(fstatSync(fd))))
+          resolve(new FileContent(fd, fstatSync(fd, { bigint: true })))
         } catch (e) {
           close(fd, () => reject(e))
         }

@@ -21,6 +21,8 @@ export interface Validators {
   readonly etag?: string | undefined
   /** Last modification time; undefined is Go's zero time. */
   readonly lastModified?: Date | undefined
+  /** True when lastModified is a weak validator (see Entity.lastModifiedWeak): If-Range dates fail. */
+  readonly lastModifiedWeak?: boolean | undefined
 }
 
 /**
@@ -106,6 +108,9 @@ function checkIfRange(method: string, ir: string | undefined, v: Validators): Co
   // The If-Range value may also be a date (golang.org/issue/8367); it must equal the modification
   // time to the second. Only a truly unset time fails here: the epoch still compares.
   if (v.lastModified === undefined) return 'false'
+  // RFC 9110 §13.1.5: a date is a validator for If-Range only if Last-Modified is strong. Go has no
+  // such notion (its dates are always taken as strong); entities that may be mid-write say so.
+  if (v.lastModifiedWeak === true) return 'false'
   const d = parseHttpDate(ir)
   if (d === undefined) return 'false'
   return Math.floor(d) === unixSeconds(v.lastModified) ? 'true' : 'false'

@@ -5,7 +5,9 @@ import mime from 'mime-types'
 import { CutoverError } from '../core/errors.js'
 import { bytes } from '../content/bytes.js'
 import type { Entity } from '../content/entity.js'
-import { FileContent, fileIdentity, sameIdentity, type FileIdentity } from '../content/file-content.js'
+import { FileContent, fileIdentity, sameVersion, type FileIdentity } from '../content/file-content.js'
+import { systemClock, type Clock } from '../core/clock.js'
+import { fileEtag, type EtagFormat } from './file-etag.js'
 
 /** StaticRootOptions configures a {@link StaticRoot}. */
 export interface StaticRootOptions {
@@ -22,7 +24,28 @@ export interface StaticRootOptions {
   readonly cacheBytes?: number
   /** Directory index file name. If unset, defaults to `index.html`. */
   readonly index?: string
+  /** ETag convention (see {@link ETAG_FORMATS}). If unset, defaults to `cutover`. */
+  readonly etag?: EtagFormat
+  /**
+   * A file whose ctime is less than this many milliseconds before the request is settling: it
+   * may be in the middle of an in-place write, so it is served with a weak ETag, its date never
+   * satisfies If-Range, and nothing of it is cached. If unset, defaults to {@link DEFAULT_SETTLE_MS}.
+   * 0 trusts every file at once (only safe when files are always published by rename).
+   */
+  readonly settleMs?: number
+  /** Where "now" comes from. If unset, defaults to the system clock. */
+  readonly clock?: Clock
 }
+
+/**
+ * DEFAULT_SETTLE_MS is how long after its last change a file is trusted: one second, as Apache
+ * weakens its ETags for (and git's "racy" check reasons). Linux sets a file's mtime and ctime when a
+ * write *starts*, before its data is copied, so a read overlapping the write sees the new identity
+ * with old or mixed bytes, and a check after the read sees nothing change; within one clock tick,
+ * several writes even share one mtime. Only time tells: a write that began a second before the
+ * read has ended (assuming no single write lasts a second).
+ */
+export const DEFAULT_SETTLE_MS = 1000
 
 /**
  * DEFAULT_SMALL_FILE_MAX is the largest file kept in memory: 1 MiB. Hot installers and indexes are
@@ -49,7 +72,10 @@ export type Resolution =
   | { readonly kind: 'entity'; readonly entity: Entity; release(): void }
   | { readonly kind: 'redirect'; readonly location: string }
 
-/** Cached is what the cache keeps per request path, valid while the file keeps its identity. */
+/**
+ * Cached is what the cache keeps per request path, valid while a stat of the path shows the same
+ * version (identity and ctime). Only files that had settled when they were read are cached.
+ */
 interface Cached {
   readonly fsPath: string
   readonly identity: FileIdentity
@@ -57,18 +83,6 @@ interface Cached {
   readonly small?: Entity
   /** The file's validators and type; a large file's content comes from the open-file cache. */
   readonly meta: Omit<Entity, 'content'>
-}
-
-/**
- * etagFor derives the strong ETag of a file from its metadata, without reading it:
- * `"<mtime in µs, hex>-<size, hex>"`. It changes whenever the file is written (mtime), resized, or
- * replaced by a file with another mtime. Replicas that copy files with their mtimes (rsync -a,
- * tar) give the same ETag for the same bytes, so a client that resumes against another replica
- * still gets its 206. It does not change if a file is rewritten with the same size and its mtime is
- * then forced back (touch -d): do not do that to a served file.
- */
-export function etagFor(id: FileIdentity): string {
-  return `"${Math.round(id.mtimeMs * 1000).toString(16)}-${id.size.toString(16)}"`
 }
 
 /** contentTypeFor picks the Content-Type by extension; text types get `charset=utf-8` as Go does. */
@@ -124,6 +138,9 @@ export class StaticRoot {
   readonly #dotfiles: boolean
   readonly #smallMax: number
   readonly #index: string
+  readonly #etag: EtagFormat
+  readonly #settleMs: number
+  readonly #clock: Clock
   readonly #cache: LRUCache<string, Cached>
   /**
    * Open large files by filesystem path, shared by the requests for that file while its identity
@@ -146,6 +163,10 @@ export class StaticRoot {
     this.#dotfiles = o.dotfiles ?? false
     this.#smallMax = o.smallFileMax ?? DEFAULT_SMALL_FILE_MAX
     this.#index = o.index ?? 'index.html'
+    this.#etag = o.etag ?? 'cutover'
+    this.#settleMs = o.settleMs ?? DEFAULT_SETTLE_MS
+    if (!Number.isFinite(this.#settleMs) || this.#settleMs < 0) throw new TypeError('settleMs must be a nonnegative number')
+    this.#clock = o.clock ?? systemClock
     const cacheBytes = o.cacheBytes ?? DEFAULT_CACHE_BYTES
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) throw new TypeError('cacheBytes must be a positive integer')
     this.#cache = new LRUCache<string, Cached>({
@@ -164,14 +185,14 @@ export class StaticRoot {
     const hit = this.#cache.get(rawPath)
     if (hit) {
       const st = this.#stat(hit.fsPath)
-      if (st?.isFile() && sameIdentity(fileIdentity(st), hit.identity)) {
+      if (st?.isFile() && sameVersion(fileIdentity(st), hit.identity)) {
         this.stats.hits++
         if (hit.small) return { kind: 'entity', entity: hit.small, release: noop }
         const file = this.#files.get(hit.fsPath)
-        if (file && sameIdentity(file.identity, hit.identity) && file.retain()) {
+        if (file && sameVersion(file.identity, hit.identity) && file.retain()) {
           return { kind: 'entity', entity: { ...hit.meta, content: file }, release: () => file.close() }
         }
-        return this.#openLarge(rawPath, hit.fsPath, st)
+        return this.#openLarge(rawPath, hit.fsPath, st, this.#clock.now())
       }
       this.#cache.delete(rawPath)
     }
@@ -187,7 +208,7 @@ export class StaticRoot {
     const hit = this.#cache.get(rawPath)
     if (!hit?.small) return undefined
     const st = this.#stat(hit.fsPath)
-    if (!st?.isFile() || !sameIdentity(fileIdentity(st), hit.identity)) {
+    if (!st?.isFile() || !sameVersion(fileIdentity(st), hit.identity)) {
       // Stale: resolve() then goes straight to the miss instead of stat'ing this entry again.
       this.#cache.delete(rawPath)
       return undefined
@@ -198,6 +219,8 @@ export class StaticRoot {
 
   async #resolveMiss(rawPath: string, query: string): Promise<Resolution> {
     this.stats.misses++
+    // "Now" is taken before the file is looked at: a later time would make it look settled sooner.
+    const now = this.#clock.now()
     const rel = cleanPath(rawPath, this.#dotfiles)
     let fsPath = rel === '' ? this.root : `${this.root}/${rel}`
     let st = this.#stat(fsPath)
@@ -213,7 +236,7 @@ export class StaticRoot {
       throw notFound() // "/file/" names no directory (ENOTDIR, as nginx answers)
     }
     if (!st.isFile()) throw notFound() // fifos, sockets, devices are never served
-    return this.#openLarge(rawPath, fsPath, st)
+    return this.#openLarge(rawPath, fsPath, st, now)
   }
 
   /** #stat follows symlinks; missing or unreachable paths give undefined, permission errors 403. */
@@ -230,15 +253,17 @@ export class StaticRoot {
 
   /**
    * #openLarge opens the file, checks that the descriptor really lies under the root, and builds its
-   * entity. Small files are read into memory and cached. The version served is the one the
-   * descriptor holds; if it differs from what stat saw, the cache is not filled with it.
+   * entity. Small files are read into memory. The version served is the one the descriptor holds.
+   * Nothing is cached unless the file had settled at `now` (taken before the stat) and the
+   * descriptor shows what the stat showed: bytes read from a file that may be mid-write must
+   * never be remembered under its identity.
    */
-  async #openLarge(rawPath: string, fsPath: string, st: Stats): Promise<Resolution> {
+  async #openLarge(rawPath: string, fsPath: string, st: Stats, now: number): Promise<Resolution> {
     const shared = this.#files.get(fsPath)
-    if (shared && sameIdentity(shared.identity, fileIdentity(st)) && shared.retain()) {
+    if (shared && sameVersion(shared.identity, fileIdentity(st)) && shared.retain()) {
       // Another path already opened (and checked) this very file: serve through that descriptor.
-      const meta = metaOf(shared.identity, fsPath)
-      this.#cache.set(rawPath, { fsPath, identity: shared.identity, meta })
+      const { meta, cacheable } = this.#meta(shared, fsPath, now)
+      if (cacheable) this.#cache.set(rawPath, { fsPath, identity: shared.identity, meta })
       return { kind: 'entity', entity: { ...meta, content: shared }, release: () => shared.close() }
     }
     let fc: FileContent
@@ -253,20 +278,20 @@ export class StaticRoot {
     this.stats.opens++
     try {
       const id = fc.identity
-      const stable = sameIdentity(id, fileIdentity(st))
       if (!this.#inside(fc.fd, fsPath)) {
         this.stats.escapes++
         throw notFound()
       }
-      const meta = metaOf(id, fsPath)
+      const { meta, cacheable: settled } = this.#meta(fc, fsPath, now)
+      const cacheable = settled && sameVersion(id, fileIdentity(st))
       if (id.size <= this.#smallMax) {
         const data = await readAll(fc)
         fc.close()
         const small: Entity = { ...meta, content: bytes(data) }
-        if (stable) this.#cache.set(rawPath, { fsPath, identity: id, small, meta })
+        if (cacheable) this.#cache.set(rawPath, { fsPath, identity: id, small, meta })
         return { kind: 'entity', entity: small, release: noop }
       }
-      if (stable) {
+      if (cacheable) {
         this.#cache.set(rawPath, { fsPath, identity: id, meta })
         if (fc.retain()) this.#files.set(fsPath, fc)
       }
@@ -275,6 +300,23 @@ export class StaticRoot {
       fc.close()
       throw err
     }
+  }
+
+  /**
+   * #meta is an opened file's validators and type at time `now`, and whether they may be cached:
+   * not while the file is settling (then the ETag is weak and the date no strong validator,
+   * RFC 9110 §8.8.2.2), nor while the ETag format's own rule makes the tag weak for a while.
+   */
+  #meta(fc: FileContent, fsPath: string, now: number): { meta: Omit<Entity, 'content'>; cacheable: boolean } {
+    const settling = now - fc.identity.ctimeMs < this.#settleMs
+    const tag = fileEtag(this.#etag, fc, now, settling)
+    const meta: Omit<Entity, 'content'> = {
+      etag: tag.etag,
+      lastModified: new Date(Math.floor(fc.identity.mtimeMs)),
+      contentType: contentTypeFor(fsPath),
+      ...(settling ? { lastModifiedWeak: true } : {}),
+    }
+    return { meta, cacheable: !settling && tag.final }
   }
 
   /**
@@ -298,11 +340,6 @@ export class StaticRoot {
 }
 
 const noop = (): void => undefined
-
-/** metaOf is an entity's validators and type, from the file's identity and name. */
-function metaOf(id: FileIdentity, fsPath: string): Omit<Entity, 'content'> {
-  return { etag: etagFor(id), lastModified: new Date(Math.floor(id.mtimeMs)), contentType: contentTypeFor(fsPath) }
-}
 
 /** readAll reads a whole (small) file content into one buffer. */
 async function readAll(fc: FileContent): Promise<Buffer> {

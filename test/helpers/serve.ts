@@ -56,13 +56,17 @@ export function recordSkip(tool: string, test: string): void {
   appendFileSync(SKIP_LOG, `${JSON.stringify({ tool, test })}\n`)
 }
 
-/** startServe runs a DownloadServer in-process on 127.0.0.1:0 and closes it at teardown. */
+/**
+ * startServe runs a DownloadServer in-process on 127.0.0.1:0 and closes it at teardown. Files are
+ * trusted at once (settleMs 0: tests write their fixtures just before they ask for them) unless
+ * the options say otherwise; the settle time has tests of its own.
+ */
 export async function startServe(
   t: T,
   root: string,
   o: Partial<StaticRootOptions> & { pieceSize?: number; accessLog?: AccessLog } = {},
 ): Promise<{ url: string; server: DownloadServer; root: StaticRoot }> {
-  const sr = new StaticRoot({ ...o, root })
+  const sr = new StaticRoot({ settleMs: 0, ...o, root })
   const server = new DownloadServer({
     root: sr,
     logger: pino({ level: 'silent' }),
@@ -110,13 +114,22 @@ export async function spawnListening(
   return { url, child, output: () => out }
 }
 
-/** startServeProcess runs `cutover serve` as a child process on a free port (see spawnListening). */
+/**
+ * startServeProcess runs `cutover serve` as a child process on a free port (see spawnListening),
+ * with `--settle-time 0` (as startServe) unless `extra` sets it.
+ */
 export function startServeProcess(
   t: T,
   root: string,
   extra: string[] = [],
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  return spawnListening(t, process.execPath, [CLI, 'serve', '--root', root, '--listen', '127.0.0.1:0', ...extra], 'cutover serve')
+  const settle = extra.includes('--settle-time') ? [] : ['--settle-time', '0']
+  return spawnListening(
+    t,
+    process.execPath,
+    [CLI, 'serve', '--root', root, '--listen', '127.0.0.1:0', ...settle, ...extra],
+    'cutover serve',
+  )
 }
 
 /** exited resolves with a child's exit code (or signal name) once it ends. */
