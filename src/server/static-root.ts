@@ -306,15 +306,19 @@ export class StaticRoot {
    * #meta is an opened file's validators and type at time `now`, and whether they may be cached:
    * not while the file is settling (then the ETag is weak and the date no strong validator,
    * RFC 9110 §8.8.2.2), nor while the ETag format's own rule makes the tag weak for a while.
+   * Looking like Apache includes its Last-Modified: an mtime in the future is sent as the time of
+   * the response, as RFC 9110 §8.8.2.1 requires (Go and nginx send the future date).
    */
   #meta(fc: FileContent, fsPath: string, now: number): { meta: Omit<Entity, 'content'>; cacheable: boolean } {
     const settling = now - fc.identity.ctimeMs < this.#settleMs
     const tag = fileEtag(this.#etag, fc, now, settling)
     const meta: Omit<Entity, 'content'> = {
       etag: tag.etag,
-      lastModified: new Date(Math.floor(fc.identity.mtimeMs)),
+      lastModified: new Date(Math.floor(this.#etag === 'apache' ? Math.min(fc.identity.mtimeMs, now) : fc.identity.mtimeMs)),
       contentType: contentTypeFor(fsPath),
-      ...(settling ? { lastModifiedWeak: true } : {}),
+      // Apache weakens its date with its tag (RFC 9110 §8.8.2.2: a date within a second of the
+      // response is weak), so an If-Range date fails there too.
+      ...(settling || !tag.final ? { lastModifiedWeak: true } : {}),
     }
     return { meta, cacheable: !settling && tag.final }
   }

@@ -73,10 +73,21 @@ http {
   t.teardown(() => {
     child.kill('SIGKILL')
   })
+  await awaitPort(port, () => (child.exitCode === null ? undefined : `nginx exited: ${err}`), () => `nginx did not start: ${err}`)
+  return { url: `http://127.0.0.1:${port}` }
+}
+
+/**
+ * awaitPort resolves once something accepts connections on 127.0.0.1:port, polling (bounded: 200
+ * tries, 25 ms apart) while another process starts up; `exited` returns an error text once that
+ * process has died, `timedOut` the text for giving up.
+ */
+export async function awaitPort(port: number, exited: () => string | undefined, timedOut: () => string): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`)
-    if (await connects(port)) return { url: `http://127.0.0.1:${port}` }
+    const dead = exited()
+    if (dead !== undefined) throw new Error(dead)
+    if (await connects(port)) return
     await new Promise(resolve => setTimeout(resolve, 25)) // waiting on another process's start-up
   }
-  throw new Error(`nginx did not start: ${err}`)
+  throw new Error(timedOut())
 }
