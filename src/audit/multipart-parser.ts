@@ -44,7 +44,7 @@ class Reader {
 
 /**
  * parseMultipart reads a multipart body (RFC 2046 §5.1.1, as multipart/byteranges uses it,
- * RFC 7233 §4.1) from a byte stream and yields its parts in order, streaming each part's bytes.
+ * RFC 9110 §15.3.7.2) from a byte stream and yields its parts in order, streaming each part's bytes.
  * Preamble and epilogue are skipped, so a body that opens with CRLF (nginx) and one that does not
  * (Go) parse alike. A malformed body rejects with ERR_MULTIPART. A part's body must be read (or
  * abandoned by asking for the next part, which skips it) before the next part is yielded.

@@ -1,7 +1,7 @@
 import { trimOws } from './range.js'
 
 /**
- * scanETag reads one entity-tag (RFC 7232 §2.3: `"opaque"` or `W/"opaque"`) at the start of `s`
+ * scanETag reads one entity-tag (RFC 9110 §8.8.3: `"opaque"` or `W/"opaque"`) at the start of `s`
  * after trimming, as Go's scanETag does. It returns the tag and the rest of the string, or
  * undefined when `s` does not start with a syntactically valid tag.
  */
@@ -19,12 +19,12 @@ export function scanETag(s: string): { etag: string; rest: string } | undefined 
   return undefined
 }
 
-/** etagStrongMatch is the strong comparison of RFC 7232 §2.3.2: equal and neither weak. */
+/** etagStrongMatch is the strong comparison of RFC 9110 §8.8.3.2: equal and neither weak. */
 export function etagStrongMatch(a: string, b: string | undefined): boolean {
   return b !== undefined && a === b && a !== '' && a.charCodeAt(0) === 0x22
 }
 
-/** etagWeakMatch is the weak comparison of RFC 7232 §2.3.2: equal once any `W/` is removed. */
+/** etagWeakMatch is the weak comparison of RFC 9110 §8.8.3.2: equal once any `W/` is removed. */
 export function etagWeakMatch(a: string, b: string | undefined): boolean {
   if (b === undefined) return false
   return (a.startsWith('W/') ? a.slice(2) : a) === (b.startsWith('W/') ? b.slice(2) : b)

@@ -1,6 +1,6 @@
 /**
  * HTTP dates, parsed exactly as Go's `http.ParseTime` does: it tries `TimeFormat`
- * ("Mon, 02 Jan 2006 15:04:05 GMT", RFC 7231 §7.1.1.1 IMF-fixdate), then RFC 850
+ * ("Mon, 02 Jan 2006 15:04:05 GMT", RFC 9110 §5.6.7 IMF-fixdate), then RFC 850
  * ("Monday, 02-Jan-06 15:04:05 MST") and then ANSI C asctime ("Mon Jan _2 15:04:05 2006"), with the
  * quirks of Go's `time.Parse`: names are case-insensitive, a space in the layout matches one or more
  * spaces, the hour may have one digit, a fraction after the seconds is accepted, the weekday is

@@ -34,7 +34,7 @@ export interface MultipartLayout {
 }
 
 /**
- * multipartLayout lays out a multipart/byteranges body (RFC 7233 §4.1) byte for byte as Go's
+ * multipartLayout lays out a multipart/byteranges body (RFC 9110 §15.3.7.2) byte for byte as Go's
  * mime/multipart Writer does: the first part opens with `--B`, later ones with `\r\n--B`; each
  * header block has Content-Range then Content-Type (Go sorts header keys), a blank line, then the
  * bytes; the body ends with `\r\n--B--\r\n`. The parts keep the request order.

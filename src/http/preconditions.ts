@@ -118,7 +118,7 @@ function checkIfRange(method: string, ir: string | undefined, v: Validators): Co
 
 /**
  * evaluatePreconditions decides a request's conditional headers against a representation,
- * following RFC 7232 §6 in the order Go's checkPreconditions does: If-Match (else
+ * following RFC 9110 §13.2.2 in the order Go's checkPreconditions does: If-Match (else
  * If-Unmodified-Since) → 412; If-None-Match → 304 for GET/HEAD, else 412; If-Modified-Since only
  * without If-None-Match → 304; then If-Range decides whether the Range header survives.
  */

@@ -50,7 +50,7 @@ function parseInt64(s: string): number | undefined {
 
 /**
  * parseRange parses a Range header value against a representation of `size` bytes exactly as Go
- * 1.23's `net/http` parseRange does (RFC 7233 §2.1, with Go's leniencies): elements split on `,`,
+ * 1.23's `net/http` parseRange does (RFC 9110 §14.1.2, with Go's leniencies): elements split on `,`,
  * trimmed, empty ones skipped; `-N` is a suffix (N > size clamps); `a-` and `a-b` with `a >= size`
  * are skipped; `b >= size` clamps; `a > b`, a missing `-` or a bad number makes the whole header
  * invalid. The caller applies the remaining rules of serveContent (empty content, total > size).
@@ -104,7 +104,7 @@ export function sumRangesSize(ranges: readonly ByteRange[]): number {
   return n
 }
 
-/** contentRange formats the Content-Range value of `r` (RFC 7233 §4.2): `bytes first-last/size`. */
+/** contentRange formats the Content-Range value of `r` (RFC 9110 §14.4): `bytes first-last/size`. */
 export function contentRange(r: ByteRange, size: number): string {
   return `bytes ${r.start}-${r.start + r.length - 1}/${size}`
 }

@@ -45,7 +45,7 @@ function httpDateOf(d: Date): string {
 }
 
 const DROPPED_ON_ERROR = new Set(['cache-control', 'content-encoding', 'etag', 'last-modified'])
-/** Headers that writeNotModified removes from a 304 (RFC 7232 §4.1). */
+/** Headers that writeNotModified removes from a 304 (RFC 9110 §15.4.5). */
 const DROPPED_ON_304 = new Set(['content-type', 'content-length', 'content-encoding'])
 
 function errorPlan(
@@ -66,7 +66,7 @@ function errorPlan(
  * planResponse decides the response to a GET or HEAD (or any method, as Go's ServeContent does) for
  * a representation, with exact parity with Go 1.23's `http.ServeContent` in status, Content-Range,
  * Content-Length, Accept-Ranges, body and multipart layout (design.md §4):
- * preconditions first (412/304), then the Range header (RFC 7233): malformed → 416; nothing overlaps
+ * preconditions first (412/304), then the Range header (RFC 9110 §14): malformed → 416; nothing overlaps
  * → 416 with `Content-Range: bytes *\/size` unless the content is empty (200); ranges summing to more
  * than the size are ignored (200); one range → 206 with Content-Range; several →
  * multipart/byteranges with an exact Content-Length. `boundary` is called only for multipart.
@@ -83,7 +83,7 @@ export function planResponse(
   const verdict = evaluatePreconditions(method, cond, e)
 
   if (verdict.kind === 'not-modified') {
-    // RFC 7232 §4.1: no representation metadata but what guides caches; Last-Modified only when
+    // RFC 9110 §15.4.5: no representation metadata but what guides caches; Last-Modified only when
     // there is no ETag.
     if (lastModified !== undefined && e.etag === undefined) base.push('Last-Modified', lastModified)
     if (e.etag !== undefined) base.push('ETag', e.etag)
@@ -124,7 +124,7 @@ export function planResponse(
   let body: ResponseBody
   let sendSize: number
   if (ranges !== undefined && ranges.length === 1) {
-    // RFC 7233 §4.1: a single part is sent with Content-Range, never as multipart.
+    // RFC 9110 §15.3.7.1: a single part is sent with Content-Range, never as multipart.
     const r = ranges[0]!
     status = 206
     if (ctype !== undefined) headers.push('Content-Type', ctype)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { formatHttpDate, parseHttpDate } from '../../src/http/http-date.js'
 
-/** 1994-11-06T08:49:37Z, the example date of RFC 7231 §7.1.1.1, in Unix seconds. */
+/** 1994-11-06T08:49:37Z, the example date of RFC 9110 §5.6.7, in Unix seconds. */
 const SUN = 784111777
 const NOV16 = SUN + 10 * 86400
 

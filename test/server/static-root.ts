@@ -164,8 +164,9 @@ t.test('StaticRoot keeps one descriptor per file, whatever path names it', async
 
 t.test('StaticRoot serves a file that changed less than settleMs ago as settling: weak validators, nothing cached', async t => {
   const dir = t.testdir({ 'a.txt': 'hello', 'big.bin': Buffer.alloc(4096, 1) })
-  // The files were written just now: their ctime is at most this instant.
-  let now = Date.now()
+  // The files were written just now: their ctime is before this instant (Date.now() counts whole
+  // milliseconds, ctime does not: hence the + 1).
+  let now = Date.now() + 1
   const root = new StaticRoot({ root: dir, smallFileMax: 1024, clock: { now: () => now } })
   const look = async (p: string): Promise<{ etag: string | undefined; weakDate: boolean | undefined }> => {
     const r = await root.resolve(p)
