@@ -1,11 +1,11 @@
 import { readlinkSync, realpathSync, statSync, type Stats } from 'node:fs'
-import { extname } from 'node:path'
 import { LRUCache } from 'lru-cache'
-import mime from 'mime-types'
 import { CutoverError } from '../core/errors.js'
 import { bytes } from '../content/bytes.js'
 import type { Entity } from '../content/entity.js'
 import { FileContent, fileIdentity, sameIdentity, type FileIdentity } from '../content/file-content.js'
+import { ContentTypeResolver } from '../http/content-type-resolver.js'
+import { SNIFF_LEN } from '../http/sniff.js'
 
 /** StaticRootOptions configures a {@link StaticRoot}. */
 export interface StaticRootOptions {
@@ -22,6 +22,12 @@ export interface StaticRootOptions {
   readonly cacheBytes?: number
   /** Directory index file name. If unset, defaults to `index.html`. */
   readonly index?: string
+  /**
+   * Picks each file's Content-Type; sniffed types are kept with the cached metadata, never
+   * re-sniffed per request. If unset, defaults to `new ContentTypeResolver()` (Go's rule: the
+   * extension, else sniffing).
+   */
+  readonly contentTypes?: ContentTypeResolver
 }
 
 /**
@@ -71,13 +77,6 @@ export function etagFor(id: FileIdentity): string {
   return `"${Math.round(id.mtimeMs * 1000).toString(16)}-${id.size.toString(16)}"`
 }
 
-/** contentTypeFor picks the Content-Type by extension; text types get `charset=utf-8` as Go does. */
-export function contentTypeFor(name: string): string {
-  const t = mime.lookup(extname(name))
-  if (!t) return 'application/octet-stream'
-  return t.startsWith('text/') ? `${t}; charset=utf-8` : t
-}
-
 const notFound = (): CutoverError => new CutoverError('ERR_NOT_FOUND', 'not found')
 const badRequest = (why: string): CutoverError => new CutoverError('ERR_BAD_REQUEST', why)
 
@@ -124,6 +123,7 @@ export class StaticRoot {
   readonly #dotfiles: boolean
   readonly #smallMax: number
   readonly #index: string
+  readonly #types: ContentTypeResolver
   readonly #cache: LRUCache<string, Cached>
   /**
    * Open large files by filesystem path, shared by the requests for that file while its identity
@@ -146,6 +146,7 @@ export class StaticRoot {
     this.#dotfiles = o.dotfiles ?? false
     this.#smallMax = o.smallFileMax ?? DEFAULT_SMALL_FILE_MAX
     this.#index = o.index ?? 'index.html'
+    this.#types = o.contentTypes ?? new ContentTypeResolver()
     const cacheBytes = o.cacheBytes ?? DEFAULT_CACHE_BYTES
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) throw new TypeError('cacheBytes must be a positive integer')
     this.#cache = new LRUCache<string, Cached>({
@@ -237,7 +238,13 @@ export class StaticRoot {
     const shared = this.#files.get(fsPath)
     if (shared && sameIdentity(shared.identity, fileIdentity(st)) && shared.retain()) {
       // Another path already opened (and checked) this very file: serve through that descriptor.
-      const meta = metaOf(shared.identity, fsPath)
+      let meta: Omit<Entity, 'content'>
+      try {
+        meta = metaOf(shared.identity, this.#types.byName(fsPath) ?? this.#types.sniff(await readHead(shared)))
+      } catch (err) {
+        shared.close()
+        throw err
+      }
       this.#cache.set(rawPath, { fsPath, identity: shared.identity, meta })
       return { kind: 'entity', entity: { ...meta, content: shared }, release: () => shared.close() }
     }
@@ -258,14 +265,16 @@ export class StaticRoot {
         this.stats.escapes++
         throw notFound()
       }
-      const meta = metaOf(id, fsPath)
+      const byName = this.#types.byName(fsPath)
       if (id.size <= this.#smallMax) {
         const data = await readAll(fc)
         fc.close()
+        const meta = metaOf(id, byName ?? this.#types.sniff(data.subarray(0, SNIFF_LEN)))
         const small: Entity = { ...meta, content: bytes(data) }
         if (stable) this.#cache.set(rawPath, { fsPath, identity: id, small, meta })
         return { kind: 'entity', entity: small, release: noop }
       }
+      const meta = metaOf(id, byName ?? this.#types.sniff(await readHead(fc)))
       if (stable) {
         this.#cache.set(rawPath, { fsPath, identity: id, meta })
         if (fc.retain()) this.#files.set(fsPath, fc)
@@ -299,9 +308,16 @@ export class StaticRoot {
 
 const noop = (): void => undefined
 
-/** metaOf is an entity's validators and type, from the file's identity and name. */
-function metaOf(id: FileIdentity, fsPath: string): Omit<Entity, 'content'> {
-  return { etag: etagFor(id), lastModified: new Date(Math.floor(id.mtimeMs)), contentType: contentTypeFor(fsPath) }
+/** metaOf is an entity's validators and type, from the file's identity and its Content-Type. */
+function metaOf(id: FileIdentity, contentType: string): Omit<Entity, 'content'> {
+  return { etag: etagFor(id), lastModified: new Date(Math.floor(id.mtimeMs)), contentType }
+}
+
+/** readHead reads the first bytes of a (large) file that sniffing looks at: one read of 512 bytes. */
+async function readHead(fc: FileContent): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(Math.min(SNIFF_LEN, fc.size))
+  const got = buf.length === 0 ? 0 : await fc.readAt(buf, 0)
+  return buf.subarray(0, got)
 }
 
 /** readAll reads a whole (small) file content into one buffer. */
