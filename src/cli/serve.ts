@@ -4,8 +4,9 @@ import { AccessLog } from '../core/access-log.js'
 import { DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
+import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { hostPort } from '../core/listen.js'
-import { parseBytes, parseDuration, parseListen } from './options.js'
+import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
 
 interface ServeFlags {
   root: string
@@ -17,6 +18,8 @@ interface ServeFlags {
   pieceSize: number
   smallFileMax: number
   cacheBytes: number
+  mimeTypes?: string
+  defaultType: string
 }
 
 /** register adds `cutover serve` to the program. */
@@ -29,6 +32,7 @@ export function register(program: Command): void {
         "Serve the files under --root over HTTP/1.1 with the exact Range, If-Range, ETag and conditional semantics of Go's http.ServeContent (200/206/304/412/416, multipart/byteranges).",
         'ETag: "<mtime µs hex>-<size hex>"; it changes when a file is written, resized or replaced by one with another mtime. Files up to --small-file-max are kept in memory and revalidated by a stat on every request.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
+        "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close. A second signal exits at once.',
       ].join('\n\n'),
     )
@@ -41,20 +45,27 @@ export function register(program: Command): void {
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
     .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
+    .option('--mime-types <file>', 'extension table from an nginx or Apache mime.types file, used as is (default: built-in table, text/* with charset=utf-8)')
+    .addOption(new Option('--default-type <type|sniff>', 'Content-Type of names the table lacks: "sniff" (as Go) or a media type').default(SNIFF).argParser(parseDefaultType))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  cutover serve --root /srv/downloads --listen 0.0.0.0:8080\n' +
-        '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl',
+        '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl\n' +
+        '  cutover serve --root /srv/downloads --mime-types /etc/nginx/mime.types --default-type application/octet-stream   # as nginx types them',
     )
     .action(async (flags: ServeFlags) => runServe(flags))
 }
 
 async function runServe(f: ServeFlags): Promise<void> {
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
+  const contentTypes = new ContentTypeResolver({
+    table: f.mimeTypes === undefined ? undefined : loadMimeTable(f.mimeTypes),
+    defaultType: f.defaultType,
+  })
   let root: StaticRoot
   try {
-    root = new StaticRoot({ root: f.root, dotfiles: f.dotfiles, smallFileMax: f.smallFileMax, cacheBytes: f.cacheBytes })
+    root = new StaticRoot({ root: f.root, dotfiles: f.dotfiles, smallFileMax: f.smallFileMax, cacheBytes: f.cacheBytes, contentTypes })
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`--root ${f.root}: ${why}`)
