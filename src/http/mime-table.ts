@@ -81,11 +81,6 @@ export class MimeTable {
     const ext = lastExtension(name)
     return ext === undefined ? undefined : this.#types.get(ext)
   }
-
-  /** entries lists the table as [extension, type] pairs, extensions lower-cased. */
-  entries(): Array<[string, string]> {
-    return [...this.#types]
-  }
 }
 
 const invalid = (file: string, line: number, what: string): CutoverError =>
