@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
 import { DEFAULT_RULES, parseRules, type Rules } from '../audit/rules.js'
+import { isMediaType, MimeTable } from '../http/mime-table.js'
+import { SNIFF } from '../http/content-type-resolver.js'
 
 /** parseListen parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). */
 export function parseListen(s: string): { host: string; port: number } {
@@ -77,4 +79,26 @@ export function loadRules(file: string | undefined): Rules {
     throw new Error(`--rules ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message}`)
   }
   return parseRules(text, file) // its errors name the file and the field
+}
+
+/** parseDefaultType parses `--default-type`: `sniff` or a media type such as `application/octet-stream`. */
+export function parseDefaultType(s: string): string {
+  if (s !== SNIFF && !isMediaType(s)) {
+    throw new InvalidArgumentError(`expected "sniff" or a media type like application/octet-stream, got "${s}"`)
+  }
+  return s
+}
+
+/**
+ * loadMimeTable reads a --mime-types file (nginx or Apache syntax). A missing file, or a bad line,
+ * throws an error naming the file (and the line and what is wrong).
+ */
+export function loadMimeTable(file: string): MimeTable {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new Error(`--mime-types ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message}`)
+  }
+  return MimeTable.parse(text, file) // its errors read FILE:LINE: what is wrong
 }

@@ -5,8 +5,9 @@ import { DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
+import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { hostPort } from '../core/listen.js'
-import { parseBytes, parseDuration, parseListen } from './options.js'
+import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
 
 interface ServeFlags {
   root: string
@@ -20,6 +21,8 @@ interface ServeFlags {
   cacheBytes: number
   etag: EtagFormat
   settleTime: number
+  mimeTypes?: string
+  defaultType: string
 }
 
 /** register adds `cutover serve` to the program. */
@@ -33,6 +36,7 @@ export function register(program: Command): void {
         'ETag (--etag): cutover "<mtime µs hex>-<size hex>" (default), nginx "<mtime s hex>-<size hex>", apache "<size hex>-<mtime µs hex>" (weak within a second of the mtime, as Apache), or none. It changes when a file is written, resized or replaced by one with another mtime. Files up to --small-file-max are kept in memory and revalidated by a stat on every request.',
         'A file changed (ctime) less than --settle-time ago may be mid-write: it gets a weak ETag, its date never satisfies If-Range, and nothing of it is cached. Publish files by writing a temporary file and renaming it over the old one.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
+        "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close. A second signal exits at once.',
       ].join('\n\n'),
     )
@@ -47,18 +51,25 @@ export function register(program: Command): void {
     .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
     .addOption(new Option('--etag <format>', 'ETag convention: the old server\'s keeps clients\' validators valid').choices(ETAG_FORMATS).default('cutover'))
     .addOption(new Option('--settle-time <duration>', 'a file changed less than this long ago is served with weak validators and not cached (0: trust at once)').default(DEFAULT_SETTLE_MS, '1s').argParser(parseDuration))
+    .option('--mime-types <file>', 'extension table from an nginx or Apache mime.types file, used as is (default: built-in table, text/* with charset=utf-8)')
+    .addOption(new Option('--default-type <type|sniff>', 'Content-Type of names the table lacks: "sniff" (as Go) or a media type').default(SNIFF).argParser(parseDefaultType))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  cutover serve --root /srv/downloads --listen 0.0.0.0:8080\n' +
         '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl\n' +
-        '  cutover serve --root /srv/downloads --etag nginx     # after a cut-over from nginx: resumes and caches keep working',
+        '  cutover serve --root /srv/downloads --etag nginx     # after a cut-over from nginx: resumes and caches keep working\n' +
+        '  cutover serve --root /srv/downloads --mime-types /etc/nginx/mime.types --default-type application/octet-stream   # as nginx types them',
     )
     .action(async (flags: ServeFlags) => runServe(flags))
 }
 
 async function runServe(f: ServeFlags): Promise<void> {
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
+  const contentTypes = new ContentTypeResolver({
+    table: f.mimeTypes === undefined ? undefined : loadMimeTable(f.mimeTypes),
+    defaultType: f.defaultType,
+  })
   let root: StaticRoot
   try {
     root = new StaticRoot({
@@ -68,6 +79,7 @@ async function runServe(f: ServeFlags): Promise<void> {
       cacheBytes: f.cacheBytes,
       etag: f.etag,
       settleMs: f.settleTime,
+      contentTypes,
     })
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message

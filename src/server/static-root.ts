@@ -1,13 +1,13 @@
 import { readlinkSync, realpathSync, statSync, type Stats } from 'node:fs'
-import { extname } from 'node:path'
 import { LRUCache } from 'lru-cache'
-import mime from 'mime-types'
 import { CutoverError } from '../core/errors.js'
 import { bytes } from '../content/bytes.js'
 import type { Entity } from '../content/entity.js'
 import { FileContent, fileIdentity, sameVersion, type FileIdentity } from '../content/file-content.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { fileEtag, type EtagFormat } from './file-etag.js'
+import { ContentTypeResolver } from '../http/content-type-resolver.js'
+import { SNIFF_LEN } from '../http/sniff.js'
 
 /** StaticRootOptions configures a {@link StaticRoot}. */
 export interface StaticRootOptions {
@@ -35,6 +35,12 @@ export interface StaticRootOptions {
   readonly settleMs?: number
   /** Where "now" comes from. If unset, defaults to the system clock. */
   readonly clock?: Clock
+  /**
+   * Picks each file's Content-Type; sniffed types are kept with the cached metadata, never
+   * re-sniffed per request. If unset, defaults to `new ContentTypeResolver()` (Go's rule: the
+   * extension, else sniffing).
+   */
+  readonly contentTypes?: ContentTypeResolver
 }
 
 /**
@@ -83,13 +89,6 @@ interface Cached {
   readonly small?: Entity
   /** The file's validators and type; a large file's content comes from the open-file cache. */
   readonly meta: Omit<Entity, 'content'>
-}
-
-/** contentTypeFor picks the Content-Type by extension; text types get `charset=utf-8` as Go does. */
-export function contentTypeFor(name: string): string {
-  const t = mime.lookup(extname(name))
-  if (!t) return 'application/octet-stream'
-  return t.startsWith('text/') ? `${t}; charset=utf-8` : t
 }
 
 const notFound = (): CutoverError => new CutoverError('ERR_NOT_FOUND', 'not found')
@@ -141,6 +140,7 @@ export class StaticRoot {
   readonly #etag: EtagFormat
   readonly #settleMs: number
   readonly #clock: Clock
+  readonly #types: ContentTypeResolver
   readonly #cache: LRUCache<string, Cached>
   /**
    * Open large files by filesystem path, shared by the requests for that file while its identity
@@ -167,6 +167,7 @@ export class StaticRoot {
     this.#settleMs = o.settleMs ?? DEFAULT_SETTLE_MS
     if (!Number.isFinite(this.#settleMs) || this.#settleMs < 0) throw new TypeError('settleMs must be a nonnegative number')
     this.#clock = o.clock ?? systemClock
+    this.#types = o.contentTypes ?? new ContentTypeResolver()
     const cacheBytes = o.cacheBytes ?? DEFAULT_CACHE_BYTES
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) throw new TypeError('cacheBytes must be a positive integer')
     this.#cache = new LRUCache<string, Cached>({
@@ -262,7 +263,14 @@ export class StaticRoot {
     const shared = this.#files.get(fsPath)
     if (shared && sameVersion(shared.identity, fileIdentity(st)) && shared.retain()) {
       // Another path already opened (and checked) this very file: serve through that descriptor.
-      const { meta, cacheable } = this.#meta(shared, fsPath, now)
+      let meta: Omit<Entity, 'content'>
+      let cacheable: boolean
+      try {
+        ;({ meta, cacheable } = this.#meta(shared, this.#types.byName(fsPath) ?? this.#types.sniff(await readHead(shared)), now))
+      } catch (err) {
+        shared.close()
+        throw err
+      }
       if (cacheable) this.#cache.set(rawPath, { fsPath, identity: shared.identity, meta })
       return { kind: 'entity', entity: { ...meta, content: shared }, release: () => shared.close() }
     }
@@ -282,16 +290,19 @@ export class StaticRoot {
         this.stats.escapes++
         throw notFound()
       }
-      const { meta, cacheable: settled } = this.#meta(fc, fsPath, now)
-      const cacheable = settled && sameVersion(id, fileIdentity(st))
+      const byName = this.#types.byName(fsPath)
+      const stable = sameVersion(id, fileIdentity(st))
       if (id.size <= this.#smallMax) {
         const data = await readAll(fc)
         fc.close()
+        const { meta, cacheable: settled } = this.#meta(fc, byName ?? this.#types.sniff(data.subarray(0, SNIFF_LEN)), now)
+        const cacheable = settled && stable
         const small: Entity = { ...meta, content: bytes(data) }
         if (cacheable) this.#cache.set(rawPath, { fsPath, identity: id, small, meta })
         return { kind: 'entity', entity: small, release: noop }
       }
-      if (cacheable) {
+      const { meta, cacheable: settled } = this.#meta(fc, byName ?? this.#types.sniff(await readHead(fc)), now)
+      if (settled && stable) {
         this.#cache.set(rawPath, { fsPath, identity: id, meta })
         if (fc.retain()) this.#files.set(fsPath, fc)
       }
@@ -309,13 +320,13 @@ export class StaticRoot {
    * Looking like Apache includes its Last-Modified: an mtime in the future is sent as the time of
    * the response, as RFC 9110 §8.8.2.1 requires (Go and nginx send the future date).
    */
-  #meta(fc: FileContent, fsPath: string, now: number): { meta: Omit<Entity, 'content'>; cacheable: boolean } {
+  #meta(fc: FileContent, contentType: string, now: number): { meta: Omit<Entity, 'content'>; cacheable: boolean } {
     const settling = now - fc.identity.ctimeMs < this.#settleMs
     const tag = fileEtag(this.#etag, fc, now, settling)
     const meta: Omit<Entity, 'content'> = {
       etag: tag.etag,
       lastModified: new Date(Math.floor(this.#etag === 'apache' ? Math.min(fc.identity.mtimeMs, now) : fc.identity.mtimeMs)),
-      contentType: contentTypeFor(fsPath),
+      contentType,
       // Apache weakens its date with its tag (RFC 9110 §8.8.2.2: a date within a second of the
       // response is weak), so an If-Range date fails there too.
       ...(settling || !tag.final ? { lastModifiedWeak: true } : {}),
@@ -344,6 +355,13 @@ export class StaticRoot {
 }
 
 const noop = (): void => undefined
+
+/** readHead reads the first bytes of a (large) file that sniffing looks at: one read of 512 bytes. */
+async function readHead(fc: FileContent): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(Math.min(SNIFF_LEN, fc.size))
+  const got = buf.length === 0 ? 0 : await fc.readAt(buf, 0)
+  return buf.subarray(0, got)
+}
 
 /** readAll reads a whole (small) file content into one buffer. */
 async function readAll(fc: FileContent): Promise<Buffer> {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from '../../src/cli/options.js'
+import { loadMimeTable, parseBytes, parseCount, parseDefaultType, parseDuration, parseFraction, parseListen, parseUrl } from '../../src/cli/options.js'
 
 t.test('parseListen reads HOST:PORT forms', async t => {
   const ok: Array<[string, { host: string; port: number }]> = [
@@ -57,4 +57,16 @@ t.test('parseFraction reads 0..1 and parseCount integers from a minimum', async 
   t.equal(parseCount(0)('0'), 0)
   t.equal(parseCount(1)('16'), 16)
   for (const bad of ['', '0', '-1', '1.5', 'x']) t.throws(() => parseCount(1)(bad), `"${bad}" is refused below 1`)
+})
+
+t.test('parseDefaultType accepts "sniff" or a media type', async t => {
+  for (const ok of ['sniff', 'application/octet-stream', 'text/plain; charset=utf-8']) t.equal(parseDefaultType(ok), ok, ok)
+  for (const bad of ['', 'Sniff', 'octet-stream', 'text/plain\r\nX: 1']) t.throws(() => parseDefaultType(bad), `${JSON.stringify(bad)} is refused`)
+})
+
+t.test('loadMimeTable reads a file, or names it in the error', async t => {
+  const dir = t.testdir({ 'ok.types': 'types { text/plain txt; }', 'bad.types': 'text/plain txt\nbroken\n' })
+  t.equal(loadMimeTable(`${dir}/ok.types`).lookup('a.txt'), 'text/plain')
+  t.throws(() => loadMimeTable(`${dir}/bad.types`), { message: `${dir}/bad.types:2: "broken" is not a media type (expected type/subtype, e.g. text/plain)` })
+  t.throws(() => loadMimeTable(`${dir}/none.types`), { message: `--mime-types ${dir}/none.types: does not exist` })
 })

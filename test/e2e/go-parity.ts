@@ -9,6 +9,8 @@
  *   (416/500), 1.19 does not: validators are compared only on 200/206/304/412.
  * - Go 1.21+ answers 200 to a Range that fails to overlap an empty file; the oracle applies that
  *   rule itself when built with an older Go (see main.go).
+ * Content sniffing (http.DetectContentType, used for names without a known extension) has the same
+ * signature table and code in Go 1.19 and 1.23, so the extension-less fixtures need no exception.
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
@@ -49,13 +51,59 @@ interface Fixture {
   /** A single range and a multi-range that make sense for this file, for If-Range rows. */
   readonly single: string
   readonly multi: string
+  /**
+   * Which rows: every Range and conditional row, or (for the sniffed-type fixtures) the rows where
+   * the Content-Type shows: whole, HEAD, single and multi-range (part headers carry the type).
+   */
+  readonly rows?: 'all' | 'content-type'
+  /** The type Go must sniff for it (checked on Go's own 200, so a fixture cannot silently mean another type). */
+  readonly sniffsAs?: string
 }
+
+/** sniffed builds an extension-less fixture whose Content-Type Go (and cutover) must sniff. */
+const sniffed = (name: string, data: Buffer, sniffsAs: string): Fixture => ({
+  name,
+  data,
+  sniffsAs,
+  single: 'bytes=0-4',
+  multi: 'bytes=0-1,5-8',
+  rows: 'content-type',
+})
+const bin = (s: string): Buffer => Buffer.from(s, 'latin1')
+const TEXT = 'text/plain; charset=utf-8'
 
 const FIXTURES: Fixture[] = [
   { name: 'nums11.txt', data: Buffer.from('0123456789\n'), single: 'bytes=0-4', multi: 'bytes=0-1,3-4' },
   { name: 'empty.txt', data: Buffer.alloc(0), single: 'bytes=0-0', multi: 'bytes=-1,-0' },
   { name: 'one.bin', data: Buffer.from([0x7f]), single: 'bytes=0-0', multi: 'bytes=0-0,-1' },
   { name: 'big.bin', data: bigBytes(3 * MiB), single: 'bytes=2097151-2097152', multi: 'bytes=0-9,2097100-2097199' },
+  // Names without an extension: Go sniffs the first 512 bytes (http.DetectContentType).
+  sniffed('file', Buffer.from('0123456789\n'), TEXT), // the bytes of Go's net/http/testdata/file
+  sniffed('page', Buffer.from('\n  <!DOCTYPE html>\n<html><body><p>hello</p></body></html>\n'), 'text/html; charset=utf-8'),
+  sniffed('image-png', bin('\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00'), 'image/png'),
+  sniffed('image-gif', bin('GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04'), 'image/gif'),
+  sniffed('archive-gz', bin('\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00'), 'application/x-gzip'),
+  sniffed('archive-zip', bin('PK\x03\x04\x14\x00\x00\x00\x08\x00hello.txt'), 'application/zip'),
+  sniffed('binary', Buffer.from(Array.from({ length: 256 }, (_, i) => i)), 'application/octet-stream'),
+  sniffed('utf16', Buffer.concat([bin('\xff\xfe'), Buffer.from('hello, world\n', 'utf16le')]), 'text/plain; charset=utf-16le'),
+  { ...sniffed('empty', Buffer.alloc(0), TEXT), single: 'bytes=0-0', multi: 'bytes=-1,-0' },
+  // Only the first 512 bytes count: text up to 512 then binary is text; binary at 511 is not.
+  sniffed('text-then-binary', Buffer.concat([Buffer.alloc(512, 'a'), Buffer.from([0, 1, 2, 3]), Buffer.alloc(100, 'b')]), TEXT),
+  sniffed('binary-at-511', Buffer.concat([Buffer.alloc(511, 'a'), Buffer.from([0]), Buffer.alloc(100, 'b')]), 'application/octet-stream'),
+  // Larger than the small-file cache: sniffed from one read of the open file.
+  sniffed('big-text-head', Buffer.concat([Buffer.alloc(600, 'x'), bigBytes(MiB + 4096)]), TEXT),
+]
+
+/** Rows for the sniffed fixtures: the Content-Type of the whole, of one range, of every part. */
+const CONTENT_TYPE_ROWS: Headers[] = [
+  {},
+  { Range: 'bytes=0-4' },
+  { Range: 'bytes=0-0,-2' },
+  { Range: 'bytes=0-1,5-8' },
+  { Range: 'bytes=0-1,5-' },
+  { Range: 'bytes=1-2,4-6,9-' },
+  { Range: 'bytes=-1,-0' },
+  { Range: 'bytes=100-' },
 ]
 
 const etagOf = (f: Fixture): string => `"${(MTIME * 1_000_000).toString(16)}-${f.data.length.toString(16)}"`
@@ -207,11 +255,14 @@ function buildRows(): Row[] {
   const rows: Row[] = []
   for (const method of ['GET', 'HEAD'] as const) {
     for (const file of FIXTURES) {
-      const sets: Headers[] = [
-        ...[...GO_RANGES, ...MORE_RANGES].map(r => ({ Range: r })),
-        ...(file.name === 'big.bin' ? BIG_RANGES.map(r => ({ Range: r })) : []),
-        ...conditionalRows(file),
-      ]
+      const sets: Headers[] =
+        file.rows === 'content-type'
+          ? [...CONTENT_TYPE_ROWS, { 'If-Range': etagOf(file), Range: file.multi }, { 'If-None-Match': etagOf(file) }]
+          : [
+              ...[...GO_RANGES, ...MORE_RANGES].map(r => ({ Range: r })),
+              ...(file.name === 'big.bin' ? BIG_RANGES.map(r => ({ Range: r })) : []),
+              ...conditionalRows(file),
+            ]
       for (const headers of sets) rows.push({ method, file, headers })
     }
   }
@@ -361,6 +412,7 @@ if (!hasTool('go')) {
     for (const row of rows) {
       t.test(titleOf(row), async tt => {
         const [go, cut] = await Promise.all([fetchRec(dispatcher, goUrl, row), fetchRec(dispatcher, cutUrl, row)])
+        if (row.file.sniffsAs !== undefined && go.status === 200) tt.equal(go.contentType, row.file.sniffsAs, 'Go sniffs the type the fixture is for')
         tt.same(cut, go, 'cutover answers as Go does')
       })
     }

@@ -1,7 +1,8 @@
 import { statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import t from 'tap'
 import { codeOf } from '../../src/core/errors.js'
-import { cleanPath, contentTypeFor, StaticRoot } from '../../src/server/static-root.js'
+import { ContentTypeResolver } from '../../src/http/content-type-resolver.js'
+import { cleanPath, StaticRoot } from '../../src/server/static-root.js'
 import { fileEtag } from '../../src/server/file-etag.js'
 
 /** LATER is a clock ten seconds ahead: files written by the test have settled by then. */
@@ -56,19 +57,6 @@ t.test('cleanPath maps request paths to relative file paths or refuses them', as
       t.equal(cleanPath(c.raw, c.dotfiles ?? false), c.want, `${title} maps to "${c.want}"`)
     }
   }
-})
-
-t.test('contentTypeFor picks the type by extension', async t => {
-  const cases: Array<[string, string]> = [
-    ['a.json', 'application/json'],
-    ['a.txt', 'text/plain; charset=utf-8'],
-    ['a.html', 'text/html; charset=utf-8'],
-    ['a.zip', 'application/zip'],
-    ['a.tar.gz', 'application/gzip'],
-    ['noext', 'application/octet-stream'],
-    ['a.unknownext', 'application/octet-stream'],
-  ]
-  for (const [name, want] of cases) t.equal(contentTypeFor(name), want, `${name} → ${want}`)
 })
 
 t.test('StaticRoot resolves files, revalidates the cache and refuses escapes', async t => {
@@ -214,4 +202,59 @@ t.test('StaticRoot reads again a file rewritten in place whose mtime was put bac
     utimesSync(`${dir}/a.txt`, 1700000000, 1700000000)
   }
   t.equal(await read(), 'HELLO', 'the new bytes, not the cached ones')
+})
+
+/** CountingResolver records each sniff: how many and how many bytes each one saw. */
+class CountingResolver extends ContentTypeResolver {
+  readonly heads: number[] = []
+  override sniff(head: Uint8Array): string {
+    this.heads.push(head.length)
+    return super.sniff(head)
+  }
+}
+
+t.test('StaticRoot sniffs the type of files the resolver cannot name, once per cached file', async t => {
+  const text600 = Buffer.concat([Buffer.alloc(512, 'a'), Buffer.from([0, 1, 2]), Buffer.alloc(85, 'b')])
+  const files: Array<{ name: string; data: Buffer; type: string; head: number }> = [
+    { name: 'file', data: Buffer.from('Hello, world\n'), type: 'text/plain; charset=utf-8', head: 13 },
+    { name: 'page', data: Buffer.from('\n  <html><body>hi</body></html>'), type: 'text/html; charset=utf-8', head: 31 },
+    { name: 'image', data: Buffer.from('\x89PNG\r\n\x1a\n\0\0\0\rIHDR', 'latin1'), type: 'image/png', head: 16 },
+    { name: 'blob', data: Buffer.from([0, 1, 2, 3]), type: 'application/octet-stream', head: 4 },
+    { name: 'empty', data: Buffer.alloc(0), type: 'text/plain; charset=utf-8', head: 0 },
+    { name: 'text600', data: text600, type: 'text/plain; charset=utf-8', head: 512 },
+    { name: 'a.unknownext', data: Buffer.from([0xff, 0xd8, 0xff, 0xe0]), type: 'image/jpeg', head: 4 },
+    { name: 'a.txt', data: Buffer.from([0, 0, 0]), type: 'text/plain; charset=utf-8', head: -1 }, // named: never sniffed
+    // Large (over smallFileMax below): sniffed from one read of the first 512 bytes.
+    { name: 'big', data: Buffer.concat([Buffer.from('GIF89a', 'latin1'), Buffer.alloc(4090, 0)]), type: 'image/gif', head: 512 },
+    { name: 'bigtext', data: Buffer.concat([Buffer.alloc(512, 'x'), Buffer.alloc(3584, 0)]), type: 'text/plain; charset=utf-8', head: 512 },
+  ]
+  const dir = t.testdir(Object.fromEntries(files.map(f => [f.name, f.data])))
+  const types = new CountingResolver()
+  const root = new StaticRoot({ root: dir, smallFileMax: 1024, contentTypes: types, clock: LATER })
+  for (const f of files) {
+    const before = types.heads.length
+    // The second alias of a large file is served through the descriptor the first one opened.
+    for (const path of [`/${f.name}`, `/${f.name}`, `//${f.name}`, `//${f.name}`, `/${f.name}`]) {
+      const r = await root.resolve(path)
+      if (r.kind !== 'entity') throw new Error('expected an entity')
+      t.equal(r.entity.contentType, f.type, `${path}: ${f.type}`)
+      r.release()
+    }
+    const sniffs = types.heads.slice(before)
+    if (f.head < 0) t.same(sniffs, [], `${f.name}: the name decides, nothing is read for the type`)
+    else t.same(sniffs, [f.head, f.head], `${f.name}: sniffed once per cache entry (2 paths), from ${f.head} bytes`)
+  }
+})
+
+t.test('StaticRoot with a fixed default type never sniffs', async t => {
+  const dir = t.testdir({ small: Buffer.from('<html>'), big: Buffer.alloc(4096, 'x') })
+  const types = new CountingResolver({ defaultType: 'application/x-default' })
+  const root = new StaticRoot({ root: dir, smallFileMax: 1024, contentTypes: types, clock: LATER })
+  for (const path of ['/small', '/big']) {
+    const r = await root.resolve(path)
+    if (r.kind !== 'entity') throw new Error('expected an entity')
+    t.equal(r.entity.contentType, 'application/x-default', path)
+    r.release()
+  }
+  t.same(types.heads, [], 'no sniff')
 })
