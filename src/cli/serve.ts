@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { pino } from 'pino'
 import { AccessLog } from '../core/access-log.js'
-import { DownloadServer } from '../server/server.js'
+import { DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { hostPort } from '../core/listen.js'
@@ -17,6 +17,7 @@ interface ServeFlags {
   pieceSize: number
   smallFileMax: number
   cacheBytes: number
+  maxHeaderBytes: number
 }
 
 /** register adds `cutover serve` to the program. */
@@ -41,6 +42,11 @@ export function register(program: Command): void {
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
     .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
+    .addOption(
+      new Option('--max-header-bytes <bytes>', 'largest request line + headers accepted (431 beyond); each connection may hold this much')
+        .default(DEFAULT_MAX_HEADER_BYTES, '1MiB')
+        .argParser(parseBytes),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -66,6 +72,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     accessLog,
     pieceSize: f.pieceSize,
     idleTimeoutMs: f.idleTimeout,
+    maxHeaderBytes: f.maxHeaderBytes,
   })
   let addr
   try {
