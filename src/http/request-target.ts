@@ -98,18 +98,29 @@ const VALID_HOST_HEADER = /^[A-Za-z0-9!$%&'()*+,\-.:;=[\]_~]*$/
  * - ERR_BAD_REQUEST for more than one Host field, none in HTTP/1.1 (RFC 9112 §3.2: "A server MUST
  *   respond with a 400 ... to any HTTP/1.1 request message that lacks a Host header field and to
  *   any request message that contains more than one Host header field line or a Host header field
- *   with an invalid field value"), or a Host with a byte Go refuses.
+ *   with an invalid field value"), or a Host with a byte Go refuses;
+ * - ERR_BAD_REQUEST for a Transfer-Encoding whose final coding is not chunked (RFC 9112 §6.3: the
+ *   body length "cannot be determined reliably; the server MUST respond with the 400 (Bad Request)
+ *   status code and then close the connection"). Node's parser refuses such a request too, but only
+ *   after this handler has run; Go answers 501 (it knows no other coding).
  * `rawHeaders` is Node's flat [name, value, ...] list, so that repeated fields are all seen.
  */
 export function checkRequestHead(major: number, minor: number, rawHeaders: readonly string[]): void {
   if (major !== 1) throw new CutoverError('ERR_HTTP_VERSION', `HTTP/${major}.${minor} is not supported`)
   let host: string | undefined
   let hosts = 0
+  let codings: string | undefined
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toLowerCase() === 'host') {
+    const name = rawHeaders[i]!
+    if (name.length === 4 && name.toLowerCase() === 'host') {
       hosts++
       host = rawHeaders[i + 1]
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+      codings = codings === undefined ? rawHeaders[i + 1]! : `${codings},${rawHeaders[i + 1]!}`
     }
+  }
+  if (codings !== undefined && codings.slice(codings.lastIndexOf(',') + 1).trim().toLowerCase() !== 'chunked') {
+    throw badRequest('Transfer-Encoding does not end with chunked')
   }
   if (hosts > 1) throw badRequest('too many Host headers')
   if (hosts === 0 && minor >= 1) throw badRequest('missing Host header')

@@ -71,6 +71,14 @@ t.test('checkRequestHead: version and Host rules', async t => {
     ['HTTP/3.0', 3, 0, ['Host', 'a'], 'ERR_HTTP_VERSION'],
     ['HTTP/0.9', 0, 9, [], 'ERR_HTTP_VERSION'],
     ['HTTP/2.0 with two Hosts: the version first, as Go', 2, 0, ['Host', 'a', 'Host', 'b'], 'ERR_HTTP_VERSION'],
+    ['Transfer-Encoding: chunked', 1, 1, ['Host', 'a', 'Transfer-Encoding', 'chunked'], undefined],
+    ['Transfer-Encoding: Chunked', 1, 1, ['Host', 'a', 'transfer-encoding', ' Chunked '], undefined],
+    ['Transfer-Encoding: gzip, chunked', 1, 1, ['Host', 'a', 'Transfer-Encoding', 'gzip, chunked'], undefined],
+    ['Transfer-Encoding: identity', 1, 1, ['Host', 'a', 'Transfer-Encoding', 'identity'], 'ERR_BAD_REQUEST'],
+    ['Transfer-Encoding: xchunked', 1, 1, ['Host', 'a', 'Transfer-Encoding', 'xchunked'], 'ERR_BAD_REQUEST'],
+    ['Transfer-Encoding: chunked, identity', 1, 1, ['Host', 'a', 'Transfer-Encoding', 'chunked, identity'], 'ERR_BAD_REQUEST'],
+    ['Transfer-Encoding: chunked then gzip', 1, 1, ['Transfer-Encoding', 'chunked', 'Host', 'a', 'Transfer-Encoding', 'gzip'], 'ERR_BAD_REQUEST'],
+    ['Transfer-Encoding: empty', 1, 1, ['Host', 'a', 'Transfer-Encoding', ''], 'ERR_BAD_REQUEST'],
   ]
   for (const [name, major, minor, raw, code] of rows) {
     let got: string | undefined
