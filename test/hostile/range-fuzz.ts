@@ -4,7 +4,7 @@
  * random If-Range / If-None-Match / If-Match / If-(Un)Modified-Since, on files of several sizes
  * (in memory and streamed from disk in small pieces). Invariants: every 206 body is exactly the
  * slice its Content-Range names (single and multipart, parsed), every 200 is the whole file, every
- * status is one ServeContent gives; and Go's ServeContent answers the same requests with the same
+ * status is one ServeContent gives; and Go's ServeContent answers every other request the same:
  * status, Content-Range, Content-Length and body (multipart compared part by part).
  */
 import { createHash } from 'node:crypto'
@@ -18,6 +18,8 @@ import { startServeProcess } from '../helpers/serve.js'
 
 const SEED = 0x5eed_2026
 const REQUESTS = 3000
+/** Every GO_EVERY-th request also goes to Go: a bounded sample that keeps the file well under 30 s. */
+const GO_EVERY = 2
 const MTIME = 1_700_000_000
 const LAST_MODIFIED = new Date(MTIME * 1000).toUTCString()
 const EARLIER = new Date((MTIME - 1) * 1000).toUTCString()
@@ -204,7 +206,7 @@ const goUrl = await startGoOracle(t, dir)
 const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 })
 t.teardown(() => agent.destroy())
 
-t.test(`${REQUESTS} seeded Range/conditional requests: right bytes, and as Go`, async t => {
+t.test(`${REQUESTS} seeded Range/conditional requests: right bytes, and as Go on a sample`, async t => {
   const reqs = generate(SEED, REQUESTS)
   const statuses = new Map<number, number>()
   let broken = 0
@@ -214,7 +216,7 @@ t.test(`${REQUESTS} seeded Range/conditional requests: right bytes, and as Go`, 
   const worker = async (): Promise<void> => {
     for (let i = next++; i < reqs.length; i = next++) {
       const q = reqs[i]!
-      const [cut, go] = await Promise.all([fetchRes(agent, url, q, zero), goUrl ? fetchRes(agent, goUrl, q, { n: 0 }) : undefined])
+      const [cut, go] = await Promise.all([fetchRes(agent, url, q, zero), goUrl && i % GO_EVERY === 0 ? fetchRes(agent, goUrl, q, { n: 0 }) : undefined])
       statuses.set(cut.status, (statuses.get(cut.status) ?? 0) + 1)
       const what = `#${i} ${q.method} ${q.file.name} ${JSON.stringify(q.headers)}`
       if (cut.problems.length > 0 && broken++ < 10) t.fail(`${what}: ${cut.problems.join('; ')}`)
@@ -229,7 +231,7 @@ t.test(`${REQUESTS} seeded Range/conditional requests: right bytes, and as Go`, 
   t.comment(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`)
   t.comment(`zero-length ranges from a -0 suffix (Go's invalid Content-Range, golang/go#81262): ${zero.n}`)
   t.equal(broken, 0, 'every answer has the right bytes')
-  if (goUrl) t.equal(differ, 0, 'every answer is as Go')
+  if (goUrl) t.equal(differ, 0, `every answer is as Go (${Math.ceil(REQUESTS / GO_EVERY)} compared)`)
   // The generator must reach every outcome, or the fuzzer tests less than it says.
   for (const s of [200, 206, 304, 412, 416]) t.ok((statuses.get(s) ?? 0) > 0, `some ${s}`)
 })
