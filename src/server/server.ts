@@ -79,7 +79,7 @@ export class DownloadServer {
   readonly #pool: BufferPool
   #idle: (() => void) | undefined
   /** Responses in progress per connection: a parse error is answered only on a connection without. */
-  readonly #inFlight = new WeakMap<Socket | Duplex, number>()
+  readonly #inFlight = new WeakMap<Duplex, number>()
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
@@ -128,9 +128,8 @@ export class DownloadServer {
     }
     socket.end(parseErrorResponse(parseErrorToHttp(err)))
     // Half-open until the client closes, bounded: a client that never does must not pin the socket.
-    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
-      ;(socket as Socket).setTimeout(PARSE_ERROR_LINGER_MS, () => socket.destroy())
-    } else socket.destroy()
+    // (An HTTP server's connections are net.Sockets; Node types the argument as a Duplex.)
+    ;(socket as Socket).setTimeout(PARSE_ERROR_LINGER_MS, () => socket.destroy())
   }
 
   /**
