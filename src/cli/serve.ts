@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { pino } from 'pino'
 import { AccessLog } from '../core/access-log.js'
-import { DownloadServer } from '../server/server.js'
+import { DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
@@ -23,6 +23,7 @@ interface ServeFlags {
   settleTime: number
   mimeTypes?: string
   defaultType: string
+  maxHeaderBytes: number
 }
 
 /** register adds `cutover serve` to the program. */
@@ -53,6 +54,11 @@ export function register(program: Command): void {
     .addOption(new Option('--settle-time <duration>', 'a file changed less than this long ago is served with weak validators and not cached (0: trust at once)').default(DEFAULT_SETTLE_MS, '1s').argParser(parseDuration))
     .option('--mime-types <file>', 'extension table from an nginx or Apache mime.types file, used as is (default: built-in table, text/* with charset=utf-8)')
     .addOption(new Option('--default-type <type|sniff>', 'Content-Type of names the table lacks: "sniff" (as Go) or a media type').default(SNIFF).argParser(parseDefaultType))
+    .addOption(
+      new Option('--max-header-bytes <bytes>', 'largest request line + headers accepted (431 beyond); each connection may hold this much')
+        .default(DEFAULT_MAX_HEADER_BYTES, '1MiB')
+        .argParser(parseBytes),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -92,6 +98,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     accessLog,
     pieceSize: f.pieceSize,
     idleTimeoutMs: f.idleTimeout,
+    maxHeaderBytes: f.maxHeaderBytes,
   })
   let addr
   try {

@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_FORBIDDEN'
   | 'ERR_BAD_REQUEST'
+  /** A request line with an HTTP major version other than 1 (505). */
+  | 'ERR_HTTP_VERSION'
   | 'ERR_BLOB_CHANGED'
   | 'ERR_SHORT_READ'
   | 'ERR_ABORTED'

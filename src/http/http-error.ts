@@ -20,6 +20,8 @@ export function toHttpError(err: unknown): HttpError {
       return { status: 403, message: '403 Forbidden' }
     case 'ERR_BAD_REQUEST':
       return { status: 400, message: '400 Bad Request' }
+    case 'ERR_HTTP_VERSION':
+      return { status: 505, message: '505 HTTP Version Not Supported' }
     default:
       return { status: 500, message: '500 Internal Server Error' }
   }
@@ -50,4 +52,46 @@ export function sendError(res: ServerResponse, method: string, e: HttpError, ext
   res.writeHead(e.status, [...extra, ...plainTextHeaders(body)])
   res.end(method === 'HEAD' ? undefined : body)
   return method === 'HEAD' ? 0 : Buffer.byteLength(body)
+}
+
+/** VERSION: an HTTP-version as RFC 9112 §2.3 writes it, `HTTP/` DIGIT `.` DIGIT. */
+const VERSION = / HTTP\/(\d)\.(\d)\r?$/
+
+/**
+ * parseErrorToHttp maps an error of Node's HTTP parser (a server 'clientError') to the answer Go's
+ * server gives to the same bytes: 431 for a header block over the limit (RFC 6585 §5), 408 for a
+ * header block that did not arrive in time, 505 for a well-formed version whose major is not 1
+ * (Node's parser refuses e.g. HTTP/3.0 itself, Go answers 505: RFC 9110 §15.6.6), 400 otherwise.
+ * `rawPacket` is the bytes the parser was given, when Node supplies them.
+ */
+export function parseErrorToHttp(err: { code?: string | undefined; rawPacket?: Buffer | undefined }): HttpError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: '431 Request Header Fields Too Large' }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, message: '408 Request Timeout' }
+    case 'HPE_INVALID_VERSION': {
+      const head = err.rawPacket?.subarray(0, 8192).toString('latin1') ?? ''
+      const eol = head.indexOf('\n')
+      const m = VERSION.exec(eol < 0 ? head : head.slice(0, eol))
+      if (m && m[1] !== '1') return { status: 505, message: '505 HTTP Version Not Supported' }
+      return { status: 400, message: '400 Bad Request' }
+    }
+    default:
+      return { status: 400, message: '400 Bad Request' }
+  }
+}
+
+/**
+ * parseErrorResponse is the whole response to a request Node's parser refused: a plain-text error
+ * as {@link sendError} writes it, then the connection is closed (`Connection: close`), since the
+ * request's framing cannot be trusted (RFC 9112 §11.2).
+ */
+export function parseErrorResponse(e: HttpError): Buffer {
+  const body = `${e.message}\n`
+  const reason = e.message.slice(String(e.status).length + 1)
+  const h = plainTextHeaders(body)
+  let head = `HTTP/1.1 ${e.status} ${reason}\r\n`
+  for (let i = 0; i + 1 < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`
+  return Buffer.from(`${head}Connection: close\r\n\r\n${body}`, 'latin1')
 }

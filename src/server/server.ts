@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { codeOf } from '../core/errors.js'
-import { sendError, toHttpError } from '../http/http-error.js'
+import { codeOf, CutoverError } from '../core/errors.js'
+import { parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
+import { checkRequestHead, parseRequestTarget, type RequestTarget } from '../http/request-target.js'
 import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
@@ -11,6 +13,23 @@ import { within } from '../core/within.js'
 
 /** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */
 const IDLE_BUFFER_BYTES = 32 * 1024 * 1024
+
+/**
+ * DEFAULT_MAX_HEADER_BYTES is the largest request head (request line and header fields) accepted:
+ * 1 MiB, Go's http.DefaultMaxHeaderBytes, instead of Node's 16 KiB, so that what Go's server
+ * accepts (a Range header with 10 000 ranges, a large cookie) is served here too. Each connection
+ * may hold up to this much while its head arrives.
+ */
+export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024
+
+/** DEFAULT_HEADERS_TIMEOUT_MS is how long a request head may take to arrive: Node's 60 s. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 60_000
+
+/**
+ * PARSE_ERROR_LINGER_MS is how long a connection whose request could not be parsed stays half-open
+ * after its error response, so the client can read that response before the close.
+ */
+const PARSE_ERROR_LINGER_MS = 5_000
 
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
@@ -27,6 +46,17 @@ export interface DownloadServerOptions {
    * descriptor forever). If unset, defaults to 120 000 ms. 0 disables it.
    */
   readonly idleTimeoutMs?: number
+  /**
+   * Largest request head (request line and header fields) in bytes; a larger one gets 431. If unset,
+   * defaults to {@link DEFAULT_MAX_HEADER_BYTES} (1 MiB, as Go).
+   */
+  readonly maxHeaderBytes?: number
+  /**
+   * A request head that has not fully arrived after this long gets 408 and the connection is closed
+   * (a client sending its headers a byte at a time must not pin a connection: slowloris). If unset,
+   * defaults to {@link DEFAULT_HEADERS_TIMEOUT_MS}. 0 disables it.
+   */
+  readonly headersTimeoutMs?: number
 }
 
 /** DownloadServerStats are cumulative counters of the server. */
@@ -48,19 +78,77 @@ export class DownloadServer {
   readonly #o: DownloadServerOptions
   readonly #pool: BufferPool
   #idle: (() => void) | undefined
+  /** Responses in progress per connection: a parse error is answered only on a connection without. */
+  readonly #inFlight = new WeakMap<Duplex, number>()
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
     const pieceSize = o.pieceSize ?? DEFAULT_PIECE_SIZE
     // Keep up to 32 MiB of idle read buffers for reuse; beyond that they go back to the GC.
     this.#pool = new BufferPool(pieceSize, Math.max(2, Math.floor(IDLE_BUFFER_BYTES / pieceSize)))
-    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
+    const maxHeaderSize = o.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES
+    if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize <= 0) throw new TypeError('maxHeaderBytes must be a positive integer')
+    const headersTimeout = o.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
+    if (!Number.isSafeInteger(headersTimeout) || headersTimeout < 0) throw new TypeError('headersTimeoutMs must be a non-negative integer')
+    this.server = createServer(
+      {
+        keepAliveTimeout: 5000,
+        maxHeaderSize,
+        headersTimeout,
+        // Node checks the headers timeout only this often (30 s by default): a short timeout needs
+        // a finer check, or it would fire up to 30 s late.
+        connectionsCheckingInterval: headersTimeout > 0 ? Math.min(30_000, Math.max(10, Math.floor(headersTimeout / 4))) : 30_000,
+        // Node refuses a headers timeout longer than the request timeout (300 s by default).
+        requestTimeout: Math.max(300_000, headersTimeout),
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host gets 400 (Node's default, stated here).
+        requireHostHeader: true,
+      },
+      (req, res) => this.#handle(req, res),
+    )
     this.server.timeout = o.idleTimeoutMs ?? 120_000
+    this.server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) =>
+      this.#onParseError(err, socket),
+    )
   }
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
   listen(port: number, host: string): Promise<AddressInfo> {
     return listenOn(this.server, port, host)
+  }
+
+  /**
+   * #onParseError answers a request Node's parser refused, with Go's status for the same bytes (see
+   * parseErrorToHttp), unless a response is already going out on that connection (an error response
+   * in its middle would corrupt it): then the connection is cut, as Node does by default.
+   */
+  #onParseError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+    if (!socket.writable || (this.#inFlight.get(socket) ?? 0) > 0) {
+      socket.destroy()
+      return
+    }
+    socket.end(parseErrorResponse(parseErrorToHttp(err)))
+    // Half-open until the client closes, bounded: a client that never does must not pin the socket.
+    // (An HTTP server's connections are net.Sockets; Node types the argument as a Duplex.)
+    ;(socket as Socket).setTimeout(PARSE_ERROR_LINGER_MS, () => socket.destroy())
+  }
+
+  /**
+   * #fail answers a failure that no path expected (a throw while answering): a clean 500 if nothing
+   * was sent yet, a cut connection otherwise. It never throws, so a request can never crash the
+   * process.
+   */
+  #fail(res: ServerResponse, method: string, result: ServeResult, url: string, err: unknown): void {
+    this.stats.errors++
+    this.#o.logger.error({ err, path: url }, 'unexpected failure')
+    try {
+      if (res.headersSent || res.destroyed) res.destroy()
+      else {
+        result.status = 500
+        result.bytes = sendError(res, method, toHttpError(undefined))
+      }
+    } catch {
+      res.destroy()
+    }
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -71,11 +159,14 @@ export class DownloadServer {
     const startMs = log ? Date.now() : 0
     this.stats.requests++
     this.stats.active++
+    const socket = req.socket
+    this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1)
     // Filled by whichever path answers; read when the response closes, which may come before the
     // serving promise settles.
     const result: ServeResult = { status: 0, bytes: 0, aborted: false }
     res.once('close', () => {
       this.stats.active--
+      this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 1) - 1)
       const aborted = result.aborted || !res.writableFinished
       if (aborted) this.stats.aborted++
       this.stats.bytes += result.bytes
@@ -93,14 +184,37 @@ export class DownloadServer {
       if (this.stats.active === 0) this.#idle?.()
     })
     const method = req.method ?? 'GET'
+    const url = req.url ?? '/'
+    // What Go's server refuses before any handler runs (bad target, version, Host) is refused here
+    // first, and the connection closed after the answer, as Go does.
+    let target: RequestTarget
+    try {
+      target = parseRequestTarget(url)
+      checkRequestHead(req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders)
+    } catch (err) {
+      result.status = toHttpError(err).status
+      result.bytes = sendError(res, method, toHttpError(err), ['Connection', 'close'])
+      return
+    }
+    if (target.kind === 'asterisk' && method === 'OPTIONS') {
+      // `OPTIONS *` asks about the server itself (RFC 9110 §9.3.7); Go answers 200 with no body.
+      result.status = 200
+      res.writeHead(200, ['Content-Length', '0'])
+      res.end()
+      return
+    }
     if (method !== 'GET' && method !== 'HEAD') {
       result.status = 405
       result.bytes = sendError(res, method, { status: 405, message: '405 Method Not Allowed' }, ['Allow', 'GET, HEAD'])
       return
     }
-    const url = req.url ?? '/'
-    const q = url.indexOf('?')
-    const rawPath = q < 0 ? url : url.slice(0, q)
+    if (target.kind === 'asterisk') {
+      // Go takes `GET *` as the path "*": no such file.
+      result.status = 404
+      result.bytes = sendError(res, method, toHttpError(new CutoverError('ERR_NOT_FOUND', 'asterisk-form')))
+      return
+    }
+    const rawPath = target.path
     let hit: Resolution | undefined
     try {
       hit = this.#o.root.lookup(rawPath)
@@ -111,7 +225,7 @@ export class DownloadServer {
       this.#respond(req, res, hit, result, url)
       return
     }
-    this.#o.root.resolve(rawPath, q < 0 ? '' : url.slice(q)).then(
+    this.#o.root.resolve(rawPath, target.query).then(
       r => this.#respond(req, res, r, result, url),
       (err: unknown) => {
         const e = toHttpError(err)
@@ -129,14 +243,26 @@ export class DownloadServer {
   /** #respond answers a resolved path; it never throws, and releases the resolution when done. */
   #respond(req: IncomingMessage, res: ServerResponse, r: Resolution, result: ServeResult, url: string): void {
     if (r.kind === 'redirect') {
-      result.status = 301
-      result.bytes = sendError(res, req.method ?? 'GET', { status: 301, message: '301 Moved Permanently' }, [
-        'Location',
-        r.location,
-      ])
+      try {
+        result.status = 301
+        result.bytes = sendError(res, req.method ?? 'GET', { status: 301, message: '301 Moved Permanently' }, [
+          'Location',
+          r.location,
+        ])
+      } catch (err) {
+        // A Location Node refuses (ERR_INVALID_CHAR) must cost a 500, never the process.
+        this.#fail(res, req.method ?? 'GET', result, url, err)
+      }
       return
     }
-    const served = serveContent(req, res, r.entity, { pool: this.#pool, result })
+    let served: ReturnType<typeof serveContent>
+    try {
+      served = serveContent(req, res, r.entity, { pool: this.#pool, result })
+    } catch (err) {
+      r.release()
+      this.#fail(res, req.method ?? 'GET', result, url, err)
+      return
+    }
     if (!(served instanceof Promise)) {
       r.release()
       return
