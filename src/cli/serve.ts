@@ -4,6 +4,9 @@ import { AccessLog } from '../core/access-log.js'
 import { DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
+import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { hostPort } from '../core/listen.js'
 import { parseBytes, parseDuration, parseListen } from './options.js'
 
@@ -17,6 +20,7 @@ interface ServeFlags {
   pieceSize: number
   smallFileMax: number
   cacheBytes: number
+  maxBufferMemory: number
 }
 
 /** register adds `cutover serve` to the program. */
@@ -41,6 +45,11 @@ export function register(program: Command): void {
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
     .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
+    .addOption(
+      new Option('--max-buffer-memory <bytes>', 'read buffers of all downloads in flight; when spent, downloads wait their turn')
+        .default(DEFAULT_MAX_BUFFER_MEMORY, '64MiB')
+        .argParser(parseBytes),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -59,12 +68,17 @@ async function runServe(f: ServeFlags): Promise<void> {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`--root ${f.root}: ${why}`)
   }
+  if (f.maxBufferMemory < f.pieceSize) {
+    throw new Error(`--max-buffer-memory ${f.maxBufferMemory} is smaller than one piece (--piece-size ${f.pieceSize})`)
+  }
+  const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint() })
   const accessLog = f.accessLog ? new AccessLog(f.accessLog) : undefined
   const server = new DownloadServer({
     root,
     logger,
     accessLog,
     pieceSize: f.pieceSize,
+    budget,
     idleTimeoutMs: f.idleTimeout,
   })
   let addr
@@ -98,4 +112,20 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/**
+ * gcHint returns V8's gc() without the process having been started with --expose-gc: the flag set
+ * at run time applies to contexts created afterwards, such as this one. The budget calls it once
+ * it has dropped its buffers after being idle, because V8 does not collect an idle process and the
+ * dropped memory would stay resident until the next traffic. Undefined if V8 refuses.
+ */
+function gcHint(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc')
+    const gc: unknown = runInNewContext('gc')
+    return typeof gc === 'function' ? () => void gc() : undefined
+  } catch {
+    return undefined
+  }
 }

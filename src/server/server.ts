@@ -3,14 +3,12 @@ import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { codeOf } from '../core/errors.js'
 import { sendError, toHttpError } from '../http/http-error.js'
-import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
+import { DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
+import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
-
-/** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */
-const IDLE_BUFFER_BYTES = 32 * 1024 * 1024
 
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
@@ -20,8 +18,17 @@ export interface DownloadServerOptions {
   readonly logger: Logger
   /** JSONL access log; if unset, none is written. */
   readonly accessLog?: AccessLog | undefined
-  /** Read and write unit of streamed bodies. If unset, defaults to DEFAULT_PIECE_SIZE (512 KiB). */
+  /**
+   * Read and write unit of streamed bodies, when there is no `budget` (with one, its piece size is
+   * used). If unset, defaults to DEFAULT_PIECE_SIZE (512 KiB).
+   */
   readonly pieceSize?: number
+  /**
+   * The read buffers of all downloads in flight (see BufferBudget): a download waits for one when
+   * it is spent. If unset, one of DEFAULT_MAX_BUFFER_MEMORY (64 MiB, or one piece if that is more) of
+   * `pieceSize` pieces.
+   */
+  readonly budget?: BufferBudget | undefined
   /**
    * A connection that accepts no bytes for this long is closed (a stalled client must not pin a
    * descriptor forever). If unset, defaults to 120 000 ms. 0 disables it.
@@ -46,14 +53,18 @@ export class DownloadServer {
   readonly server: Server
   readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0 }
   readonly #o: DownloadServerOptions
-  readonly #pool: BufferPool
+  /** The read buffers of every download of this server. */
+  readonly budget: BufferBudget
   #idle: (() => void) | undefined
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
-    const pieceSize = o.pieceSize ?? DEFAULT_PIECE_SIZE
-    // Keep up to 32 MiB of idle read buffers for reuse; beyond that they go back to the GC.
-    this.#pool = new BufferPool(pieceSize, Math.max(2, Math.floor(IDLE_BUFFER_BYTES / pieceSize)))
+    this.budget =
+      o.budget ??
+      new BufferBudget({
+        bytes: Math.max(DEFAULT_MAX_BUFFER_MEMORY, o.pieceSize ?? DEFAULT_PIECE_SIZE),
+        pieceSize: o.pieceSize ?? DEFAULT_PIECE_SIZE,
+      })
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
     this.server.timeout = o.idleTimeoutMs ?? 120_000
   }
@@ -136,7 +147,7 @@ export class DownloadServer {
       ])
       return
     }
-    const served = serveContent(req, res, r.entity, { pool: this.#pool, result })
+    const served = serveContent(req, res, r.entity, { budget: this.budget, result })
     if (!(served instanceof Promise)) {
       r.release()
       return
