@@ -21,6 +21,8 @@ const FILE_SIZE = 6 * 1024 * 1024 + 12345
 const READERS = 200
 /** Readers that hang up while queued, to check that an abort gives its place back. */
 const QUITTERS = 20
+/** Readers that hang up mid-body, to check that a download cut short gives back what it holds. */
+const CUTTERS = 10
 
 /**
  * CountingBudget is a BufferBudget that resolves `asked` once `want` downloads (told apart by
@@ -100,13 +102,19 @@ t.test('many slow readers: the buffers in flight never exceed the budget and eve
   // Some clients give up while queued: their place goes to the others.
   const quitters = readers.slice(-QUITTERS)
   for (const r of quitters) r.socket.destroy()
-  const keep = readers.slice(0, READERS - QUITTERS)
+  // The first ones in were the first served: they hang up once some of the body has arrived.
+  const cutters = readers.slice(0, CUTTERS)
+  for (const r of cutters) {
+    r.socket.once('data', () => r.socket.destroy())
+    r.socket.resume()
+  }
+  const keep = readers.slice(CUTTERS, READERS - QUITTERS)
   for (const r of keep) r.socket.resume()
   const results = await Promise.all(keep.map(r => r.done))
 
   const wrong = results.filter(r => r.status !== 'HTTP/1.1 200 OK' || r.length !== FILE_SIZE || r.sha !== want)
   t.equal(wrong.length, 0, `every one of ${keep.length} downloads is complete and byte-correct`)
-  await Promise.all(quitters.map(r => r.done))
+  await Promise.all([...quitters, ...cutters].map(r => r.done))
   t.ok(budget.stats.peakInUse <= budget.bytes, `bytes in flight peaked at ${budget.stats.peakInUse}, budget ${budget.bytes}`)
   t.ok(budget.stats.waited >= keep.length - SLOTS, `${budget.stats.waited} pieces were waited for`)
   t.ok(budget.stats.aborted > 0, `aborted waits left the queue (${budget.stats.aborted})`)
