@@ -163,8 +163,7 @@ export class BufferBudget {
    */
   acquire(signal?: AbortSignal): Promise<Lease> {
     if (signal?.aborted) return Promise.reject(abortError(signal))
-    const now = this.tryAcquire(false)
-    if (now) return Promise.resolve(now)
+    if (this.#canGrant()) return Promise.resolve(this.#grant())
     return new Promise<Lease>((resolve, reject) => {
       const w: Waiter = {
         resolve,
@@ -191,16 +190,19 @@ export class BufferBudget {
    * undefined (counted in stats.refused). For read-ahead: it never waits and never overtakes a
    * waiter.
    */
-  tryAcquire(countRefusal = true): Lease | undefined {
-    if (this.#free.length === 0 && this.#slab !== undefined) {
-      if (countRefusal) this.stats.refused++
-      return undefined
-    }
-    if (this.#head < this.#queue.length) {
-      if (countRefusal) this.stats.refused++
-      return undefined
-    }
-    return this.#grant()
+  tryAcquire(): Lease | undefined {
+    if (this.#canGrant()) return this.#grant()
+    this.stats.refused++
+    return undefined
+  }
+
+  /**
+   * #canGrant tells whether a buffer is free (or none allocated yet) and nobody waits. A returned
+   * buffer goes straight to the first waiter (#release), so a free buffer with waiters does not
+   * last beyond that call; the queue check keeps the rule explicit.
+   */
+  #canGrant(): boolean {
+    return (this.#slab === undefined || this.#free.length > 0) && this.#head === this.#queue.length
   }
 
   /** #grant hands out the next free slot; the caller has checked that one is free (or no block). */
