@@ -102,6 +102,10 @@ interface Waiter {
  * - {@link tryAcquire} (read-ahead) takes a buffer only if one is free now and nobody is waiting:
  *   it never jumps the queue and never waits.
  *
+ * A client that stops reading keeps what its download holds (one piece, or two if it had taken a
+ * read-ahead while buffers were free) until the server's idle timeout closes its connection; the
+ * budget cannot take a read-ahead back.
+ *
  * Memory: the buffers are slots of one block allocated on first use, at least
  * {@link MMAP_ALWAYS_BYTES} so that glibc maps it with mmap and unmaps it when freed; only the
  * slots ever used are touched, so RSS grows with the slots used at once, not with the budget.

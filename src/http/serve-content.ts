@@ -312,7 +312,8 @@ const noop = (): void => undefined
  * when the response ends. The first buffer of a download is waited for in the budget's queue; the
  * read-ahead buffer is taken only if one is free at that moment, never waited for; and a download
  * that still holds a written piece waits for that one to come back rather than queue for a second.
- * So a download holds at most two pieces, and at most one while the budget is spent. Content
+ * So a download holds at most two pieces, and takes a second one only while buffers are free (one
+ * it already holds is kept until written: a client that stops reading keeps it). Content
  * already in memory is written as views, without buffers or reads.
  */
 class Pump {

@@ -19,8 +19,8 @@ export interface DownloadServerOptions {
   /** JSONL access log; if unset, none is written. */
   readonly accessLog?: AccessLog | undefined
   /**
-   * Read and write unit of streamed bodies, when there is no `budget` (with one, its piece size is
-   * used). If unset, defaults to DEFAULT_PIECE_SIZE (512 KiB).
+   * Read and write unit of streamed bodies; with a `budget`, it must be the budget's piece size
+   * (TypeError otherwise). If unset, the budget's, or DEFAULT_PIECE_SIZE (512 KiB) without one.
    */
   readonly pieceSize?: number
   /**
@@ -59,6 +59,9 @@ export class DownloadServer {
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
+    if (o.budget && o.pieceSize !== undefined && o.pieceSize !== o.budget.pieceSize) {
+      throw new TypeError(`pieceSize ${o.pieceSize} differs from the budget's ${o.budget.pieceSize}`)
+    }
     this.budget =
       o.budget ??
       new BufferBudget({

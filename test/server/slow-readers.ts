@@ -155,3 +155,24 @@ t.test('cutover serve refuses a budget smaller than one piece', async t => {
   t.equal(await exited(child), 2, 'exit 2')
   t.match(err, /--max-buffer-memory/, 'the message names the flag')
 })
+
+t.test('a DownloadServer refuses a piece size other than its budget piece size', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-slow-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const cases: Array<[string, number | undefined, boolean]> = [
+    ['the same piece size', PIECE, false],
+    ['no piece size (the budget decides)', undefined, false],
+    ['another piece size', 2 * PIECE, true],
+  ]
+  for (const [name, pieceSize, bad] of cases) {
+    const make = (): DownloadServer =>
+      new DownloadServer({
+        root: new StaticRoot({ root: dir }),
+        logger: pino({ level: 'silent' }),
+        budget: new BufferBudget({ bytes: SLOTS * PIECE, pieceSize: PIECE }),
+        pieceSize,
+      })
+    if (bad) t.throws(make, TypeError, name)
+    else t.equal(make().budget.pieceSize, PIECE, name)
+  }
+})
