@@ -40,6 +40,13 @@ export interface Lease {
   release(): void
 }
 
+/**
+ * Reclaimer is a download's offer to give back a buffer it can do without (a read-ahead piece
+ * loaded but not yet written, while its socket is blocked): it releases that lease and returns
+ * true, or returns false if it no longer can.
+ */
+export type Reclaimer = () => boolean
+
 /** BufferBudgetOptions configures {@link BufferBudget}. */
 export interface BufferBudgetOptions {
   /** Total bytes of buffers in flight; must hold at least one piece. */
@@ -79,6 +86,8 @@ export interface BufferBudgetStats {
   refused: number
   /** Waits given up because their AbortSignal fired. */
   aborted: number
+  /** Read-ahead buffers given back by blocked downloads to someone waiting. */
+  reclaimed: number
   /** Times the memory was allocated, and dropped after being idle. */
   allocations: number
   drops: number
@@ -101,10 +110,10 @@ interface Waiter {
  *   waiter from the queue.
  * - {@link tryAcquire} (read-ahead) takes a buffer only if one is free now and nobody is waiting:
  *   it never jumps the queue and never waits.
- *
- * A client that stops reading keeps what its download holds (one piece, or two if it had taken a
- * read-ahead while buffers were free) until the server's idle timeout closes its connection; the
- * budget cannot take a read-ahead back.
+ * - A download blocked on its socket may offer its read-ahead buffer back ({@link addReclaimer}):
+ *   when someone has to wait, the oldest offer is taken and the buffer goes to the first waiter.
+ *   So once the budget is spent, a client that stops reading holds one buffer (the piece in its
+ *   socket) until the server's idle timeout closes its connection.
  *
  * Memory: the buffers are slots of one block allocated on first use, at least
  * {@link MMAP_ALWAYS_BYTES} so that glibc maps it with mmap and unmaps it when freed; only the
@@ -126,6 +135,7 @@ export class BufferBudget {
     waited: 0,
     refused: 0,
     aborted: 0,
+    reclaimed: 0,
     allocations: 0,
     drops: 0,
   }
@@ -139,6 +149,8 @@ export class BufferBudget {
   /** Index of the first waiter still in #queue (a head index keeps shift() off the hot path). */
   #head = 0
   #timer: unknown
+  /** Offers of blocked downloads, oldest first. */
+  readonly #reclaimers = new Set<Reclaimer>()
 
   constructor(o: BufferBudgetOptions) {
     if (!Number.isSafeInteger(o.pieceSize) || o.pieceSize <= 0) throw new TypeError('pieceSize must be a positive integer')
@@ -186,7 +198,35 @@ export class BufferBudget {
       this.stats.waiting++
       if (this.stats.waiting > this.stats.peakWaiting) this.stats.peakWaiting = this.stats.waiting
       signal?.addEventListener('abort', w.onAbort, { once: true })
+      // A blocked download's read-ahead is worth less than a waiting download's first piece.
+      this.#reclaimOne()
     })
+  }
+
+  /**
+   * addReclaimer registers a blocked download's offer to give back its read-ahead buffer. It is
+   * called (once, then forgotten) when someone has to wait, at once if someone already does;
+   * offers are taken oldest first. removeReclaimer withdraws an offer not taken.
+   */
+  addReclaimer(r: Reclaimer): void {
+    this.#reclaimers.add(r)
+    if (this.#head < this.#queue.length) this.#reclaimOne()
+  }
+
+  /** removeReclaimer withdraws an offer made with {@link addReclaimer}. */
+  removeReclaimer(r: Reclaimer): void {
+    this.#reclaimers.delete(r)
+  }
+
+  /** #reclaimOne takes the oldest offer that can still give a buffer back (to the first waiter). */
+  #reclaimOne(): void {
+    for (const r of this.#reclaimers) {
+      this.#reclaimers.delete(r)
+      if (r()) {
+        this.stats.reclaimed++
+        return
+      }
+    }
   }
 
   /**

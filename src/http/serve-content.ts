@@ -312,8 +312,10 @@ const noop = (): void => undefined
  * when the response ends. The first buffer of a download is waited for in the budget's queue; the
  * read-ahead buffer is taken only if one is free at that moment, never waited for; and a download
  * that still holds a written piece waits for that one to come back rather than queue for a second.
- * So a download holds at most two pieces, and takes a second one only while buffers are free (one
- * it already holds is kept until written: a client that stops reading keeps it). Content
+ * So a download holds at most two pieces, and takes a second one only while buffers are free; while
+ * its socket is blocked it offers a loaded read-ahead back to the budget, which gives it to a
+ * waiting download. Once the budget is spent, a client that stops reading therefore holds one
+ * piece (the one in its socket) until the idle timeout closes its connection. Content
  * already in memory is written as views, without buffers or reads.
  */
 class Pump {
@@ -322,8 +324,25 @@ class Pump {
   readonly #held = new Set<Lease>()
   /** Wakes #lease when one of this download's own leases comes back. */
   #onReturn: (() => void) | undefined
-  /** The read-ahead in progress, awaited by close() before any buffer is given back. */
+  /** The read-ahead, awaited by close() before any buffer is given back; undefined once reclaimed. */
   #ahead: Promise<Loaded> | undefined
+  /** The read-ahead's lease while it is not yet being written, and whether its read has settled. */
+  #aheadLease: Lease | undefined
+  #aheadReady = false
+  /** True while write() waits for the socket to drain. */
+  #blocked = false
+  /** The offer made to the budget while blocked with a loaded read-ahead (see #offer). */
+  readonly #reclaim = (): boolean => {
+    this.#offered = false
+    const lease = this.#aheadLease
+    if (!this.#blocked || !this.#aheadReady || lease === undefined || !this.#held.has(lease)) return false
+    // Its bytes were read for nothing: the piece is read again once the socket takes more.
+    this.#aheadLease = undefined
+    this.#ahead = undefined
+    this.#return(lease)
+    return true
+  }
+  #offered = false
   constructor(
     readonly res: ServerResponse,
     readonly content: Content,
@@ -353,21 +372,43 @@ class Pump {
 
   /**
    * loadAhead starts loading a piece only if that needs no wait: no buffer, or one free in the
-   * budget right now (and this download holds fewer than two). Otherwise it returns undefined
-   * and the piece is loaded with {@link load} once the current one has been written.
+   * budget right now (and this download holds fewer than two); the promise is also kept in #ahead.
+   * Otherwise it returns undefined and the piece is loaded with {@link load} once the current one
+   * has been written.
    */
   loadAhead(p: Piece): Promise<Loaded> | undefined {
     const direct = this.#direct(p)
-    if (direct) return Promise.resolve(direct)
+    if (direct) return (this.#ahead = Promise.resolve(direct))
     if (p.literalLength + p.len > this.#budget.pieceSize) return undefined
     if (this.#held.size >= 2) return undefined
     const lease = this.#budget.tryAcquire()
     if (!lease) return undefined
     this.#held.add(lease)
     const ahead = this.#fill(p, lease)
-    ahead.catch(noop) // handled when awaited; no unhandled rejection meanwhile
     this.#ahead = ahead
+    this.#aheadLease = lease
+    this.#aheadReady = false
+    // The rejection is handled when awaited; no unhandled rejection meanwhile.
+    ahead.then(
+      () => {
+        if (this.#aheadLease !== lease) return
+        this.#aheadReady = true
+        this.#offer()
+      },
+      noop,
+    )
     return ahead
+  }
+
+  /**
+   * #offer lets the budget take the read-ahead buffer back while the socket is blocked and the
+   * read-ahead is loaded: a client that stops reading then holds only the piece in its socket
+   * once others wait.
+   */
+  #offer(): void {
+    if (!this.#blocked || !this.#aheadReady || this.#aheadLease === undefined || this.#offered) return
+    this.#offered = true
+    this.#budget.addReclaimer(this.#reclaim)
   }
 
   /** #lease takes a buffer: from the queue when holding none, else only once one of ours is back. */
@@ -434,7 +475,18 @@ class Pump {
     // The callback runs once this chunk has been handed to the kernel (or the socket has failed):
     // only then may another download read into the buffer.
     const ok = this.res.write(piece.data, lease ? () => this.#return(lease) : undefined)
-    if (!ok) await waitDrain(this.res)
+    if (ok) return
+    this.#blocked = true
+    this.#offer()
+    try {
+      await waitDrain(this.res)
+    } finally {
+      this.#blocked = false
+      if (this.#offered) {
+        this.#offered = false
+        this.#budget.removeReclaimer(this.#reclaim)
+      }
+    }
   }
 
   /** run writes `first` and then loads and writes the remaining pieces in order. */
@@ -442,9 +494,13 @@ class Pump {
     let current = first
     while (current) {
       const step = iter.next()
-      const ahead = step.done ? undefined : this.loadAhead(step.value)
+      this.#ahead = undefined
+      if (!step.done) this.loadAhead(step.value)
       await this.write(current)
       if (step.done) return
+      // The read-ahead, unless the budget took it back while the socket was blocked.
+      const ahead = this.#ahead
+      this.#aheadLease = undefined
       current = await (ahead ?? this.load(step.value))
     }
   }

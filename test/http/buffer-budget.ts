@@ -201,3 +201,49 @@ t.test('the memory is dropped after being idle, and a GC is asked for', async t 
   t.equal(timers.fire(), 1)
   t.equal(gcs, 2)
 })
+
+t.test('a waiter takes back the read-ahead a blocked download offered, oldest offer first', async t => {
+  const b = budget(2)
+  const x = b.tryAcquire()!
+  const y = b.tryAcquire()!
+  const calls: string[] = []
+  const offer = (name: string, lease: Lease | undefined) => (): boolean => {
+    calls.push(name)
+    if (!lease) return false
+    lease.release()
+    return true
+  }
+  const gone = offer('withdrawn', x)
+  b.addReclaimer(gone)
+  b.removeReclaimer(gone)
+  b.addReclaimer(offer('cannot', undefined))
+  b.addReclaimer(offer('y', y))
+  b.addReclaimer(offer('x', x))
+  t.same(calls, [], 'nothing is taken while nobody waits')
+  const l = await b.acquire()
+  t.same(calls, ['cannot', 'y'], 'the oldest offer that can give a buffer back is taken, one per waiter')
+  t.equal(b.stats.reclaimed, 1)
+  t.equal(b.stats.inUse, 2 * PIECE, 'the buffer went to the waiter')
+  const waiting = b.acquire()
+  t.same(calls, ['cannot', 'y', 'x'], 'the next waiter takes the next offer')
+  await waiting
+  t.equal(b.stats.reclaimed, 2)
+  t.equal(b.stats.waited, 2)
+  l.release()
+})
+
+t.test('an offer made while someone waits is taken at once', async t => {
+  const b = budget(1)
+  const held = b.tryAcquire()!
+  const waiter = b.acquire()
+  let taken = 0
+  b.addReclaimer(() => {
+    taken++
+    held.release()
+    return true
+  })
+  t.equal(taken, 1, 'taken on the spot')
+  const l = await waiter
+  t.equal(b.stats.reclaimed, 1)
+  l.release()
+})

@@ -118,6 +118,7 @@ t.test('many slow readers: the buffers in flight never exceed the budget and eve
   t.ok(budget.stats.peakInUse <= budget.bytes, `bytes in flight peaked at ${budget.stats.peakInUse}, budget ${budget.bytes}`)
   t.ok(budget.stats.waited >= keep.length - SLOTS, `${budget.stats.waited} pieces were waited for`)
   t.ok(budget.stats.aborted > 0, `aborted waits left the queue (${budget.stats.aborted})`)
+  t.comment(`read-aheads given back by blocked downloads: ${budget.stats.reclaimed}`)
   // The last release happens in a write callback that may run after the client saw the end.
   await new Promise<void>(resolve => server.server.close(() => resolve()))
   t.equal(budget.stats.inUse, 0, 'every piece came back: none leaked by finished or aborted downloads')
