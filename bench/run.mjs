@@ -11,7 +11,12 @@
 // BENCH_SEED, BENCH_STRICT=1
 // (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIRROR_WARMUP (5), BENCH_MIRROR_OUT=1, BENCH_MIRROR_ARGS,
 // BENCH_REPLAY_CONCURRENCY (16), BENCH_REPLAY_SMALL_RECORDS (30000),
-// BENCH_REPLAY_BIG_CONCURRENCY (4), BENCH_REPLAY_BIG_RECORDS (16).
+// BENCH_REPLAY_BIG_CONCURRENCY (4), BENCH_REPLAY_BIG_RECORDS (16),
+// BENCH_SLOW_READERS (1000), BENCH_SLOW_HOLD (10, seconds), BENCH_CUTOVER (bin/cutover: the
+// launcher to measure, e.g. another build, for before/after figures), BENCH_NODE_ARGS (extra node
+// flags for cutover serve, e.g. --max-semi-space-size=2).
+// `BENCH_WORKLOADS=memory BENCH_SERVERS=nginx,cutover` runs only the memory rows (idle, slow-readers,
+// and 1m / 256m for RSS under load next to nginx).
 // See bench/README.md.
 //
 // The mirror-* workloads put two proxies in front of old = the nginx server and
@@ -124,10 +129,26 @@ const REPLAY_WORKLOADS = [
   { id: 'replay-rss', label: 'replay peak RSS, 1 GB log', unit: 'MB', log: 'replay-1g.log', lines: REPLAY_RSS_LINES, every: REPLAY_RSS_EVERY, path: '/small.json', body: SMALL_SIZE, concurrency: REPLAY_CONCURRENCY },
 ];
 
-const selectedWorkloads = envList('BENCH_WORKLOADS', [...WORKLOADS, ...MIRROR_WORKLOADS, ...REPLAY_WORKLOADS].map((w) => w.id), {
+// Memory rows of cutover serve: idle RSS next to bare Node, and peak RSS with many slow readers of
+// a large file, then RSS once they have all gone; see runMemoryPart().
+const SLOW_READERS = envInt('BENCH_SLOW_READERS', 1000, 1);
+const SLOW_HOLD_S = envInt('BENCH_SLOW_HOLD', 10, 1);
+const SLOW_AFTER_S = 10; // row (b): RSS this long after the last slow reader closed
+const IDLE_SETTLE_S = 3; // idle RSS is read this long after the process listens
+const MAX_BUFFER_MEMORY = 64 * MiB; // cutover serve's default --max-buffer-memory
+const SLOW_PEAK_TARGET_BYTES = MAX_BUFFER_MEMORY + 64e6;
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const MEMORY_WORKLOADS = [
+  { id: 'idle', label: 'idle RSS (cutover serve vs bare node)' },
+  { id: 'slow-readers', label: `${SLOW_READERS} slow readers of /256m.bin` },
+];
+
+const selectedWorkloads = envList('BENCH_WORKLOADS', [...WORKLOADS, ...MIRROR_WORKLOADS, ...REPLAY_WORKLOADS, ...MEMORY_WORKLOADS].map((w) => w.id), {
   mirror: MIRROR_WORKLOADS.map((w) => w.id),
   replay: REPLAY_WORKLOADS.map((w) => w.id),
+  memory: [...MEMORY_WORKLOADS.map((w) => w.id), '1m', '256m'],
 });
+const selectedMemory = MEMORY_WORKLOADS.filter((w) => selectedWorkloads.includes(w.id));
 const selectedServers = envList('BENCH_SERVERS', SERVER_NAMES);
 const selectedMirror = MIRROR_WORKLOADS.filter((w) => selectedWorkloads.includes(w.id));
 const selectedReplay = REPLAY_WORKLOADS.filter((w) => selectedWorkloads.includes(w.id));
@@ -520,6 +541,11 @@ function nginxMirrorConf(port, oldPort, newPort) {
 }
 
 function cutoverCommand() {
+  if (process.env.BENCH_CUTOVER) {
+    const file = path.resolve(process.env.BENCH_CUTOVER);
+    if (!fs.existsSync(file)) throw new Error(`$BENCH_CUTOVER: ${file} does not exist`);
+    return { file, rel: path.relative(ROOT, file) };
+  }
   const bin = path.join(ROOT, 'bin', 'cutover');
   if (fs.existsSync(bin)) return { file: bin, rel: 'bin/cutover' };
   const dist = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
@@ -551,8 +577,8 @@ async function startServers() {
         log('WARNING: neither bin/cutover nor dist/src/cli/index.js exists; skipping cutover (run `npm run build`)');
         continue;
       }
-      child = startServer('cutover', process.execPath, [cmd.file, 'serve', '--root', DATA, '--listen', `127.0.0.1:${port}`]);
-      describe = `node ${cmd.rel} serve`;
+      child = startServer('cutover', process.execPath, [...NODE_ARGS, cmd.file, 'serve', '--root', DATA, '--listen', `127.0.0.1:${port}`]);
+      describe = `node ${[...NODE_ARGS, cmd.rel].join(' ')} serve`;
     }
     servers.push({ name, port, child, describe });
   }
@@ -1474,6 +1500,114 @@ function reportReplay(res, meta) {
   return verdicts;
 }
 
+// ---------------------------------------------------------------- memory
+
+/** startFreshCutover starts a cutover serve of its own (no traffic yet) and waits for its port. */
+async function startFreshCutover(name) {
+  const cmd = cutoverCommand();
+  if (!cmd) throw new Error('the memory rows need cutover: run `npm run build`');
+  const [port] = await freePorts(1);
+  const child = startServer(name, process.execPath, [...NODE_ARGS, cmd.file, 'serve', '--root', DATA, '--listen', `127.0.0.1:${port}`]);
+  child.drainMs = 3000;
+  await waitForPort(child, port);
+  return { name, port, child, describe: `node ${[...NODE_ARGS, cmd.rel].join(' ')} serve` };
+}
+
+/** idleRss starts `args` (a process that only waits), reads its VmRSS after IDLE_SETTLE_S, stops it. */
+async function idleRssOf(name, args) {
+  const child = startServer(name, process.execPath, args);
+  await sleep(IDLE_SETTLE_S * 1000);
+  const rss = treeRss([child.proc.pid]);
+  await stopChild(child);
+  return rss;
+}
+
+/**
+ * The memory part: (c) idle RSS of a fresh cutover serve next to bare Node (`node -e
+ * "setInterval(()=>{},1000)"`), both read IDLE_SETTLE_S after start; (a) peak RSS of a fresh cutover
+ * serve while bench/slow-readers.mjs holds SLOW_READERS paused downloads of /256m.bin for
+ * SLOW_HOLD_S, sampled every RSS_SAMPLE_MS; (b) its RSS SLOW_AFTER_S after they all closed. The
+ * slow readers run in a child whose descriptor limit is raised with `ulimit -n` (the server's too,
+ * when needed).
+ */
+async function runMemoryPart() {
+  const res = {};
+  const need = SLOW_READERS + 256;
+  const hard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || Infinity;
+  const soft = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || Infinity;
+  if (hard < need) throw new Error(`slow readers: ${SLOW_READERS} connections need ${need} descriptors, the hard limit is ${hard} (raise it, or set BENCH_SLOW_READERS)`);
+  res.fd_limit = { soft, hard, raised_to: soft < need ? need : null };
+  if (selectedMemory.some((w) => w.id === 'idle')) {
+    const node = await idleRssOf('bare-node', ['-e', 'setInterval(()=>{},1000)']);
+    const fresh = await startFreshCutover('cutover-idle');
+    await sleep(IDLE_SETTLE_S * 1000);
+    const cutover = treeRss([fresh.child.proc.pid]);
+    await stopChild(fresh.child);
+    res.idle = { cutover_bytes: cutover, node_bytes: node, command: fresh.describe };
+    log(`idle RSS: cutover serve ${fmtMB(cutover)}, bare node ${fmtMB(node)}`);
+  }
+  if (selectedMemory.some((w) => w.id === 'slow-readers')) {
+    const s = await startFreshCutover('cutover-slow');
+    // The server's own limit, raised like the shell's if it is too low (prlimit on its pid).
+    if (soft < need) spawnSync('prlimit', ['--pid', String(s.child.proc.pid), `--nofile=${need}:${hard}`]);
+    const pids = [s.child.proc.pid];
+    await sleep(IDLE_SETTLE_S * 1000);
+    const before = treeRss(pids);
+    const script = path.join(BENCH, 'slow-readers.mjs');
+    const sh = `ulimit -n ${Math.min(need, hard)} && exec "$0" "$@"`;
+    const args = ['-c', sh, process.execPath, script, '--port', String(s.port), '--connections', String(SLOW_READERS), '--hold', String(SLOW_HOLD_S)];
+    const load = await measureLoad(pids, 'sh', args, process.env, (p) => (currentLoad = p));
+    if (load.code !== 0) throw new Error(`slow-readers.mjs exited with ${load.code}:\n${load.stdout}${load.stderr}`);
+    const out = JSON.parse(load.stdout.trim().split('\n').pop());
+    if (s.child.exited) throw new Error(`cutover died during slow-readers: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
+    // (b): every connection closed when the reader process exited; RSS each second after that.
+    const after = [];
+    for (let i = 1; i <= SLOW_AFTER_S; i++) {
+      await sleep(1000);
+      after.push(treeRss(pids));
+    }
+    await stopChild(s.child);
+    res.slow = { ...out, rss_before_bytes: before, rss_peak_bytes: load.rssMax, rss_after_bytes: after, server_cpu_cores: load.serverCpu, foreign_cpu_cores: load.foreign, command: s.describe };
+    log(`slow readers: ${out.connected}/${out.connections} connected, ${out.responding} had a response started, ${out.errors} errors; RSS ${fmtMB(before)} before, peak ${fmtMB(load.rssMax)}, ${SLOW_AFTER_S} s after close ${fmtMB(after.at(-1))}`);
+  }
+  return res;
+}
+
+/** reportMemory prints the memory rows and their verdicts; `results` has the 1m/256m rows if run. */
+function reportMemory(mem, results, meta) {
+  const verdicts = [];
+  const rows = [['row', 'cutover serve', 'reference', 'target', 'verdict']];
+  const idle = mem.idle;
+  if (idle) rows.push(['(c) idle RSS, 3 s after start', fmtMB(idle.cutover_bytes), `bare node ${fmtMB(idle.node_bytes)}`, '', '']);
+  const slow = mem.slow;
+  if (slow) {
+    const pv = slow.rss_peak_bytes <= SLOW_PEAK_TARGET_BYTES ? 'PASS' : 'FAIL';
+    verdicts.push({ what: `slow-readers peak RSS <= budget + 64 MB`, verdict: pv, value: slow.rss_peak_bytes });
+    rows.push([`(a) peak RSS, ${slow.connected} slow readers of 256 MiB for ${slow.hold_s} s`, fmtMB(slow.rss_peak_bytes), `before: ${fmtMB(slow.rss_before_bytes)}`, `<= 64 MiB + 64 MB = ${fmtMB(SLOW_PEAK_TARGET_BYTES)}`, pv]);
+    const base = idle?.cutover_bytes ?? slow.rss_before_bytes;
+    const last = slow.rss_after_bytes.at(-1);
+    const av = last < 2 * base ? 'PASS' : 'FAIL';
+    verdicts.push({ what: `slow-readers RSS ${SLOW_AFTER_S} s after close < 2x idle`, verdict: av, value: last });
+    rows.push([`(b) RSS ${SLOW_AFTER_S} s after they all closed`, fmtMB(last), `idle ${fmtMB(base)}`, `< 2x idle = ${fmtMB(2 * base)}`, av]);
+  }
+  for (const id of ['1m', '256m']) {
+    const r = results[id];
+    if (!r?.cutover) continue;
+    rows.push([`(d) peak RSS under wrk -c${CONNECTIONS}, ${WORKLOADS.find((w) => w.id === id).label}`, fmtMB(r.cutover.raw.rss_max_bytes), r.nginx ? `nginx ${fmtMB(r.nginx.raw.rss_max_bytes)} (x${(r.cutover.raw.rss_max_bytes / r.nginx.raw.rss_max_bytes).toFixed(1)})` : 'n/a', '', '']);
+  }
+  const out = [''];
+  out.push(`Memory of cutover serve (${meta.date}; ${mem.slow?.command ?? mem.idle?.command ?? ''}; RSS = VmRSS, MB = 10^6 bytes; descriptors: soft ${mem.fd_limit.soft}, hard ${mem.fd_limit.hard}${mem.fd_limit.raised_to ? `, raised to ${mem.fd_limit.raised_to} for the slow readers` : ''})`);
+  out.push(table(rows, ['l', 'r', 'l', 'l', 'l']));
+  if (slow) {
+    out.push(`slow readers: ${slow.connected} of ${slow.connections} connected, ${slow.responding} had a response started when they closed, ${slow.errors} errors${slow.errors ? ` (${slow.error_samples.join(', ')})` : ''}; server CPU ${fmtCores(slow.server_cpu_cores)}, other CPU ${fmtCores(slow.foreign_cpu_cores)}`);
+    out.push(`RSS each second after they closed: ${slow.rss_after_bytes.map((b) => (b / 1e6).toFixed(1)).join(', ')} MB`);
+  }
+  const failed = verdicts.filter((v) => v.verdict !== 'PASS');
+  if (verdicts.length) out.push('', failed.length ? `Memory targets: ${failed.length} of ${verdicts.length} not met: ${failed.map((v) => v.what).join('; ')}` : `Memory targets: all ${verdicts.length} met`);
+  console.log(out.join('\n'));
+  return verdicts;
+}
+
 // ---------------------------------------------------------------- main
 
 /** Share of CPU time (all cores) used over `ms` before the run: other load skews every figure. */
@@ -1523,6 +1657,9 @@ async function main() {
     }
   }
 
+  let memory = null;
+  if (selectedMemory.length) memory = await runMemoryPart();
+
   let mirror = null;
   if (selectedMirror.length) {
     const oldS = allServers.find((s) => s.name === 'nginx');
@@ -1539,15 +1676,17 @@ async function main() {
 
   const meta = { date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, node: process.version, cpu_busy_before: busy };
   const verdicts = selectedPlain.length ? report(servers, results, meta) : [];
+  if (memory) verdicts.push(...reportMemory(memory, results, meta));
   if (mirror) verdicts.push(...reportMirror(mirror, meta));
   if (replay) verdicts.push(...reportReplay(replay, meta));
-  if ([mirror, replay, selectedPlain.length > 0].filter(Boolean).length > 1) {
+  if ([mirror, replay, memory, selectedPlain.length > 0].filter(Boolean).length > 1) {
     const failed = verdicts.filter((v) => v.verdict !== 'PASS');
     console.log(failed.length ? `All targets: ${failed.length} of ${verdicts.length} not met` : `All targets: all ${verdicts.length} met`);
   }
   const json = {
     meta: { ...meta, seconds: SECONDS, connections: CONNECTIONS, warmup: WARMUP, mb: 1e6, elapsed_s: (Date.now() - t0) / 1000 },
     servers: allServers.map((s) => ({ name: s.name, port: s.port, command: s.describe, measured: selectedServers.includes(s.name) })),
+    memory,
     mirror: mirror && mirrorJson(mirror),
     replay: replay && replayJson(replay),
     workloads: selectedPlain.map((w) => ({

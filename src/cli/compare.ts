@@ -6,7 +6,8 @@ import type { ExchangeRequest } from '../audit/exchange.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
-import { loadRules, parseDuration, parseUrl } from './options.js'
+import { parseDuration, parseUrl } from './options.js'
+import { loadRules } from './load-rules.js'
 
 /** ColorMode is the value of `--color`. */
 export type ColorMode = 'auto' | 'always' | 'never'

@@ -1,29 +1,40 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
-import { register as registerMirror } from './mirror.js'
-import { register as registerReplay } from './replay.js'
-import { register as registerServe } from './serve.js'
-import { register as registerCompare } from './compare.js'
-import { register as registerReport } from './report.js'
 
-/** program builds the `cutover` command line. Exported so tests can drive it without exiting. */
-export function program(): Command {
+/**
+ * COMMANDS maps each subcommand to the module that registers it, in the order `--help` lists them.
+ * Modules are imported only when needed: `cutover serve` never loads the mirror's http-proxy,
+ * undici and prom-client nor the report's chalk and diff (about 30 MB of RSS for a server that
+ * uses none of them).
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<{ register(p: Command): void }>]> = [
+  ['serve', () => import('./serve.js')],
+  ['mirror', () => import('./mirror.js')],
+  ['replay', () => import('./replay.js')],
+  ['compare', () => import('./compare.js')],
+  ['report', () => import('./report.js')],
+]
+
+/**
+ * program builds the `cutover` command line for `argv` (as process.argv: node, script, args). When
+ * the first argument names a subcommand, only that one is loaded; otherwise (help, version, an
+ * unknown command) all are, so that help lists every command and commander can suggest one.
+ * Exported so tests can drive it without exiting.
+ */
+export async function program(argv: readonly string[]): Promise<Command> {
   const p = new Command('cutover')
     .description('Move a busy download service from an old server to a new one without breaking a byte.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     // Usage errors exit 2 (below) rather than commander's 1, so scripts can tell them from failures.
     .exitOverride()
-  registerServe(p)
-  registerMirror(p)
-  registerReplay(p)
-  registerCompare(p)
-  registerReport(p)
+  const named = COMMANDS.filter(([name]) => name === argv[2])
+  for (const [, load] of named.length > 0 ? named : COMMANDS) (await load()).register(p)
   return p
 }
 
-program()
-  .parseAsync(process.argv)
+program(process.argv)
+  .then(p => p.parseAsync(process.argv))
   .catch((err: unknown) => {
     if (err instanceof CommanderError) {
       // commander has already printed the message (or the help, or the version).

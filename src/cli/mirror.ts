@@ -11,7 +11,8 @@ import { DEFAULT_TEE_BUDGET, Mirror, type MirrorStats } from '../audit/mirror.js
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { ShadowQueue } from '../audit/shadow-queue.js'
 import { hostPort } from '../core/listen.js'
-import { loadRules, parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
+import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
+import { loadRules } from './load-rules.js'
 
 interface MirrorFlags {
   listen: { host: string; port: number }

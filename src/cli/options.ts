@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
-import { DEFAULT_RULES, parseRules, type Rules } from '../audit/rules.js'
 import { isMediaType, MimeTable } from '../http/mime-table.js'
 import { SNIFF } from '../http/content-type-resolver.js'
 
@@ -64,21 +63,6 @@ export function parseCount(min: number): (s: string) => number {
     }
     return v
   }
-}
-
-/**
- * loadRules reads a --rules file; without one, every difference counts (DEFAULT_RULES). A missing
- * file or a bad rule throws an error naming the file (and the line and field).
- */
-export function loadRules(file: string | undefined): Rules {
-  if (file === undefined) return DEFAULT_RULES
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new Error(`--rules ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message}`)
-  }
-  return parseRules(text, file) // its errors name the file and the field
 }
 
 /** parseDefaultType parses `--default-type`: `sniff` or a media type such as `application/octet-stream`. */

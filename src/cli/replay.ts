@@ -9,7 +9,8 @@ import { EtagPairs } from '../audit/rules.js'
 import { LOG_FORMATS, readRecords } from '../replay/read-records.js'
 import type { LogFormat } from '../replay/record.js'
 import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
-import { loadRules, parseCount, parseDuration, parseUrl } from './options.js'
+import { parseCount, parseDuration, parseUrl } from './options.js'
+import { loadRules } from './load-rules.js'
 
 interface ReplayFlags {
   old: string

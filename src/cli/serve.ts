@@ -6,6 +6,9 @@ import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticR
 import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
+import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { hostPort } from '../core/listen.js'
 import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
 
@@ -24,6 +27,7 @@ interface ServeFlags {
   mimeTypes?: string
   defaultType: string
   maxHeaderBytes: number
+  maxBufferMemory: number
 }
 
 /** register adds `cutover serve` to the program. */
@@ -59,6 +63,11 @@ export function register(program: Command): void {
         .default(DEFAULT_MAX_HEADER_BYTES, '1MiB')
         .argParser(parseBytes),
     )
+    .addOption(
+      new Option('--max-buffer-memory <bytes>', 'read buffers of all downloads in flight; when spent, downloads wait their turn')
+        .default(DEFAULT_MAX_BUFFER_MEMORY, '64MiB')
+        .argParser(parseBytes),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -91,12 +100,17 @@ async function runServe(f: ServeFlags): Promise<void> {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`--root ${f.root}: ${why}`)
   }
+  if (f.maxBufferMemory < f.pieceSize) {
+    throw new Error(`--max-buffer-memory ${f.maxBufferMemory} is smaller than one piece (--piece-size ${f.pieceSize})`)
+  }
+  const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint() })
   const accessLog = f.accessLog ? new AccessLog(f.accessLog) : undefined
   const server = new DownloadServer({
     root,
     logger,
     accessLog,
     pieceSize: f.pieceSize,
+    budget,
     idleTimeoutMs: f.idleTimeout,
     maxHeaderBytes: f.maxHeaderBytes,
   })
@@ -131,4 +145,20 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/**
+ * gcHint returns V8's gc() without the process having been started with --expose-gc: the flag set
+ * at run time applies to contexts created afterwards, such as this one. The budget calls it once
+ * it has dropped its buffers after being idle, because V8 does not collect an idle process and the
+ * dropped memory would stay resident until the next traffic. Undefined if V8 refuses.
+ */
+function gcHint(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc')
+    const gc: unknown = runInNewContext('gc')
+    return typeof gc === 'function' ? () => void gc() : undefined
+  } catch {
+    return undefined
+  }
 }

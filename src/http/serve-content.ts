@@ -7,6 +7,7 @@ import { plainTextHeaders } from './http-error.js'
 import { multipartLayout, randomBoundary, type MultipartLayout } from './multipart.js'
 import { evaluatePreconditions, isZeroTime, type ConditionalHeaders } from './preconditions.js'
 import { contentRange, parseRange, sumRangesSize, type ByteRange } from './range.js'
+import { BufferBudget, type Lease } from './buffer-budget.js'
 
 /** ResponseBody is what follows the header block of a planned response. */
 export type ResponseBody =
@@ -180,12 +181,15 @@ export function conditionalHeaders(req: IncomingMessage): ConditionalHeaders {
 /** ServeContentOptions tunes how bodies are streamed. */
 export interface ServeContentOptions {
   /**
-   * Largest read handed to Content.readAt and to the socket at once, in bytes. Memory per
-   * download is about two pieces. If unset, defaults to {@link DEFAULT_PIECE_SIZE}.
+   * Largest read handed to Content.readAt and to the socket at once, in bytes, when there is no
+   * `budget` (with one, its piece size is used). If unset, defaults to {@link DEFAULT_PIECE_SIZE}.
    */
   readonly pieceSize?: number
-  /** Reused read buffers; if unset, each download allocates its own. */
-  readonly pool?: BufferPool
+  /**
+   * The read buffers, shared by every download of a server: a download waits for one before each
+   * read when the budget is spent. If unset, each download gets a budget of its own of two pieces.
+   */
+  readonly budget?: BufferBudget
   /**
    * Filled in as the response progresses (status at header time, bytes as they are written), so a
    * caller that logs on the response's 'close' event sees the figures even before the returned
@@ -199,8 +203,8 @@ export interface ServeContentOptions {
 /**
  * DEFAULT_PIECE_SIZE is the default read and write unit of a streamed body: 512 KiB. Larger pieces
  * mean fewer thread-pool reads per byte (1 MiB range slices ran 1.16 GB/s with 256 KiB pieces and
- * 2.08 GB/s with 512 KiB here); memory is about two pieces per download in flight, which keeps 64
- * concurrent downloads well under 200 MB of RSS.
+ * 2.08 GB/s with 512 KiB here); a download holds at most two pieces, and all downloads together
+ * at most their {@link BufferBudget}.
  */
 export const DEFAULT_PIECE_SIZE = 512 * 1024
 
@@ -213,28 +217,6 @@ export interface ServeResult {
   aborted: boolean
   /** The read error that aborted the response, if any. */
   error?: unknown
-}
-
-/**
- * BufferPool recycles fixed-size read buffers between downloads so that streaming a large body does
- * not allocate (and fault in) a fresh buffer per piece. A buffer goes back to the pool only after
- * the socket write that used it has completed. At most `max` idle buffers are kept.
- */
-export class BufferPool {
-  readonly #free: Buffer[] = []
-  readonly size: number
-  readonly #max: number
-  constructor(size: number, max = 64) {
-    if (!Number.isSafeInteger(size) || size <= 0) throw new TypeError('size must be a positive integer')
-    this.size = size
-    this.#max = max
-  }
-  take(): Buffer {
-    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size)
-  }
-  give(b: Buffer): void {
-    if (b.length === this.size && this.#free.length < this.#max) this.#free.push(b)
-  }
 }
 
 /** waitDrain resolves when `res` can take more data, and rejects if it closes first. */
@@ -312,37 +294,161 @@ function* segments(body: StreamedBody): Generator<Uint8Array | ByteRange> {
 /** StreamedBody is a planned body that has bytes to send. */
 type StreamedBody = Exclude<ResponseBody, { kind: 'none' } | { kind: 'text' }>
 
-/** Loaded is a piece ready to write, and the pool buffer to give back once the socket has it. */
+/** Loaded is a piece ready to write, and the lease of its buffer to give back once the socket has it. */
 interface Loaded {
   readonly data: Uint8Array
-  readonly recycle?: Buffer | undefined
+  readonly lease?: Lease | undefined
 }
 
+const noop = (): void => undefined
+
 /**
- * Pump streams the pieces of one body to one response with backpressure and one piece of
+ * Pump streams the pieces of one body to one response with backpressure and at most one piece of
  * read-ahead (across part boundaries): the next piece is read while the current one is written,
- * and nothing more is read while the socket is above its high-water mark. Memory per response is
- * two pieces at most. Content already in memory is written as views, without reads.
+ * and nothing more is read while the socket is above its high-water mark.
+ *
+ * Buffers come from the server's {@link BufferBudget}. A piece's buffer is taken before its read
+ * and given back when the socket write that carried it has completed (flushed to the kernel), not
+ * when the response ends. The first buffer of a download is waited for in the budget's queue; the
+ * read-ahead buffer is taken only if one is free at that moment, never waited for; and a download
+ * that still holds a written piece waits for that one to come back rather than queue for a second.
+ * So a download holds at most two pieces, and takes a second one only while buffers are free; while
+ * its socket is blocked it offers a loaded read-ahead back to the budget, which gives it to a
+ * waiting download. Once the budget is spent, a client that stops reading therefore holds one
+ * piece (the one in its socket) until the idle timeout closes its connection. Content
+ * already in memory is written as views, without buffers or reads.
  */
 class Pump {
-  readonly #pool: BufferPool
+  readonly #budget: BufferBudget
+  /** Leases this download holds: being read into, loaded, or written and not yet flushed. */
+  readonly #held = new Set<Lease>()
+  /** Wakes #lease when one of this download's own leases comes back. */
+  #onReturn: (() => void) | undefined
+  /** The read-ahead, awaited by close() before any buffer is given back; undefined once reclaimed. */
+  #ahead: Promise<Loaded> | undefined
+  /** The read-ahead's lease while it is not yet being written, and whether its read has settled. */
+  #aheadLease: Lease | undefined
+  #aheadReady = false
+  /** True while write() waits for the socket to drain. */
+  #blocked = false
+  /** The offer made to the budget while blocked with a loaded read-ahead (see #offer). */
+  readonly #reclaim = (): boolean => {
+    this.#offered = false
+    const lease = this.#aheadLease
+    if (!this.#blocked || !this.#aheadReady || lease === undefined || !this.#held.has(lease)) return false
+    // Its bytes were read for nothing: the piece is read again once the socket takes more.
+    this.#aheadLease = undefined
+    this.#ahead = undefined
+    this.#return(lease)
+    return true
+  }
+  #offered = false
   constructor(
     readonly res: ServerResponse,
     readonly content: Content,
     readonly result: ServeResult,
-    pool: BufferPool,
+    budget: BufferBudget,
     readonly signal: AbortSignal,
   ) {
-    this.#pool = pool
+    this.#budget = budget
   }
 
-  /** load fills a pool buffer with the piece's literal bytes and then its content bytes. */
-  async load(p: Piece): Promise<Loaded> {
-    const c = this.content
+  /** #direct returns a piece that needs no buffer (a lone literal, or resident content). */
+  #direct(p: Piece): Loaded | undefined {
     if (p.len === 0 && p.literal.length === 1) return { data: p.literal[0]! }
-    if (p.literalLength === 0 && isResident(c)) return { data: c.view(p.off, p.len) }
-    // Literal bytes larger than a pool buffer cannot happen with Go-sized headers, but stay correct.
-    const buf = p.literalLength + p.len <= this.#pool.size ? this.#pool.take() : Buffer.allocUnsafe(p.literalLength + p.len)
+    if (p.literalLength === 0 && isResident(this.content)) return { data: this.content.view(p.off, p.len) }
+    return undefined
+  }
+
+  /** load reads a piece, waiting for a buffer when the budget is spent. */
+  async load(p: Piece): Promise<Loaded> {
+    const direct = this.#direct(p)
+    if (direct) return direct
+    // Literal bytes larger than a piece cannot happen with Go-sized part headers; such a piece
+    // gets a buffer of its own, outside the budget, rather than fail.
+    if (p.literalLength + p.len > this.#budget.pieceSize) return this.#fill(p, undefined)
+    return this.#fill(p, await this.#lease())
+  }
+
+  /**
+   * loadAhead starts loading a piece only if that needs no wait: no buffer, or one free in the
+   * budget right now (and this download holds fewer than two); the promise is also kept in #ahead.
+   * Otherwise it returns undefined and the piece is loaded with {@link load} once the current one
+   * has been written.
+   */
+  loadAhead(p: Piece): Promise<Loaded> | undefined {
+    const direct = this.#direct(p)
+    if (direct) return (this.#ahead = Promise.resolve(direct))
+    if (p.literalLength + p.len > this.#budget.pieceSize) return undefined
+    if (this.#held.size >= 2) return undefined
+    const lease = this.#budget.tryAcquire()
+    if (!lease) return undefined
+    this.#held.add(lease)
+    const ahead = this.#fill(p, lease)
+    this.#ahead = ahead
+    this.#aheadLease = lease
+    this.#aheadReady = false
+    // The rejection is handled when awaited; no unhandled rejection meanwhile.
+    ahead.then(
+      () => {
+        if (this.#aheadLease !== lease) return
+        this.#aheadReady = true
+        this.#offer()
+      },
+      noop,
+    )
+    return ahead
+  }
+
+  /**
+   * #offer lets the budget take the read-ahead buffer back while the socket is blocked and the
+   * read-ahead is loaded: a client that stops reading then holds only the piece in its socket
+   * once others wait.
+   */
+  #offer(): void {
+    if (!this.#blocked || !this.#aheadReady || this.#aheadLease === undefined || this.#offered) return
+    this.#offered = true
+    this.#budget.addReclaimer(this.#reclaim)
+  }
+
+  /** #lease takes a buffer: from the queue when holding none, else only once one of ours is back. */
+  async #lease(): Promise<Lease> {
+    for (;;) {
+      if (this.#held.size === 0) {
+        const lease = await this.#budget.acquire(this.signal)
+        this.#held.add(lease)
+        return lease
+      }
+      const lease = this.#budget.tryAcquire()
+      if (lease) {
+        this.#held.add(lease)
+        return lease
+      }
+      // The budget is spent and the socket still has a piece of ours: wait for it to be flushed.
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(abortError(this.signal))
+        if (this.signal.aborted) return onAbort()
+        this.signal.addEventListener('abort', onAbort, { once: true })
+        this.#onReturn = () => {
+          this.signal.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      })
+    }
+  }
+
+  /** #return gives a lease back to the budget and wakes a #lease waiting for it. */
+  #return(lease: Lease): void {
+    if (!this.#held.delete(lease)) return
+    lease.release()
+    const wake = this.#onReturn
+    this.#onReturn = undefined
+    wake?.()
+  }
+
+  /** #fill reads the piece's literal bytes and then its content bytes into the lease's buffer. */
+  async #fill(p: Piece, lease: Lease | undefined): Promise<Loaded> {
+    const buf = lease?.buf ?? Buffer.allocUnsafe(p.literalLength + p.len)
     try {
       let at = 0
       for (const l of p.literal) {
@@ -350,12 +456,13 @@ class Pump {
         at += l.length
       }
       if (p.len > 0) {
-        const got = await c.readAt(buf.subarray(at, at + p.len), p.off, this.signal)
+        const got = await this.content.readAt(buf.subarray(at, at + p.len), p.off, this.signal)
         if (got !== p.len) throw new CutoverError('ERR_SHORT_READ', `content ended at ${p.off + got}, expected ${p.off + p.len}`)
       }
-      return { data: buf.subarray(0, at + p.len), recycle: buf }
+      return { data: buf.subarray(0, at + p.len), lease }
     } catch (err) {
-      this.#pool.give(buf)
+      // The read has settled (readAt never retains the buffer after that): the buffer is free.
+      if (lease) this.#return(lease)
       throw err
     }
   }
@@ -364,21 +471,48 @@ class Pump {
   async write(piece: Loaded): Promise<void> {
     if (this.signal.aborted || this.res.destroyed) throw abortError(this.signal)
     this.result.bytes += piece.data.length
-    const recycle = piece.recycle
-    const ok = this.res.write(piece.data, recycle ? () => this.#pool.give(recycle) : undefined)
-    if (!ok) await waitDrain(this.res)
+    const lease = piece.lease
+    // The callback runs once this chunk has been handed to the kernel (or the socket has failed):
+    // only then may another download read into the buffer.
+    const ok = this.res.write(piece.data, lease ? () => this.#return(lease) : undefined)
+    if (ok) return
+    this.#blocked = true
+    this.#offer()
+    try {
+      await waitDrain(this.res)
+    } finally {
+      this.#blocked = false
+      if (this.#offered) {
+        this.#offered = false
+        this.#budget.removeReclaimer(this.#reclaim)
+      }
+    }
   }
 
-  /** run loads and writes the remaining pieces in order, one load ahead of the write. */
-  async run(iter: Iterator<Piece>, first: Promise<Loaded> | undefined): Promise<void> {
-    let next = first
-    while (next) {
-      const current = next
+  /** run writes `first` and then loads and writes the remaining pieces in order. */
+  async run(iter: Iterator<Piece>, first: Loaded | undefined): Promise<void> {
+    let current = first
+    while (current) {
       const step = iter.next()
-      next = step.done ? undefined : this.load(step.value)
-      next?.catch(() => undefined) // handled when awaited; no unhandled rejection meanwhile
-      await this.write(await current)
+      this.#ahead = undefined
+      if (!step.done) this.loadAhead(step.value)
+      await this.write(current)
+      if (step.done) return
+      // The read-ahead, unless the budget took it back while the socket was blocked.
+      const ahead = this.#ahead
+      this.#aheadLease = undefined
+      current = await (ahead ?? this.load(step.value))
     }
+  }
+
+  /**
+   * close gives back every buffer this download still holds, once its read-ahead (if any) has
+   * settled: a buffer being read into must never go to another download. Called when the response
+   * has ended or the connection is gone, when no write of ours is pending in the socket any more.
+   */
+  async close(): Promise<void> {
+    await this.#ahead?.catch(noop)
+    for (const lease of [...this.#held]) this.#return(lease)
   }
 }
 
@@ -438,14 +572,16 @@ async function streamBody(
   result: ServeResult,
   options: ServeContentOptions,
 ): Promise<ServeResult> {
-  const pool = options.pool ?? new BufferPool(options.pieceSize ?? DEFAULT_PIECE_SIZE, 2)
+  const budget =
+    options.budget ??
+    new BufferBudget({ bytes: 2 * (options.pieceSize ?? DEFAULT_PIECE_SIZE), pieceSize: options.pieceSize ?? DEFAULT_PIECE_SIZE, idleDropMs: 0 })
   const ac = new AbortController()
   const onClose = (): void => {
     if (!res.writableFinished) ac.abort()
   }
   res.on('close', onClose)
-  const pump = new Pump(res, entity.content, result, pool, ac.signal)
-  const iter = pieces(body, pool.size)
+  const pump = new Pump(res, entity.content, result, budget, ac.signal)
+  const iter = pieces(body, budget.pieceSize)
   let headerSent = false
   try {
     // The first piece is loaded before the status goes out, so an early store error is a clean 500.
@@ -453,11 +589,7 @@ async function streamBody(
     const first = step.done ? undefined : await pump.load(step.value)
     res.writeHead(plan.status, plan.headers)
     headerSent = true
-    const second = iter.next()
-    const ahead = second.done ? undefined : pump.load(second.value)
-    ahead?.catch(() => undefined)
-    if (first) await pump.write(first)
-    await pump.run(iter, ahead)
+    await pump.run(iter, first)
     await new Promise<void>(resolve => {
       res.once('close', resolve)
       res.end(resolve)
@@ -467,11 +599,16 @@ async function streamBody(
     result.aborted = true
     if (!ac.signal.aborted) result.error = err
     ac.abort()
-    if (!headerSent) return failBeforeHeader(req, res, entity, result, err)
+    if (!headerSent) {
+      await pump.close()
+      return failBeforeHeader(req, res, entity, result, err)
+    }
     // The header promised bytes we cannot deliver: cut the connection rather than end the body.
     res.destroy()
   } finally {
     res.off('close', onClose)
+    // Ended (every write flushed) or destroyed (no write of ours will reach the socket any more).
+    await pump.close()
   }
   return result
 }

@@ -5,14 +5,12 @@ import type { Logger } from 'pino'
 import { codeOf, CutoverError } from '../core/errors.js'
 import { parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
 import { checkRequestHead, parseRequestTarget, type RequestTarget } from '../http/request-target.js'
-import { BufferPool, DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
+import { DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
+import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
 import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
-
-/** IDLE_BUFFER_BYTES caps the read buffers kept idle for reuse between downloads. */
-const IDLE_BUFFER_BYTES = 32 * 1024 * 1024
 
 /**
  * DEFAULT_MAX_HEADER_BYTES is the largest request head (request line and header fields) accepted:
@@ -39,8 +37,17 @@ export interface DownloadServerOptions {
   readonly logger: Logger
   /** JSONL access log; if unset, none is written. */
   readonly accessLog?: AccessLog | undefined
-  /** Read and write unit of streamed bodies. If unset, defaults to DEFAULT_PIECE_SIZE (512 KiB). */
+  /**
+   * Read and write unit of streamed bodies; with a `budget`, it must be the budget's piece size
+   * (TypeError otherwise). If unset, the budget's, or DEFAULT_PIECE_SIZE (512 KiB) without one.
+   */
   readonly pieceSize?: number
+  /**
+   * The read buffers of all downloads in flight (see BufferBudget): a download waits for one when
+   * it is spent. If unset, one of DEFAULT_MAX_BUFFER_MEMORY (64 MiB, or one piece if that is more) of
+   * `pieceSize` pieces.
+   */
+  readonly budget?: BufferBudget | undefined
   /**
    * A connection that accepts no bytes for this long is closed (a stalled client must not pin a
    * descriptor forever). If unset, defaults to 120 000 ms. 0 disables it.
@@ -76,16 +83,23 @@ export class DownloadServer {
   readonly server: Server
   readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0 }
   readonly #o: DownloadServerOptions
-  readonly #pool: BufferPool
+  /** The read buffers of every download of this server. */
+  readonly budget: BufferBudget
   #idle: (() => void) | undefined
   /** Responses in progress per connection: a parse error is answered only on a connection without. */
   readonly #inFlight = new WeakMap<Duplex, number>()
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
-    const pieceSize = o.pieceSize ?? DEFAULT_PIECE_SIZE
-    // Keep up to 32 MiB of idle read buffers for reuse; beyond that they go back to the GC.
-    this.#pool = new BufferPool(pieceSize, Math.max(2, Math.floor(IDLE_BUFFER_BYTES / pieceSize)))
+    if (o.budget && o.pieceSize !== undefined && o.pieceSize !== o.budget.pieceSize) {
+      throw new TypeError(`pieceSize ${o.pieceSize} differs from the budget's ${o.budget.pieceSize}`)
+    }
+    this.budget =
+      o.budget ??
+      new BufferBudget({
+        bytes: Math.max(DEFAULT_MAX_BUFFER_MEMORY, o.pieceSize ?? DEFAULT_PIECE_SIZE),
+        pieceSize: o.pieceSize ?? DEFAULT_PIECE_SIZE,
+      })
     const maxHeaderSize = o.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES
     if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize <= 0) throw new TypeError('maxHeaderBytes must be a positive integer')
     const headersTimeout = o.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
@@ -257,7 +271,7 @@ export class DownloadServer {
     }
     let served: ReturnType<typeof serveContent>
     try {
-      served = serveContent(req, res, r.entity, { pool: this.#pool, result })
+      served = serveContent(req, res, r.entity, { budget: this.budget, result })
     } catch (err) {
       r.release()
       this.#fail(res, req.method ?? 'GET', result, url, err)
