@@ -92,6 +92,9 @@ const cases: Array<{ title: string; method?: string; h: ConditionalHeaders; v: V
   { title: 'If-Range with an etag drops the range without a representation etag', h: { range: R, ifRange: '"A"' }, v: dateOnly, want: proceed() },
   { title: 'If-Range reads only the first etag', h: { range: R, ifRange: '"A", "B"' }, v: strong, want: proceed(R) },
   { title: 'If-Range with the date to the second keeps the range', h: { range: R, ifRange: T }, v: dateOnly, want: proceed(R) },
+  // RFC 9110 §13.1.5: a date validates If-Range only when Last-Modified is strong; a settling file's is not.
+  { title: 'If-Range with the date drops the range when the date is a weak validator', h: { range: R, ifRange: T }, v: { lastModified: MOD, lastModifiedWeak: true }, want: proceed() },
+  { title: 'a weak date still answers If-Modified-Since', h: { ifModifiedSince: T }, v: { lastModified: MOD, lastModifiedWeak: true }, want: NOT_MODIFIED },
   { title: 'If-Range with the date keeps the range over a sub-second time', h: { range: R, ifRange: T }, v: { lastModified: MOD_NANOS }, want: proceed(R) },
   { title: 'If-Range with a fractional date of the same second keeps the range', h: { range: R, ifRange: 'Wed, 25 Jun 2014 17:12:18.9 GMT' }, v: dateOnly, want: proceed(R) },
   { title: 'If-Range with a later date drops the range', h: { range: R, ifRange: T_PLUS }, v: dateOnly, want: proceed() },
