@@ -7,7 +7,8 @@
  * does not depend on how fast the test runs.
  */
 import t from 'tap'
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { APACHE, startApache } from '../helpers/apache.js'
@@ -59,9 +60,14 @@ const servers = [
   { format: 'apache', tool: APACHE, start: startApache },
 ] as const
 
-const dir = t.testdir({})
+// Apache's workers run as nobody when the test runs as root: the files and Apache's work dir live
+// in a world-readable directory under the system temp dir, not under the checkout (which may sit
+// in a private home directory).
+const dir = mkdtempSync(join(tmpdir(), 'cutover-etag-'))
+chmodSync(dir, 0o755)
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const root = join(dir, 'root')
-mkdirSync(root)
+mkdirSync(root, { mode: 0o755 })
 for (const f of FILES) {
   writeFileSync(join(root, f.name), f.data)
   utimesSync(join(root, f.name), f.mtime, f.mtime)

@@ -15,7 +15,7 @@ const MODULES = '/usr/lib/apache2/modules'
  * the process group at teardown (httpd forks its workers).
  */
 export async function startApache(t: T, root: string, work: string): Promise<{ url: string }> {
-  mkdirSync(work, { recursive: true })
+  mkdirSync(work, { recursive: true, mode: 0o755 })
   const port = await freePort()
   const conf = join(work, 'httpd.conf')
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
