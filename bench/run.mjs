@@ -1513,6 +1513,19 @@ async function startFreshCutover(name) {
   return { name, port, child, describe: `node ${[...NODE_ARGS, cmd.rel].join(' ')} serve` };
 }
 
+/**
+ * slowReadersAgainst runs bench/slow-readers.mjs against 127.0.0.1:port (descriptor limit raised in
+ * its shell) while sampling the RSS of `pids`; returns the load figures and the script's JSON line.
+ */
+async function slowReadersAgainst(port, pids, need, hard) {
+  const script = path.join(BENCH, 'slow-readers.mjs');
+  const sh = `ulimit -n ${Math.min(need, hard)} && exec "$0" "$@"`;
+  const args = ['-c', sh, process.execPath, script, '--port', String(port), '--connections', String(SLOW_READERS), '--hold', String(SLOW_HOLD_S)];
+  const load = await measureLoad(pids, 'sh', args, process.env, (p) => (currentLoad = p));
+  if (load.code !== 0) throw new Error(`slow-readers.mjs exited with ${load.code}:\n${load.stdout}${load.stderr}`);
+  return { load, out: JSON.parse(load.stdout.trim().split('\n').pop()) };
+}
+
 /** idleRss starts `args` (a process that only waits), reads its VmRSS after IDLE_SETTLE_S, stops it. */
 async function idleRssOf(name, args) {
   const child = startServer(name, process.execPath, args);
@@ -1553,12 +1566,7 @@ async function runMemoryPart() {
     const pids = [s.child.proc.pid];
     await sleep(IDLE_SETTLE_S * 1000);
     const before = treeRss(pids);
-    const script = path.join(BENCH, 'slow-readers.mjs');
-    const sh = `ulimit -n ${Math.min(need, hard)} && exec "$0" "$@"`;
-    const args = ['-c', sh, process.execPath, script, '--port', String(s.port), '--connections', String(SLOW_READERS), '--hold', String(SLOW_HOLD_S)];
-    const load = await measureLoad(pids, 'sh', args, process.env, (p) => (currentLoad = p));
-    if (load.code !== 0) throw new Error(`slow-readers.mjs exited with ${load.code}:\n${load.stdout}${load.stderr}`);
-    const out = JSON.parse(load.stdout.trim().split('\n').pop());
+    const { load, out } = await slowReadersAgainst(s.port, pids, need, hard);
     if (s.child.exited) throw new Error(`cutover died during slow-readers: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
     // (b): every connection closed when the reader process exited; RSS each second after that.
     const after = [];
@@ -1569,6 +1577,17 @@ async function runMemoryPart() {
     await stopChild(s.child);
     res.slow = { ...out, rss_before_bytes: before, rss_peak_bytes: load.rssMax, rss_after_bytes: after, server_cpu_cores: load.serverCpu, foreign_cpu_cores: load.foreign, command: s.describe };
     log(`slow readers: ${out.connected}/${out.connections} connected, ${out.responding} had a response started, ${out.errors} errors; RSS ${fmtMB(before)} before, peak ${fmtMB(load.rssMax)}, ${SLOW_AFTER_S} s after close ${fmtMB(after.at(-1))}`);
+    // The floor: the same slow readers against a Node HTTP server with cutover's libraries that
+    // holds every request and reads nothing (bench/floor-server.mjs).
+    const [fport] = await freePorts(1);
+    const floor = startServer('floor', process.execPath, [path.join(BENCH, 'floor-server.mjs'), String(fport)]);
+    await waitForPort(floor, fport);
+    if (soft < need) spawnSync('prlimit', ['--pid', String(floor.proc.pid), `--nofile=${need}:${hard}`]);
+    await sleep(IDLE_SETTLE_S * 1000);
+    const fl = await slowReadersAgainst(fport, [floor.proc.pid], need, hard);
+    await stopChild(floor);
+    res.slow.floor_peak_bytes = fl.load.rssMax;
+    log(`slow readers against the floor server: peak ${fmtMB(fl.load.rssMax)}`);
   }
   return res;
 }
@@ -1589,6 +1608,16 @@ function reportMemory(mem, results, meta) {
     const av = last < 2 * base ? 'PASS' : 'FAIL';
     verdicts.push({ what: `slow-readers RSS ${SLOW_AFTER_S} s after close < 2x idle`, verdict: av, value: last });
     rows.push([`(b) RSS ${SLOW_AFTER_S} s after they all closed`, fmtMB(last), `idle ${fmtMB(base)}`, `< 2x idle = ${fmtMB(2 * base)}`, av]);
+    if (slow.floor_peak_bytes !== undefined) {
+      const floorPlus = slow.floor_peak_bytes + MAX_BUFFER_MEMORY;
+      rows.push([
+        `(a0) floor: a Node http server with cutover's libraries holding the ${slow.connected} requests`,
+        fmtMB(slow.floor_peak_bytes),
+        `+ 64 MiB budget = ${fmtMB(floorPlus)}`,
+        `${floorPlus > SLOW_PEAK_TARGET_BYTES ? 'above' : 'under'} the (a) target`,
+        '',
+      ]);
+    }
   }
   for (const id of ['1m', '256m']) {
     const r = results[id];
