@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { pino } from 'pino'
 import { AccessLog } from '../core/access-log.js'
-import { DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
@@ -27,6 +27,7 @@ interface ServeFlags {
   mimeTypes?: string
   defaultType: string
   maxHeaderBytes: number
+  headersTimeout: number
   maxBufferMemory: number
 }
 
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
     .option('--dotfiles', 'serve files and directories whose name starts with a dot', false)
     .addOption(new Option('--grace <duration>', 'how long downloads in flight may finish on shutdown').default(30_000, '30s').argParser(parseDuration))
+    .addOption(new Option('--headers-timeout <duration>', 'a request head must arrive within this long (408 and close otherwise; 0: no limit)').default(DEFAULT_HEADERS_TIMEOUT_MS, '60s').argParser(parseDuration))
     .addOption(new Option('--idle-timeout <duration>', 'close a connection that accepts no bytes for this long (0: never)').default(120_000, '120s').argParser(parseDuration))
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
@@ -113,6 +115,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     budget,
     idleTimeoutMs: f.idleTimeout,
     maxHeaderBytes: f.maxHeaderBytes,
+    headersTimeoutMs: f.headersTimeout,
   })
   let addr
   try {

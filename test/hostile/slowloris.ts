@@ -8,6 +8,7 @@ import { connect } from 'node:net'
 import t from 'tap'
 import { pino } from 'pino'
 import { withTimeout } from '../helpers/e2e.js'
+import { startServeProcess } from '../helpers/serve.js'
 import { exchange, parseResponses, requestBytes } from '../helpers/raw-http.js'
 import { DownloadServer } from '../../src/server/server.js'
 import { StaticRoot } from '../../src/server/static-root.js'
@@ -31,9 +32,9 @@ const url = `http://127.0.0.1:${port}`
  * trickle sends `head` one byte per tick, then `a` after `a` (a header value, or the target when
  * the head stops inside the request line), up to MAX_BYTES; resolves on the close.
  */
-function trickle(head: string): Promise<{ sent: number; response: Buffer; closedByServer: boolean }> {
+function trickle(head: string, to = port): Promise<{ sent: number; response: Buffer; closedByServer: boolean }> {
   return new Promise(resolve => {
-    const sock = connect(port, '127.0.0.1')
+    const sock = connect(to, '127.0.0.1')
     const bytes = Buffer.from(`${head}${'a'.repeat(MAX_BYTES)}`, 'latin1')
     const chunks: Buffer[] = []
     let sent = 0
@@ -90,4 +91,11 @@ t.test('bad options are refused at construction', async t => {
   for (const maxHeaderBytes of [0, -1, 1.5, Number.POSITIVE_INFINITY]) {
     t.throws(() => new DownloadServer({ root, logger, maxHeaderBytes }), TypeError, `maxHeaderBytes ${maxHeaderBytes}`)
   }
+})
+
+t.test('cutover serve --headers-timeout sets the limit', async t => {
+  const { url: cli } = await startServeProcess(t, dir, ['--headers-timeout', `${HEADERS_TIMEOUT_MS}ms`])
+  const c = await withTimeout(trickle('GET /small.txt HTTP/1.1\r\nX-Pad: ', Number(new URL(cli).port)), (MAX_BYTES + 40) * TICK_MS, 'the slow client is closed')
+  t.ok(c.sent < MAX_BYTES, `closed before it had sent its ${MAX_BYTES} bytes (${c.sent})`)
+  t.equal(c.response.length > 0 ? parseResponses(c.response)[0]?.status : undefined, 408, '408 Request Timeout')
 })
