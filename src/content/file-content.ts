@@ -5,9 +5,10 @@ import { checkOffset, type Content } from './content.js'
 /**
  * FileIdentity is what tells two versions of a file apart without reading it: device, inode, size
  * and modification time. A write to the file changes mtime; a replacement (rename over it) changes
- * the inode. ctime is kept for information but not compared: it also changes when the file merely
- * loses a link, which is what happens to the old version when a new one is renamed over it, and
- * that old version is exactly what downloads in flight must go on serving.
+ * the inode. Through an open descriptor ctime is not compared ({@link sameIdentity}): it also changes
+ * when the file merely loses a link, which is what happens to the old version when a new one is
+ * renamed over it, and that old version is exactly what downloads in flight must go on serving.
+ * Through a path it is ({@link sameVersion}), and it tells how recently the file changed.
  */
 export interface FileIdentity {
   readonly dev: number

@@ -39,11 +39,6 @@ export class ContentTypeResolver {
     this.#fixed = d === SNIFF ? undefined : d
   }
 
-  /** sniffs tells whether some names need their content read (the default type is `sniff`). */
-  get sniffs(): boolean {
-    return this.#fixed === undefined
-  }
-
   /**
    * byName returns the type decided by the file name alone (the table, else a fixed default type),
    * or undefined when the content must be sniffed: then call {@link sniff} with its first bytes.

@@ -206,8 +206,9 @@ export class DownloadServer {
       target = parseRequestTarget(url)
       checkRequestHead(req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders)
     } catch (err) {
-      result.status = toHttpError(err).status
-      result.bytes = sendError(res, method, toHttpError(err), ['Connection', 'close'])
+      const e = toHttpError(err)
+      result.status = e.status
+      result.bytes = sendError(res, method, e, ['Connection', 'close'])
       return
     }
     if (target.kind === 'asterisk' && method === 'OPTIONS') {
@@ -290,11 +291,9 @@ export class DownloadServer {
         }
       },
       (err: unknown) => {
-        // serveContent does not reject; this is a bug, and the connection is cut rather than hung.
+        // serveContent does not reject; this is a bug, answered like any unexpected failure.
         r.release()
-        this.stats.errors++
-        this.#o.logger.error({ err, path: url }, 'unexpected failure')
-        res.destroy()
+        this.#fail(res, req.method ?? 'GET', result, url, err)
       },
     )
   }

@@ -289,7 +289,7 @@ export class StaticRoot {
       let meta: Omit<Entity, 'content'>
       let cacheable: boolean
       try {
-        ;({ meta, cacheable } = this.#meta(shared, this.#types.byName(fsPath) ?? this.#types.sniff(await readHead(shared)), now))
+        ;({ meta, cacheable } = this.#meta(shared, await this.#typeOf(fsPath, shared), now))
       } catch (err) {
         shared.close()
         throw err
@@ -313,18 +313,17 @@ export class StaticRoot {
         this.stats.escapes++
         throw notFound()
       }
-      const byName = this.#types.byName(fsPath)
       const stable = sameVersion(id, fileIdentity(st))
       if (id.size <= this.#smallMax) {
         const data = await readAll(fc)
         fc.close()
-        const { meta, cacheable: settled } = this.#meta(fc, byName ?? this.#types.sniff(data.subarray(0, SNIFF_LEN)), now)
+        const { meta, cacheable: settled } = this.#meta(fc, await this.#typeOf(fsPath, fc, data), now)
         const cacheable = settled && stable
         const small: Entity = { ...meta, content: bytes(data) }
         if (cacheable) this.#cache.set(rawPath, { fsPath, identity: id, small, meta })
         return { kind: 'entity', entity: small, release: noop }
       }
-      const { meta, cacheable: settled } = this.#meta(fc, byName ?? this.#types.sniff(await readHead(fc)), now)
+      const { meta, cacheable: settled } = this.#meta(fc, await this.#typeOf(fsPath, fc), now)
       if (settled && stable) {
         this.#cache.set(rawPath, { fsPath, identity: id, meta })
         if (fc.retain()) this.#files.set(fsPath, fc)
@@ -334,6 +333,14 @@ export class StaticRoot {
       fc.close()
       throw err
     }
+  }
+
+  /**
+   * #typeOf is a file's Content-Type: by its name, else sniffed from its first bytes (`data` when the
+   * whole file is already in memory, otherwise one read of the head).
+   */
+  async #typeOf(fsPath: string, fc: FileContent, data?: Uint8Array): Promise<string> {
+    return this.#types.byName(fsPath) ?? this.#types.sniff(data ? data.subarray(0, SNIFF_LEN) : await readHead(fc))
   }
 
   /**
