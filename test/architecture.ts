@@ -14,16 +14,17 @@ const SRC = join(REPO, 'src')
  */
 const ALLOWED: Record<string, readonly string[] | '*'> = {
   core: [],
+  telemetry: ['core'],
   content: ['core'],
   storage: ['core'],
   manifest: ['core'],
   cache: ['core'],
   http: ['core', 'content'],
   payload: ['core', 'content', 'storage', 'cache', 'manifest'],
-  server: ['core', 'http', 'payload', 'cache', 'manifest', 'content'],
-  audit: ['core', 'http'],
-  replay: ['core', 'audit'],
-  report: ['core', 'audit'],
+  server: ['core', 'telemetry', 'http', 'payload', 'cache', 'manifest', 'content'],
+  audit: ['core', 'telemetry', 'http'],
+  replay: ['core', 'telemetry', 'http', 'audit'],
+  report: ['core', 'telemetry', 'http', 'audit', 'replay'],
   cli: '*',
 }
 

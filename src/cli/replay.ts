@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import cliProgress from 'cli-progress'
-import { JsonlFile } from '../core/access-log.js'
+import { JsonlFile } from '../telemetry/jsonl-file.js'
 import { isCutoverError } from '../core/errors.js'
 import type { Comparison } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { pino } from 'pino'
-import { AccessLog } from '../core/access-log.js'
+import { AccessLog } from '../telemetry/access-log.js'
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
 import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'

@@ -5,7 +5,7 @@ import type { ExchangeRequest } from '../audit/exchange.js'
 import { describeDivergence } from './render-comparison.js'
 import { printable, shellQuote } from './shell-quote.js'
 import { TopK, type TopEntry } from './top-k.js'
-import { LOGGED_HEADERS } from '../core/access-log.js'
+import { LOGGED_HEADERS } from '../telemetry/access-log.js'
 
 
 /** DEFAULT_TOP is how many paths, headers, rules and noise keys a summary lists. */

@@ -7,7 +7,7 @@ import { parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '..
 import { checkRequestHead, parseRequestTarget, type RequestTarget } from '../http/request-target.js'
 import { DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
-import { accessRecordHeaders, type AccessLog } from '../core/access-log.js'
+import { accessRecordHeaders, type AccessLog } from '../telemetry/access-log.js'
 import type { Resolution, StaticRoot } from './static-root.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'

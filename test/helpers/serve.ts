@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { DownloadServer } from '../../src/server/server.js'
 import { StaticRoot, type StaticRootOptions } from '../../src/server/static-root.js'
-import type { AccessLog } from '../../src/core/access-log.js'
+import type { AccessLog } from '../../src/telemetry/access-log.js'
 
 /** Minimal view of a tap Test that the helpers need. */
 export interface T {

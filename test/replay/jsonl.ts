@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { AccessRecord } from '../../src/core/access-log.js'
+import type { AccessRecord } from '../../src/telemetry/access-log.js'
 import { parseJsonl } from '../../src/replay/parsers/jsonl.js'
 import type { LineResult } from '../../src/replay/parsers/line-parser.js'
 

@@ -1,4 +1,4 @@
-import { LOGGED_HEADERS } from '../../core/access-log.js'
+import { LOGGED_HEADERS } from '../../telemetry/access-log.js'
 import type { ReplayRecord } from '../record.js'
 
 /** RequestFields is what a parser reads from one line: a {@link ReplayRecord} without its file and line. */

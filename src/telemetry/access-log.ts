@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { pino } from 'pino'
+import { JsonlFile } from './jsonl-file.js'
 
 /** Request headers an access-log record keeps: the ones that decide a download's bytes. */
 export const LOGGED_HEADERS = [
@@ -42,29 +42,6 @@ export function accessRecordHeaders(req: IncomingMessage): Record<string, string
     if (typeof v === 'string') out[h] = v
   }
   return out
-}
-
-/**
- * JsonlFile appends JSON lines to a file without blocking the event loop: lines are buffered and
- * written asynchronously (pino's sonic-boom writer). close() waits for the disk.
- */
-export class JsonlFile<T = unknown> {
-  readonly #out: ReturnType<typeof pino.destination>
-  constructor(path: string) {
-    this.#out = pino.destination({ dest: path, append: true, mkdir: true, sync: false, minLength: 4096 })
-  }
-  /** write queues one record as one line. */
-  write(r: T): void {
-    this.#out.write(`${JSON.stringify(r)}\n`)
-  }
-  /** close flushes what is queued and closes the file. */
-  close(): Promise<void> {
-    return new Promise(resolve => {
-      this.#out.once('close', () => resolve())
-      this.#out.once('error', () => resolve())
-      this.#out.end()
-    })
-  }
 }
 
 /** AccessLog is the JSONL access log of `serve` and the capture file of `mirror`. */
