@@ -1,0 +1,61 @@
+import { EventEmitter } from 'node:events'
+import t from 'tap'
+import { EXIT_INTERRUPTED, onShutdown, type SignalTarget } from '../../src/cli/on-shutdown.js'
+
+/** FakeProcess records what onShutdown does to a process. */
+class FakeProcess extends EventEmitter implements SignalTarget {
+  readonly exits: number[] = []
+  readonly written: string[] = []
+  readonly stderr = { write: (s: string) => this.written.push(s) }
+  exit(code: number): void {
+    this.exits.push(code)
+  }
+}
+
+t.test('onShutdown drains on the first signal and exits on the second', async t => {
+  const cases: Array<{
+    name: string
+    signals?: NodeJS.Signals[]
+    send: NodeJS.Signals[]
+    drained: NodeJS.Signals[]
+    exits: number[]
+    written: string[]
+  }> = [
+    { name: 'no signal', send: [], drained: [], exits: [], written: [] },
+    { name: 'one SIGINT', send: ['SIGINT'], drained: ['SIGINT'], exits: [], written: [] },
+    { name: 'one SIGTERM', send: ['SIGTERM'], drained: ['SIGTERM'], exits: [], written: [] },
+    {
+      name: 'SIGTERM then SIGINT',
+      send: ['SIGTERM', 'SIGINT'],
+      drained: ['SIGTERM'],
+      exits: [EXIT_INTERRUPTED],
+      written: ['\ncutover x: SIGINT again, exiting now\n'],
+    },
+    {
+      name: 'three signals: each after the first exits',
+      send: ['SIGINT', 'SIGINT', 'SIGTERM'],
+      drained: ['SIGINT'],
+      exits: [130, 130],
+      written: ['\ncutover x: SIGINT again, exiting now\n', '\ncutover x: SIGTERM again, exiting now\n'],
+    },
+    { name: 'a signal not listened to', signals: ['SIGINT'], send: ['SIGTERM'], drained: [], exits: [], written: [] },
+  ]
+  for (const c of cases) {
+    const p = new FakeProcess()
+    const drained: NodeJS.Signals[] = []
+    onShutdown({ name: 'cutover x', drain: s => drained.push(s), target: p, ...(c.signals ? { signals: c.signals } : {}) })
+    for (const s of c.send) p.emit(s)
+    t.strictSame({ drained, exits: p.exits, written: p.written }, { drained: c.drained, exits: c.exits, written: c.written }, c.name)
+  }
+})
+
+t.test('the returned function removes the handlers', async t => {
+  const p = new FakeProcess()
+  let drained = 0
+  const off = onShutdown({ name: 'cutover x', drain: () => drained++, target: p })
+  t.equal(p.listenerCount('SIGINT') + p.listenerCount('SIGTERM'), 2, 'one handler per signal')
+  off()
+  t.equal(p.listenerCount('SIGINT') + p.listenerCount('SIGTERM'), 0, 'none left')
+  p.emit('SIGINT')
+  t.equal(drained, 0, 'a signal after removal does nothing')
+})
