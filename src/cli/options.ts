@@ -11,7 +11,7 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port }
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
+const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
 
 /** parseBytes parses a byte size such as `65536`, `64k`, `2MiB`, `1g` (binary units). */
 export function parseBytes(s: string): number {

@@ -20,9 +20,9 @@ export type RangeResult =
   | { readonly kind: 'invalid' }
   | { readonly kind: 'no-overlap' }
 
-const NONE: RangeResult = { kind: 'none' }
-const INVALID: RangeResult = { kind: 'invalid' }
-const NO_OVERLAP: RangeResult = { kind: 'no-overlap' }
+const NONE: Readonly<RangeResult> = { kind: 'none' }
+const INVALID: Readonly<RangeResult> = { kind: 'invalid' }
+const NO_OVERLAP: Readonly<RangeResult> = { kind: 'no-overlap' }
 const INT64_MAX = 9223372036854775807n
 
 /** trimOws trims what Go's textproto.TrimString trims: ASCII space, tab, CR and LF. */

@@ -21,7 +21,7 @@ export interface ReportMeta {
 }
 
 /** KIND_COLORS are the chart colours of the kinds (Okabe–Ito palette: readable with colour blindness). */
-const KIND_COLORS: Record<DivergenceKind, string> = {
+const KIND_COLORS: Readonly<Record<DivergenceKind, string>> = {
   status: '#D55E00',
   header: '#E69F00',
   'body-length': '#CC79A7',
@@ -90,7 +90,7 @@ function timeLabel(ms: number, spanMs: number): string {
 }
 
 /** ROUND_WIDTHS are the bar widths the timeline prefers, in minutes. */
-const ROUND_WIDTHS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080]
+const ROUND_WIDTHS: readonly number[] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080]
 
 /**
  * slotWidth picks the width of a timeline bar: the smallest round width that is a multiple of the

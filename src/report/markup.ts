@@ -15,7 +15,7 @@ export class Html {
 /** Interpolation is what {@link markup} accepts between its literal parts. */
 export type Interpolation = Html | string | number | boolean | undefined | null | readonly Interpolation[]
 
-const ENTITIES: Record<string, string> = {
+const ENTITIES: Readonly<Record<string, string>> = {
   '&': '&amp;',
   '<': '&lt;',
   '>': '&gt;',

@@ -46,7 +46,7 @@ const optStr = (v: unknown): boolean => v === undefined || isStr(v)
 const isSide = (v: unknown): boolean => v === 'control' || v === 'candidate'
 
 /** FIELDS lists, per divergence kind, the fields that must be there and their checks. */
-const FIELDS: Record<string, Record<string, (v: unknown) => boolean>> = {
+const FIELDS: Readonly<Record<string, Readonly<Record<string, (v: unknown) => boolean>>>> = {
   status: { control: isNum, candidate: isNum },
   header: { name: isStr, control: optStr, candidate: optStr },
   'body-length': { control: isNum, candidate: isNum, part: optNum },

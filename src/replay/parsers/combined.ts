@@ -69,7 +69,7 @@ export function parseCombined(line: string, o: CombinedOptions = {}): LineResult
   return record({ time, method: rl.method, path: rl.target, headers, status: Number(status) })
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const MONTHS: readonly string[] = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
 /**
  * parseTimeLocal reads nginx's `$time_local` / Apache's `%t` (`10/Oct/2000:13:55:36 -0700`, English
