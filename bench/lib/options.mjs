@@ -1,0 +1,69 @@
+// The harness's options, read from an environment object (bench/run.mjs passes process.env). A bad
+// value throws an Error naming the variable; the variables are read in one fixed order, so the first
+// bad one is the one reported.
+
+/**
+ * envInt reads env[name] as an integer >= min. If unset or empty, defaults to `def`.
+ * @throws {Error} when the value is not such an integer.
+ */
+export function envInt(env, name, def, min = 0) {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || Math.floor(n) !== n) {
+    throw new Error(`$${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/**
+ * envList reads env[name] as a comma-separated subset of `all`, an alias standing for its list. If
+ * unset or empty, defaults to `all`.
+ * @throws {Error} when an item is neither in `all` nor an alias.
+ */
+export function envList(env, name, all, aliases = {}) {
+  const v = env[name];
+  if (!v) return all;
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((x) => aliases[x] ?? [x]);
+  for (const x of list) if (!all.includes(x)) throw new Error(`$${name}: unknown "${x}" (known: ${[...all, ...Object.keys(aliases)].join(', ')})`);
+  return list;
+}
+
+/** Splits a flags variable (BENCH_MIRROR_ARGS, BENCH_NODE_ARGS) on whitespace. If unset, defaults to []. */
+const envArgs = (env, name) => (env[name] ?? '').split(/\s+/).filter(Boolean);
+
+/**
+ * readOptions reads every BENCH_* variable but the two lists (BENCH_WORKLOADS, BENCH_SERVERS: their
+ * known values come from the suites, see bench/run.mjs) and BENCH_CUTOVER (kept as given, checked
+ * when cutover is started). Defaults are those of bench/README.md.
+ * @throws {Error} on the first bad value.
+ */
+export function readOptions(env) {
+  return {
+    seconds: envInt(env, 'BENCH_SECONDS', 5, 1),
+    connections: envInt(env, 'BENCH_CONNECTIONS', 64, 1),
+    warmup: envInt(env, 'BENCH_WARMUP', 1, 0),
+    // The fixed-rate latency row measures the steady state of a proxy that runs for hours: a fresh
+    // Node process is still compiling its hot paths for several seconds (p99 through cutover mirror
+    // over the 5 s after 1 s of warmup: 5.8-7.6 ms; after 5 s: 3.2-4.6 ms; on a process warm for a
+    // minute: 1.9-2.5 ms). Every target of that row (old, nginx-mirror, cutover-mirror) gets the same.
+    mirrorWarmup: envInt(env, 'BENCH_MIRROR_WARMUP', 5, 0),
+    strict: env.BENCH_STRICT === '1',
+    mirrorRate: envInt(env, 'BENCH_MIRROR_RATE', 500, 1),
+    mirrorOut: env.BENCH_MIRROR_OUT === '1',
+    // Extra flags for cutover mirror, e.g. `--shed-above 1` to measure what comparing everything costs.
+    mirrorArgs: envArgs(env, 'BENCH_MIRROR_ARGS'),
+    replayConcurrency: envInt(env, 'BENCH_REPLAY_CONCURRENCY', 16, 1),
+    replayBigConcurrency: envInt(env, 'BENCH_REPLAY_BIG_CONCURRENCY', 4, 1),
+    replaySmallRecords: envInt(env, 'BENCH_REPLAY_SMALL_RECORDS', 30_000, 1),
+    replayBigRecords: envInt(env, 'BENCH_REPLAY_BIG_RECORDS', 16, 1),
+    slowReaders: envInt(env, 'BENCH_SLOW_READERS', 1000, 1),
+    slowHold: envInt(env, 'BENCH_SLOW_HOLD', 10, 1),
+    nodeArgs: envArgs(env, 'BENCH_NODE_ARGS'),
+    cutover: env.BENCH_CUTOVER,
+  };
+}

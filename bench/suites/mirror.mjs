@@ -1,0 +1,372 @@
+// The mirror suite: two proxies in front of old = the nginx server and new = the cutover serve
+// server: a second nginx configured as proxy_pass + mirror (the anchor, compares nothing) and
+// `cutover mirror` (compares every request). Each load goes through both proxies (and, for the
+// fixed-rate latency, straight to old too); targets are cutover-mirror / nginx-mirror, latency over
+// old, peak RSS, and that every request is accounted for in cutover mirror's /metrics.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIG_SIZE, MIRROR_RULES, MiB, OUT, ROOT, RSS_SAMPLE_MS, SMALL_SIZE } from '../lib/constants.mjs';
+import { FIXED_RATE_CONNECTIONS, measureWrk, runFixedRate } from '../lib/load.mjs';
+import { log, sleep } from '../lib/log.mjs';
+import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
+import { fmt, fmtCores, fmtMB, fmtMs, table, targetsLine } from '../lib/report.mjs';
+import { treeRss } from '../lib/sampling.mjs';
+import { httpGet, sanityCheck } from '../lib/sanity.mjs';
+import { cutoverCommand, nginxMirrorConf } from '../lib/servers.mjs';
+
+const MIRROR_RSS_TARGET_BYTES = 250e6;
+const MIRROR_P50_TARGET_US = 1000; // cutover mirror p50 - straight-to-old p50
+const MIRROR_P99_TARGET_US = 5000;
+
+/** workloads returns the suite's workloads; mirror-latency's label names opts.mirrorRate. */
+export const workloads = (opts) => [
+  { id: 'mirror-latency', label: `fixed ${opts.mirrorRate} req/s GET /small.json`, kind: 'rate', path: '/small.json', body: SMALL_SIZE },
+  { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7 },
+  { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7 },
+];
+
+/** selected returns the suite's workloads that ctx.opts.workloads selects. */
+export const selected = (ctx) => workloads(ctx.opts).filter((w) => ctx.opts.workloads.includes(w.id));
+
+
+/** Prometheus text -> { 'name': v, 'name{kind="x"}': v }. */
+function parseProm(text) {
+  const m = {};
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const x = line.match(/^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+(\S+)/);
+    if (x) m[x[1]] = Number(x[2]);
+  }
+  return m;
+}
+
+const MIRROR_COUNTERS = ['requests', 'compared', 'abandoned', 'dropped', 'skipped', 'noise', 'shadow_errors', 'proxy_errors'];
+
+/** The cutover mirror counters we account with, read from its /metrics. */
+async function mirrorCounts(metricsPort) {
+  const r = await httpGet(metricsPort, '/metrics');
+  if (r.status !== 200) throw new Error(`cutover mirror /metrics: status ${r.status}`);
+  const m = parseProm(r.body.toString('utf8'));
+  const c = {};
+  for (const k of MIRROR_COUNTERS) {
+    const v = m[`cutover_mirror_${k}_total`];
+    if (v === undefined && k !== 'noise' && k !== 'shadow_errors' && k !== 'proxy_errors' && k !== 'skipped') {
+      throw new Error(`cutover mirror /metrics has no cutover_mirror_${k}_total`);
+    }
+    c[k] = v ?? 0;
+  }
+  c.has_skipped = m.cutover_mirror_skipped_total !== undefined;
+  c.pending = m.cutover_mirror_pending ?? 0;
+  c.queued = m.cutover_mirror_shadow_queued ?? 0;
+  c.divergent = {};
+  for (const [k, v] of Object.entries(m)) {
+    const x = k.match(/^cutover_mirror_divergent_total\{.*kind="([^"]*)".*\}$/);
+    if (x) c.divergent[x[1]] = v;
+  }
+  return c;
+}
+
+/** Waits until no comparison is pending and nothing is queued (max timeoutMs). */
+async function mirrorSettle(metricsPort, timeoutMs = 60_000) {
+  const t = Date.now();
+  for (;;) {
+    const c = await mirrorCounts(metricsPort);
+    if (c.pending === 0 && c.queued === 0) return { counts: c, settled: true, waited_ms: Date.now() - t };
+    if (Date.now() - t > timeoutMs) return { counts: c, settled: false, waited_ms: Date.now() - t };
+    await sleep(100);
+  }
+}
+
+/** accounting is the counter deltas of one workload; `ok` when settled and every request ended one way. */
+function accounting(before, after) {
+  const d = {};
+  for (const k of MIRROR_COUNTERS) d[k] = after.counts[k] - before[k];
+  d.divergent = {};
+  for (const [k, v] of Object.entries(after.counts.divergent)) if (v - (before.divergent[k] ?? 0) > 0) d.divergent[k] = v - (before.divergent[k] ?? 0);
+  d.divergent_requests_by_kind_sum = Object.values(d.divergent).reduce((a, b) => a + b, 0);
+  d.pending = after.counts.pending;
+  d.settled = after.settled;
+  d.settle_ms = after.waited_ms;
+  d.accounted = d.compared + d.abandoned + d.dropped + d.skipped;
+  d.ok = after.settled && d.accounted === d.requests;
+  return d;
+}
+
+/** logProblems counts the lines of a log matching `re`, with up to three samples. */
+function logProblems(file, re) {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return { count: 0, samples: [] };
+  }
+  const lines = text.split('\n').filter((l) => re.test(l));
+  return { count: lines.length, samples: lines.slice(0, 3).map((l) => (l.length > 300 ? l.slice(0, 300) + '...' : l)) };
+}
+
+/**
+ * run: starts the nginx mirror proxy and cutover mirror in front of
+ * old (nginx) and new (cutover serve), runs the selected mirror workloads one
+ * target at a time, accounts every cutover-mirror workload through /metrics,
+ * samples cutover mirror's RSS for the whole part, then stops both proxies
+ * (cutover mirror by SIGTERM: drain, summary).
+ */
+export async function run(ctx, oldS, newS) {
+  const { seconds, mirrorRate, mirrorWarmup, mirrorOut, mirrorArgs } = ctx.opts;
+  const [nmPort, cmPort, metricsPort] = await freePorts(3);
+  const confPath = path.join(OUT, 'nginx-mirror.conf');
+  fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
+  fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
+  const nmChild = startServer(ctx, 'nginx-mirror', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-mirror-error.log'), '-c', confPath]);
+  const nm = { name: 'nginx-mirror', port: nmPort, child: nmChild, describe: `nginx -c ${path.relative(ROOT, confPath)} (proxy_pass old + mirror to new, 1 worker)` };
+
+  const cmd = cutoverCommand(ctx);
+  const outFile = path.join(OUT, 'mirror-divergences.jsonl');
+  fs.rmSync(outFile, { force: true });
+  const cmArgs = [
+    cmd.file,
+    'mirror',
+    '--listen',
+    `127.0.0.1:${cmPort}`,
+    '--old',
+    `http://127.0.0.1:${oldS.port}`,
+    '--new',
+    `http://127.0.0.1:${newS.port}`,
+    '--grace',
+    '2s',
+    '--metrics-listen',
+    `127.0.0.1:${metricsPort}`,
+    '--rules',
+    MIRROR_RULES,
+    ...(mirrorOut ? ['--out', outFile] : []),
+    ...mirrorArgs,
+  ];
+  const cmChild = startServer(ctx, 'cutover-mirror', process.execPath, cmArgs);
+  cmChild.drainMs = 2000 + 3000; // --grace 2s, then the summary
+  const cm = { name: 'cutover-mirror', port: cmPort, child: cmChild, describe: `node ${cmd.rel} ${cmArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')}` };
+
+  await waitForPort(nmChild, nmPort);
+  log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
+  await waitForLog(cmChild, /listening on http:\/\//);
+  await waitForPort(cmChild, metricsPort);
+  log(`cutover-mirror listening on 127.0.0.1:${cmPort}, metrics 127.0.0.1:${metricsPort} (pid ${cmChild.proc.pid}): ${cm.describe}`);
+
+  // Whole-part RSS of cutover mirror (and of the nginx proxy, for comparison).
+  const rss = { 'cutover-mirror': { max: treeRss([cmChild.proc.pid]), samples: 0 }, 'nginx-mirror': { max: 0, samples: 0 } };
+  const nmPids = processTree(nmChild.proc.pid);
+  const wholeSampler = setInterval(() => {
+    const a = treeRss([cmChild.proc.pid]);
+    rss['cutover-mirror'].samples++;
+    if (a > rss['cutover-mirror'].max) rss['cutover-mirror'].max = a;
+    const b = treeRss(nmPids);
+    rss['nginx-mirror'].samples++;
+    if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
+  }, RSS_SAMPLE_MS);
+
+  const res = { proxies: [nm, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  try {
+    const c0 = await mirrorCounts(metricsPort);
+    await sanityCheck(nm);
+    await sanityCheck(cm);
+    res.sanity_accounting = accounting(c0, await mirrorSettle(metricsPort));
+
+    for (const w of selected(ctx)) {
+      const r = (res.workloads[w.id] = {});
+      const targets = w.kind === 'rate' ? [{ ...oldS, name: 'old' }, nm, cm] : [nm, cm];
+      for (const s of targets) {
+        const before = s === cm ? (await mirrorSettle(metricsPort)).counts : null;
+        if (w.kind === 'rate') {
+          const x = await runFixedRate(ctx, s, w, { rate: mirrorRate, seconds, warmup: mirrorWarmup });
+          r[s.name] = x;
+          const l = x.latency_us ?? {};
+          log(`${w.id} ${s.name.padEnd(14)} ${mirrorRate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
+        } else {
+          const a = await measureWrk(ctx, s, w);
+          r[s.name] = a;
+          log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+        }
+        if (s === cm) {
+          const acc = accounting(before, await mirrorSettle(metricsPort));
+          r.accounting = acc;
+          log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); divergent ${JSON.stringify(acc.divergent)}`);
+        }
+        if (cmChild.exited) throw new Error(`cutover mirror died during ${w.id}: ${JSON.stringify(cmChild.exited)}\n${tailLog(cmChild)}`);
+        await sleep(w.id === 'mirror-256m' ? 1000 : 300);
+      }
+    }
+    res.final_counts = (await mirrorSettle(metricsPort)).counts;
+  } finally {
+    clearInterval(wholeSampler);
+    const t = Date.now();
+    await stopChild(ctx, cmChild);
+    res.stop = { ms: Date.now() - t, exit: cmChild.exited };
+    await stopChild(ctx, nmChild);
+  }
+  // Summary printed by cutover mirror on SIGTERM.
+  const logText = fs.readFileSync(cmChild.logPath, 'utf8');
+  const i = logText.lastIndexOf('cutover mirror: stopped');
+  res.summary = i >= 0 ? logText.slice(i).trimEnd() : null;
+  const m = res.summary?.match(/requests (\d+)\s+compared (\d+)\s+divergent (\d+)\s+noise (\d+)\s+dropped (\d+)\s+abandoned (\d+)\s+skipped (\d+)/);
+  if (m) {
+    const [requests, compared, divergent, noise, dropped, abandoned, skipped] = m.slice(1).map(Number);
+    res.summary_counts = { requests, compared, divergent, noise, dropped, abandoned, skipped, ok: requests === compared + dropped + abandoned + skipped };
+  }
+  // pino: level 40 warn, 50 error, 60 fatal; anything on stderr that is not JSON is suspicious too.
+  res.log_problems = logProblems(cmChild.logPath, /"level":(4|5|6)0|Error|error:|Unhandled|WARNING/);
+  res.nginx_mirror_log_problems = logProblems(path.join(OUT, 'nginx-mirror-error.log'), /\[(error|crit|alert|emerg)\]/);
+  return res;
+}
+
+/** toJson is the suite's part of results.json (`mirror`): figures, accounting, RSS, stop summary. */
+export function toJson(ctx, res) {
+  const W = workloads(ctx.opts);
+  const list = W.filter((w) => res.workloads[w.id]).map((w) => {
+    const r = res.workloads[w.id];
+    const targets = {};
+    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+      const x = r[n];
+      if (!x) continue;
+      if (w.kind === 'rate') targets[n] = x;
+      else {
+        const { wrk_stdout, ...raw } = x.raw;
+        targets[n] = { req_per_s: x.rps, mb_per_s: x.mbs, value: x.value, valid: x.valid, warnings: x.warnings, ...raw };
+      }
+    }
+    return {
+      id: w.id,
+      label: w.label,
+      unit: w.kind === 'rate' ? 'latency (us)' : w.unit,
+      target: w.kind === 'rate' ? { p50_minus_old_us: MIRROR_P50_TARGET_US, p99_minus_old_us: MIRROR_P99_TARGET_US } : { cutover_mirror_over_nginx_mirror: w.target },
+      results: targets,
+      accounting: r.accounting,
+    };
+  });
+  return {
+    rate: ctx.opts.mirrorRate,
+    rate_connections: FIXED_RATE_CONNECTIONS,
+    rules: MIRROR_RULES,
+    proxies: res.proxies,
+    workloads: list,
+    sanity_accounting: res.sanity_accounting,
+    rss_max_bytes: { 'cutover-mirror': res.rss['cutover-mirror'].max, 'nginx-mirror': res.rss['nginx-mirror'].max, samples: res.rss['cutover-mirror'].samples },
+    rss_target_bytes: MIRROR_RSS_TARGET_BYTES,
+    final_counts: res.final_counts,
+    summary: res.summary,
+    summary_counts: res.summary_counts,
+    stop: res.stop,
+    log_problems: res.log_problems,
+    nginx_mirror_log_problems: res.nginx_mirror_log_problems,
+  };
+}
+
+/** report prints the mirror tables, accounting, summary and the targets line; returns the verdicts. */
+export function report(ctx, res, meta) {
+  const { connections, seconds, warmup, mirrorRate, mirrorWarmup, mirrorOut, mirrorArgs } = ctx.opts;
+  const sel = selected(ctx);
+  const W = res.workloads;
+  const verdicts = [];
+  const out = [''];
+  out.push(
+    `Mirror (${meta.date}; old = nginx, new = cutover serve, same data; proxies: nginx-mirror = nginx proxy_pass+mirror, ` +
+      `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}${mirrorArgs.length ? ` ${mirrorArgs.join(' ')}` : ''}, every request shadowed; wrk -t1 -c${connections} -d${seconds}s, ` +
+      `fixed rate ${mirrorRate} req/s x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise)`,
+  );
+  const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target']];
+  const lat = W['mirror-latency'];
+  if (lat) {
+    for (const p of ['p50', 'p99']) {
+      const limit = p === 'p50' ? MIRROR_P50_TARGET_US : MIRROR_P99_TARGET_US;
+      const v = (n) => lat[n]?.latency_us?.[p];
+      const cell = (n) => (lat[n] ? fmtMs(v(n)) + (lat[n].valid ? '' : ' (!)') : 'n/a');
+      const diff = v('cutover-mirror') - v('old');
+      const invalid = !lat.old?.valid || !lat['cutover-mirror']?.valid;
+      const verdict = invalid ? 'INVALID' : diff <= limit ? 'PASS' : 'FAIL';
+      verdicts.push({ what: `mirror-latency cutover-mirror ${p} - old <= ${limit / 1000} ms`, verdict, value: diff });
+      rows.push([
+        `${workloads(ctx.opts)[0].label}, ${p}`,
+        'ms',
+        cell('old'),
+        cell('nginx-mirror'),
+        cell('cutover-mirror'),
+        v('nginx-mirror') ? (v('cutover-mirror') / v('nginx-mirror')).toFixed(2) : 'n/a',
+        `${p} - old <= ${limit / 1000} ms: ${diff >= 0 ? '+' : ''}${(diff / 1000).toFixed(2)} ms ${verdict}`,
+      ]);
+    }
+  }
+  for (const w of sel.filter((x) => x.kind !== 'rate')) {
+    const r = W[w.id];
+    if (!r) continue;
+    const cell = (n) => (r[n] ? fmt(r[n].value) + (r[n].valid ? '' : ' (!)') : 'n/a');
+    const x = r['cutover-mirror'];
+    const y = r['nginx-mirror'];
+    const q = x && y && y.value ? x.value / y.value : null;
+    const verdict = q === null ? 'n/a' : !x.valid || !y.valid ? 'INVALID' : q >= w.target ? 'PASS' : 'FAIL';
+    if (q !== null) verdicts.push({ what: `${w.id} cutover-mirror/nginx-mirror >= ${w.target}`, verdict, value: q });
+    rows.push([w.label, w.unit, 'n/a', cell('nginx-mirror'), cell('cutover-mirror'), q === null ? 'n/a' : q.toFixed(2), `>= ${w.target} ${verdict}`]);
+  }
+  const rssV = res.rss['cutover-mirror'].max < MIRROR_RSS_TARGET_BYTES ? 'PASS' : 'FAIL';
+  verdicts.push({ what: 'cutover mirror peak RSS over the mirror part < 250 MB', verdict: rssV, value: res.rss['cutover-mirror'].max });
+  rows.push(['peak RSS, whole mirror part (sampled)', 'MB', 'n/a', fmtMB(res.rss['nginx-mirror'].max), fmtMB(res.rss['cutover-mirror'].max), '', `< 250 MB ${rssV}`]);
+  const accs = Object.entries(W).filter(([, r]) => r.accounting);
+  const accOk = accs.every(([, r]) => r.accounting.ok) && (!res.summary_counts || res.summary_counts.ok);
+  verdicts.push({ what: 'cutover mirror: compared + abandoned + dropped + skipped = requests (every workload)', verdict: accOk ? 'PASS' : 'FAIL', value: null });
+  rows.push(['accounting: no comparison silently skipped', '', '', '', accs.map(([id, r]) => (r.accounting.ok ? 'ok' : `${id} MISMATCH`)).join(', '), '', `compared+abandoned+dropped+skipped = requests ${accOk ? 'PASS' : 'FAIL'}`]);
+  out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l']));
+  out.push('(!) = errors or implausible byte counts in that run, see warnings.');
+
+  if (lat) {
+    const lrows = [['fixed rate', 'scheduled', 'ok', 'failed', 'achieved req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p50 - old', 'p99 - old', 'send lag p50/p99', 'peak RSS', 'target CPU', 'other CPU']];
+    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+      const x = lat[n];
+      if (!x) continue;
+      const l = x.latency_us ?? {};
+      const o = lat.old?.latency_us ?? {};
+      const d = (k) => (n === 'old' || l[k] == null || o[k] == null ? '' : `${l[k] - o[k] >= 0 ? '+' : ''}${((l[k] - o[k]) / 1000).toFixed(2)} ms`);
+      lrows.push([n, fmt(x.scheduled), fmt(x.completed), fmt(x.failed), fmt(x.achieved_rate), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max), d('p50'), d('p99'), `${fmtMs(x.send_lag_us.p50)} / ${fmtMs(x.send_lag_us.p99)}`, fmtMB(x.rss_max_bytes), fmtCores(x.server_cpu_cores), fmtCores(x.foreign_cpu_cores)]);
+    }
+    out.push('');
+    out.push(`Fixed-rate latency (bench/fixed-rate.mjs, GET /small.json, from the scheduled send time to the end of the body; send lag = the generator's own timer lateness, included in every figure)`);
+    out.push(table(lrows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  }
+  const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'other CPU']];
+  for (const w of sel.filter((x) => x.kind !== 'rate')) {
+    for (const n of ['nginx-mirror', 'cutover-mirror']) {
+      const r = W[w.id]?.[n];
+      if (!r) continue;
+      const e = r.raw.errors;
+      drows.push([w.id, n, fmt(r.raw.requests), fmt(r.rps), fmt(r.mbs), fmtMs(r.raw.latency_us?.p50), fmtMs(r.raw.latency_us?.p99), `${e.status}/${e.connect + e.read + e.write}/${e.timeout}`, fmtMB(r.raw.rss_max_bytes), fmtCores(r.raw.server_cpu_cores), fmtCores(r.raw.foreign_cpu_cores)]);
+    }
+  }
+  if (drows.length > 1) {
+    out.push('');
+    out.push('Mirror details (wrk; RSS = VmRSS of the proxy process tree sampled every 100 ms during warmup+run)');
+    out.push(table(drows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  }
+  out.push('target/proxy CPU = cores used by that process tree during the run (the proxy only, not old/new/load generator); other CPU = cores used by processes outside this benchmark (/proc/stat minus ours), > 0.15 is warned about.');
+  const arows = [['cutover mirror (warmup+run)', 'requests', 'compared', 'abandoned', 'dropped', 'skipped', 'settled after', 'divergent (by kind)', 'noise', 'shadow errors', 'proxy errors', 'check']];
+  const arow = (id, a) => [id, fmt(a.requests), fmt(a.compared), fmt(a.abandoned), fmt(a.dropped), fmt(a.skipped), a.settled ? `${a.settle_ms} ms` : `NOT (${a.pending} pending)`, Object.keys(a.divergent).length ? Object.entries(a.divergent).map(([k, v]) => `${k} ${v}`).join(', ') : '0', fmt(a.noise), fmt(a.shadow_errors), fmt(a.proxy_errors), a.ok ? 'PASS' : 'FAIL'];
+  if (res.sanity_accounting) arows.push(arow('sanity checks', res.sanity_accounting));
+  for (const [id, r] of accs) arows.push(arow(id, r.accounting));
+  out.push('');
+  out.push(`Mirror accounting (deltas of /metrics counters; every request must end compared, abandoned, dropped or skipped${res.final_counts?.has_skipped ? '' : ' (no skipped counter found)'})`);
+  out.push(table(arows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'l']));
+  if (res.summary_counts) {
+    const s = res.summary_counts;
+    out.push(`cutover mirror summary on SIGTERM (stopped in ${res.stop.ms} ms, exit ${JSON.stringify(res.stop.exit)}): requests ${s.requests} compared ${s.compared} divergent ${s.divergent} noise ${s.noise} dropped ${s.dropped} abandoned ${s.abandoned} skipped ${s.skipped}: ${s.ok ? 'adds up' : 'DOES NOT ADD UP'}`);
+  } else {
+    out.push(`WARNING cutover mirror printed no summary on SIGTERM (exit ${JSON.stringify(res.stop.exit)}):\n${tailLog({ logPath: path.join(OUT, 'cutover-mirror.log') }, 8)}`);
+  }
+  const totalDiv = Object.values(res.final_counts?.divergent ?? {}).reduce((a, b) => a + b, 0);
+  out.push(`Divergences found by cutover mirror over the whole part: ${res.summary_counts ? res.summary_counts.divergent : totalDiv} requests (by kind: ${JSON.stringify(res.final_counts?.divergent ?? {})})${mirrorOut ? `; records in ${path.relative(ROOT, path.join(OUT, 'mirror-divergences.jsonl'))}` : ' (BENCH_MIRROR_OUT=1 to record them)'}`);
+  if (res.log_problems.count) out.push(`WARNING cutover-mirror.log: ${res.log_problems.count} warning/error lines, e.g.:\n  ${res.log_problems.samples.join('\n  ')}`);
+  if (res.nginx_mirror_log_problems.count) out.push(`nginx-mirror-error.log: ${res.nginx_mirror_log_problems.count} error lines, e.g.:\n  ${res.nginx_mirror_log_problems.samples.join('\n  ')}`);
+  const warns = [];
+  for (const [id, r] of Object.entries(W)) for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) for (const x of r[n]?.warnings ?? []) warns.push(`WARNING ${n} ${id}: ${x}`);
+  if (warns.length) out.push('', ...warns);
+  out.push('', targetsLine('Mirror targets', verdicts));
+  console.log(out.join('\n'));
+  return verdicts;
+}
+

@@ -1,0 +1,135 @@
+// The serve suite (the plain rows): nginx, Go net/http ServeContent and cutover serve, one after
+// another under the same wrk load on the same data; ratios cutover/go (the targets) and cutover/nginx,
+// and cutover's peak RSS during the 256 MiB GET.
+
+import { BIG_SIZE, KiB, MiB, SERVER_NAMES, SMALL_SIZE } from '../lib/constants.mjs';
+import { measureWrk } from '../lib/load.mjs';
+import { log, sleep } from '../lib/log.mjs';
+import { fmt, fmtMB, fmtMs, ratio, table, targetsLine } from '../lib/report.mjs';
+
+const RSS_TARGET_BYTES = 200e6; // "200 MB", MB = 10^6 bytes
+
+/** The serve workloads; `target` is the least cutover/go ratio of the row's value. */
+export const SERVE_WORKLOADS = [
+  { id: 'small', label: 'small file GET (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
+  { id: '1m', label: '1 MiB GET', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7 },
+  { id: '256m', label: '256 MiB GET', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7 },
+  { id: 'range', label: 'random 1 MiB ranges of 256 MiB', unit: 'MB/s', path: '/256m.bin', script: 'range.lua', body: MiB, env: { BENCH_FILE_SIZE: String(BIG_SIZE), BENCH_SLICE: String(MiB) }, target: 0.7 },
+  { id: 'multi', label: '2-range multipart (2x64 KiB)', unit: 'req/s', alsoMBs: true, path: '/256m.bin', script: 'multirange.lua', body: 128 * KiB, env: { BENCH_FILE_SIZE: String(BIG_SIZE), BENCH_SLICE: String(64 * KiB) }, target: 0.7 },
+];
+
+/** workloads returns the suite's workloads (they depend on no option; same signature as the other suites). */
+export const workloads = (_opts) => SERVE_WORKLOADS;
+
+/** selected returns the suite's workloads that ctx.opts.workloads selects, in the suite's order. */
+export const selected = (ctx) => SERVE_WORKLOADS.filter((w) => ctx.opts.workloads.includes(w.id));
+
+/**
+ * run measures every selected workload on every server of `servers` (warmup, then the measured wrk
+ * run, 300 ms between runs). Returns { servers, results } with results[workload id][server name] =
+ * { rps, mbs, value, warnings, valid, raw }.
+ */
+export async function run(ctx, servers) {
+  const results = {};
+  for (const w of selected(ctx)) {
+    results[w.id] = {};
+    for (const s of servers) {
+      const r = await measureWrk(ctx, s, w);
+      results[w.id][s.name] = r;
+      log(`${w.id.padEnd(5)} ${s.name.padEnd(7)} ${fmt(r.rps).padStart(9)} req/s ${fmt(r.mbs).padStart(7)} MB/s  rss ${fmtMB(r.raw.rss_max_bytes)}${r.warnings.length ? '  WARN: ' + r.warnings.join('; ') : ''}`);
+      await sleep(300); // let the server settle (aborted in-flight responses)
+    }
+  }
+  return { servers, results };
+}
+
+/** report prints the serve tables, the RSS verdict and the targets line; returns the verdicts. */
+export function report(ctx, { servers, results }, meta) {
+  const { connections, seconds, warmup } = ctx.opts;
+  const names = SERVER_NAMES.filter((n) => servers.some((s) => s.name === n));
+  const has = (n) => names.includes(n);
+  const verdicts = [];
+  const rows = [['workload', 'unit', ...names, 'cutover/go', 'cutover/nginx', 'target (cutover/go)']];
+  for (const w of selected(ctx)) {
+    const cell = (n) => {
+      const r = results[w.id]?.[n];
+      if (!r) return 'n/a';
+      return fmt(r.value, w.unit === 'MB/s' ? 0 : 0) + (r.valid ? '' : ' (!)');
+    };
+    const rg = has('cutover') && has('go') ? ratio(results, w, 'cutover', 'go') : null;
+    const rn = has('cutover') && has('nginx') ? ratio(results, w, 'cutover', 'nginx') : null;
+    let verdict = 'n/a';
+    if (rg !== null) {
+      const invalid = !results[w.id].cutover.valid || !results[w.id].go.valid;
+      verdict = invalid ? 'INVALID' : rg >= w.target ? 'PASS' : 'FAIL';
+      verdicts.push({ what: `${w.id} cutover/go >= ${w.target}`, verdict, value: rg });
+    }
+    rows.push([w.label, w.unit, ...names.map(cell), rg === null ? 'n/a' : rg.toFixed(2), rn === null ? 'n/a' : rn.toFixed(2), `>= ${w.target} ${verdict}`]);
+    if (w.alsoMBs) {
+      const mrow = (n) => {
+        const r = results[w.id]?.[n];
+        return r ? fmt(r.mbs) + (r.valid ? '' : ' (!)') : 'n/a';
+      };
+      const mr = (a, b) => {
+        const x = results[w.id]?.[a];
+        const y = results[w.id]?.[b];
+        return x && y && y.mbs ? (x.mbs / y.mbs).toFixed(2) : 'n/a';
+      };
+      rows.push([`  (same, throughput)`, 'MB/s', ...names.map(mrow), has('go') ? mr('cutover', 'go') : 'n/a', has('nginx') ? mr('cutover', 'nginx') : 'n/a', '']);
+    }
+  }
+  const out = [];
+  out.push('');
+  out.push(`Results (${meta.date}; wrk -t1 -c${connections} -d${seconds}s, warmup ${warmup}s; ${meta.cpus} CPUs; MB = 10^6 bytes)`);
+  out.push(table(rows, ['l', 'l', ...names.map(() => 'r'), 'r', 'r', 'l']));
+  out.push('(!) = errors or implausible byte counts in that run, see warnings; such a row is not a valid measurement.');
+
+  // Details: latency, errors, RSS.
+  const drows = [['workload', 'server', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)']];
+  for (const w of selected(ctx)) {
+    for (const n of names) {
+      const r = results[w.id]?.[n];
+      if (!r) continue;
+      const e = r.raw.errors;
+      drows.push([w.id, n, fmt(r.raw.requests), fmt(r.rps), fmt(r.mbs), fmtMs(r.raw.latency_us?.p50), fmtMs(r.raw.latency_us?.p99), `${e.status}/${e.connect + e.read + e.write}/${e.timeout}`, fmtMB(r.raw.rss_max_bytes)]);
+    }
+  }
+  out.push('');
+  out.push('Details (RSS = sum of VmRSS over the server process tree, sampled every 100 ms during warmup+run; nginx = master+worker)');
+  out.push(table(drows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+
+  if (has('cutover') && results['256m']?.cutover) {
+    const rss = results['256m'].cutover.raw.rss_max_bytes;
+    const v = rss < RSS_TARGET_BYTES ? 'PASS' : 'FAIL';
+    verdicts.push({ what: 'cutover peak RSS during 256 MiB GET < 200 MB', verdict: v, value: rss });
+    out.push('');
+    out.push(`cutover peak RSS during 256 MiB GET x${connections} connections: ${fmtMB(rss)} (target < 200 MB) ${v}`);
+    const cmp = names.filter((n) => n !== 'cutover').map((n) => `${n} ${fmtMB(results['256m'][n]?.raw.rss_max_bytes)}`);
+    if (cmp.length) out.push(`  for comparison: ${cmp.join(', ')}`);
+  } else if (!has('cutover')) {
+    out.push('');
+    out.push('cutover was not run: no ratios, no RSS verdict.');
+  }
+  const warns = [];
+  for (const w of SERVE_WORKLOADS) for (const n of names) for (const x of results[w.id]?.[n]?.warnings ?? []) warns.push(`WARNING ${n} ${w.id}: ${x}`);
+  if (warns.length) out.push('', ...warns);
+  if (verdicts.length) out.push('', targetsLine('Targets', verdicts));
+  console.log(out.join('\n'));
+  return verdicts;
+}
+
+/** toJson is the suite's part of results.json: one entry per selected workload. */
+export function toJson(ctx, { results }) {
+  return selected(ctx).map((w) => ({
+    id: w.id,
+    label: w.label,
+    unit: w.unit,
+    target_cutover_over_go: w.target,
+    results: Object.fromEntries(
+      Object.entries(results[w.id]).map(([n, r]) => {
+        const { wrk_stdout, ...raw } = r.raw;
+        return [n, { req_per_s: r.rps, mb_per_s: r.mbs, value: r.value, valid: r.valid, warnings: r.warnings, ...raw }];
+      }),
+    ),
+  }));
+}
