@@ -156,7 +156,8 @@ type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext }
  * Client path: http-proxy streams the primary's answer; the client never waits for the shadow.
  * The primary's body is also pushed into bounded {@link BodyTee}s that never block: a comparer
  * that falls behind abandons its comparison. Shadow path: work items go to a bounded
- * {@link TaskQueue}; a full queue drops the shadow (counted), never the request. The control of a
+ * {@link TaskQueue}, each one {@link runExperiment} with the primary's answer as an answered side; a
+ * full queue drops the shadow (counted), never the request. The control of a
  * comparison is always old and the candidate always new, whichever answers clients.
  */
 export class Mirror {
@@ -168,7 +169,6 @@ export class Mirror {
   readonly queue: TaskQueue
   readonly #o: MirrorOptions
   readonly #primary: Backend
-  readonly #shadow: Backend
   readonly #primaryIsOld: boolean
   readonly #methods: ReadonlySet<string>
   readonly #sample: number
@@ -200,7 +200,6 @@ export class Mirror {
     this.#o = o
     this.#primaryIsOld = (o.primary ?? 'old') === 'old'
     this.#primary = this.#primaryIsOld ? o.old : o.new
-    this.#shadow = this.#primaryIsOld ? o.new : o.old
     this.#methods = new Set([...(o.shadowMethods ?? ['GET', 'HEAD'])].map(m => m.toUpperCase()))
     this.#sample = sample
     this.#random = o.random ?? Math.random
