@@ -1,17 +1,25 @@
+import { systemClock, type Clock } from '../core/clock.js'
 import { codeOf } from '../core/errors.js'
+import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 import { parseHttpDate } from '../http/http-date.js'
 import type { Comparison, Divergence } from './divergence.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
 import { boundaryOf, parseMultipart, type MultipartPart } from './multipart-parser.js'
-import { ALWAYS_IGNORED, HOP_BY_HOP, type EtagPairs, type Rules } from './rules.js'
+import { ALWAYS_IGNORED, type Rules } from './rules.js'
 import { compareStreams, type StreamVerdict } from './stream-compare.js'
 
 /** CompareOptions tunes one comparison. */
 export interface CompareOptions {
   /** Header and body rules; see rules.ts. */
   readonly rules: Rules
-  /** ETag pairs learnt so far, for `etag: consistent`; if unset, consistency is judged per exchange. */
-  readonly etags?: EtagPairs
+  /**
+   * Under `etag: consistent`, whether this exchange's pair of ETags ({@link judgedEtags}) agrees
+   * with the pairs learnt from earlier exchanges: the experiment asks EtagPairs before comparing,
+   * so the comparison itself reads no state. If unset, true (consistency judged per exchange).
+   */
+  readonly etagsConsistent?: boolean
+  /** Where the comparison's `time` comes from. If unset, the system clock. */
+  readonly clock?: Clock
   /** Abandon the body comparison after this long (a `timeout` divergence). If unset, 60 000 ms. */
   readonly bodyTimeoutMs?: number
 }
@@ -39,13 +47,6 @@ function headerMap(h: Response['headers']): Map<string, string> {
   return m
 }
 
-/** connectionHeaders are the extra hop-by-hop fields a Connection header names (RFC 9110 §7.6.1). */
-function connectionHeaders(m: Map<string, string>): string[] {
-  return (m.get('connection') ?? '')
-    .split(',')
-    .map(s => s.trim().toLowerCase())
-    .filter(Boolean)
-}
 
 const mediaType = (v: string | undefined): string | undefined => v?.split(';')[0]!.trim().toLowerCase()
 
@@ -56,7 +57,6 @@ const mediaType = (v: string | undefined): string | undefined => v?.split(';')[0
  * a multipart Content-Type is compared without its boundary; the rules decide the rest.
  */
 function compareHeaders(
-  req: ExchangeRequest,
   status: number,
   c: Map<string, string>,
   n: Map<string, string>,
@@ -65,7 +65,7 @@ function compareHeaders(
   found: Found,
 ): void {
   // The connection names little (usually nothing): the constant sets are looked up, not copied.
-  const named = [...connectionHeaders(c), ...connectionHeaders(n)]
+  const named = [...connectionTokens(c.get('connection')), ...connectionTokens(n.get('connection'))]
   const names = [...new Set([...c.keys(), ...n.keys()])].sort()
   const rules = o.rules
   const statusOnly = rules.statusOnly.has(status)
@@ -93,8 +93,8 @@ function compareHeaders(
       } else if (cv === undefined || nv === undefined) {
         found.add(d) // consistent still wants both sides to tag, or neither
       } else {
-        const ok = o.etags ? o.etags.observe(req.path, cv, nv) : true
-        if (!ok) found.add(d)
+        // Which pairs came before is the experiment's business: judgedEtags names this pair to it.
+        if (o.etagsConsistent === false) found.add(d)
         else if (cv !== nv) found.add(d, 'etag: consistent')
       }
       continue
@@ -217,6 +217,26 @@ async function compareMultipart(
   }
 }
 
+/**
+ * judgedEtags returns the control's and the candidate's ETag when `compareExchange` would judge
+ * their consistency (`etag: consistent`, both answers with the same status, that status not
+ * `statusOnly`, ETag not ignored by a rule nor named by either Connection field, and both sides
+ * tagged), or undefined. The experiment learns exactly these pairs, before comparing, and passes
+ * the verdict as {@link CompareOptions.etagsConsistent}. Pure; reads no body.
+ */
+export function judgedEtags(control: Observed, candidate: Observed, rules: Rules): readonly [string, string] | undefined {
+  if (rules.etag !== 'consistent' || control.kind !== 'response' || candidate.kind !== 'response') return undefined
+  const status = control.status
+  if (status !== candidate.status || rules.statusOnly.has(status)) return undefined
+  if (rules.ignoreHeaders.has('etag') || rules.ignoreHeadersByStatus.get(status)?.has('etag')) return undefined
+  const c = headerMap(control.headers)
+  const n = headerMap(candidate.headers)
+  if ([...connectionTokens(c.get('connection')), ...connectionTokens(n.get('connection'))].includes('etag')) return undefined
+  const cv = c.get('etag')
+  const nv = n.get('etag')
+  return cv === undefined || nv === undefined ? undefined : [cv, nv]
+}
+
 /** cancelBody gives up reading a response's body (releasing its connection); no-op for an error. */
 export const cancelBody = (r: Observed): void => {
   if (r.kind === 'response') void (r.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]().return?.()?.catch(() => undefined)
@@ -241,7 +261,7 @@ export async function compareExchange(
   let bytesCompared = 0
   const record = (): Comparison => ({
     request,
-    time: new Date().toISOString(),
+    time: new Date((options.clock ?? systemClock).now()).toISOString(),
     status: {
       ...(control.kind === 'response' ? { control: control.status } : {}),
       ...(candidate.kind === 'response' ? { candidate: candidate.status } : {}),
@@ -273,7 +293,7 @@ export async function compareExchange(
   const nh = headerMap(candidate.headers)
   const cb = boundaryOf(ch.get('content-type'))
   const nb = boundaryOf(nh.get('content-type'))
-  compareHeaders(request, control.status, ch, nh, cb !== undefined && nb !== undefined, options, found)
+  compareHeaders(control.status, ch, nh, cb !== undefined && nb !== undefined, options, found)
   if (options.rules.statusOnly.has(control.status)) {
     cancelBody(control)
     cancelBody(candidate)

@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher } from 'undici'
 import type { ExchangeRequest, Observed } from './exchange.js'
-import { HOP_BY_HOP } from './rules.js'
+import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 
 /** SendOptions tune one {@link Backend.send}. */
 export interface SendOptions {
@@ -150,9 +150,7 @@ export class HttpBackend implements Backend {
       // The caller's abort still cuts the body, until the body is done.
       res.body.once('close', unlink)
       // With responseHeaders: 'raw', undici gives the fields as a flat [name, value, ...] list.
-      const raw = res.headers as unknown as string[]
-      const headers: Array<readonly [string, string]> = []
-      for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i]!.toLowerCase(), raw[i + 1]!])
+      const headers = rawHeaderPairs(res.headers as unknown as string[])
       return { kind: 'response', status: res.statusCode, headers, body: res.body, durationMs }
     } catch (err) {
       unlink()
@@ -177,7 +175,7 @@ export class HttpBackend implements Backend {
   #headers(req: ExchangeRequest, o: SendOptions): string[] {
     const h = req.headers
     const drop = new Set(HOP_BY_HOP)
-    for (const name of (h.connection ?? '').split(',')) drop.add(name.trim().toLowerCase())
+    for (const name of connectionTokens(h.connection)) drop.add(name)
     drop.add('expect')
     if (h['content-length'] !== '0') drop.add('content-length')
     const out: string[] = []

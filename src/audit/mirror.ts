@@ -11,34 +11,34 @@ import { Agent as HttpsAgent } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import httpProxy from 'http-proxy'
 import type { Logger } from 'pino'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { accessRecordHeaders, type AccessLog } from '../telemetry/access-log.js'
+import { Registry } from 'prom-client'
+import type { AccessLog } from '../telemetry/access-log.js'
+import { Metrics } from '../telemetry/metrics.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
+import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
-import { compareExchange, type CompareOptions } from './compare.js'
-import { withNoise, type Comparison, type DivergenceKind } from './divergence.js'
+import { captureRecord } from './capture-record.js'
+import type { Comparison } from './divergence.js'
+import { EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
-import { classify, describe, type Backend, type SendOptions } from './http-backend.js'
-import { DEFAULT_RULES, EtagPairs, HOP_BY_HOP, translateValidators, type Rules } from './rules.js'
+import { runExperiment, type Answered, type CompareFn, type ExperimentOptions, type SideName } from './experiment.js'
+import { classify, describe, type Backend } from './http-backend.js'
 import { LoadGauge, type Load } from './load-gauge.js'
-import { ShadowQueue } from './shadow-queue.js'
-import { splitBody } from './split-body.js'
+import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
+import type { Rules } from './rules.js'
+import { TaskQueue } from './task-queue.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
+
+export { MirrorStats } from './mirror-metrics.js'
+export type { CompareFn } from './experiment.js'
 
 /**
  * DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 32 MiB, four comparisons
  * at the default lag bound (8 MiB each).
  */
 export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
-
-/** CompareFn is the signature of {@link compareExchange}, injectable for tests. */
-export type CompareFn = (
-  request: ExchangeRequest,
-  control: Observed,
-  candidate: Observed,
-  options: CompareOptions,
-) => Promise<Comparison>
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
@@ -66,8 +66,8 @@ export interface MirrorOptions {
    * EtagPairs.
    */
   readonly etags?: EtagPairs
-  /** Where shadow work runs. If unset, a ShadowQueue with its defaults (16 running, 256 queued). */
-  readonly queue?: ShadowQueue
+  /** Where shadow work runs (offered, never awaited). If unset, a TaskQueue with its defaults (16 running, 256 queued). */
+  readonly queue?: TaskQueue
   /** Called with every finished comparison (clean ones too), noise already separated. */
   readonly onComparison?: (c: Comparison) => void
   /** Writes one access record per client request when its response closes. If unset, none. */
@@ -90,7 +90,7 @@ export interface MirrorOptions {
    * Pass the same choice to the backends so that both sides see the same Host. If unset, `rewrite`.
    */
   readonly hostHeader?: 'keep' | 'rewrite'
-  /** Body comparison time limit, passed to compareExchange. If unset, its default (60 s). */
+  /** Body comparison time limit, passed to the comparer. If unset, its default (60 s). */
   readonly bodyTimeoutMs?: number
   /** The comparer. If unset, compareExchange. */
   readonly compare?: CompareFn
@@ -104,44 +104,8 @@ export interface MirrorOptions {
   readonly shedAbove?: number
   /** The load consulted for shedding. If unset, a {@link LoadGauge} of this thread's event loop. */
   readonly load?: Load
-}
-
-/**
- * MirrorStats are the mirror's counters. Every request ends in exactly one of `compared`,
- * `abandoned`, `dropped` or `skipped`, or is still `pending`, so at any moment
- * `requests = compared + abandoned + dropped + skipped + pending`.
- */
-export interface MirrorStats {
-  /** Client requests received. */
-  requests: number
-  /** Requests compared (whatever the verdict; clean ones included). */
-  compared: number
-  /** Compared requests with at least one divergence that counts. */
-  divergent: number
-  /** Divergent requests by kind: requests with at least one divergence of that kind. */
-  divergentByKind: Partial<Record<DivergenceKind, number>>
-  /** Compared requests with at least one divergence explained by the noise baseline. */
-  noise: number
-  /** Shadow work refused: the shadow queue was full, or the mirror was saturated (`shed`). */
-  dropped: number
-  /**
-   * Shadow work given up because the mirror was saturated (see `shedAbove`): refused (also counted
-   * in `dropped`) or abandoned in progress (also counted in `abandoned`).
-   */
-  shed: number
-  /**
-   * Comparisons given up: the comparer fell more than `teeBytes` behind the client, the client went
-   * away before the primary's body was complete, or the mirror was stopped before they finished.
-   */
-  abandoned: number
-  /** Not shadowed: the method is not in shadowMethods, or the request was not sampled. */
-  skipped: number
-  /** Shadowed requests not yet compared or abandoned (a gauge). */
-  pending: number
-  /** Shadow sends that failed before a status (connect error, reset, timeout). */
-  shadowErrors: number
-  /** Client requests the primary could not answer (the client got 502 or a cut response). */
-  proxyErrors: number
+  /** Where the capture's and the records' times come from. If unset, the system clock. */
+  readonly clock?: Clock
 }
 
 /** Per-request state shared by the client path and the shadow task. */
@@ -192,46 +156,33 @@ type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext }
  * Client path: http-proxy streams the primary's answer; the client never waits for the shadow.
  * The primary's body is also pushed into bounded {@link BodyTee}s that never block: a comparer
  * that falls behind abandons its comparison. Shadow path: work items go to a bounded
- * {@link ShadowQueue}; a full queue drops the shadow (counted), never the request. The control of a
+ * {@link TaskQueue}, each one {@link runExperiment} with the primary's answer as an answered side; a
+ * full queue drops the shadow (counted), never the request. The control of a
  * comparison is always old and the candidate always new, whichever answers clients.
  */
 export class Mirror {
   readonly server: Server
-  readonly stats: MirrorStats = {
-    requests: 0,
-    compared: 0,
-    divergent: 0,
-    divergentByKind: {},
-    noise: 0,
-    dropped: 0,
-    shed: 0,
-    abandoned: 0,
-    skipped: 0,
-    pending: 0,
-    shadowErrors: 0,
-    proxyErrors: 0,
-  }
+  /** The counters; the metrics and the summaries read them. */
+  readonly stats = new MirrorStats()
   /** The registry holding the mirror's metrics (serve it with a MetricsServer). */
   readonly registry: Registry
-  readonly queue: ShadowQueue
+  readonly queue: TaskQueue
   readonly #o: MirrorOptions
   readonly #primary: Backend
-  readonly #shadow: Backend
   readonly #primaryIsOld: boolean
   readonly #methods: ReadonlySet<string>
   readonly #sample: number
   readonly #random: () => number
-  readonly #rules: Rules
-  readonly #etags: EtagPairs
+  readonly #experiment: ExperimentOptions
+  readonly #clock: Clock
   readonly #teeBytes: number
   readonly #teeBudget: TeeBudget
-  readonly #compare: CompareFn
   readonly #load: Load
   readonly #ownLoad: LoadGauge | undefined
   readonly #shedAbove: number
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
-  readonly #m: ReturnType<typeof metrics>
+  readonly #m: MirrorHistograms
   // Aborted when close() gives up waiting: shadow sends still running are cut.
   readonly #stop = new AbortController()
   /** Shadowed requests not yet compared or abandoned, oldest first (shedding keeps the oldest). */
@@ -249,15 +200,12 @@ export class Mirror {
     this.#o = o
     this.#primaryIsOld = (o.primary ?? 'old') === 'old'
     this.#primary = this.#primaryIsOld ? o.old : o.new
-    this.#shadow = this.#primaryIsOld ? o.new : o.old
     this.#methods = new Set([...(o.shadowMethods ?? ['GET', 'HEAD'])].map(m => m.toUpperCase()))
     this.#sample = sample
     this.#random = o.random ?? Math.random
-    this.#rules = o.rules ?? DEFAULT_RULES
-    this.#etags = o.etags ?? new EtagPairs()
+    this.#clock = o.clock ?? systemClock
     this.#teeBytes = teeBytes
     this.#teeBudget = new TeeBudget(o.teeBudgetBytes ?? DEFAULT_TEE_BUDGET)
-    this.#compare = o.compare ?? compareExchange
     const shedAbove = o.shedAbove ?? 0.9
     if (!(shedAbove >= 0 && shedAbove <= 1)) throw new TypeError('shedAbove must be between 0 and 1')
     this.#shedAbove = shedAbove
@@ -267,11 +215,22 @@ export class Mirror {
       this.#shedTimer = setInterval(() => this.shedRunning(), 100)
       this.#shedTimer.unref()
     }
-    this.queue = o.queue ?? new ShadowQueue()
+    this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
-    this.#m = metrics(this.registry, this.stats, this.queue, this.#load)
+    this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load)
     // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
     setMaxListeners(0, this.#stop.signal)
+    this.#experiment = {
+      rules: o.rules,
+      etags: o.etags ?? new EtagPairs(),
+      // While new answers clients, their validators carry new's tags.
+      validatorsOf: this.#primaryIsOld ? 'control' : 'candidate',
+      bodyTimeoutMs: o.bodyTimeoutMs,
+      splitLagBytes: teeBytes,
+      clock: this.#clock,
+      onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a),
+      ...(o.compare ? { compare: o.compare } : {}),
+    }
 
     const https = new URL(this.#primary.base).protocol === 'https:'
     // Without an agent http-proxy sends `Connection: close` upstream: one TCP handshake per request.
@@ -297,10 +256,9 @@ export class Mirror {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now()
-    const startMs = Date.now()
+    const startMs = this.#clock.now()
     const remote = req.socket.remoteAddress ?? ''
     this.stats.requests++
-    this.#m.requests.inc()
     this.#active++
 
     let settle!: (o: Observed) => void
@@ -325,7 +283,6 @@ export class Mirror {
     const method = req.method ?? 'GET'
     if (!this.#methods.has(method) || !(this.#random() < this.#sample)) {
       this.stats.skipped++
-      this.#m.skipped.inc()
     } else if (this.#shed()) {
       this.#dropped(true)
     } else {
@@ -362,17 +319,16 @@ export class Mirror {
       }
       const durationMs = performance.now() - start
       this.#m.clientSeconds.observe(durationMs / 1000)
-      this.#o.capture?.write({
-        time: new Date(startMs).toISOString(),
-        remote,
-        method,
-        path: req.url ?? '',
-        headers: accessRecordHeaders(req),
-        status: res.headersSent ? res.statusCode : ctx.status,
-        bytes: ctx.bytes,
-        durationMs,
-        aborted: !finished,
-      })
+      this.#o.capture?.write(
+        captureRecord(req, {
+          startMs,
+          remote,
+          status: res.headersSent ? res.statusCode : ctx.status,
+          bytes: ctx.bytes,
+          durationMs,
+          aborted: !finished,
+        }),
+      )
       if (this.#active === 0) this.#clientsIdle?.()
     })
 
@@ -382,11 +338,7 @@ export class Mirror {
   /** #dropped counts a shadow refused before it started: the queue was full, or `shed`. */
   #dropped(shed: boolean): void {
     this.stats.dropped++
-    this.#m.dropped.inc()
-    if (shed) {
-      this.stats.shed++
-      this.#m.shed.inc()
-    }
+    if (shed) this.stats.shed++
   }
 
   /**
@@ -428,7 +380,6 @@ export class Mirror {
       n++
     }
     this.stats.shed += n
-    this.#m.shed.inc(n)
     return n
   }
 
@@ -448,7 +399,7 @@ export class Mirror {
       ctx.settle({
         kind: 'response',
         status: proxyRes.statusCode ?? 0,
-        headers: pairs(proxyRes.rawHeaders),
+        headers: rawHeaderPairs(proxyRes.rawHeaders),
         body: tees[0],
         durationMs: performance.now() - ctx.start,
       })
@@ -468,7 +419,7 @@ export class Mirror {
       // response, so the trailers go out as the primary sent them.
       if (proxyRes.rawTrailers.length > 0 && !res.writableEnded) {
         try {
-          res.addTrailers(pairs(proxyRes.rawTrailers))
+          res.addTrailers(rawHeaderPairs(proxyRes.rawTrailers))
         } catch (err) {
           this.#o.logger?.warn({ err, path: req.url }, 'could not forward trailers')
         }
@@ -511,7 +462,6 @@ export class Mirror {
       return
     }
     this.stats.proxyErrors++
-    this.#m.proxyErrors.inc()
     this.#o.logger?.warn({ err, path: req.url, primary: this.#primary.name }, 'primary failed')
     ctx.settle({
       kind: 'error',
@@ -539,8 +489,9 @@ export class Mirror {
   }
 
   /**
-   * #runShadow is one shadow work item: wait for the primary's answer, send to the other server
-   * (and the baseline), compare, count. It never rejects.
+   * #runShadow is one shadow work item: wait for the primary's answer, then run the experiment with
+   * it as the answered side (old the control, new the candidate, whichever answers clients), and
+   * count. It never rejects.
    */
   async #runShadow(req: ExchangeRequest, ctx: RequestContext, remote: string): Promise<void> {
     let outcome: 'compared' | 'abandoned' = 'abandoned'
@@ -553,51 +504,25 @@ export class Mirror {
       // promise continuations).
       const primary = await ctx.primary
       if (this.#stop.signal.aborted || givenUp(ctx)) return
-      const send: SendOptions = { signal: this.#stop.signal, marker: true, forwardedFor: remote }
-      const baseline = this.#o.baseline
-      const path = req.path
-      // Old-vs-baseline learns no ETag pairs: its tags are old's on both sides, not old-to-new ones
-      // (learnt, they made every later tag of new for the path look inconsistent there, and the
-      // real inconsistency then passed as noise).
-      const baseOptions: CompareOptions = {
-        rules: this.#rules,
-        ...(this.#o.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: this.#o.bodyTimeoutMs } : {}),
+      // One tee per comparison that reads the primary's body: the second feeds old-vs-baseline.
+      const answered: Answered = {
+        answer: withBody(primary, ctx.tees[0]),
+        ...(ctx.tees[1] ? { baselineBody: ctx.tees[1] } : {}),
       }
-      const options: CompareOptions = { ...baseOptions, etags: this.#etags }
-      let main: Promise<Comparison>
-      let base: Promise<Comparison> | undefined
-      if (this.#primaryIsOld) {
-        // The client's validators carry old's tags; new must get its own for the same representation.
-        const toNew = translateValidators(req, tag => this.#etags.translate(path, tag))
-        const candidate = this.#send(this.#shadow, toNew, send)
-        const other = baseline ? this.#send(baseline, req, send) : undefined
-        main = this.#compare(req, withBody(primary, ctx.tees[0]), await candidate, options)
-        if (other) base = this.#compare(req, withBody(primary, ctx.tees[1]), await other, baseOptions)
-      } else {
-        // New answers clients, whose validators now carry new's tags; old must get its own.
-        const toOld = translateValidators(req, tag => this.#etags.untranslate(path, tag))
-        const controlP = this.#send(this.#shadow, toOld, send)
-        const otherP = baseline ? this.#send(baseline, toOld, send) : undefined
-        const candidate = primary
-        const control = await controlP
-        const other = otherP ? await otherP : undefined
-        if (other && control.kind === 'response') {
-          // Old's one body feeds both comparisons; no client waits on it, so it may apply backpressure.
-          const [a, b] = splitBody(control.body, this.#teeBytes)
-          main = this.#compare(req, { ...control, body: a }, candidate, options)
-          base = this.#compare(req, { ...control, body: b }, other, baseOptions)
-        } else {
-          main = this.#compare(req, control, candidate, options)
-          if (other) base = this.#compare(req, control, other, baseOptions)
-        }
-      }
-      const [m, b] = await Promise.all([main, base])
+      const c = await runExperiment(
+        req,
+        {
+          control: this.#primaryIsOld ? answered : this.#o.old,
+          candidate: this.#primaryIsOld ? this.#o.new : answered,
+          baseline: this.#o.baseline,
+        },
+        { ...this.#experiment, send: { signal: this.#stop.signal, marker: true, forwardedFor: remote } },
+      )
       if (this.#stop.signal.aborted || givenUp(ctx)) return
-      const c = b ? withNoise(m, b) : m
       outcome = 'compared'
       this.#record(c)
     } catch (err) {
-      // compareExchange and send do not reject: this is a bug, counted as abandoned so the stats add up.
+      // runExperiment does not reject: this is a bug, counted as abandoned so the stats add up.
       this.#o.logger?.error({ err, path: req.path }, 'shadow comparison failed')
     } finally {
       this.#pending.delete(ctx)
@@ -605,36 +530,18 @@ export class Mirror {
       if (outcome === 'abandoned') {
         for (const t of ctx.tees) t.abandon() // stop buffering for a reader that will never come
         this.stats.abandoned++
-        this.#m.abandoned.inc()
       }
     }
   }
 
-  /** #send sends one shadow request and counts its latency and failures. */
-  async #send(b: Backend, req: ExchangeRequest, o: SendOptions): Promise<Observed> {
-    const r = await b.send(req, o)
-    this.#m.shadowSeconds.observe(r.durationMs / 1000)
-    if (r.kind === 'error' && !this.#stop.signal.aborted) {
-      this.stats.shadowErrors++
-      this.#m.shadowErrors.inc()
-    }
-    return r
+  /** #onShadowAnswer counts one answer of a shadow send (the other server's or the baseline's). */
+  #onShadowAnswer(a: Observed): void {
+    this.#m.shadowSeconds.observe(a.durationMs / 1000)
+    if (a.kind === 'error' && !this.#stop.signal.aborted) this.stats.shadowErrors++
   }
 
   #record(c: Comparison): void {
-    this.stats.compared++
-    this.#m.compared.inc()
-    if (c.divergences.length > 0) {
-      this.stats.divergent++
-      for (const kind of new Set(c.divergences.map(d => d.kind))) {
-        this.stats.divergentByKind[kind] = (this.stats.divergentByKind[kind] ?? 0) + 1
-        this.#m.divergent.inc({ kind })
-      }
-    }
-    if (c.noise.length > 0) {
-      this.stats.noise++
-      this.#m.noise.inc()
-    }
+    this.stats.count(c)
     try {
       this.#o.onComparison?.(c)
     } catch (err) {
@@ -680,13 +587,6 @@ function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Obs
   return o.kind === 'response' ? { ...o, body: body ?? EMPTY_BODY } : o
 }
 
-/** pairs turns Node's flat raw header list into [lower-case name, value] pairs, in wire order. */
-function pairs(raw: readonly string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = []
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!])
-  return out
-}
-
 /**
  * exchangeHeaders are the request's fields as http-proxy forwards them to the primary (Node's
  * `req.headers`: repeated fields joined, duplicates of singletons such as Host dropped), so that
@@ -694,94 +594,11 @@ function pairs(raw: readonly string[]): Array<[string, string]> {
  */
 function exchangeHeaders(req: IncomingMessage): Record<string, string> {
   const drop = new Set(HOP_BY_HOP)
-  const conn = req.headers.connection
-  if (conn) for (const name of conn.split(',')) drop.add(name.trim().toLowerCase())
+  for (const name of connectionTokens(req.headers.connection)) drop.add(name)
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || drop.has(name)) continue
     out[name] = Array.isArray(value) ? value.join(', ') : value
   }
   return out
-}
-
-
-/** metrics registers the mirror's Prometheus metrics in `r`. */
-function metrics(r: Registry, stats: MirrorStats, queue: ShadowQueue, load: Load) {
-  const registers = [r]
-  const counter = (name: string, help: string) => new Counter({ name, help, registers })
-  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
-  new Gauge({
-    name: 'cutover_mirror_pending',
-    help: 'Shadowed requests not yet compared or abandoned.',
-    registers,
-    collect() {
-      this.set(stats.pending)
-    },
-  })
-  new Gauge({
-    name: 'cutover_mirror_shadow_queued',
-    help: 'Shadow work items waiting for a slot.',
-    registers,
-    collect() {
-      this.set(queue.stats.queued)
-    },
-  })
-  new Gauge({
-    name: 'cutover_mirror_event_loop_utilization',
-    help: 'Moving average of the event loop utilization that shadow shedding follows, 0..1.',
-    registers,
-    collect() {
-      this.set(load.utilization)
-    },
-  })
-  return {
-    requests: counter('cutover_mirror_requests_total', 'Client requests received.'),
-    compared: counter('cutover_mirror_compared_total', 'Requests whose answers were compared.'),
-    divergent: new Counter({
-      name: 'cutover_mirror_divergent_total',
-      help: 'Compared requests with at least one divergence of this kind.',
-      labelNames: ['kind'] as const,
-      registers,
-    }),
-    noise: counter(
-      'cutover_mirror_noise_total',
-      'Compared requests with divergences explained by the baseline.',
-    ),
-    dropped: counter(
-      'cutover_mirror_dropped_total',
-      'Shadow work dropped: the shadow queue was full, or the mirror was saturated (see shed_total).',
-    ),
-    shed: counter(
-      'cutover_mirror_shed_total',
-      'Shadow work given up because the mirror was saturated (also counted in dropped_total or abandoned_total).',
-    ),
-    abandoned: counter(
-      'cutover_mirror_abandoned_total',
-      'Comparisons abandoned (comparer too slow, client gone, shutdown).',
-    ),
-    skipped: counter(
-      'cutover_mirror_skipped_total',
-      'Requests not shadowed (method not shadowed, or not sampled).',
-    ),
-    shadowErrors: counter(
-      'cutover_mirror_shadow_errors_total',
-      'Shadow requests that failed before a status.',
-    ),
-    proxyErrors: counter(
-      'cutover_mirror_proxy_errors_total',
-      'Client requests the primary could not answer.',
-    ),
-    clientSeconds: new Histogram({
-      name: 'cutover_mirror_client_seconds',
-      help: 'Client requests through the mirror, from request to the end of the response.',
-      buckets,
-      registers,
-    }),
-    shadowSeconds: new Histogram({
-      name: 'cutover_mirror_shadow_seconds',
-      help: 'Shadow requests, from sending to the status.',
-      buckets,
-      registers,
-    }),
-  }
 }

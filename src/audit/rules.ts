@@ -1,7 +1,5 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { CutoverError } from '../core/errors.js'
-import { scanETag } from '../http/etag.js'
-import type { ExchangeRequest } from './exchange.js'
 
 /**
  * Rules say which differences between two servers are expected, so that only the others count as
@@ -17,7 +15,7 @@ export interface Rules {
   /**
    * How ETags are compared: `exact`; `consistent`: any value, as long as each side gives the same
    * tag for the same representation and different tags for different ones (a one-to-one mapping
-   * per path, learnt as the audit goes, see {@link EtagPairs}); `ignore`.
+   * per path, learnt as the audit goes: EtagPairs in etag-pairs.ts); `ignore`.
    */
   readonly etag: 'exact' | 'consistent' | 'ignore'
   /** Compare Content-Type by media type only (`text/plain` equals `text/plain; charset=utf-8`). */
@@ -28,19 +26,6 @@ export interface Rules {
    */
   readonly statusOnly: ReadonlySet<number>
 }
-
-/** HOP_BY_HOP headers (RFC 9110 §7.6.1) and others that describe the connection, never compared. */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-])
 
 /** ALWAYS_IGNORED are headers that differ on every response by nature. */
 export const ALWAYS_IGNORED: ReadonlySet<string> = new Set(['date'])
@@ -130,96 +115,3 @@ export function parseRules(text: string, file = 'rules'): Rules {
     statusOnly,
   })
 }
-
-/**
- * EtagPairs learns, per path, which candidate ETag goes with which control ETag, so that
- * `etag: consistent` can accept different tag formats while still catching a server that gives one
- * tag to two representations (or two tags to one). It also translates validators: a client's
- * If-None-Match carries the control's tags, and the shadow request must carry the candidate's.
- * Bounded: at most `maxPaths` paths are remembered (oldest forgotten first).
- */
-export class EtagPairs {
-  readonly #byPath = new Map<string, { c2n: Map<string, string>; n2c: Map<string, string> }>()
-  readonly #max: number
-  constructor(maxPaths = 100_000) {
-    this.#max = maxPaths
-  }
-
-  /**
-   * observe records that `control` and `candidate` tagged the same representation of `path` and
-   * tells whether that is consistent with what was seen before.
-   */
-  observe(path: string, control: string, candidate: string): boolean {
-    let m = this.#byPath.get(path)
-    if (!m) {
-      if (this.#byPath.size >= this.#max) this.#byPath.delete(this.#byPath.keys().next().value!)
-      m = { c2n: new Map(), n2c: new Map() }
-      this.#byPath.set(path, m)
-    }
-    const n = m.c2n.get(control)
-    const c = m.n2c.get(candidate)
-    if (n === undefined && c === undefined) {
-      m.c2n.set(control, candidate)
-      m.n2c.set(candidate, control)
-      return true
-    }
-    return n === candidate && c === control
-  }
-
-  /** translate maps a control ETag of `path` to the candidate's, when known. */
-  translate(path: string, controlTag: string): string | undefined {
-    return this.#byPath.get(path)?.c2n.get(controlTag)
-  }
-
-  /**
-   * untranslate maps a candidate ETag of `path` back to the control's, when known: once the new
-   * server is primary, clients revalidate with its tags and the shadow sent to old needs old's.
-   */
-  untranslate(path: string, candidateTag: string): string | undefined {
-    return this.#byPath.get(path)?.n2c.get(candidateTag)
-  }
-}
-/** The request fields that carry entity-tags (RFC 9110 §13.1). */
-const VALIDATOR_HEADERS = ['if-none-match', 'if-match', 'if-range'] as const
-
-/**
- * translateValidators rewrites the entity-tags of If-None-Match, If-Match and If-Range with `map`
- * where it knows a translation (RFC 9110 §13.1: `*`, dates and anything unparsable are left as
- * they are), so that a revalidation that matches on one server also matches on the other when
- * their tag formats differ. Returns `req` itself when nothing changes.
- */
-export function translateValidators(
-  req: ExchangeRequest,
-  map: (tag: string) => string | undefined,
-): ExchangeRequest {
-  let headers: Record<string, string> | undefined
-  for (const name of VALIDATOR_HEADERS) {
-    const v = req.headers[name]
-    if (v === undefined) continue
-    const t = translateTagList(v, map)
-    if (t !== v) (headers ??= { ...req.headers })[name] = t
-  }
-  return headers ? { ...req, headers } : req
-}
-
-function translateTagList(v: string, map: (tag: string) => string | undefined): string {
-  const tags: string[] = []
-  let changed = false
-  let rest = v
-  for (;;) {
-    const s = scanETag(rest)
-    if (!s) return v
-    const t = map(s.etag)
-    if (t !== undefined && t !== s.etag) changed = true
-    tags.push(t ?? s.etag)
-    rest = s.rest.replace(/^[ \t]+/, '')
-    if (rest === '') break
-    // #entity-tag lists (RFC 9110 §5.6.1) allow empty elements: `"a", , "b"`.
-    const m = /^(?:[ \t]*,)+/.exec(rest)
-    if (!m) return v
-    rest = rest.slice(m[0].length)
-    if (rest.trim() === '') break
-  }
-  return changed ? tags.join(', ') : v
-}
-

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { Chalk } from 'chalk'
-import { compareExchange } from '../audit/compare.js'
-import type { ExchangeRequest } from '../audit/exchange.js'
+import type { ExchangeRequest, Observed } from '../audit/exchange.js'
+import { runExperiment } from '../audit/experiment.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
@@ -109,7 +109,10 @@ export function register(program: Command): void {
 }
 
 
-/** runCompare sends the request to both sides concurrently, compares the answers and renders them. */
+/**
+ * runCompare runs one experiment (the request to both sides at once, compared as the audit does,
+ * without ETag learning: one exchange has no earlier pairs) and renders it.
+ */
 async function runCompare(
   path: string,
   f: CompareFlags,
@@ -125,11 +128,22 @@ async function runCompare(
   const control = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout, hostHeader })
   const candidate = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout, hostHeader })
   try {
-    const [c, n] = await Promise.all([control.send(request), candidate.send(request)])
-    // compareExchange consumes the bodies; the header lists stay readable for the diff.
-    const both = c.kind === 'response' && n.kind === 'response'
-    const shown = both ? { control: c.headers, candidate: n.headers } : undefined
-    const comparison = await compareExchange(request, c, n, { rules, bodyTimeoutMs: f.timeout })
+    // The comparison consumes the bodies; the header lists stay readable for the diff.
+    const answers: { control?: Observed; candidate?: Observed } = {}
+    const comparison = await runExperiment(
+      request,
+      { control, candidate },
+      {
+        rules,
+        bodyTimeoutMs: f.timeout,
+        onAnswer: (side, a) => {
+          if (side !== 'baseline') answers[side] = a
+        },
+      },
+    )
+    const { control: c, candidate: n } = answers
+    const shown =
+      c?.kind === 'response' && n?.kind === 'response' ? { control: c.headers, candidate: n.headers } : undefined
     const text = renderComparison(comparison, { chalk, rules, headers: shown })
     return { text, divergent: comparison.divergences.length > 0 }
   } finally {

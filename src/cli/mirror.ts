@@ -10,7 +10,7 @@ import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../telemetry/metrics-server.js'
 import { DEFAULT_TEE_BUDGET, Mirror, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
-import { ShadowQueue } from '../audit/shadow-queue.js'
+import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
 import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
 import { loadRules } from './load-rules.js'
@@ -205,7 +205,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     sample: f.sample,
     shadowMethods: f.shadowMethods,
     rules,
-    queue: new ShadowQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
+    queue: new TaskQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
     teeBytes: f.maxLag,
     teeBudgetBytes: f.maxBuffered,
     shedAbove: f.shedAbove,

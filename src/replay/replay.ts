@@ -1,15 +1,15 @@
-import { compareExchange } from '../audit/compare.js'
+import { AuditStats } from '../audit/audit-stats.js'
+import type { Comparison, Divergence } from '../audit/divergence.js'
+import { validatorsFor, type EtagPairs } from '../audit/etag-pairs.js'
 import type { ExchangeRequest, Observed } from '../audit/exchange.js'
+import { DEFAULT_SPLIT_LAG_BYTES, runExperiment, type ExperimentSide } from '../audit/experiment.js'
 import type { Backend } from '../audit/http-backend.js'
-import { withNoise, type Comparison, type Divergence, type DivergenceKind } from '../audit/divergence.js'
-import { translateValidators } from '../audit/rules.js'
+import type { Rules } from '../audit/rules.js'
 import { splitBody } from '../audit/split-body.js'
-import type { EtagPairs, Rules } from '../audit/rules.js'
+import { TaskQueue } from '../audit/task-queue.js'
+import type { Clock } from '../core/clock.js'
 import { chooseProbes, verifySlice, type ProbeTarget } from './probes.js'
 import type { BadLine, ParsedLine, ReplayRecord } from './record.js'
-
-/** SPLIT_LAG_BYTES bounds how far one reader of old's body may run ahead of the other (baseline). */
-const SPLIT_LAG_BYTES = 8 * 1024 * 1024
 
 /** ReplayFilter keeps the records a replay sends; every field that is set must match. */
 export interface ReplayFilter {
@@ -46,27 +46,34 @@ export interface ReplayOptions {
   readonly onBad: (b: BadLine) => void
   /** Stops reading the log; exchanges in flight finish. */
   readonly signal?: AbortSignal
-  /** Clock and sleep, injected so pacing is testable without waiting. Default: real time. */
+  /** Monotonic milliseconds and sleep, injected so pacing is testable without waiting. Default: real time. */
   readonly now?: () => number
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Random numbers for probe slices. Defaults to Math.random. */
   readonly random?: () => number
+  /** Where the comparisons' times come from. Defaults to the system clock. */
+  readonly clock?: Clock
 }
 
-/** ReplayStats counts a replay as it goes; `divergent` counts comparisons with a divergence. */
-export interface ReplayStats {
-  records: number
-  bad: number
-  filtered: number
-  sent: number
-  probes: number
-  probesVerified: number
-  probesUnverified: number
-  compared: number
-  divergent: number
-  noise: number
-  divergentByKind: Partial<Record<DivergenceKind, number>>
-  bytesCompared: number
+/**
+ * ReplayStats count a replay as it goes: the comparison counters of {@link AuditStats} (each
+ * counts comparisons, probes included) plus the log's records and the probes.
+ */
+export class ReplayStats extends AuditStats {
+  /** Log records read (bad lines not included). */
+  records = 0
+  /** Bad log lines, each reported to onBad. */
+  bad = 0
+  /** Records the filter left out. */
+  filtered = 0
+  /** Records sent to the servers. */
+  sent = 0
+  /** Range probes sent. */
+  probes = 0
+  /** Single-range probes whose slice from new was also checked against old's full body. */
+  probesVerified = 0
+  /** Single-range probes not verified: the slice ends beyond verifyMaxBytes. */
+  probesUnverified = 0
 }
 
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -81,33 +88,19 @@ const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', done, { once: true })
   })
 
-/** Slots bounds the exchanges in flight: acquire() waits for a free slot, so reading stays bounded. */
-class Slots {
-  #free: number
-  readonly #waiters: Array<() => void> = []
-  readonly #all = new Set<Promise<void>>()
-  constructor(n: number) {
-    this.#free = n
-  }
-  async run(task: () => Promise<void>): Promise<void> {
-    while (this.#free === 0) await new Promise<void>(resolve => this.#waiters.push(resolve))
-    this.#free--
-    const p = task()
-      .catch(() => undefined)
-      .finally(() => {
-        this.#free++
-        this.#all.delete(p)
-        this.#waiters.shift()?.()
-      })
-    this.#all.add(p)
-  }
-  async idle(): Promise<void> {
-    while (this.#all.size > 0) await Promise.all([...this.#all])
-  }
-}
-
 const headerOf = (o: Observed, name: string): string | undefined =>
   o.kind === 'response' ? o.headers.find(([k]) => k === name)?.[1] : undefined
+
+/** controlFacts are what a probe run needs of old's answer: status, size and ETag. */
+function controlFacts(c: Observed): { status?: number; size?: number; etag?: string } {
+  const size = headerOf(c, 'content-length')
+  const etag = headerOf(c, 'etag')
+  return {
+    ...(c.kind === 'response' ? { status: c.status } : {}),
+    ...(size !== undefined ? { size: Number(size) } : {}),
+    ...(etag !== undefined ? { etag } : {}),
+  }
+}
 
 /**
  * runReplay replays log records against the old and the new server and compares every answer
@@ -119,23 +112,11 @@ const headerOf = (o: Observed, name: string): string | undefined =>
  * once every exchange has finished; `signal` stops reading early.
  */
 export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptions): Promise<ReplayStats> {
-  const stats: ReplayStats = {
-    records: 0,
-    bad: 0,
-    filtered: 0,
-    sent: 0,
-    probes: 0,
-    probesVerified: 0,
-    probesUnverified: 0,
-    compared: 0,
-    divergent: 0,
-    noise: 0,
-    divergentByKind: {},
-    bytesCompared: 0,
-  }
+  const stats = new ReplayStats()
   const now = o.now ?? (() => performance.now())
   const sleep = o.sleep ?? realSleep
-  const slots = new Slots(o.concurrency ?? 8)
+  // Exchanges in flight: each run waits for a slot, so reading the log stays bounded.
+  const slots = new TaskQueue({ concurrency: o.concurrency ?? 8, maxQueued: 0 })
   const probed = new Set<string>()
   const probeRuns = new Set<Promise<void>>()
   const speed = o.speed ?? 'asap'
@@ -144,11 +125,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
   let paced = 0
 
   const record = (c: Comparison): void => {
-    stats.compared++
-    stats.bytesCompared += c.bytesCompared
-    stats.noise += c.noise.length
-    if (c.divergences.length > 0) stats.divergent++
-    for (const d of c.divergences) stats.divergentByKind[d.kind] = (stats.divergentByKind[d.kind] ?? 0) + 1
+    stats.count(c)
     o.onComparison(c)
   }
 
@@ -174,39 +151,34 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     req: ExchangeRequest,
     verify?: { readonly start: number; readonly end: number },
   ): Promise<{ status?: number; size?: number; etag?: string }> => {
-    const forNew = translateValidators(req, tag => o.etags.translate(req.path, tag))
-    const [c, answer, b, whole] = await Promise.all([
-      o.old.send(req),
-      o.new.send(forNew),
-      o.baseline ? o.baseline.send(req) : undefined,
-      verify ? o.old.send({ ...req, id: `${req.id}:whole`, headers: {} }) : undefined,
-    ])
-    // New's one body feeds both the comparison and the verification.
-    const [n, part] =
-      whole && answer.kind === 'response'
-        ? splitBody(answer.body, SPLIT_LAG_BYTES).map(body => ({ ...answer, body }))
-        : [answer, answer]
-    const verified: Promise<Divergence[]> = whole && verify ? verifySlice(whole, part!, verify) : Promise.resolve([])
-    const seen = {
-      ...(c.kind === 'response' ? { status: c.status } : {}),
-      ...(headerOf(c, 'content-length') !== undefined ? { size: Number(headerOf(c, 'content-length')) } : {}),
-      ...(headerOf(c, 'etag') !== undefined ? { etag: headerOf(c, 'etag')! } : {}),
+    let seen: { status?: number; size?: number; etag?: string } = {}
+    let candidate: ExperimentSide = o.new
+    let verified: Promise<Divergence[]> = Promise.resolve([])
+    if (verify) {
+      // New's one answer feeds both the comparison and the verification against old's whole body,
+      // so new is sent to here (with its own validators) and given to the experiment as answered.
+      const whole = o.old.send({ ...req, id: `${req.id}:whole`, headers: {} })
+      const answer = o.new.send(validatorsFor(req, o.etags, 'control', 'candidate'))
+      const split = answer.then(a =>
+        a.kind === 'response' ? splitBody(a.body, DEFAULT_SPLIT_LAG_BYTES).map(body => ({ ...a, body })) : [a, a],
+      )
+      candidate = { answer: split.then(([n]) => n!) }
+      verified = Promise.all([whole, split]).then(([w, [, part]]) => verifySlice(w, part!, verify))
     }
-    let cmp: Comparison
-    if (b) {
-      // Old's one answer feeds both comparisons (as in the mirror): no second request to old.
-      const [c1, c2] =
-        c.kind === 'response' ? splitBody(c.body, SPLIT_LAG_BYTES).map(body => ({ ...c, body })) : [c, c]
-      const [main, base] = await Promise.all([
-        compareExchange(req, c1!, n!, { rules: o.rules, etags: o.etags }),
-        compareExchange(req, c2!, b, { rules: o.rules }),
-      ])
-      cmp = withNoise(main, base)
-    } else {
-      cmp = await compareExchange(req, c, n!, { rules: o.rules, etags: o.etags })
-    }
+    const cmp = await runExperiment(
+      req,
+      { control: o.old, candidate, baseline: o.baseline },
+      {
+        rules: o.rules,
+        etags: o.etags,
+        ...(o.clock ? { clock: o.clock } : {}),
+        onAnswer: (side, a) => {
+          if (side === 'control') seen = controlFacts(a)
+        },
+      },
+    )
     const slip = await verified
-    if (verify && whole) stats.probesVerified++
+    if (verify) stats.probesVerified++
     record(slip.length > 0 ? { ...cmp, divergences: [...cmp.divergences, ...slip] } : cmp)
     return seen
   }

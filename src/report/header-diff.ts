@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { structuredPatch } from 'diff'
-import { ALWAYS_IGNORED, DEFAULT_RULES, HOP_BY_HOP, type Rules } from '../audit/rules.js'
+import { ALWAYS_IGNORED, DEFAULT_RULES, type Rules } from '../audit/rules.js'
+import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 
 /** HeaderList is a response's headers as [name, value] pairs, in the order received. */
 export type HeaderList = ReadonlyArray<readonly [string, string]>
@@ -33,9 +34,7 @@ function ruleNote(name: string, rules: Rules): string | undefined {
 function connectionNamed(headers: HeaderList): string[] {
   return headers
     .filter(([k]) => k.toLowerCase() === 'connection')
-    .flatMap(([, v]) => v.split(','))
-    .map(s => s.trim().toLowerCase())
-    .filter(Boolean)
+    .flatMap(([, v]) => connectionTokens(v))
 }
 
 /** block renders one side as `name: value` lines, names lower-cased, sorted by name (stable). */
@@ -54,7 +53,7 @@ function block(headers: HeaderList, skip: ReadonlySet<string>): string {
  * order). The whole block is shown as context, so the reader sees every header once.
  *
  * Left out: the hop-by-hop headers, those either side's Connection header names, and Date, which
- * are never compared (rules.ts HOP_BY_HOP, ALWAYS_IGNORED). Kept but marked: headers a rule
+ * are never compared (HOP_BY_HOP in http/header-facts.ts, ALWAYS_IGNORED in audit/rules.ts). Kept but marked: headers a rule
  * ignores or compares loosely get a dimmed `[...]` note naming the rule (`[ignored by rule]`,
  * `[etag: consistent]`, `[within 2s]`, `[media type only]`), so a difference there is visibly not
  * a divergence.

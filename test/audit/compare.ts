@@ -1,8 +1,8 @@
 import t from 'tap'
-import { compareExchange } from '../../src/audit/compare.js'
+import { compareExchange, judgedEtags } from '../../src/audit/compare.js'
 import type { Divergence } from '../../src/audit/divergence.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
-import { DEFAULT_RULES, EtagPairs, parseRules, type Rules } from '../../src/audit/rules.js'
+import { DEFAULT_RULES, parseRules, type Rules } from '../../src/audit/rules.js'
 import { multipart, response } from '../helpers/engine.js'
 
 const req = (headers: Record<string, string> = {}, method = 'GET', path = '/f'): ExchangeRequest => ({
@@ -172,7 +172,6 @@ t.test('compareExchange reports exactly the divergences of each case', async t =
   for (const c of cases) {
     const got = await compareExchange(c.request ?? req(), c.control, c.candidate, {
       rules: c.rules ?? DEFAULT_RULES,
-      etags: new EtagPairs(),
     })
     t.match(got.divergences, c.want, `${c.title}: divergences`)
     t.equal(got.divergences.length, c.want.length, `${c.title}: count`)
@@ -180,19 +179,50 @@ t.test('compareExchange reports exactly the divergences of each case', async t =
   }
 })
 
-t.test('etag: consistent accepts other formats but not one tag for two representations', async t => {
-  const etags = new EtagPairs()
+t.test('etag: consistent judges the verdict it is given, and nothing else: the comparison is pure', async t => {
   const rules = parseRules('etag: consistent')
-  const run = (ce: string, ne: string, path = '/f'): Promise<readonly Divergence[]> =>
-    compareExchange(req({}, 'GET', path), response(200, [['etag', ce]], 'a'), response(200, [['etag', ne]], 'a'), { rules, etags }).then(
-      c => c.divergences,
-    )
-  t.same(await run('"old1"', '"new1"'), [], 'first pairing')
-  t.same(await run('"old1"', '"new1"'), [], 'same pairing again')
-  t.same(await run('"old2"', '"new2"'), [], 'a new version on both sides')
-  t.match(await run('"old3"', '"new1"'), [{ kind: 'header', name: 'etag' }], 'new reuses a tag for another representation')
-  t.same(await run('"old1"', '"new9"', '/other'), [], 'pairs are per path')
-  t.equal(etags.translate('/f', '"old2"'), '"new2"', 'validators translate')
+  const run = (ce: string, ne: string, etagsConsistent?: boolean): Promise<readonly Divergence[]> =>
+    compareExchange(req(), response(200, [['etag', ce]], 'a'), response(200, [['etag', ne]], 'a'), {
+      rules,
+      ...(etagsConsistent !== undefined ? { etagsConsistent } : {}),
+    }).then(c => c.divergences)
+  const table: Array<[string, string, string, boolean | undefined, number]> = [
+    ['other formats, consistent with earlier pairs', '"old1"', '"new1"', true, 0],
+    ['other formats, no earlier pairs asked', '"old1"', '"new1"', undefined, 0],
+    ['inconsistent with earlier pairs', '"old3"', '"new1"', false, 1],
+    ['the same tag, consistent', '"x"', '"x"', true, 0],
+  ]
+  for (const [name, ce, ne, consistent, want] of table) {
+    const got = await run(ce, ne, consistent)
+    t.equal(got.length, want, name)
+    if (want > 0) t.match(got, [{ kind: 'header', name: 'etag', control: ce, candidate: ne }], `${name}: an etag divergence`)
+  }
+  // The same inputs, in any order, give the same verdict: nothing is learnt between calls.
+  const again = await Promise.all([run('"o"', '"n1"', true), run('"o"', '"n2"', true), run('"o"', '"n1"', true)])
+  t.strictSame(again, [[], [], []], 'no verdict depends on an earlier comparison')
+})
+
+t.test('judgedEtags names the pair compareExchange judges for consistency, and only that', async t => {
+  const consistent = parseRules('etag: consistent')
+  const tagged = (status: number, tag: string, extra: Array<[string, string]> = []) => response(status, [['etag', tag], ...extra], '')
+  const table: Array<[string, Rules, Observed, Observed, readonly [string, string] | undefined]> = [
+    ['both tagged, same status', consistent, tagged(200, '"a"'), tagged(200, '"b"'), ['"a"', '"b"']],
+    ['etag: exact judges no pair', DEFAULT_RULES, tagged(200, '"a"'), tagged(200, '"b"'), undefined],
+    ['statuses differ', consistent, tagged(200, '"a"'), tagged(206, '"b"'), undefined],
+    ['one side untagged', consistent, tagged(200, '"a"'), response(200, [], ''), undefined],
+    ['a statusOnly status', parseRules('etag: consistent\nstatusOnly: [404]'), tagged(404, '"a"'), tagged(404, '"b"'), undefined],
+    ['ignored by ignoreHeaders', parseRules('etag: consistent\nignoreHeaders: [etag]'), tagged(200, '"a"'), tagged(200, '"b"'), undefined],
+    ['ignored on this status', parseRules('etag: consistent\nignoreHeadersByStatus: { 304: [etag] }'), tagged(304, '"a"'), tagged(304, '"b"'), undefined],
+    ['named by Connection', consistent, tagged(200, '"a"', [['connection', 'ETag']]), tagged(200, '"b"'), undefined],
+    ['an error on one side', consistent, tagged(200, '"a"'), { kind: 'error', code: 'ERR_CONNECT', message: 'x', durationMs: 1 }, undefined],
+  ]
+  for (const [name, rules, c, n, want] of table) t.strictSame(judgedEtags(c, n, rules), want, name)
+})
+
+t.test('the comparison time comes from the clock it is given', async t => {
+  const clock = { now: () => Date.UTC(2030, 0, 2, 3, 4, 5, 678) }
+  const got = await compareExchange(req(), response(200, [], 'a'), response(200, [], 'a'), { rules: DEFAULT_RULES, clock })
+  t.equal(got.time, '2030-01-02T03:04:05.678Z')
 })
 
 t.test('compareExchange gives up on a body that never ends, as a timeout', async t => {

@@ -1,93 +1,264 @@
-import t from 'tap'
-import type { Comparison, Divergence } from '../../src/audit/divergence.js'
-import type { ExchangeRequest } from '../../src/audit/exchange.js'
-import { withNoise } from '../../src/audit/divergence.js'
-import { translateValidators } from '../../src/audit/rules.js'
+// Mirror itself: admission (methods, sampling), the queue and shedding, and the accounting, with
+// fake backends for the shadow side and a load the test sets. The primary is a loopback server (the
+// client path is a real proxy); everything else is in the test's hands. No sleeps: slow sides wait
+// on gates the tests open.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import t, { type Test } from 'tap'
+import { request } from 'undici'
+import type { Comparison } from '../../src/audit/divergence.js'
+import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
+import type { Backend, SendOptions } from '../../src/audit/http-backend.js'
+import { Mirror, type MirrorOptions, type MirrorStats } from '../../src/audit/mirror.js'
+import { TaskQueue } from '../../src/audit/task-queue.js'
+import { gate, listen, type Gate } from '../helpers/gate.js'
 
-const req = (headers: Record<string, string>): ExchangeRequest => ({
-  id: 'x',
-  method: 'GET',
-  path: '/f',
-  headers,
-})
-const map: Record<string, string> = { '"a"': '"A"', 'W/"w"': 'W/"W"', '"x,y"': '"XY"' }
-const lookup = (tag: string) => map[tag]
+const BODY = 'payload\n'
 
-t.test('translateValidators rewrites known tags of If-None-Match, If-Match and If-Range', async t => {
-  const cases: Array<[string, Record<string, string>, Record<string, string>]> = [
-    ['one tag', { 'if-none-match': '"a"' }, { 'if-none-match': '"A"' }],
-    [
-      'a list, unknown tags kept',
-      { 'if-none-match': '"a", "b",W/"w"' },
-      { 'if-none-match': '"A", "b", W/"W"' },
-    ],
-    ['a comma inside a tag', { 'if-match': '"x,y"' }, { 'if-match': '"XY"' }],
-    ['empty list elements', { 'if-none-match': '"a", , "b",' }, { 'if-none-match': '"A", "b"' }],
-    [
-      'If-Range with a tag',
-      { 'if-range': '"a"', range: 'bytes=0-1' },
-      { 'if-range': '"A"', range: 'bytes=0-1' },
-    ],
-    [
-      'If-Range with a date is left alone',
-      { 'if-range': 'Mon, 02 Jan 2006 15:04:05 GMT' },
-      { 'if-range': 'Mon, 02 Jan 2006 15:04:05 GMT' },
-    ],
-    ['* is left alone', { 'if-none-match': '*' }, { 'if-none-match': '*' }],
-    ['malformed lists are left alone', { 'if-none-match': '"a" junk' }, { 'if-none-match': '"a" junk' }],
-    [
-      'nothing known: the value keeps its spacing',
-      { 'if-none-match': '"b" ,  "c"' },
-      { 'if-none-match': '"b" ,  "c"' },
-    ],
-    [
-      'other headers are untouched',
-      { etag: '"a"', 'user-agent': 'curl' },
-      { etag: '"a"', 'user-agent': 'curl' },
-    ],
-  ]
-  for (const [name, h, want] of cases) t.strictSame(translateValidators(req(h), lookup).headers, want, name)
-  const r = req({ 'if-none-match': '"b"' })
-  t.equal(translateValidators(r, lookup), r, 'the same request object when nothing changes')
-})
+/** primaryHandler answers like the fake sides below do by default. */
+function primaryHandler(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(BODY) })
+  res.end(req.method === 'HEAD' ? undefined : BODY)
+}
 
-const comparison = (divergences: Divergence[], noise: Divergence[] = []): Comparison => ({
-  request: req({}),
-  time: '2024-01-01T00:00:00.000Z',
-  status: { control: 200, candidate: 200 },
-  durationsMs: { control: 1, candidate: 1 },
-  bytesCompared: 0,
-  divergences,
-  ignored: [],
-  noise,
-})
+const bodyOf = (s: string): AsyncIterable<Uint8Array> =>
+  (async function* () {
+    if (s !== '') yield Buffer.from(s)
+  })()
 
-t.test('withNoise moves what the baseline also shows into noise, by divergence key', async t => {
-  const server: Divergence = { kind: 'header', name: 'server', control: 'a', candidate: 'b' }
-  const etag: Divergence = { kind: 'header', name: 'etag', control: '"1"', candidate: '"2"' }
-  const bytes: Divergence = {
-    kind: 'body-bytes',
-    offset: 3,
-    controlLength: 9,
-    candidateLength: 9,
-    controlSha256: 'c',
-    candidateSha256: 'n',
+/** answer is what a fake side sends back: the primary's answer unless told otherwise. */
+function answer(req: ExchangeRequest, o: { body?: string; headers?: Array<[string, string]> } = {}): Observed {
+  const body = req.method === 'HEAD' ? '' : (o.body ?? BODY)
+  return {
+    kind: 'response',
+    status: 200,
+    headers: o.headers ?? [
+      ['content-type', 'text/plain'],
+      ['content-length', String(Buffer.byteLength(o.body ?? BODY))],
+    ],
+    body: bodyOf(body),
+    durationMs: 1,
   }
-  const main = comparison([server, etag, bytes])
-  const base = comparison([{ kind: 'header', name: 'server', control: 'a', candidate: 'c' }])
-  const got = withNoise(main, base)
-  t.strictSame(got.divergences, [etag, bytes])
-  t.strictSame(got.noise, [server])
-  t.strictSame(main.divergences, [server, etag, bytes], 'the input is not changed')
+}
 
-  const baseBytes = comparison([{ ...bytes, offset: 100 }])
-  t.strictSame(withNoise(main, baseBytes).noise, [bytes], 'body differences are one key, wherever the offset')
+/**
+ * FakeBackend is a Backend the test drives: it records what it was sent, and answers with
+ * `reply`; while `hold` is set, sends wait for it to open (or for the caller's abort).
+ */
+class FakeBackend implements Backend {
+  readonly seen: Array<{ req: ExchangeRequest; o: SendOptions | undefined }> = []
+  readonly arrived: Gate[] = [gate(), gate(), gate(), gate(), gate(), gate()]
+  hold: Gate | undefined
+  reply: (req: ExchangeRequest) => Observed = req => answer(req)
+  constructor(
+    readonly name: string,
+    readonly base: string,
+  ) {}
+  async send(req: ExchangeRequest, o?: SendOptions): Promise<Observed> {
+    this.arrived[this.seen.length]?.open()
+    this.seen.push({ req, o })
+    if (this.hold) {
+      const aborted = new Promise<void>(resolve => o?.signal?.addEventListener('abort', () => resolve(), { once: true }))
+      await Promise.race([this.hold.promise, aborted])
+      if (o?.signal?.aborted) return { kind: 'error', code: 'ERR_ABORTED', message: `${this.name}: aborted`, durationMs: 1 }
+    }
+    return this.reply(req)
+  }
+  async close(): Promise<void> {}
+}
+
+/** setup runs a Mirror in front of a loopback primary (old) and fake new and baseline sides. */
+async function setup(
+  t: Test,
+  o: Partial<Omit<MirrorOptions, 'old' | 'new'>> = {},
+  handler: (req: IncomingMessage, res: ServerResponse) => void = primaryHandler,
+) {
+  const primary = await listen(t, handler)
+  const old = new FakeBackend('old', primary.url)
+  const nw = new FakeBackend('new', 'http://new.invalid')
+  const comparisons: Comparison[] = []
+  const mirror = new Mirror({ old, new: nw, shedAbove: 1, onComparison: c => comparisons.push(c), ...o })
+  const addr = await mirror.listen(0, '127.0.0.1')
+  t.teardown(() => mirror.close(0))
+  const url = `http://127.0.0.1:${addr.port}`
+  const get = async (path: string, method = 'GET'): Promise<string> => {
+    const res = await request(`${url}${path}`, { method: method as 'GET' })
+    return res.body.text()
+  }
+  return { mirror, old, nw, comparisons, get, url }
+}
+
+/** addsUp asserts the accounting identity, pending included, at any moment. */
+function addsUp(t: Test, s: MirrorStats, what: string): void {
+  t.equal(s.compared + s.abandoned + s.dropped + s.skipped + s.pending, s.requests, `${what}: every request is accounted for`)
+}
+
+/** metricValue reads one sample of the registry's text exposition. */
+async function metricValue(m: Mirror, sample: string): Promise<number | undefined> {
+  const text = await m.registry.metrics()
+  const line = text.split('\n').find(l => l.startsWith(`${sample} `))
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1))
+}
+
+t.test('admission: only sampled requests of the shadowed methods are shadowed', async t => {
+  const draws: number[] = []
+  const m = await setup(t, { sample: 0.5, shadowMethods: ['get', 'HEAD'], random: () => draws.shift() ?? 1 })
+  // [method, the draw it takes (none when the method is not shadowed), shadowed?]
+  const table: Array<[string, number | undefined, boolean]> = [
+    ['GET', 0.2, true],
+    ['GET', 0.7, false],
+    ['GET', 0.5, false],
+    ['POST', undefined, false],
+    ['HEAD', 0.1, true],
+    ['DELETE', undefined, false],
+  ]
+  let shadowed = 0
+  for (const [i, [method, draw, want]] of table.entries()) {
+    if (draw !== undefined) draws.push(draw)
+    t.equal(await m.get(`/r${i}`, method), method === 'HEAD' ? '' : BODY, `${method} ${draw}: the client is answered`)
+    await m.mirror.queue.idle()
+    if (want) shadowed++
+    t.equal(m.nw.seen.length, shadowed, `${method} ${draw ?? '(no draw)'}: ${want ? 'shadowed' : 'not shadowed'}`)
+    t.equal(draws.length, 0, `${method}: ${draw === undefined ? 'no draw is taken' : 'its draw is taken'}`)
+    addsUp(t, m.mirror.stats, method)
+  }
+  t.match(m.mirror.stats, { requests: 6, compared: 2, skipped: 4, divergent: 0, dropped: 0 })
+  t.strictSame(m.nw.seen.map(s => [s.req.method, s.req.path]), [['GET', '/r0'], ['HEAD', '/r4']])
+  t.match(m.nw.seen[0]!.o, { marker: true, forwardedFor: '127.0.0.1' }, 'shadow sends are marked and forwarded-for')
+  t.equal(m.old.seen.length, 0, 'the primary is proxied to, never sent to as a shadow')
 })
 
-t.test('withNoise does not take failures of the baseline as noise', async t => {
-  const down: Divergence = { kind: 'error', side: 'candidate', code: 'ERR_CONNECT', message: 'new: refused' }
-  const timeout: Divergence = { kind: 'timeout', side: 'candidate', afterMs: 10 }
-  const main = comparison([down, timeout])
-  const base = comparison([{ ...down, message: 'baseline: refused' }, timeout])
-  t.equal(withNoise(main, base), main)
+t.test('a full queue drops; a saturated mirror sheds all but one; the counts add up at every step', async t => {
+  const load = { utilization: 0 }
+  const m = await setup(t, { queue: new TaskQueue({ concurrency: 1, maxQueued: 1 }), shedAbove: 0.9, load })
+  const hold = gate()
+  m.nw.hold = hold
+  const steps: Array<{ what: string; path: string; utilization: number; want: Partial<MirrorStats> }> = [
+    { what: 'the first takes the only slot', path: '/1', utilization: 0, want: { requests: 1, pending: 1, dropped: 0, shed: 0 } },
+    { what: 'the second waits in the queue', path: '/2', utilization: 0, want: { requests: 2, pending: 2, dropped: 0, shed: 0 } },
+    { what: 'the third finds the queue full', path: '/3', utilization: 0, want: { requests: 3, pending: 2, dropped: 1, shed: 0 } },
+    { what: 'a saturated loop sheds the fourth', path: '/4', utilization: 1, want: { requests: 4, pending: 2, dropped: 2, shed: 1 } },
+  ]
+  for (const s of steps) {
+    load.utilization = s.utilization
+    t.equal(await m.get(s.path), BODY, `${s.what}: the client is answered`)
+    if (s.path === '/1') await m.nw.arrived[0]!.promise
+    t.match(m.mirror.stats, s.want, s.what)
+    addsUp(t, m.mirror.stats, s.what)
+  }
+  t.equal(m.mirror.queue.stats.dropped, 1, 'the queue counts its own refusal only')
+  hold.open()
+  await m.mirror.queue.idle()
+  t.match(m.mirror.stats, { requests: 4, compared: 2, pending: 0, dropped: 2, shed: 1, abandoned: 0 })
+  t.strictSame(m.comparisons.map(c => c.request.path), ['/1', '/2'])
+  // Saturated but idle: one shadow at a time still goes through.
+  load.utilization = 1
+  await m.get('/5')
+  await m.mirror.queue.idle()
+  t.match(m.mirror.stats, { requests: 5, compared: 3, dropped: 2, shed: 1 }, 'a saturated mirror still compares one at a time')
+  addsUp(t, m.mirror.stats, 'at the end')
+  const table: Array<[string, number]> = [
+    ['cutover_mirror_requests_total', m.mirror.stats.requests],
+    ['cutover_mirror_compared_total', m.mirror.stats.compared],
+    ['cutover_mirror_dropped_total', m.mirror.stats.dropped],
+    ['cutover_mirror_shed_total', m.mirror.stats.shed],
+    ['cutover_mirror_abandoned_total', m.mirror.stats.abandoned],
+    ['cutover_mirror_pending', 0],
+    ['cutover_mirror_event_loop_utilization', 1],
+  ]
+  for (const [name, want] of table) t.equal(await metricValue(m.mirror, name), want, `${name} reads the stats`)
+})
+
+t.test('while saturated, comparisons in progress are given up but the oldest that keeps up', async t => {
+  const rest = gate()
+  const load = { utilization: 0 }
+  const m = await setup(t, { shedAbove: 0.9, load }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2000' })
+    res.write(Buffer.alloc(1000, 7))
+    void rest.promise.then(() => res.end(Buffer.alloc(1000, 7)))
+  })
+  m.nw.reply = req => answer(req, { body: Buffer.alloc(2000, 7).toString(), headers: [['content-type', 'text/plain'], ['content-length', '2000']] })
+  // Both clients have their headers: both primaries are streaming and both shadows are admitted.
+  const a = await request(`${m.url}/a`)
+  const b = await request(`${m.url}/b`)
+  t.match(m.mirror.stats, { requests: 2, pending: 2 })
+  t.equal(m.mirror.shedRunning(), 0, 'nothing is given up while the loop has room')
+  load.utilization = 0.95
+  t.equal(m.mirror.shedRunning(), 1, 'the younger one is given up')
+  t.equal(m.mirror.shedRunning(), 0, 'the oldest is kept')
+  rest.open()
+  const [ba, bb] = await Promise.all([a.body.arrayBuffer(), b.body.arrayBuffer()])
+  t.equal(ba.byteLength + bb.byteLength, 4000, 'both clients got their whole answer')
+  await m.mirror.queue.idle()
+  t.match(m.mirror.stats, { requests: 2, compared: 1, abandoned: 1, shed: 1, pending: 0 })
+  t.strictSame(m.comparisons.map(c => [c.request.path, c.divergences]), [['/a', []]])
+  addsUp(t, m.mirror.stats, 'at the end')
+})
+
+t.test('accounting: counters count comparisons, and the metrics are the same numbers', async t => {
+  const baseline = new FakeBackend('baseline', 'http://baseline.invalid')
+  const m = await setup(t, { baseline })
+  // /diff: new differs in two headers and the body; the baseline shows the same two headers.
+  // /down: new fails before a status. /same: clean.
+  const odd: Array<[string, string]> = [['content-type', 'text/plain'], ['content-length', '8'], ['x-a', '1'], ['x-b', '2']]
+  m.nw.reply = req =>
+    req.path === '/down'
+      ? { kind: 'error', code: 'ERR_CONNECT', message: 'new: refused', durationMs: 1 }
+      : req.path === '/diff'
+        ? answer(req, { body: 'PAYLOAD\n', headers: odd })
+        : answer(req)
+  baseline.reply = req => (req.path === '/diff' ? answer(req, { headers: odd }) : answer(req))
+  for (const path of ['/diff', '/down', '/same']) {
+    await m.get(path)
+    await m.mirror.queue.idle()
+  }
+  const [diff, down, same] = m.comparisons
+  t.match(diff, { divergences: [{ kind: 'body-bytes' }], noise: [{ kind: 'header' }, { kind: 'header' }] }, '/diff: two noise divergences')
+  t.match(down, { divergences: [{ kind: 'error', side: 'candidate', code: 'ERR_CONNECT' }] })
+  t.match(same, { divergences: [], noise: [] })
+  t.match(m.mirror.stats, {
+    requests: 3,
+    compared: 3,
+    divergent: 2,
+    divergentByKind: { 'body-bytes': 1, error: 1 },
+    noise: 1,
+    shadowErrors: 1,
+  })
+  t.equal(m.mirror.stats.bytesCompared, 2 * BODY.length, 'the bytes of the two bodies compared')
+  addsUp(t, m.mirror.stats, 'at the end')
+  const table: Array<[string, number | undefined]> = [
+    ['cutover_mirror_compared_total', 3],
+    ['cutover_mirror_divergent_total{kind="body-bytes"}', 1],
+    ['cutover_mirror_divergent_total{kind="error"}', 1],
+    ['cutover_mirror_divergent_total{kind="header"}', undefined],
+    ['cutover_mirror_noise_total', 1],
+    ['cutover_mirror_shadow_errors_total', 1],
+    ['cutover_mirror_shadow_seconds_count', 6],
+  ]
+  for (const [name, want] of table) t.equal(await metricValue(m.mirror, name), want, name)
+  t.equal(baseline.seen.length, 3, 'the baseline is asked what the control is asked')
+})
+
+t.test('close() cuts shadows that outlive the grace period and counts them abandoned', async t => {
+  const m = await setup(t)
+  m.nw.hold = gate() // never opened: only the stop signal ends the send
+  await m.get('/f')
+  await m.nw.arrived[0]!.promise
+  t.match(m.mirror.stats, { requests: 1, pending: 1 })
+  const { forced } = await m.mirror.close(0)
+  t.equal(forced, true)
+  t.match(m.mirror.stats, { requests: 1, compared: 0, abandoned: 1, pending: 0, shadowErrors: 0 }, 'an abort is not a shadow error')
+  t.equal(m.nw.seen[0]!.o?.signal?.aborted, true, 'the send was cut')
+  addsUp(t, m.mirror.stats, 'after close')
+})
+
+t.test('bad options are refused at construction', async t => {
+  const old = new FakeBackend('old', 'http://127.0.0.1:1')
+  const nw = new FakeBackend('new', 'http://127.0.0.1:2')
+  const table: Array<[string, Partial<MirrorOptions>]> = [
+    ['a sample above 1', { sample: 1.5 }],
+    ['a negative sample', { sample: -0.1 }],
+    ['a tee of 0 bytes', { teeBytes: 0 }],
+    ['shedAbove above 1', { shedAbove: 2 }],
+  ]
+  for (const [name, o] of table) t.throws(() => new Mirror({ old, new: nw, ...o }), TypeError, name)
 })

@@ -12,7 +12,7 @@ import { HttpBackend } from '../../src/audit/http-backend.js'
 import { MetricsServer } from '../../src/telemetry/metrics-server.js'
 import { Mirror, type MirrorOptions, type MirrorStats } from '../../src/audit/mirror.js'
 import { parseRules } from '../../src/audit/rules.js'
-import { ShadowQueue } from '../../src/audit/shadow-queue.js'
+import { TaskQueue } from '../../src/audit/task-queue.js'
 import { AccessLog } from '../../src/telemetry/access-log.js'
 import { header, prngBytes, rawRequest, readJsonl, waitForOutput, withTimeout } from '../helpers/e2e.js'
 import { gate, heldListen, listen } from '../helpers/gate.js'
@@ -209,7 +209,7 @@ t.test('shadow queue overflow is dropped and counted, and the stats add up', asy
   const m = await startMirror(
     t,
     { old: old.url, new: nw.url },
-    { queue: new ShadowQueue({ concurrency: 1, maxQueued: 1 }) },
+    { queue: new TaskQueue({ concurrency: 1, maxQueued: 1 }) },
   )
   // 1 takes the only slot (and blocks in new), 2 waits in the queue, 3 and 4 find it full.
   for (let i = 1; i <= 4; i++) {

@@ -2,7 +2,8 @@ import t from 'tap'
 import type { Comparison } from '../../src/audit/divergence.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
 import type { Backend } from '../../src/audit/http-backend.js'
-import { DEFAULT_RULES, EtagPairs } from '../../src/audit/rules.js'
+import { EtagPairs } from '../../src/audit/etag-pairs.js'
+import { DEFAULT_RULES } from '../../src/audit/rules.js'
 import { chooseProbes } from '../../src/replay/probes.js'
 import type { ParsedLine } from '../../src/replay/record.js'
 import { runReplay } from '../../src/replay/replay.js'
@@ -187,4 +188,35 @@ t.test('runReplay with a baseline: what old-vs-baseline also shows is noise, and
   t.equal(stats.divergent, 0)
   t.equal(stats.noise, 2, 'the ETag difference is noise: the baseline differs the same way')
   t.match(out[0]!.noise, [{ kind: 'header', name: 'etag' }])
+})
+
+t.test('runReplay counts comparisons, not divergences, as the mirror does', async t => {
+  // On every 200, new differs from old in four headers (etag, content-length, x-extra, x-other)
+  // and the body length; the baseline differs in two of them (etag, x-extra), which are noise.
+  const withExtra = (b: Backend, extra: Array<[string, string]>, longer: boolean): Backend => ({
+    ...b,
+    send: async (r: ExchangeRequest): Promise<Observed> => {
+      const a = await b.send(r)
+      if (a.kind !== 'response' || a.status !== 200) return a
+      const headers = [...a.headers.map(([k, v]) => [k, k === 'content-length' && longer ? '21' : v] as const), ...extra]
+      const body = longer ? Buffer.concat([FILE, Buffer.from('!')]) : FILE
+      return { ...a, headers, body: (async function* () { yield body })() }
+    },
+  })
+  const old = serverDouble('old', '"o"')
+  const nw = withExtra(serverDouble('new', '"n"'), [['x-extra', '2'], ['x-other', '1']], true)
+  const baseline = withExtra(serverDouble('baseline', '"b"'), [['x-extra', '1']], false)
+  const out: Comparison[] = []
+  const stats = await runReplay(lines([rec(1, '/f'), rec(2, '/f')]), {
+    old,
+    new: nw,
+    baseline,
+    rules: DEFAULT_RULES,
+    etags: new EtagPairs(),
+    onComparison: c => out.push(c),
+    onBad: () => undefined,
+  })
+  t.strictSame(out.map(c => [c.divergences.length, c.noise.length]), [[3, 2], [3, 2]], 'each comparison: three divergences, two of noise')
+  t.match(stats, { compared: 2, divergent: 2, noise: 2 }, 'noise: comparisons with noise')
+  t.strictSame(stats.divergentByKind, { header: 2, 'body-length': 2 }, 'per kind: comparisons with a divergence of the kind')
 })

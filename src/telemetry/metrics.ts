@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+/**
+ * Metrics creates Prometheus metrics on one prom-client Registry, the one given (never
+ * prom-client's global registry: two instances in one process, or two tests, never share a
+ * metric). Counters and gauges read their value at scrape time from the owner's own counters
+ * (`read`), so the number a metric shows and the number a summary prints are the same number and
+ * cannot drift; histograms are observed directly. Serve it with a MetricsServer.
+ */
+export class Metrics {
+  readonly registry: Registry
+
+  constructor(registry: Registry) {
+    this.registry = registry
+  }
+
+  /** counter registers a counter whose value is `read()` at each scrape (it must never decrease). */
+  counter(name: string, help: string, read: () => number): Counter {
+    return new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        this.inc(read())
+      },
+    })
+  }
+
+  /**
+   * labelledCounter registers a counter with one label, whose values are `read()` at each scrape:
+   * label value → count (a label value missing from the record has no sample).
+   */
+  labelledCounter(
+    name: string,
+    help: string,
+    label: string,
+    read: () => Readonly<Partial<Record<string, number>>>,
+  ): Counter<string> {
+    return new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [value, n] of Object.entries(read())) if (n !== undefined) this.inc({ [label]: value }, n)
+      },
+    })
+  }
+
+  /** gauge registers a gauge whose value is `read()` at each scrape. */
+  gauge(name: string, help: string, read: () => number): Gauge {
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read())
+      },
+    })
+  }
+
+  /** histogram registers a histogram with these bucket upper bounds (seconds, say); the owner observes it. */
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    return new Histogram({ name, help, buckets: [...buckets], registers: [this.registry] })
+  }
+}
