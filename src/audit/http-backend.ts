@@ -55,7 +55,7 @@ export interface HttpBackendOptions {
 export const MARKER_HEADER = 'x-cutover-shadow'
 
 /** Codes of errors that mean the connection was never made. */
-const CONNECT_CODES = new Set([
+const CONNECT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
   'EAI_AGAIN',

@@ -43,7 +43,7 @@ export interface MirrorHistograms {
   readonly shadowSeconds: Histogram
 }
 
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 /**
  * mirrorMetrics registers the mirror's Prometheus metrics (`cutover_mirror_*`) on `m`'s registry.

@@ -580,7 +580,7 @@ export class Mirror {
   }
 }
 
-const EMPTY_BODY: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: async function* () {} }
+const EMPTY_BODY: Readonly<AsyncIterable<Uint8Array>> = { [Symbol.asyncIterator]: async function* () {} }
 
 /** withBody gives a response observation another body reader (one tee per comparison). */
 function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Observed {

@@ -31,7 +31,7 @@ export interface Rules {
 export const ALWAYS_IGNORED: ReadonlySet<string> = new Set(['date'])
 
 /** DEFAULT_RULES compare everything exactly. */
-export const DEFAULT_RULES: Rules = {
+export const DEFAULT_RULES: Readonly<Rules> = {
   ignoreHeaders: new Set(),
   ignoreHeadersByStatus: new Map(),
   dateTolerance: new Map(),
