@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import v8 from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
+import { onShutdown } from './on-shutdown.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { AccessLog } from '../telemetry/access-log.js'
 import { JsonlFile } from '../telemetry/jsonl-file.js'
@@ -265,28 +266,23 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   )
   ticker.unref()
 
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) {
-      process.stderr.write(`\ncutover mirror: ${signal} again, exiting now\n`)
-      process.exit(130)
-    }
-    stopping = true
-    clearInterval(ticker)
-    if (tty) process.stderr.write('\r\x1b[K')
-    const closing = mirror.close(f.grace)
-    process.stdout.write(
-      `cutover mirror: ${signal}: draining, up to ${f.grace} ms (${mirror.stats.pending} comparison(s) pending)\n`,
-    )
-    void closing.then(async ({ forced }) => {
-      await release()
-      process.stdout.write(summary(mirror.stats, forced))
-      logger.flush()
-      process.exitCode = 0
-    })
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
+  onShutdown({
+    name: 'cutover mirror',
+    drain: signal => {
+      clearInterval(ticker)
+      if (tty) process.stderr.write('\r\x1b[K')
+      const closing = mirror.close(f.grace)
+      process.stdout.write(
+        `cutover mirror: ${signal}: draining, up to ${f.grace} ms (${mirror.stats.pending} comparison(s) pending)\n`,
+      )
+      void closing.then(async ({ forced }) => {
+        await release()
+        process.stdout.write(summary(mirror.stats, forced))
+        logger.flush()
+        process.exitCode = 0
+      })
+    },
+  })
 }
 
 /** summary is what `mirror` prints when it stops. */

@@ -11,6 +11,7 @@ import type { LogFormat } from '../replay/record.js'
 import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
 import { parseCount, parseDuration, parseUrl } from './options.js'
 import { loadRules } from './load-rules.js'
+import { onShutdown } from './on-shutdown.js'
 
 interface ReplayFlags {
   old: string
@@ -142,14 +143,14 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
   const out = f.out ? new JsonlFile<Comparison>(f.out) : undefined
   const ac = new AbortController()
   let interrupted = false
-  const onSignal = (): void => {
-    if (interrupted) process.exit(130)
-    interrupted = true
-    process.stderr.write('\ncutover replay: stopping: letting the exchanges in flight finish (Ctrl-C again to quit now)\n')
-    ac.abort()
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  const offSignals = onShutdown({
+    name: 'cutover replay',
+    drain: () => {
+      interrupted = true
+      process.stderr.write('\ncutover replay: stopping: letting the exchanges in flight finish (Ctrl-C again to quit now)\n')
+      ac.abort()
+    },
+  })
 
   const tty = process.stderr.isTTY === true
   const total = f.limit ?? (tty ? await countLines(files) : undefined)
@@ -210,8 +211,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     bar?.stop()
     if (plain) clearInterval(plain)
     await Promise.all([old.close(), nw.close(), baseline?.close(), out?.close()])
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    offSignals()
   }
   const secs = (performance.now() - started) / 1000
   const kinds = Object.entries(stats.divergentByKind)
