@@ -270,19 +270,19 @@ export class DownloadServer {
       }
       return
     }
-    let served: ReturnType<typeof serveContent>
+    let done: Promise<ServeResult> | undefined
     try {
-      served = serveContent(req, res, r.entity, { budget: this.budget, result })
+      done = serveContent(req, res, r.entity, { budget: this.budget, result }).done
     } catch (err) {
       r.release()
       this.#fail(res, req.method ?? 'GET', result, url, err)
       return
     }
-    if (!(served instanceof Promise)) {
+    if (done === undefined) {
       r.release()
       return
     }
-    served.then(
+    done.then(
       done => {
         r.release()
         if (done.error !== undefined && codeOf(done.error) !== 'ERR_ABORTED') {

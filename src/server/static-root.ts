@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../core/clock.js'
 import { fileEtag, type EtagFormat } from './file-etag.js'
 import { ContentTypeResolver } from '../http/content-type-resolver.js'
 import { SNIFF_LEN } from '../http/sniff.js'
+import { formatHttpDate } from '../http/http-date.js'
 
 /** StaticRootOptions configures a {@link StaticRoot}. */
 export interface StaticRootOptions {
@@ -353,9 +354,12 @@ export class StaticRoot {
   #meta(fc: FileContent, contentType: string, now: number): { meta: Omit<Entity, 'content'>; cacheable: boolean } {
     const settling = now - fc.identity.ctimeMs < this.#settleMs
     const tag = fileEtag(this.#etag, fc, now, settling)
+    const lastModified = new Date(Math.floor(this.#etag === 'apache' ? Math.min(fc.identity.mtimeMs, now) : fc.identity.mtimeMs))
     const meta: Omit<Entity, 'content'> = {
       etag: tag.etag,
-      lastModified: new Date(Math.floor(this.#etag === 'apache' ? Math.min(fc.identity.mtimeMs, now) : fc.identity.mtimeMs)),
+      lastModified,
+      // Formatted once per file version, not per response: cached entities carry it.
+      lastModifiedText: formatHttpDate(lastModified),
       contentType,
       // Apache weakens its date with its tag (RFC 9110 §8.8.2.2: a date within a second of the
       // response is weak), so an If-Range date fails there too.
