@@ -2,8 +2,10 @@ import { Command, Option } from 'commander'
 import { pino } from 'pino'
 import { AccessLog } from '../telemetry/access-log.js'
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
-import { DEFAULT_CACHE_BYTES, DEFAULT_SETTLE_MS, DEFAULT_SMALL_FILE_MAX, StaticRoot } from '../server/static-root.js'
-import { ETAG_FORMATS, type EtagFormat } from '../server/file-etag.js'
+import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, DirectoryResolver } from '../payload/directory-resolver.js'
+import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
+import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
+import { systemClock } from '../core/clock.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
@@ -87,17 +89,9 @@ async function runServe(f: ServeFlags): Promise<void> {
     table: f.mimeTypes === undefined ? undefined : loadMimeTable(f.mimeTypes),
     defaultType: f.defaultType,
   })
-  let root: StaticRoot
+  let store: FileStore
   try {
-    root = new StaticRoot({
-      root: f.root,
-      dotfiles: f.dotfiles,
-      smallFileMax: f.smallFileMax,
-      cacheBytes: f.cacheBytes,
-      etag: f.etag,
-      settleMs: f.settleTime,
-      contentTypes,
-    })
+    store = new FileStore({ root: f.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`--root ${f.root}: ${why}`)
@@ -107,8 +101,16 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint() })
   const accessLog = f.accessLog ? new AccessLog(f.accessLog) : undefined
+  const resolver = new DirectoryResolver({
+    store,
+    smallFileMax: f.smallFileMax,
+    cacheBytes: f.cacheBytes,
+    etag: f.etag,
+    contentTypes,
+  })
   const server = new DownloadServer({
-    root,
+    resolver,
+    clock: systemClock,
     logger,
     accessLog,
     pieceSize: f.pieceSize,
@@ -124,7 +126,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     await accessLog?.close()
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
-  process.stdout.write(`cutover serve: listening on http://${hostPort(addr)} (root ${root.root})\n`)
+  process.stdout.write(`cutover serve: listening on http://${hostPort(addr)} (root ${store.root})\n`)
 
   let stopping = false
   const stop = (signal: string): void => {

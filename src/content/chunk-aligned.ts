@@ -2,21 +2,28 @@ import { CutoverError } from '../core/errors.js'
 import { checkOffset, type Content } from './content.js'
 
 /**
- * chunkAligned wraps `c` so that `c` only ever sees reads of exactly `chunkSize` bytes at offsets
- * that are multiples of `chunkSize` (the last chunk is shorter when the size is not a multiple). This
- * is what a chunk cache needs (the talk's 2 MiB chunks keyed `<blob>-<chunk offset>`): any read on
- * the result is served from whole chunks. Chunks that one read covers are fetched concurrently;
- * nothing is cached here.
+ * ChunkLoader gives chunk `index` of a blob cut into fixed-size chunks: exactly the chunk's bytes
+ * (`chunkSize`, the last chunk shorter when the size is not a multiple), or a rejection. A chunk
+ * cache is a ChunkLoader over another one; the returned bytes must not be changed by anyone while
+ * a reader may still hold them.
  */
-export function chunkAligned(c: Content, chunkSize: number): Content {
+export type ChunkLoader = (index: number, signal?: AbortSignal) => Promise<Uint8Array>
+
+/**
+ * chunkAligned is the Content of `size` bytes whose chunks of `chunkSize` bytes `load` gives: any
+ * read on it is served from whole chunks, so `load` only ever sees whole aligned chunks (the talk's
+ * 2 MiB chunks keyed `<blob>-<chunk offset>`). Chunks that one read covers are loaded concurrently;
+ * nothing is cached here (that is the loader's business). A chunk of the wrong length rejects the
+ * read with ERR_SHORT_READ. Throws TypeError for a size that is not a non-negative integer or a
+ * chunk size that is not a positive integer.
+ */
+export function chunkAligned(load: ChunkLoader, size: number, chunkSize: number): Content {
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) throw new TypeError('chunkSize must be a positive integer')
-  const size = c.size
+  if (!Number.isSafeInteger(size) || size < 0) throw new TypeError('size must be a non-negative integer')
   const readChunk = async (index: number, signal?: AbortSignal): Promise<Uint8Array> => {
-    const start = index * chunkSize
-    const len = Math.min(chunkSize, size - start)
-    const chunk = new Uint8Array(len)
-    const got = await c.readAt(chunk, start, signal)
-    if (got !== len) throw new CutoverError('ERR_SHORT_READ', `chunk ${index}: got ${got} of ${len} bytes`)
+    const len = Math.min(chunkSize, size - index * chunkSize)
+    const chunk = await load(index, signal)
+    if (chunk.length !== len) throw new CutoverError('ERR_SHORT_READ', `chunk ${index}: got ${chunk.length} of ${len} bytes`)
     return chunk
   }
   return {
@@ -41,5 +48,20 @@ export function chunkAligned(c: Content, chunkSize: number): Content {
       await Promise.all(copies)
       return want
     },
+  }
+}
+
+/**
+ * contentChunks is the {@link ChunkLoader} of a Content: chunk `index` is read from `c` into a
+ * fresh buffer, with one readAt of exactly the chunk (a short read gives a short chunk, which
+ * {@link chunkAligned} refuses). Throws TypeError for a chunk size that is not a positive integer.
+ */
+export function contentChunks(c: Content, chunkSize: number): ChunkLoader {
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) throw new TypeError('chunkSize must be a positive integer')
+  return async (index, signal) => {
+    const start = index * chunkSize
+    const chunk = new Uint8Array(Math.max(0, Math.min(chunkSize, c.size - start)))
+    const got = await c.readAt(chunk, start, signal)
+    return got === chunk.length ? chunk : chunk.subarray(0, got)
   }
 }

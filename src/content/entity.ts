@@ -9,11 +9,14 @@ export interface Entity {
   readonly content: Content
   /** Strong ETag, quoted (`"..."`). Undefined: no ETag header, and only date validators apply. */
   readonly etag?: string | undefined
-  /**
-   * Last-Modified time. Undefined or the Unix epoch: no Last-Modified header (Go's zero time).
-   * Never changed in place: its header text is remembered per Date.
-   */
+  /** Last-Modified time. Undefined or the Unix epoch: no Last-Modified header (Go's zero time). */
   readonly lastModified?: Date | undefined
+  /**
+   * The Last-Modified header text of `lastModified` (an IMF-fixdate, RFC 9110 §5.6.7), when the
+   * entity's producer formatted it once for many responses; it must be exactly that date's text.
+   * If unset, the date is formatted per response. Ignored when there is no Last-Modified header.
+   */
+  readonly lastModifiedText?: string | undefined
   /**
    * True when Last-Modified is only a weak validator (RFC 9110 §8.8.2.2): the representation
    * changed too recently to promise that one date means one sequence of bytes. An If-Range date

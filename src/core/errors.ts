@@ -8,6 +8,10 @@ export type ErrorCode =
   | 'ERR_BAD_REQUEST'
   /** A request line with an HTTP major version other than 1 (505). */
   | 'ERR_HTTP_VERSION'
+  /**
+   * A blob is no longer the version that was looked at (rewritten, replaced or gone), before or
+   * during a read: the read fails rather than return bytes of another version or of two mixed.
+   */
   | 'ERR_BLOB_CHANGED'
   | 'ERR_SHORT_READ'
   | 'ERR_ABORTED'

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { codeOf } from '../core/errors.js'
+import { codeOf, type ErrorCode } from '../core/errors.js'
 
 /** HttpError is the public face of a failure: a status and a fixed message. */
 export interface HttpError {
@@ -13,7 +13,15 @@ export interface HttpError {
  * store names, stack traces) never leak; details go to the log only (as Go's toHTTPError).
  */
 export function toHttpError(err: unknown): HttpError {
-  switch (codeOf(err)) {
+  return httpErrorOf(codeOf(err))
+}
+
+/**
+ * httpErrorOf is {@link toHttpError} of an error code (undefined: not a CutoverError), for answers
+ * that are outcomes rather than errors (a resolver's miss is exactly an ERR_NOT_FOUND on the wire).
+ */
+export function httpErrorOf(code: ErrorCode | undefined): HttpError {
+  switch (code) {
     case 'ERR_NOT_FOUND':
       return { status: 404, message: '404 page not found' }
     case 'ERR_FORBIDDEN':
@@ -22,6 +30,11 @@ export function toHttpError(err: unknown): HttpError {
       return { status: 400, message: '400 Bad Request' }
     case 'ERR_HTTP_VERSION':
       return { status: 505, message: '505 HTTP Version Not Supported' }
+    case 'ERR_BLOB_CHANGED':
+      // The blob changed under the read: its bytes are never sent mixed. Known before the header,
+      // it is a 500 (a retry gets the new version); after it, serveContent cuts the connection, so
+      // the body ends short of its Content-Length and no client takes it as complete.
+      return { status: 500, message: '500 Internal Server Error' }
     default:
       return { status: 500, message: '500 Internal Server Error' }
   }

@@ -33,18 +33,6 @@ export interface EntityMeta extends Omit<Entity, 'content'> {
 }
 
 /** Headers that Go's serveError removes from error responses (Go 1.23). */
-/**
- * HTTP_DATES remembers the Last-Modified text of each Date an entity carries: entities of one file
- * version share their Date (StaticRoot keeps it with the cached file), and formatting it was most
- * of planResponse's cost. Entities must not change their Date in place.
- */
-const HTTP_DATES = new WeakMap<Date, string>()
-function httpDateOf(d: Date): string {
-  let text = HTTP_DATES.get(d)
-  if (text === undefined) HTTP_DATES.set(d, (text = formatHttpDate(d)))
-  return text
-}
-
 const DROPPED_ON_ERROR = new Set(['cache-control', 'content-encoding', 'etag', 'last-modified'])
 /** Headers that writeNotModified removes from a 304 (RFC 9110 §15.4.5). */
 const DROPPED_ON_304 = new Set(['content-type', 'content-length', 'content-encoding'])
@@ -80,7 +68,8 @@ export function planResponse(
 ): ResponsePlan {
   const size = e.size
   const base: string[] = []
-  const lastModified = isZeroTime(e.lastModified) ? undefined : httpDateOf(e.lastModified!)
+  // Formatting the date was most of this function's cost: an entity served often brings its text.
+  const lastModified = isZeroTime(e.lastModified) ? undefined : (e.lastModifiedText ?? formatHttpDate(e.lastModified!))
   const verdict = evaluatePreconditions(method, cond, e)
 
   if (verdict.kind === 'not-modified') {
@@ -217,6 +206,18 @@ export interface ServeResult {
   aborted: boolean
   /** The read error that aborted the response, if any. */
   error?: unknown
+}
+
+/**
+ * Served is what {@link serveContent} returns. `result` is the options' result object (filled in as
+ * the response progresses). `done` is undefined when the whole response was written before
+ * serveContent returned (errors, 304/412, HEAD, in-memory content: the hot path pays for no promise
+ * and no extra tick); otherwise it settles, never rejecting, with `result` once the body has been
+ * streamed or given up.
+ */
+export interface Served {
+  readonly result: ServeResult
+  readonly done: Promise<ServeResult> | undefined
 }
 
 /** waitDrain resolves when `res` can take more data, and rejects if it closes first. */
@@ -525,15 +526,14 @@ class Pump {
  * after it destroys the connection, so the client sees a short body against the Content-Length and
  * never a complete-looking response with wrong bytes. A client that disconnects aborts the pending
  * reads through their AbortSignal. A response that needs no read (errors, 304/412, in-memory
- * content) is sent synchronously and its result returned directly; otherwise a promise is returned.
- * It never throws or rejects.
+ * content) is sent synchronously (see {@link Served}). Neither it nor `done` throws or rejects.
  */
 export function serveContent(
   req: IncomingMessage,
   res: ServerResponse,
   entity: Entity,
   options: ServeContentOptions = {},
-): ServeResult | Promise<ServeResult> {
+): Served {
   const content = entity.content
   const plan = planResponse(
     req.method ?? 'GET',
@@ -549,7 +549,7 @@ export function serveContent(
     res.writeHead(plan.status, plan.headers)
     if (body.kind === 'text') result.bytes = Buffer.byteLength(body.text)
     res.end(body.kind === 'text' ? body.text : undefined)
-    return result
+    return { result, done: undefined }
   }
   if (body.kind === 'range' && isResident(content)) {
     // In-memory bytes go to the socket as they are: no read, no copy.
@@ -557,9 +557,9 @@ export function serveContent(
     res.writeHead(plan.status, plan.headers)
     res.end(view)
     result.bytes = view.length
-    return result
+    return { result, done: undefined }
   }
-  return streamBody(req, res, entity, plan, body, result, options)
+  return { result, done: streamBody(req, res, entity, plan, body, result, options) }
 }
 
 /** streamBody sends a planned body that has to be read from its Content. */

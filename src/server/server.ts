@@ -2,13 +2,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { codeOf, CutoverError } from '../core/errors.js'
-import { parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
+import { codeOf } from '../core/errors.js'
+import { httpErrorOf, parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
 import { checkRequestHead, parseRequestTarget, type RequestTarget } from '../http/request-target.js'
 import { DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
 import { accessRecordHeaders, type AccessLog } from '../telemetry/access-log.js'
-import type { Resolution, StaticRoot } from './static-root.js'
+import type { RequestFacts, Resolution, Resolver } from '../payload/resolver.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
 
@@ -31,8 +32,10 @@ const PARSE_ERROR_LINGER_MS = 5_000
 
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
-  /** Where files come from. */
-  readonly root: StaticRoot
+  /** What each request is answered with: the only thing the server asks about payloads. */
+  readonly resolver: Resolver
+  /** Where the access log's request times come from. If unset, defaults to systemClock (core/clock.ts). */
+  readonly clock?: Clock
   /** Operational log (errors, lifecycle). */
   readonly logger: Logger
   /** JSONL access log; if unset, none is written. */
@@ -76,13 +79,15 @@ export interface DownloadServerStats {
 }
 
 /**
- * DownloadServer is `cutover serve`: an HTTP/1.1 server that answers GET and HEAD from a
- * {@link StaticRoot} with Go ServeContent semantics, logs each request, and shuts down gracefully.
+ * DownloadServer is `cutover serve`: an HTTP/1.1 server that answers GET and HEAD with what a
+ * {@link Resolver} gives, with Go ServeContent semantics, logs each request, and shuts down
+ * gracefully. How each {@link Resolution} is answered is documented there.
  */
 export class DownloadServer {
   readonly server: Server
   readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0 }
   readonly #o: DownloadServerOptions
+  readonly #clock: Clock
   /** The read buffers of every download of this server. */
   readonly budget: BufferBudget
   #idle: (() => void) | undefined
@@ -91,6 +96,7 @@ export class DownloadServer {
 
   constructor(o: DownloadServerOptions) {
     this.#o = o
+    this.#clock = o.clock ?? systemClock
     if (o.budget && o.pieceSize !== undefined && o.pieceSize !== o.budget.pieceSize) {
       throw new TypeError(`pieceSize ${o.pieceSize} differs from the budget's ${o.budget.pieceSize}`)
     }
@@ -170,7 +176,7 @@ export class DownloadServer {
     // Read now: once the socket is destroyed (a client that aborted) its address is gone.
     const remote = log ? (req.socket.remoteAddress ?? '') : ''
     const start = log ? process.hrtime.bigint() : 0n
-    const startMs = log ? Date.now() : 0
+    const startMs = log ? this.#clock.now() : 0
     this.stats.requests++
     this.stats.active++
     const socket = req.socket
@@ -226,63 +232,86 @@ export class DownloadServer {
     if (target.kind === 'asterisk') {
       // Go takes `GET *` as the path "*": no such file.
       result.status = 404
-      result.bytes = sendError(res, method, toHttpError(new CutoverError('ERR_NOT_FOUND', 'asterisk-form')))
+      result.bytes = sendError(res, method, httpErrorOf('ERR_NOT_FOUND'))
       return
     }
-    const rawPath = target.path
-    let hit: Resolution | undefined
+    const facts: RequestFacts = {
+      method,
+      path: target.path,
+      query: target.query,
+      headers: req.headers,
+      remote: req.socket.remoteAddress ?? '',
+    }
+    let r: ReturnType<Resolver['resolve']>
     try {
-      hit = this.#o.root.lookup(rawPath)
-    } catch {
-      hit = undefined // resolve() below meets the same error and answers it
-    }
-    if (hit) {
-      this.#respond(req, res, hit, result, url)
+      r = this.#o.resolver.resolve(facts)
+    } catch (err) {
+      this.#refuse(res, method, result, url, err)
       return
     }
-    this.#o.root.resolve(rawPath, target.query).then(
-      r => this.#respond(req, res, r, result, url),
-      (err: unknown) => {
-        const e = toHttpError(err)
-        if (e.status >= 500) {
-          this.stats.errors++
-          this.#o.logger.error({ err, path: url }, 'request failed')
-        }
-        result.status = e.status
-        if (res.headersSent || res.destroyed) return
-        result.bytes = sendError(res, method, e)
-      },
+    if (r.kind !== 'pending') {
+      this.#respond(req, res, r, result, url)
+      return
+    }
+    r.pending.then(
+      resolved => this.#respond(req, res, resolved, result, url),
+      (err: unknown) => this.#refuse(res, method, result, url, err),
     )
   }
 
-  /** #respond answers a resolved path; it never throws, and releases the resolution when done. */
+  /**
+   * #refuse answers a resolver's failure through the error mapping (http/http-error.ts): a
+   * CutoverError's code picks the status, anything else is a 500; 5xx are logged and counted.
+   */
+  #refuse(res: ServerResponse, method: string, result: ServeResult, url: string, err: unknown): void {
+    const e = toHttpError(err)
+    if (e.status >= 500) {
+      this.stats.errors++
+      this.#o.logger.error({ err, path: url }, 'request failed')
+    }
+    result.status = e.status
+    if (res.headersSent || res.destroyed) return
+    try {
+      result.bytes = sendError(res, method, e)
+    } catch (e2) {
+      this.#fail(res, method, result, url, e2)
+    }
+  }
+
+  /** #respond answers a resolution; it never throws, and releases an entity when its response is done. */
   #respond(req: IncomingMessage, res: ServerResponse, r: Resolution, result: ServeResult, url: string): void {
-    if (r.kind === 'redirect') {
+    const method = req.method ?? 'GET'
+    if (r.kind !== 'entity') {
       try {
-        result.status = 301
-        result.bytes = sendError(res, req.method ?? 'GET', { status: 301, message: '301 Moved Permanently' }, [
-          'Location',
-          r.location,
-        ])
+        if (r.kind === 'redirect') {
+          result.status = 301
+          result.bytes = sendError(res, method, { status: 301, message: '301 Moved Permanently' }, ['Location', r.location])
+          return
+        }
+        // A deny is answered as a miss unless the resolver makes it visible; its reason is for the log.
+        if (r.kind === 'deny') this.#o.logger.debug({ path: url, reason: r.reason }, 'denied')
+        const e = httpErrorOf(r.kind === 'deny' && r.visible === true ? 'ERR_FORBIDDEN' : 'ERR_NOT_FOUND')
+        result.status = e.status
+        result.bytes = sendError(res, method, e)
       } catch (err) {
         // A Location Node refuses (ERR_INVALID_CHAR) must cost a 500, never the process.
-        this.#fail(res, req.method ?? 'GET', result, url, err)
+        this.#fail(res, method, result, url, err)
       }
       return
     }
-    let served: ReturnType<typeof serveContent>
+    let done: Promise<ServeResult> | undefined
     try {
-      served = serveContent(req, res, r.entity, { budget: this.budget, result })
+      done = serveContent(req, res, r.entity, { budget: this.budget, result }).done
     } catch (err) {
       r.release()
-      this.#fail(res, req.method ?? 'GET', result, url, err)
+      this.#fail(res, method, result, url, err)
       return
     }
-    if (!(served instanceof Promise)) {
+    if (done === undefined) {
       r.release()
       return
     }
-    served.then(
+    done.then(
       done => {
         r.release()
         if (done.error !== undefined && codeOf(done.error) !== 'ERR_ABORTED') {
@@ -293,7 +322,7 @@ export class DownloadServer {
       (err: unknown) => {
         // serveContent does not reject; this is a bug, answered like any unexpected failure.
         r.release()
-        this.#fail(res, req.method ?? 'GET', result, url, err)
+        this.#fail(res, method, result, url, err)
       },
     )
   }

@@ -1,11 +1,14 @@
 import t from 'tap'
 import { bytes } from '../../src/content/bytes.js'
-import { chunkAligned } from '../../src/content/chunk-aligned.js'
+import { chunkAligned, contentChunks, type ChunkLoader } from '../../src/content/chunk-aligned.js'
 import { concat } from '../../src/content/concat.js'
 import type { Content } from '../../src/content/content.js'
 import { section } from '../../src/content/section.js'
 import { codeOf } from '../../src/core/errors.js'
 import { mulberry32 } from '../helpers/random.js'
+
+/** aligned is chunkAligned over the chunks of a Content (what a chunk cache over a blob looks like). */
+const aligned = (c: Content, chunkSize: number): Content => chunkAligned(contentChunks(c, chunkSize), c.size, chunkSize)
 
 type Rng = () => number
 const int = (rnd: Rng, lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1))
@@ -90,7 +93,7 @@ function build(rnd: Rng, depth: number, violations: Violation[]): Built {
       const inner = build(rnd, depth - 1, violations)
       const chunkSize = rnd() < 0.3 ? int(rnd, 1, 16) : int(rnd, 1, 4096)
       return {
-        content: chunkAligned(recording(inner.content, chunkSize, violations), chunkSize),
+        content: aligned(recording(inner.content, chunkSize, violations), chunkSize),
         ref: inner.ref,
         desc: `chunkAligned(${inner.desc}, ${chunkSize})`,
       }
@@ -189,7 +192,7 @@ t.test('chunkAligned hands its inner content whole aligned chunks', async t => {
         return bytes(ref).readAt(buf, o, signal)
       },
     }
-    const c = chunkAligned(inner, chunkSize)
+    const c = aligned(inner, chunkSize)
     const r = await doRead(c, off, len)
     const e = expectedRead(ref, off, len)
     t.equal(r.n, e.n, `a ${len}-byte read at ${off} of ${size} bytes in ${chunkSize}-byte chunks returns ${e.n}`)
@@ -206,10 +209,36 @@ t.test('chunkAligned hands its inner content whole aligned chunks', async t => {
   }
 })
 
-t.test('chunkAligned refuses a chunk size that is not a positive integer', async t => {
+t.test('chunkAligned refuses a chunk size that is not a positive integer, and a bad size', async t => {
+  const load: ChunkLoader = async () => new Uint8Array(0)
   for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) {
-    t.throws(() => chunkAligned(bytes('abc'), bad), TypeError, `chunk size ${bad} is refused`)
+    t.throws(() => chunkAligned(load, 3, bad), TypeError, `chunk size ${bad} is refused`)
+    t.throws(() => contentChunks(bytes('abc'), bad), TypeError, `chunk size ${bad} is refused by contentChunks`)
   }
+  for (const bad of [-1, 1.5, Number.NaN, Infinity]) t.throws(() => chunkAligned(load, bad, 4), TypeError, `size ${bad} is refused`)
+})
+
+t.test('chunkAligned refuses a chunk of the wrong length from its loader', async t => {
+  const rows: Array<[string, number, number]> = [
+    ['a short chunk', 4, 3],
+    ['a long chunk', 4, 5],
+    ['a short last chunk', 2, 1],
+    ['a long last chunk', 2, 4],
+  ]
+  for (const [name, index, len] of rows) {
+    // 10 bytes in chunks of 4: chunks 0 and 1 have 4 bytes, chunk 2 has 2; chunk `index` has `len`.
+    const load: ChunkLoader = async i => new Uint8Array(i === Math.min(index, 2) ? len : Math.min(4, 10 - i * 4))
+    const c = chunkAligned(load, 10, 4)
+    const err = await c.readAt(new Uint8Array(10), 0).then(
+      () => undefined,
+      (e: unknown) => codeOf(e),
+    )
+    t.equal(err, 'ERR_SHORT_READ', `${name} is refused`)
+  }
+  const exact: ChunkLoader = async i => new Uint8Array(Math.min(4, 10 - i * 4)).fill(i + 1)
+  const buf = new Uint8Array(10)
+  t.equal(await chunkAligned(exact, 10, 4).readAt(buf, 0), 10, 'chunks of the right length are read')
+  t.strictSame([...buf], [1, 1, 1, 1, 2, 2, 2, 2, 3, 3], 'in their places')
 })
 
 /**
@@ -242,7 +271,7 @@ t.test('many reads in flight at once all get their own correct bytes', async t =
   const ref = Buffer.concat(leaves)
   // concat over slow leaves, cut by a section and chunked: every layer is concurrent.
   const joined = concat(leaves.map(l => shuffled(bytes(l), rnd, stats)))
-  const c = chunkAligned(section(joined, 0, joined.size), 512)
+  const c = aligned(section(joined, 0, joined.size), 512)
   const reads: Array<{ off: number; len: number }> = []
   for (let i = 0; i < 200; i++) reads.push(randomRead(rnd, ref.length))
   const results = await Promise.all(reads.map(r => doRead(c, r.off, r.len)))
@@ -264,7 +293,7 @@ t.test('an aborted signal makes reads reject with ERR_ABORTED', async t => {
     ['bytes', bytes(data)],
     ['a section of bytes', section(bytes(data), 2, 10)],
     ['a concat of bytes', concat([bytes(data.subarray(0, 5)), bytes(data.subarray(5))])],
-    ['a chunk-aligned bytes', chunkAligned(bytes(data), 4)],
+    ['a chunk-aligned bytes', aligned(bytes(data), 4)],
   ]
   for (const [name, c] of cases) {
     await t.rejects(c.readAt(Buffer.alloc(4), 1, ac.signal), { code: 'ERR_ABORTED' }, `${name} rejects with ERR_ABORTED`)
@@ -292,8 +321,8 @@ t.test('a part that returns short makes the whole reject with ERR_SHORT_READ', a
     ['concat with a short middle part', concat([bytes('abc'), liar(10, 5), bytes('xyz')]), 0, 16],
     ['concat with a short last part read at its end', concat([bytes('abc'), liar(10, 5)]), 9, 4],
     ['concat with a part that returns nothing', concat([liar(4, 0)]), 0, 4],
-    ['chunkAligned over a short content', chunkAligned(liar(10, 7), 4), 0, 10],
-    ['chunkAligned over a short last chunk', chunkAligned(liar(10, 9), 4), 8, 2],
+    ['chunkAligned over a short content', aligned(liar(10, 7), 4), 0, 10],
+    ['chunkAligned over a short last chunk', aligned(liar(10, 9), 4), 8, 2],
   ]
   for (const [name, c, off, len] of cases) {
     await t.rejects(c.readAt(Buffer.alloc(len), off), { code: 'ERR_SHORT_READ' }, `${name} rejects with ERR_SHORT_READ`)
@@ -308,7 +337,7 @@ t.test('a part that rejects makes the whole reject with that error', async t => 
   const cases: Array<[string, Content]> = [
     ['concat', concat([bytes('abc'), failing])],
     ['section', section(failing, 1, 3)],
-    ['chunkAligned', chunkAligned(failing, 2)],
+    ['chunkAligned', aligned(failing, 2)],
   ]
   for (const [name, c] of cases) {
     await t.rejects(c.readAt(Buffer.alloc(8), 0), { message: 'disk on fire' }, `${name} passes the part's error on`)
@@ -346,7 +375,7 @@ t.test('empty compositions have size 0 and read 0', async t => {
     ['concat of empty parts', concat([bytes(''), bytes(new Uint8Array(0))])],
     ['section past the end', section(bytes('abc'), 10, 5)],
     ['section of length 0', section(bytes('abc'), 1, 0)],
-    ['chunkAligned of empty', chunkAligned(bytes(''), 8)],
+    ['chunkAligned of empty', aligned(bytes(''), 8)],
   ]
   for (const [name, c] of cases) {
     t.equal(c.size, 0, `${name} has size 0`)
@@ -359,7 +388,7 @@ t.test('a bad offset is refused', async t => {
     ['bytes', bytes('abc')],
     ['section', section(bytes('abc'), 0, 3)],
     ['concat', concat([bytes('abc')])],
-    ['chunkAligned', chunkAligned(bytes('abc'), 2)],
+    ['chunkAligned', aligned(bytes('abc'), 2)],
   ]
   for (const [name, c] of cases) {
     for (const off of [-1, 1.5, Number.NaN]) {

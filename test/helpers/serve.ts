@@ -4,7 +4,8 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { DownloadServer } from '../../src/server/server.js'
-import { StaticRoot, type StaticRootOptions } from '../../src/server/static-root.js'
+import { DirectoryResolver, type DirectoryResolverOptions } from '../../src/payload/directory-resolver.js'
+import { FileStore, type FileStoreOptions } from '../../src/storage/file-store.js'
 import type { AccessLog } from '../../src/telemetry/access-log.js'
 
 /** Minimal view of a tap Test that the helpers need. */
@@ -56,6 +57,18 @@ export function recordSkip(tool: string, test: string): void {
   appendFileSync(SKIP_LOG, `${JSON.stringify({ tool, test })}\n`)
 }
 
+/** DirectoryOptions are the options of directory mode: its file store's and its resolver's. */
+export type DirectoryOptions = Partial<Omit<FileStoreOptions, 'root'> & Omit<DirectoryResolverOptions, 'store'>>
+
+/**
+ * directoryResolver is directory mode over `root` as `cutover serve --root` builds it: a FileStore
+ * and a DirectoryResolver on it. Options not given are the classes' defaults.
+ */
+export function directoryResolver(root: string, o: DirectoryOptions = {}): DirectoryResolver {
+  const store = new FileStore({ root, dotfiles: o.dotfiles, settleMs: o.settleMs, clock: o.clock })
+  return new DirectoryResolver({ store, smallFileMax: o.smallFileMax, cacheBytes: o.cacheBytes, index: o.index, etag: o.etag, contentTypes: o.contentTypes })
+}
+
 /**
  * startServe runs a DownloadServer in-process on 127.0.0.1:0 and closes it at teardown. Files are
  * trusted at once (settleMs 0: tests write their fixtures just before they ask for them) unless
@@ -64,18 +77,18 @@ export function recordSkip(tool: string, test: string): void {
 export async function startServe(
   t: T,
   root: string,
-  o: Partial<StaticRootOptions> & { pieceSize?: number; accessLog?: AccessLog } = {},
-): Promise<{ url: string; server: DownloadServer; root: StaticRoot }> {
-  const sr = new StaticRoot({ settleMs: 0, ...o, root })
+  o: DirectoryOptions & { pieceSize?: number; accessLog?: AccessLog } = {},
+): Promise<{ url: string; server: DownloadServer; resolver: DirectoryResolver }> {
+  const resolver = directoryResolver(root, { settleMs: 0, ...o })
   const server = new DownloadServer({
-    root: sr,
+    resolver,
     logger: pino({ level: 'silent' }),
     accessLog: o.accessLog,
     pieceSize: o.pieceSize,
   })
   const addr = await server.listen(0, '127.0.0.1')
   t.teardown(() => server.close(0))
-  return { url: `http://127.0.0.1:${addr.port}`, server, root: sr }
+  return { url: `http://127.0.0.1:${addr.port}`, server, resolver }
 }
 
 /**

@@ -8,10 +8,9 @@ import { connect } from 'node:net'
 import t from 'tap'
 import { pino } from 'pino'
 import { withTimeout } from '../helpers/e2e.js'
-import { startServeProcess } from '../helpers/serve.js'
+import { directoryResolver, startServeProcess } from '../helpers/serve.js'
 import { exchange, parseResponses, requestBytes } from '../helpers/raw-http.js'
 import { DownloadServer } from '../../src/server/server.js'
-import { StaticRoot } from '../../src/server/static-root.js'
 
 const HEADERS_TIMEOUT_MS = 300
 /** A trickling client gives up (and the test fails) after this many bytes: 400 × 25 ms = 10 s. */
@@ -20,7 +19,7 @@ const TICK_MS = 25
 
 const dir = t.testdir({ 'small.txt': 'small file\n' })
 const server = new DownloadServer({
-  root: new StaticRoot({ root: dir }),
+  resolver: directoryResolver(dir),
   logger: pino({ level: 'silent' }),
   headersTimeoutMs: HEADERS_TIMEOUT_MS,
 })
@@ -83,13 +82,13 @@ t.test('a client that keeps a connection busy does not stop others', async t => 
 })
 
 t.test('bad options are refused at construction', async t => {
-  const root = new StaticRoot({ root: dir })
+  const resolver = directoryResolver(dir)
   const logger = pino({ level: 'silent' })
   for (const headersTimeoutMs of [-1, 1.5, Number.NaN]) {
-    t.throws(() => new DownloadServer({ root, logger, headersTimeoutMs }), TypeError, `headersTimeoutMs ${headersTimeoutMs}`)
+    t.throws(() => new DownloadServer({ resolver, logger, headersTimeoutMs }), TypeError, `headersTimeoutMs ${headersTimeoutMs}`)
   }
   for (const maxHeaderBytes of [0, -1, 1.5, Number.POSITIVE_INFINITY]) {
-    t.throws(() => new DownloadServer({ root, logger, maxHeaderBytes }), TypeError, `maxHeaderBytes ${maxHeaderBytes}`)
+    t.throws(() => new DownloadServer({ resolver, logger, maxHeaderBytes }), TypeError, `maxHeaderBytes ${maxHeaderBytes}`)
   }
 })
 

@@ -623,6 +623,8 @@ interface Harness {
   /** Sets what the next requests are answered with; the promises of serveContent land in `served`. */
   serve(entity: Entity, options?: ServeContentOptions): void
   served: Array<ServeResult | Promise<ServeResult>>
+  /** Per response, whether serveContent answered it before returning (no `done` promise). */
+  sync: boolean[]
 }
 
 /** The part of a tap Test the harness needs. */
@@ -633,6 +635,7 @@ interface Teardown {
 async function harness(t: Teardown): Promise<Harness> {
   let handler: Handler = (_req, res) => res.end()
   const served: Array<ServeResult | Promise<ServeResult>> = []
+  const sync: boolean[] = []
   const server = createServer((req, res) => handler(req, res))
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const agent = new Agent()
@@ -646,8 +649,13 @@ async function harness(t: Teardown): Promise<Harness> {
     url: `http://127.0.0.1:${port}/`,
     agent,
     served,
+    sync,
     serve(entity, options) {
-      handler = (req, res) => served.push(serveContent(req, res, entity, options))
+      handler = (req, res) => {
+        const s = serveContent(req, res, entity, options)
+        served.push(s.done ?? s.result)
+        sync.push(s.done === undefined)
+      }
     },
   }
 }
@@ -662,6 +670,44 @@ async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
 function streamed(c: Content): Content {
   return { size: c.size, readAt: (buf, off, signal) => c.readAt(buf, off, signal) }
 }
+
+t.test('serveContent answers without a promise exactly when nothing has to be read', async t => {
+  const data = Buffer.from('0123456789abcdef')
+  const rows: Array<{ title: string; content: Content; method?: string; headers?: Record<string, string>; status: number; sync: boolean }> = [
+    { title: 'resident, whole', content: bytes(data), status: 200, sync: true },
+    { title: 'resident, one range', content: bytes(data), headers: { range: 'bytes=2-5' }, status: 206, sync: true },
+    { title: 'resident, two ranges', content: bytes(data), headers: { range: 'bytes=0-1,4-5' }, status: 206, sync: false },
+    { title: 'streamed, whole', content: streamed(bytes(data)), status: 200, sync: false },
+    { title: 'streamed, HEAD', content: streamed(bytes(data)), method: 'HEAD', status: 200, sync: true },
+    { title: 'streamed, not modified', content: streamed(bytes(data)), headers: { 'if-none-match': '"t"' }, status: 304, sync: true },
+    { title: 'streamed, precondition failed', content: streamed(bytes(data)), headers: { 'if-match': '"u"' }, status: 412, sync: true },
+    { title: 'streamed, bad range', content: streamed(bytes(data)), headers: { range: 'bytes=99-' }, status: 416, sync: true },
+  ]
+  const h = await harness(t)
+  for (const row of rows) {
+    h.serve({ content: row.content, etag: '"t"' })
+    const res = await request(h.url, { dispatcher: h.agent, method: row.method ?? 'GET', headers: row.headers ?? {} })
+    await readAll(res.body)
+    t.equal(res.statusCode, row.status, `${row.title}: ${row.status}`)
+    t.equal(h.sync.at(-1), row.sync, `${row.title}: ${row.sync ? 'answered before serveContent returned' : 'a done promise'}`)
+  }
+  t.equal((await Promise.all(h.served)).filter(r => r.aborted).length, 0, 'none aborted')
+})
+
+t.test('planResponse sends the Last-Modified text an entity brings, else formats its date', async t => {
+  const lastModified = new Date(Date.UTC(2024, 0, 2, 3, 4, 5))
+  const rows: Array<[string, string | undefined, string]> = [
+    ['no text: formatted', undefined, 'Tue, 02 Jan 2024 03:04:05 GMT'],
+    ['the text brought, as is', 'TEXT', 'TEXT'],
+  ]
+  for (const [title, text, want] of rows) {
+    const plan = planResponse('GET', {}, { size: 1, lastModified, lastModifiedText: text })
+    const i = plan.headers.indexOf('Last-Modified')
+    t.equal(plan.headers[i + 1], want, title)
+  }
+  const none = planResponse('GET', {}, { size: 1, lastModified: new Date(0), lastModifiedText: 'TEXT' })
+  t.notOk(none.headers.includes('Last-Modified'), 'no header for the zero date, whatever the text')
+})
 
 t.test('large content arrives exact, read in small pieces or resident', async t => {
   const data = seededBytes(42, (1 << 20) + 123)

@@ -2,12 +2,11 @@
 import t from 'tap'
 import { pino } from 'pino'
 import { DownloadServer } from '../../src/server/server.js'
-import type { Resolution, StaticRoot } from '../../src/server/static-root.js'
+import { pending, type Resolution, type Resolver } from '../../src/payload/resolver.js'
 import { exchange, requestBytes } from '../helpers/raw-http.js'
 
-/** fakeRoot answers every path with `r`; a stand-in for StaticRoot (only these two methods are used). */
-const fakeRoot = (r: () => Promise<Resolution>): StaticRoot =>
-  ({ lookup: () => undefined, resolve: r }) as unknown as StaticRoot
+/** fakeResolver answers every request with `r`. */
+const fakeResolver = (r: () => Promise<Resolution>): Resolver => ({ resolve: () => pending(r()) })
 
 t.test('a Location Node refuses gives a 500 and the server stays up', async t => {
   const rows: [string, string][] = [
@@ -16,7 +15,7 @@ t.test('a Location Node refuses gives a 500 and the server stays up', async t =>
     ['non-Latin-1', '/\u2603/'],
   ]
   for (const [name, location] of rows) {
-    const server = new DownloadServer({ root: fakeRoot(async () => ({ kind: 'redirect', location })), logger: pino({ level: 'silent' }) })
+    const server = new DownloadServer({ resolver: fakeResolver(async () => ({ kind: 'redirect', location })), logger: pino({ level: 'silent' }) })
     const { port } = await server.listen(0, '127.0.0.1')
     t.teardown(() => server.close(0))
     const url = `http://127.0.0.1:${port}`

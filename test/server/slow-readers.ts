@@ -7,9 +7,8 @@ import { pino } from 'pino'
 import t from 'tap'
 import { BufferBudget, type Lease } from '../../src/http/buffer-budget.js'
 import { DownloadServer } from '../../src/server/server.js'
-import { StaticRoot } from '../../src/server/static-root.js'
 import { seededBytes } from '../helpers/random.js'
-import { exited, startServeProcess } from '../helpers/serve.js'
+import { directoryResolver, exited, startServeProcess } from '../helpers/serve.js'
 
 const PIECE = 64 * 1024
 const SLOTS = 16
@@ -89,7 +88,7 @@ t.test('many slow readers: the buffers in flight never exceed the budget and eve
   const want = createHash('sha256').update(data).digest('hex')
 
   const budget = new CountingBudget(READERS)
-  const server = new DownloadServer({ root: new StaticRoot({ root: dir }), logger: pino({ level: 'silent' }), budget })
+  const server = new DownloadServer({ resolver: directoryResolver(dir), logger: pino({ level: 'silent' }), budget })
   const { port } = await server.listen(0, '127.0.0.1')
   t.teardown(() => server.close(0))
 
@@ -168,7 +167,7 @@ t.test('a DownloadServer refuses a piece size other than its budget piece size',
   for (const [name, pieceSize, bad] of cases) {
     const make = (): DownloadServer =>
       new DownloadServer({
-        root: new StaticRoot({ root: dir }),
+        resolver: directoryResolver(dir),
         logger: pino({ level: 'silent' }),
         budget: new BufferBudget({ bytes: SLOTS * PIECE, pieceSize: PIECE }),
         pieceSize,

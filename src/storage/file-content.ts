@@ -1,6 +1,5 @@
-import { close, fstatSync, open, read, type BigIntStats, type Stats } from 'node:fs'
+import { close, constants, fstatSync, open, read, type BigIntStats, type Stats } from 'node:fs'
 import { abortError, CutoverError } from '../core/errors.js'
-import { checkOffset, type Content } from './content.js'
 
 /**
  * FileIdentity is what tells two versions of a file apart without reading it: device, inode, size
@@ -27,7 +26,7 @@ export function fileIdentity(st: Stats): FileIdentity {
  * bigIntIdentity is {@link fileIdentity} of a bigint stat, with mtimeMs and ctimeMs computed exactly
  * as Node computes them for a plain stat (seconds * 1e3 + nanoseconds / 1e6), so the two compare.
  */
-function bigIntIdentity(st: BigIntStats): FileIdentity {
+export function bigIntIdentity(st: BigIntStats): FileIdentity {
   const ms = (ns: bigint): number => Number(ns / 1_000_000_000n) * 1e3 + Number(ns % 1_000_000_000n) / 1e6
   return { dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeMs: ms(st.mtimeNs), ctimeMs: ms(st.ctimeNs) }
 }
@@ -50,7 +49,7 @@ export function sameVersion(a: FileIdentity, b: FileIdentity): boolean {
 }
 
 /**
- * FileContent is {@link Content} over an open file descriptor, read with positional reads (pread);
+ * FileContent is a Content (content/content.ts: `size` and `readAt`, structurally) over an open file descriptor, read with positional reads (pread);
  * the file is never held in memory. It pins the version it was opened on: after every read it
  * re-checks the descriptor's identity and rejects with ERR_BLOB_CHANGED if the file was written
  * meanwhile, so a download never mixes two versions (within the resolution of the filesystem's
@@ -62,7 +61,7 @@ export function sameVersion(a: FileIdentity, b: FileIdentity): boolean {
  * reference is dropped and the last pending read has settled, so a pending read can never land on
  * a descriptor number the process has reused.
  */
-export class FileContent implements Content {
+export class FileContent {
   readonly size: number
   readonly identity: FileIdentity
   /**
@@ -70,6 +69,8 @@ export class FileContent implements Content {
    * microseconds (Apache's, cutover's) are derived from it, since mtimeMs (a double) loses them.
    */
   readonly mtimeNs: bigint
+  /** False when the path named a directory, fifo, socket or device: such a content must not be served. */
+  readonly regular: boolean
   readonly #fd: number
   #pending = 0
   #refs = 1
@@ -80,13 +81,18 @@ export class FileContent implements Content {
     this.#fd = fd
     this.identity = bigIntIdentity(st)
     this.mtimeNs = st.mtimeNs
+    this.regular = st.isFile()
     this.size = this.identity.size
   }
 
-  /** open opens `path` read-only and pins its current version. Rejects with the fs error (ENOENT...). */
+  /**
+   * open opens `path` read-only and pins its current version. Rejects with the fs error (ENOENT...).
+   * The open does not block on a fifo (O_NONBLOCK, which changes nothing for a regular file): see
+   * {@link regular}.
+   */
   static open(path: string): Promise<FileContent> {
     return new Promise((resolve, reject) => {
-      open(path, 'r', (err, fd) => {
+      open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, fd) => {
         if (err) return reject(err)
         try {
           resolve(new FileContent(fd, fstatSync(fd, { bigint: true })))
@@ -102,8 +108,13 @@ export class FileContent implements Content {
     return this.#fd
   }
 
+  /**
+   * readAt fills `buf` from `off` (short only at the end of the file), then checks that the file is
+   * still the version this content pinned: ERR_BLOB_CHANGED otherwise, ERR_IO for a failed read,
+   * ERR_ABORTED once `signal` aborts. RangeError for an offset that is not a non-negative integer.
+   */
   readAt(buf: Uint8Array, off: number, signal?: AbortSignal): Promise<number> {
-    checkOffset(off)
+    if (!Number.isSafeInteger(off) || off < 0) throw new RangeError(`invalid offset ${off}`)
     if (this.#closing) return Promise.reject(new CutoverError('ERR_IO', 'read on a closed file'))
     if (signal?.aborted) return Promise.reject(abortError(signal))
     if (off >= this.size) return Promise.resolve(0)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { redirectLocation } from '../../src/server/static-root.js'
+import { redirectLocation } from '../../src/payload/redirect-location.js'
 
 t.test('redirectLocation: path-only, never // or /\\, every byte safe in a header', async t => {
   const rows: [string, string, string][] = [

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, renameSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { FileContent, fileIdentity, sameIdentity } from '../../src/content/file-content.js'
+import { FileContent, fileIdentity, sameIdentity } from '../../src/storage/file-content.js'
 import { mulberry32, seededBytes } from '../helpers/random.js'
 
 /** read is readAt into a fresh buffer, returning the bytes actually read. */

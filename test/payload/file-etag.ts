@@ -1,5 +1,5 @@
 import t from 'tap'
-import { fileEtag, type EtagFormat } from '../../src/server/file-etag.js'
+import { fileEtag, type EtagFormat } from '../../src/payload/file-etag.js'
 
 const st = { size: 11, mtimeNs: 1700000000_123456789n }
 const LATE = 1_700_000_100_000 // well after the mtime
