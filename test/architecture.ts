@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import ts from 'typescript'
 
 /** REPO is the repository root (this file runs from dist/test/architecture.js). */
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -142,5 +143,68 @@ t.test('only src/cli reads process.env or process.argv', async t => {
   for (const file of files) {
     if (folderOf(file) === 'cli') continue
     t.notOk(readsEnvOrArgv(readFileSync(file, 'utf8')), `${relative(REPO, file)} does not read process.env or process.argv`)
+  }
+})
+
+/**
+ * mutableModuleState lists the module-level declarations of a source file that hold state a module
+ * could change: `let`/`var`, and `const` bindings to a Map, Set, WeakMap, WeakSet, array or object
+ * literal that the type system does not make read-only (`as const`, a `Readonly*` or `readonly`
+ * annotation, or Object.freeze). Instances are built by cli/ and passed down instead.
+ */
+export function mutableModuleState(src: string, fileName = 'x.ts'): string[] {
+  const sf = ts.createSourceFile(fileName, src, ts.ScriptTarget.ES2022, true)
+  const out: string[] = []
+  const readonlyType = (d: ts.VariableDeclaration): boolean => {
+    const text = d.type?.getText(sf) ?? ''
+    return /^(Readonly|readonly\s)/.test(text)
+  }
+  for (const stmt of sf.statements) {
+    if (!ts.isVariableStatement(stmt)) continue
+    const list = stmt.declarationList
+    const isConst = (list.flags & ts.NodeFlags.Const) !== 0
+    for (const d of list.declarations) {
+      const name = d.name.getText(sf)
+      if (!isConst) {
+        out.push(`${name} (let/var)`)
+        continue
+      }
+      const init = d.initializer
+      if (init === undefined) continue
+      if (ts.isAsExpression(init) && init.type.getText(sf) === 'const') continue
+      if (ts.isNewExpression(init)) {
+        const callee = init.expression.getText(sf)
+        if (callee === 'WeakMap' || callee === 'WeakSet') out.push(`${name} (a ${callee})`)
+        else if (['Map', 'Set', 'Array'].includes(callee) && !readonlyType(d)) out.push(`${name} (a mutable ${callee})`)
+      } else if (ts.isArrayLiteralExpression(init) || ts.isObjectLiteralExpression(init)) {
+        if (!readonlyType(d)) out.push(`${name} (a mutable ${ts.isArrayLiteralExpression(init) ? 'array' : 'object'})`)
+      }
+    }
+  }
+  return out
+}
+
+t.test('mutableModuleState finds module-level state', async t => {
+  const cases: Array<[string, string, string[]]> = [
+    ['a let', 'let n = 0', ['n (let/var)']],
+    ['a var', 'var n = 0', ['n (let/var)']],
+    ['a WeakMap memo', 'const M = new WeakMap<object, string>()', ['M (a WeakMap)']],
+    ['a Map registry', 'const R = new Map<string, number>()', ['R (a mutable Map)']],
+    ['a read-only Set', "const S: ReadonlySet<string> = new Set(['a'])", []],
+    ['an array', 'const A = [1, 2]', ['A (a mutable array)']],
+    ['an array as const', 'const A = [1, 2] as const', []],
+    ['a readonly array', 'const A: readonly number[] = [1, 2]', []],
+    ['an object', "const O: Record<string, number> = { a: 1 }", ['O (a mutable object)']],
+    ['a Readonly object', "const O: Readonly<Record<string, number>> = { a: 1 }", []],
+    ['a frozen object', 'const O = Object.freeze({ a: 1 })', []],
+    ['a primitive', 'const N = 1024', []],
+    ['a let inside a function', 'function f() { let n = 0; return n }', []],
+  ]
+  for (const [name, src, want] of cases) t.strictSame(mutableModuleState(src), want, name)
+})
+
+t.test('no module-level mutable state in src', async t => {
+  for (const file of files) {
+    t.strictSame(mutableModuleState(readFileSync(file, 'utf8'), file), [], `${relative(REPO, file)} keeps no state at module level`)
   }
 })

@@ -18,7 +18,7 @@ export interface CompareOptions {
    * so the comparison itself reads no state. If unset, true (consistency judged per exchange).
    */
   readonly etagsConsistent?: boolean
-  /** Where the comparison's `time` comes from. If unset, the system clock. */
+  /** Where the comparison's `time` and its body timeout come from. If unset, the system clock. */
   readonly clock?: Clock
   /** Abandon the body comparison after this long (a `timeout` divergence). If unset, 60 000 ms. */
   readonly bodyTimeoutMs?: number
@@ -303,7 +303,7 @@ export async function compareExchange(
   const ac = new AbortController()
   const timeoutMs = options.bodyTimeoutMs ?? 60_000
   let timedOut = false
-  const timer = setTimeout(() => {
+  const timer = (options.clock ?? systemClock).setTimeout(() => {
     timedOut = true
     ac.abort()
   }, timeoutMs)
@@ -326,7 +326,7 @@ export async function compareExchange(
       }
     }
   } finally {
-    clearTimeout(timer)
+    timer.clear()
   }
   return record()
 }

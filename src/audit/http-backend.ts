@@ -1,4 +1,5 @@
 import { Pool, type Dispatcher } from 'undici'
+import { systemClock, type Clock } from '../core/clock.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 
@@ -49,6 +50,8 @@ export interface HttpBackendOptions {
   readonly connections?: number
   /** undici dispatcher to send through (tests, proxies). If unset, the backend owns a Pool to `base`. */
   readonly dispatcher?: Dispatcher
+  /** Where the status timeout and the durations come from. If unset, the system clock. */
+  readonly clock?: Clock
 }
 
 /** MARKER_HEADER is the header that tells a backend a request is shadow traffic. */
@@ -84,6 +87,7 @@ export class HttpBackend implements Backend {
   readonly #prefix: string
   readonly #host: string
   readonly #timeoutMs: number
+  readonly #clock: Clock
   readonly #keepHost: boolean
   readonly #dispatcher: Dispatcher
   readonly #owned: boolean
@@ -110,6 +114,7 @@ export class HttpBackend implements Backend {
     this.#prefix = url.pathname.replace(/\/+$/, '')
     this.#host = url.host
     this.#timeoutMs = timeoutMs
+    this.#clock = o.clock ?? systemClock
     this.#keepHost = o.hostHeader === 'keep'
     this.#owned = o.dispatcher === undefined
     // The status timeout is ours (it also covers waiting for a free connection); undici's own
@@ -121,14 +126,15 @@ export class HttpBackend implements Backend {
 
   /** send sends one exchange; see the class contract. */
   async send(req: ExchangeRequest, o: SendOptions = {}): Promise<Observed> {
-    const start = performance.now()
-    const ms = (): number => performance.now() - start
+    const clock = this.#clock
+    const start = clock.monotonic()
+    const ms = (): number => clock.monotonic() - start
     // One controller per exchange, fed by the status timer and the caller's signal. Not
     // AbortSignal.any: on Node 20 every signal it makes stays referenced by a long-lived source
     // (the mirror's one stop signal), which grows the heap by tens of bytes per request.
     const ac = new AbortController()
     let timedOut = false
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       timedOut = true
       ac.abort()
     }, this.#timeoutMs)
@@ -167,7 +173,7 @@ export class HttpBackend implements Backend {
         return { kind: 'error', code: 'ERR_ABORTED', message: `${this.name}: aborted`, durationMs }
       return { kind: 'error', code: classify(err), message: `${this.name}: ${describe(err)}`, durationMs }
     } finally {
-      clearTimeout(timer)
+      timer.clear()
     }
   }
 

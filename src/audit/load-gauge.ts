@@ -1,4 +1,5 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+import { systemClock, type Clock, type Timer } from '../core/clock.js'
 
 /** Load is what the mirror asks before taking on shadow work: how busy its event loop is, 0..1. */
 export interface Load {
@@ -18,6 +19,8 @@ export interface LoadGaugeOptions {
   readonly alpha?: number
   /** Source of utilization readings. If unset, `performance.eventLoopUtilization` (tests script one). */
   readonly elu?: typeof performance.eventLoopUtilization
+  /** Where the sampling timer comes from. If unset, the system clock. */
+  readonly clock?: Clock
 }
 
 /**
@@ -33,7 +36,7 @@ export class LoadGauge implements Load {
   #value = 0
   readonly #alpha: number
   readonly #elu: typeof performance.eventLoopUtilization
-  readonly #timer: NodeJS.Timeout
+  readonly #timer: Timer
 
   constructor(o: LoadGaugeOptions = {}) {
     const intervalMs = o.intervalMs ?? 50
@@ -43,8 +46,7 @@ export class LoadGauge implements Load {
     this.#alpha = alpha
     this.#elu = o.elu ?? performance.eventLoopUtilization.bind(performance)
     this.#last = this.#elu()
-    this.#timer = setInterval(() => this.sample(), intervalMs)
-    this.#timer.unref()
+    this.#timer = (o.clock ?? systemClock).setInterval(() => this.sample(), intervalMs).unref()
   }
 
   /**
@@ -64,6 +66,6 @@ export class LoadGauge implements Load {
   }
 
   close(): void {
-    clearInterval(this.#timer)
+    this.#timer.clear()
   }
 }

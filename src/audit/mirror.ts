@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import type { AccessLog } from '../telemetry/access-log.js'
 import { Metrics } from '../telemetry/metrics.js'
-import { systemClock, type Clock } from '../core/clock.js'
+import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
@@ -187,7 +187,7 @@ export class Mirror {
   readonly #stop = new AbortController()
   /** Shadowed requests not yet compared or abandoned, oldest first (shedding keeps the oldest). */
   readonly #pending = new Set<RequestContext>()
-  readonly #shedTimer: NodeJS.Timeout | undefined
+  readonly #shedTimer: Timer | undefined
   #active = 0
   #clientsIdle: (() => void) | undefined
 
@@ -209,11 +209,10 @@ export class Mirror {
     const shedAbove = o.shedAbove ?? 0.9
     if (!(shedAbove >= 0 && shedAbove <= 1)) throw new TypeError('shedAbove must be between 0 and 1')
     this.#shedAbove = shedAbove
-    this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge() : undefined
+    this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
     if (shedAbove < 1) {
-      this.#shedTimer = setInterval(() => this.shedRunning(), 100)
-      this.#shedTimer.unref()
+      this.#shedTimer = this.#clock.setInterval(() => this.shedRunning(), 100).unref()
     }
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
@@ -255,7 +254,7 @@ export class Mirror {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const start = performance.now()
+    const start = this.#clock.monotonic()
     const startMs = this.#clock.now()
     const remote = req.socket.remoteAddress ?? ''
     this.stats.requests++
@@ -317,7 +316,7 @@ export class Mirror {
         // cut it rather than download the rest of a body nobody reads.
         ctx.upstream?.destroy()
       }
-      const durationMs = performance.now() - start
+      const durationMs = this.#clock.monotonic() - start
       this.#m.clientSeconds.observe(durationMs / 1000)
       this.#o.capture?.write(
         captureRecord(req, {
@@ -401,7 +400,7 @@ export class Mirror {
         status: proxyRes.statusCode ?? 0,
         headers: rawHeaderPairs(proxyRes.rawHeaders),
         body: tees[0],
-        durationMs: performance.now() - ctx.start,
+        durationMs: this.#clock.monotonic() - ctx.start,
       })
     }
     // A second listener next to http-proxy's pipe: it neither pauses the stream nor changes its flow,
@@ -468,7 +467,7 @@ export class Mirror {
       // The same codes as a shadow send's: a failure reads alike whichever server answers clients.
       code: classify(err),
       message: `${this.#primary.name}: ${describe(err)}`,
-      durationMs: performance.now() - ctx.start,
+      durationMs: this.#clock.monotonic() - ctx.start,
     })
     if (!ctx.bodyDone) {
       ctx.bodyDone = true
@@ -556,26 +555,26 @@ export class Mirror {
    * shadow work has stopped; reports whether the grace period ran out.
    */
   async close(graceMs: number): Promise<{ forced: boolean }> {
-    const deadline = performance.now() + graceMs
+    const deadline = this.#clock.monotonic() + graceMs
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     this.server.closeIdleConnections()
     let forced = false
     if (this.#active > 0) {
       const idle = new Promise<void>(resolve => (this.#clientsIdle = resolve))
-      forced = !(await within(idle, deadline - performance.now()))
+      forced = !(await within(idle, deadline - this.#clock.monotonic(), this.#clock))
     }
     this.server.closeAllConnections()
     await closed
-    if (!(await within(this.queue.idle(), deadline - performance.now()))) {
+    if (!(await within(this.queue.idle(), deadline - this.#clock.monotonic(), this.#clock))) {
       forced = true
       this.#stop.abort()
       // Cut sends fail at once and queued items return without sending; the bound only guards
       // against a comparer that ignores its streams ending.
-      await within(this.queue.idle(), 5000)
+      await within(this.queue.idle(), 5000, this.#clock)
     }
     this.#agent.destroy()
     this.#ownLoad?.close()
-    clearInterval(this.#shedTimer)
+    this.#shedTimer?.clear()
     return { forced }
   }
 }

@@ -8,6 +8,7 @@ import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
 import { parseDuration, parseUrl } from './options.js'
 import { loadRules } from './load-rules.js'
+import { systemClock } from '../core/clock.js'
 
 /** ColorMode is the value of `--color`. */
 export type ColorMode = 'auto' | 'always' | 'never'
@@ -125,8 +126,9 @@ async function runCompare(
   const request: ExchangeRequest = { id: randomUUID(), method: f.method, path, headers }
   // A Host given with -H is sent as is; otherwise each side gets its own.
   const hostHeader = headers.host === undefined ? 'rewrite' : 'keep'
-  const control = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout, hostHeader })
-  const candidate = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout, hostHeader })
+  const clock = systemClock
+  const control = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout, hostHeader, clock })
+  const candidate = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout, hostHeader, clock })
   try {
     // The comparison consumes the bodies; the header lists stay readable for the diff.
     const answers: { control?: Observed; candidate?: Observed } = {}
@@ -135,6 +137,7 @@ async function runCompare(
       { control, candidate },
       {
         rules,
+        clock,
         bodyTimeoutMs: f.timeout,
         onAnswer: (side, a) => {
           if (side !== 'baseline') answers[side] = a

@@ -15,6 +15,7 @@ import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
 import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
 import { loadRules } from './load-rules.js'
+import { systemClock } from '../core/clock.js'
 
 interface MirrorFlags {
   listen: { host: string; port: number }
@@ -190,7 +191,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   const rules = loadRules(f.rules)
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
   const backend = (name: string, base: string): HttpBackend =>
-    new HttpBackend({ name, base, timeoutMs: f.timeout, hostHeader: f.hostHeader })
+    new HttpBackend({ name, base, timeoutMs: f.timeout, hostHeader: f.hostHeader, clock: systemClock })
   const old = backend('old', f.old)
   const neu = backend('new', f.new)
   const baseline = f.baseline ? backend('baseline', f.baseline) : undefined
@@ -199,6 +200,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const mirror = new Mirror({
+    clock: systemClock,
     primary: f.primary,
     old,
     new: neu,

@@ -12,6 +12,7 @@ import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay
 import { parseCount, parseDuration, parseUrl } from './options.js'
 import { loadRules } from './load-rules.js'
 import { onShutdown } from './on-shutdown.js'
+import { systemClock } from '../core/clock.js'
 
 interface ReplayFlags {
   old: string
@@ -137,9 +138,10 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       throw new Error(`${file}: no such file`)
     }
   }
-  const old = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout })
-  const nw = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout })
-  const baseline = f.baseline ? new HttpBackend({ name: 'baseline', base: f.baseline, timeoutMs: f.timeout }) : undefined
+  const clock = systemClock
+  const old = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout, clock })
+  const nw = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout, clock })
+  const baseline = f.baseline ? new HttpBackend({ name: 'baseline', base: f.baseline, timeoutMs: f.timeout, clock }) : undefined
   const out = f.out ? new JsonlFile<Comparison>(f.out) : undefined
   const ac = new AbortController()
   let interrupted = false
@@ -177,6 +179,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
   plain?.unref()
   try {
     stats = await runReplay(readRecords(files, { format: f.format }), {
+      clock,
       old,
       new: nw,
       baseline,

@@ -6,6 +6,7 @@ import { newReadStats, readComparisons } from '../report/read-comparisons.js'
 import { DEFAULT_TOP, renderSummary, summarize } from '../report/summary.js'
 import { colorLevel, type ColorMode } from './compare.js'
 import { parseCount, parseUrl } from './options.js'
+import { systemClock } from '../core/clock.js'
 
 interface ReportFlags {
   html?: string
@@ -62,7 +63,7 @@ export function register(program: Command): void {
         if (!isFile) throw new Error(`${f}: not a file`)
       }
       const level = colorLevel(flags.color, process.stdout.isTTY === true, process.env.NO_COLOR)
-      const text = await runReport(files, flags, new Chalk({ level }), new Date())
+      const text = await runReport(files, flags, new Chalk({ level }), new Date(systemClock.now()))
       process.stdout.write(text)
       process.exitCode = 0
     })

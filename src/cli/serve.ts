@@ -6,6 +6,7 @@ import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, DirectoryResolver } from '
 import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
 import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
 import { systemClock } from '../core/clock.js'
+import { onShutdown } from './on-shutdown.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
@@ -99,7 +100,7 @@ async function runServe(f: ServeFlags): Promise<void> {
   if (f.maxBufferMemory < f.pieceSize) {
     throw new Error(`--max-buffer-memory ${f.maxBufferMemory} is smaller than one piece (--piece-size ${f.pieceSize})`)
   }
-  const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint() })
+  const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint(), clock: systemClock })
   const accessLog = f.accessLog ? new AccessLog(f.accessLog) : undefined
   const resolver = new DirectoryResolver({
     store,
@@ -128,28 +129,23 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   process.stdout.write(`cutover serve: listening on http://${hostPort(addr)} (root ${store.root})\n`)
 
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) {
-      process.stderr.write(`cutover serve: ${signal} again, exiting now\n`)
-      process.exit(130)
-    }
-    stopping = true
-    // Close the listener first, so that once this line is printed no new connection gets in.
-    const closing = server.close(f.grace)
-    process.stdout.write(`cutover serve: ${signal}: draining ${server.stats.active} response(s), up to ${f.grace} ms\n`)
-    void closing.then(async ({ forced }) => {
-      await accessLog?.close()
-      process.stdout.write(
-        `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
-          `${server.stats.requests} requests, ${server.stats.bytes} body bytes, ${server.stats.aborted} aborted\n`,
-      )
-      logger.flush()
-      process.exitCode = 0
-    })
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
+  onShutdown({
+    name: 'cutover serve',
+    drain: signal => {
+      // Close the listener first, so that once this line is printed no new connection gets in.
+      const closing = server.close(f.grace)
+      process.stdout.write(`cutover serve: ${signal}: draining ${server.stats.active} response(s), up to ${f.grace} ms\n`)
+      void closing.then(async ({ forced }) => {
+        await accessLog?.close()
+        process.stdout.write(
+          `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
+            `${server.stats.requests} requests, ${server.stats.bytes} body bytes, ${server.stats.aborted} aborted\n`,
+        )
+        logger.flush()
+        process.exitCode = 0
+      })
+    },
+  })
 }
 
 /**

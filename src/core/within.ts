@@ -1,10 +1,12 @@
+import type { Clock } from './clock.js'
+
 /**
- * within resolves true when `p` settles within `ms` (fulfilled or rejected), false otherwise; the
- * timer is cleared either way. For bounded waits such as a shutdown's grace period.
+ * within resolves true when `p` settles within `ms` (fulfilled or rejected) on `clock`, false
+ * otherwise; the timer is cleared either way. For bounded waits such as a shutdown's grace period.
  */
-export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>(resolve => (timer = setTimeout(() => resolve(false), Math.max(0, ms))))
+export async function within(p: Promise<unknown>, ms: number, clock: Clock): Promise<boolean> {
+  let timer: ReturnType<Clock['setTimeout']> | undefined
+  const timeout = new Promise<boolean>(resolve => (timer = clock.setTimeout(() => resolve(false), Math.max(0, ms))))
   try {
     return await Promise.race([
       p.then(
@@ -14,6 +16,6 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
       timeout,
     ])
   } finally {
-    clearTimeout(timer)
+    timer?.clear()
   }
 }

@@ -1,4 +1,5 @@
 import { abortError } from '../core/errors.js'
+import { systemClock, type Clock, type Timer } from '../core/clock.js'
 
 /**
  * DEFAULT_MAX_BUFFER_MEMORY is the default budget of read buffers in flight: 64 MiB, 128 pieces of
@@ -26,12 +27,6 @@ export const DEFAULT_IDLE_DROP_MS = 3000
  */
 const MMAP_ALWAYS_BYTES = 32 * 1024 * 1024
 
-/** BudgetTimers is the part of the timer API the budget uses; tests inject a fake clock. */
-export interface BudgetTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
 /** Lease is one piece-size buffer taken from a {@link BufferBudget}. */
 export interface Lease {
   /** The buffer: exactly `pieceSize` bytes, valid until release(). */
@@ -58,8 +53,8 @@ export interface BufferBudgetOptions {
    * back). If unset, defaults to {@link DEFAULT_IDLE_DROP_MS}.
    */
   readonly idleDropMs?: number
-  /** Timer functions; if unset, the global setTimeout/clearTimeout (the timer is unref'd). */
-  readonly timers?: BudgetTimers
+  /** Where the idle-drop timer comes from (it never keeps the process alive). If unset, the system clock. */
+  readonly clock?: Clock
   /**
    * Called after the memory has been dropped, to ask for a garbage collection: V8 does not collect
    * on its own while the process is idle, and until it does the dropped memory stays resident.
@@ -140,7 +135,7 @@ export class BufferBudget {
     drops: 0,
   }
   readonly #idleDropMs: number
-  readonly #timers: BudgetTimers
+  readonly #clock: Clock
   readonly #gc: (() => void) | undefined
   /** Free slot indexes; the last is handed out next. */
   #free: number[] = []
@@ -148,7 +143,7 @@ export class BufferBudget {
   readonly #queue: Waiter[] = []
   /** Index of the first waiter still in #queue (a head index keeps shift() off the hot path). */
   #head = 0
-  #timer: unknown
+  #timer: Timer | undefined
   /** Offers of blocked downloads, oldest first. */
   readonly #reclaimers = new Set<Reclaimer>()
 
@@ -163,7 +158,7 @@ export class BufferBudget {
     this.slots = Math.floor(o.bytes / o.pieceSize)
     this.bytes = this.slots * o.pieceSize
     this.#idleDropMs = idle
-    this.#timers = o.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: h => clearTimeout(h as NodeJS.Timeout) }
+    this.#clock = o.clock ?? systemClock
     this.#gc = o.gc
   }
 
@@ -252,7 +247,7 @@ export class BufferBudget {
   /** #grant hands out the next free slot; the caller has checked that one is free (or no block). */
   #grant(): Lease {
     if (this.#timer !== undefined) {
-      this.#timers.clearTimeout(this.#timer)
+      this.#timer.clear()
       this.#timer = undefined
     }
     if (this.#slab === undefined) {
@@ -304,13 +299,13 @@ export class BufferBudget {
   /** #armDrop schedules dropping the block once it has been unused for idleDropMs. */
   #armDrop(): void {
     if (this.#slab === undefined || this.#timer !== undefined) return
-    this.#timer = this.#timers.setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined
       if (this.stats.inUse !== 0 || this.#slab === undefined) return
       this.#slab = undefined
       this.#free = []
       this.stats.drops++
       this.#gc?.()
-    }, this.#idleDropMs)
+    }, this.#idleDropMs).unref()
   }
 }

@@ -33,9 +33,9 @@ export interface EntityMeta extends Omit<Entity, 'content'> {
 }
 
 /** Headers that Go's serveError removes from error responses (Go 1.23). */
-const DROPPED_ON_ERROR = new Set(['cache-control', 'content-encoding', 'etag', 'last-modified'])
+const DROPPED_ON_ERROR: ReadonlySet<string> = new Set(['cache-control', 'content-encoding', 'etag', 'last-modified'])
 /** Headers that writeNotModified removes from a 304 (RFC 9110 §15.4.5). */
-const DROPPED_ON_304 = new Set(['content-type', 'content-length', 'content-encoding'])
+const DROPPED_ON_304: ReadonlySet<string> = new Set(['content-type', 'content-length', 'content-encoding'])
 
 function errorPlan(
   method: string,

@@ -7,7 +7,7 @@ import type { Backend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
 import { splitBody } from '../audit/split-body.js'
 import { TaskQueue } from '../audit/task-queue.js'
-import type { Clock } from '../core/clock.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import { chooseProbes, verifySlice, type ProbeTarget } from './probes.js'
 import type { BadLine, ParsedLine, ReplayRecord } from './record.js'
 
@@ -46,12 +46,11 @@ export interface ReplayOptions {
   readonly onBad: (b: BadLine) => void
   /** Stops reading the log; exchanges in flight finish. */
   readonly signal?: AbortSignal
-  /** Monotonic milliseconds and sleep, injected so pacing is testable without waiting. Default: real time. */
-  readonly now?: () => number
+  /** How pacing waits (a test moves its clock instead). If unset, a timer of `clock`. */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Random numbers for probe slices. Defaults to Math.random. */
   readonly random?: () => number
-  /** Where the comparisons' times come from. Defaults to the system clock. */
+  /** Where the comparisons' times, the pacing and the timeouts come from. If unset, the system clock. */
   readonly clock?: Clock
 }
 
@@ -76,17 +75,20 @@ export class ReplayStats extends AuditStats {
   probesUnverified = 0
 }
 
-const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise(resolve => {
-    if (ms <= 0 || signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
+/** clockSleep waits `ms` on `clock`, or less if `signal` aborts. */
+const clockSleep =
+  (clock: Clock) =>
+  (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise(resolve => {
+      if (ms <= 0 || signal?.aborted) return resolve()
+      const timer = clock.setTimeout(done, ms)
+      function done(): void {
+        timer.clear()
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      signal?.addEventListener('abort', done, { once: true })
+    })
 
 const headerOf = (o: Observed, name: string): string | undefined =>
   o.kind === 'response' ? o.headers.find(([k]) => k === name)?.[1] : undefined
@@ -113,8 +115,9 @@ function controlFacts(c: Observed): { status?: number; size?: number; etag?: str
  */
 export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptions): Promise<ReplayStats> {
   const stats = new ReplayStats()
-  const now = o.now ?? (() => performance.now())
-  const sleep = o.sleep ?? realSleep
+  const clock = o.clock ?? systemClock
+  const now = (): number => clock.monotonic()
+  const sleep = o.sleep ?? clockSleep(clock)
   // Exchanges in flight: each run waits for a slot, so reading the log stays bounded.
   const slots = new TaskQueue({ concurrency: o.concurrency ?? 8, maxQueued: 0 })
   const probed = new Set<string>()
@@ -171,7 +174,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       {
         rules: o.rules,
         etags: o.etags,
-        ...(o.clock ? { clock: o.clock } : {}),
+        clock,
         onAnswer: (side, a) => {
           if (side === 'control') seen = controlFacts(a)
         },

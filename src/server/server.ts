@@ -34,7 +34,10 @@ const PARSE_ERROR_LINGER_MS = 5_000
 export interface DownloadServerOptions {
   /** What each request is answered with: the only thing the server asks about payloads. */
   readonly resolver: Resolver
-  /** Where the access log's request times come from. If unset, defaults to systemClock (core/clock.ts). */
+  /**
+   * Where the access log's request times and durations and the shutdown's grace period come from.
+   * If unset, defaults to systemClock (core/clock.ts).
+   */
   readonly clock?: Clock
   /** Operational log (errors, lifecycle). */
   readonly logger: Logger
@@ -175,7 +178,7 @@ export class DownloadServer {
     const log = this.#o.accessLog
     // Read now: once the socket is destroyed (a client that aborted) its address is gone.
     const remote = log ? (req.socket.remoteAddress ?? '') : ''
-    const start = log ? process.hrtime.bigint() : 0n
+    const start = log ? this.#clock.monotonic() : 0
     const startMs = log ? this.#clock.now() : 0
     this.stats.requests++
     this.stats.active++
@@ -198,7 +201,7 @@ export class DownloadServer {
         headers: accessRecordHeaders(req),
         status: res.headersSent ? res.statusCode : result.status,
         bytes: result.bytes,
-        durationMs: Number(process.hrtime.bigint() - start) / 1e6,
+        durationMs: this.#clock.monotonic() - start,
         aborted,
       })
       if (this.stats.active === 0) this.#idle?.()
@@ -336,7 +339,7 @@ export class DownloadServer {
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     this.server.closeIdleConnections()
     let forced = false
-    if (this.stats.active > 0) forced = !(await within(new Promise<void>(resolve => (this.#idle = resolve)), graceMs))
+    if (this.stats.active > 0) forced = !(await within(new Promise<void>(resolve => (this.#idle = resolve)), graceMs, this.#clock))
     this.server.closeAllConnections()
     await closed
     return { forced }

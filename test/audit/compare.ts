@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { compareExchange, judgedEtags } from '../../src/audit/compare.js'
 import type { Divergence } from '../../src/audit/divergence.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
@@ -220,7 +221,7 @@ t.test('judgedEtags names the pair compareExchange judges for consistency, and o
 })
 
 t.test('the comparison time comes from the clock it is given', async t => {
-  const clock = { now: () => Date.UTC(2030, 0, 2, 3, 4, 5, 678) }
+  const clock = new ManualClock(Date.UTC(2030, 0, 2, 3, 4, 5, 678))
   const got = await compareExchange(req(), response(200, [], 'a'), response(200, [], 'a'), { rules: DEFAULT_RULES, clock })
   t.equal(got.time, '2030-01-02T03:04:05.678Z')
 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ManualClock } from '../helpers/manual-clock.js'
 import type { Divergence } from '../../src/audit/divergence.js'
 import { EtagPairs } from '../../src/audit/etag-pairs.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
@@ -129,7 +130,7 @@ t.test('a control sent to feeds both comparisons from its one body, and noise is
 })
 
 t.test('the comparison time comes from the clock', async t => {
-  const clock = { now: () => Date.UTC(2031, 5, 6, 7, 8, 9, 10) }
+  const clock = new ManualClock(Date.UTC(2031, 5, 6, 7, 8, 9, 10))
   const c = await runExperiment(req(), { control: fake('old', () => tagged('"a"', 'x')), candidate: fake('new', () => tagged('"a"', 'x')) }, { clock })
   t.equal(c.time, '2031-06-06T07:08:09.010Z')
 })

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import t from 'tap'
+import { systemClock } from '../../src/core/clock.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { HttpBackend, MARKER_HEADER } from '../../src/audit/http-backend.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
 import { gate, listen } from '../helpers/gate.js'
@@ -117,7 +119,10 @@ t.test('puts a path prefix of the base before the target', async t => {
 
 t.test('reports status, headers in wire order (repeated fields kept apart) and the duration', async t => {
   const origin = await recorder(t)
-  const b = new HttpBackend({ name: 'old', base: origin.url })
+  // The duration is the difference of two readings of the clock's monotonic time.
+  const readings = [1000, 1042.5]
+  const clock = { ...systemClock, monotonic: () => readings.shift() ?? Number.NaN }
+  const b = new HttpBackend({ name: 'old', base: origin.url, clock })
   t.teardown(() => b.close())
   const o = await b.send(req())
   if (o.kind !== 'response') throw new Error('expected a response')
@@ -132,18 +137,23 @@ t.test('reports status, headers in wire order (repeated fields kept apart) and t
       ['content-length', '6'],
     ],
   )
-  t.ok(o.durationMs >= 0)
+  t.equal(o.durationMs, 42.5, 'the time to the status, from the clock')
   await body(o)
 })
 
 t.test('no status within timeoutMs is ERR_TIMEOUT', async t => {
   const arrived = gate()
   const { url } = await listen(t, () => arrived.open()) // never answers; closed at teardown
-  const b = new HttpBackend({ name: 'new', base: url, timeoutMs: 200 })
+  const clock = new ManualClock()
+  const b = new HttpBackend({ name: 'new', base: url, timeoutMs: 200, clock })
   t.teardown(() => b.close())
-  const o = await b.send(req())
-  t.match(o, { kind: 'error', code: 'ERR_TIMEOUT', message: /new: no status in 200 ms/ })
-  t.equal(arrived.opened, true, 'the request reached the server')
+  const sent = b.send(req())
+  await arrived.promise
+  clock.advance(199)
+  t.equal(clock.pending, 1, 'the timeout is still pending 1 ms before it')
+  clock.advance(1)
+  const o = await sent
+  t.match(o, { kind: 'error', code: 'ERR_TIMEOUT', message: /new: no status in 200 ms/, durationMs: 200 })
 })
 
 t.test('a refused connection is ERR_CONNECT', async t => {

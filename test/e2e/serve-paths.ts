@@ -403,6 +403,23 @@ t.test('process: --grace 200ms closes a download that does not move', async t =>
   t.ok(body.length < size, `got ${body.length} of ${size} bytes`)
 })
 
+t.test('process: a second signal exits at once, with 130, while a download is held', async t => {
+  const base = t.testdir({ root: {} })
+  const root = join(base, 'root')
+  writeLargeFile(join(root, 'big.bin'), 64, 11)
+  const { url, child, output } = await startServeProcess(t, root, ['--grace', '60s'])
+
+  const { res, chunks } = await startDownload(`${url}/big.bin`) // and never read further
+  child.kill('SIGTERM')
+  await waitForOutput(child, output, /SIGTERM: draining 1 response/)
+  child.kill('SIGINT')
+  t.equal(await withTimeout(exited(child), 10_000, 'serve exit on the second signal'), 130, output())
+  t.match(output(), /cutover serve: SIGINT again, exiting now/)
+  t.notMatch(output(), /stopped;/, 'no drain summary: it did not wait for the grace period')
+  const { complete } = await finish(res, chunks, 20_000)
+  t.notOk(complete, 'the held download was cut')
+})
+
 t.test('process: --help', async t => {
   const top = await run(process.execPath, [CLI, '--help'], { timeoutMs: 10_000 })
   t.equal(top.code, 0, top.stderr)

@@ -1,33 +1,12 @@
 import t from 'tap'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { codeOf } from '../../src/core/errors.js'
-import { BufferBudget, type BudgetTimers, type BufferBudgetOptions, type Lease } from '../../src/http/buffer-budget.js'
+import { BufferBudget, type BufferBudgetOptions, type Lease } from '../../src/http/buffer-budget.js'
 
 const PIECE = 4096
 
-/** FakeTimers is a manual clock: timers run only when the test calls fire(). */
-class FakeTimers implements BudgetTimers {
-  readonly pending = new Map<number, { fn: () => void; ms: number }>()
-  cleared = 0
-  #next = 1
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++
-    this.pending.set(id, { fn, ms })
-    return id
-  }
-  clearTimeout(handle: unknown): void {
-    if (this.pending.delete(handle as number)) this.cleared++
-  }
-  /** fire runs every pending timer (as if their delay had passed) and returns how many ran. */
-  fire(): number {
-    const due = [...this.pending.values()]
-    this.pending.clear()
-    for (const x of due) x.fn()
-    return due.length
-  }
-}
-
 function budget(slots: number, more: Partial<BufferBudgetOptions> = {}): BufferBudget {
-  return new BufferBudget({ bytes: slots * PIECE, pieceSize: PIECE, timers: new FakeTimers(), ...more })
+  return new BufferBudget({ bytes: slots * PIECE, pieceSize: PIECE, clock: new ManualClock(), ...more })
 }
 
 /** settled lets every queued promise callback run (resolution order is what is tested, not time). */
@@ -171,24 +150,28 @@ t.test('an aborted wait leaves the queue and the next waiter is served', async t
 })
 
 t.test('the memory is dropped after being idle, and a GC is asked for', async t => {
-  const timers = new FakeTimers()
+  const clock = new ManualClock()
   let gcs = 0
-  const b = budget(4, { timers, idleDropMs: 3000, gc: () => gcs++ })
+  const b = budget(4, { clock, idleDropMs: 3000, gc: () => gcs++ })
   t.notOk(b.allocated, 'nothing is allocated before the first lease')
   const a = b.tryAcquire()!
   const c = b.tryAcquire()!
   t.ok(b.allocated, 'allocated on first use')
   a.release()
-  t.equal(timers.pending.size, 0, 'no drop while a piece is in use')
+  t.equal(clock.pending, 0, 'no drop while a piece is in use')
   c.release()
-  t.same([...timers.pending.values()].map(x => x.ms), [3000], 'the drop is scheduled once everything is back')
+  t.equal(clock.pending, 1, 'the drop is scheduled once everything is back')
 
   // Used again before the delay: the drop is cancelled.
+  clock.advance(2999)
   const d = b.tryAcquire()!
-  t.equal(timers.pending.size, 0, 'a new lease cancels the drop')
-  t.equal(timers.cleared, 1)
+  t.equal(clock.pending, 0, 'a new lease cancels the drop')
+  clock.advance(3000)
+  t.ok(b.allocated, 'still allocated: the drop was cancelled')
   d.release()
-  t.equal(timers.fire(), 1)
+  clock.advance(2999)
+  t.ok(b.allocated, 'kept 1 ms before the delay')
+  clock.advance(1)
   t.notOk(b.allocated, 'dropped once idle for the delay')
   t.equal(gcs, 1, 'and a GC was asked for')
   t.equal(b.stats.drops, 1)
@@ -198,8 +181,9 @@ t.test('the memory is dropped after being idle, and a GC is asked for', async t 
   t.equal(b.stats.allocations, 2)
   e.buf.fill(7)
   e.release()
-  t.equal(timers.fire(), 1)
+  clock.advance(3000)
   t.equal(gcs, 2)
+  t.equal(clock.pending, 0, 'nothing left scheduled')
 })
 
 t.test('a waiter takes back the read-ahead a blocked download offered, oldest offer first', async t => {

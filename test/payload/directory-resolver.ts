@@ -1,5 +1,6 @@
 import { statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import t from 'tap'
+import { clockWith } from '../helpers/manual-clock.js'
 import { codeOf } from '../../src/core/errors.js'
 import { ContentTypeResolver } from '../../src/http/content-type-resolver.js'
 import { DirectoryResolver } from '../../src/payload/directory-resolver.js'
@@ -9,7 +10,7 @@ import { FileStore } from '../../src/storage/file-store.js'
 import { directoryResolver } from '../helpers/serve.js'
 
 /** LATER is a clock ten seconds ahead: files written by the test have settled by then. */
-const LATER = { now: () => Date.now() + 10_000 }
+const LATER = clockWith(() => Date.now() + 10_000)
 
 /** resolve asks `r` for a path, waiting for a pending answer. */
 async function resolve(r: DirectoryResolver, path: string, query = ''): Promise<Resolution> {
@@ -131,7 +132,7 @@ t.test('DirectoryResolver serves a file that changed less than settleMs ago as s
   // The files were written just now: their ctime is before this instant (Date.now() counts whole
   // milliseconds, ctime does not: hence the + 1).
   let now = Date.now() + 1
-  const root = directoryResolver(dir, { smallFileMax: 1024, clock: { now: () => now } })
+  const root = directoryResolver(dir, { smallFileMax: 1024, clock: clockWith(() => now) })
   const look = async (p: string): Promise<{ etag: string | undefined; weakDate: boolean | undefined }> => {
     const r = await resolve(root, p)
     if (r.kind !== 'entity') throw new Error('expected an entity')

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ManualClock } from '../helpers/manual-clock.js'
 import type { Comparison } from '../../src/audit/divergence.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
 import type { Backend } from '../../src/audit/http-backend.js'
@@ -114,7 +115,7 @@ t.test('runReplay probes each successful path and catches a slice both servers g
 })
 
 t.test('runReplay keeps the log pacing, scaled, with an injected clock', async t => {
-  let clock = 0
+  const clock = new ManualClock()
   const waits: number[] = []
   const old = serverDouble('old', '"t"')
   const nw = serverDouble('new', '"t"')
@@ -124,10 +125,10 @@ t.test('runReplay keeps the log pacing, scaled, with an injected clock', async t
     rules: DEFAULT_RULES,
     etags: new EtagPairs(),
     speed: 2,
-    now: () => clock,
+    clock,
     sleep: async ms => {
       waits.push(ms)
-      clock += ms
+      clock.advance(ms)
     },
     concurrency: 1,
     onComparison: () => undefined,

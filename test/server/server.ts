@@ -1,6 +1,7 @@
 // DownloadServer against a fake in-memory Resolver: how each resolution is answered on the wire.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { clockWith } from '../helpers/manual-clock.js'
 import { pino } from 'pino'
 import { bytes } from '../../src/content/bytes.js'
 import type { Content } from '../../src/content/content.js'
@@ -8,6 +9,7 @@ import { CutoverError } from '../../src/core/errors.js'
 import { pending, MISS, type Pending, type RequestFacts, type Resolution, type Resolver } from '../../src/payload/resolver.js'
 import { DownloadServer } from '../../src/server/server.js'
 import { within } from '../../src/core/within.js'
+import { systemClock } from '../../src/core/clock.js'
 import { AccessLog, type AccessRecord } from '../../src/telemetry/access-log.js'
 import { header } from '../helpers/e2e.js'
 import { exchange, requestBytes } from '../helpers/raw-http.js'
@@ -126,7 +128,7 @@ t.test('each resolution is answered as Resolver documents, and internals never l
   const dir = t.testdir({})
   const accessLog = new AccessLog(`${dir}/access.jsonl`)
   const resolver = new FakeResolver()
-  const server = new DownloadServer({ resolver, logger: pino({ level: 'silent' }), accessLog, clock: { now: () => FIXED } })
+  const server = new DownloadServer({ resolver, logger: pino({ level: 'silent' }), accessLog, clock: clockWith(() => FIXED) })
   const { port } = await server.listen(0, '127.0.0.1')
   t.teardown(() => server.close(0))
   const url = `http://127.0.0.1:${port}`
@@ -143,7 +145,7 @@ t.test('each resolution is answered as Resolver documents, and internals never l
     if (row.error) errors++
     t.equal(server.stats.errors, errors, `${row.name}: ${row.error ? 'counted' : 'not counted'} as an error`)
     const released = row.status === 200 ? 1 : 0
-    if (released) await within(resolver.released(i), 5_000)
+    if (released) await within(resolver.released(i), 5_000, systemClock)
     t.equal(resolver.releases.get(i) ?? 0, released, `${row.name}: ${released ? 'released once' : 'nothing to release'}`)
   }
   t.equal(server.stats.active, 0, 'nothing left active')
@@ -167,7 +169,7 @@ t.test('a deny is answered with exactly the bytes of a miss', async t => {
     '/hidden': { kind: 'deny', reason: 'hidden name' },
     '/visible': { kind: 'deny', reason: 'directory without index', visible: true },
   }
-  const server = new DownloadServer({ resolver: { resolve: f => answers[f.path] ?? MISS }, logger: pino({ level: 'silent' }), clock: { now: () => FIXED } })
+  const server = new DownloadServer({ resolver: { resolve: f => answers[f.path] ?? MISS }, logger: pino({ level: 'silent' }), clock: clockWith(() => FIXED) })
   const { port } = await server.listen(0, '127.0.0.1')
   t.teardown(() => server.close(0))
   const url = `http://127.0.0.1:${port}`
@@ -207,4 +209,22 @@ t.test('the resolver is given the request facts', async t => {
     await exchange(url, requestBytes(method, target), 10_000)
   }
   t.equal(resolver.facts.length, 0, 'requests the server answers itself never reach the resolver')
+})
+
+t.test('an access record times the request with the clock', async t => {
+  const dir = t.testdir({})
+  const accessLog = new AccessLog(`${dir}/access.jsonl`)
+  // Read once when the request arrives and once when its response closes.
+  const readings = [1000, 1012.5]
+  const clock = { ...clockWith(() => FIXED), monotonic: () => readings.shift() ?? Number.NaN }
+  const server = new DownloadServer({ resolver: { resolve: () => MISS }, logger: pino({ level: 'silent' }), accessLog, clock })
+  const { port } = await server.listen(0, '127.0.0.1')
+  await exchange(`http://127.0.0.1:${port}`, requestBytes('GET', '/x'), 10_000)
+  await server.close(0)
+  await accessLog.close()
+  const records = readFileSync(`${dir}/access.jsonl`, 'utf8').trim().split('\n').map(l => JSON.parse(l) as AccessRecord)
+  t.strictSame(
+    records.map(r => ({ time: r.time, durationMs: r.durationMs, status: r.status })),
+    [{ time: new Date(FIXED).toISOString(), durationMs: 12.5, status: 404 }],
+  )
 })

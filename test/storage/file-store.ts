@@ -1,12 +1,13 @@
 import { renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import t from 'tap'
+import { clockWith } from '../helpers/manual-clock.js'
 import { codeOf } from '../../src/core/errors.js'
 import { blobChunks } from '../../src/storage/blob-store.js'
 import { FileStore } from '../../src/storage/file-store.js'
 import { seededBytes } from '../helpers/random.js'
 
 /** LATER is a clock ten seconds ahead: files written by the test have settled by then. */
-const LATER = { now: () => Date.now() + 10_000 }
+const LATER = clockWith(() => Date.now() + 10_000)
 
 /** outcome is a read's bytes as text, or the code it was refused with. */
 const outcome = (p: Promise<Uint8Array>): Promise<string> =>
@@ -126,7 +127,7 @@ t.test('a settling file has no version and its descriptor is never shared', asyn
   // Just written: its ctime is before this instant (Date.now() counts whole milliseconds, ctime
   // does not: hence the + 1).
   let now = Date.now() + 1
-  const store = new FileStore({ root: dir, clock: { now: () => now } })
+  const store = new FileStore({ root: dir, clock: clockWith(() => now) })
   const seen = store.peek('a.bin')
   if (seen?.kind !== 'file') throw new Error('expected a file')
   t.equal((await store.stat('a.bin')).version, undefined, 'stat: no version while settling')
