@@ -105,7 +105,7 @@ async function runReplayOnce(ctx, w, file, oldS, newS) {
     foreign_cpu_cores: foreignCpu(cpu0, cpu1),
     warnings: [],
   };
-  const m = text.match(/cutover replay: (done|interrupted) in ([\d.]+) s\n\s+records (\d+)\s+bad lines (\d+)\s+filtered (\d+)\s+sent (\d+)\s+probes (\d+).*\n\s+compared (\d+)\s+divergent (\d+)\s+noise (\d+)\s+bytes compared (\d+)\n\s+divergences by kind: (.*)/);
+  const m = text.match(/cutover replay: (done|interrupted) in ([\d.]+) s\n\s+records (\d+)\s+bad lines (\d+)\s+filtered (\d+)\s+sent (\d+)\s+probes (\d+).*\n\s+compared (\d+)\s+divergent (\d+)\s+noise (\d+)\s+bytes compared (\d+)\n\s+(?:divergences|divergent comparisons) by kind: (.*)/);
   const invalid = (why) => res.warnings.push(why);
   if (!m) {
     invalid(`no summary in its output:\n${tailLog(child, 8)}`);

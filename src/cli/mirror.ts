@@ -297,6 +297,6 @@ function summary(s: MirrorStats, forced: boolean): string {
     `  requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}  noise ${s.noise}` +
     `  dropped ${s.dropped}  abandoned ${s.abandoned}  skipped ${s.skipped}\n` +
     `  shed ${s.shed} (dropped or abandoned: the mirror was saturated)  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
-    `  top divergence kinds: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n`
+    `  divergent comparisons by kind: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n`
   )
 }

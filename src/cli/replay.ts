@@ -225,7 +225,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       `  records ${stats.records}  bad lines ${stats.bad}  filtered ${stats.filtered}  sent ${stats.sent}  probes ${stats.probes}` +
       ` (verified ${stats.probesVerified}, unverified ${stats.probesUnverified})\n` +
       `  compared ${stats.compared}  divergent ${stats.divergent}  noise ${stats.noise}  bytes compared ${stats.bytesCompared}\n` +
-      `  divergences by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n`,
+      `  divergent comparisons by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n`,
   )
   return stats.divergent > 0 ? 1 : 0
 }

@@ -7,6 +7,8 @@ import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
 import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
 import { systemClock } from '../core/clock.js'
 import { onShutdown } from './on-shutdown.js'
+import type { AddressInfo } from 'node:net'
+import type { MetricsServer } from '../telemetry/metrics-server.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
@@ -18,6 +20,7 @@ import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen
 interface ServeFlags {
   root: string
   listen: { host: string; port: number }
+  metricsListen?: { host: string; port: number }
   accessLog?: string
   dotfiles: boolean
   grace: number
@@ -51,6 +54,7 @@ export function register(program: Command): void {
     )
     .requiredOption('--root <dir>', 'directory to serve')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics on this address (a listener of its own, never the public one)', parseListen)
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
     .option('--dotfiles', 'serve files and directories whose name starts with a dot', false)
     .addOption(new Option('--grace <duration>', 'how long downloads in flight may finish on shutdown').default(30_000, '30s').argParser(parseDuration))
@@ -79,6 +83,7 @@ export function register(program: Command): void {
         '  cutover serve --root /srv/downloads --listen 0.0.0.0:8080\n' +
         '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl\n' +
         '  cutover serve --root /srv/downloads --etag nginx     # after a cut-over from nginx: resumes and caches keep working\n' +
+        '  cutover serve --root /srv/downloads --metrics-listen 127.0.0.1:9100   # Prometheus scrapes http://127.0.0.1:9100/metrics\n' +
         '  cutover serve --root /srv/downloads --mime-types /etc/nginx/mime.types --default-type application/octet-stream   # as nginx types them',
     )
     .action(async (flags: ServeFlags) => runServe(flags))
@@ -120,14 +125,18 @@ async function runServe(f: ServeFlags): Promise<void> {
     maxHeaderBytes: f.maxHeaderBytes,
     headersTimeoutMs: f.headersTimeout,
   })
+  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver) : undefined
   let addr
   try {
     addr = await server.listen(f.listen.port, f.listen.host)
   } catch (err) {
-    await accessLog?.close()
+    await Promise.all([accessLog?.close(), metrics?.server.close()])
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
-  process.stdout.write(`cutover serve: listening on http://${hostPort(addr)} (root ${store.root})\n`)
+  process.stdout.write(
+    `cutover serve: listening on http://${hostPort(addr)} (root ${store.root}` +
+      `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
+  )
 
   onShutdown({
     name: 'cutover serve',
@@ -136,7 +145,7 @@ async function runServe(f: ServeFlags): Promise<void> {
       const closing = server.close(f.grace)
       process.stdout.write(`cutover serve: ${signal}: draining ${server.stats.active} response(s), up to ${f.grace} ms\n`)
       void closing.then(async ({ forced }) => {
-        await accessLog?.close()
+        await Promise.all([accessLog?.close(), metrics?.server.close()])
         process.stdout.write(
           `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
             `${server.stats.requests} requests, ${server.stats.bytes} body bytes, ${server.stats.aborted} aborted\n`,
@@ -161,5 +170,31 @@ function gcHint(): (() => void) | undefined {
     return typeof gc === 'function' ? () => void gc() : undefined
   } catch {
     return undefined
+  }
+}
+
+/**
+ * startMetrics serves the server's Prometheus metrics on a listener of its own. prom-client is
+ * loaded only here, so a server without metrics does not carry it.
+ */
+async function startMetrics(
+  at: { host: string; port: number },
+  server: DownloadServer,
+  resolver: DirectoryResolver,
+): Promise<{ server: MetricsServer; addr: AddressInfo }> {
+  const [{ Registry, collectDefaultMetrics }, { Metrics }, { MetricsServer }, { serveMetrics }] = await Promise.all([
+    import('prom-client'),
+    import('../telemetry/metrics.js'),
+    import('../telemetry/metrics-server.js'),
+    import('../server/serve-metrics.js'),
+  ])
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  serveMetrics(new Metrics(registry), server, resolver.stats)
+  const metricsServer = new MetricsServer(registry)
+  try {
+    return { server: metricsServer, addr: await metricsServer.listen(at.port, at.host) }
+  } catch (err) {
+    throw new Error(`--metrics-listen: cannot listen on ${at.host}:${at.port}: ${(err as Error).message}`)
   }
 }

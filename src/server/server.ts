@@ -74,11 +74,18 @@ export interface DownloadServerOptions {
 
 /** DownloadServerStats are cumulative counters of the server. */
 export interface DownloadServerStats {
+  /** Requests received. */
   requests: number
+  /** Requests whose response has not closed yet (a gauge). */
   active: number
+  /** Responses cut before their end (the client went away, or a read failed mid-body). */
   aborted: number
+  /** Body bytes handed to sockets. */
   bytes: number
+  /** Failures of ours (5xx answers, reads that failed while serving), each also logged. */
   errors: number
+  /** Closed responses per status code, as the access log records them (0: no answer was chosen before the connection closed). */
+  statuses: Record<number, number>
 }
 
 /**
@@ -88,7 +95,7 @@ export interface DownloadServerStats {
  */
 export class DownloadServer {
   readonly server: Server
-  readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0 }
+  readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0, statuses: {} }
   readonly #o: DownloadServerOptions
   readonly #clock: Clock
   /** The read buffers of every download of this server. */
@@ -193,13 +200,15 @@ export class DownloadServer {
       const aborted = result.aborted || !res.writableFinished
       if (aborted) this.stats.aborted++
       this.stats.bytes += result.bytes
+      const status = res.headersSent ? res.statusCode : result.status
+      this.stats.statuses[status] = (this.stats.statuses[status] ?? 0) + 1
       log?.write({
         time: new Date(startMs).toISOString(),
         remote,
         method: req.method ?? '',
         path: req.url ?? '',
         headers: accessRecordHeaders(req),
-        status: res.headersSent ? res.statusCode : result.status,
+        status,
         bytes: result.bytes,
         durationMs: this.#clock.monotonic() - start,
         aborted,

@@ -609,7 +609,7 @@ t.test('cutover mirror runs from the command line, writes divergences, and sums 
     output,
     /stopped\n {2}requests 2 {2}compared 1 {2}divergent 1 {2}noise 0 {2}dropped 0 {2}abandoned 0 {2}skipped 1\n/,
   )
-  t.match(output, /top divergence kinds: body-bytes 1/)
+  t.match(output, /divergent comparisons by kind: body-bytes 1/)
   t.match(readJsonl(out), [
     { request: { method: 'GET', path: '/f' }, divergences: [{ kind: 'body-bytes', offset: 0 }] },
   ])
