@@ -9,7 +9,7 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const SRC = join(REPO, 'src')
 
 /**
- * ALLOWED is design.md §2: which folders of src/ each folder may import. A folder may always import
+ * ALLOWED is the table of the README's Architecture section: which folders of src/ each folder may import. A folder may always import
  * its own files. cli may import anything and nothing may import cli.
  */
 const ALLOWED: Record<string, readonly string[] | '*'> = {
@@ -114,7 +114,7 @@ t.test('every src folder is in the import table', async t => {
   for (const folder of folders) t.ok(folder in ALLOWED, `src/${folder} is a known folder`)
 })
 
-t.test('imports point one way, as design.md §2 says', async t => {
+t.test('imports point one way, as the Architecture section of the README says', async t => {
   for (const file of files) {
     const from = folderOf(file)!
     const allowed = ALLOWED[from]

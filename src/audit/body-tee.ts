@@ -17,7 +17,7 @@ export class TeeBudget {
 
 /**
  * BodyTee hands the chunks of a response that is being streamed to a client to one comparer,
- * without ever slowing the client down (design.md §7, scientist's "the control always wins").
+ * without ever slowing the client down (Scientist's rule: "the control always wins").
  *
  * The producer (the client path) calls {@link push} for every chunk it writes to the client, then
  * exactly one of {@link end} or {@link error}; none of them blocks or waits. The consumer reads the

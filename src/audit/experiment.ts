@@ -90,7 +90,7 @@ export interface ExperimentOptions {
 const isBackend = (s: ExperimentSide): s is Backend => 'send' in s
 
 /**
- * runExperiment is one audit experiment, the same for mirror, replay and compare (design.md §3):
+ * runExperiment is one audit experiment, the same for mirror, replay and compare:
  * it translates the request's validators for each side ({@link validatorsFor}), sends to every
  * side that is a Backend at once, and compares control with candidate and, with a baseline,
  * control with baseline (the control's one body feeds both), each comparison starting as soon as

@@ -28,7 +28,7 @@ export interface LoadGaugeOptions {
  * `performance.eventLoopUtilization`, the share of time spent outside the poll for I/O) as an
  * exponentially weighted moving average, sampled on an unref'd timer. The mirror's client path and
  * its shadow work share one event loop: a loop that is busy all the time is one where clients wait
- * behind comparisons, so the mirror sheds shadow work while it is (design.md §7, "the control
+ * behind comparisons, so the mirror sheds shadow work while it is (Scientist's rule, "the control
  * always wins"). Call {@link close} to stop the timer.
  */
 export class LoadGauge implements Load {

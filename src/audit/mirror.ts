@@ -150,7 +150,7 @@ type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext }
 /**
  * Mirror is `cutover mirror`: an HTTP proxy that answers every client from the primary server,
  * untouched (status, headers, body, trailers), and repeats sampled safe requests against the other
- * server in the background to compare the two answers byte for byte (design.md §7, scientist's
+ * server in the background to compare the two answers byte for byte (Scientist's rule,
  * "the control always wins").
  *
  * Client path: http-proxy streams the primary's answer; the client never waits for the shadow.

@@ -39,7 +39,7 @@ interface Entry {
  * TaskQueue runs tasks with bounded concurrency, in arrival order, in one of two ways:
  *
  * - {@link offer} never makes the caller wait (the mirror's shadow path: the client must never
- *   wait for the shadow, design.md §7). It takes the task (running it at once when a slot is free,
+ *   wait for the shadow). It takes the task (running it at once when a slot is free,
  *   else queueing it) or refuses it and counts it as dropped. It is synchronous and starts tasks on
  *   a microtask, so no task code runs inside the caller.
  * - {@link run} waits for a slot (replay: reading the log no faster than exchanges finish). It

@@ -54,7 +54,7 @@ function errorPlan(
 /**
  * planResponse decides the response to a GET or HEAD (or any method, as Go's ServeContent does) for
  * a representation, with exact parity with Go 1.23's `http.ServeContent` in status, Content-Range,
- * Content-Length, Accept-Ranges, body and multipart layout (design.md §4):
+ * Content-Length, Accept-Ranges, body and multipart layout (Go's net/http/fs.go):
  * preconditions first (412/304), then the Range header (RFC 9110 §14): malformed → 416; nothing overlaps
  * → 416 with `Content-Range: bytes *\/size` unless the content is empty (200); ranges summing to more
  * than the size are ignored (200); one range → 206 with Content-Range; several →

@@ -59,7 +59,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 type Count = 'records' | 'bad' | 'skipped'
 
 /**
- * readRecords reads captured request logs for `cutover replay` (design.md §8): the files one after
+ * readRecords reads captured request logs for `cutover replay` (formats in the README): the files one after
  * the other, each line by line through node:readline, so a multi-GB log is read in constant memory
  * (HAR excepted: one JSON document, read whole up to `o.maxHarBytes`). For each file it:
  * - gunzips it when it starts with the gzip magic bytes, whatever its name (multi-member gzip, as

@@ -31,5 +31,5 @@ export interface BadLine {
 /** ParsedLine is what a log reader yields for each line or record of a log. */
 export type ParsedLine = { readonly kind: 'record'; readonly record: ReplayRecord } | { readonly kind: 'bad'; readonly bad: BadLine }
 
-/** LogFormat names the formats `cutover replay` reads (design.md §8). */
+/** LogFormat names the formats `cutover replay` reads. */
 export type LogFormat = 'combined' | 'common' | 'jsonl' | 'har' | 'gor'

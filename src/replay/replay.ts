@@ -106,7 +106,7 @@ function controlFacts(c: Observed): { status?: number; size?: number; etag?: str
 
 /**
  * runReplay replays log records against the old and the new server and compares every answer
- * (design.md §1 step 0): records are filtered, paced (original timing scaled by `speed`, capped by
+ * (step 0 of a migration, before any traffic moves): records are filtered, paced (original timing scaled by `speed`, capped by
  * `rate`), sent to both with `concurrency` exchanges in flight, validators translated between the
  * servers' ETags, and compared by the audit engine; each distinct path that answers 200 to a GET
  * then gets `probes` range probes, whose single-range slices are also verified against old's full

@@ -13,7 +13,7 @@ export const LOGGED_HEADERS = [
 
 /**
  * AccessRecord is one line of cutover's JSONL access log: written by `serve --access-log` and
- * `mirror --capture`, read by `cutover replay` (design.md §8). Field order is fixed.
+ * `mirror --capture`, read by `cutover replay` (formats in the README). Field order is fixed.
  */
 export interface AccessRecord {
   /** Request start, ISO 8601 UTC with milliseconds. */

@@ -17,7 +17,7 @@ export interface CombinedOptions {
  *     $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
  *         "$http_referer" "$http_user_agent"
  *
- * optionally followed by a quoted `"$http_range"` field (design.md §8). That field is recognised only
+ * optionally followed by a quoted `"$http_range"` field. That field is recognised only
  * when it comes right after the user agent (right after the size for `common`) and looks like a
  * Range header (`bytes=...`, any case) or is `-` (nginx's empty value); any other trailing field is
  * ignored, so custom formats that append e.g. `$request_time` still read.
