@@ -283,9 +283,9 @@ function headersTable(s: Summary): Html {
   if (s.headers.length === 0) return markup`<p class="empty">No header divergences.</p>`
   const rows = s.headers.map(h => {
     const d = describeDivergence({ kind: 'header', name: h.name, ...h.example })
-    return markup`<tr data-testid="header-row"><td class="n">${fmt(h.count)}${h.error > 0 ? ` ±${fmt(h.error)}` : ''}</td><td><code>${h.name}</code></td><td class="desc">${d.slice(d.indexOf(': ') + 2)}</td></tr>`
+    return markup`<tr data-testid="header-row"><td class="n">${fmt(h.count)}${h.error > 0 ? ` ±${fmt(h.error)}` : ''}</td><td><code>${h.name}</code></td><td class="desc">${d.slice(d.indexOf(': ') + 2)}</td><td class="fix" data-testid="header-fix">${h.fix ?? ''}</td></tr>`
   })
-  return markup`<table data-testid="headers-table"><thead><tr><th class="n">count</th><th>header</th><th>first example</th></tr></thead><tbody>${rows}</tbody></table>`
+  return markup`<table data-testid="headers-table"><thead><tr><th class="n">count</th><th>header</th><th>first example</th><th>what removes it</th></tr></thead><tbody>${rows}</tbody></table>`
 }
 
 function examplesSection(s: Summary, meta: ReportMeta): Html {

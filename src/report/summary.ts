@@ -6,6 +6,7 @@ import { describeDivergence } from './render-comparison.js'
 import { printable, shellQuote } from './shell-quote.js'
 import { TopK, type TopEntry } from './top-k.js'
 import { LOGGED_HEADERS } from '../telemetry/access-log.js'
+import { headerFix } from './header-fix.js'
 
 
 /** DEFAULT_TOP is how many paths, headers, rules and noise keys a summary lists. */
@@ -71,6 +72,8 @@ export interface HeaderCount {
   readonly error: number
   /** The first difference seen (values cut to 256 characters). */
   readonly example: { readonly control?: string; readonly candidate?: string }
+  /** The serve flag or comparison rule that would remove it (see headerFix); undefined when none. */
+  readonly fix?: string
 }
 
 /** RuleCount is how many divergences one rule explained. */
@@ -380,15 +383,19 @@ export class Summarizer {
       })),
       pathsTracked: this.#paths.size,
       pathsExact: this.#paths.exact,
-      headers: certain(this.#headers, top).map(e => ({
-        name: e.key,
-        count: e.count,
-        error: e.error,
-        example: {
-          ...(e.data.control === undefined ? {} : { control: e.data.control }),
-          ...(e.data.candidate === undefined ? {} : { candidate: e.data.candidate }),
-        },
-      })),
+      headers: certain(this.#headers, top).map(e => {
+        const fix = headerFix(e.key, e.data)
+        return {
+          name: e.key,
+          count: e.count,
+          error: e.error,
+          example: {
+            ...(e.data.control === undefined ? {} : { control: e.data.control }),
+            ...(e.data.candidate === undefined ? {} : { candidate: e.data.candidate }),
+          },
+          ...(fix === undefined ? {} : { fix }),
+        }
+      }),
       rules: certain(this.#rules, top).map(e => ({
         reason: e.key,
         count: e.count,
@@ -567,6 +574,7 @@ export function renderSummary(s: Summary, o: SummaryRenderOptions): string {
       out.push(
         `  ${(fmt(h.count) + approx(h.error)).padStart(w)}  ${printable(h.name).padEnd(nw)}  ${chalk.dim(`e.g. ${eg}`)}`,
       )
+      if (h.fix !== undefined) out.push(`  ${' '.repeat(w)}  ${' '.repeat(nw)}  ${chalk.dim('fix: ')}${h.fix}`)
     }
   }
 

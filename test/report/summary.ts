@@ -332,6 +332,7 @@ t.test('renderSummary shows totals, kinds, paths, headers, latency, examples and
     '',
     'top differing headers',
     '  2  etag  e.g. old "\\"a\\"", new "\\"b\\""',
+    '           fix: the rule `etag: consistent` (one tag pair per path), or `etag: ignore`',
     '',
     'latency (ms)',
     '              p50     p90     p99     max   count',
