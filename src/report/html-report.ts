@@ -294,9 +294,7 @@ function examplesSection(s: Summary, meta: ReportMeta): Html {
     meta.oldUrl === undefined || meta.newUrl === undefined
       ? markup`<p class="note">Set <code>OLD</code> and <code>NEW</code> to the servers before running the commands (or give <code>cutover report</code> <code>--old</code> and <code>--new</code>).</p>`
       : markup``
-  const order = byCount(s)
-  const sorted = [...s.examples].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))
-  const kinds = sorted.map(({ kind, items }) => {
+  const kinds = s.examples.map(({ kind, items }) => {
     const cards = items.map(e => {
       const cmd = compareCommand(e.request, meta)
       const st = (v: number | undefined): string => (v === undefined ? 'no response' : String(v))

@@ -158,9 +158,23 @@ export interface Summary {
   readonly noiseKeys: readonly NoiseCount[]
   readonly timeline: { readonly bucketMs: number; readonly buckets: readonly TimeBucket[] }
   readonly latency: { readonly control: LatencyStats; readonly candidate: LatencyStats }
-  /** Up to `examples` comparisons per kind that has any, in DIVERGENCE_KINDS order. */
+  /**
+   * Up to `examples` comparisons per kind that has any, most serious kind first ({@link SEVERITY}),
+   * no two of a kind with the same method, path and divergence key.
+   */
   readonly examples: ReadonlyArray<{ readonly kind: DivergenceKind; readonly items: readonly Example[] }>
 }
+
+/**
+ * SEVERITY orders the divergence kinds from the most serious for clients: wrong bytes (body-bytes),
+ * a wrong length, a wrong range slice, another status, then header differences, and last the
+ * failures to answer at all (error, timeout), which are often the network's rather than the
+ * server's. Examples are shown in this order.
+ */
+export const SEVERITY: readonly DivergenceKind[] = ['body-bytes', 'body-length', 'range-part', 'status', 'header', 'error', 'timeout']
+
+/** exampleKey is what makes two examples of one kind the same example. */
+const exampleKey = (method: string, path: string, d: Divergence): string => `${method} ${path} ${divergenceKey(d)}`
 
 type KindCounts = Partial<Record<DivergenceKind, number>>
 
@@ -333,6 +347,10 @@ export class Summarizer {
       if (list.length >= this.#examplesPerKind) continue
       const divergence = c.divergences.find(d => d.kind === k)!
       const { request, time, status, durationsMs } = c
+      // Examples differ from each other: a second request to the same path with the same kind of
+      // difference (the same header, say) teaches nothing the first did not.
+      const key = exampleKey(request.method, request.path, divergence)
+      if (list.some(e => exampleKey(e.request.method, e.request.path, e.divergence) === key)) continue
       list.push({ request, time, status, durationsMs, divergence, others: n - 1 })
     }
   }
@@ -415,7 +433,7 @@ export class Summarizer {
           .map(([start, counts]) => ({ start, counts: { ...counts } })),
       },
       latency: { control: this.#latency.control.stats(), candidate: this.#latency.candidate.stats() },
-      examples: DIVERGENCE_KINDS.filter(k => (this.#examples.get(k)?.length ?? 0) > 0).map(kind => ({
+      examples: SEVERITY.filter(k => (this.#examples.get(k)?.length ?? 0) > 0).map(kind => ({
         kind,
         items: [...this.#examples.get(kind)!],
       })),
@@ -595,9 +613,7 @@ export function renderSummary(s: Summary, o: SummaryRenderOptions): string {
     heading('examples')
     if (o.oldUrl === undefined || o.newUrl === undefined)
       out.push(chalk.dim('  (set OLD and NEW to the servers, or give report --old and --new)'))
-    const order = [...kinds, ...DIVERGENCE_KINDS.filter(k => !kinds.includes(k))]
-    const sorted = [...s.examples].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))
-    for (const { kind, items } of sorted) {
+    for (const { kind, items } of s.examples) {
       out.push(`  ${chalk.bold(kind)}`)
       for (const e of items) {
         const st = (v: number | undefined): string => (v === undefined ? '-' : String(v))

@@ -2,10 +2,11 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Chalk } from 'chalk'
 import t from 'tap'
-import type { Comparison, Divergence } from '../../src/audit/divergence.js'
+import { DIVERGENCE_KINDS, type Comparison, type Divergence } from '../../src/audit/divergence.js'
 import {
   compareCommand,
   renderSummary,
+  SEVERITY,
   summarize,
   Summarizer,
   type Summary,
@@ -123,19 +124,40 @@ t.test('summarize adds up the fixture log exactly', async t => {
   t.match(s.latency.candidate, { count: 50, min: 12, max: 52, sampled: false })
 })
 
-t.test('examples are the first three comparisons of each kind', async t => {
+t.test('examples: most serious kind first, the first comparisons of each kind that differ from each other', async t => {
   const s = await summarize(fixtureComparisons(50))
+  // In the fixture each kind comes back on the same path: only a HEAD to it is another example.
   t.strictSame(
-    s.examples.map(e => e.kind),
-    ['status', 'header', 'body-length', 'body-bytes', 'range-part', 'error', 'timeout'],
+    s.examples.map(e => [e.kind, e.items.map(i => i.request.id)]),
+    [
+      ['body-bytes', ['r2', 'r12']],
+      ['body-length', ['r4']],
+      ['range-part', ['r5', 'r25']],
+      ['status', ['r3']],
+      ['header', ['r0', 'r1']],
+      ['error', ['r6']],
+      ['timeout', ['r7']],
+    ],
   )
-  for (const e of s.examples) t.equal(e.items.length, 3, `${e.kind} has 3`)
+  t.strictSame([...SEVERITY].sort(), [...DIVERGENCE_KINDS].sort(), 'SEVERITY orders every kind')
   const header = s.examples.find(e => e.kind === 'header')!
-  t.strictSame(
-    header.items.map(e => e.request.id),
-    ['r0', 'r1', 'r10'],
-  )
   t.equal(header.items[1]!.others, 1, 'the other divergence of r1 is counted')
+  const distinct = await summarize([
+    comparison({ path: '/a', divergences: [etag('"x"')] }),
+    comparison({ path: '/a', divergences: [etag('"y"')] }),
+    comparison({ path: '/a', divergences: [{ kind: 'header', name: 'server', control: 'a', candidate: 'b' }] }),
+    comparison({ path: '/b', divergences: [etag('"x"')] }),
+    comparison({ path: '/c', divergences: [etag('"x"')] }),
+  ])
+  t.strictSame(
+    distinct.examples[0]!.items.map(e => [e.request.path, e.divergence.kind === 'header' ? e.divergence.name : '']),
+    [
+      ['/a', 'etag'],
+      ['/a', 'server'],
+      ['/b', 'etag'],
+    ],
+    'a second etag difference on /a is not another example; another header on it is',
+  )
   const few = await summarize(fixtureComparisons(50), { examples: 1 })
   t.ok(
     few.examples.every(e => e.items.length === 1),
@@ -340,6 +362,10 @@ t.test('renderSummary shows totals, kinds, paths, headers, latency, examples and
     '  new          30      40      40      40       3',
     '',
     'examples',
+    '  status',
+    `    GET /a b'$(x).txt  2024-05-01T10:00:00.000Z  old 200, new 200`,
+    '      status: old 200, new 404 (+1 more)',
+    `      $ cutover compare '/a b'\\''$(x).txt' --old http://old --new http://new -H 'Range: bytes=0-9'`,
     '  header',
     `    GET /a b'$(x).txt  2024-05-01T10:00:00.000Z  old 200, new 200`,
     '      header etag: old "\\"a\\"", new "\\"b\\"" (+1 more)',
@@ -347,10 +373,6 @@ t.test('renderSummary shows totals, kinds, paths, headers, latency, examples and
     '    GET /e\\x1b[2J  2024-05-01T10:00:30.000Z  old 200, new 200',
     '      header etag: old "\\"a\\"", new "\\"c\\""',
     `      $ cutover compare $'/e\\x1b[2J' --old http://old --new http://new`,
-    '  status',
-    `    GET /a b'$(x).txt  2024-05-01T10:00:00.000Z  old 200, new 200`,
-    '      status: old 200, new 404 (+1 more)',
-    `      $ cutover compare '/a b'\\''$(x).txt' --old http://old --new http://new -H 'Range: bytes=0-9'`,
     '',
     'ignored by rules (1)',
     '  1  etag: consistent: e.g. header etag: old "\\"a\\"", new "\\"d\\""',
