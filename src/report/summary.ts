@@ -511,6 +511,8 @@ export interface SummaryRenderOptions extends CommandOptions {
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US')
+/** count writes `n noun`, with the noun in the plural unless n is 1: `1 request`, `2 requests`. */
+const count = (n: number, noun: string): string => `${fmt(n)} ${noun}${n === 1 ? '' : 's'}`
 const ms = (v: number | undefined): string =>
   v === undefined ? '-' : v < 10 ? v.toFixed(1) : fmt(Math.round(v))
 const pct = (n: number, of: number): string => (of === 0 ? '0%' : `${((100 * n) / of).toFixed(1)}%`)
@@ -544,14 +546,18 @@ export function renderSummary(s: Summary, o: SummaryRenderOptions): string {
   const files = o.files && o.files.length > 0 ? ` of ${o.files.map(printable).join(', ')}` : ''
   out.push(chalk.bold(`cutover report${files}`))
   out.push(
-    `${fmt(s.comparisons)} comparisons, ` +
+    `${count(s.comparisons, 'comparison')}, ` +
       (s.divergent > 0 ? chalk.red.bold(`${fmt(s.divergent)} divergent`) : chalk.green('0 divergent')) +
-      ` (${pct(s.divergent, s.comparisons)}), ${fmt(s.divergences)} divergences; ` +
+      ` (${pct(s.divergent, s.comparisons)}), ${count(s.divergences, 'divergence')}; ` +
       `${fmt(s.ignored)} ignored by rules, ${fmt(s.noise)} noise`,
   )
   if (s.firstTime !== undefined) out.push(chalk.dim(`from ${s.firstTime} to ${s.lastTime}`))
   if (o.badLines && o.badLines.count > 0)
-    out.push(chalk.yellow(`${fmt(o.badLines.count)} input lines are not comparisons (listed at the end)`))
+    out.push(
+      chalk.yellow(
+        `${count(o.badLines.count, 'input line')} ${o.badLines.count === 1 ? 'is not a comparison' : 'are not comparisons'} (listed at the end)`,
+      ),
+    )
 
   const kinds = DIVERGENCE_KINDS.filter(k => s.kinds[k].divergences > 0).sort(
     (a, b) => s.kinds[b].divergences - s.kinds[a].divergences,
@@ -578,7 +584,7 @@ export function renderSummary(s: Summary, o: SummaryRenderOptions): string {
     for (const p of s.paths)
       out.push(
         `  ${(fmt(p.divergences) + approx(p.error)).padStart(w)}  ${short(p.path).padEnd(pw)}  ` +
-          chalk.dim(`${kindsLine(p.kinds)}; ${fmt(p.comparisons)} requests`),
+          chalk.dim(`${kindsLine(p.kinds)}; ${count(p.comparisons, 'request')}`),
       )
   }
 

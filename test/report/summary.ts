@@ -349,8 +349,8 @@ t.test('renderSummary shows totals, kinds, paths, headers, latency, examples and
     '  status            1         1',
     '',
     'top paths',
-    `  2  /a b'$(x).txt  status 1, header 1; 1 requests`,
-    '  1  /e\\x1b[2J      header 1; 1 requests',
+    `  2  /a b'$(x).txt  status 1, header 1; 1 request`,
+    '  1  /e\\x1b[2J      header 1; 1 request',
     '',
     'top differing headers',
     '  2  etag  e.g. old "\\"a\\"", new "\\"b\\""',
@@ -395,7 +395,7 @@ t.test('renderSummary without servers points at $OLD and $NEW, and colours only 
   t.notMatch(text, /input lines/)
   t.match(renderSummary(s, { chalk: new Chalk({ level: 1 }) }), /\u001b\[31m/, 'divergent in red')
   const clean = renderSummary(await summarize([comparison({})]), { chalk: plain })
-  t.match(clean, '1 comparisons, 0 divergent (0.0%), 0 divergences')
+  t.match(clean, '1 comparison, 0 divergent (0.0%), 0 divergences')
   t.notMatch(clean, /examples|top paths|divergences by kind/)
 })
 
