@@ -1,8 +1,8 @@
 // npm run demo: the whole migration audit on embedded defaults, in under a minute, leaving nothing
 // running. An "old" server that is a different real implementation (the `send` package: single
 // ranges only, weak ETags, plus a per-instance X-Request-Id as many real servers add), `cutover
-// serve` as the new one on the same fixture files, `cutover mirror` in front of both, and `cutover
-// replay` sending a fixture access log (with range probes) through the mirror. Then the report.
+// serve` as the new one on the same fixture files, `cutover replay` sending a fixture access log
+// (with range probes) to both, the same log through `cutover mirror`, then the report.
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -19,7 +19,8 @@ const rules = join(repo, 'fixtures/rules/demo-send-vs-cutover.yaml')
 const work = mkdtempSync(join(tmpdir(), 'cutover-demo-'))
 const children = []
 const servers = []
-const say = s => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`)
+// Bold only on a terminal: piped into a file, the output carries no escape codes.
+const say = s => process.stdout.write(process.stdout.isTTY ? `\n\x1b[1m== ${s}\x1b[0m\n` : `\n== ${s}\n`)
 
 /** oldServer is the "old" implementation: send, with its own quirks. */
 function oldServer() {
@@ -56,9 +57,9 @@ function start(args) {
   })
 }
 
-/** run runs a cutover command to its end, streaming its output, and resolves with its exit code. */
-function run(args) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+/** run runs a cutover command to its end, streaming its output (or not), and resolves with its exit code. */
+function run(args, output = 'inherit') {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', output, output] })
   children.push(child)
   return new Promise(resolve => child.once('exit', code => resolve(code)))
 }
@@ -77,14 +78,19 @@ async function main() {
   const logs = readdirSync(join(repo, 'fixtures/logs')).filter(f => /combined/.test(f) && !f.endsWith('.gz'))
   const log = join(repo, 'fixtures/logs', logs[0] ?? 'nginx-combined.log')
   const replayOut = join(work, 'replay.jsonl')
-  say(`cutover replay ${log.slice(repo.length)} through the mirror, with 8 range probes per file and the rules in ${rules.slice(repo.length)}`)
-  const code = await run(['replay', log, '--old', mirror.url, '--new', nw.url, '--baseline', baseline, '--range-probes', '8', '--rules', rules, '--out', replayOut])
-  say('cutover mirror summary (it audited the same traffic on the way)')
+  // The replay talks to old and new directly, so that both sides' latencies are measured alike; the
+  // same log then goes through the mirror, which audits it on the way (what it would do in
+  // production, in front of real clients).
+  say(`cutover replay ${log.slice(repo.length)} against old and new directly, with 8 range probes per file and the rules in ${rules.slice(repo.length)}`)
+  const code = await run(['replay', log, '--old', old, '--new', nw.url, '--baseline', baseline, '--range-probes', '8', '--rules', rules, '--out', replayOut])
+  say('the same log through cutover mirror: old answers each client, new is compared on the side')
+  await run(['replay', log, '--old', mirror.url, '--new', nw.url, '--range-probes', '8', '--rules', rules], 'ignore')
   mirror.child.kill('SIGTERM')
   await new Promise(resolve => mirror.child.once('exit', resolve))
   process.stdout.write(mirror.output().split('\n').filter(l => !l.includes('listening on')).join('\n'))
   say('cutover report of the replay')
-  await run(['report', replayOut, '--old', old, '--new', nw.url, '--top', '5'])
+  // No --old/--new: the servers stop with the demo, so the compare commands name $OLD and $NEW.
+  await run(['report', replayOut, '--top', '5'])
   say(`replay exit status ${code}: ${code === 1 ? 'divergences found' : code === 0 ? 'no divergence' : 'error'}`)
   process.stdout.write(
     [
@@ -97,6 +103,12 @@ async function main() {
       '- noise: X-Request-Id differs between two instances of the old server too (the baseline), so it',
       '  is reported apart, as noise, not as a divergence;',
       '- bad log lines are reported with file:line and why, and never stop the replay.',
+      '',
+      'The servers stopped with the demo. To run an example\'s compare command, start an old and a new',
+      'server and set OLD and NEW, e.g.:',
+      '  npx cutover serve --root fixtures/blobs --listen 127.0.0.1:8081 &   # stands in for old here',
+      '  npx cutover serve --root fixtures/blobs --listen 127.0.0.1:8082 &',
+      '  export OLD=http://127.0.0.1:8081 NEW=http://127.0.0.1:8082',
       '',
     ].join('\n'),
   )
