@@ -259,6 +259,9 @@ t.test('bad options are refused at construction', async t => {
     ['a negative sample', { sample: -0.1 }],
     ['a tee of 0 bytes', { teeBytes: 0 }],
     ['shedAbove above 1', { shedAbove: 2 }],
+    // A shadow is sent without the client's body: it would be compared with old's answer to the body.
+    ['a method with a body', { shadowMethods: ['GET', 'POST'] }],
+    ['PUT in lower case', { shadowMethods: ['put'] }],
   ]
   for (const [name, o] of table) t.throws(() => new Mirror({ old, new: nw, ...o }), TypeError, name)
 })
