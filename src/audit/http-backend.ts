@@ -125,7 +125,8 @@ const CONNECT_CODES: ReadonlySet<string> = new Set([
  * If-*, User-Agent, Accept-Encoding...) goes out exactly; X-Forwarded-For is appended and the shadow
  * marker set when asked. Bodies are never decompressed: the comparer sees the bytes on the wire.
  * An ExchangeRequest carries no request body, so Content-Length (other than 0) and Expect are not
- * sent either (only bodiless methods are shadowed by default).
+ * sent either (the mirror shadows only requests without a body). The fields are {@link requestFields},
+ * the rule the mirror's client path follows too.
  *
  * `send` never rejects. Before a status: a connection failure is `ERR_CONNECT`, a reset or protocol
  * error `ERR_UPSTREAM`, no status within `timeoutMs` `ERR_TIMEOUT`, the caller's abort `ERR_ABORTED`.
@@ -197,8 +198,7 @@ export class HttpBackend implements Backend {
     try {
       const res = await this.#dispatcher.request({
         origin: this.#origin,
-        // The asterisk-form names the server, not a resource: no prefix goes before it.
-        path: req.path === '*' ? '*' : this.#prefix + req.path,
+        path: this.#prefix + req.path,
         method: req.method,
         headers: this.#headers(req, o),
         signal: ac.signal,
