@@ -57,6 +57,57 @@ export interface HttpBackendOptions {
 /** MARKER_HEADER is the header that tells a backend a request is shadow traffic. */
 export const MARKER_HEADER = 'x-cutover-shadow'
 
+/** RequestFieldOptions tune {@link requestFields}. */
+export interface RequestFieldOptions {
+  /** The Host value, sent first. If unset, no Host (the HTTP client adds its own). */
+  readonly host?: string | undefined
+  /** The client's address, appended to X-Forwarded-For (`existing, ip`). If unset, XFF is left as is. */
+  readonly forwardedFor?: string | undefined
+  /** Adds `x-cutover-shadow: 1` last. If unset, no marker. */
+  readonly marker?: boolean | undefined
+  /**
+   * The request is sent with its body: Content-Length and Expect go out as received. If false, they
+   * do not (a Content-Length of 0 excepted). If unset, false.
+   */
+  readonly body?: boolean | undefined
+}
+
+/**
+ * requestFields is the one rule for the fields a request is forwarded with, on the mirror's client
+ * path and on every shadow send alike, as a flat `[name, value, ...]` list in the client's order:
+ * Host first when given (the client's one is never passed through otherwise); hop-by-hop fields
+ * (RFC 9110 §7.6.1: HOP_BY_HOP and every field the Connection field names) left out, since each
+ * hop's client writes its own Connection and framing; a client's own `x-cutover-shadow` left out
+ * (only the mirror marks its shadows); X-Forwarded-For appended to in place (or added last);
+ * everything else exactly as received. `headers` are Node's joined request fields, lower-case.
+ */
+export function requestFields(headers: Readonly<Record<string, string>>, o: RequestFieldOptions = {}): string[] {
+  const drop = new Set(HOP_BY_HOP)
+  for (const name of connectionTokens(headers.connection)) drop.add(name)
+  drop.add('host')
+  drop.add(MARKER_HEADER)
+  if (!o.body) {
+    // No body goes out: a Content-Length other than 0 would announce one, and nothing is to continue.
+    drop.add('expect')
+    if (headers['content-length'] !== '0') drop.add('content-length')
+  }
+  const out: string[] = []
+  if (o.host !== undefined) out.push('host', o.host)
+  let hasXff = false
+  for (const [name, value] of Object.entries(headers)) {
+    if (drop.has(name)) continue
+    if (name === 'x-forwarded-for' && o.forwardedFor !== undefined) {
+      out.push(name, `${value}, ${o.forwardedFor}`)
+      hasXff = true
+      continue
+    }
+    out.push(name, value)
+  }
+  if (o.forwardedFor !== undefined && !hasXff) out.push('x-forwarded-for', o.forwardedFor)
+  if (o.marker) out.push(MARKER_HEADER, '1')
+  return out
+}
+
 /** Codes of errors that mean the connection was never made. */
 const CONNECT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
@@ -74,7 +125,8 @@ const CONNECT_CODES: ReadonlySet<string> = new Set([
  * If-*, User-Agent, Accept-Encoding...) goes out exactly; X-Forwarded-For is appended and the shadow
  * marker set when asked. Bodies are never decompressed: the comparer sees the bytes on the wire.
  * An ExchangeRequest carries no request body, so Content-Length (other than 0) and Expect are not
- * sent either (only bodiless methods are shadowed by default).
+ * sent either (the mirror shadows only requests without a body). The fields are {@link requestFields},
+ * the rule the mirror's client path follows too.
  *
  * `send` never rejects. Before a status: a connection failure is `ERR_CONNECT`, a reset or protocol
  * error `ERR_UPSTREAM`, no status within `timeoutMs` `ERR_TIMEOUT`, the caller's abort `ERR_ABORTED`.
@@ -177,34 +229,15 @@ export class HttpBackend implements Backend {
     }
   }
 
-  /** #headers builds the outgoing header list: the client's fields minus hop-by-hop ones, in order. */
+  /** #headers builds the outgoing header list: {@link requestFields} of a bodiless request. */
   #headers(req: ExchangeRequest, o: SendOptions): string[] {
-    const h = req.headers
-    const drop = new Set(HOP_BY_HOP)
-    for (const name of connectionTokens(h.connection)) drop.add(name)
-    drop.add('expect')
-    if (h['content-length'] !== '0') drop.add('content-length')
-    const out: string[] = []
-    let hasXff = false
-    for (const [name, value] of Object.entries(h)) {
-      if (drop.has(name)) continue
-      if (name === 'host') {
-        if (this.#keepHost) out.push(name, value)
-        continue
-      }
-      if (name === 'x-forwarded-for' && o.forwardedFor !== undefined) {
-        out.push(name, `${value}, ${o.forwardedFor}`)
-        hasXff = true
-        continue
-      }
-      if (name === MARKER_HEADER) continue // set below, or not at all: never passed through from a client
-      out.push(name, value)
-    }
-    // undici adds Host from the origin when none is given, which is the rewrite.
-    if (this.#keepHost && h.host === undefined) out.push('host', this.#host)
-    if (o.forwardedFor !== undefined && !hasXff) out.push('x-forwarded-for', o.forwardedFor)
-    if (o.marker) out.push(MARKER_HEADER, '1')
-    return out
+    return requestFields(req.headers, {
+      // undici adds Host from the origin when none is given, which is the rewrite.
+      ...(this.#keepHost ? { host: req.headers.host ?? this.#host } : {}),
+      forwardedFor: o.forwardedFor,
+      marker: o.marker,
+      body: false,
+    })
   }
 
   /**

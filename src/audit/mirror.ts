@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import {
   Agent as HttpAgent,
+  type ClientRequest,
   createServer,
   type IncomingMessage,
   type Server,
@@ -17,13 +18,14 @@ import { Metrics } from '../telemetry/metrics.js'
 import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
+import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { captureRecord } from './capture-record.js'
 import type { Comparison } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import { runExperiment, type Answered, type CompareFn, type ExperimentOptions, type SideName } from './experiment.js'
-import { classify, describe, type Backend } from './http-backend.js'
+import { classify, describe, requestFields, type Backend } from './http-backend.js'
 import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
 import type { Rules } from './rules.js'
@@ -39,6 +41,13 @@ export type { CompareFn } from './experiment.js'
  * at the default lag bound (8 MiB each).
  */
 export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
+
+/**
+ * SHADOWABLE_METHODS are the methods a mirror may shadow: those whose requests carry no body. A
+ * shadow request is sent without the client's body, so shadowing POST or PUT would compare the
+ * other server's answer to an empty body with the primary's answer to the real one.
+ */
+export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
@@ -57,7 +66,10 @@ export interface MirrorOptions {
   readonly sample?: number
   /** Source of uniform numbers in [0, 1) for sampling. If unset, Math.random (tests inject their own). */
   readonly random?: () => number
-  /** Methods that are shadowed (upper-case). If unset, GET and HEAD: only safe methods are repeated. */
+  /**
+   * Methods that are shadowed, among SHADOWABLE_METHODS (any other throws TypeError). If unset, GET
+   * and HEAD: only safe methods are repeated.
+   */
   readonly shadowMethods?: Iterable<string>
   /** Comparison rules. If unset, DEFAULT_RULES (everything compared exactly). */
   readonly rules?: Rules
@@ -129,6 +141,12 @@ interface RequestContext {
   upstream: IncomingMessage | undefined
   /** The request was sent to the primary a second time after a reset kept-alive connection. */
   retried?: boolean
+  /** The request target both servers are sent (see {@link outgoingTarget}); undefined: sent as received. */
+  readonly target: string | undefined
+  /** The fields the primary is sent, flat: the shadow's, without the marker (see {@link requestFields}). */
+  readonly fields: string[]
+  /** The client's request framed its body with Transfer-Encoding, re-framed on the way to the primary. */
+  readonly chunked: boolean
 }
 
 /** givenUp tells whether a request's comparison can no longer be made: client gone or a tee abandoned. */
@@ -182,6 +200,9 @@ export class Mirror {
   readonly #shedAbove: number
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
+  readonly #primaryHost: string
+  readonly #primaryPrefix: string
+  readonly #keepHost: boolean
   readonly #m: MirrorHistograms
   // Aborted when close() gives up waiting: shadow sends still running are cut.
   readonly #stop = new AbortController()
@@ -201,6 +222,10 @@ export class Mirror {
     this.#primaryIsOld = (o.primary ?? 'old') === 'old'
     this.#primary = this.#primaryIsOld ? o.old : o.new
     this.#methods = new Set([...(o.shadowMethods ?? ['GET', 'HEAD'])].map(m => m.toUpperCase()))
+    for (const m of this.#methods) {
+      if (!SHADOWABLE_METHODS.has(m))
+        throw new TypeError(`cannot shadow ${m}: shadow requests are sent without a body (only ${[...SHADOWABLE_METHODS].join(', ')})`)
+    }
     this.#sample = sample
     this.#random = o.random ?? Math.random
     this.#clock = o.clock ?? systemClock
@@ -234,14 +259,21 @@ export class Mirror {
     const https = new URL(this.#primary.base).protocol === 'https:'
     // Without an agent http-proxy sends `Connection: close` upstream: one TCP handshake per request.
     this.#agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
+    const primaryUrl = new URL(this.#primary.base)
+    this.#primaryHost = primaryUrl.host
+    this.#primaryPrefix = primaryUrl.pathname.replace(/\/+$/, '')
+    this.#keepHost = o.hostHeader === 'keep'
     this.#proxy = httpProxy.createProxyServer({
       target: this.#primary.base,
       agent: this.#agent,
-      xfwd: true,
-      changeOrigin: (o.hostHeader ?? 'rewrite') === 'rewrite',
+      // The request line and fields are set in #onProxyReq, the same as the shadow's: http-proxy's
+      // own would differ (it merges `//` in the path, sends `*` as `/*`, forwards hop-by-hop fields,
+      // reverses the fields' order, and adds X-Forwarded-Host/-Port/-Proto).
+      xfwd: false,
       // Header names go to the client with the case the primary used.
       preserveHeaderKeyCase: true,
     })
+    this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req))
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res))
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
@@ -260,8 +292,21 @@ export class Mirror {
     this.stats.requests++
     this.#active++
 
+    const target = outgoingTarget(req.url ?? '/')
+    const headers = exchangeHeaders(req)
+    const fields = requestFields(headers, {
+      host: this.#keepHost ? (headers.host ?? this.#primaryHost) : this.#primaryHost,
+      forwardedFor: remote,
+      body: true,
+    })
+    // Node writes the request head early when it holds an Expect field, before #onProxyReq could set
+    // it: the field goes to the primary with the others there.
+    delete req.headers.expect
     let settle!: (o: Observed) => void
     const ctx: RequestContext = {
+      target,
+      fields,
+      chunked: req.headers['transfer-encoding'] !== undefined,
       start,
       tees: [],
       primary: new Promise<Observed>(resolve => (settle = resolve)),
@@ -282,14 +327,18 @@ export class Mirror {
     const method = req.method ?? 'GET'
     if (!this.#methods.has(method) || !(this.#random() < this.#sample)) {
       this.stats.skipped++
+    } else if (target === undefined || target === '*' || hasBody(req)) {
+      // Not repeatable as received: a target the shadow's client cannot send (an asterisk-form, or
+      // one that is no request target), or a body the shadow would not carry.
+      this.stats.skipped++
     } else if (this.#shed()) {
       this.#dropped(true)
     } else {
       const exchange: ExchangeRequest = {
         id: randomUUID(),
         method,
-        path: req.url ?? '/',
-        headers: exchangeHeaders(req),
+        path: target,
+        headers,
       }
       if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
         // The task starts on a microtask and the primary is asked below: the tees exist before
@@ -382,6 +431,21 @@ export class Mirror {
     return n
   }
 
+  /**
+   * #onProxyReq sets the request to the primary as {@link outgoingTarget} and {@link requestFields}
+   * have it, the same as the shadow's (marker aside): http-proxy has just made it and sent nothing.
+   */
+  #onProxyReq(proxyReq: ClientRequest, req: IncomingMessage): void {
+    const ctx = (req as ContextCarrier)[CONTEXT]
+    if (!ctx || proxyReq.headersSent) return
+    if (ctx.target !== undefined) proxyReq.path = ctx.target === '*' ? '*' : this.#primaryPrefix + ctx.target
+    for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name)
+    const f = ctx.fields
+    for (let i = 0; i + 1 < f.length; i += 2) proxyReq.setHeader(f[i]!, f[i + 1]!)
+    // The body is re-framed for this hop (RFC 9112 §7): Node chunks it as this field says.
+    if (ctx.chunked) proxyReq.setHeader('transfer-encoding', 'chunked')
+  }
+
   /** #onProxyRes tees the primary's answer; http-proxy pipes it to the client right after this returns. */
   #onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
     const ctx = (req as ContextCarrier)[CONTEXT]
@@ -392,6 +456,13 @@ export class Mirror {
       return
     }
     ctx.upstream = proxyRes
+    if (connectionTokens(req.headers.connection).includes('close')) {
+      // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
+      // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told
+      // its connection closes, as the primary would have told it (the comparer reads the raw fields).
+      proxyRes.headers.connection = 'close'
+      delete proxyRes.headers['keep-alive']
+    }
     const tees = ctx.tees
     // Only a shadowed request has a comparison to feed (the others have no tee and no reader).
     if (tees[0]) {
@@ -584,6 +655,29 @@ const EMPTY_BODY: Readonly<AsyncIterable<Uint8Array>> = { [Symbol.asyncIterator]
 /** withBody gives a response observation another body reader (one tee per comparison). */
 function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Observed {
   return o.kind === 'response' ? { ...o, body: body ?? EMPTY_BODY } : o
+}
+
+/**
+ * outgoingTarget is the request target both servers are sent, whatever form the client used
+ * (RFC 9112 §3.2): an origin-form exactly as received (no `//` merged, no dot segment removed, no
+ * percent-encoding changed); an absolute-form's path and query (a server MUST accept the
+ * absolute-form, RFC 9112 §3.2.2, but a proxy sends the origin-form to an origin server); `*` for the
+ * asterisk-form (RFC 9112 §3.2.4). undefined when the target is none of these: it goes to the
+ * primary as received and is not shadowed.
+ */
+export function outgoingTarget(target: string): string | undefined {
+  try {
+    const t = parseRequestTarget(target)
+    return t.kind === 'asterisk' ? '*' : t.path + t.query
+  } catch {
+    return undefined
+  }
+}
+
+/** hasBody tells whether a request carries a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length above 0). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 /**

@@ -9,7 +9,7 @@ import { JsonlFile } from '../telemetry/jsonl-file.js'
 import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../telemetry/metrics-server.js'
-import { DEFAULT_TEE_BUDGET, Mirror, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
@@ -47,6 +47,12 @@ const parseMethods = (s: string): string[] => {
     .filter(Boolean)
   if (methods.length === 0 || methods.some(m => !/^[A-Z]+$/.test(m))) {
     throw new InvalidArgumentError(`expected a list of methods like GET,HEAD, got "${s}"`)
+  }
+  const refused = methods.filter(m => !SHADOWABLE_METHODS.has(m))
+  if (refused.length > 0) {
+    throw new InvalidArgumentError(
+      `cannot shadow ${refused.join(',')}: shadow requests are sent without the client's body; only ${[...SHADOWABLE_METHODS].join(',')} can be shadowed`,
+    )
   }
   return methods
 }

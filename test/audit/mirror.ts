@@ -8,7 +8,7 @@ import { request } from 'undici'
 import type { Comparison } from '../../src/audit/divergence.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
 import type { Backend, SendOptions } from '../../src/audit/http-backend.js'
-import { Mirror, type MirrorOptions, type MirrorStats } from '../../src/audit/mirror.js'
+import { Mirror, outgoingTarget, type MirrorOptions, type MirrorStats } from '../../src/audit/mirror.js'
 import { TaskQueue } from '../../src/audit/task-queue.js'
 import { gate, listen, type Gate } from '../helpers/gate.js'
 
@@ -259,6 +259,25 @@ t.test('bad options are refused at construction', async t => {
     ['a negative sample', { sample: -0.1 }],
     ['a tee of 0 bytes', { teeBytes: 0 }],
     ['shedAbove above 1', { shedAbove: 2 }],
+    // A shadow is sent without the client's body: it would be compared with old's answer to the body.
+    ['a method with a body', { shadowMethods: ['GET', 'POST'] }],
+    ['PUT in lower case', { shadowMethods: ['put'] }],
   ]
   for (const [name, o] of table) t.throws(() => new Mirror({ old, new: nw, ...o }), TypeError, name)
+})
+
+t.test('outgoingTarget: the one target both servers are sent', async t => {
+  const table: Array<[string, string | undefined]> = [
+    ['/dl//file.bin?x=a//b', '/dl//file.bin?x=a//b'],
+    ['/a/./b/../%2F?%2F', '/a/./b/../%2F?%2F'],
+    ['/', '/'],
+    ['http://h.example/p//q?r=//s', '/p//q?r=//s'],
+    ['https://h.example:8443', '/'],
+    ['HTTP://h.example?q', '/?q'],
+    ['*', '*'],
+    ['h.example:443', undefined], // authority-form: CONNECT only
+    ['http:/no-authority', undefined],
+    ['relative/path', undefined],
+  ]
+  for (const [target, want] of table) t.equal(outgoingTarget(target), want, JSON.stringify(target))
 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { connect as connectTcp, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
@@ -10,6 +10,8 @@ import { startFaulty } from '../helpers/faulty.js'
 import { gate } from '../helpers/gate.js'
 import { freePort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
+import { rawServer } from '../helpers/raw-server.js'
+import { MARKER_HEADER } from '../../src/audit/http-backend.js'
 import { CLI, exited, REPO, requireTool, spawnListening, startServe, type T } from '../helpers/serve.js'
 
 const RULES = join(REPO, 'fixtures/rules/nginx-vs-cutover.yaml')
@@ -180,4 +182,62 @@ t.test('a primary that resets a connection before answering a GET is asked again
   t.equal(resets, 1)
   const out = await mirror.stop()
   t.match(out, /proxy errors 0/, 'a retried reset is not a proxy error')
+})
+
+t.test('through cutover mirror, what nginx (old) logs it received is what new received', async t => {
+  if (!requireTool(t, 'nginx')) return
+  const top = t.testdir({ root: { dl: { 'file.bin': 'file\n' } }, nginx: {} })
+  const log = join(top, 'nginx', 'requests.log')
+  // One tab-separated line per request: the request line as received and the fields the mirror
+  // must pass on ("-" when absent), or not.
+  const old = await startNginx(t, join(top, 'root'), join(top, 'nginx'), {
+    http: "log_format fields '$request\\t$http_x_forwarded_for\\t$http_range\\t$http_x_hop\\t$http_keep_alive\\t$http_x_cutover_shadow';",
+    server: `access_log ${log} fields;`,
+  })
+  const nw = await rawServer(t)
+  const mirror = await startMirror(t, old.url, nw.url, join(top, 'out.jsonl'), ['--shadow-methods', 'GET,HEAD,OPTIONS'])
+  const port = Number(new URL(mirror.url).port)
+  // [request line as the client sends it, the one both servers must get, extra fields]
+  const rows: Array<[string, string, string[]]> = [
+    ['GET /dl//file.bin?x=a//b HTTP/1.1', 'GET /dl//file.bin?x=a//b HTTP/1.1', ['Range: bytes=0-1']],
+    ['GET http://downloads.example/dl/file.bin?q=1 HTTP/1.1', 'GET /dl/file.bin?q=1 HTTP/1.1', []],
+    ['HEAD /dl/file.bin HTTP/1.1', 'HEAD /dl/file.bin HTTP/1.1', ['Connection: X-Hop, close', 'X-Hop: 1', 'Keep-Alive: timeout=5', 'x-cutover-shadow: 1']],
+    ['OPTIONS /dl/ HTTP/1.1', 'OPTIONS /dl/ HTTP/1.1', ['X-Forwarded-For: 203.0.113.7']],
+  ]
+  for (const [line, , fields] of rows) {
+    const head = [line, 'Host: downloads.example', ...fields, 'Connection: close', '', ''].join('\r\n')
+    const answer = await withTimeout(
+      new Promise<string>((resolve, reject) => {
+        const s = connectTcp(port, '127.0.0.1', () => s.write(head))
+        let got = ''
+        s.setEncoding('latin1').on('data', (d: string) => (got += d))
+        s.on('end', () => resolve(got))
+        s.on('error', reject)
+      }),
+      10_000,
+      `the answer to ${line}`,
+    )
+    t.match(answer, /^HTTP\/1\.1 \d{3} /, `${line}: answered`)
+  }
+  await mirror.stop() // waits for the shadows
+  await old.stop() // nginx writes every log line before it exits
+  const logged = readFileSync(log, 'latin1').trimEnd().split('\n')
+  t.equal(logged.length, rows.length, 'nginx logged every request')
+  t.equal(nw.heads.length, rows.length, 'new got every request')
+  for (const [i, [line, want]] of rows.entries()) {
+    const [request, xff, range, hop, keepAlive, marker] = logged[i]!.split('\t')
+    const n = nw.heads[i]!
+    const field = (name: string): string => n.fields.find(([k]) => k.toLowerCase() === name)?.[1] ?? '-'
+    t.comment(`${line}\n  nginx: ${JSON.stringify(logged[i])}\n  new:   ${JSON.stringify(n)}`)
+    t.equal(request, want, `${line}: nginx got the canonical request line`)
+    t.equal(n.line, request, `${line}: new got the request line nginx logged`)
+    t.strictSame(
+      { xff: field('x-forwarded-for'), range: field('range'), hop: field('x-hop'), keepAlive: field('keep-alive') },
+      { xff, range, hop, keepAlive },
+      `${line}: new got the fields nginx logged`,
+    )
+    t.equal(hop, '-', `${line}: no field named in Connection reached nginx`)
+    t.equal(marker, '-', `${line}: no shadow marker reached nginx`)
+    t.equal(field(MARKER_HEADER), '1', `${line}: new's request is marked as a shadow`)
+  }
 })

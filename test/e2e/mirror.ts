@@ -611,6 +611,17 @@ t.test('cutover mirror runs from the command line, writes divergences, and sums 
   child3.stderr.setEncoding('utf8').on('data', (d: string) => (err3 += d))
   t.equal(await withTimeout(exited(child3), 10_000, 'mirror to exit'), 2)
   t.match(err3, `${bad}: etag:`)
+
+  // A method with a body cannot be shadowed (the shadow would go without it): exit 2, saying why.
+  const child4 = spawn(
+    process.execPath,
+    [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old.url, '--new', nw.url, '--shadow-methods', 'GET,post'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let err4 = ''
+  child4.stderr.setEncoding('utf8').on('data', (d: string) => (err4 += d))
+  t.equal(await withTimeout(exited(child4), 10_000, 'mirror to exit'), 2)
+  t.match(err4, "cannot shadow POST: shadow requests are sent without the client's body")
 })
 
 t.test('the status line: redrawn in place on a terminal, plain periodic lines otherwise', async t => {

@@ -31,9 +31,17 @@ function connects(port: number): Promise<boolean> {
 /**
  * startNginx runs Debian's nginx in the foreground on `root` (one worker, sendfile, the system
  * mime.types, no access log), on a free loopback port, with every path under `work`. It resolves
- * once the port accepts connections (bounded: 200 tries) and kills nginx at teardown.
+ * once the port accepts connections (bounded: 200 tries) and kills nginx at teardown. `o.http` and
+ * `o.server` are directives added to the http and server blocks (an access_log in `o.server`
+ * overrides the http block's `off`). stop() shuts nginx down gracefully (SIGQUIT) and resolves once
+ * it has exited, its logs written.
  */
-export async function startNginx(t: T, root: string, work: string): Promise<{ url: string }> {
+export async function startNginx(
+  t: T,
+  root: string,
+  work: string,
+  o: { http?: string; server?: string } = {},
+): Promise<{ url: string; stop: () => Promise<void> }> {
   mkdirSync(join(work, 'tmp'), { recursive: true })
   const port = await freePort()
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
@@ -59,8 +67,10 @@ http {
   if_modified_since before;
   client_body_temp_path ${work}/tmp; proxy_temp_path ${work}/tmp; fastcgi_temp_path ${work}/tmp;
   uwsgi_temp_path ${work}/tmp; scgi_temp_path ${work}/tmp;
+  ${o.http ?? ''}
   server {
     listen 127.0.0.1:${port};
+    ${o.server ?? ''}
     root ${root};
     location / { }
   }
@@ -74,7 +84,20 @@ http {
     child.kill('SIGKILL')
   })
   await awaitPort(port, () => (child.exitCode === null ? undefined : `nginx exited: ${err}`), () => `nginx did not start: ${err}`)
-  return { url: `http://127.0.0.1:${port}` }
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGQUIT')
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`nginx did not exit: ${err}`)), 10_000)
+    })
+    try {
+      await Promise.race([exited, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return { url: `http://127.0.0.1:${port}`, stop }
 }
 
 /**
