@@ -17,6 +17,6 @@ if (process.argv.includes('--reset')) {
     const tools = [...new Set(lines.map(l => l.tool))].sort()
     console.log(`\n${lines.length} test(s) skipped because ${tools.join(', ')} ${tools.length > 1 ? 'are' : 'is'} not installed:`)
     for (const l of lines) console.log(`  - ${l.test || '(unnamed)'} [needs ${l.tool}]`)
-    console.log('Install every tool the tests use with:\n  apt-get install -y nginx curl wget aria2 unzip python3 golang-go chromium')
+    console.log('Install every tool the tests use with:\n  apt-get install -y nginx curl wget aria2 unzip python3 golang-go chromium logrotate')
   }
 }

@@ -623,7 +623,8 @@ export class Mirror {
    * close stops accepting connections, lets client responses in flight finish and the shadow queue
    * drain, together for up to `graceMs`; then it cuts what is left (client connections, shadow
    * sends: those comparisons count as abandoned). Resolves once the listener is closed and the
-   * shadow work has stopped; reports whether the grace period ran out.
+   * shadow work has stopped, and every client response's close has been written to the capture (so
+   * it may be closed then); reports whether the grace period ran out.
    */
   async close(graceMs: number): Promise<{ forced: boolean }> {
     const deadline = this.#clock.monotonic() + graceMs
@@ -635,6 +636,10 @@ export class Mirror {
       forced = !(await within(idle, deadline - this.#clock.monotonic(), this.#clock))
     }
     this.server.closeAllConnections()
+    // A cut response emits 'close' on a later tick than the listener's close callback may run: the
+    // caller closes the capture once this resolves, so wait until every client response's 'close'
+    // has been recorded (bounded: a destroyed socket closes within ticks).
+    if (this.#active > 0) await within(new Promise<void>(resolve => (this.#clientsIdle = resolve)), 5000, this.#clock)
     await closed
     if (!(await within(this.queue.idle(), deadline - this.#clock.monotonic(), this.#clock))) {
       forced = true

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import v8 from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
-import { onShutdown } from './on-shutdown.js'
+import { onReopen, onShutdown } from './on-shutdown.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { AccessLog } from '../telemetry/access-log.js'
 import { JsonlFile } from '../telemetry/jsonl-file.js'
@@ -67,7 +67,7 @@ export function register(program: Command): void {
         'A proxy for the migration. Every client is answered by the primary server (--primary: old during the audit, new after the cut-over), untouched: status, headers, body, trailers. Sampled GET and HEAD requests are also sent to the other server in the background and the two answers are compared: status, headers (hop-by-hop and Date ignored, --rules for the rest) and bodies byte for byte, ranges and multipart parts included. The old server is always the control and the new one the candidate.',
         'Clients never wait for the shadow: shadow requests run with bounded concurrency and a bounded queue, and overflow is dropped and counted; while the mirror\'s event loop is saturated (--shed-above), shadows are shed (dropped, counted) but one at a time; a comparison that falls more than 8 MiB behind the client is abandoned and counted. Every request ends compared, abandoned, dropped or skipped (not sampled, or a method not shadowed).',
         '--out gets one JSON line per comparison that has at least one divergence, ignored difference or noise entry; clean comparisons are only counted. With --baseline (a second old instance), divergences that old-vs-baseline also shows are recorded as noise, apart.',
-        'A status line shows the counts (rewritten in place on a terminal, every 10 s otherwise). SIGINT/SIGTERM: stop accepting, let responses and comparisons finish for --grace, print a summary and exit 0 (divergences are data, not failures). A second signal exits at once.',
+        'A status line shows the counts (rewritten in place on a terminal, every 10 s otherwise). SIGINT/SIGTERM: stop accepting, let responses and comparisons finish for --grace, print a summary and exit 0 (divergences are data, not failures). A second signal exits at once. --out and --capture lines are on disk within 1 s, and complete when the command exits; SIGHUP/SIGUSR1 reopen them (after logrotate moved them).',
       ].join('\n\n'),
     )
     .requiredOption('--listen <host:port>', 'address clients connect to', parseListen)
@@ -201,8 +201,8 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   const old = backend('old', f.old)
   const neu = backend('new', f.new)
   const baseline = f.baseline ? backend('baseline', f.baseline) : undefined
-  const out = f.out ? new JsonlFile<Comparison>(f.out) : undefined
-  const capture = f.capture ? new AccessLog(f.capture) : undefined
+  const out = f.out ? new JsonlFile<Comparison>(f.out, { clock: systemClock }) : undefined
+  const capture = f.capture ? new AccessLog(f.capture, { clock: systemClock }) : undefined
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const mirror = new Mirror({
@@ -274,6 +274,14 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   )
   ticker.unref()
 
+  onReopen({
+    name: 'cutover mirror',
+    reopen: async () => {
+      const files = [out, capture].filter(x => x !== undefined)
+      await Promise.all(files.map(x => x.reopen()))
+      return files.length
+    },
+  })
   onShutdown({
     name: 'cutover mirror',
     drain: signal => {

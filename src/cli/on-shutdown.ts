@@ -51,3 +51,46 @@ export function onShutdown(o: ShutdownOptions): () => void {
     for (const [signal, listener] of listeners) target.off(signal, listener)
   }
 }
+
+/** ReopenOptions configures {@link onReopen}. */
+export interface ReopenOptions {
+  /** How the command names itself in messages, e.g. `cutover serve`. */
+  readonly name: string
+  /**
+   * Reopens every log file of the command (each writes what it holds to the file open now, then
+   * opens its path again) and resolves with how many it reopened. A rejection is reported on stderr.
+   */
+  readonly reopen: () => Promise<number>
+  /** The signals that reopen the logs. If unset, defaults to SIGHUP and SIGUSR1. */
+  readonly signals?: readonly NodeJS.Signals[]
+  /** The process to listen on. If unset, defaults to `process`. */
+  readonly target?: SignalTarget
+}
+
+/**
+ * onReopen is how every long-running command lets logrotate rotate its logs: SIGHUP or SIGUSR1
+ * (nginx's USR1, the usual HUP) reopens them, after logrotate has moved them away (its create mode,
+ * with `postrotate kill -HUP`). Installing it also keeps SIGHUP from ending the command, as it does
+ * by default. Reopens never overlap: a signal during one runs another after it (the files may have
+ * been moved again). It returns a function that removes the handlers.
+ */
+export function onReopen(o: ReopenOptions): () => void {
+  const target = o.target ?? process
+  const signals = o.signals ?? (['SIGHUP', 'SIGUSR1'] as const)
+  let chain: Promise<void> = Promise.resolve()
+  const listeners = signals.map(signal => {
+    const listener = (): void => {
+      chain = chain.then(
+        () => o.reopen().then(
+          n => void target.stderr.write(`${o.name}: ${signal}: reopened ${n} log file(s)\n`),
+          (err: unknown) => void target.stderr.write(`${o.name}: ${signal}: reopening the logs failed: ${(err as Error).message}\n`),
+        ),
+      )
+    }
+    target.on(signal, listener)
+    return [signal, listener] as const
+  })
+  return () => {
+    for (const [signal, listener] of listeners) target.off(signal, listener)
+  }
+}

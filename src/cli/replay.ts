@@ -11,7 +11,7 @@ import type { LogFormat } from '../replay/record.js'
 import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
 import { parseCount, parseDuration, parseUrl } from './options.js'
 import { loadRules } from './load-rules.js'
-import { onShutdown } from './on-shutdown.js'
+import { onReopen, onShutdown } from './on-shutdown.js'
 import { systemClock } from '../core/clock.js'
 
 interface ReplayFlags {
@@ -142,7 +142,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
   const old = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout, clock })
   const nw = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout, clock })
   const baseline = f.baseline ? new HttpBackend({ name: 'baseline', base: f.baseline, timeoutMs: f.timeout, clock }) : undefined
-  const out = f.out ? new JsonlFile<Comparison>(f.out) : undefined
+  const out = f.out ? new JsonlFile<Comparison>(f.out, { clock }) : undefined
   const ac = new AbortController()
   let interrupted = false
   const offSignals = onShutdown({
@@ -153,6 +153,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       ac.abort()
     },
   })
+  const offReopen = onReopen({ name: 'cutover replay', reopen: async () => (out ? (await out.reopen(), 1) : 0) })
 
   const tty = process.stderr.isTTY === true
   const total = f.limit ?? (tty ? await countLines(files) : undefined)
@@ -215,6 +216,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     if (plain) clearInterval(plain)
     await Promise.all([old.close(), nw.close(), baseline?.close(), out?.close()])
     offSignals()
+    offReopen()
   }
   const secs = (performance.now() - started) / 1000
   const kinds = Object.entries(stats.divergentByKind)

@@ -6,7 +6,7 @@ import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, DirectoryResolver } from '
 import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
 import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
 import { systemClock } from '../core/clock.js'
-import { onShutdown } from './on-shutdown.js'
+import { onReopen, onShutdown } from './on-shutdown.js'
 import type { AddressInfo } from 'node:net'
 import type { MetricsServer } from '../telemetry/metrics-server.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
@@ -49,7 +49,7 @@ export function register(program: Command): void {
         'A file changed (ctime) less than --settle-time ago may be mid-write: it gets a weak ETag, its date never satisfies If-Range, and nothing of it is cached. Publish files by writing a temporary file and renaming it over the old one.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
         "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
-        'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close. A second signal exits at once.',
+        'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close; the access log is complete when the command exits. A second signal exits at once. SIGHUP/SIGUSR1: reopen the access log (after logrotate moved it). Access-log lines are on disk within 1 s of each response.',
       ].join('\n\n'),
     )
     .requiredOption('--root <dir>', 'directory to serve')
@@ -106,7 +106,7 @@ async function runServe(f: ServeFlags): Promise<void> {
     throw new Error(`--max-buffer-memory ${f.maxBufferMemory} is smaller than one piece (--piece-size ${f.pieceSize})`)
   }
   const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint(), clock: systemClock })
-  const accessLog = f.accessLog ? new AccessLog(f.accessLog) : undefined
+  const accessLog = f.accessLog ? new AccessLog(f.accessLog, { clock: systemClock }) : undefined
   const resolver = new DirectoryResolver({
     store,
     smallFileMax: f.smallFileMax,
@@ -138,6 +138,7 @@ async function runServe(f: ServeFlags): Promise<void> {
       `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
   )
 
+  onReopen({ name: 'cutover serve', reopen: async () => (accessLog ? (await accessLog.reopen(), 1) : 0) })
   onShutdown({
     name: 'cutover serve',
     drain: signal => {

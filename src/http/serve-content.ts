@@ -200,7 +200,10 @@ export const DEFAULT_PIECE_SIZE = 512 * 1024
 /** ServeResult reports what happened to one response, for access logs and metrics. */
 export interface ServeResult {
   status: number
-  /** Body bytes handed to the socket. */
+  /**
+   * Body bytes handed to the socket: a streamed piece counts once its write has completed, so a
+   * response cut mid-body counts what left the process, not what was still queued in it.
+   */
   bytes: number
   /** True when the response did not complete: the client went away or a read failed mid-body. */
   aborted: boolean
@@ -471,11 +474,15 @@ class Pump {
   /** write hands one loaded piece to the socket and resolves once the socket can take more. */
   async write(piece: Loaded): Promise<void> {
     if (this.signal.aborted || this.res.destroyed) throw abortError(this.signal)
-    this.result.bytes += piece.data.length
     const lease = piece.lease
+    const n = piece.data.length
     // The callback runs once this chunk has been handed to the kernel (or the socket has failed):
-    // only then may another download read into the buffer.
-    const ok = this.res.write(piece.data, lease ? () => this.#return(lease) : undefined)
+    // only then may another download read into the buffer, and only then are its bytes counted (a
+    // chunk still queued in Node when the connection is cut never left the process).
+    const ok = this.res.write(piece.data, err => {
+      if (!err) this.result.bytes += n
+      if (lease) this.#return(lease)
+    })
     if (ok) return
     this.#blocked = true
     this.#offer()

@@ -30,6 +30,12 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 60_000
  */
 const PARSE_ERROR_LINGER_MS = 5_000
 
+/**
+ * CLOSE_RECORDED_MS bounds the wait, after the grace period has cut the connections left, for their
+ * responses' 'close' events (each writes its access-log record and its counts).
+ */
+const CLOSE_RECORDED_MS = 5_000
+
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
   /** What each request is answered with: the only thing the server asks about payloads. */
@@ -342,7 +348,8 @@ export class DownloadServer {
   /**
    * close stops accepting connections, closes idle keep-alive connections, lets responses in flight
    * finish for up to `graceMs`, then closes every connection that is left. Resolves when the server
-   * is closed; reports whether the grace period ran out.
+   * is closed and every response's close has been counted and written to the access log (so the
+   * log may be closed then); reports whether the grace period ran out.
    */
   async close(graceMs: number): Promise<{ forced: boolean }> {
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
@@ -350,6 +357,10 @@ export class DownloadServer {
     let forced = false
     if (this.stats.active > 0) forced = !(await within(new Promise<void>(resolve => (this.#idle = resolve)), graceMs, this.#clock))
     this.server.closeAllConnections()
+    // A cut response emits 'close' on a later tick than the listener's close callback may run: the
+    // caller closes the access log once this resolves, so wait until every response's 'close' has
+    // been recorded (bounded: a destroyed socket closes within ticks).
+    if (this.stats.active > 0) await within(new Promise<void>(resolve => (this.#idle = resolve)), CLOSE_RECORDED_MS, this.#clock)
     await closed
     return { forced }
   }

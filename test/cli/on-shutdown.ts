@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import t from 'tap'
-import { EXIT_INTERRUPTED, onShutdown, type SignalTarget } from '../../src/cli/on-shutdown.js'
+import { EXIT_INTERRUPTED, onReopen, onShutdown, type SignalTarget } from '../../src/cli/on-shutdown.js'
 
 /** FakeProcess records what onShutdown does to a process. */
 class FakeProcess extends EventEmitter implements SignalTarget {
@@ -58,4 +58,49 @@ t.test('the returned function removes the handlers', async t => {
   t.equal(p.listenerCount('SIGINT') + p.listenerCount('SIGTERM'), 0, 'none left')
   p.emit('SIGINT')
   t.equal(drained, 0, 'a signal after removal does nothing')
+})
+
+t.test('onReopen reopens on SIGHUP and SIGUSR1, one reopen at a time, and reports failures', async t => {
+  const cases: Array<{ name: string; signals?: NodeJS.Signals[]; send: NodeJS.Signals[]; fail?: boolean; reopens: number; written: string[] }> = [
+    { name: 'no signal', send: [], reopens: 0, written: [] },
+    { name: 'SIGHUP', send: ['SIGHUP'], reopens: 1, written: ['cutover x: SIGHUP: reopened 2 log file(s)\n'] },
+    {
+      name: 'SIGUSR1 then SIGHUP: two reopens, in order',
+      send: ['SIGUSR1', 'SIGHUP'],
+      reopens: 2,
+      written: ['cutover x: SIGUSR1: reopened 2 log file(s)\n', 'cutover x: SIGHUP: reopened 2 log file(s)\n'],
+    },
+    { name: 'a failure is said, not thrown', send: ['SIGHUP'], fail: true, reopens: 1, written: ['cutover x: SIGHUP: reopening the logs failed: EACCES\n'] },
+    { name: 'a signal not listened to', signals: ['SIGUSR2'], send: ['SIGHUP'], reopens: 0, written: [] },
+  ]
+  for (const c of cases) {
+    const p = new FakeProcess()
+    let reopens = 0
+    let running = 0
+    let overlapped = false
+    onReopen({
+      name: 'cutover x',
+      target: p,
+      ...(c.signals ? { signals: c.signals } : {}),
+      reopen: async () => {
+        reopens++
+        if (running++ > 0) overlapped = true
+        await new Promise(resolve => setImmediate(resolve))
+        running--
+        if (c.fail) throw new Error('EACCES')
+        return 2
+      },
+    })
+    for (const s of c.send) p.emit(s)
+    for (let i = 0; i < 20 && p.written.length < c.written.length; i++) await new Promise(resolve => setImmediate(resolve))
+    t.strictSame({ reopens, overlapped, written: p.written, exits: p.exits }, { reopens: c.reopens, overlapped: false, written: c.written, exits: [] }, c.name)
+  }
+})
+
+t.test('onReopen: the returned function removes the handlers', async t => {
+  const p = new FakeProcess()
+  const off = onReopen({ name: 'cutover x', target: p, reopen: async () => 0 })
+  t.equal(p.listenerCount('SIGHUP') + p.listenerCount('SIGUSR1'), 2, 'one handler per signal')
+  off()
+  t.equal(p.listenerCount('SIGHUP') + p.listenerCount('SIGUSR1'), 0, 'none left')
 })
