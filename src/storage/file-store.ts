@@ -136,6 +136,14 @@ export class FileStore implements BlobStore<FileBlobInfo> {
   })
   readonly stats: FileStoreStats = { opens: 0, escapes: 0 }
 
+  /**
+   * sharedFiles is how many files the store keeps open for sharing now (at most MAX_OPEN_FILES,
+   * each closed after OPEN_FILE_TTL_MS idle); downloads in flight may hold others.
+   */
+  get sharedFiles(): number {
+    return this.#files.size
+  }
+
   /** Throws TypeError for a root that is not a directory or a negative settleMs; the fs error for a missing root. */
   constructor(o: FileStoreOptions) {
     this.root = realpathSync(o.root)

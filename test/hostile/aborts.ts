@@ -18,7 +18,7 @@ const ABORTS = 300
 const CONCURRENT = 300
 const MiB = 1024 * 1024
 
-const fdCount = (): number => readdirSync('/proc/self/fd').length
+const openFds = (): number => readdirSync('/proc/self/fd').length
 
 const dir = t.testdir({})
 const BIG = 8 * MiB
@@ -26,7 +26,7 @@ writeLargeFile(join(dir, 'big.bin'), BIG / MiB, 11)
 const small = seededBytes(5, 40_000)
 writeFileSync(join(dir, 'small.bin'), small)
 
-const { url, server } = await startServe(t, dir, { pieceSize: 64 * 1024, smallFileMax: 64 * 1024 })
+const { url, server, resolver } = await startServe(t, dir, { pieceSize: 64 * 1024, smallFileMax: 64 * 1024 })
 const port = Number(new URL(url).port)
 
 /** Server-side connections still open; `drained()` resolves when there are none. */
@@ -80,6 +80,9 @@ async function pool(n: number, width: number, task: (i: number) => Promise<void>
 }
 
 // Warm up: the open-file cache then holds big.bin's descriptor, a level the rest must return to.
+// The descriptors the store keeps for sharing are not counted: one idle for 30 s is closed, which
+// happens in the middle of a slow run (a loaded machine), and is not a leak.
+const fdCount = (): number => openFds() - resolver.store.sharedFiles
 let baseline = 0
 t.before(async () => {
   const warm = await exchange(url, requestBytes('GET', '/big.bin', [['Range', 'bytes=0-0']]))
@@ -103,7 +106,8 @@ t.test(`${ABORTS} downloads aborted mid-body`, async t => {
   t.equal(server.stats.active, 0, 'stats.active is back to 0')
   t.ok(server.stats.aborted - abortedBefore >= ABORTS * 0.8, `${server.stats.aborted - abortedBefore} responses seen as aborted`)
   const fds = fdCount()
-  t.equal(fds, baseline, `descriptors back to their level (${fds} vs ${baseline})`)
+  // At most the warm-up's level: a socket of the warm-up may still have been closing when it was taken.
+  t.ok(fds <= baseline, `no descriptor leaked (${fds}, warm-up level ${baseline})`)
 })
 
 t.test(`${CONCURRENT} concurrent connections`, async t => {
@@ -125,7 +129,8 @@ t.test(`${CONCURRENT} concurrent connections`, async t => {
   await drained('the burst')
   t.equal(server.stats.active, 0, 'stats.active is back to 0')
   const fds = fdCount()
-  t.equal(fds, baseline, `descriptors back to their level (${fds} vs ${baseline})`)
+  // At most the warm-up's level: a socket of the warm-up may still have been closing when it was taken.
+  t.ok(fds <= baseline, `no descriptor leaked (${fds}, warm-up level ${baseline})`)
 })
 
 t.test('the server still answers correctly', async t => {
