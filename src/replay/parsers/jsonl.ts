@@ -8,7 +8,8 @@ import { isMethod, requestTarget, utf8AsLatin1 } from './request-target.js'
  *
  * Required: `method` (an HTTP token), `path` (a request target), `time` (ISO 8601 with a zone).
  * Checked when present: `headers` (an object of strings; only the replayed ones are kept, names
- * lower-cased), `status` (an integer 100-999), `remote` (a string), `bytes` and `durationMs` (numbers),
+ * lower-cased; a value no request can carry makes the line bad), `status` (an integer 100-999, or 0,
+ * which `serve` and `mirror` write for a request cancelled before any status, and which means none), `remote` (a string), `bytes` and `durationMs` (numbers),
  * `aborted` (a boolean). Unknown fields are allowed, so newer writers stay readable.
  *
  * `path` is what Node.js gave as `req.url`. Node answers 400 to a raw non-ASCII byte in a target
@@ -50,7 +51,8 @@ export function parseJsonl(line: string): LineResult {
   }
 
   let status: number | undefined
-  if (v.status !== undefined) {
+  // 0 is what cutover writes when no status was sent (a request cancelled before its answer).
+  if (v.status !== undefined && v.status !== 0) {
     if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 100 || v.status > 999) {
       return bad(
         `status: expected an integer from 100 to 999, got ${printable(JSON.stringify(v.status), 60)}`,
