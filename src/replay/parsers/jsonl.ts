@@ -16,7 +16,9 @@ import { isMethod, requestTarget, utf8AsLatin1 } from './request-target.js'
  * (HPE_INVALID_URL), so a path cutover wrote is ASCII; a non-ASCII character comes from a log written
  * by hand or by another tool and is percent-encoded as UTF-8 by {@link requestTarget}.
  *
- * Pure; a line it cannot read is a `bad` result naming the field (`method: expected a string`).
+ * An asterisk-form (`OPTIONS *`) or CONNECT authority-form target is `skipped`: a line cutover
+ * writes, but no path to replay. Pure; a line it cannot read is a `bad` result naming the field
+ * (`method: expected a string`).
  */
 export function parseJsonl(line: string): LineResult {
   let v: unknown
@@ -38,6 +40,11 @@ export function parseJsonl(line: string): LineResult {
 
   if (v.path === undefined) return bad('path: missing')
   if (typeof v.path !== 'string') return bad('path: expected a string')
+  // `OPTIONS *` and CONNECT's authority-form are requests cutover logs like any other, but not
+  // downloads a replay can send to a path: counted as skipped, not bad (the log is not corrupt).
+  if (v.path === '*' || (v.method === 'CONNECT' && !v.path.startsWith('/'))) {
+    return { kind: 'skipped', reason: `path: ${quoted(v.path)} is not a path a replay can send` }
+  }
   const path = requestTarget(utf8AsLatin1(v.path))
   if (path === undefined) return bad(`path: not a request target (${quoted(v.path)})`)
 
