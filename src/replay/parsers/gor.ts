@@ -14,6 +14,12 @@ export const GOR_SEPARATOR = Buffer.from('🐵🙈🙉', 'utf8').toString('latin
  */
 export const GOR_MAX_HEAD_LINES = 1000
 
+/**
+ * GOR_LONG_LINE stands for a line over the reader's length cap: a character no latin1-decoded line
+ * holds. In a record's head it makes the record bad; in a body it is dropped with the body.
+ */
+export const GOR_LONG_LINE = '\u0100'
+
 /** GorRecord is the head of one GoReplay record: its lines up to the blank line that ends the headers. */
 export interface GorRecord {
   /** The 1-based line number of the record's meta line in the file. */
@@ -81,6 +87,7 @@ export function parseGorRecord(r: GorRecord): LineResult {
   if (r.truncated) return bad(`headers: more than ${GOR_MAX_HEAD_LINES} lines`)
   // GoReplay writes the whole head, a blank line, the body, then the separator: a head without its
   // blank line was cut (a full disk, a killed writer), and sending it would drop its last headers.
+  if (r.head.includes(GOR_LONG_LINE)) return bad('headers: a line longer than the line length cap')
   if (r.cut) return bad('headers: cut before the blank line that ends them (a record written in part)')
   // Nanoseconds since the epoch overflow a double's exact range: divide as a bigint.
   const time = new Date(Number(BigInt(m[3]!) / 1_000_000n))
