@@ -41,6 +41,11 @@ export interface FileSummary {
   readonly bad: number
   /** Records that are not requests (GoReplay responses): not yielded, not bad. */
   readonly skipped: number
+  /**
+   * Records of a combined or common log that answered 206 but carry no Range: the format has no
+   * `$http_range` field (nginx's default), so they replay as full GETs. Zero for other formats.
+   */
+  readonly rangeless206: number
 }
 
 /** ReadSummary counts what a {@link RecordReader} has read so far: per file, in path order, and in total. */
@@ -105,6 +110,7 @@ export function readRecords(paths: readonly string[], o: ReadRecordsOptions): Re
     records: 0,
     bad: 0,
     skipped: 0,
+    rangeless206: 0,
   }))
   const summary: Mutable<ReadSummary> = { files, records: 0, bad: 0, skipped: 0 }
   let iterated = false
@@ -176,6 +182,9 @@ async function* readFile(
       return { kind: 'bad', bad: { file, line: n, reason: r.reason, text: text() } }
     }
     count('records')
+    if (r.request.status === 206 && r.request.headers.range === undefined && (f.format === 'combined' || f.format === 'common')) {
+      f.rangeless206++
+    }
     return { kind: 'record', record: { file, line: n, ...r.request } }
   }
   try {

@@ -60,7 +60,7 @@ t.test('readRecords reads every fixture, in order, keeping bad lines', async t =
     t.strictSame(
       summary,
       {
-        files: [{ file: path, format: f.format, records: f.records, bad: f.bad.length, skipped: f.skipped }],
+        files: [{ file: path, format: f.format, records: f.records, bad: f.bad.length, skipped: f.skipped, rangeless206: 0 }],
         records: f.records,
         bad: f.bad.length,
         skipped: f.skipped,
@@ -441,4 +441,22 @@ t.test('readRecords counts a line over --max-line-bytes as bad and goes on, for 
     }
   }
   t.throws(() => readRecords([join(dir, 'long.log')], { format: 'auto', maxLineBytes: 0 }), TypeError)
+})
+
+t.test('readRecords counts, per file, the 206 lines of a combined or common log that have no Range field', async t => {
+  const line = (status: number, range?: string) =>
+    `192.0.2.1 - - [10/Oct/2025:13:55:01 +0000] "GET /f HTTP/1.1" ${status} 1 "-" "-"${range === undefined ? '' : ` "${range}"`}`
+  const common = (status: number) => `192.0.2.1 - - [10/Oct/2025:13:55:01 +0000] "GET /f HTTP/1.1" ${status} 1`
+  const dir = t.testdir({
+    'default.log': [line(206), line(200), line(206), line(206, '-')].join('\n'),
+    'with-range.log': [line(206, 'bytes=0-1'), line(200, '-')].join('\n'),
+    'common.log': [common(206), common(200)].join('\n'),
+    'a.jsonl': JSON.stringify({ time: '2025-10-10T13:56:01.007Z', method: 'GET', path: '/f', status: 206 }),
+  })
+  const { summary } = await collect(['default.log', 'with-range.log', 'common.log', 'a.jsonl'].map(f => join(dir, f)))
+  t.strictSame(
+    summary.files.map(f => f.rangeless206),
+    [3, 0, 1, 0],
+    'a 206 with no Range field, or "-", in combined and common logs; JSONL records what it has',
+  )
 })
