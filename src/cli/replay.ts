@@ -9,7 +9,8 @@ import { EtagPairs } from '../audit/etag-pairs.js'
 import { LOG_FORMATS, readRecords } from '../replay/read-records.js'
 import type { LogFormat } from '../replay/record.js'
 import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
-import { parseCount, parseDuration, parseUrl } from './options.js'
+import { parseBytes, parseCount, parseDuration, parseUrl } from './options.js'
+import { DEFAULT_MAX_LINE_BYTES } from '../replay/split-lines.js'
 import { loadRules } from './load-rules.js'
 import { onReopen, onShutdown } from './on-shutdown.js'
 import { systemClock } from '../core/clock.js'
@@ -28,6 +29,8 @@ interface ReplayFlags {
   rules?: string
   out?: string
   timeout: number
+  minCompared: number
+  maxLineBytes: number
 }
 
 /** parseSpeed reads --speed: a positive factor, or `asap`. */
@@ -100,7 +103,7 @@ export function register(program: Command): void {
       [
         'Replay the requests of captured access logs (nginx/Apache combined or common, cutover JSONL, HAR 1.2, GoReplay .gor; gzip accepted) against --old and --new and compare every answer as the mirror does. Bad log lines are reported with file:line and why, counted, and never stop the replay.',
         '--range-probes N adds, for each distinct path that answers 200 to a GET, up to N requests chosen to hit range edge cases (first byte, last byte, suffix, open-ended, a slice across a 2 MiB chunk boundary, a random slice, two ranges, If-Range with the ETag and with a stale date); each single-range slice from new is also checked against old\'s full body at the same offsets.',
-        'Exit status: 0 no divergence, 1 divergences, 2 usage or input error. Ctrl-C stops reading, lets the exchanges in flight finish, and still writes the summary and --out.',
+        'Exit status: 0 no divergence, 1 divergences, 2 usage or input error, 3 fewer comparisons than --min-compared (default 1: nothing compared, as with an empty log, every line bad or a filter that kept nothing), so a gate never passes on nothing. Ctrl-C stops reading, lets the exchanges in flight finish, and still writes the summary and --out.',
       ].join('\n\n'),
     )
     .argument('<file...>', 'access logs to replay')
@@ -116,6 +119,8 @@ export function register(program: Command): void {
     .option('--limit <n>', 'replay at most n records', parseCount(1))
     .option('--rules <file>', 'comparison rules (YAML or JSON)')
     .option('--out <file>', 'append one JSON line per comparison with a divergence, ignored difference or noise')
+    .addOption(new Option('--max-line-bytes <size>', 'a longer log line is a bad line, skipped in bounded memory').default(DEFAULT_MAX_LINE_BYTES, '1MiB').argParser(parseBytes))
+    .addOption(new Option('--min-compared <n>', 'exit 3 when fewer comparisons than this were made (probes count)').default(1).argParser(parseCount(0)))
     .addOption(new Option('--timeout <duration>', 'a side with no status after this long is a timeout divergence').default(30_000, '30s').argParser(parseDuration))
     .addHelpText(
       'after',
@@ -171,6 +176,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       )
     : undefined
   const started = performance.now()
+  const reader = readRecords(files, { format: f.format, maxLineBytes: f.maxLineBytes })
   let stats: ReplayStats | undefined
   const live = { done: 0, divergent: 0, bad: 0 }
   bar?.start(total ?? 0, 0, { rate: '0', divergent: 0, bad: 0 })
@@ -179,7 +185,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     : setInterval(() => process.stderr.write(`cutover replay: ${live.done} compared, ${live.divergent} divergent, ${live.bad} bad lines\n`), 10_000)
   plain?.unref()
   try {
-    stats = await runReplay(readRecords(files, { format: f.format }), {
+    stats = await runReplay(reader, {
       clock,
       old,
       new: nw,
@@ -229,5 +235,23 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       `  compared ${stats.compared}  divergent ${stats.divergent}  noise ${stats.noise}  bytes compared ${stats.bytesCompared}\n` +
       `  divergent comparisons by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n`,
   )
-  return stats.divergent > 0 ? 1 : 0
+  for (const file of reader.summary.files) {
+    // nginx's default combined format has no Range field: a 206 line then replays as a full GET,
+    // which compares, but not the ranges the clients asked for.
+    if (file.rangeless206 > 0) {
+      process.stderr.write(
+        `cutover replay: warning: ${file.file}: ${file.rangeless206} ${file.rangeless206 === 1 ? 'line' : 'lines'} answered 206 but the log has no Range field; ` +
+          'they were replayed as full GETs (log "$http_range" or "%{Range}i" as a last quoted field, see the README)\n',
+      )
+    }
+  }
+  if (stats.divergent > 0) return 1
+  if (stats.compared < f.minCompared) {
+    // A gate must not pass on nothing: no divergence among zero comparisons proves nothing.
+    const why = stats.compared === 0 ? 'nothing was compared' : `only ${stats.compared} compared, fewer than --min-compared ${f.minCompared}`
+    const detail = stats.compared === 0 ? ` (${stats.records} records, ${stats.bad} bad lines, ${stats.filtered} filtered)` : ''
+    process.stderr.write(`cutover replay: ${why}${detail}: exit 3\n`)
+    return 3
+  }
+  return 0
 }

@@ -28,7 +28,7 @@ export function register(program: Command): void {
           'are decompressed) and print a summary: counts by kind, top paths, top differing headers, ' +
           'latency of old and new, and a few examples of each kind with a ready-to-run `cutover compare` command.',
         'With --html, also write a self-contained HTML report with charts (it loads nothing from the network).',
-        'Lines that are not comparisons are counted and listed with file:line, never fatal.',
+        'Lines that are not comparisons are counted and listed with file:line, never fatal; so is the broken end of a gzip file (cut short or followed by junk), after every line before it.',
         'Exit status: 0 report printed, 2 usage or input error (such as a missing file).',
       ].join('\n\n'),
     )

@@ -1,11 +1,10 @@
 import { open } from 'node:fs/promises'
-import { createInterface, type Interface } from 'node:readline'
-import { pipeline, Readable } from 'node:stream'
-import { createGunzip, type Gunzip } from 'node:zlib'
 import { CutoverError, isCutoverError } from '../core/errors.js'
 import { parseCombined } from './parsers/combined.js'
 import { detectFormat } from './parsers/detect-format.js'
-import { parseGorRecord, splitGorRecords } from './parsers/gor.js'
+import { GOR_LONG_LINE, parseGorRecord, splitGorRecords } from './parsers/gor.js'
+import { gunzipMembers, type GunzipEnd } from './gunzip-members.js'
+import { DEFAULT_MAX_LINE_BYTES, splitLines } from './split-lines.js'
 import { HAR_MAX_BYTES, parseHar } from './parsers/har.js'
 import { parseJsonl } from './parsers/jsonl.js'
 import { type LineParser, type LineResult, printable, printableBytes } from './parsers/line-parser.js'
@@ -23,6 +22,11 @@ export interface ReadRecordsOptions {
   format: 'auto' | LogFormat
   /** The largest HAR file read (HAR is parsed whole). If unset, defaults to HAR_MAX_BYTES (256 MiB). */
   maxHarBytes?: number
+  /**
+   * The longest line read (line end not counted); a longer one is a bad line, read past in bounded
+   * memory. If unset, defaults to DEFAULT_MAX_LINE_BYTES (1 MiB).
+   */
+  maxLineBytes?: number
 }
 
 /** FileSummary counts what was read of one file so far. */
@@ -37,6 +41,11 @@ export interface FileSummary {
   readonly bad: number
   /** Records that are not requests (GoReplay responses): not yielded, not bad. */
   readonly skipped: number
+  /**
+   * Records of a combined or common log that answered 206 but carry no Range: the format has no
+   * `$http_range` field (nginx's default), so they replay as full GETs. Zero for other formats.
+   */
+  readonly rangeless206: number
 }
 
 /** ReadSummary counts what a {@link RecordReader} has read so far: per file, in path order, and in total. */
@@ -63,7 +72,9 @@ type Count = 'records' | 'bad' | 'skipped'
  * the other, each line by line through node:readline, so a multi-GB log is read in constant memory
  * (HAR excepted: one JSON document, read whole up to `o.maxHarBytes`). For each file it:
  * - gunzips it when it starts with the gzip magic bytes, whatever its name (multi-member gzip, as
- *   `cat a.gz b.gz` makes, is read through);
+ *   `cat a.gz b.gz` makes, is read through; bytes after the last member are one bad line after the
+ *   member's lines, none of which is lost);
+ * - reads lines up to `o.maxLineBytes`: a longer line is a bad line, skipped in bounded memory;
  * - detects its format from the first non-empty lines when `o.format` is `auto`;
  * - yields every request as a `record` and every unreadable line as a `bad` line, in file order, with
  *   1-based line numbers (bad lines are never dropped); blank lines are neither; GoReplay response
@@ -89,12 +100,17 @@ export function readRecords(paths: readonly string[], o: ReadRecordsOptions): Re
   if (!Number.isSafeInteger(maxHarBytes) || maxHarBytes < 0) {
     throw new TypeError('maxHarBytes must be a nonnegative integer')
   }
+  const maxLineBytes = o.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
+  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
+    throw new TypeError('maxLineBytes must be a positive integer')
+  }
   const files: Array<Mutable<FileSummary>> = paths.map(file => ({
     file,
     format: undefined,
     records: 0,
     bad: 0,
     skipped: 0,
+    rangeless206: 0,
   }))
   const summary: Mutable<ReadSummary> = { files, records: 0, bad: 0, skipped: 0 }
   let iterated = false
@@ -103,7 +119,7 @@ export function readRecords(paths: readonly string[], o: ReadRecordsOptions): Re
     [Symbol.asyncIterator]() {
       if (iterated) throw new TypeError('a RecordReader can be iterated only once')
       iterated = true
-      return readAll(files, { format: o.format, maxHarBytes }, (f, c) => {
+      return readAll(files, { format: o.format, maxHarBytes, maxLineBytes }, (f, c) => {
         f[c]++
         summary[c]++
       })
@@ -150,9 +166,7 @@ async function* readFile(
   const { file } = f
   const fh = await openLog(file)
   const raw = fh.createReadStream({ highWaterMark: DETECT_BYTES })
-  let gunzip: Gunzip | undefined
-  let input: Readable | undefined
-  let rl: Interface | undefined
+  const gz: GunzipEnd = {}
   let line = 0 // the last line read, for a gzip error's line number
   /**
    * emit turns a parser's result into what is yielded (undefined for a skipped record) and counts it.
@@ -168,15 +182,15 @@ async function* readFile(
       return { kind: 'bad', bad: { file, line: n, reason: r.reason, text: text() } }
     }
     count('records')
+    if (r.request.status === 206 && r.request.headers.range === undefined && (f.format === 'combined' || f.format === 'common')) {
+      f.rangeless206++
+    }
     return { kind: 'record', record: { file, line: n, ...r.request } }
   }
   try {
     const magic = await peek(raw[Symbol.asyncIterator](), 2)
-    if (magic.head[0] === 0x1f && magic.head[1] === 0x8b) gunzip = createGunzip()
-    // pipeline() forwards an error of either stream to the gunzip stream, which the loop below sees.
-    const bytes: AsyncIterator<Buffer> = gunzip
-      ? pipeline(Readable.from(chain(magic)), gunzip, () => {})[Symbol.asyncIterator]()
-      : chain(magic)
+    const gzipped = magic.head[0] === 0x1f && magic.head[1] === 0x8b
+    const bytes: AsyncIterator<Buffer> = gzipped ? gunzipMembers(chain(magic), gz) : chain(magic)
     const start = await peek(bytes, DETECT_BYTES)
     // A UTF-8 byte order mark (Windows tools write one) is not part of the first line.
     if (start.head[0] === 0xef && start.head[1] === 0xbb && start.head[2] === 0xbf) {
@@ -212,30 +226,42 @@ async function* readFile(
     }
 
     // Combined, common and .gor lines are decoded as latin1, one character per byte, so that raw
-    // bytes in request lines survive to requestTarget(); readline decodes the Buffers of JSONL as UTF-8
-    // (with a StringDecoder, so a character split across chunks is kept whole).
+    // bytes in request lines survive to requestTarget(); JSONL lines as UTF-8, a whole line at a time
+    // (so a character split across chunks is kept whole).
     const latin1 = fmt !== 'jsonl'
-    input = Readable.from(decode(chain(start), latin1))
-    rl = createInterface({ input, crlfDelay: Infinity })
+    const lines = splitLines(chain(start), o.maxLineBytes)
+    const tooLong = (length: number) => `line: longer than ${o.maxLineBytes} bytes (${length} bytes), not read`
     if (fmt === 'gor') {
-      const lines = rl
       const numbered = async function* () {
         for await (const l of lines) {
           line++
-          yield l
+          // A body line over the cap is dropped with the body; a head line over it makes the record bad.
+          yield l.kind === 'line' ? l.bytes.toString('latin1') : GOR_LONG_LINE
         }
       }
       for await (const r of splitGorRecords(numbered())) {
         const p = emit(r.line, parseGorRecord(r), () => printableBytes(r.head.slice(0, 2).join(' | ')))
         if (p) yield p
       }
-      return
+    } else {
+      const parse: LineParser = fmt === 'jsonl' ? parseJsonl : l => parseCombined(l, { format: fmt })
+      for await (const s of lines) {
+        line++
+        if (s.kind === 'long') {
+          const p = emit(line, { kind: 'bad', reason: tooLong(s.length) }, () => printableBytes(s.head.toString('latin1')))
+          if (p) yield p
+          continue
+        }
+        const l = s.bytes.toString(latin1 ? 'latin1' : 'utf8')
+        if (l.trim() === '') continue
+        const p = emit(line, parse(l), () => (latin1 ? printableBytes(l) : printable(l)))
+        if (p) yield p
+      }
     }
-    const parse: LineParser = fmt === 'jsonl' ? parseJsonl : l => parseCombined(l, { format: fmt })
-    for await (const l of rl) {
-      line++
-      if (l.trim() === '') continue
-      const p = emit(line, parse(l), () => (latin1 ? printableBytes(l) : printable(l)))
+    if (gz.junk !== undefined) {
+      // Every line of the last member was read; what follows it is not gzip, counted as one bad line.
+      const why = `gzip: ${gz.junk.bytes} bytes of trailing data after the last member (at byte ${gz.junk.offset}), not read`
+      const p = emit(line + 1, { kind: 'bad', reason: why }, () => '')
       if (p) yield p
     }
   } catch (err) {
@@ -250,9 +276,6 @@ async function* readFile(
     const why = `cannot read log file ${file}: ${(err as Error).message}`
     throw new CutoverError('ERR_IO', why, { cause: err })
   } finally {
-    rl?.close()
-    input?.destroy()
-    gunzip?.destroy()
     raw.destroy()
   }
 }
@@ -294,7 +317,3 @@ async function* chain(p: Peeked): AsyncGenerator<Buffer> {
   for (let r = await p.rest.next(); r.done !== true; r = await p.rest.next()) yield r.value
 }
 
-/** decode turns chunks into latin1 strings (any split is safe: one byte per character) or passes them on. */
-async function* decode(chunks: AsyncIterable<Buffer>, latin1: boolean): AsyncGenerator<Buffer | string> {
-  for await (const c of chunks) yield latin1 ? c.toString('latin1') : c
-}

@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs'
-import { createInterface, type Interface } from 'node:readline'
-import { createGunzip } from 'node:zlib'
-import { pipeline, type Readable } from 'node:stream'
 import type { Comparison } from '../audit/divergence.js'
 import { CutoverError } from '../core/errors.js'
+import { gunzipMembers, type GunzipEnd } from '../replay/gunzip-members.js'
+import { splitLines } from '../replay/split-lines.js'
 
 /** DEFAULT_BAD_KEPT is how many bad lines {@link ReadStats} lists (all are counted). */
 export const DEFAULT_BAD_KEPT = 20
@@ -132,20 +131,37 @@ export function parseComparison(line: string): ParseResult {
 }
 
 /**
- * openLines opens a file (gunzipped when its name ends in .gz) and reads it line by line. An error
- * of the file or of the decompression rejects the iteration (readline forwards its input's errors;
- * pipeline forwards the file's to the gunzip stream).
+ * REPORT_MAX_LINE_BYTES is the longest line `cutover report` reads: 16 MiB, far above any
+ * comparison record (their body excerpts are bounded), so only a corrupt line reaches it.
  */
-function openLines(file: string): { lines: Interface; close: () => void } {
+export const REPORT_MAX_LINE_BYTES = 16 * 1024 * 1024
+
+/** FileLine is one line of a file, a line over the cap, or the broken end of a gzip file. */
+type FileLine = { kind: 'line'; text: string } | { kind: 'bad'; reason: string }
+
+/**
+ * openLines reads a file (gunzipped when its name ends in .gz) line by line, in bounded memory. A
+ * broken gzip stream (cut short, corrupt, junk after the last member) ends the file with one `bad`
+ * line after every line decompressed before it: the report goes on. An error reading the file
+ * itself rejects the iteration.
+ */
+async function* openLines(file: string): AsyncGenerator<FileLine> {
   const raw = createReadStream(file)
-  const input: Readable = file.endsWith('.gz') ? pipeline(raw, createGunzip(), () => {}) : raw
-  const lines = createInterface({ input, crlfDelay: Infinity })
-  return {
-    lines,
-    close: () => {
-      lines.close()
-      raw.destroy()
-    },
+  const gz: GunzipEnd = {}
+  const bytes: AsyncIterable<Buffer> = file.endsWith('.gz') ? gunzipMembers(raw, gz) : raw
+  try {
+    for await (const l of splitLines(bytes, REPORT_MAX_LINE_BYTES)) {
+      if (l.kind === 'line') yield { kind: 'line', text: l.bytes.toString('utf8') }
+      else yield { kind: 'bad', reason: `longer than ${REPORT_MAX_LINE_BYTES} bytes (${l.length} bytes), not read` }
+    }
+    if (gz.junk) yield { kind: 'bad', reason: `gzip: ${gz.junk.bytes} bytes of trailing data after the last member (at byte ${gz.junk.offset}), not read` }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // zlib: a truncated or corrupt stream is the file's last (bad) line, never the report's end.
+    if (typeof code === 'string' && code.startsWith('Z_')) yield { kind: 'bad', reason: `gzip: ${(err as Error).message}` }
+    else throw err
+  } finally {
+    raw.destroy()
   }
 }
 
@@ -159,28 +175,28 @@ function ioError(file: string, err: unknown): CutoverError {
  * readComparisons streams the Comparisons of JSONL files (one record per line, as `mirror --out`
  * writes them; `.gz` files are decompressed), one file after the other, in constant memory. Blank
  * lines are skipped; a line that is not a Comparison is counted in `o.stats` (and the first few
- * listed as `file:line: why`), never fatal. A file that cannot be read rejects with ERR_IO naming
- * it.
+ * listed as `file:line: why`), never fatal; so is the broken end of a gzip file (cut short, corrupt,
+ * junk after the last member), after every line before it. A file that cannot be read rejects with
+ * ERR_IO naming it.
  */
 export async function* readComparisons(files: readonly string[], o: ReadOptions): AsyncGenerator<Comparison> {
   const { stats } = o
   const keep = o.badKept ?? DEFAULT_BAD_KEPT
   for (const file of files) {
-    const { lines, close } = openLines(file)
-    const it = lines[Symbol.asyncIterator]()
+    const it = openLines(file)
     try {
       for (let n = 1; ; n++) {
-        let next: IteratorResult<string>
+        let next: IteratorResult<FileLine>
         try {
           next = await it.next()
         } catch (err) {
           throw ioError(file, err)
         }
         if (next.done) break
-        const line = next.value
-        if (line.trim() === '') continue
+        const l = next.value
+        if (l.kind === 'line' && l.text.trim() === '') continue
         stats.lines++
-        const r = parseComparison(line)
+        const r = l.kind === 'line' ? parseComparison(l.text) : { ok: false as const, reason: l.reason }
         if (r.ok) {
           stats.comparisons++
           yield r.value
@@ -191,7 +207,7 @@ export async function* readComparisons(files: readonly string[], o: ReadOptions)
       }
     } finally {
       // Also when the consumer stops early.
-      close()
+      await it.return(undefined)
     }
   }
 }

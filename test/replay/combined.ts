@@ -300,3 +300,37 @@ t.test('parseTimeLocal reads $time_local and rejects impossible times', async t 
   ]
   for (const [s, want] of cases) t.strictSame(parseTimeLocal(s), want, s)
 })
+
+/** The log formats the README gives to paste (the `cutover replay` section), exactly. */
+const README_NGINX = `log_format cutover '$remote_addr - $remote_user [$time_local] "$request" '
+                   '$status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_range"';`
+const README_APACHE = 'LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" \\"%{Range}i\\"" cutover'
+
+t.test('the nginx log_format and Apache LogFormat of the README parse, Range included', async t => {
+  const { readFileSync } = await import('node:fs')
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('### `cutover replay`'), readme.indexOf('### `cutover report`'))
+  t.ok(section.includes(README_NGINX), 'the README gives this nginx format')
+  t.ok(section.includes(README_APACHE), 'the README gives this Apache format')
+  // The values a server puts in each variable for a ranged download by curl.
+  const nginxVars: Record<string, string> = {
+    remote_addr: '192.0.2.10', remote_user: '-', time_local: '10/Oct/2025:13:55:36 +0000',
+    request: 'GET /nums11.txt?a=b HTTP/1.1', status: '206', body_bytes_sent: '5',
+    http_referer: '-', http_user_agent: 'curl/8.5.0', http_range: 'bytes=0-4',
+  }
+  const apacheVars: Record<string, string> = {
+    '%h': '192.0.2.10', '%l': '-', '%u': '-', '%t': '[10/Oct/2025:13:55:36 +0000]', '%r': 'GET /nums11.txt?a=b HTTP/1.1',
+    '%>s': '206', '%b': '5', '%{Referer}i': '-', '%{User-Agent}i': 'curl/8.5.0', '%{Range}i': 'bytes=0-4',
+  }
+  // nginx joins the quoted pieces of log_format; Apache's format is one quoted string with \" inside.
+  const nginxFormat = [...README_NGINX.matchAll(/'([^']*)'/g)].map(m => m[1]).join('')
+  const apacheFormat = /^LogFormat "(.*)" cutover$/.exec(README_APACHE)![1]!.replace(/\\"/g, '"')
+  const nginxLine = nginxFormat.replace(/\$([a-z_]+)/g, (_, v: string) => nginxVars[v] ?? `MISSING(${v})`)
+  const apacheLine = apacheFormat.replace(/%(\{[^}]+\}i|>s|[a-z])/g, m => apacheVars[m] ?? `MISSING(${m})`)
+  const want = { kind: 'record', request: { time: AT, method: 'GET', path: '/nums11.txt?a=b', headers: { range: 'bytes=0-4' }, status: 206 } }
+  for (const [name, line] of [['nginx', nginxLine], ['Apache', apacheLine]] as const) {
+    t.notMatch(line, /MISSING/, `${name}: every variable has a value`)
+    t.strictSame(parseCombined(line), want, `${name}: ${line}`)
+    t.strictSame(parseCombined(line.replace('"bytes=0-4"', '"-"').replace(' 206 ', ' 200 ')).kind, 'record', `${name}: without a Range`)
+  }
+})

@@ -11,7 +11,7 @@ import type { LineResult } from '../../src/replay/parsers/line-parser.js'
 const NS = '1760104620001250000'
 const AT = new Date('2025-10-10T13:57:00.001Z')
 const META = `1 8f3a2b1c0d9e8f7a6b5c4d3e ${NS} 0`
-const rec = (...head: string[]): GorRecord => ({ line: 1, head, truncated: false })
+const rec = (...head: string[]): GorRecord => ({ line: 1, head, truncated: false, cut: false })
 const ok = (path: string, headers: Record<string, string> = {}, method = 'GET'): LineResult => ({
   kind: 'record',
   request: { time: AT, method, path, headers },
@@ -20,6 +20,16 @@ const bad = (reason: string): LineResult => ({ kind: 'bad', reason })
 const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1')
 
 const cases: Array<{ title: string; r: GorRecord; want: LineResult }> = [
+  {
+    title: 'a request record cut before the blank line that ends its headers is bad, not sent as if complete',
+    r: { ...rec(META, 'GET /nums11.txt HTTP/1.1', 'Range: bytes=0-'), cut: true },
+    want: bad('headers: cut before the blank line that ends them (a record written in part)'),
+  },
+  {
+    title: 'a response record cut short is still skipped',
+    r: { ...rec(`2 8f3a ${NS} 1`, 'HTTP/1.1 200 OK'), cut: true },
+    want: { kind: 'skipped', reason: 'response record (type 2)' },
+  },
   {
     title: 'a GET',
     r: rec(META, 'GET /nums11.txt HTTP/1.1', 'Host: d.example.com'),
@@ -123,8 +133,8 @@ const cases: Array<{ title: string; r: GorRecord; want: LineResult }> = [
     want: bad('headers: not "name: value" on record line 3 (": x")'),
   },
   {
-    title: 'a cut head',
-    r: { line: 1, head: [META, 'GET / HTTP/1.1'], truncated: true },
+    title: 'a head over the line limit',
+    r: { line: 1, head: [META, 'GET / HTTP/1.1'], truncated: true, cut: false },
     want: bad(`headers: more than ${GOR_MAX_HEAD_LINES} lines`),
   },
 ]
@@ -161,15 +171,15 @@ t.test('splitGorRecords keeps each record head and its first line number', async
     GOR_SEPARATOR,
     GOR_SEPARATOR, // an empty record is not a record
     META,
-    'GET /c HTTP/1.1', // the last record has no separator
+    'GET /c HTTP/1.1', // the last record has no separator, and the file ends mid-header
   ]
   const got = []
   for await (const r of splitGorRecords(from(lines))) got.push(r)
   t.strictSame(got, [
-    { line: 2, head: [META, 'GET /a HTTP/1.1', 'Host: x'], truncated: false },
-    { line: 8, head: [`2 8f3a ${NS} 1`, 'HTTP/1.1 200 OK'], truncated: false },
-    { line: 15, head: [META, 'POST /b HTTP/1.1', 'Content-Length: 3'], truncated: false },
-    { line: 22, head: [META, 'GET /c HTTP/1.1'], truncated: false },
+    { line: 2, head: [META, 'GET /a HTTP/1.1', 'Host: x'], truncated: false, cut: false },
+    { line: 8, head: [`2 8f3a ${NS} 1`, 'HTTP/1.1 200 OK'], truncated: false, cut: false },
+    { line: 15, head: [META, 'POST /b HTTP/1.1', 'Content-Length: 3'], truncated: false, cut: false },
+    { line: 22, head: [META, 'GET /c HTTP/1.1'], truncated: false, cut: true },
   ])
 })
 
@@ -185,6 +195,12 @@ t.test('splitGorRecords bounds the head of a record whose headers never end', as
   t.equal(got.length, 1)
   t.equal(got[0]!.head.length, GOR_MAX_HEAD_LINES)
   t.equal(got[0]!.truncated, true)
+})
+
+t.test('splitGorRecords marks a record whose separator comes before the end of its headers as cut', async t => {
+  const got = []
+  for await (const r of splitGorRecords(from([META, 'GET /a HTTP/1.1', 'Host: x', GOR_SEPARATOR, META, 'GET /b HTTP/1.1', '', GOR_SEPARATOR]))) got.push(r)
+  t.strictSame(got.map(r => r.cut), [true, false])
 })
 
 t.test('GOR_SEPARATOR is the latin1 form of the monkeys', async t => {

@@ -195,3 +195,12 @@ t.test('parseHar reports a broken document as one bad line 1', async t => {
 t.test('parseHar reads an empty capture as nothing', async t => {
   t.strictSame([...parseHar('{"log":{"entries":[]}}')], [])
 })
+
+t.test('parseHar reads an entry nested 20,000 deep as one bad entry, and the entries around it', async t => {
+  const entry = (path: string) => ({ startedDateTime: '2025-10-10T13:56:01.007Z', request: { method: 'GET', url: `http://h${path}`, headers: [] }, response: { status: 200 } })
+  const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`
+  const text = `{"log":{"entries":[${JSON.stringify(entry('/a'))},${deep},{"request":${deep}},${JSON.stringify(entry('/b'))}]}}`
+  const items = [...parseHar(text)]
+  t.strictSame(items.map(i => [i.line, i.result.kind]), [[1, 'record'], [2, 'bad'], [3, 'bad'], [4, 'record']])
+  for (const i of items.filter(i => i.result.kind === 'bad')) t.ok(i.text.length > 0 && i.text.length <= 200, `entry ${i.line}: a bounded text to show`)
+})

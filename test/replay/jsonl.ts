@@ -130,6 +130,20 @@ const cases: Array<{ title: string; line: string; want: LineResult }> = [
     line: line({ status: 200.5 }),
     want: bad('status: expected an integer from 100 to 999, got 200.5'),
   },
+  {
+    title: 'status 0 (mirror --capture and serve --access-log write it for a request cancelled before any status) means no status',
+    line: line({ status: 0, bytes: 0, aborted: true }),
+    want: ok('/nums11.txt', {}, null),
+  },
+  ...[
+    ['a non-Latin-1 character', '"\u2603"', '"\\"\u2603\\""'],
+    ['CR LF', 'a\r\nx-injected: 1', '"a\\x0D\\x0Ax-injected: 1"'],
+    ['NUL', 'a\u0000b', '"a\\x00b"'],
+  ].map(([what, value, shown]) => ({
+    title: `a header value a request cannot carry (${what}) is a bad line, not a request`,
+    line: line({ headers: { 'if-none-match': value } }),
+    want: bad(`headers.if-none-match: not a value a request can carry (CR, LF, NUL or a character above U+00FF): ${shown}`),
+  })),
   { title: 'a numeric remote', line: line({ remote: 1 }), want: bad('remote: expected a string') },
   { title: 'a string size', line: line({ bytes: '11' }), want: bad('bytes: expected a number') },
   { title: 'a string aborted', line: line({ aborted: 'no' }), want: bad('aborted: expected a boolean') },

@@ -60,7 +60,7 @@ t.test('readRecords reads every fixture, in order, keeping bad lines', async t =
     t.strictSame(
       summary,
       {
-        files: [{ file: path, format: f.format, records: f.records, bad: f.bad.length, skipped: f.skipped }],
+        files: [{ file: path, format: f.format, records: f.records, bad: f.bad.length, skipped: f.skipped, rangeless206: 0 }],
         records: f.records,
         bad: f.bad.length,
         skipped: f.skipped,
@@ -383,4 +383,80 @@ t.test('readRecords checks its arguments', async t => {
   const reader = readRecords([join(LOGS, 'cutover.jsonl')], AUTO)
   for await (const _ of reader) break
   t.throws(() => reader[Symbol.asyncIterator](), TypeError, 'a reader is iterated once')
+})
+
+const combined = (path: string) => `192.0.2.1 - - [10/Oct/2025:13:55:01 +0000] "GET ${path} HTTP/1.1" 200 1 "-" "-"`
+
+t.test('readRecords loses no line of a gzip member followed by trailing bytes, and counts those as one bad line', async t => {
+  const n = 600
+  const body = Array.from({ length: n }, (_, i) => `${combined(`/f/${i}?pad=${'x'.repeat(100)}`)}\n`).join('')
+  const member = gzipSync(body)
+  const cases: Array<{ title: string; bytes: Buffer; records: number; bad: Array<[number, RegExp]> }> = [
+    { title: 'junk after the member', bytes: Buffer.concat([member, Buffer.from('junk junk junk trailing')]), records: n, bad: [[n + 1, new RegExp(`^gzip: 23 bytes of trailing data after the last member \\(at byte ${member.length}\\)`)]] },
+    { title: 'two members, zero padding', bytes: Buffer.concat([member, member, Buffer.alloc(512)]), records: 2 * n, bad: [] },
+    { title: 'a member, then a second one cut short', bytes: Buffer.concat([member, member.subarray(0, 40)]), records: n, bad: [[n + 1, /^gzip: unexpected end of file/]] },
+    { title: 'a member cut in its trailer', bytes: member.subarray(0, member.length - 4), records: n, bad: [[n + 1, /^gzip: unexpected end of file/]] },
+  ]
+  const dir = t.testdir(Object.fromEntries(cases.map((c, i) => [`${i}.log.gz`, c.bytes])))
+  for (const [i, c] of cases.entries()) {
+    const { lines, summary } = await collect([join(dir, `${i}.log.gz`)])
+    t.equal(summary.records, c.records, `${c.title}: every line of the complete members is read`)
+    const bad = lines.flatMap(p => (p.kind === 'bad' ? [p.bad] : []))
+    t.equal(bad.length, c.bad.length, `${c.title}: ${c.bad.length} bad line(s)`)
+    for (const [j, [line, reason]] of c.bad.entries()) {
+      t.equal(bad[j]?.line, line, `${c.title}: the bad line comes after the last good one`)
+      t.match(bad[j]?.reason, reason, `${c.title}: says why`)
+    }
+  }
+})
+
+t.test('readRecords counts a line over --max-line-bytes as bad and goes on, for every line format', async t => {
+  const MiB = 1024 * 1024
+  const huge = 'a'.repeat(8 * MiB)
+  const jsonl = (path: string) => JSON.stringify({ time: '2025-10-10T13:56:01.007Z', method: 'GET', path })
+  const meta = '1 8f3a2b1c0d9e8f7a6b5c4d3e 1760104620001250000 0'
+  const sep = Buffer.from('🐵🙈🙉', 'utf8').toString('latin1')
+  const dir = t.testdir({
+    'long.log': `${combined('/a')}\n${combined(`/${huge}`)}\n${combined('/b')}\n`,
+    'long.jsonl': `${jsonl('/a')}\n${jsonl(`/${huge}`)}\n${jsonl('/b')}`,
+    'long.gor': Buffer.from(
+      [meta, 'GET /a HTTP/1.1', `X-Long: ${huge}`, '', '', sep, meta, 'POST /b HTTP/1.1', '', huge, sep, meta, 'GET /c HTTP/1.1', '', ''].join('\n'),
+      'latin1',
+    ),
+  })
+  const cases = [
+    { file: 'long.log', records: ['/a', '/b'], bad: [[2, /^line: longer than 4096 bytes \(8388\d{3} bytes\)/]] },
+    { file: 'long.jsonl', records: ['/a', '/b'], bad: [[2, /^line: longer than 4096 bytes/]] },
+    { file: 'long.gor', records: ['/b', '/c'], bad: [[1, /^headers: a line longer than the line length cap/]] },
+  ] as const
+  for (const c of cases) {
+    const { lines } = await collect([join(dir, c.file)], { format: 'auto', maxLineBytes: 4096 })
+    t.strictSame(lines.flatMap(p => (p.kind === 'record' ? [p.record.path] : [])), c.records, `${c.file}: the lines around the long one are read`)
+    const bad = lines.flatMap(p => (p.kind === 'bad' ? [p.bad] : []))
+    t.equal(bad.length, c.bad.length, `${c.file}: the long line is one bad line`)
+    for (const [j, [line, reason]] of c.bad.entries()) {
+      t.equal(bad[j]?.line, line, `${c.file}: at its line`)
+      t.match(bad[j]?.reason, reason, `${c.file}: says why`)
+      t.ok((bad[j]?.text.length ?? 0) <= 200, `${c.file}: a bounded text`)
+    }
+  }
+  t.throws(() => readRecords([join(dir, 'long.log')], { format: 'auto', maxLineBytes: 0 }), TypeError)
+})
+
+t.test('readRecords counts, per file, the 206 lines of a combined or common log that have no Range field', async t => {
+  const line = (status: number, range?: string) =>
+    `192.0.2.1 - - [10/Oct/2025:13:55:01 +0000] "GET /f HTTP/1.1" ${status} 1 "-" "-"${range === undefined ? '' : ` "${range}"`}`
+  const common = (status: number) => `192.0.2.1 - - [10/Oct/2025:13:55:01 +0000] "GET /f HTTP/1.1" ${status} 1`
+  const dir = t.testdir({
+    'default.log': [line(206), line(200), line(206), line(206, '-')].join('\n'),
+    'with-range.log': [line(206, 'bytes=0-1'), line(200, '-')].join('\n'),
+    'common.log': [common(206), common(200)].join('\n'),
+    'a.jsonl': JSON.stringify({ time: '2025-10-10T13:56:01.007Z', method: 'GET', path: '/f', status: 206 }),
+  })
+  const { summary } = await collect(['default.log', 'with-range.log', 'common.log', 'a.jsonl'].map(f => join(dir, f)))
+  t.strictSame(
+    summary.files.map(f => f.rangeless206),
+    [3, 0, 1, 0],
+    'a 206 with no Range field, or "-", in combined and common logs; JSONL records what it has',
+  )
 })

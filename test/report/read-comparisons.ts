@@ -92,7 +92,7 @@ t.test('readComparisons keeps only the first bad lines but counts all', async t 
 })
 
 t.test('readComparisons rejects naming a file it cannot read', async t => {
-  const dir = t.testdir({ 'corrupt.gz': 'not gzip at all' })
+  const dir = t.testdir({})
   const read = async (f: string): Promise<void> => {
     for await (const _ of readComparisons([f], { stats: newReadStats() })) void _
   }
@@ -100,7 +100,28 @@ t.test('readComparisons rejects naming a file it cannot read', async t => {
     code: 'ERR_IO',
     message: `${join(dir, 'missing.jsonl')}: does not exist`,
   })
-  await t.rejects(read(join(dir, 'corrupt.gz')), { code: 'ERR_IO', message: /corrupt\.gz: / })
+})
+
+t.test('readComparisons reads what a broken gzip file holds and counts the broken part as one bad line', async t => {
+  const cs = fixtureComparisons(40)
+  const gz = gzipSync(cs.map(c => `${JSON.stringify(c)}\n`).join(''))
+  const cases: Array<{ title: string; bytes: Buffer | string; comparisons: number; bad: RegExp }> = [
+    { title: 'junk after the member', bytes: Buffer.concat([gz, Buffer.from('junk')]), comparisons: 40, bad: /^junk\.jsonl\.gz:41: gzip: 4 bytes of trailing data after the last member/ },
+    { title: 'cut short', bytes: gz.subarray(0, Math.floor(gz.length / 2)), comparisons: -1, bad: /^cut\.jsonl\.gz:\d+: gzip: unexpected end of file/ },
+    { title: 'not gzip at all', bytes: 'not gzip at all', comparisons: 0, bad: /^corrupt\.gz:1: gzip: incorrect header check/ },
+  ]
+  const names = ['junk.jsonl.gz', 'cut.jsonl.gz', 'corrupt.gz']
+  const dir = t.testdir(Object.fromEntries(cases.map((c, i) => [names[i]!, c.bytes])))
+  for (const [i, c] of cases.entries()) {
+    const stats = newReadStats()
+    const got: Comparison[] = []
+    // The files after a broken one are still read.
+    for await (const x of readComparisons([join(dir, names[i]!), join(dir, names[0]!)], { stats })) got.push(x)
+    if (c.comparisons >= 0) t.equal(got.length, c.comparisons + 40, `${c.title}: every comparison before the break, and the next file`)
+    else t.ok(got.length > 40 && got.length < 80, `${c.title}: the comparisons before the cut (${got.length - 40}), and the next file`)
+    t.equal(stats.badLines, 2, `${c.title}: one bad line for the broken part (and one for the next file's junk)`)
+    t.match(stats.bad[0]?.replace(`${dir}/`, ''), c.bad, `${c.title}: says where and why`)
+  }
 })
 
 t.test('readComparisons stops cleanly when the consumer stops early', async t => {

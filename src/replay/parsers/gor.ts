@@ -14,6 +14,12 @@ export const GOR_SEPARATOR = Buffer.from('🐵🙈🙉', 'utf8').toString('latin
  */
 export const GOR_MAX_HEAD_LINES = 1000
 
+/**
+ * GOR_LONG_LINE stands for a line over the reader's length cap: a character no latin1-decoded line
+ * holds. In a record's head it makes the record bad; in a body it is dropped with the body.
+ */
+export const GOR_LONG_LINE = '\u0100'
+
 /** GorRecord is the head of one GoReplay record: its lines up to the blank line that ends the headers. */
 export interface GorRecord {
   /** The 1-based line number of the record's meta line in the file. */
@@ -22,6 +28,11 @@ export interface GorRecord {
   readonly head: readonly string[]
   /** True when the head had more than {@link GOR_MAX_HEAD_LINES} lines and was cut. */
   readonly truncated: boolean
+  /**
+   * True when the record ended (a separator, or the end of the file) before the blank line that ends
+   * its headers: a record written in part, whose missing headers could change the answer.
+   */
+  readonly cut: boolean
 }
 
 /**
@@ -39,7 +50,7 @@ export async function* splitGorRecords(lines: AsyncIterable<string>): AsyncGener
   for await (const l of lines) {
     n++
     if (l === GOR_SEPARATOR) {
-      if (head.length > 0) yield { line: start, head, truncated }
+      if (head.length > 0) yield { line: start, head, truncated, cut: !inBody }
       head = []
       inBody = false
       truncated = false
@@ -54,13 +65,13 @@ export async function* splitGorRecords(lines: AsyncIterable<string>): AsyncGener
       else truncated = true
     }
   }
-  if (head.length > 0) yield { line: start, head, truncated }
+  if (head.length > 0) yield { line: start, head, truncated, cut: !inBody }
 }
 
 /**
  * parseGorRecord reads the head of one GoReplay record: a meta line `<type> <id> <unix-ns> <latency>`
  * (older GoReplay versions write no latency), then for type 1 a raw HTTP/1.x request line and header
- * lines. Types 2 and 3 (the original and the replayed response) are `skipped`, not bad: a capture
+ * lines, then the blank line that ends them (a record {@link GorRecord.cut} before it is bad). Types 2 and 3 (the original and the replayed response) are `skipped`, not bad: a capture
  * made with `--output-file-append` and response tracking holds them by design.
  *
  * The request target is rebuilt from the raw bytes by {@link requestTarget}; header values are kept
@@ -74,6 +85,10 @@ export function parseGorRecord(r: GorRecord): LineResult {
   if (type === '2' || type === '3') return { kind: 'skipped', reason: `response record (type ${type})` }
   if (type !== '1') return bad(`meta: unknown record type (${q(type ?? '')})`)
   if (r.truncated) return bad(`headers: more than ${GOR_MAX_HEAD_LINES} lines`)
+  // GoReplay writes the whole head, a blank line, the body, then the separator: a head without its
+  // blank line was cut (a full disk, a killed writer), and sending it would drop its last headers.
+  if (r.head.includes(GOR_LONG_LINE)) return bad('headers: a line longer than the line length cap')
+  if (r.cut) return bad('headers: cut before the blank line that ends them (a record written in part)')
   // Nanoseconds since the epoch overflow a double's exact range: divide as a bigint.
   const time = new Date(Number(BigInt(m[3]!) / 1_000_000n))
   if (Number.isNaN(time.getTime())) return bad(`meta: timestamp out of range (${q(m[3]!)})`)

@@ -44,7 +44,7 @@ export function* parseHar(text: string): Generator<HarItem> {
   for (const [i, entry] of log.entries.entries()) {
     const result = parseHarEntry(entry)
     // Re-serialising every entry doubled the parse; only a bad one is ever shown.
-    const text = result.kind === 'bad' ? printable(JSON.stringify(entry) ?? String(entry)) : ''
+    const text = result.kind === 'bad' ? showEntry(entry) : ''
     yield { line: i + 1, text, result }
   }
 }
@@ -99,4 +99,17 @@ export function parseHarEntry(entry: unknown): LineResult {
       ? { time, method: req.method, path, headers }
       : { time, method: req.method, path, headers, status },
   )
+}
+
+/**
+ * showEntry is a bad entry's text for a report. JSON.stringify recurses: an entry nested deeper than
+ * the stack (20,000 arrays) throws RangeError, which must cost that entry its text, not the replay.
+ */
+function showEntry(entry: unknown): string {
+  try {
+    return printable(JSON.stringify(entry) ?? String(entry))
+  } catch (err) {
+    if (err instanceof RangeError) return '(an entry nested too deeply to show)'
+    throw err
+  }
 }

@@ -8,14 +8,17 @@ import { isMethod, requestTarget, utf8AsLatin1 } from './request-target.js'
  *
  * Required: `method` (an HTTP token), `path` (a request target), `time` (ISO 8601 with a zone).
  * Checked when present: `headers` (an object of strings; only the replayed ones are kept, names
- * lower-cased), `status` (an integer 100-999), `remote` (a string), `bytes` and `durationMs` (numbers),
+ * lower-cased; a value no request can carry makes the line bad), `status` (an integer 100-999, or 0,
+ * which `serve` and `mirror` write for a request cancelled before any status, and which means none), `remote` (a string), `bytes` and `durationMs` (numbers),
  * `aborted` (a boolean). Unknown fields are allowed, so newer writers stay readable.
  *
  * `path` is what Node.js gave as `req.url`. Node answers 400 to a raw non-ASCII byte in a target
  * (HPE_INVALID_URL), so a path cutover wrote is ASCII; a non-ASCII character comes from a log written
  * by hand or by another tool and is percent-encoded as UTF-8 by {@link requestTarget}.
  *
- * Pure; a line it cannot read is a `bad` result naming the field (`method: expected a string`).
+ * An asterisk-form (`OPTIONS *`) or CONNECT authority-form target is `skipped`: a line cutover
+ * writes, but no path to replay. Pure; a line it cannot read is a `bad` result naming the field
+ * (`method: expected a string`).
  */
 export function parseJsonl(line: string): LineResult {
   let v: unknown
@@ -37,6 +40,11 @@ export function parseJsonl(line: string): LineResult {
 
   if (v.path === undefined) return bad('path: missing')
   if (typeof v.path !== 'string') return bad('path: expected a string')
+  // `OPTIONS *` and CONNECT's authority-form are requests cutover logs like any other, but not
+  // downloads a replay can send to a path: counted as skipped, not bad (the log is not corrupt).
+  if (v.path === '*' || (v.method === 'CONNECT' && !v.path.startsWith('/'))) {
+    return { kind: 'skipped', reason: `path: ${quoted(v.path)} is not a path a replay can send` }
+  }
   const path = requestTarget(utf8AsLatin1(v.path))
   if (path === undefined) return bad(`path: not a request target (${quoted(v.path)})`)
 
@@ -50,7 +58,8 @@ export function parseJsonl(line: string): LineResult {
   }
 
   let status: number | undefined
-  if (v.status !== undefined) {
+  // 0 is what cutover writes when no status was sent (a request cancelled before its answer).
+  if (v.status !== undefined && v.status !== 0) {
     if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 100 || v.status > 999) {
       return bad(
         `status: expected an integer from 100 to 999, got ${printable(JSON.stringify(v.status), 60)}`,

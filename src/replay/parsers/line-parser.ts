@@ -43,8 +43,26 @@ export function pickHeaders(fields: Iterable<readonly [string, string]>): Record
   return out
 }
 
-/** record wraps request fields as a `record` result. */
-export const record = (request: RequestFields): LineResult => ({ kind: 'record', request })
+/**
+ * record wraps request fields as a `record` result, or a `bad` one naming the header when a header
+ * value is one no request can carry (see {@link isSendableValue}): such a line cannot be replayed, so
+ * it is a bad line of the log, not a divergence of the servers.
+ */
+export function record(request: RequestFields): LineResult {
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (!isSendableValue(value)) {
+      return bad(`headers.${name}: not a value a request can carry (CR, LF, NUL or a character above U+00FF): ${quoted(value)}`)
+    }
+  }
+  return { kind: 'record', request }
+}
+
+/**
+ * isSendableValue tells whether a header value can be sent as it is: RFC 9110 §5.5 field-value
+ * characters (VCHAR, obs-text, SP, HTAB), one byte each. CR, LF and NUL are never allowed (RFC 9110
+ * §5.5), and a character above U+00FF has no single byte: Node.js refuses to send either.
+ */
+export const isSendableValue = (v: string): boolean => !/[^\t\u0020-\u007e\u0080-\u00ff]/.test(v)
 
 /** bad makes a `bad` result; the reason should start with the field's name. */
 export const bad = (reason: string): LineResult => ({ kind: 'bad', reason })
