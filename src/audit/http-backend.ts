@@ -1,7 +1,7 @@
 import { Pool, type Dispatcher } from 'undici'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
-import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
+import { connectionTokens, HOP_BY_HOP, rawHeaderPairs, SHADOW_MARKER } from '../http/header-facts.js'
 
 /** SendOptions tune one {@link Backend.send}. */
 export interface SendOptions {
@@ -54,8 +54,8 @@ export interface HttpBackendOptions {
   readonly clock?: Clock
 }
 
-/** MARKER_HEADER is the header that tells a backend a request is shadow traffic. */
-export const MARKER_HEADER = 'x-cutover-shadow'
+/** MARKER_HEADER is the header that tells a backend a request is shadow traffic (SHADOW_MARKER). */
+export const MARKER_HEADER = SHADOW_MARKER
 
 /** RequestFieldOptions tune {@link requestFields}. */
 export interface RequestFieldOptions {

@@ -30,6 +30,7 @@ interface ReplayFlags {
   out?: string
   timeout: number
   minCompared: number
+  includeShadows?: boolean
   maxLineBytes: number
 }
 
@@ -117,6 +118,7 @@ export function register(program: Command): void {
     .addOption(new Option('--range-probes <n>', 'range probes per distinct successful GET path').default(0).argParser(parseCount(0)))
     .option('--filter <field=values>', 'keep records matching method=GET,HEAD | path=REGEX | status=2xx,304 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--limit <n>', 'replay at most n records', parseCount(1))
+    .option('--include-shadows', "also replay records of a mirror's shadow traffic (cutover JSONL with \"shadow\": true), skipped by default")
     .option('--rules <file>', 'comparison rules (YAML or JSON)')
     .option('--out <file>', 'append one JSON line per comparison with a divergence, ignored difference or noise')
     .addOption(new Option('--max-line-bytes <size>', 'a longer log line is a bad line, skipped in bounded memory').default(DEFAULT_MAX_LINE_BYTES, '1MiB').argParser(parseBytes))
@@ -197,6 +199,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       speed: f.speed,
       probes: f.rangeProbes,
       filter,
+      includeShadows: f.includeShadows === true,
       limit: f.limit,
       signal: ac.signal,
       onComparison: c => {
@@ -233,7 +236,10 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       `  records ${stats.records}  bad lines ${stats.bad}  filtered ${stats.filtered}  sent ${stats.sent}  probes ${stats.probes}` +
       ` (verified ${stats.probesVerified}, unverified ${stats.probesUnverified})\n` +
       `  compared ${stats.compared}  divergent ${stats.divergent}  noise ${stats.noise}  bytes compared ${stats.bytesCompared}\n` +
-      `  divergent comparisons by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n`,
+      `  divergent comparisons by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n` +
+      (stats.shadows > 0
+        ? `  shadow records skipped ${stats.shadows} (a mirror's copies of requests in the old server's log; --include-shadows replays them)\n`
+        : ''),
   )
   for (const file of reader.summary.files) {
     // nginx's default combined format has no Range field: a 206 line then replays as a full GET,
@@ -249,7 +255,8 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
   if (stats.compared < f.minCompared) {
     // A gate must not pass on nothing: no divergence among zero comparisons proves nothing.
     const why = stats.compared === 0 ? 'nothing was compared' : `only ${stats.compared} compared, fewer than --min-compared ${f.minCompared}`
-    const detail = stats.compared === 0 ? ` (${stats.records} records, ${stats.bad} bad lines, ${stats.filtered} filtered)` : ''
+    const detail =
+      stats.compared === 0 ? ` (${stats.records} records, ${stats.bad} bad lines, ${stats.filtered} filtered, ${stats.shadows} shadow)` : ''
     process.stderr.write(`cutover replay: ${why}${detail}: exit 3\n`)
     return 3
   }

@@ -41,3 +41,10 @@ export function rawHeaderPairs(raw: readonly string[]): Array<[string, string]> 
   for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!])
   return out
 }
+
+/**
+ * SHADOW_MARKER is the request header `cutover mirror` sets on the copies it sends to the shadow
+ * server (value `1`), and strips from clients' own requests: a server that sees it knows the
+ * request is audit traffic, not a client's (`serve` logs it as such and `replay` skips it).
+ */
+export const SHADOW_MARKER = 'x-cutover-shadow'

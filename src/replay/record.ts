@@ -16,6 +16,8 @@ export interface ReplayRecord {
   readonly headers: Readonly<Record<string, string>>
   /** The status the original server answered, if the log says. */
   readonly status?: number
+  /** True when the log marks the request as `cutover mirror`'s shadow traffic (cutover's JSONL `shadow`). */
+  readonly shadow?: boolean
 }
 
 /** BadLine is a log line that could not be read: counted and reported, never silently dropped. */

@@ -38,6 +38,11 @@ export interface ReplayOptions {
   /** Probe slices ending beyond this offset are not verified against old's full body. Defaults to 256 MiB. */
   readonly verifyMaxBytes?: number
   readonly filter?: ReplayFilter
+  /**
+   * Replay records marked as shadow traffic too. If unset, they are skipped and counted in
+   * `shadows`: they are copies a mirror made of requests already in the old server's log.
+   */
+  readonly includeShadows?: boolean
   /** Stop after this many records sent. Unset: all. */
   readonly limit?: number | undefined
   /** Called with every comparison (clean ones too). */
@@ -65,6 +70,8 @@ export class ReplayStats extends AuditStats {
   bad = 0
   /** Records the filter left out. */
   filtered = 0
+  /** Records of shadow traffic (a mirror's copies, logged by `serve`) left out: see ReplayOptions.includeShadows. */
+  shadows = 0
   /** Records sent to the servers. */
   sent = 0
   /** Range probes sent. */
@@ -210,6 +217,12 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     }
     const r = line.record
     stats.records++
+    if (r.shadow && !o.includeShadows) {
+      // The mirror's copy of a request some client made: the client's own record is in the old
+      // server's log; replaying both would count it twice.
+      stats.shadows++
+      continue
+    }
     const f = o.filter
     if (
       (f?.methods && !f.methods.has(r.method)) ||

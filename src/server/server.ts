@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { codeOf } from '../core/errors.js'
 import { httpErrorOf, parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
 import { checkRequestHead, parseRequestTarget, type RequestTarget } from '../http/request-target.js'
+import { SHADOW_MARKER } from '../http/header-facts.js'
 import { DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
 import { accessRecordHeaders, type AccessLog } from '../telemetry/access-log.js'
@@ -218,6 +219,7 @@ export class DownloadServer {
         bytes: result.bytes,
         durationMs: this.#clock.monotonic() - start,
         aborted,
+        ...(req.headers[SHADOW_MARKER] !== undefined ? { shadow: true as const } : {}),
       })
       if (this.stats.active === 0) this.#idle?.()
     })

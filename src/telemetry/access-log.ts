@@ -32,6 +32,11 @@ export interface AccessRecord {
   durationMs: number
   /** True when the client went away or the response was cut before its end. */
   aborted: boolean
+  /**
+   * Present (true) only when the request carried `cutover mirror`'s shadow marker: audit traffic,
+   * not a client's, which `replay` skips unless told otherwise.
+   */
+  shadow?: true
 }
 
 /** accessRecordHeaders picks the logged headers of a request. */

@@ -65,6 +65,13 @@ const cases: Array<{ title: string; line: string; want: LineResult }> = [
     want: ok('/nums11.txt'),
   },
   { title: 'headers may be absent', line: line({}, ['headers']), want: ok('/nums11.txt') },
+  {
+    title: "a mirror's shadow request, as serve logs it",
+    line: line({ shadow: true }),
+    want: { kind: 'record', request: { time: new Date(AT), method: 'GET', path: '/nums11.txt', headers: {}, status: 200, shadow: true } },
+  },
+  { title: 'shadow false is a client request', line: line({ shadow: false }), want: ok('/nums11.txt') },
+  { title: 'a shadow flag that is not a boolean', line: line({ shadow: 'yes' }), want: bad('shadow: expected a boolean') },
   { title: 'status may be absent', line: line({}, ['status']), want: ok('/nums11.txt', {}, null) },
   {
     title: 'a time with an offset',

@@ -154,6 +154,29 @@ t.test('runReplay applies filters and the limit', async t => {
   t.equal(stats.sent, 2)
 })
 
+t.test("runReplay skips a mirror's shadow records unless told to replay them", async t => {
+  const shadow = (line: number): ParsedLine => ({ kind: 'record', record: { file: 'log', line, method: 'GET', path: '/f', headers: {}, shadow: true } })
+  const cases: Array<[string, boolean, { shadows: number; sent: number }]> = [
+    ['by default', false, { shadows: 2, sent: 1 }],
+    ['with includeShadows', true, { shadows: 0, sent: 3 }],
+  ]
+  for (const [name, includeShadows, want] of cases) {
+    const old = serverDouble('old', '"t"')
+    const nw = serverDouble('new', '"t"')
+    const stats = await runReplay(lines([shadow(1), rec(2, '/f'), shadow(3)]), {
+      old,
+      new: nw,
+      rules: DEFAULT_RULES,
+      etags: new EtagPairs(),
+      includeShadows,
+      onComparison: () => undefined,
+      onBad: () => undefined,
+    })
+    t.strictSame({ shadows: stats.shadows, sent: stats.sent, records: stats.records }, { ...want, records: 3 }, name)
+    t.equal(old.seen.length, want.sent, `${name}: what old was sent`)
+  }
+})
+
 t.test('chooseProbes picks the edge cases in order and none for an empty file', async t => {
   const names = chooseProbes({ path: '/x', size: 5 * 1024 * 1024, etag: '"e"' }, 20, () => 0.25).map(p => `${p.name} ${p.headers.range}`)
   t.same(names, [

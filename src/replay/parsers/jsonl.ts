@@ -72,11 +72,14 @@ export function parseJsonl(line: string): LineResult {
   }
 
   const headers = pickHeaders(fields)
-  return record(
-    status === undefined
-      ? { time, method: v.method, path, headers }
-      : { time, method: v.method, path, headers, status },
-  )
+  return record({
+    time,
+    method: v.method,
+    path,
+    headers,
+    ...(status === undefined ? {} : { status }),
+    ...(v.shadow === true ? { shadow: true } : {}),
+  })
 }
 
 /** OPTIONAL_FIELDS are the other AccessRecord fields: not replayed, but a wrong type means a corrupt line. */
@@ -85,4 +88,5 @@ const OPTIONAL_FIELDS: ReadonlyArray<readonly [string, 'string' | 'number' | 'bo
   ['bytes', 'number'],
   ['durationMs', 'number'],
   ['aborted', 'boolean'],
+  ['shadow', 'boolean'],
 ]
