@@ -57,6 +57,9 @@ export interface HttpBackendOptions {
 /** MARKER_HEADER is the header that tells a backend a request is shadow traffic (SHADOW_MARKER). */
 export const MARKER_HEADER = SHADOW_MARKER
 
+/** NEVER_FORWARDED are the fields requestFields always leaves out: hop-by-hop ones, Host (set apart), the client's own marker. */
+const NEVER_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', MARKER_HEADER])
+
 /** RequestFieldOptions tune {@link requestFields}. */
 export interface RequestFieldOptions {
   /** The Host value, sent first. If unset, no Host (the HTTP client adds its own). */
@@ -82,20 +85,17 @@ export interface RequestFieldOptions {
  * everything else exactly as received. `headers` are Node's joined request fields, lower-case.
  */
 export function requestFields(headers: Readonly<Record<string, string>>, o: RequestFieldOptions = {}): string[] {
-  const drop = new Set(HOP_BY_HOP)
-  for (const name of connectionTokens(headers.connection)) drop.add(name)
-  drop.add('host')
-  drop.add(MARKER_HEADER)
-  if (!o.body) {
-    // No body goes out: a Content-Length other than 0 would announce one, and nothing is to continue.
-    drop.add('expect')
-    if (headers['content-length'] !== '0') drop.add('content-length')
-  }
+  // The fixed part of the rule is one set built at load; per request only what Connection names
+  // (usually nothing) and the body fields are decided.
+  const named = headers.connection === undefined ? undefined : new Set(connectionTokens(headers.connection))
+  // No body goes out: a Content-Length other than 0 would announce one, and nothing is to continue.
+  const dropLength = !o.body && headers['content-length'] !== '0'
   const out: string[] = []
   if (o.host !== undefined) out.push('host', o.host)
   let hasXff = false
   for (const [name, value] of Object.entries(headers)) {
-    if (drop.has(name)) continue
+    if (NEVER_FORWARDED.has(name) || named?.has(name)) continue
+    if (!o.body && (name === 'expect' || (name === 'content-length' && dropLength))) continue
     if (name === 'x-forwarded-for' && o.forwardedFor !== undefined) {
       out.push(name, `${value}, ${o.forwardedFor}`)
       hasXff = true
