@@ -39,6 +39,7 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   #error: unknown = undefined
   #failed = false
   #abandoned = false
+  #abandonedBy: 'ERR_ABANDONED' | 'ERR_SHED' | 'ERR_SHUTDOWN' = 'ERR_ABANDONED'
   #closed = false
   #wake: (() => void) | undefined
 
@@ -70,7 +71,7 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   push(chunk: Uint8Array): void {
     if (this.#ended || this.#failed || this.#abandoned || this.#closed) return
     if (this.#buffered + chunk.length > this.#max || (this.#budget && this.#budget.used + chunk.length > this.#budget.max)) {
-      this.abandon()
+      this.abandon('ERR_ABANDONED')
       return
     }
     this.#chunks.push(chunk)
@@ -98,13 +99,14 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * abandon gives up the tee at once: buffered data is dropped and the reader rejects with
-   * ERR_ABANDONED. Used past the bound, and by the mirror when the client went away (the primary's
-   * body is then incomplete through no fault of the server).
+   * abandon gives up the tee at once: buffered data is dropped and the reader rejects with a
+   * CutoverError of `code`: ERR_ABANDONED past the bound (the default), ERR_SHED when the mirror
+   * sheds load, ERR_SHUTDOWN when it stops. The comparison records it as not compared, with that reason.
    */
-  abandon(): void {
+  abandon(code: 'ERR_ABANDONED' | 'ERR_SHED' | 'ERR_SHUTDOWN' = 'ERR_ABANDONED'): void {
     if (this.#ended || this.#failed || this.#abandoned) return
     this.#abandoned = true
+    this.#abandonedBy = code
     this.#drop()
     this.#signal()
   }
@@ -125,12 +127,7 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   async #next(): Promise<IteratorResult<Uint8Array, undefined>> {
     for (;;) {
       if (this.#closed) return { done: true, value: undefined }
-      if (this.#abandoned) {
-        throw new CutoverError(
-          'ERR_ABANDONED',
-          `comparison abandoned: the reader fell more than ${this.#max} bytes behind`,
-        )
-      }
+      if (this.#abandoned) throw new CutoverError(this.#abandonedBy, ABANDONED[this.#abandonedBy](this.#max))
       if (this.#head < this.#chunks.length) {
         const chunk = this.#chunks[this.#head]!
         this.#chunks[this.#head++] = EMPTY // release the reference now, not at the next compaction
@@ -163,3 +160,10 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** What a reader of an abandoned tee is told, per code. */
+const ABANDONED: Readonly<Record<'ERR_ABANDONED' | 'ERR_SHED' | 'ERR_SHUTDOWN', (max: number) => string>> = {
+  ERR_ABANDONED: max => `the comparer fell more than ${max} bytes behind the client, or the bytes held for comparers reached their budget`,
+  ERR_SHED: () => 'shed: the mirror was saturated, and the client path keeps the CPU',
+  ERR_SHUTDOWN: () => 'the mirror stopped before the body was compared',
+}

@@ -1,12 +1,33 @@
 import { systemClock, type Clock } from '../core/clock.js'
-import { codeOf } from '../core/errors.js'
+import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 import { parseHttpDate } from '../http/http-date.js'
-import type { Comparison, Divergence } from './divergence.js'
+import { diffDigests, type BodyDigest } from './body-digest.js'
+import { cancelBody } from './cancel-body.js'
+import { digestBody, type SideBody } from './digest-body.js'
+import type { Comparison, Divergence, NotComparedReason } from './divergence.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
-import { boundaryOf, parseMultipart, type MultipartPart } from './multipart-parser.js'
+import type { Backend, SendOptions } from './http-backend.js'
+import { boundaryOf } from './multipart-parser.js'
 import { ALWAYS_IGNORED, type Rules } from './rules.js'
-import { compareStreams, type StreamVerdict } from './stream-compare.js'
+import { isStrongEtag, zoomBlock, type ZoomBudget } from './zoom.js'
+
+export { cancelBody } from './cancel-body.js'
+
+/** DEFAULT_BODY_TIMEOUT_MS is how long a body may send no byte before its side times out: 60 s. */
+export const DEFAULT_BODY_TIMEOUT_MS = 60_000
+
+/**
+ * Zoom says how a comparison may locate a difference exactly: the budget of re-requests, and the
+ * servers to send them to (a side without one is not re-requested, so neither is the block).
+ */
+export interface Zoom {
+  readonly budget: ZoomBudget
+  readonly control?: Backend | undefined
+  readonly candidate?: Backend | undefined
+  /** Options of the re-requests (abort signal, shadow marker, X-Forwarded-For). */
+  readonly send?: SendOptions | undefined
+}
 
 /** CompareOptions tunes one comparison. */
 export interface CompareOptions {
@@ -20,14 +41,26 @@ export interface CompareOptions {
   readonly etagsConsistent?: boolean
   /** Where the comparison's `time` and its body timeout come from. If unset, the system clock. */
   readonly clock?: Clock
-  /** Abandon the body comparison after this long (a `timeout` divergence). If unset, 60 000 ms. */
-  readonly bodyTimeoutMs?: number
+  /**
+   * A side whose body sends no byte for this long times out (a `timeout` divergence of that side).
+   * If unset, DEFAULT_BODY_TIMEOUT_MS.
+   */
+  readonly bodyTimeoutMs?: number | undefined
+  /**
+   * The side whose body a client reads (the mirror's primary): it goes at the client's pace, so it
+   * has no time limit, and a client that leaves early cuts it (ERR_CLIENT_GONE): what it received
+   * is compared. If unset, none.
+   */
+  readonly paced?: Side | undefined
+  /** Locating a difference exactly by a ranged re-request of its block. If unset, no re-request. */
+  readonly zoom?: Zoom | undefined
 }
 
-type Response = Extract<Observed, { kind: 'response' }>
+/** Response is an {@link Observed} that is a response. */
+export type Response = Extract<Observed, { kind: 'response' }>
 
 /** Found collects divergences and the ones rules explain, as a comparison goes. */
-class Found {
+export class Found {
   readonly divergences: Divergence[] = []
   readonly ignored: Array<{ divergence: Divergence; reason: string }> = []
   add(d: Divergence, ignoredBy?: string): void {
@@ -117,106 +150,6 @@ function compareHeaders(
   }
 }
 
-/** bodyError turns a broken stream into an `error` divergence of that side. */
-function bodyError(side: Side, err: unknown, got: number): Divergence {
-  const multipart = codeOf(err) === 'ERR_MULTIPART'
-  const message = `${multipart ? 'malformed' : 'body broke'} after ${got} bytes: ${err instanceof Error ? err.message : String(err)}`
-  return { kind: 'error', side, code: multipart ? 'ERR_MULTIPART' : 'ERR_TRUNCATED', message }
-}
-
-/**
- * streamDivergences turns a stream comparison into divergences: a truncation of the side that broke,
- * the first differing byte (with both lengths, digests and context), or a length difference; none
- * when the streams are equal. `part` is set for multipart parts.
- */
-export function streamDivergences(v: StreamVerdict, part?: number): Divergence[] {
-  if (v.failed) return [bodyError(v.failed.side, v.failed.error, v.failed.side === 'control' ? v.controlLength : v.candidateLength)]
-  const p = part === undefined ? {} : { part }
-  if (v.offset !== undefined) {
-    return [
-      {
-        kind: 'body-bytes',
-        offset: v.offset,
-        controlLength: v.controlLength,
-        candidateLength: v.candidateLength,
-        controlSha256: v.controlSha256,
-        candidateSha256: v.candidateSha256,
-        ...p,
-        ...(v.context ? { context: v.context } : {}),
-      },
-    ]
-  }
-  if (v.controlLength !== v.candidateLength) return [{ kind: 'body-length', control: v.controlLength, candidate: v.candidateLength, ...p }]
-  return []
-}
-
-/** addStreamVerdict records a stream comparison's divergences. */
-function addStreamVerdict(v: StreamVerdict, found: Found, part?: number): void {
-  for (const d of streamDivergences(v, part)) found.add(d)
-}
-
-/** declaredLength checks a body against its Content-Length: a short body is a truncation. */
-function checkDeclared(side: Side, cl: string | undefined, got: number, found: Found): boolean {
-  if (cl === undefined || !/^\d+$/.test(cl) || Number(cl) === got) return true
-  found.add({ kind: 'error', side, code: 'ERR_TRUNCATED', message: `body has ${got} bytes, Content-Length says ${cl}` })
-  return false
-}
-
-/**
- * compareMultipart compares two multipart/byteranges bodies part by part, ignoring the boundary:
- * part count, each part's Content-Range and Content-Type, and each part's bytes (streamed).
- */
-async function compareMultipart(
-  control: Response,
-  candidate: Response,
-  cb: string,
-  nb: string,
-  o: CompareOptions,
-  found: Found,
-  signal: AbortSignal,
-): Promise<number> {
-  const ci = parseMultipart(control.body, cb)
-  const ni = parseMultipart(candidate.body, nb)
-  let compared = 0
-  for (let part = 0; ; part++) {
-    const [cr, nr] = await Promise.allSettled([ci.next(), ni.next()])
-    if (cr.status === 'rejected' || nr.status === 'rejected') {
-      // A body that is not valid multipart, or that broke in the middle of a part header.
-      if (cr.status === 'rejected') found.add(bodyError('control', cr.reason, compared))
-      if (nr.status === 'rejected') found.add(bodyError('candidate', nr.reason, compared))
-      await Promise.all([ci.return(undefined).catch(() => undefined), ni.return(undefined).catch(() => undefined)])
-      return compared
-    }
-    const cs: IteratorResult<MultipartPart> = cr.value
-    const ns: IteratorResult<MultipartPart> = nr.value
-    if (cs.done || ns.done) {
-      if (!cs.done || !ns.done) {
-        found.add({ kind: 'range-part', part, field: 'count', control: cs.done ? 'end' : 'more parts', candidate: ns.done ? 'end' : 'more parts' })
-        await Promise.all([ci.return(undefined).catch(() => undefined), ni.return(undefined).catch(() => undefined)])
-      }
-      return compared
-    }
-    const ch = new Map(cs.value.headers)
-    const nh = new Map(ns.value.headers)
-    for (const field of ['content-range', 'content-type'] as const) {
-      let cv = ch.get(field)
-      let nv = nh.get(field)
-      if (field === 'content-type' && o.rules.contentTypeParams === 'ignore') {
-        cv = mediaType(cv)
-        nv = mediaType(nv)
-      }
-      if (cv !== nv) found.add({ kind: 'range-part', part, field, ...(cv !== undefined ? { control: cv } : {}), ...(nv !== undefined ? { candidate: nv } : {}) })
-    }
-    const v = await compareStreams(cs.value.body, ns.value.body, signal)
-    compared += Math.min(v.controlLength, v.candidateLength)
-    addStreamVerdict(v, found, part)
-    if (v.failed) {
-      await Promise.all([ci.return(undefined).catch(() => undefined), ni.return(undefined).catch(() => undefined)])
-      return compared
-    }
-  }
-}
-
 /**
  * judgedEtags returns the control's and the candidate's ETag when `compareExchange` would judge
  * their consistency (`etag: consistent`, both answers with the same status, that status not
@@ -237,31 +170,276 @@ export function judgedEtags(control: Observed, candidate: Observed, rules: Rules
   return cv === undefined || nv === undefined ? undefined : [cv, nv]
 }
 
-/** cancelBody gives up reading a response's body (releasing its connection); no-op for an error. */
-export const cancelBody = (r: Observed): void => {
-  if (r.kind === 'response') void (r.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]().return?.()?.catch(() => undefined)
+
+/** boundaryFor is the boundary of a multipart/byteranges answer (a 206), or undefined. */
+export function boundaryFor(r: Response): string | undefined {
+  if (r.status !== 206) return undefined
+  return boundaryOf(r.headers.find(([k]) => k === 'content-type')?.[1])
 }
 
 /**
- * compareExchange compares the control's and the candidate's answers to one request and resolves
- * with the {@link Comparison}: status; normalised headers; and bodies read as two streams in
- * lockstep, chunk by chunk, in O(chunk) memory, recording the first differing offset, both lengths
- * and both sha256 (206: Content-Range as a header and the slice as the body; multipart: part by
- * part, boundary ignored; a body shorter than its Content-Length or cut by an error is a truncation).
- * Headers and bodies are compared only when the statuses agree. It consumes (or cancels) both
- * bodies and never rejects: failures of either side are divergences of kind `error` or `timeout`.
+ * compareHeads compares what both sides said before any body byte: a failure before the status
+ * (error or timeout), the status, and the normalised headers. It records what it finds in `found`
+ * (at once: nothing that happens to the bodies later can lose it) and returns whether the bodies
+ * are to be compared (both answered, with the same status, not a `statusOnly` one). Pure.
  */
-export async function compareExchange(
+export function compareHeads(control: Observed, candidate: Observed, o: CompareOptions, found: Found): boolean {
+  for (const [side, r] of [['control', control], ['candidate', candidate]] as const) {
+    if (r.kind !== 'error') continue
+    if (r.code === 'ERR_CLIENT_GONE') {
+      found.add({ kind: 'not-compared', reason: 'client-gone', message: r.message })
+      continue
+    }
+    found.add(r.code === 'ERR_TIMEOUT' ? { kind: 'timeout', side, afterMs: r.durationMs } : { kind: 'error', side, code: r.code, message: r.message })
+  }
+  if (control.kind === 'error' || candidate.kind === 'error') return false
+  if (control.status !== candidate.status) {
+    found.add({ kind: 'status', control: control.status, candidate: candidate.status })
+    return false
+  }
+  const ch = headerMap(control.headers)
+  const nh = headerMap(candidate.headers)
+  const multipart = boundaryFor(control) !== undefined && boundaryFor(candidate) !== undefined
+  compareHeaders(control.status, ch, nh, multipart, o, found)
+  return !o.rules.statusOnly.has(control.status)
+}
+
+/**
+ * digestResponse reads one side's body on its own ({@link digestBody}): multipart parsed when it is
+ * a multipart/byteranges answer, with the idle limit unless the side is client-paced.
+ */
+export function digestResponse(r: Response, side: Side, o: CompareOptions, signal?: AbortSignal): Promise<SideBody> {
+  return digestBody(r.body, {
+    boundary: boundaryFor(r),
+    idleMs: o.paced === side ? undefined : (o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS),
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(signal ? { signal } : {}),
+  })
+}
+
+/** The codes of a body given up on purpose, and the reason each gives. */
+const GIVEN_UP: Readonly<Record<string, NotComparedReason>> = { ERR_ABANDONED: 'budget', ERR_SHED: 'shed', ERR_SHUTDOWN: 'shutdown' }
+
+/** givenUpReason is why a side's body was given up on purpose (not a server's fault), or undefined. */
+export const givenUpReason = (b: SideBody): NotComparedReason | undefined => (b.failure ? GIVEN_UP[b.failure.code] : undefined)
+
+/**
+ * failedHere tells whether a side's body failure is the server's (to be reported, and a reason to
+ * stop reading the other side): not a client that left, nor the caller's own abort.
+ */
+export const failedHere = (b: SideBody): boolean =>
+  b.failure !== undefined && b.failure.code !== 'ERR_CLIENT_GONE' && b.failure.code !== 'ERR_ABORTED'
+
+const headerOf = (r: Response, name: string): string | undefined => r.headers.find(([k]) => k === name)?.[1]
+
+/** rangeStart is the first byte a 206's Content-Range (or a part's) covers; 0 for a 200. */
+function rangeStart(status: number, contentRange: string | undefined): number | undefined {
+  if (status === 200) return 0
+  const m = contentRange ? /^bytes (\d+)-\d+\//.exec(contentRange) : null
+  return m ? Number(m[1]) : undefined
+}
+
+/** CONTEXT_BYTES is how many bytes of each side are kept before and after a first difference. */
+export const CONTEXT_BYTES = 32
+
+/** contextOf is the context of a difference at `offset` from bytes that start at `base`. */
+function contextOf(a: Buffer, b: Buffer, base: number, offset: number): { from: number; control: string; candidate: string } {
+  const from = Math.max(base, offset - CONTEXT_BYTES)
+  const end = offset + CONTEXT_BYTES - base
+  return { from, control: a.subarray(from - base, end).toString('hex'), candidate: b.subarray(from - base, end).toString('hex') }
+}
+
+/**
+ * Locator finds where two bodies (or two parts) first differ: from their digests, from the heads
+ * kept whole, or by re-requesting the one block that differs.
+ */
+class Locator {
+  constructor(
+    readonly request: ExchangeRequest,
+    readonly found: Found,
+    /** Why no block can be re-requested, or the two sides to re-request it from. */
+    readonly zoom: string | { readonly z: Zoom; readonly control: Backend; readonly candidate: Backend; readonly etags: readonly [string, string] },
+  ) {}
+
+  /**
+   * locate compares `a` (control) with `b` (candidate) up to `limit` (all if unset), records the
+   * first difference, and returns the bytes compared. `start` is where the bytes begin in the
+   * representation on both sides (for a re-request), undefined when they cannot be asked for.
+   */
+  async locate(a: BodyDigest, b: BodyDigest, limit: number | undefined, start: number | undefined, part?: number): Promise<number> {
+    const d = diffDigests(a, b, limit)
+    const p = part === undefined ? {} : { part }
+    const shortest = Math.min(a.length, b.length)
+    const bytes = {
+      controlLength: a.length,
+      candidateLength: b.length,
+      controlSha256: a.sha256,
+      candidateSha256: b.sha256,
+      ...p,
+    }
+    switch (d.kind) {
+      case 'equal':
+        return d.compared
+      case 'prefix':
+        this.found.add({ kind: 'body-length', control: a.length, candidate: b.length, ...p })
+        return shortest
+      case 'bytes':
+        this.found.add({ kind: 'body-bytes', offset: d.offset, ...bytes, context: contextOf(a.head, b.head, 0, d.offset) })
+        return shortest
+    }
+    let why: string
+    if (typeof this.zoom === 'string') why = this.zoom
+    else if (start === undefined) why = 'the block cannot be re-requested (the sides sent different ranges)'
+    else if (!this.zoom.z.budget.take()) why = 're-request budget spent'
+    else {
+      const { z, control, candidate, etags } = this.zoom
+      const r = await zoomBlock(
+        this.request,
+        { backend: control, etag: etags[0] },
+        { backend: candidate, etag: etags[1] },
+        start + d.from,
+        start + d.to,
+        z.send,
+      )
+      if (r.kind === 'differ') {
+        const offset = d.from + r.offset
+        this.found.add({ kind: 'body-bytes', offset, ...bytes, context: contextOf(r.control, r.candidate, d.from, offset) })
+        return shortest
+      }
+      if (r.kind === 'same' && shortest < d.to && d.from + Math.min(r.control, r.candidate) >= shortest) {
+        // The shorter body ends in this block and the bytes before its end agree: a prefix.
+        this.found.add({ kind: 'body-length', control: a.length, candidate: b.length, ...p })
+        return shortest
+      }
+      why = r.kind === 'same' ? 'the re-request found the block equal: the difference did not repeat' : r.why
+    }
+    if (a.length !== b.length && shortest <= d.to) {
+      // The shorter body ends in the block: a length difference, with bytes that may also differ there.
+      this.found.add({ kind: 'body-length', control: a.length, candidate: b.length, ...p, equalUpTo: d.from })
+    } else {
+      this.found.add({ kind: 'body-bytes', offset: d.from, ...bytes, block: { from: d.from, to: d.to, why } })
+    }
+    return shortest
+  }
+}
+
+/** zoomFor says how a difference in these answers may be located exactly, or why it may not. */
+function zoomFor(control: Response, candidate: Response, o: CompareOptions): Locator['zoom'] {
+  const z = o.zoom
+  if (!z) return 'no re-request (--no-zoom)'
+  if (!z.control || !z.candidate) return 'no server to re-request from'
+  const etags = [headerOf(control, 'etag'), headerOf(candidate, 'etag')] as const
+  if (!isStrongEtag(etags[0]) || !isStrongEtag(etags[1])) return 'no re-request: both sides need a strong ETag (If-Range)'
+  // A range is of the selected representation (RFC 9110 §14.1.2): only the same coding is comparable.
+  if (headerOf(control, 'content-encoding') !== headerOf(candidate, 'content-encoding'))
+    return 'no re-request: the sides sent different content codings'
+  return { z, control: z.control, candidate: z.candidate, etags: [etags[0], etags[1]] }
+}
+
+/** declaredLength checks a body against its Content-Length: a short body is a truncation. */
+function checkDeclared(side: Side, r: Response, got: number, found: Found): boolean {
+  const cl = headerOf(r, 'content-length')
+  if (cl === undefined || !/^\d+$/.test(cl) || Number(cl) === got) return true
+  found.add({ kind: 'error', side, code: 'ERR_TRUNCATED', message: `body has ${got} bytes, Content-Length says ${cl}` })
+  return false
+}
+
+/**
+ * compareBodies compares two bodies from their digests ({@link digestResponse}) and records what
+ * differs: a body given up on purpose (`not-compared`, with its reason), a side that broke or went
+ * idle (`error`, `timeout`), a body shorter than its Content-Length, and the first difference, located
+ * exactly (from the heads, or by a re-request of its block when `o.zoom` allows) or to its block.
+ * Multipart bodies are compared part by part, boundaries ignored. A body its client cut short is
+ * compared as far as the client got. Returns the body bytes compared.
+ */
+export async function compareBodies(
+  request: ExchangeRequest,
+  control: Response,
+  candidate: Response,
+  cb: SideBody,
+  nb: SideBody,
+  o: CompareOptions,
+  found: Found,
+): Promise<number> {
+  for (const b of [cb, nb]) {
+    const reason = givenUpReason(b)
+    if (reason) {
+      found.add({ kind: 'not-compared', reason, message: b.failure!.message })
+      return 0
+    }
+  }
+  let broken = false
+  for (const [side, b] of [['control', cb], ['candidate', nb]] as const) {
+    if (!failedHere(b)) continue
+    broken = true
+    const f = b.failure!
+    if (f.code === 'ERR_TIMEOUT') found.add({ kind: 'timeout', side, afterMs: o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS })
+    else found.add({ kind: 'error', side, code: f.code === 'ERR_MULTIPART' ? 'ERR_MULTIPART' : 'ERR_TRUNCATED', message: f.message })
+  }
+  if (broken || cb.failure?.code === 'ERR_ABORTED' || nb.failure?.code === 'ERR_ABORTED') return 0
+  if (request.method === 'HEAD') return 0
+  const cut = cb.failure ? cb : nb.failure ? nb : undefined
+  if (cut && cut.digest.length === 0) {
+    found.add({ kind: 'not-compared', reason: 'client-gone', message: 'the client went away before any body byte' })
+    return 0
+  }
+  if (!cut) {
+    const okC = checkDeclared('control', control, cb.digest.length, found)
+    const okN = checkDeclared('candidate', candidate, nb.digest.length, found)
+    if (!okC || !okN) return 0
+  }
+  const locator = new Locator(request, found, zoomFor(control, candidate, o))
+  if (cb.parts && nb.parts) return compareParts(cb, nb, cut, locator, o)
+  const cs = rangeStart(control.status, headerOf(control, 'content-range'))
+  const ns = rangeStart(candidate.status, headerOf(candidate, 'content-range'))
+  // Only one side multipart: their whole bodies are compared (the Content-Type already differs).
+  const plain = !cb.parts && !nb.parts
+  return locator.locate(cb.digest, nb.digest, cut?.digest.length, plain && cs === ns ? cs : undefined)
+}
+
+/** compareParts compares two multipart bodies part by part: count, Content-Range, Content-Type, bytes. */
+async function compareParts(cb: SideBody, nb: SideBody, cut: SideBody | undefined, locator: Locator, o: CompareOptions): Promise<number> {
+  const cp = cb.parts!
+  const np = nb.parts!
+  const found = locator.found
+  let compared = 0
+  for (let part = 0; ; part++) {
+    const c = cp[part]
+    const n = np[part]
+    if (!c || !n) {
+      // A body its client cut has fewer parts through no fault of the server.
+      if ((c || n) && !cut) found.add({ kind: 'range-part', part, field: 'count', control: c ? 'more parts' : 'end', candidate: n ? 'more parts' : 'end' })
+      return compared
+    }
+    const ch = new Map(c.headers)
+    const nh = new Map(n.headers)
+    for (const field of ['content-range', 'content-type'] as const) {
+      let cv = ch.get(field)
+      let nv = nh.get(field)
+      if (field === 'content-type' && o.rules.contentTypeParams === 'ignore') {
+        cv = mediaType(cv)
+        nv = mediaType(nv)
+      }
+      if (cv !== nv) found.add({ kind: 'range-part', part, field, ...(cv !== undefined ? { control: cv } : {}), ...(nv !== undefined ? { candidate: nv } : {}) })
+    }
+    const cs = rangeStart(206, ch.get('content-range'))
+    const last = cut && part === (cut === cb ? cp : np).length - 1
+    compared += await locator.locate(c.digest, n.digest, last ? (cut === cb ? c : n).digest.length : undefined, cs === rangeStart(206, nh.get('content-range')) ? cs : undefined, part)
+  }
+}
+
+/** comparisonOf is the record of one comparison. */
+export function comparisonOf(
   request: ExchangeRequest,
   control: Observed,
   candidate: Observed,
-  options: CompareOptions,
-): Promise<Comparison> {
-  const found = new Found()
-  let bytesCompared = 0
-  const record = (): Comparison => ({
+  found: Found,
+  bytesCompared: number,
+  clock: Clock = systemClock,
+): Comparison {
+  return {
     request,
-    time: new Date((options.clock ?? systemClock).now()).toISOString(),
+    time: new Date(clock.now()).toISOString(),
     status: {
       ...(control.kind === 'response' ? { control: control.status } : {}),
       ...(candidate.kind === 'response' ? { candidate: candidate.status } : {}),
@@ -271,62 +449,70 @@ export async function compareExchange(
     divergences: found.divergences,
     ignored: found.ignored,
     noise: [],
-  })
+  }
+}
 
-  for (const [side, o] of [['control', control], ['candidate', candidate]] as const) {
-    if (o.kind !== 'error') continue
-    found.add(o.code === 'ERR_TIMEOUT' ? { kind: 'timeout', side, afterMs: o.durationMs } : { kind: 'error', side, code: o.code, message: o.message })
+/**
+ * digestBoth reads two bodies at once, each on its own ({@link digestResponse}): neither waits for
+ * the other. When one fails through its server's fault (or is given up), the other is stopped: there
+ * is nothing left to compare it with.
+ */
+export async function digestBoth(control: Response, candidate: Response, o: CompareOptions): Promise<[SideBody, SideBody]> {
+  const acs = [new AbortController(), new AbortController()] as const
+  const stopOther = (i: 0 | 1) => (b: SideBody): SideBody => {
+    if (failedHere(b)) acs[1 - i]!.abort(new CutoverError('ERR_ABORTED', 'the other side failed'))
+    return b
   }
-  if (control.kind === 'error' || candidate.kind === 'error') {
-    cancelBody(control)
-    cancelBody(candidate)
-    return record()
-  }
-  if (control.status !== candidate.status) {
-    found.add({ kind: 'status', control: control.status, candidate: candidate.status })
-    cancelBody(control)
-    cancelBody(candidate)
-    return record()
-  }
-  // Each side's fields are folded once, for the headers, the multipart check and Content-Length.
-  const ch = headerMap(control.headers)
-  const nh = headerMap(candidate.headers)
-  const cb = boundaryOf(ch.get('content-type'))
-  const nb = boundaryOf(nh.get('content-type'))
-  compareHeaders(control.status, ch, nh, cb !== undefined && nb !== undefined, options, found)
-  if (options.rules.statusOnly.has(control.status)) {
-    cancelBody(control)
-    cancelBody(candidate)
-    return record()
-  }
+  return Promise.all([
+    digestResponse(control, 'control', o, acs[0].signal).then(stopOther(0)),
+    digestResponse(candidate, 'candidate', o, acs[1].signal).then(stopOther(1)),
+  ])
+}
 
-  const ac = new AbortController()
-  const timeoutMs = options.bodyTimeoutMs ?? 60_000
-  let timedOut = false
-  const timer = (options.clock ?? systemClock).setTimeout(() => {
-    timedOut = true
-    ac.abort()
-  }, timeoutMs)
-  try {
-    if (control.status === 206 && cb !== undefined && nb !== undefined) {
-      bytesCompared = await compareMultipart(control, candidate, cb, nb, options, found, ac.signal)
-      if (timedOut) found.add({ kind: 'timeout', side: 'candidate', afterMs: timeoutMs })
-    } else {
-      const v = await compareStreams(control.body, candidate.body, ac.signal)
-      bytesCompared = Math.min(v.controlLength, v.candidateLength)
-      if (timedOut) {
-        const side = v.controlLength < v.candidateLength ? 'control' : 'candidate'
-        found.add({ kind: 'timeout', side, afterMs: timeoutMs })
-      } else if (v.failed) {
-        addStreamVerdict(v, found)
-      } else if (request.method !== 'HEAD') {
-        const okC = checkDeclared('control', ch.get('content-length'), v.controlLength, found)
-        const okN = checkDeclared('candidate', nh.get('content-length'), v.candidateLength, found)
-        if (okC && okN) addStreamVerdict(v, found)
-      }
-    }
-  } finally {
-    timer.clear()
+/**
+ * compareExchange compares the control's and the candidate's answers to one request and resolves
+ * with the {@link Comparison}: failures before a status, the status, the normalised headers
+ * ({@link compareHeads}, recorded whatever happens to the bodies), then, when the statuses agree,
+ * the bodies, each read on its own and hashed in blocks ({@link compareBodies}). It consumes (or
+ * cancels) both bodies and never rejects.
+ */
+export async function compareExchange(
+  request: ExchangeRequest,
+  control: Observed,
+  candidate: Observed,
+  options: CompareOptions,
+): Promise<Comparison> {
+  const found = new Found()
+  let bytesCompared = 0
+  if (!compareHeads(control, candidate, options, found) || control.kind !== 'response' || candidate.kind !== 'response') {
+    cancelBody(control)
+    cancelBody(candidate)
+  } else {
+    const [cb, nb] = await digestBoth(control, candidate, options)
+    bytesCompared = await compareBodies(request, control, candidate, cb, nb, options, found)
   }
-  return record()
+  return comparisonOf(request, control, candidate, found, bytesCompared, options.clock)
+}
+
+/**
+ * notComparedRecord is the record of an exchange that was not compared at all (no shadow sent,
+ * or the client left before the primary answered): the statuses known, and why.
+ */
+export function notComparedRecord(
+  request: ExchangeRequest,
+  reason: NotComparedReason,
+  message: string,
+  status: Comparison['status'],
+  clock: Clock = systemClock,
+): Comparison {
+  return {
+    request,
+    time: new Date(clock.now()).toISOString(),
+    status,
+    durationsMs: {},
+    bytesCompared: 0,
+    divergences: [{ kind: 'not-compared', reason, message }],
+    ignored: [],
+    noise: [],
+  }
 }

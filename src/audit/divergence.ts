@@ -15,10 +15,15 @@ export type Divergence =
       readonly candidate: number
       /** Set when the bodies are multipart: which part (0-based) differs in length. */
       readonly part?: number
+      /**
+       * Set when the shorter body may not be a prefix of the longer: the bytes agree up to here, and
+       * the block from here to the shorter body's end could not be compared (see body-bytes' `block`).
+       */
+      readonly equalUpTo?: number
     }
   | {
       readonly kind: 'body-bytes'
-      /** First differing byte. */
+      /** First differing byte; when `block` is set, the start of the first differing block. */
       readonly offset: number
       readonly controlLength: number
       readonly candidateLength: number
@@ -31,6 +36,12 @@ export type Divergence =
        * `from` (same coordinates as `offset`): enough for a hexdump without fetching again.
        */
       readonly context?: { readonly from: number; readonly control: string; readonly candidate: string }
+      /**
+       * Set when the exact offset is not known: the first difference lies in [from, to), one hashed
+       * block, and `why` says why it was not located exactly (no re-request: `--no-zoom`, a weak or
+       * missing ETag, the re-request budget; or what the re-request met: a side that changed since).
+       */
+      readonly block?: { readonly from: number; readonly to: number; readonly why: string }
     }
   | {
       /** A multipart part whose Content-Range or Content-Type differs, or a part count mismatch. */
@@ -48,6 +59,24 @@ export type Divergence =
       readonly message: string
     }
   | { readonly kind: 'timeout'; readonly side: 'control' | 'candidate'; readonly afterMs: number }
+  | {
+      /**
+       * The bodies (or the whole exchange) were not compared, for a stated reason: the mirror's byte
+       * budget for comparers (`budget`), shedding under load (`shed`), a full shadow queue
+       * (`queue-full`), the audit stopping (`shutdown`), or the client leaving before any byte
+       * (`client-gone`). Status and header divergences found before are kept next to it. Not a
+       * difference between the servers: counted apart, as not compared.
+       */
+      readonly kind: 'not-compared'
+      readonly reason: NotComparedReason
+      readonly message: string
+    }
+
+/** NotComparedReason is why a comparison was given up (see the `not-compared` divergence). */
+export type NotComparedReason = 'budget' | 'shed' | 'queue-full' | 'shutdown' | 'client-gone'
+
+/** NOT_COMPARED_REASONS lists every {@link NotComparedReason}. */
+export const NOT_COMPARED_REASONS: readonly NotComparedReason[] = ['budget', 'shed', 'queue-full', 'shutdown', 'client-gone']
 
 /** DivergenceKind is the `kind` of a {@link Divergence}. */
 export type DivergenceKind = Divergence['kind']
@@ -61,6 +90,7 @@ export const DIVERGENCE_KINDS: readonly DivergenceKind[] = [
   'range-part',
   'error',
   'timeout',
+  'not-compared',
 ]
 
 /**
@@ -93,6 +123,8 @@ export function divergenceKey(d: Divergence): string {
     case 'error':
     case 'timeout':
       return `${d.kind}:${d.side}`
+    case 'not-compared':
+      return `${d.kind}:${d.reason}`
     default:
       return d.kind
   }

@@ -1,25 +1,24 @@
 import type { Clock } from '../core/clock.js'
-import { compareExchange, judgedEtags, type CompareOptions } from './compare.js'
+import { CutoverError } from '../core/errors.js'
+import {
+  compareBodies,
+  compareHeads,
+  comparisonOf,
+  digestResponse,
+  failedHere,
+  Found,
+  givenUpReason,
+  judgedEtags,
+  type CompareOptions,
+  type Response,
+} from './compare.js'
+import type { SideBody } from './digest-body.js'
 import { withNoise, type Comparison } from './divergence.js'
 import { validatorsFor, type EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
 import type { Backend, SendOptions } from './http-backend.js'
 import { DEFAULT_RULES, type Rules } from './rules.js'
-import { splitBody } from './split-body.js'
-
-/**
- * DEFAULT_SPLIT_LAG_BYTES bounds how far one reader of the control's body may run ahead of the
- * other when the body feeds both the main and the baseline comparison: 8 MiB.
- */
-export const DEFAULT_SPLIT_LAG_BYTES = 8 * 1024 * 1024
-
-/** CompareFn is the signature of compareExchange, injectable for tests. */
-export type CompareFn = (
-  request: ExchangeRequest,
-  control: Observed,
-  candidate: Observed,
-  options: CompareOptions,
-) => Promise<Comparison>
+import type { ZoomBudget } from './zoom.js'
 
 /**
  * Answered is a side whose answer the caller already has, or is already getting (the mirror's
@@ -28,12 +27,13 @@ export type CompareFn = (
  */
 export interface Answered {
   readonly answer: Observed | Promise<Observed>
+  /** The server that answered: a differing block is re-requested from it (zoom). If unset, none is. */
+  readonly backend?: Backend | undefined
   /**
-   * A second reader of the answer's body, for the baseline comparison when this side is the
-   * control (the mirror's second tee of the primary's body). If unset, the body is split
-   * (splitBody) between the two comparisons.
+   * A client reads this body (the mirror's primary): it has no time limit, and a client that
+   * leaves early cuts it; what it received is compared (CompareOptions.paced).
    */
-  readonly baselineBody?: AsyncIterable<Uint8Array>
+  readonly paced?: boolean
 }
 
 /** ExperimentSide is a server the experiment sends to, or an answer it is given. */
@@ -72,34 +72,41 @@ export interface ExperimentOptions {
   readonly validatorsOf?: Side
   /** Where the comparison's time comes from. If unset, the system clock. */
   readonly clock?: Clock
-  /** Body comparison time limit. If unset, compareExchange's default (60 s). */
+  /** How long a body may send no byte (see CompareOptions.bodyTimeoutMs). If unset, 60 s. */
   readonly bodyTimeoutMs?: number | undefined
-  /** Lag bound when one body feeds two comparisons. If unset, DEFAULT_SPLIT_LAG_BYTES. */
-  readonly splitLagBytes?: number
-  /** Options of every send (abort signal, shadow marker, X-Forwarded-For). If unset, none. */
+  /**
+   * Re-requests that locate a difference exactly (one block from both sides, If-Range their strong
+   * ETags): the budget they are taken from. If unset, none is made (`--no-zoom`): a difference
+   * beyond the first block is located to its block.
+   */
+  readonly zoom?: ZoomBudget | undefined
+  /** Options of every send and re-request (abort signal, shadow marker, X-Forwarded-For). If unset, none. */
   readonly send?: SendOptions
   /**
    * Called with each answer of a side the experiment sent to (not with {@link Answered} ones),
    * as soon as it arrives: latencies, error counts, the headers for a diff. Must not throw.
    */
   readonly onAnswer?: (side: SideName, answer: Observed) => void
-  /** The comparer. If unset, compareExchange. */
-  readonly compare?: CompareFn
 }
 
 const isBackend = (s: ExperimentSide): s is Backend => 'send' in s
 
+/** stopped is the reason a body no longer needed is stopped with. */
+const stopped = (): CutoverError => new CutoverError('ERR_ABORTED', 'not needed: the comparison ended before this body')
+
 /**
- * runExperiment is one audit experiment, the same for mirror, replay and compare:
- * it translates the request's validators for each side ({@link validatorsFor}), sends to every
- * side that is a Backend at once, and compares control with candidate and, with a baseline,
- * control with baseline (the control's one body feeds both), each comparison starting as soon as
- * its two answers are there; what the baseline comparison also shows moves to noise. ETags are
- * learnt by the experiment, not by the comparison: the main pair is judged against the pairs of
- * earlier exchanges and learnt in one step, just before comparing, so the comparison is a pure
- * function of its inputs. Control-vs-baseline learns nothing: its tags are old's on both sides.
- * Resolves with the {@link Comparison}; never rejects (failures are divergences), and consumes or
- * cancels every body.
+ * runExperiment is one audit experiment, the same for mirror, replay and compare. It translates
+ * the request's validators for each side ({@link validatorsFor}) and sends to every side that is a
+ * Backend at once. Each body is read as soon as its answer is there, on its own, hashed in blocks
+ * (never in lockstep with another: O(block) memory whatever the sizes and paces). As soon as both
+ * answers of a comparison are there, failures, status and headers are compared and recorded
+ * (nothing that happens to the bodies later can lose them); then the bodies' digests are compared,
+ * and the first difference located (exactly from the first block or a re-request, `zoom`; or to its
+ * block). With a baseline, control-vs-baseline is compared the same way from the same control
+ * digest, and what it also shows moves to noise. ETags are learnt by the experiment: the main pair
+ * is judged against earlier exchanges' pairs and learnt in one step, just before comparing heads, so
+ * the comparison is a pure function of its inputs. Resolves with the {@link Comparison}; never
+ * rejects (failures are divergences), and consumes or cancels every body.
  */
 export async function runExperiment(
   request: ExchangeRequest,
@@ -108,7 +115,6 @@ export async function runExperiment(
 ): Promise<Comparison> {
   const rules = o.rules ?? DEFAULT_RULES
   const etags = o.etags
-  const compare = o.compare ?? compareExchange
   const from = o.validatorsOf ?? 'control'
   const ask = (name: SideName, side: ExperimentSide, to: Side): Promise<Observed> => {
     if (!isBackend(side)) return Promise.resolve(side.answer)
@@ -121,33 +127,73 @@ export async function runExperiment(
   const controlP = ask('control', sides.control, 'control')
   const candidateP = ask('candidate', sides.candidate, 'candidate')
   const baselineP = sides.baseline ? ask('baseline', sides.baseline, 'control') : undefined
+  const serverOf = (s: ExperimentSide): Backend | undefined => (isBackend(s) ? s : s.backend)
+  const pacedSide = (s: ExperimentSide): boolean => !isBackend(s) && s.paced === true
   const options: CompareOptions = {
     rules,
-    ...(o.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: o.bodyTimeoutMs } : {}),
+    bodyTimeoutMs: o.bodyTimeoutMs,
     ...(o.clock ? { clock: o.clock } : {}),
+    paced: pacedSide(sides.control) ? 'control' : pacedSide(sides.candidate) ? 'candidate' : undefined,
+    zoom: o.zoom && { budget: o.zoom, control: serverOf(sides.control), candidate: serverOf(sides.candidate), send: o.send },
+  }
+  // Control-vs-baseline only needs kinds, for noise: no re-request is made for it.
+  // The baseline is sent to, never client-paced.
+  const baseOptions: CompareOptions = { ...options, zoom: undefined, paced: options.paced === 'control' ? 'control' : undefined }
+
+  // Each body is read from the moment its answer is there, whatever the other sides do.
+  const stop = { control: new AbortController(), candidate: new AbortController(), baseline: new AbortController() }
+  const read = (p: Promise<Observed>, side: Side, ac: AbortController, co: CompareOptions): Promise<SideBody | undefined> =>
+    p.then(a => (a.kind === 'response' ? digestResponse(a, side, co, ac.signal) : undefined))
+  // A body the comparisons no longer need is stopped: the control's once neither comparison needs it.
+  let controlUsers = baselineP ? 2 : 1
+  const release = (): void => {
+    if (--controlUsers === 0) stop.control.abort(stopped())
+  }
+  const controlBody = read(controlP, 'control', stop.control, options).then(b => {
+    // A control that failed or was given up leaves nothing to compare the others with.
+    if (b && (failedHere(b) || givenUpReason(b))) {
+      stop.candidate.abort(stopped())
+      stop.baseline.abort(stopped())
+    }
+    return b
+  })
+  const candidateBody = read(candidateP, 'candidate', stop.candidate, options)
+  const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions)
+
+  /** compareWith compares the control with one other side: heads at once, then bodies. */
+  const compareWith = async (
+    otherP: Promise<Observed>,
+    otherBody: Promise<SideBody | undefined>,
+    otherStop: AbortController,
+    co: CompareOptions,
+    learn: boolean,
+  ): Promise<Comparison> => {
+    const [control, other] = await Promise.all([controlP, otherP])
+    const found = new Found()
+    let c = co
+    if (learn && etags) {
+      // Judged against earlier exchanges and learnt in one step, with nothing awaited in between,
+      // so that of two exchanges in flight the later one is judged against the earlier one's pair.
+      const pair = judgedEtags(control, other, rules)
+      if (pair) c = { ...co, etagsConsistent: etags.observe(request.path, pair[0], pair[1]) }
+    }
+    let bytes = 0
+    if (compareHeads(control, other, c, found)) {
+      const [cb, ob] = await Promise.all([controlBody, otherBody])
+      release()
+      bytes = await compareBodies(request, control as Response, other as Response, cb!, ob!, c, found)
+    } else {
+      otherStop.abort(stopped())
+      release()
+      await otherBody
+    }
+    return comparisonOf(request, control, other, found, bytes, o.clock)
   }
 
-  const control = await controlP
-  let forMain = control
-  let forBase = control
-  if (baselineP && control.kind === 'response') {
-    const spare = isBackend(sides.control) ? undefined : sides.control.baselineBody
-    if (spare) forBase = { ...control, body: spare }
-    else {
-      // The control's one body feeds both comparisons; no client waits on it, so it may apply backpressure.
-      const [a, b] = splitBody(control.body, o.splitLagBytes ?? DEFAULT_SPLIT_LAG_BYTES)
-      forMain = { ...control, body: a }
-      forBase = { ...control, body: b }
-    }
-  }
-  const main = candidateP.then(candidate => {
-    // Judged against earlier exchanges and learnt in one step, with nothing awaited in between, so
-    // that of two exchanges in flight the later one is judged against the earlier one's pair.
-    const pair = etags ? judgedEtags(forMain, candidate, rules) : undefined
-    const consistent = pair ? etags!.observe(request.path, pair[0], pair[1]) : undefined
-    return compare(request, forMain, candidate, consistent === undefined ? options : { ...options, etagsConsistent: consistent })
-  })
-  const base = baselineP?.then(b => compare(request, forBase, b, options))
+  const main = compareWith(candidateP, candidateBody, stop.candidate, options, true)
+  const base = baselineP && compareWith(baselineP, baselineBody!, stop.baseline, baseOptions, false)
   const [m, b] = await Promise.all([main, base])
+  // Every body has been read or stopped by now.
+  await controlBody
   return b ? withNoise(m, b) : m
 }

@@ -21,10 +21,11 @@ import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-fac
 import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { captureRecord } from './capture-record.js'
-import type { Comparison } from './divergence.js'
+import { notComparedRecord } from './compare.js'
+import type { Comparison, NotComparedReason } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
-import { runExperiment, type Answered, type CompareFn, type ExperimentOptions, type SideName } from './experiment.js'
+import { runExperiment, type Answered, type ExperimentOptions, type SideName } from './experiment.js'
 import { classify, describe, requestFields, type Backend } from './http-backend.js'
 import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
@@ -32,9 +33,9 @@ import type { Rules } from './rules.js'
 import { TaskQueue } from './task-queue.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
+import type { ZoomBudget } from './zoom.js'
 
 export { MirrorStats } from './mirror-metrics.js'
-export type { CompareFn } from './experiment.js'
 
 /**
  * DEFAULT_TEE_BUDGET bounds the bytes all tees of a mirror hold together: 32 MiB, four comparisons
@@ -102,10 +103,17 @@ export interface MirrorOptions {
    * Pass the same choice to the backends so that both sides see the same Host. If unset, `rewrite`.
    */
   readonly hostHeader?: 'keep' | 'rewrite'
-  /** Body comparison time limit, passed to the comparer. If unset, its default (60 s). */
+  /**
+   * How long the other server's body may send no byte before it times out (the primary's goes at
+   * its client's pace and has no limit). If unset, 60 s.
+   */
   readonly bodyTimeoutMs?: number
-  /** The comparer. If unset, compareExchange. */
-  readonly compare?: CompareFn
+  /**
+   * The budget of re-requests that locate a difference beyond the first block exactly (one block
+   * from both servers, If-Range their strong ETags: load on the production server, hence bounded).
+   * If unset, none is made and such a difference is located to its block.
+   */
+  readonly zoom?: ZoomBudget | undefined
   /**
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
    * shed). While it is (or while the comparisons in progress hold over half the tee budget), a new
@@ -123,8 +131,10 @@ export interface MirrorOptions {
 /** Per-request state shared by the client path and the shadow task. */
 interface RequestContext {
   readonly start: number
-  /** The primary's body readers: one, two with a baseline while old is primary; empty when not shadowed. */
+  /** The primary's body reader, when shadowed (its one digest serves the baseline comparison too). */
   readonly tees: BodyTee[]
+  /** Why no shadow was sent (admission refused it): recorded as not compared when the response closes. */
+  dropped?: NotComparedReason
   /** Resolves with what the primary answered (response or error). */
   readonly primary: Promise<Observed>
   settle: (o: Observed) => void
@@ -250,10 +260,9 @@ export class Mirror {
       // While new answers clients, their validators carry new's tags.
       validatorsOf: this.#primaryIsOld ? 'control' : 'candidate',
       bodyTimeoutMs: o.bodyTimeoutMs,
-      splitLagBytes: teeBytes,
+      zoom: o.zoom,
       clock: this.#clock,
       onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a),
-      ...(o.compare ? { compare: o.compare } : {}),
     }
 
     const https = new URL(this.#primary.base).protocol === 'https:'
@@ -333,6 +342,7 @@ export class Mirror {
       this.stats.skipped++
     } else if (this.#shed()) {
       this.#dropped(true)
+      ctx.dropped = 'shed'
     } else {
       const exchange: ExchangeRequest = {
         id: randomUUID(),
@@ -341,14 +351,14 @@ export class Mirror {
         headers,
       }
       if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
-        // The task starts on a microtask and the primary is asked below: the tees exist before
-        // either can read or feed them.
-        const n = this.#o.baseline && this.#primaryIsOld ? 2 : 1
-        for (let i = 0; i < n; i++) ctx.tees.push(new BodyTee(this.#teeBytes, this.#teeBudget))
+        // The task starts on a microtask and the primary is asked below: the tee exists before
+        // either can read or feed it.
+        ctx.tees.push(new BodyTee(this.#teeBytes, this.#teeBudget))
         this.#pending.add(ctx)
         this.stats.pending = this.#pending.size
       } else {
         this.#dropped(false)
+        ctx.dropped = 'queue-full'
       }
     }
 
@@ -357,10 +367,11 @@ export class Mirror {
       const finished = res.writableFinished
       if (!finished && !ctx.bodyDone) {
         // The client went away mid-response: the primary's body stops short through no fault of the
-        // server, so there is nothing fair to compare.
+        // server. What it sent so far is compared; the rest was never sent.
         ctx.abandoned = true
-        for (const t of ctx.tees) t.abandon()
-        ctx.settle({ kind: 'error', code: 'ERR_ABANDONED', message: 'client went away', durationMs: 0 })
+        const gone = new CutoverError('ERR_CLIENT_GONE', `the client went away after ${ctx.bytes} bytes of the body`)
+        for (const t of ctx.tees) t.error(gone)
+        ctx.settle({ kind: 'error', code: 'ERR_CLIENT_GONE', message: 'the client went away before the status', durationMs: 0 })
         // The request body was complete, so http-proxy does not abort the upstream exchange itself;
         // cut it rather than download the rest of a body nobody reads.
         ctx.upstream?.destroy()
@@ -377,6 +388,11 @@ export class Mirror {
           aborted: !finished,
         }),
       )
+      if (ctx.dropped) {
+        const status = ctx.status > 0 ? (this.#primaryIsOld ? { control: ctx.status } : { candidate: ctx.status }) : {}
+        const why = ctx.dropped === 'shed' ? 'shed: the mirror was saturated when the request came' : 'the shadow queue was full when the request came'
+        this.#record(notComparedRecord({ id: randomUUID(), method, path: target!, headers }, ctx.dropped, why, status, this.#clock), false)
+      }
       if (this.#active === 0) this.#clientsIdle?.()
     })
 
@@ -424,7 +440,7 @@ export class Mirror {
         kept = true
         continue
       }
-      for (const t of ctx.tees) t.abandon()
+      for (const t of ctx.tees) t.abandon('ERR_SHED')
       n++
     }
     this.stats.shed += n
@@ -564,22 +580,29 @@ export class Mirror {
    * count. It never rejects.
    */
   async #runShadow(req: ExchangeRequest, ctx: RequestContext, remote: string): Promise<void> {
-    let outcome: 'compared' | 'abandoned' = 'abandoned'
+    const clock = this.#clock
+    let c: Comparison | undefined
     try {
-      if (this.#stop.signal.aborted || givenUp(ctx)) return
       // The shadow goes out once the primary has answered, not alongside the client's request: on a
       // busy machine the other server's work would compete for the CPU with the primary's while the
       // client waits. The primary's body is tee'd from its first byte, so nothing is missed; a small
       // body is usually written to the client before the shadow request is (ticks run before
       // promise continuations).
-      const primary = await ctx.primary
-      if (this.#stop.signal.aborted || givenUp(ctx)) return
-      // One tee per comparison that reads the primary's body: the second feeds old-vs-baseline.
-      const answered: Answered = {
-        answer: withBody(primary, ctx.tees[0]),
-        ...(ctx.tees[1] ? { baselineBody: ctx.tees[1] } : {}),
+      const primary = this.#stop.signal.aborted ? undefined : await ctx.primary
+      const side = (s: number | undefined): Comparison['status'] =>
+        s === undefined ? {} : this.#primaryIsOld ? { control: s } : { candidate: s }
+      if (!primary || this.#stop.signal.aborted) {
+        c = notComparedRecord(req, 'shutdown', 'the mirror stopped before the shadow was sent', side(primary?.kind === 'response' ? primary.status : undefined), clock)
+        return
       }
-      const c = await runExperiment(
+      if (primary.kind === 'error' && primary.code === 'ERR_CLIENT_GONE') {
+        c = notComparedRecord(req, 'client-gone', primary.message, {}, clock)
+        return
+      }
+      // The primary's one digest serves the baseline comparison too; a differing block is
+      // re-requested from the primary itself.
+      const answered: Answered = { answer: withBody(primary, ctx.tees[0]), backend: this.#primary, paced: true }
+      c = await runExperiment(
         req,
         {
           control: this.#primaryIsOld ? answered : this.#o.old,
@@ -588,19 +611,16 @@ export class Mirror {
         },
         { ...this.#experiment, send: { signal: this.#stop.signal, marker: true, forwardedFor: remote } },
       )
-      if (this.#stop.signal.aborted || givenUp(ctx)) return
-      outcome = 'compared'
-      this.#record(c)
+      if (this.#stop.signal.aborted) c = cutByShutdown(c)
     } catch (err) {
-      // runExperiment does not reject: this is a bug, counted as abandoned so the stats add up.
+      // runExperiment does not reject: this is a bug, recorded as not compared so the stats add up.
       this.#o.logger?.error({ err, path: req.path }, 'shadow comparison failed')
+      c = notComparedRecord(req, 'shutdown', 'the comparison failed (see the log)', {}, clock)
     } finally {
       this.#pending.delete(ctx)
       this.stats.pending = this.#pending.size
-      if (outcome === 'abandoned') {
-        for (const t of ctx.tees) t.abandon() // stop buffering for a reader that will never come
-        this.stats.abandoned++
-      }
+      for (const t of ctx.tees) t.abandon() // stop buffering for a reader that is done or never came
+      if (c) this.#record(c, true)
     }
   }
 
@@ -610,8 +630,13 @@ export class Mirror {
     if (a.kind === 'error' && !this.#stop.signal.aborted) this.stats.shadowErrors++
   }
 
-  #record(c: Comparison): void {
+  /**
+   * #record counts one record and hands it on. `ran`: a shadow ran for it (so a record not compared
+   * counts as abandoned); otherwise admission refused it, already counted as dropped.
+   */
+  #record(c: Comparison, ran: boolean): void {
     this.stats.count(c)
+    if (ran && c.divergences.some(d => d.kind === 'not-compared')) this.stats.abandoned++
     try {
       this.#o.onComparison?.(c)
     } catch (err) {
@@ -643,6 +668,7 @@ export class Mirror {
     await closed
     if (!(await within(this.queue.idle(), deadline - this.#clock.monotonic(), this.#clock))) {
       forced = true
+      for (const ctx of this.#pending) for (const t of ctx.tees) t.abandon('ERR_SHUTDOWN')
       this.#stop.abort()
       // Cut sends fail at once and queued items return without sending; the bound only guards
       // against a comparer that ignores its streams ending.
@@ -652,6 +678,22 @@ export class Mirror {
     this.#ownLoad?.close()
     this.#shedTimer?.clear()
     return { forced }
+  }
+}
+
+/**
+ * cutByShutdown turns what a shutdown cut in a comparison (sends aborted before their status) into
+ * one `not-compared` divergence, keeping what was found before.
+ */
+function cutByShutdown(c: Comparison): Comparison {
+  const cut = (d: Comparison['divergences'][number]): boolean => d.kind === 'error' && d.code === 'ERR_ABORTED'
+  if (!c.divergences.some(cut) || c.divergences.some(d => d.kind === 'not-compared')) return c
+  return {
+    ...c,
+    divergences: [
+      ...c.divergences.filter(d => !cut(d)),
+      { kind: 'not-compared', reason: 'shutdown', message: 'the mirror stopped before the comparison was done' },
+    ],
   }
 }
 

@@ -1,4 +1,9 @@
 /**
+ * DEFAULT_SPLIT_LAG_BYTES bounds how far one reader of a split body may run ahead of the other: 8 MiB.
+ */
+export const DEFAULT_SPLIT_LAG_BYTES = 8 * 1024 * 1024
+
+/**
  * splitBody lets two readers read one body stream that is not on the client path (a shadow
  * response compared both with the candidate and with the noise baseline). Each chunk is read from
  * the source once and handed to both readers. Unlike a {@link BodyTee}, it applies backpressure:

@@ -6,7 +6,7 @@ import { runExperiment } from '../audit/experiment.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
-import { parseDuration, parseUrl } from './options.js'
+import { parseDuration, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { loadRules } from './load-rules.js'
 import { systemClock } from '../core/clock.js'
 
@@ -21,6 +21,8 @@ interface CompareFlags {
   rules?: string
   color: ColorMode
   timeout: number
+  zoom: boolean
+  zoomRate: number
 }
 
 /** TOKEN is an RFC 9110 §5.6.2 token: what a header name may be made of. */
@@ -93,6 +95,8 @@ export function register(program: Command): void {
         .default(30_000, '30s')
         .argParser(parseDuration),
     )
+    .addOption(noZoomOption())
+    .addOption(zoomRateOption())
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -139,6 +143,7 @@ async function runCompare(
         rules,
         clock,
         bodyTimeoutMs: f.timeout,
+        zoom: zoomBudget(f, clock),
         onAnswer: (side, a) => {
           if (side !== 'baseline') answers[side] = a
         },

@@ -13,7 +13,7 @@ import { DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
-import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl } from './options.js'
+import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { loadRules } from './load-rules.js'
 import { systemClock } from '../core/clock.js'
 
@@ -37,6 +37,8 @@ interface MirrorFlags {
   statusInterval?: number
   hostHeader: 'keep' | 'rewrite'
   timeout: number
+  zoom: boolean
+  zoomRate: number
   grace: number
 }
 
@@ -146,6 +148,8 @@ export function register(program: Command): void {
         .default(30_000, '30s')
         .argParser(parseDuration),
     )
+    .addOption(noZoomOption())
+    .addOption(zoomRateOption())
     .addOption(
       new Option(
         '--status-interval <duration>',
@@ -218,6 +222,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     teeBytes: f.maxLag,
     teeBudgetBytes: f.maxBuffered,
     shedAbove: f.shedAbove,
+    zoom: zoomBudget(f, systemClock),
     onComparison: c => {
       if (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0) out?.write(c)
     },

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError, Option } from 'commander'
+import { BLOCK_BYTES } from '../audit/body-digest.js'
+import { DEFAULT_ZOOMS_PER_MINUTE, ZoomBudget } from '../audit/zoom.js'
+import type { Clock } from '../core/clock.js'
 import { isMediaType, MimeTable } from '../http/mime-table.js'
 import { SNIFF } from '../http/content-type-resolver.js'
 
@@ -85,4 +88,25 @@ export function loadMimeTable(file: string): MimeTable {
     throw new Error(`--mime-types ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message}`)
   }
   return MimeTable.parse(text, file) // its errors read FILE:LINE: what is wrong
+}
+
+/**
+ * noZoomOption is `--no-zoom`, the same for mirror, replay and compare: no re-request locates a
+ * body difference exactly.
+ */
+export const noZoomOption = (): Option =>
+  new Option(
+    '--no-zoom',
+    `never re-request a differing block to find the exact offset (the record then gives the ${BLOCK_BYTES / 1024} KiB block it lies in)`,
+  )
+
+/** zoomRateOption is `--zoom-rate <per-minute>`, the bound of those re-requests (load on the old server). */
+export const zoomRateOption = (): Option =>
+  new Option('--zoom-rate <per-minute>', 're-requests (one block from both servers, If-Range their strong ETags) allowed a minute')
+    .default(DEFAULT_ZOOMS_PER_MINUTE)
+    .argParser(parseCount(1))
+
+/** zoomBudget is the re-request budget the zoom flags ask for, or undefined with `--no-zoom`. */
+export function zoomBudget(f: { readonly zoom: boolean; readonly zoomRate: number }, clock: Clock): ZoomBudget | undefined {
+  return f.zoom ? new ZoomBudget(f.zoomRate, clock) : undefined
 }

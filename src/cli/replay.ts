@@ -9,7 +9,7 @@ import { EtagPairs } from '../audit/etag-pairs.js'
 import { LOG_FORMATS, readRecords } from '../replay/read-records.js'
 import type { LogFormat } from '../replay/record.js'
 import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
-import { parseBytes, parseCount, parseDuration, parseUrl } from './options.js'
+import { parseBytes, parseCount, parseDuration, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { DEFAULT_MAX_LINE_BYTES } from '../replay/split-lines.js'
 import { loadRules } from './load-rules.js'
 import { onReopen, onShutdown } from './on-shutdown.js'
@@ -29,6 +29,8 @@ interface ReplayFlags {
   rules?: string
   out?: string
   timeout: number
+  zoom: boolean
+  zoomRate: number
   minCompared: number
   includeShadows?: boolean
   maxLineBytes: number
@@ -124,6 +126,8 @@ export function register(program: Command): void {
     .addOption(new Option('--max-line-bytes <size>', 'a longer log line is a bad line, skipped in bounded memory').default(DEFAULT_MAX_LINE_BYTES, '1MiB').argParser(parseBytes))
     .addOption(new Option('--min-compared <n>', 'exit 3 when fewer comparisons than this were made (probes count)').default(1).argParser(parseCount(0)))
     .addOption(new Option('--timeout <duration>', 'a side with no status after this long is a timeout divergence').default(30_000, '30s').argParser(parseDuration))
+    .addOption(noZoomOption())
+    .addOption(zoomRateOption())
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -194,6 +198,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       baseline,
       rules,
       etags: new EtagPairs(),
+      zoom: zoomBudget(f, clock),
       concurrency: f.concurrency,
       rate: f.rate,
       speed: f.speed,

@@ -23,8 +23,17 @@ export type ErrorCode =
   | 'ERR_CONNECT'
   /** A backend failed after the connection was made: reset, closed, malformed response. */
   | 'ERR_UPSTREAM'
-  /** A comparison was given up because its reader fell too far behind the client (audit tee). */
+  /**
+   * A comparison was given up because its reader fell too far behind the client, or the bytes held
+   * for comparers reached their budget (audit tee).
+   */
   | 'ERR_ABANDONED'
+  /** A comparison was given up to keep the CPU for the client path (mirror saturated). */
+  | 'ERR_SHED'
+  /** A comparison was cut because the audit was stopping (grace period over). */
+  | 'ERR_SHUTDOWN'
+  /** The client went away before the end of a body: what it received is all there is to compare. */
+  | 'ERR_CLIENT_GONE'
   /** A multipart body that does not parse (audit comparison). */
   | 'ERR_MULTIPART'
   /** A body shorter than announced, or cut by an error after the status (audit comparison). */

@@ -1,5 +1,5 @@
-import { cancelBody, streamDivergences } from '../audit/compare.js'
-import { compareStreams } from '../audit/stream-compare.js'
+import { cancelBody } from '../audit/cancel-body.js'
+import { compareStreams, type StreamVerdict } from '../audit/stream-compare.js'
 import type { Divergence } from '../audit/divergence.js'
 import type { Observed } from '../audit/exchange.js'
 
@@ -63,6 +63,34 @@ export function chooseProbes(target: ProbeTarget, n: number, random: () => numbe
   return probes.slice(0, n)
 }
 
+/**
+ * sliceDivergences turns the verification of a slice into divergences: a truncation of the side that
+ * broke, the first differing byte (with both lengths, digests and context), or a length difference;
+ * none when the bytes agree.
+ */
+function sliceDivergences(v: StreamVerdict): Divergence[] {
+  if (v.failed) {
+    const got = v.failed.side === 'control' ? v.controlLength : v.candidateLength
+    const e = v.failed.error
+    return [{ kind: 'error', side: v.failed.side, code: 'ERR_TRUNCATED', message: `body broke after ${got} bytes: ${e instanceof Error ? e.message : String(e)}` }]
+  }
+  if (v.offset !== undefined) {
+    return [
+      {
+        kind: 'body-bytes',
+        offset: v.offset,
+        controlLength: v.controlLength,
+        candidateLength: v.candidateLength,
+        controlSha256: v.controlSha256,
+        candidateSha256: v.candidateSha256,
+        ...(v.context ? { context: v.context } : {}),
+      },
+    ]
+  }
+  if (v.controlLength !== v.candidateLength) return [{ kind: 'body-length', control: v.controlLength, candidate: v.candidateLength }]
+  return []
+}
+
 /** slice yields bytes [start, start+length) of a stream and stops reading (cancels) after them. */
 async function* slice(src: AsyncIterable<Uint8Array>, start: number, length: number): AsyncGenerator<Uint8Array> {
   let pos = 0
@@ -102,5 +130,5 @@ export async function verifySlice(
     return []
   }
   const length = range.end - range.start + 1
-  return streamDivergences(await compareStreams(slice(whole.body, range.start, length), part.body))
+  return sliceDivergences(await compareStreams(slice(whole.body, range.start, length), part.body))
 }

@@ -2,10 +2,11 @@ import { AuditStats } from '../audit/audit-stats.js'
 import type { Comparison, Divergence } from '../audit/divergence.js'
 import { validatorsFor, type EtagPairs } from '../audit/etag-pairs.js'
 import type { ExchangeRequest, Observed } from '../audit/exchange.js'
-import { DEFAULT_SPLIT_LAG_BYTES, runExperiment, type ExperimentSide } from '../audit/experiment.js'
+import { runExperiment, type ExperimentSide } from '../audit/experiment.js'
+import type { ZoomBudget } from '../audit/zoom.js'
 import type { Backend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
-import { splitBody } from '../audit/split-body.js'
+import { DEFAULT_SPLIT_LAG_BYTES, splitBody } from '../audit/split-body.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { chooseProbes, verifySlice, type ProbeTarget } from './probes.js'
@@ -27,6 +28,11 @@ export interface ReplayOptions {
   readonly baseline?: Backend | undefined
   readonly rules: Rules
   readonly etags: EtagPairs
+  /**
+   * The budget of re-requests that locate a difference beyond the first block exactly (see
+   * ExperimentOptions.zoom). If unset, none is made.
+   */
+  readonly zoom?: ZoomBudget | undefined
   /** Exchanges in flight at once. Defaults to 8. */
   readonly concurrency?: number
   /** Cap on requests sent per second (records and probes). Unset: no cap. */
@@ -172,7 +178,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       const split = answer.then(a =>
         a.kind === 'response' ? splitBody(a.body, DEFAULT_SPLIT_LAG_BYTES).map(body => ({ ...a, body })) : [a, a],
       )
-      candidate = { answer: split.then(([n]) => n!) }
+      candidate = { answer: split.then(([n]) => n!), backend: o.new }
       verified = Promise.all([whole, split]).then(([w, [, part]]) => verifySlice(w, part!, verify))
     }
     const cmp = await runExperiment(
@@ -181,6 +187,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       {
         rules: o.rules,
         etags: o.etags,
+        zoom: o.zoom,
         clock,
         onAnswer: (side, a) => {
           if (side === 'control') seen = controlFacts(a)

@@ -29,6 +29,7 @@ const KIND_COLORS: Readonly<Record<DivergenceKind, string>> = {
   'range-part': '#009E73',
   error: '#444444',
   timeout: '#56B4E9',
+  'not-compared': '#BBBBBB',
 }
 const SIDE_COLORS = { control: '#9AA5B8', candidate: '#0072B2' } as const
 

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import type { Comparison } from '../audit/divergence.js'
+import { NOT_COMPARED_REASONS, type Comparison } from '../audit/divergence.js'
 import { CutoverError } from '../core/errors.js'
 import { gunzipMembers, type GunzipEnd } from '../replay/gunzip-members.js'
 import { splitLines } from '../replay/split-lines.js'
@@ -48,7 +48,7 @@ const isSide = (v: unknown): boolean => v === 'control' || v === 'candidate'
 const FIELDS: Readonly<Record<string, Readonly<Record<string, (v: unknown) => boolean>>>> = {
   status: { control: isNum, candidate: isNum },
   header: { name: isStr, control: optStr, candidate: optStr },
-  'body-length': { control: isNum, candidate: isNum, part: optNum },
+  'body-length': { control: isNum, candidate: isNum, part: optNum, equalUpTo: optNum },
   'body-bytes': {
     offset: isNum,
     controlLength: isNum,
@@ -56,6 +56,7 @@ const FIELDS: Readonly<Record<string, Readonly<Record<string, (v: unknown) => bo
     controlSha256: isStr,
     candidateSha256: isStr,
     part: optNum,
+    block: v => v === undefined || (isObj(v) && isNum(v.from) && isNum(v.to) && isStr(v.why)),
   },
   'range-part': {
     part: isNum,
@@ -65,6 +66,7 @@ const FIELDS: Readonly<Record<string, Readonly<Record<string, (v: unknown) => bo
   },
   error: { side: isSide, code: isStr, message: isStr },
   timeout: { side: isSide, afterMs: isNum },
+  'not-compared': { reason: v => typeof v === 'string' && (NOT_COMPARED_REASONS as readonly string[]).includes(v), message: isStr },
 }
 
 /** divergenceProblem says what is wrong with a divergence record, or undefined when nothing is. */

@@ -40,10 +40,16 @@ export function describeDivergence(d: Divergence): string {
     case 'header':
       return `header ${d.name}: old ${value(d.control)}, new ${value(d.candidate)}`
     case 'body-length':
-      return `body-length${ofPart(d.part)}: old ${d.control} B, new ${d.candidate} B`
-    case 'body-bytes': {
       return (
-        `body-bytes: first difference at byte ${d.offset}${ofPart(d.part)}; ` +
+        `body-length${ofPart(d.part)}: old ${d.control} B, new ${d.candidate} B` +
+        (d.equalUpTo === undefined ? '' : ` (equal up to byte ${d.equalUpTo}; the block after it was not compared)`)
+      )
+    case 'body-bytes': {
+      const where = d.block
+        ? `first difference in bytes ${d.block.from}-${d.block.to - 1}${ofPart(d.part)} (${d.block.why})`
+        : `first difference at byte ${d.offset}${ofPart(d.part)}`
+      return (
+        `body-bytes: ${where}; ` +
         `old ${d.controlLength} B sha256 ${sha(d.controlSha256)}, ` +
         `new ${d.candidateLength} B sha256 ${sha(d.candidateSha256)}`
       )
@@ -56,6 +62,8 @@ export function describeDivergence(d: Divergence): string {
       return `error on ${side(d.side)}: ${d.code} ${d.message}`
     case 'timeout':
       return `timeout on ${side(d.side)} after ${d.afterMs} ms`
+    case 'not-compared':
+      return `not compared (${d.reason}): ${d.message}`
   }
 }
 

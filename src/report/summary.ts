@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk'
-import type { Comparison, Divergence, DivergenceKind } from '../audit/divergence.js'
+import type { Comparison, Divergence, DivergenceKind, NotComparedReason } from '../audit/divergence.js'
 import { DIVERGENCE_KINDS, divergenceKey } from '../audit/divergence.js'
 import type { ExchangeRequest } from '../audit/exchange.js'
 import { describeDivergence } from './render-comparison.js'
@@ -132,9 +132,14 @@ export interface TimeBucket {
 export interface Summary {
   /** Comparisons read. */
   readonly comparisons: number
-  /** Comparisons with at least one divergence that counts. */
+  /** Comparisons with at least one divergence that counts (not-compared is not one). */
   readonly divergent: number
-  /** Divergences that count, in all. */
+  /** Records of exchanges not compared (a `not-compared` divergence), by reason. */
+  readonly notCompared: number
+  readonly notComparedByReason: Readonly<Partial<Record<NotComparedReason, number>>>
+  /** The paths most often not compared (bounded, like `paths`), with how often and the last reason seen. */
+  readonly notComparedPaths: ReadonlyArray<{ readonly path: string; readonly count: number; readonly error: number; readonly reason: NotComparedReason }>
+  /** Divergences that count, in all (not-compared ones excluded). */
   readonly divergences: number
   /** Divergences explained by a rule, in all. */
   readonly ignored: number
@@ -171,7 +176,7 @@ export interface Summary {
  * failures to answer at all (error, timeout), which are often the network's rather than the
  * server's. Examples are shown in this order.
  */
-export const SEVERITY: readonly DivergenceKind[] = ['body-bytes', 'body-length', 'range-part', 'status', 'header', 'error', 'timeout']
+export const SEVERITY: readonly DivergenceKind[] = ['body-bytes', 'body-length', 'range-part', 'status', 'header', 'error', 'timeout', 'not-compared']
 
 /** exampleKey is what makes two examples of one kind the same example. */
 const exampleKey = (method: string, path: string, d: Divergence): string => `${method} ${path} ${divergenceKey(d)}`
@@ -262,6 +267,9 @@ export class Summarizer {
   readonly #maxBuckets: number
   #comparisons = 0
   #divergent = 0
+  #notCompared = 0
+  readonly #notComparedByReason: Partial<Record<NotComparedReason, number>> = {}
+  readonly #notComparedPaths: TopK<{ reason?: NotComparedReason }>
   #divergences = 0
   #ignored = 0
   #noise = 0
@@ -290,6 +298,7 @@ export class Summarizer {
       comparisons: 0,
       kinds: {},
     }))
+    this.#notComparedPaths = new TopK(positiveInt(o.maxPaths, DEFAULT_MAX_PATHS, 'maxPaths'), () => ({}))
     this.#headers = new TopK(maxKeys, () => ({ set: false }))
     this.#rules = new TopK(maxKeys, () => ({}))
     this.#noiseKeys = new TopK(maxKeys, () => ({}))
@@ -321,12 +330,20 @@ export class Summarizer {
       n.example ??= d
     }
 
-    const n = c.divergences.length
+    // A record not compared is counted apart: what it found before (status, headers) still counts.
+    const not = c.divergences.find(d => d.kind === 'not-compared')
+    if (not) {
+      this.#notCompared++
+      this.#notComparedByReason[not.reason] = (this.#notComparedByReason[not.reason] ?? 0) + 1
+      this.#notComparedPaths.add(c.request.path).reason = not.reason
+    }
+    const found = not ? c.divergences.filter(d => d.kind !== 'not-compared') : c.divergences
+    const n = found.length
     if (n === 0) return
     this.#divergent++
     this.#divergences += n
     const kinds: KindCounts = {}
-    for (const d of c.divergences) bump(kinds, d.kind)
+    for (const d of found) bump(kinds, d.kind)
     const path = this.#paths.add(c.request.path, n)
     path.comparisons++
     for (const [k, count] of Object.entries(kinds) as Array<[DivergenceKind, number]>) {
@@ -385,6 +402,9 @@ export class Summarizer {
     return {
       comparisons: this.#comparisons,
       divergent: this.#divergent,
+      notCompared: this.#notCompared,
+      notComparedByReason: { ...this.#notComparedByReason },
+      notComparedPaths: certain(this.#notComparedPaths, top).map(e => ({ path: e.key, count: e.count, error: e.error, reason: e.data.reason! })),
       divergences: this.#divergences,
       ignored: this.#ignored,
       noise: this.#noise,
@@ -571,6 +591,18 @@ export function renderSummary(s: Summary, o: SummaryRenderOptions): string {
       out.push(
         `  ${k.padEnd(w)}  ${fmt(s.kinds[k].divergences).padStart(cw)}  ${fmt(s.kinds[k].comparisons).padStart(8)}`,
       )
+  }
+
+  if (s.notCompared > 0) {
+    const reasons = Object.entries(s.notComparedByReason)
+      .sort(([, a], [, b]) => b - a)
+      .map(([r, n]) => `${r} ${fmt(n)}`)
+      .join(', ')
+    heading(`not compared: ${count(s.notCompared, 'request')} (${reasons})`)
+    if (s.notComparedPaths.length === 0) out.push(chalk.dim('  no path stands out'))
+    const w = Math.max(0, ...s.notComparedPaths.map(p => fmt(p.count).length + approx(p.error).length))
+    for (const p of s.notComparedPaths)
+      out.push(`  ${(fmt(p.count) + approx(p.error)).padStart(w)}  ${short(p.path)}  ${chalk.dim(p.reason)}`)
   }
 
   if (s.paths.length === 0 && !s.pathsExact) {

@@ -148,8 +148,13 @@ t.test('a full queue drops; a saturated mirror sheds all but one; the counts add
   t.equal(m.mirror.queue.stats.dropped, 1, 'the queue counts its own refusal only')
   hold.open()
   await m.mirror.queue.idle()
-  t.match(m.mirror.stats, { requests: 4, compared: 2, pending: 0, dropped: 2, shed: 1, abandoned: 0 })
-  t.strictSame(m.comparisons.map(c => c.request.path), ['/1', '/2'])
+  t.match(m.mirror.stats, { requests: 4, compared: 2, pending: 0, dropped: 2, shed: 1, abandoned: 0, notCompared: 2 })
+  // The dropped ones are recorded too, as not compared with their reason, when their client's response closes.
+  t.strictSame(
+    m.comparisons.map(c => [c.request.path, c.divergences.map(d => (d.kind === 'not-compared' ? d.reason : d.kind))]),
+    [['/3', ['queue-full']], ['/4', ['shed']], ['/1', []], ['/2', []]],
+  )
+  t.match(m.comparisons[0], { status: { control: 200 }, bytesCompared: 0 }, 'a dropped record has the primary status')
   // Saturated but idle: one shadow at a time still goes through.
   load.utilization = 1
   await m.get('/5')
@@ -189,8 +194,12 @@ t.test('while saturated, comparisons in progress are given up but the oldest tha
   const [ba, bb] = await Promise.all([a.body.arrayBuffer(), b.body.arrayBuffer()])
   t.equal(ba.byteLength + bb.byteLength, 4000, 'both clients got their whole answer')
   await m.mirror.queue.idle()
-  t.match(m.mirror.stats, { requests: 2, compared: 1, abandoned: 1, shed: 1, pending: 0 })
-  t.strictSame(m.comparisons.map(c => [c.request.path, c.divergences]), [['/a', []]])
+  t.match(m.mirror.stats, { requests: 2, compared: 1, abandoned: 1, shed: 1, pending: 0, notComparedByReason: { shed: 1 } })
+  // The one given up is recorded: its status and headers were compared, its body was not, and why.
+  t.strictSame(
+    m.comparisons.map(c => [c.request.path, c.divergences.map(d => (d.kind === 'not-compared' ? d.reason : d.kind))]).sort(),
+    [['/a', []], ['/b', ['shed']]],
+  )
   addsUp(t, m.mirror.stats, 'at the end')
 })
 

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { compareExchange } from '../../src/audit/compare.js'
 import { HttpBackend } from '../../src/audit/http-backend.js'
+import { ZoomBudget } from '../../src/audit/zoom.js'
 import { DEFAULT_RULES } from '../../src/audit/rules.js'
 import { prngBytes, writeLargeFile } from '../helpers/e2e.js'
 import { startFaulty } from '../helpers/faulty.js'
@@ -32,7 +33,7 @@ t.test('each injected fault in the new server is caught and described exactly', 
     const nw = new HttpBackend({ name: 'new', base: newBase })
     const req = { id: path, method: 'GET', path, headers }
     const [c, n] = await Promise.all([old.send(req), nw.send(req)])
-    const cmp = await compareExchange(req, c, n, { rules: DEFAULT_RULES })
+    const cmp = await compareExchange(req, c, n, { rules: DEFAULT_RULES, zoom: { budget: new ZoomBudget(), control: old, candidate: nw } })
     await nw.close()
     return cmp.divergences
   }

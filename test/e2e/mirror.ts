@@ -221,32 +221,61 @@ t.test('shadow queue overflow is dropped and counted, and the stats add up', asy
   t.equal(m.mirror.queue.stats.dropped, 2)
   release.open()
   await m.settled()
-  t.match(m.mirror.stats, { requests: 4, compared: 2, dropped: 2, abandoned: 0 })
-  t.strictSame(m.comparisons.map(c => c.request.path).sort(), ['/f1', '/f2'])
+  t.match(m.mirror.stats, { requests: 4, compared: 2, dropped: 2, abandoned: 0, notCompared: 2 })
+  t.strictSame(m.comparisons.map(c => c.request.path).sort(), ['/f1', '/f2', '/f3', '/f4'], 'every request has its record')
+  t.strictSame(
+    m.comparisons.filter(c => c.divergences.length > 0).map(c => [c.request.path, c.divergences]).sort(),
+    [
+      ['/f3', [{ kind: 'not-compared', reason: 'queue-full', message: 'the shadow queue was full when the request came' }]],
+      ['/f4', [{ kind: 'not-compared', reason: 'queue-full', message: 'the shadow queue was full when the request came' }]],
+    ],
+    'the dropped ones say why',
+  )
   addsUp(t, m.mirror.stats)
   const metrics = await m.mirror.registry.metrics()
   t.match(metrics, /^cutover_mirror_dropped_total 2$/m)
   t.match(metrics, /^cutover_mirror_requests_total 4$/m)
 })
 
-t.test(
-  'a comparer that falls behind the client is abandoned and counted; the client is not slowed',
-  async t => {
-    const body = prngBytes(256 * 1024, 3)
-    const old = await listen(t, fixed(body))
-    const release = gate()
-    const nw = await listen(t, (req, res) => void release.promise.then(() => fixed(body)(req, res)))
-    // new gives no status until released, so nothing reads the tee while old's 256 KiB go to the client.
-    const m = await startMirror(t, { old: old.url, new: nw.url }, { teeBytes: 64 * 1024 })
-    const res = await fetch(`${m.url}/big`)
-    t.ok(res.body.equals(body), 'the client got every byte')
-    release.open()
-    await m.settled()
-    t.strictSame(m.comparisons, [], 'no record for an abandoned comparison')
-    t.match(m.mirror.stats, { requests: 1, compared: 0, abandoned: 1 })
-    addsUp(t, m.mirror.stats)
-  },
-)
+t.test('the primary body is hashed as it streams: a shadow answering late is still compared in full', async t => {
+  const body = prngBytes(256 * 1024, 3)
+  const old = await listen(t, fixed(body))
+  const release = gate()
+  const nw = await listen(t, (req, res) => void release.promise.then(() => fixed(body)(req, res)))
+  // new gives no status until old's 256 KiB have all gone to the client: with bodies compared in
+  // lockstep the primary's would have waited in the tee (past its 64 KiB bound); hashed on its own, it does not wait.
+  const m = await startMirror(t, { old: old.url, new: nw.url }, { teeBytes: 64 * 1024 })
+  const res = await fetch(`${m.url}/big`)
+  t.ok(res.body.equals(body), 'the client got every byte')
+  release.open()
+  await m.settled()
+  t.match(m.comparisons, [{ divergences: [], bytesCompared: body.length }], 'compared in full')
+  t.match(m.mirror.stats, { requests: 1, compared: 1, abandoned: 0 })
+  addsUp(t, m.mirror.stats)
+})
+
+t.test('a body over the byte budget is not compared, and says so; its status and headers still are', async t => {
+  const body = prngBytes(256 * 1024, 3)
+  const old = await listen(t, fixed(body))
+  const nw = await listen(t, fixed(body, { 'x-only-new': '1' }))
+  // A 16-byte bound: the primary's first chunk is over it.
+  const m = await startMirror(t, { old: old.url, new: nw.url }, { teeBytes: 16 })
+  const res = await fetch(`${m.url}/big`)
+  t.ok(res.body.equals(body), 'the client got every byte')
+  await m.settled()
+  t.match(m.comparisons, [
+    {
+      bytesCompared: 0,
+      divergences: [
+        { kind: 'header', name: 'x-only-new', candidate: '1' },
+        { kind: 'not-compared', reason: 'budget' },
+      ],
+    },
+  ])
+  t.equal(m.comparisons[0]!.divergences.length, 2)
+  t.match(m.mirror.stats, { requests: 1, compared: 0, abandoned: 1, notComparedByReason: { budget: 1 }, divergent: 1 })
+  addsUp(t, m.mirror.stats)
+})
 
 t.test('divergences that old-vs-baseline also shows are noise', async t => {
   const old = await listen(t, fixed('same\n', { 'x-served-by': 'old-1' }))
@@ -407,7 +436,7 @@ t.test('trailers of the primary reach the client', async t => {
   t.match(m.comparisons, [{ divergences: [] }])
 })
 
-t.test('a client that goes away mid-body abandons the comparison and cuts the upstream download', async t => {
+t.test('a client that goes away mid-body: the bytes it got are compared, and the upstream download is cut', async t => {
   const upstreamClosed = gate()
   const never = gate()
   const old = await listen(t, (_req, res) => {
@@ -436,8 +465,10 @@ t.test('a client that goes away mid-body abandons the comparison and cuts the up
   sock.destroy()
   await withTimeout(upstreamClosed.promise, 10_000, 'the upstream response to be cut')
   await m.settled()
-  t.strictSame(m.comparisons, [], 'no record: the body was cut by the client, not the server')
-  t.match(m.mirror.stats, { requests: 1, compared: 0, abandoned: 1, proxyErrors: 0 })
+  // The body was cut by the client, not the server: no length difference; the 1000 bytes old sent are compared.
+  t.match(m.comparisons, [{ divergences: [], bytesCompared: 1000 }])
+  t.equal(m.comparisons.length, 1)
+  t.match(m.mirror.stats, { requests: 1, compared: 1, abandoned: 0, proxyErrors: 0 })
   addsUp(t, m.mirror.stats)
 })
 
@@ -462,7 +493,10 @@ t.test('a saturated mirror sheds new shadows but runs one at a time, and counts 
   await fetch(`${m.url}/f5`)
   await m.settled()
   t.match(m.mirror.stats, { requests: 5, compared: 3, dropped: 2, shed: 2, abandoned: 0 })
-  t.strictSame(m.comparisons.map(c => c.request.path).sort(), ['/f1', '/f4', '/f5'])
+  t.strictSame(
+    m.comparisons.map(c => [c.request.path, c.divergences.map(d => (d.kind === 'not-compared' ? d.reason : d.kind))]).sort(),
+    [['/f1', []], ['/f2', ['shed']], ['/f3', ['shed']], ['/f4', []], ['/f5', []]],
+  )
   addsUp(t, m.mirror.stats)
   const metrics = await m.mirror.registry.metrics()
   t.match(metrics, /^cutover_mirror_shed_total 2$/m)
@@ -478,19 +512,25 @@ t.test('shadows are shed while the comparisons in progress hold over half the te
   const m = await startMirror(
     t,
     { old: old.url, new: nw.url },
-    { shedAbove: 0.9, load, teeBytes: 1000, teeBudgetBytes: 1000 },
+    { shedAbove: 0.9, load, teeBytes: 1000, teeBudgetBytes: 1000, queue: new TaskQueue({ concurrency: 1, maxQueued: 4 }) },
   )
   await fetch(`${m.url}/a`)
   await withTimeout(arrived.promise, 10_000, 'the first shadow to reach new')
-  // /a's 600 bytes wait in its tee for new's answer: more than half of the 1000-byte budget.
+  // /a holds the only slot; /b waits in the queue, and its 600 bytes wait in its tee for its comparer:
+  // more than half of the 1000-byte budget.
   await fetch(`${m.url}/b`)
-  t.match(m.mirror.stats, { requests: 2, pending: 1, dropped: 1, shed: 1 })
+  t.match(m.mirror.stats, { requests: 2, pending: 2, dropped: 0 })
+  await fetch(`${m.url}/c`)
+  t.match(m.mirror.stats, { requests: 3, pending: 2, dropped: 1, shed: 1 })
   release.open()
   await m.settled()
-  await fetch(`${m.url}/c`) // the budget is free again
+  await fetch(`${m.url}/d`) // the budget is free again
   await m.settled()
-  t.match(m.mirror.stats, { requests: 3, compared: 2, dropped: 1, shed: 1, abandoned: 0 })
-  t.strictSame(m.comparisons.map(c => c.request.path), ['/a', '/c'])
+  t.match(m.mirror.stats, { requests: 4, compared: 3, dropped: 1, shed: 1, abandoned: 0 })
+  t.strictSame(
+    m.comparisons.map(c => [c.request.path, c.divergences.map(d => (d.kind === 'not-compared' ? d.reason : d.kind))]).sort(),
+    [['/a', []], ['/b', []], ['/c', ['shed']], ['/d', []]],
+  )
   addsUp(t, m.mirror.stats)
 })
 

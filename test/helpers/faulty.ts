@@ -5,7 +5,10 @@ import type { T } from './serve.js'
 
 /** Fault is one way the "new" server can go wrong, injected in front of a real server. */
 export interface Fault {
-  /** XOR this body byte (0-based offset into the body as sent) with 0x01. */
+  /**
+   * XOR this byte of the representation (0-based) with 0x01, as a corrupt file would serve it: in a
+   * 206 the offset counts from the start of its Content-Range.
+   */
   readonly flipByte?: number
   /** Remove this response header. */
   readonly dropHeader?: string
@@ -44,12 +47,14 @@ export async function startFaulty(t: T, target: string, faults: Record<string, F
       if (f.dropHeader) delete out[f.dropHeader]
       if (f.setHeader) out[f.setHeader[0]] = f.setHeader[1]
       res.writeHead(up.statusCode, out)
+      const range = up.statusCode === 206 ? /^bytes (\d+)-/.exec(String(up.headers['content-range'] ?? '')) : null
+      const flip = f.flipByte === undefined ? undefined : f.flipByte - (range ? Number(range[1]) : 0)
       let offset = 0
       for await (const chunk of up.body) {
         let c = Buffer.from(chunk as Uint8Array)
-        if (f.flipByte !== undefined && f.flipByte >= offset && f.flipByte < offset + c.length) {
+        if (flip !== undefined && flip >= offset && flip < offset + c.length) {
           c = Buffer.from(c)
-          c[f.flipByte - offset] = c[f.flipByte - offset]! ^ 0x01
+          c[flip - offset] = c[flip - offset]! ^ 0x01
         }
         if (f.truncateAt !== undefined && offset + c.length >= f.truncateAt) {
           // Let the header and the partial body reach the client, then cut the connection.

@@ -447,3 +447,26 @@ t.test('estimated tables list only keys that stand out', async t => {
     'top paths\n  none stands out among more than 50 distinct paths\n',
   )
 })
+
+t.test('records not compared are counted apart, by reason, with the paths most often not compared', async t => {
+  const not = (reason: 'budget' | 'shed' | 'queue-full', path: string, ...more: Divergence[]): Comparison =>
+    comparison({ path, divergences: [...more, { kind: 'not-compared', reason, message: 'why' }] })
+  const s = await summarize([
+    not('shed', '/iso'),
+    not('shed', '/iso'),
+    not('budget', '/iso'),
+    not('queue-full', '/zip', etag('"b"')),
+    comparison({ path: '/a', divergences: [status] }),
+    comparison({ path: '/clean' }),
+  ])
+  t.match(s, { comparisons: 6, notCompared: 4, notComparedByReason: { shed: 2, budget: 1, 'queue-full': 1 } })
+  t.equal(s.divergent, 2, 'the header found before the body was given up counts; not-compared alone does not')
+  t.equal(s.divergences, 2)
+  t.equal(s.kinds['not-compared'].divergences, 0, 'not a kind of divergence')
+  t.strictSame(
+    s.notComparedPaths.map(p => [p.path, p.count, p.reason]),
+    [['/iso', 3, 'budget'], ['/zip', 1, 'queue-full']],
+  )
+  const text = renderSummary(s, { chalk: plain })
+  t.match(text, /not compared: 4 requests \(shed 2, budget 1, queue-full 1\)\n\s+3 {2}\/iso {2}budget\n\s+1 {2}\/zip {2}queue-full/)
+})

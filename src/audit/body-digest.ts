@@ -1,0 +1,171 @@
+import { createHash, type Hash } from 'node:crypto'
+
+/**
+ * BLOCK_BYTES is the block size in which a body is hashed: 64 KiB. A difference is first located
+ * to one block; its exact offset then comes from the first block kept whole ({@link BodyDigest.head})
+ * or from a ranged re-request of that one block from both sides (see zoom.ts), so the block size is
+ * also the most a re-request fetches from each side.
+ */
+export const BLOCK_BYTES = 64 * 1024
+
+/** DIGEST_BYTES is how much of each block's digest is kept: 16 bytes (128 bits) of a SHA-256. */
+export const DIGEST_BYTES = 16
+
+/**
+ * BodyDigest is one side's body, reduced to what a comparison needs, in O(block) memory whatever
+ * the body's size: its length, its SHA-256, the first block kept whole, and one digest per block.
+ *
+ * The block digests are *prefix* digests: entry k is the SHA-256 of the body's first
+ * min((k+1)·BLOCK_BYTES, length) bytes (its first DIGEST_BYTES bytes), taken from the one running
+ * hash of the body, so hashing in blocks costs one SHA-256 pass plus a state copy per block. Two
+ * bodies agree up to the end of block k exactly when their entries k agree; the first entry that
+ * differs locates the first differing block. They take DIGEST_BYTES per block (1/4096 of the body).
+ */
+export interface BodyDigest {
+  /** Bytes received. */
+  readonly length: number
+  /** SHA-256 of the bytes received, hex. */
+  readonly sha256: string
+  /** The first min(length, BLOCK_BYTES) bytes (fewer when the caller's head budget ran out). */
+  readonly head: Buffer
+  /** Packed prefix digests, DIGEST_BYTES each, one per block begun (the last one may be partial). */
+  readonly blocks: Buffer
+}
+
+/**
+ * BlockDigester hashes one body as it arrives, chunk by chunk, whatever the chunking, into a
+ * {@link BodyDigest}. `update` is synchronous and never holds a chunk: only the head is copied.
+ */
+export class BlockDigester {
+  readonly #hash: Hash = createHash('sha256')
+  readonly #headMax: number
+  #head: Buffer
+  #headLength = 0
+  #length = 0
+  #blocks: Buffer = Buffer.allocUnsafe(DIGEST_BYTES * 4)
+  #count = 0
+
+  /** @param headMax how many leading bytes to keep whole; if unset, BLOCK_BYTES (at most BLOCK_BYTES). */
+  constructor(headMax: number = BLOCK_BYTES) {
+    this.#headMax = Math.max(0, Math.min(headMax, BLOCK_BYTES))
+    this.#head = Buffer.allocUnsafe(0)
+  }
+
+  /** length is the number of bytes hashed so far. */
+  get length(): number {
+    return this.#length
+  }
+
+  /** update hashes the next bytes of the body. */
+  update(chunk: Uint8Array): void {
+    if (this.#headLength < this.#headMax && chunk.length > 0) {
+      if (this.#head.length === 0) this.#head = Buffer.allocUnsafe(this.#headMax)
+      const n = Math.min(chunk.length, this.#headMax - this.#headLength)
+      this.#head.set(chunk.subarray(0, n), this.#headLength)
+      this.#headLength += n
+    }
+    let at = 0
+    while (at < chunk.length) {
+      const toBoundary = BLOCK_BYTES - (this.#length % BLOCK_BYTES)
+      const n = Math.min(toBoundary, chunk.length - at)
+      this.#hash.update(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n))
+      this.#length += n
+      at += n
+      // A block just completed: its prefix digest. The last, partial block's comes from finish().
+      if (n === toBoundary) this.#push(this.#hash.copy().digest())
+    }
+  }
+
+  #push(digest: Buffer): void {
+    if ((this.#count + 1) * DIGEST_BYTES > this.#blocks.length) {
+      const grown = Buffer.allocUnsafe(this.#blocks.length * 2)
+      this.#blocks.copy(grown, 0, 0, this.#count * DIGEST_BYTES)
+      this.#blocks = grown
+    }
+    digest.copy(this.#blocks, this.#count * DIGEST_BYTES, 0, DIGEST_BYTES)
+    this.#count++
+  }
+
+  /** finish ends the body (what was received so far, for a body that broke) and returns its digest. */
+  finish(): BodyDigest {
+    const full = this.#hash.digest()
+    if (this.#length % BLOCK_BYTES !== 0) this.#push(full)
+    return {
+      length: this.#length,
+      sha256: full.toString('hex'),
+      head: this.#head.subarray(0, this.#headLength),
+      blocks: this.#blocks.subarray(0, this.#count * DIGEST_BYTES),
+    }
+  }
+}
+
+/** digestOf hashes a body given whole (tests, small bodies). */
+export function digestOf(body: Uint8Array, headMax?: number): BodyDigest {
+  const d = new BlockDigester(headMax)
+  d.update(body)
+  return d.finish()
+}
+
+/** blockCount is the number of blocks of a digest. */
+const blockCount = (d: BodyDigest): number => d.blocks.length / DIGEST_BYTES
+
+/** blockAt is entry k of a digest's prefix digests. */
+const blockAt = (d: BodyDigest, k: number): Buffer => d.blocks.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES)
+
+/** prefixEnd is the length of the prefix entry k of a digest covers. */
+const prefixEnd = (d: BodyDigest, k: number): number => Math.min((k + 1) * BLOCK_BYTES, d.length)
+
+/**
+ * DigestDiff is where two bodies differ, as far as their digests tell:
+ * - `equal`: the same bytes, `compared` of them (both lengths; or, with a limit, the bytes up to it
+ *   that whole blocks or the heads could compare);
+ * - `prefix`: the shorter body is a prefix of the longer (a length difference only);
+ * - `bytes`: they differ at `offset` exactly (found in the heads);
+ * - `block`: the first difference lies in [from, to): a byte difference, or the end of the shorter
+ *   body if it is a prefix of the other; only the bytes of that block can tell which.
+ */
+export type DigestDiff =
+  | { readonly kind: 'equal'; readonly compared: number }
+  | { readonly kind: 'prefix' }
+  | { readonly kind: 'bytes'; readonly offset: number }
+  | { readonly kind: 'block'; readonly from: number; readonly to: number }
+
+/**
+ * diffDigests locates the first difference between two bodies from their digests. With `limit`,
+ * only the first `limit` bytes are compared (a body its client cut short is compared as far as the
+ * client got; the other side must then hold at least as many bytes, or that is a length difference).
+ * Pure; O(blocks).
+ */
+export function diffDigests(a: BodyDigest, b: BodyDigest, limit?: number): DigestDiff {
+  const upTo = limit ?? Math.max(a.length, b.length)
+  const shortest = Math.min(a.length, b.length, upTo)
+  if (limit === undefined && a.length === b.length && a.sha256 === b.sha256) return { kind: 'equal', compared: a.length }
+  // Entries are comparable where both cover the same prefix: whole blocks, and the last entries of
+  // bodies of equal length. The first comparable entry that differs locates the first difference.
+  const n = Math.min(blockCount(a), blockCount(b))
+  let k = 0
+  let differs = false
+  for (; k < n; k++) {
+    const end = prefixEnd(a, k)
+    if (end !== prefixEnd(b, k) || end > upTo) break
+    if (!blockAt(a, k).equals(blockAt(b, k))) {
+      differs = true
+      break
+    }
+  }
+  // Equal up to `at`: what remains is a length difference, or nothing.
+  const agreed = (at: number): DigestDiff =>
+    at >= upTo || (limit !== undefined && shortest === upTo) ? { kind: 'equal', compared: Math.min(at, upTo) } : { kind: 'prefix' }
+  const from = k * BLOCK_BYTES
+  if (from >= shortest) return agreed(from)
+  // Block k holds the first difference, or the shorter body's end: what the heads hold of it is
+  // compared byte for byte.
+  const to = Math.min((k + 1) * BLOCK_BYTES, upTo)
+  const headEnd = Math.min(a.head.length, b.head.length, to, shortest)
+  for (let i = from; i < headEnd; i++) if (a.head[i] !== b.head[i]) return { kind: 'bytes', offset: i }
+  const known = Math.max(from, headEnd)
+  if (known >= shortest) return agreed(shortest)
+  // A cut body's last, partial block is not comparable: the bytes up to it were.
+  if (!differs && limit !== undefined && shortest === upTo) return { kind: 'equal', compared: known }
+  return { kind: 'block', from, to }
+}

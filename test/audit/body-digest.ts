@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import { BLOCK_BYTES, BlockDigester, diffDigests, digestOf, DIGEST_BYTES, type DigestDiff } from '../../src/audit/body-digest.js'
+
+const B = BLOCK_BYTES
+
+/** body is `n` deterministic bytes; `flips` are offsets whose byte is changed. */
+function body(n: number, ...flips: number[]): Buffer {
+  const b = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff
+  for (const f of flips) b[f] = b[f]! ^ 0xff
+  return b
+}
+
+t.test('a digest is the body\'s sha256, one prefix digest per block, and the first block whole, however chunked', async t => {
+  for (const n of [0, 1, 1000, B - 1, B, B + 1, 3 * B + 17]) {
+    const bytes = body(n)
+    const whole = digestOf(bytes)
+    t.equal(whole.length, n, `${n}: length`)
+    t.equal(whole.sha256, createHash('sha256').update(bytes).digest('hex'), `${n}: sha256`)
+    t.equal(whole.blocks.length, Math.ceil(n / B) * DIGEST_BYTES, `${n}: one digest per block begun`)
+    t.ok(whole.head.equals(bytes.subarray(0, Math.min(n, B))), `${n}: the head is the first block`)
+    for (const size of [1, 7, 4096, B + 3]) {
+      const d = new BlockDigester()
+      for (let at = 0; at < n; at += size) d.update(bytes.subarray(at, at + size))
+      const got = d.finish()
+      t.ok(got.blocks.equals(whole.blocks) && got.sha256 === whole.sha256, `${n} in chunks of ${size}: the same digest`)
+    }
+  }
+})
+
+t.test('diffDigests locates the first difference from the digests and the heads', async t => {
+  // [name, control, candidate, limit, head kept, expected]
+  const table: Array<[string, Buffer, Buffer, number | undefined, number | undefined, DigestDiff]> = [
+    ['equal small bodies', body(100), body(100), undefined, undefined, { kind: 'equal', compared: 100 }],
+    ['equal large bodies', body(3 * B + 5), body(3 * B + 5), undefined, undefined, { kind: 'equal', compared: 3 * B + 5 }],
+    ['empty and empty', body(0), body(0), undefined, undefined, { kind: 'equal', compared: 0 }],
+    ['a difference in the first block is exact', body(5000), body(5000, 4321), undefined, undefined, { kind: 'bytes', offset: 4321 }],
+    ['a difference at byte 0', body(5000, 0), body(5000), undefined, undefined, { kind: 'bytes', offset: 0 }],
+    ['a difference beyond it is located to its block', body(3 * B), body(3 * B, B + 5), undefined, undefined, { kind: 'block', from: B, to: 2 * B }],
+    ['in the last, partial block', body(3 * B + 9), body(3 * B + 9, 3 * B + 2), undefined, undefined, { kind: 'block', from: 3 * B, to: 3 * B + 9 }],
+    ['two differences: the first one counts', body(4 * B), body(4 * B, 3 * B, B + 1), undefined, undefined, { kind: 'block', from: B, to: 2 * B }],
+    ['a prefix within the first block', body(100), body(150), undefined, undefined, { kind: 'prefix' }],
+    ['empty and not', body(0), body(10), undefined, undefined, { kind: 'prefix' }],
+    ['a prefix ending on a block boundary', body(2 * B), body(2 * B + 5), undefined, undefined, { kind: 'prefix' }],
+    ['a prefix ending mid-block: only its bytes can tell', body(2 * B + 10), body(3 * B), undefined, undefined, { kind: 'block', from: 2 * B, to: 3 * B }],
+    ['lengths differ, and a byte before', body(2 * B + 10), body(3 * B, 7), undefined, undefined, { kind: 'bytes', offset: 7 }],
+    ['no head kept: the first block too is located to the block', body(100), body(100, 5), undefined, 0, { kind: 'block', from: 0, to: 100 }],
+    ['cut by its client within the first block', body(1000), body(5000), 1000, undefined, { kind: 'equal', compared: 1000 }],
+    ['cut beyond it: whole blocks are compared', body(2 * B + 100), body(3 * B), 2 * B + 100, undefined, { kind: 'equal', compared: 2 * B }],
+    ['cut on a block boundary', body(2 * B), body(3 * B), 2 * B, undefined, { kind: 'equal', compared: 2 * B }],
+    ['cut, and a difference before the cut', body(2 * B + 100), body(3 * B, B + 5), 2 * B + 100, undefined, { kind: 'block', from: B, to: 2 * B }],
+    ['cut, and a difference in the head', body(2 * B + 100), body(3 * B, 5), 2 * B + 100, undefined, { kind: 'bytes', offset: 5 }],
+    ['cut, the other side shorter than the client got', body(1000), body(500), 1000, undefined, { kind: 'prefix' }],
+    ['cut, the other side shorter, beyond the head', body(3 * B), body(2 * B), 3 * B, undefined, { kind: 'prefix' }],
+  ]
+  for (const [name, a, b, limit, head, want] of table) {
+    t.strictSame(diffDigests(digestOf(a, head), digestOf(b, head), limit), want, name)
+    if (limit === undefined) {
+      // The same verdict whichever side is which (offsets are the same for both).
+      t.strictSame(diffDigests(digestOf(b, head), digestOf(a, head)), want, `${name}, sides swapped`)
+    }
+  }
+})
