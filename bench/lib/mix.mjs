@@ -114,7 +114,7 @@ export function checkMultipart(contentType, body, ranges) {
   const delim = Buffer.from(`--${m[1] ?? m[2]}`);
   let pos = body.indexOf(delim);
   for (let i = 0; i < ranges.length; i++) {
-    if (pos < 0) return `part ${i + 1}: delimiter missing`;
+    if (pos < 0 || body.subarray(pos + delim.length, pos + delim.length + 2).toString('latin1') === '--') return `part ${i + 1}: delimiter missing`;
     const headEnd = body.indexOf('\r\n\r\n', pos);
     if (headEnd < 0) return `part ${i + 1}: no end of part headers`;
     const head = body.subarray(pos + delim.length, headEnd).toString('latin1');
