@@ -12,7 +12,11 @@ interface Planned {
 interface Mix {
   mixedPlan(seed: number, n: number): Planned[]
   deckCounts(n: number): Record<string, number>
-  checkMultipart(contentType: string | undefined, body: Buffer, ranges: Array<[number, number]>): string | null
+  checkMultipart(
+    contentType: string | undefined,
+    body: Buffer,
+    ranges: Array<[number, number]>,
+  ): string | null
   MIX_DECK: number
 }
 
@@ -30,7 +34,9 @@ t.test('mixedPlan: each full deck has exactly the mix', async t => {
   const plan = mix.mixedPlan(20240601, 3 * mix.MIX_DECK)
   for (let d = 0; d < 3; d++) {
     const counts: Record<string, number> = {}
-    for (const r of plan.slice(d * mix.MIX_DECK, (d + 1) * mix.MIX_DECK)) counts[r.cls] = (counts[r.cls] ?? 0) + 1
+    for (const r of plan.slice(d * mix.MIX_DECK, (d + 1) * mix.MIX_DECK)) {
+      counts[r.cls] = (counts[r.cls] ?? 0) + 1
+    }
     t.same(counts, { small: 900, '1m': 89, range: 10, '64m': 1 }, `deck ${d}`)
   }
 })
@@ -52,22 +58,39 @@ t.test('mixedPlan: ranges lie in 1m.bin, two-range requests ascend with a gap', 
     t.equal(r.range, `bytes=${rs.map(([a, b]) => `${a}-${b}`).join(',')}`)
     for (const [a, b] of rs) t.ok(a >= 0 && a <= b && b < MiB, `${a}-${b} within 1m.bin`)
     if (rs.length === 1) t.equal(r.bytes, rs[0]![1] - rs[0]![0] + 1)
-    else t.ok(rs[1]![0] >= rs[0]![1] + 1 + 1024 && r.bytes === null, 'second range at least 1 KiB after the first')
+    else {
+      const gap = rs[1]![0] - rs[0]![1] - 1
+      t.ok(gap >= 1024 && r.bytes === null, 'second range at least 1 KiB after the first')
+    }
   }
 })
 
 t.test('checkMultipart', async t => {
+  const part = ([range, data]: [string, string]): string =>
+    `--XYZ\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${range}/10\r\n\r\n${data}\r\n`
   const body = (parts: Array<[string, string]>, close = '--XYZ--\r\n'): Buffer =>
-    Buffer.from(parts.map(([range, data]) => `--XYZ\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${range}/10\r\n\r\n${data}\r\n`).join('') + close)
+    Buffer.from(parts.map(part).join('') + close)
   const ok = body([['0-2', 'abc'], ['5-6', 'fg']])
   const ct = 'multipart/byteranges; boundary=XYZ'
   const cases: Array<[string, string | undefined, Buffer, Array<[number, number]>, RegExp | null]> = [
     ['fits', ct, ok, [[0, 2], [5, 6]], null],
     ['quoted boundary', 'multipart/byteranges; boundary="XYZ"', ok, [[0, 2], [5, 6]], null],
     ['other range asked', ct, ok, [[0, 2], [5, 7]], /part 2: Content-Range/],
-    ['payload too long', ct, body([['0-2', 'abc'], ['5-6', 'fgh']]), [[0, 2], [5, 6]], /part 2: 3 bytes, expected 2/],
+    [
+      'payload too long',
+      ct,
+      body([['0-2', 'abc'], ['5-6', 'fgh']]),
+      [[0, 2], [5, 6]],
+      /part 2: 3 bytes, expected 2/,
+    ],
     ['part missing', ct, body([['0-2', 'abc']]), [[0, 2], [5, 6]], /part 2: delimiter missing/],
-    ['no closing delimiter', ct, body([['0-2', 'abc'], ['5-6', 'fg']], '--XYZ\r\n'), [[0, 2], [5, 6]], /closing delimiter/],
+    [
+      'no closing delimiter',
+      ct,
+      body([['0-2', 'abc'], ['5-6', 'fg']], '--XYZ\r\n'),
+      [[0, 2], [5, 6]],
+      /closing delimiter/,
+    ],
     ['not multipart', 'application/octet-stream', ok, [[0, 2], [5, 6]], /no boundary/],
     ['no Content-Type', undefined, ok, [[0, 2], [5, 6]], /no boundary/],
   ]
