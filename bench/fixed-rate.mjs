@@ -3,6 +3,7 @@
 //
 //   node bench/fixed-rate.mjs --url http://127.0.0.1:8080/small.json --rate 500 --duration 5 \
 //        [--connections 16] [--warmup 1] [--expect-bytes 1238] [--timeout 10]
+//   node bench/fixed-rate.mjs --url http://127.0.0.1:8080 --mix mirror-mixed --seed 20240601 --rate 200 --duration 5
 //
 // Request k (k = 0, 1, ...) is due at t0 + k/rate, whether or not earlier answers have arrived: a
 // timer fires, every request whose due time has passed is handed to an undici Pool of
@@ -15,12 +16,20 @@
 // Prints ONE JSON line on stdout: scheduled/completed/error counts, latency percentiles (us), the
 // achieved rate and the generator's own send lag (actual send - scheduled send; its own timer
 // granularity, included in every latency figure alike). Exit 0 unless the arguments are bad.
+//
+// --mix mirror-mixed: instead of GET --url's path every time, request k is the k-th of the seeded
+// plan of bench/lib/mix.mjs (small file, 1 MiB, 64 MiB, single and two-range requests of 1m.bin;
+// warmup and measured part planned separately, the measured one from --seed). Every response must
+// have the planned status (200 or 206) and byte count (a two-range answer: every part's
+// Content-Range and length), and the JSON line also has `classes`: the same figures per size class
+// (small, 1m, 64m, range), plus the MB/s received.
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { checkMultipart, MIX_CLASSES, mixedPlan } from './lib/mix.mjs';
 
 function parseArgs(argv) {
-  const o = { connections: 16, warmup: 0, timeout: 10, expectBytes: null };
+  const o = { connections: 16, warmup: 0, timeout: 10, expectBytes: null, mix: null, seed: 20240601 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -37,9 +46,13 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = num();
     else if (a === '--timeout') o.timeout = num();
     else if (a === '--expect-bytes') o.expectBytes = num();
+    else if (a === '--mix') {
+      if (v !== 'mirror-mixed') throw new Error(`--mix: unknown mix ${JSON.stringify(v)} (known: mirror-mixed)`);
+      (o.mix = v), i++;
+    } else if (a === '--seed') o.seed = num();
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S]');
+  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N]');
   return o;
 }
 
@@ -47,6 +60,23 @@ function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
+}
+
+const us = (ms) => (ms === null ? null : Math.round(ms * 1000));
+
+/** latencyOf summarises sorted latencies (ms) in microseconds; null when there are none. */
+function latencyOf(ok) {
+  return ok.length
+    ? {
+        min: us(ok[0]),
+        mean: us(ok.reduce((a, b) => a + b, 0) / ok.length),
+        p50: us(percentile(ok, 50)),
+        p90: us(percentile(ok, 90)),
+        p99: us(percentile(ok, 99)),
+        p999: us(percentile(ok, 99.9)),
+        max: us(ok[ok.length - 1]),
+      }
+    : null;
 }
 
 async function main() {
@@ -64,10 +94,16 @@ async function main() {
   const warmupN = Math.round(o.warmup * o.rate);
   const totalN = warmupN + Math.round(o.duration * o.rate);
   const measuredN = totalN - warmupN;
+  // What request k sends and expects. Without --mix: GET the URL's path, 200, --expect-bytes.
+  const single = { cls: 'all', path: reqPath, status: 200, bytes: o.expectBytes };
+  const warmPlan = o.mix ? mixedPlan(o.seed + 1, warmupN) : null;
+  const plan = o.mix ? mixedPlan(o.seed, measuredN) : null;
+  const planned = (k) => (!o.mix ? single : k < warmupN ? warmPlan[k] : plan[k - warmupN]);
 
   const latency = new Float64Array(measuredN); // ms, from scheduled send to end of body
   const lag = new Float64Array(measuredN); // ms, actual send - scheduled send
   const done = new Uint8Array(measuredN); // 1 ok, 2 error
+  const sizes = new Float64Array(measuredN); // bytes received
   const errors = { status: 0, bytes: 0, socket: 0 };
   const errorSamples = [];
   let bytes = 0;
@@ -93,22 +129,33 @@ async function main() {
       if (end > lastEnd) lastEnd = end;
       latency[m] = end - due;
       done[m] = ok ? 1 : 2;
+      sizes[m] = n;
       bytes += n;
       if (!ok) {
         errors[why]++;
         if (errorSamples.length < 5) errorSamples.push(detail ? `${why}: ${detail}` : why);
       }
     };
-    pool.request({ path: reqPath, method: 'GET' }).then(
+    const q = planned(k);
+    pool.request({ path: q.path, method: 'GET', headers: q.range ? { range: q.range } : undefined }).then(
       async (res) => {
         let n = 0;
+        const parts = q.ranges?.length > 1 ? [] : null; // a multipart answer is kept (2 x <= 256 KiB) to check its parts
         try {
-          for await (const chunk of res.body) n += chunk.length;
+          for await (const chunk of res.body) {
+            n += chunk.length;
+            if (parts) parts.push(chunk);
+          }
         } catch (e) {
           return finish(false, 'socket', n, String(e?.code ?? e?.message));
         }
-        if (res.statusCode !== 200) return finish(false, 'status', n, String(res.statusCode));
-        if (o.expectBytes !== null && n !== o.expectBytes) return finish(false, 'bytes', n, `${n} B`);
+        const what = q.range ? `${q.path} ${q.range}` : q.path;
+        if (res.statusCode !== q.status) return finish(false, 'status', n, `${res.statusCode} for ${what}`);
+        if (q.bytes !== null && n !== q.bytes) return finish(false, 'bytes', n, `${n} B for ${what}, expected ${q.bytes}`);
+        if (parts) {
+          const bad = checkMultipart(res.headers['content-type'], Buffer.concat(parts), q.ranges);
+          if (bad) return finish(false, 'bytes', n, `${what}: ${bad}`);
+        }
         finish(true, null, n);
       },
       (e) => finish(false, 'socket', 0, String(e?.code ?? e?.message)),
@@ -142,8 +189,27 @@ async function main() {
   }
   ok.sort((a, b) => a - b);
   const lags = Array.from(lag).sort((a, b) => a - b);
-  const us = (ms) => (ms === null ? null : Math.round(ms * 1000));
   const scheduleEnd = measureStart + measuredN * interval;
+  const elapsedS = (Math.max(lastEnd, scheduleEnd) - measureStart) / 1000;
+  let classes;
+  if (o.mix) {
+    classes = {};
+    for (const c of MIX_CLASSES) {
+      const lat = [];
+      let scheduled = 0;
+      let failedC = 0;
+      let bytesC = 0;
+      for (let i = 0; i < measuredN; i++) {
+        if (plan[i].cls !== c) continue;
+        scheduled++;
+        bytesC += sizes[i];
+        if (done[i] === 1) lat.push(latency[i]);
+        else failedC++;
+      }
+      lat.sort((a, b) => a - b);
+      classes[c] = { scheduled, completed: lat.length, failed: failedC, bytes: bytesC, latency_us: latencyOf(lat) };
+    }
+  }
   const out = {
     url: o.url,
     rate: o.rate,
@@ -157,19 +223,11 @@ async function main() {
     errors,
     error_samples: errorSamples,
     bytes,
-    achieved_rate: ok.length / ((Math.max(lastEnd, scheduleEnd) - measureStart) / 1000),
+    achieved_rate: ok.length / elapsedS,
+    mb_per_s: bytes / elapsedS / 1e6,
     max_inflight: maxInflight,
-    latency_us: ok.length
-      ? {
-          min: us(ok[0]),
-          mean: us(ok.reduce((a, b) => a + b, 0) / ok.length),
-          p50: us(percentile(ok, 50)),
-          p90: us(percentile(ok, 90)),
-          p99: us(percentile(ok, 99)),
-          p999: us(percentile(ok, 99.9)),
-          max: us(ok[ok.length - 1]),
-        }
-      : null,
+    latency_us: latencyOf(ok),
+    ...(o.mix ? { mix: o.mix, seed: o.seed, classes } : {}),
     send_lag_us: { p50: us(percentile(lags, 50)), p99: us(percentile(lags, 99)), max: us(lags[lags.length - 1]) },
   };
   process.stdout.write(JSON.stringify(out) + '\n');

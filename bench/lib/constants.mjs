@@ -18,6 +18,8 @@ export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const SMALL_SIZE = 1238;
 export const BIG_SIZE = 256 * MiB;
+/** 64m.bin, the large file of the mirror-mixed workload. */
+export const MID_SIZE = 64 * MiB;
 
 /** The rules file of cutover mirror and cutover replay (relative to the repository root). */
 export const MIRROR_RULES = 'fixtures/rules/nginx-vs-cutover.yaml';

@@ -1,10 +1,10 @@
-// Data fixtures in bench/data: the three served files and the replay logs, generated when missing or
+// Data fixtures in bench/data: the four served files and the replay logs, generated when missing or
 // of the wrong size (a file's size tells whether the cached one is right), written atomically.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIG_SIZE, DATA, MiB, SMALL_SIZE } from './constants.mjs';
+import { BIG_SIZE, DATA, MID_SIZE, MiB, SMALL_SIZE } from './constants.mjs';
 import { log } from './log.mjs';
 import { fmt, fmtMB } from './report.mjs';
 
@@ -59,7 +59,7 @@ function makeSmallJson() {
   return buf;
 }
 
-/** ensureData makes bench/data/small.json (1,238 B of JSON), 1m.bin and 256m.bin (random). */
+/** ensureData makes bench/data/small.json (1,238 B of JSON), 1m.bin, 64m.bin and 256m.bin (random). */
 export function ensureData() {
   fs.mkdirSync(DATA, { recursive: true });
   const small = path.join(DATA, 'small.json');
@@ -72,12 +72,13 @@ export function ensureData() {
     log('generating data/1m.bin');
     writeAtomically(one, (fd) => fs.writeSync(fd, crypto.randomBytes(MiB)));
   }
-  const big = path.join(DATA, '256m.bin');
-  if (!fileHasSize(big, BIG_SIZE)) {
-    log('generating data/256m.bin (256 MiB random)');
+  for (const [name, size] of [['64m.bin', MID_SIZE], ['256m.bin', BIG_SIZE]]) {
+    const big = path.join(DATA, name);
+    if (fileHasSize(big, size)) continue;
+    log(`generating data/${name} (${size / MiB} MiB random)`);
     const chunk = 8 * MiB;
     writeAtomically(big, (fd) => {
-      for (let off = 0; off < BIG_SIZE; off += chunk) fs.writeSync(fd, crypto.randomBytes(chunk));
+      for (let off = 0; off < size; off += chunk) fs.writeSync(fd, crypto.randomBytes(chunk));
     });
   }
 }

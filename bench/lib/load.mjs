@@ -128,15 +128,17 @@ export async function measureWrk(ctx, s, w) {
 
 /**
  * runFixedRate runs bench/fixed-rate.mjs (a separate process) against one target at `rate` req/s for
- * `seconds` after `warmup` seconds, expecting w.body bytes per response; its JSON line is kept in
- * bench/out/wrk/<server>-<workload>.json. Returns it with the sampled figures, warnings and `valid`.
+ * `seconds` after `warmup` seconds, expecting w.body bytes per response, or (w.mix set) sending
+ * that seeded mix of requests (`seed`, each response checked against its plan); its JSON line is
+ * kept in bench/out/wrk/<server>-<workload>.json. Returns it with the sampled figures, warnings and
+ * `valid`.
  * @throws {Error} when the client fails or the target died meanwhile.
  */
-export async function runFixedRate(ctx, s, w, { rate, seconds, warmup }) {
+export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed }) {
   const args = [
     path.join(BENCH, 'fixed-rate.mjs'),
     '--url',
-    `http://127.0.0.1:${s.port}${w.path}`,
+    `http://127.0.0.1:${s.port}${w.mix ? '' : w.path}`,
     '--rate',
     String(rate),
     '--duration',
@@ -145,8 +147,7 @@ export async function runFixedRate(ctx, s, w, { rate, seconds, warmup }) {
     String(warmup),
     '--connections',
     String(FIXED_RATE_CONNECTIONS),
-    '--expect-bytes',
-    String(w.body),
+    ...(w.mix ? ['--mix', w.mix, '--seed', String(seed)] : ['--expect-bytes', String(w.body)]),
     '--timeout',
     '10',
   ];

@@ -54,6 +54,10 @@ export function readOptions(env) {
     mirrorWarmup: envInt(env, 'BENCH_MIRROR_WARMUP', 5, 0),
     strict: env.BENCH_STRICT === '1',
     mirrorRate: envInt(env, 'BENCH_MIRROR_RATE', 500, 1),
+    // mirror-mixed: the issue's mixed workload is 200 req/s (about 35 MB/s).
+    mixedRate: envInt(env, 'BENCH_MIXED_RATE', 200, 1),
+    // The seed of the random ranges (wrk scripts read $BENCH_SEED themselves) and of mirror-mixed's plan.
+    seed: envInt(env, 'BENCH_SEED', 20240601, 0),
     mirrorOut: env.BENCH_MIRROR_OUT === '1',
     // Extra flags for cutover mirror, e.g. `--shed-above 1` to measure what comparing everything costs.
     mirrorArgs: envArgs(env, 'BENCH_MIRROR_ARGS'),
