@@ -7,6 +7,9 @@ import { runExperiment, type SideName } from '../../src/audit/experiment.js'
 import type { Backend } from '../../src/audit/http-backend.js'
 import { DEFAULT_RULES, parseRules } from '../../src/audit/rules.js'
 import { gate } from '../helpers/gate.js'
+import { RangeBackend } from '../helpers/range-backend.js'
+import { ZoomBudget } from '../../src/audit/zoom.js'
+import { CutoverError } from '../../src/core/errors.js'
 
 const req = (headers: Record<string, string> = {}, path = '/f'): ExchangeRequest => ({ id: 'x', method: 'GET', path, headers })
 
@@ -39,6 +42,7 @@ function fake(name: string, reply: (r: ExchangeRequest) => Observed): Backend & 
 }
 
 const consistent = parseRules('etag: consistent')
+const tagsIgnored = parseRules('etag: ignore')
 
 t.test('the experiment learns ETag pairs across exchanges; each verdict uses the pairs of earlier ones', async t => {
   const etags = new EtagPairs()
@@ -131,4 +135,147 @@ t.test('the comparison time comes from the clock', async t => {
   const clock = new ManualClock(Date.UTC(2031, 5, 6, 7, 8, 9, 10))
   const c = await runExperiment(req(), { control: fake('old', () => tagged('"a"', 'x')), candidate: fake('new', () => tagged('"a"', 'x')) }, { clock })
   t.equal(c.time, '2031-06-06T07:08:09.010Z')
+})
+
+const KiB = 1024
+/** pattern is `n` deterministic bytes with the bytes at `flips` changed. */
+const pattern = (n: number, ...flips: number[]): Buffer => {
+  const b = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 10)) & 0xff
+  for (const f of flips) b[f] = b[f]! ^ 0x5a
+  return b
+}
+
+t.test('a difference beyond the first block: located exactly by re-requesting its block, or to the block, saying why', async t => {
+  const size = 1024 * KiB
+  const at = 300_000 // in block 4: [262144, 327680)
+  type Row = [name: string, oldTag: string, newTag: string, budget: ZoomBudget | undefined, change: boolean, want: object]
+  const table: Row[] = [
+    ['re-requested', '"o"', '"n"', new ZoomBudget(), false, { offset: at }],
+    ['--no-zoom', '"o"', '"n"', undefined, false, { offset: 262_144, block: { from: 262_144, to: 327_680, why: /--no-zoom/ } }],
+    ['a weak ETag', 'W/"o"', '"n"', new ZoomBudget(), false, { offset: 262_144, block: { why: /strong ETag/ } }],
+    ['the budget spent', '"o"', '"n"', spent(), false, { block: { why: /budget spent/ } }],
+    ['old changed since', '"o"', '"n"', new ZoomBudget(), true, { block: { why: /old changed since/ } }],
+  ]
+  for (const [name, oldTag, newTag, budget, change, want] of table) {
+    const old = new RangeBackend('old', pattern(size), oldTag)
+    const nw = new RangeBackend('new', pattern(size, at, at + 5000), newTag)
+    const c = await runExperiment(req(), { control: old, candidate: nw }, { rules: tagsIgnored, zoom: budget, onAnswer: side => { if (change && side === 'control') old.etag = '"o2"' } })
+    t.match(c.divergences, [{ kind: 'body-bytes', controlLength: size, candidateLength: size, ...want }], name)
+    t.equal(c.divergences.length, 1, `${name}: one divergence`)
+    const exact = c.divergences[0]!.kind === 'body-bytes' && c.divergences[0]!.block === undefined
+    if (exact) {
+      const d = c.divergences[0] as Extract<Divergence, { kind: 'body-bytes' }>
+      t.equal(d.context!.from, at - 32, `${name}: context from the re-requested bytes`)
+      t.equal(d.context!.control.slice(64, 66), pattern(size).subarray(at, at + 1).toString('hex'))
+    }
+    const zooms = old.seen.length - 1
+    t.equal(zooms, name === 're-requested' || name === 'old changed since' ? 1 : 0, `${name}: re-requests to old`)
+  }
+})
+
+/** spent is a budget with nothing left. */
+function spent(): ZoomBudget {
+  const b = new ZoomBudget(1, new ManualClock())
+  b.take()
+  return b
+}
+
+t.test('a body shorter than the other, ending mid-block beyond the first: a length difference, the block checked by a re-request', async t => {
+  const old = new RangeBackend('old', pattern(200 * KiB + 10))
+  const nw = new RangeBackend('new', pattern(300 * KiB))
+  const rows: Array<[string, ZoomBudget | undefined, object]> = [
+    ['re-requested: a prefix', new ZoomBudget(), { kind: 'body-length', control: 200 * KiB + 10, candidate: 300 * KiB }],
+    ['not re-requested: equal up to the block', undefined, { kind: 'body-length', equalUpTo: 192 * KiB }],
+  ]
+  for (const [name, zoom, want] of rows) {
+    const c = await runExperiment(req(), { control: old, candidate: nw }, { rules: DEFAULT_RULES, zoom })
+    t.strictSame(c.divergences[0], { kind: 'header', name: 'content-length', control: String(200 * KiB + 10), candidate: String(300 * KiB) }, name)
+    t.match(c.divergences.slice(1), [want], name)
+    t.equal(c.divergences.length, 2, `${name}: nothing else`)
+    t.equal(c.divergences[1]!.kind === 'body-length' && c.divergences[1]!.equalUpTo !== undefined, zoom === undefined, `${name}: equalUpTo only when not re-requested`)
+  }
+})
+
+t.test('bodies are read independently: one side is read to its end while the other is still stalled', async t => {
+  const candidateDone = gate()
+  const body = pattern(3 * 64 * KiB)
+  const control: Observed = {
+    kind: 'response',
+    status: 200,
+    headers: [],
+    // The rest of old's body comes only once new's body has been read to its end: in lockstep, never.
+    body: (async function* () {
+      yield body.subarray(0, 1000)
+      await candidateDone.promise
+      yield body.subarray(1000)
+    })(),
+    durationMs: 1,
+  }
+  const candidate: Observed = {
+    kind: 'response',
+    status: 200,
+    headers: [],
+    body: (async function* () {
+      for (let at = 0; at < body.length; at += 4096) yield body.subarray(at, at + 4096)
+      candidateDone.open()
+    })(),
+    durationMs: 1,
+  }
+  const c = await runExperiment(req(), { control: { answer: control }, candidate: { answer: candidate } }, { rules: DEFAULT_RULES })
+  t.match(c, { divergences: [], bytesCompared: body.length })
+})
+
+t.test('a client-paced body its client cut short is compared as far as the client got', async t => {
+  const full = pattern(3 * 64 * KiB)
+  const cutAt = 2 * 64 * KiB + 500
+  const cut = (flip?: number): Observed => ({
+    kind: 'response',
+    status: 200,
+    headers: [['etag', '"v1"'], ['content-type', 'application/octet-stream'], ['content-length', String(full.length)]],
+    body: (async function* () {
+      const b = flip === undefined ? full : pattern(full.length, flip)
+      yield b.subarray(0, cutAt)
+      throw new CutoverError('ERR_CLIENT_GONE', 'the client went away')
+    })(),
+    durationMs: 1,
+  })
+  const rows: Array<[string, number | undefined, object[]]> = [
+    ['no difference: whole blocks compared', undefined, []],
+    ['a difference in the first block', 100, [{ kind: 'body-bytes', offset: 100 }]],
+    ['a difference in a later block', 70_000, [{ kind: 'body-bytes', offset: 65_536, block: { from: 65_536, to: 131_072 } }]],
+  ]
+  for (const [name, flip, want] of rows) {
+    const c = await runExperiment(req(), { control: { answer: cut(flip), paced: true }, candidate: new RangeBackend('new', full) }, { rules: DEFAULT_RULES })
+    t.match(c.divergences, want, name)
+    t.equal(c.divergences.length, want.length, `${name}: nothing else (no length difference: the client cut it)`)
+    if (want.length === 0) t.equal(c.bytesCompared, 2 * 64 * KiB, `${name}: the bytes compared`)
+  }
+  const early = await runExperiment(req(), { control: { answer: { kind: 'error', code: 'ERR_CLIENT_GONE', message: 'gone', durationMs: 1 }, paced: true }, candidate: new RangeBackend('new', full) }, { rules: DEFAULT_RULES })
+  t.match(early.divergences, [{ kind: 'not-compared', reason: 'client-gone' }], 'a client gone before the status: not compared')
+})
+
+t.test('a side that sends no byte for the body timeout times out; a client-paced side never does', async t => {
+  const clock = new ManualClock()
+  const stall = gate()
+  const stalled = (): Observed => ({
+    kind: 'response',
+    status: 200,
+    headers: [],
+    body: (async function* () {
+      yield Buffer.from('abc')
+      await stall.promise
+    })(),
+    durationMs: 1,
+  })
+  const ok = (): Observed => ({ kind: 'response', status: 200, headers: [], body: bodyOf('abcdef'), durationMs: 1 })
+  const run = runExperiment(req(), { control: { answer: ok() }, candidate: { answer: stalled() } }, { rules: DEFAULT_RULES, clock, bodyTimeoutMs: 5000 })
+  for (let i = 0; i < 100 && clock.pending === 0; i++) await new Promise(setImmediate)
+  clock.advance(5000)
+  t.match((await run).divergences, [{ kind: 'timeout', side: 'candidate', afterMs: 5000 }])
+  const paced = runExperiment(req(), { control: { answer: stalled(), paced: true }, candidate: { answer: ok() } }, { rules: DEFAULT_RULES, clock, bodyTimeoutMs: 5000 })
+  for (let i = 0; i < 100; i++) await new Promise(setImmediate)
+  clock.advance(60_000)
+  stall.open()
+  t.match((await paced).divergences, [{ kind: 'body-length', control: 3, candidate: 6 }], 'the paced side waited for its client')
 })
