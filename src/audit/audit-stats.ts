@@ -1,5 +1,8 @@
 import type { Comparison, DivergenceKind, NotComparedReason } from './divergence.js'
 
+/** MAX_NOT_COMPARED_PATHS bounds the distinct paths {@link AuditStats.notComparedPaths} keeps: 1000. */
+export const MAX_NOT_COMPARED_PATHS = 1000
+
 /**
  * AuditStats are the counters every audit (mirror, replay) keeps of its comparisons, with one
  * meaning each: every counter but `bytesCompared` counts comparisons, never divergences (a
@@ -17,6 +20,13 @@ export class AuditStats {
   notCompared = 0
   /** Per reason, the records not compared. Reasons never seen are absent. */
   notComparedByReason: Partial<Record<NotComparedReason, number>> = {}
+  /**
+   * Per path, the records not compared and the last reason, for the first MAX_NOT_COMPARED_PATHS
+   * distinct paths (bounded: a scan of unique paths cannot grow it); later paths count in `otherNotCompared`.
+   */
+  readonly notComparedPaths = new Map<string, { count: number; reason: NotComparedReason }>()
+  /** Records not compared whose path came after the table was full. */
+  otherNotCompared = 0
   /** Records with at least one divergence that counts (not-compared is not one). */
   divergent = 0
   /**
@@ -41,6 +51,13 @@ export class AuditStats {
     if (notCompared) {
       this.notCompared++
       this.notComparedByReason[notCompared] = (this.notComparedByReason[notCompared] ?? 0) + 1
+      const p = this.notComparedPaths.get(c.request.path)
+      if (p) {
+        p.count++
+        p.reason = notCompared
+      } else if (this.notComparedPaths.size < MAX_NOT_COMPARED_PATHS) {
+        this.notComparedPaths.set(c.request.path, { count: 1, reason: notCompared })
+      } else this.otherNotCompared++
     } else {
       this.compared++
     }
@@ -50,4 +67,15 @@ export class AuditStats {
     }
     if (c.noise.length > 0) this.noise++
   }
+}
+
+/**
+ * topNotCompared lists the `n` paths most often not compared, most first (ties by path), from
+ * {@link AuditStats.notComparedPaths}.
+ */
+export function topNotCompared(s: AuditStats, n: number): Array<{ path: string; count: number; reason: NotComparedReason }> {
+  return [...s.notComparedPaths]
+    .map(([path, v]) => ({ path, ...v }))
+    .sort((a, b) => b.count - a.count || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .slice(0, n)
 }

@@ -3,6 +3,7 @@ import { Metrics } from '../telemetry/metrics.js'
 import { AuditStats } from './audit-stats.js'
 import type { Load } from './load-gauge.js'
 import type { TaskQueue } from './task-queue.js'
+import type { ZoomBudget } from './zoom.js'
 
 /**
  * MirrorStats are the mirror's counters: the comparison counters of {@link AuditStats} plus the
@@ -51,7 +52,7 @@ const BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
  * the summary are the same numbers; the two latency histograms are returned for the mirror to
  * observe.
  */
-export function mirrorMetrics(m: Metrics, stats: MirrorStats, queue: TaskQueue, load: Load): MirrorHistograms {
+export function mirrorMetrics(m: Metrics, stats: MirrorStats, queue: TaskQueue, load: Load, zoom?: ZoomBudget): MirrorHistograms {
   m.gauge('cutover_mirror_pending', 'Shadowed requests not yet compared or abandoned.', () => stats.pending)
   m.gauge('cutover_mirror_shadow_queued', 'Shadow work items waiting for a slot.', () => queue.stats.queued)
   m.gauge(
@@ -86,6 +87,22 @@ export function mirrorMetrics(m: Metrics, stats: MirrorStats, queue: TaskQueue, 
     'cutover_mirror_abandoned_total',
     'Comparisons abandoned (comparer too slow, client gone, shutdown).',
     () => stats.abandoned,
+  )
+  m.labelledCounter(
+    'cutover_mirror_not_compared_total',
+    'Requests recorded as not compared, by reason (budget, shed, queue-full, shutdown, client-gone).',
+    'reason',
+    () => stats.notComparedByReason,
+  )
+  m.counter(
+    'cutover_mirror_zooms_total',
+    'Ranged re-requests of one differing block from both servers, to locate a difference exactly.',
+    () => zoom?.made ?? 0,
+  )
+  m.counter(
+    'cutover_mirror_zooms_refused_total',
+    'Re-requests not made because their budget (--zoom-rate) was spent: those differences are located to a block.',
+    () => zoom?.refused ?? 0,
   )
   m.counter(
     'cutover_mirror_skipped_total',

@@ -251,7 +251,7 @@ export class Mirror {
     }
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
-    this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load)
+    this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
     // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
     setMaxListeners(0, this.#stop.signal)
     this.#experiment = {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AuditStats } from '../../src/audit/audit-stats.js'
+import { AuditStats, MAX_NOT_COMPARED_PATHS, topNotCompared } from '../../src/audit/audit-stats.js'
 import type { Comparison, Divergence } from '../../src/audit/divergence.js'
 
 const header = (name: string): Divergence => ({ kind: 'header', name, control: 'a', candidate: 'b' })
@@ -36,4 +36,32 @@ t.test('AuditStats counts comparisons, never divergences', async t => {
     t.match(s, want, name)
     t.strictSame(s.divergentByKind, want.divergentByKind ?? s.divergentByKind, `${name}: exactly these kinds`)
   }
+})
+
+t.test('records not compared count apart, by reason and by path (bounded), and their other divergences still count', async t => {
+  const s = new AuditStats()
+  const rec = (path: string, ...divergences: Comparison['divergences'][number][]): Comparison => ({
+    request: { id: path, method: 'GET', path, headers: {} },
+    time: '2024-05-01T10:00:00.000Z',
+    status: {},
+    durationsMs: {},
+    bytesCompared: 0,
+    divergences,
+    ignored: [],
+    noise: [],
+  })
+  const shed = { kind: 'not-compared', reason: 'shed', message: 'm' } as const
+  const budget = { kind: 'not-compared', reason: 'budget', message: 'm' } as const
+  s.count(rec('/a', shed))
+  s.count(rec('/a', budget, { kind: 'header', name: 'x', control: '1' }))
+  s.count(rec('/b', shed))
+  s.count(rec('/c'))
+  t.match(s, { compared: 1, notCompared: 3, notComparedByReason: { shed: 2, budget: 1 }, divergent: 1, divergentByKind: { header: 1 } })
+  t.strictSame(topNotCompared(s, 5), [
+    { path: '/a', count: 2, reason: 'budget' },
+    { path: '/b', count: 1, reason: 'shed' },
+  ])
+  for (let i = 0; i < MAX_NOT_COMPARED_PATHS + 5; i++) s.count(rec(`/u${i}`, shed))
+  t.equal(s.notComparedPaths.size, MAX_NOT_COMPARED_PATHS, 'the path table is bounded')
+  t.equal(s.otherNotCompared, 7, 'paths past it are counted, not kept')
 })
