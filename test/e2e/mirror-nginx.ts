@@ -241,3 +241,34 @@ t.test('through cutover mirror, what nginx (old) logs it received is what new re
     t.equal(field(MARKER_HEADER), '1', `${line}: new's request is marked as a shadow`)
   }
 })
+
+t.test('aria2c -x4 through cutover mirror, default flags: every segment is compared, and a bad byte is found exactly', async t => {
+  if (!requireTool(t, 'nginx') || !requireTool(t, 'aria2c')) return
+  const top = t.testdir({ root: {}, nginx: {}, dl: {} })
+  const root = join(top, 'root')
+  writeLargeFile(join(root, 'big.bin'), 50) // 50 MiB
+  const old = await startNginx(t, root, join(top, 'nginx'))
+  const nw = await startServe(t, root)
+  const bad = 30 * 1024 * 1024 + 12_345
+  const faulty = await startFaulty(t, nw.url, { '/big.bin': { flipByte: bad } })
+  const out = join(top, 'out.jsonl')
+  const mirror = await startMirror(t, old.url, faulty.url, out)
+  const { spawn } = await import('node:child_process')
+  const aria = spawn('aria2c', ['-q', '-x4', '-s4', '-k1M', '--file-allocation=none', '--allow-overwrite=true', '-d', join(top, 'dl'), '-o', 'big.bin', `${mirror.url}/big.bin`], { stdio: 'ignore' })
+  t.equal(await withTimeout(exited(aria), 60_000, 'aria2c to finish'), 0, 'aria2c succeeds')
+  const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex')
+  t.equal(sha(join(top, 'dl', 'big.bin')), sha(join(root, 'big.bin')), 'aria2c got old bytes')
+  const full = await get(mirror.url, '/big.bin')
+  t.equal(full.body.length, 50 * 1024 * 1024, 'a full download through the mirror')
+  const c = counts(await mirror.stop())
+  t.ok(c.requests! >= 3, `aria2c split the download (${c.requests! - 1} requests)`)
+  t.equal(c.compared, c.requests, 'every exchange compared, the segments aria2c closed early included')
+  t.equal(c.abandoned, 0)
+  const records = (readJsonl(out) as unknown as Comparison[]).filter(r => r.divergences.some(d => d.kind === 'body-bytes'))
+  t.ok(records.length >= 2, 'the full download and the segment holding the bad byte')
+  for (const r of records) {
+    const start = Number(/^bytes=(\d+)-/.exec(r.request.headers.range ?? 'bytes=0-')![1])
+    t.match(r.divergences, [{ kind: 'body-bytes', offset: bad - start }], `${r.request.headers.range ?? 'full'}: the exact offset (re-requested)`)
+    t.notOk(r.divergences.some(d => d.kind === 'body-bytes' && d.block), 'located exactly, not to a block')
+  }
+})
