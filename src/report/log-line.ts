@@ -4,7 +4,7 @@ import { printable } from './shell-quote.js'
 const LEVELS: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }
 
 /** OMITTED are pino's own fields: the level and message are shown apart, the rest is not for a person. */
-const OMITTED = new Set(['level', 'time', 'msg', 'name', 'pid', 'hostname', 'v'])
+const OMITTED: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'name', 'pid', 'hostname', 'v'])
 
 /** value writes one field's value: a string as is, an error by its message, anything else as JSON. */
 function value(v: unknown): string {
