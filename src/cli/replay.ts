@@ -225,6 +225,8 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       onBad: b => {
         // Bad lines are reported where they are found, never dropped silently.
         printer.log(`${b.file}:${b.line}: ${printable(b.reason)}`)
+        // Redrawn at once with this line counted, rather than as it was until the next tick.
+        printer.status(progress())
       },
     })
     ended = true
