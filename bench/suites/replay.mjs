@@ -127,7 +127,7 @@ async function runReplayOnce(ctx, w, file, oldS, newS) {
     res.lines_per_s = (res.records + res.bad) / res.secs_used;
   }
   // Anything else replay wrote: bad-line reports (file:line: reason), errors, warnings.
-  const extra = text.split('\n').filter((l) => l && !/^cutover replay: \d+ compared, \d+ divergent, \d+ bad lines$/.test(l) && !/^(cutover replay: (done|interrupted) in|\s)/.test(l));
+  const extra = text.split('\n').filter((l) => l && !/^cutover replay: \d+ compared, \d+ divergent, \d+ bad lines?$/.test(l) && !/^(cutover replay: (done|interrupted) in|\s)/.test(l));
   if (extra.length) invalid(`unexpected output: ${extra.slice(0, 3).join(' | ')}`);
   if (child.exited?.code !== 0) invalid(`exit ${JSON.stringify(child.exited)}`);
   res.valid = res.warnings.length === 0;

@@ -2,7 +2,10 @@ import type { AddressInfo } from 'node:net'
 import v8 from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
-import { onReopen, onShutdown } from './on-shutdown.js'
+import { onReopen, onShutdown, signalTarget } from './on-shutdown.js'
+import { StatusPrinter } from '../report/status-printer.js'
+import { logLines } from '../report/log-line.js'
+import { plural } from '../report/plural.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { AccessLog } from '../telemetry/access-log.js'
 import { JsonlFile } from '../telemetry/jsonl-file.js'
@@ -199,7 +202,14 @@ const MIRROR_V8_FLAGS = '--heap-growing-percent=300'
 async function runMirror(f: MirrorFlags): Promise<void> {
   v8.setFlagsFromString(MIRROR_V8_FLAGS)
   const rules = loadRules(f.rules)
-  const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
+  // Every line of the terminal goes through one printer, so that nothing lands on the status line.
+  const printer = new StatusPrinter({ out: process.stdout, err: process.stderr })
+  // On a terminal the log is one readable line per event, printed around the status line; what
+  // reads stderr otherwise (a journal, a collector) gets pino's JSON lines, written asynchronously.
+  const logger = pino(
+    { name: 'cutover', base: undefined },
+    printer.tty ? logLines(line => printer.log(line), 'cutover mirror') : pino.destination({ dest: 2, sync: false }),
+  )
   const backend = (name: string, base: string): HttpBackend =>
     new HttpBackend({ name, base, timeoutMs: f.timeout, hostHeader: f.hostHeader, clock: systemClock })
   const old = backend('old', f.old)
@@ -263,24 +273,23 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     }
   }
   const [primary, shadow] = f.primary === 'old' ? [old, neu] : [neu, old]
-  process.stdout.write(
+  printer.print(
     `cutover mirror: listening on http://${hostPort(addr)} (primary ${primary.name} ${primary.base}, shadow ${shadow.name} ${shadow.base}` +
-      `${baseline ? `, baseline ${baseline.base}` : ''}${metricsAddr ? `, metrics http://${hostPort(metricsAddr)}/metrics` : ''})\n`,
+      `${baseline ? `, baseline ${baseline.base}` : ''}${metricsAddr ? `, metrics http://${hostPort(metricsAddr)}/metrics` : ''})`,
   )
 
-  // The live status goes to stderr so that stdout keeps only the start line and the summary.
-  const tty = process.stderr.isTTY === true
+  // The live status goes to stderr so that stdout keeps only the start line and the summary: drawn
+  // in place on a terminal, a plain line every 10 s otherwise. It goes on while the mirror drains.
   const ticker = setInterval(
-    () =>
-      process.stderr.write(
-        tty ? `\r${statusLine(mirror.stats)}\x1b[K` : `cutover mirror: ${statusLine(mirror.stats)}\n`,
-      ),
-    f.statusInterval ?? (tty ? 250 : 10_000),
+    () => (printer.tty ? printer.status(statusLine(mirror.stats)) : printer.log(`cutover mirror: ${statusLine(mirror.stats)}`)),
+    f.statusInterval ?? (printer.tty ? 250 : 10_000),
   )
   ticker.unref()
 
+  const target = signalTarget(printer)
   onReopen({
     name: 'cutover mirror',
+    target,
     reopen: async () => {
       const files = [out, capture].filter(x => x !== undefined)
       await Promise.all(files.map(x => x.reopen()))
@@ -289,16 +298,18 @@ async function runMirror(f: MirrorFlags): Promise<void> {
   })
   onShutdown({
     name: 'cutover mirror',
+    target,
     drain: signal => {
-      clearInterval(ticker)
-      if (tty) process.stderr.write('\r\x1b[K')
       const closing = mirror.close(f.grace)
-      process.stdout.write(
-        `cutover mirror: ${signal}: draining, up to ${f.grace} ms (${mirror.stats.pending} comparison(s) pending)\n`,
+      printer.print(
+        `cutover mirror: ${signal}: draining, up to ${f.grace} ms (${plural(mirror.stats.pending, 'comparison')} pending)`,
       )
       void closing.then(async ({ forced }) => {
+        clearInterval(ticker)
         await release()
-        process.stdout.write(summary(mirror.stats, forced))
+        // The status line is erased first: the summary comes below the drain message, never over it.
+        printer.clear()
+        printer.print(summary(mirror.stats, forced))
         logger.flush()
         process.exitCode = 0
       })

@@ -1,9 +1,24 @@
+import { plural } from '../report/plural.js'
+
 /** The part of `process` that {@link onShutdown} uses (a fake one in tests). */
 export interface SignalTarget {
   on(signal: NodeJS.Signals, listener: () => void): unknown
   off(signal: NodeJS.Signals, listener: () => void): unknown
   exit(code: number): void
   readonly stderr: { write(text: string): unknown }
+}
+
+/**
+ * signalTarget is `process` with what the handlers write to stderr sent to `stderr` instead: a
+ * status-aware printer, so that a message never lands on a status line being redrawn.
+ */
+export function signalTarget(stderr: { log(text: string): unknown }): SignalTarget {
+  return {
+    on: (signal, listener) => process.on(signal, listener),
+    off: (signal, listener) => process.off(signal, listener),
+    exit: code => process.exit(code),
+    stderr: { write: text => stderr.log(text) },
+  }
 }
 
 /** ShutdownOptions configures {@link onShutdown}. */
@@ -82,7 +97,7 @@ export function onReopen(o: ReopenOptions): () => void {
     const listener = (): void => {
       chain = chain.then(
         () => o.reopen().then(
-          n => void target.stderr.write(`${o.name}: ${signal}: reopened ${n} log file(s)\n`),
+          n => void target.stderr.write(`${o.name}: ${signal}: reopened ${plural(n, 'log file')}\n`),
           (err: unknown) => void target.stderr.write(`${o.name}: ${signal}: reopening the logs failed: ${(err as Error).message}\n`),
         ),
       )

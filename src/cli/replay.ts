@@ -1,6 +1,5 @@
 import { createReadStream, statSync } from 'node:fs'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import cliProgress from 'cli-progress'
 import { JsonlFile } from '../telemetry/jsonl-file.js'
 import { isCutoverError } from '../core/errors.js'
 import type { Comparison } from '../audit/divergence.js'
@@ -8,11 +7,15 @@ import { HttpBackend } from '../audit/http-backend.js'
 import { EtagPairs } from '../audit/etag-pairs.js'
 import { LOG_FORMATS, readRecords } from '../replay/read-records.js'
 import type { LogFormat } from '../replay/record.js'
-import { runReplay, type ReplayFilter, type ReplayStats } from '../replay/replay.js'
+import { ReplayStats, runReplay, type ReplayFilter } from '../replay/replay.js'
 import { parseBytes, parseCount, parseDuration, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { DEFAULT_MAX_LINE_BYTES } from '../replay/split-lines.js'
 import { loadRules } from './load-rules.js'
-import { onReopen, onShutdown } from './on-shutdown.js'
+import { onReopen, onShutdown, signalTarget } from './on-shutdown.js'
+import { StatusPrinter } from '../report/status-printer.js'
+import { replayProgress } from '../report/replay-progress.js'
+import { plural } from '../report/plural.js'
+import { printable } from '../report/shell-quote.js'
 import { systemClock } from '../core/clock.js'
 
 interface ReplayFlags {
@@ -84,8 +87,12 @@ export function parseFilters(values: readonly string[]): ReplayFilter {
   return { ...(methods ? { methods } : {}), ...(path ? { path } : {}), ...(statuses ? { statuses } : {}) }
 }
 
-/** countLines counts newline-terminated lines of plain files (for the progress total), or undefined. */
-async function countLines(files: readonly string[]): Promise<number | undefined> {
+/**
+ * countLines counts the non-blank lines of plain files (for the progress total: the reader skips
+ * blank lines), a last line without a newline included, or returns undefined for files it cannot
+ * count in one cheap pass (gzip, HAR, .gor, over 512 MiB in all).
+ */
+export async function countLines(files: readonly string[]): Promise<number | undefined> {
   let bytes = 0
   for (const f of files) {
     if (f.endsWith('.gz') || f.endsWith('.har') || f.endsWith('.gor')) return undefined
@@ -93,7 +100,18 @@ async function countLines(files: readonly string[]): Promise<number | undefined>
   }
   if (bytes > 512 * 1024 * 1024) return undefined // not worth a second pass
   let n = 0
-  for (const f of files) for await (const chunk of createReadStream(f)) for (const b of chunk as Buffer) if (b === 10) n++
+  for (const f of files) {
+    let blank = true
+    for await (const chunk of createReadStream(f)) {
+      for (const b of chunk as Buffer) {
+        if (b === 10) {
+          if (!blank) n++
+          blank = true
+        } else if (b !== 32 && b !== 9 && b !== 13 && b !== 11 && b !== 12) blank = false
+      }
+    }
+    if (!blank) n++
+  }
   return n
 }
 
@@ -155,41 +173,39 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
   const baseline = f.baseline ? new HttpBackend({ name: 'baseline', base: f.baseline, timeoutMs: f.timeout, clock }) : undefined
   const out = f.out ? new JsonlFile<Comparison>(f.out, { clock }) : undefined
   const ac = new AbortController()
+  // Every line of the terminal goes through one printer, so that nothing lands on the progress line.
+  const printer = new StatusPrinter({ out: process.stdout, err: process.stderr })
+  const target = signalTarget(printer)
   let interrupted = false
   const offSignals = onShutdown({
     name: 'cutover replay',
+    target,
     drain: () => {
       interrupted = true
-      process.stderr.write('\ncutover replay: stopping: letting the exchanges in flight finish (Ctrl-C again to quit now)\n')
+      printer.log('cutover replay: stopping: letting the exchanges in flight finish (Ctrl-C again to quit now)')
       ac.abort()
     },
   })
-  const offReopen = onReopen({ name: 'cutover replay', reopen: async () => (out ? (await out.reopen(), 1) : 0) })
+  const offReopen = onReopen({ name: 'cutover replay', target, reopen: async () => (out ? (await out.reopen(), 1) : 0) })
 
-  const tty = process.stderr.isTTY === true
-  const total = f.limit ?? (tty ? await countLines(files) : undefined)
-  const bar = tty
-    ? new cliProgress.SingleBar(
-        {
-          format: total
-            ? ' {bar} {value}/{total} | {rate}/s | divergent {divergent} | bad {bad} | ETA {eta_formatted}'
-            : ' {value} requests | {rate}/s | divergent {divergent} | bad {bad}',
-          stream: process.stderr,
-          hideCursor: true,
-          etaBuffer: 50,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined
-  const started = performance.now()
+  const lines = printer.tty ? await countLines(files) : undefined
+  const started = clock.monotonic()
   const reader = readRecords(files, { format: f.format, maxLineBytes: f.maxLineBytes })
-  let stats: ReplayStats | undefined
-  const live = { done: 0, divergent: 0, bad: 0 }
-  bar?.start(total ?? 0, 0, { rate: '0', divergent: 0, bad: 0 })
-  const plain = tty
-    ? undefined
-    : setInterval(() => process.stderr.write(`cutover replay: ${live.done} compared, ${live.divergent} divergent, ${live.bad} bad lines\n`), 10_000)
-  plain?.unref()
+  const live = new ReplayStats()
+  const progress = (final = false): string =>
+    replayProgress({ stats: live, skipped: reader.summary.skipped, lines, limit: f.limit, elapsedMs: clock.monotonic() - started, final })
+  // The progress line only on a terminal; otherwise a plain line every 10 s.
+  const ticker = printer.tty
+    ? setInterval(() => printer.status(progress()), 250)
+    : setInterval(
+        () =>
+          printer.log(`cutover replay: ${live.compared} compared, ${live.divergent} divergent, ${plural(live.bad, 'bad line')}`),
+        10_000,
+      )
+  ticker.unref()
+  printer.status(progress())
+  let stats: ReplayStats
+  let ended = false
   try {
     stats = await runReplay(reader, {
       clock,
@@ -207,36 +223,35 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       includeShadows: f.includeShadows === true,
       limit: f.limit,
       signal: ac.signal,
+      stats: live,
       onComparison: c => {
-        live.done++
-        if (c.divergences.length > 0) live.divergent++
         if (out && (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0)) out.write(c)
-        const secs = (performance.now() - started) / 1000
-        bar?.update(Math.min(live.done, total ?? live.done), { rate: (live.done / Math.max(secs, 0.001)).toFixed(0), divergent: live.divergent, bad: live.bad })
       },
       onBad: b => {
-        live.bad++
         // Bad lines are reported where they are found, never dropped silently.
-        if (bar) bar.stop()
-        process.stderr.write(`${b.file}:${b.line}: ${b.reason}\n`)
-        if (bar) bar.start(total ?? 0, live.done, { rate: '0', divergent: live.divergent, bad: live.bad })
+        printer.log(`${b.file}:${b.line}: ${printable(b.reason)}`)
+        // Redrawn at once with this line counted, rather than as it was until the next tick.
+        printer.status(progress())
       },
     })
+    ended = true
   } catch (err) {
     if (isCutoverError(err)) throw new Error(err.message)
     throw err
   } finally {
-    bar?.stop()
-    if (plain) clearInterval(plain)
+    clearInterval(ticker)
+    // The last state stays on the screen, above the summary: full when the replay ran to its end.
+    printer.status(progress(ended && !interrupted))
+    printer.keep()
     await Promise.all([old.close(), nw.close(), baseline?.close(), out?.close()])
     offSignals()
     offReopen()
   }
-  const secs = (performance.now() - started) / 1000
+  const secs = (clock.monotonic() - started) / 1000
   const kinds = Object.entries(stats.divergentByKind)
     .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
     .map(([k, n]) => `${k} ${n}`)
-  process.stdout.write(
+  printer.print(
     `cutover replay: ${interrupted ? 'interrupted' : 'done'} in ${secs.toFixed(1)} s\n` +
       `  records ${stats.records}  bad lines ${stats.bad}  filtered ${stats.filtered}  sent ${stats.sent}  probes ${stats.probes}` +
       ` (verified ${stats.probesVerified}, unverified ${stats.probesUnverified})\n` +
@@ -250,7 +265,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     // nginx's default combined format has no Range field: a 206 line then replays as a full GET,
     // which compares, but not the ranges the clients asked for.
     if (file.rangeless206 > 0) {
-      process.stderr.write(
+      printer.log(
         `cutover replay: warning: ${file.file}: ${file.rangeless206} ${file.rangeless206 === 1 ? 'line' : 'lines'} answered 206 but the log has no Range field; ` +
           'they were replayed as full GETs (log "$http_range" or "%{Range}i" as a last quoted field, see the README)\n',
       )
@@ -261,8 +276,10 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     // A gate must not pass on nothing: no divergence among zero comparisons proves nothing.
     const why = stats.compared === 0 ? 'nothing was compared' : `only ${stats.compared} compared, fewer than --min-compared ${f.minCompared}`
     const detail =
-      stats.compared === 0 ? ` (${stats.records} records, ${stats.bad} bad lines, ${stats.filtered} filtered, ${stats.shadows} shadow)` : ''
-    process.stderr.write(`cutover replay: ${why}${detail}: exit 3\n`)
+      stats.compared === 0
+        ? ` (${plural(stats.records, 'record')}, ${plural(stats.bad, 'bad line')}, ${stats.filtered} filtered, ${plural(stats.shadows, 'shadow record')})`
+        : ''
+    printer.log(`cutover replay: ${why}${detail}: exit 3`)
     return 3
   }
   return 0

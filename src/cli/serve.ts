@@ -7,6 +7,7 @@ import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
 import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
 import { systemClock } from '../core/clock.js'
 import { onReopen, onShutdown } from './on-shutdown.js'
+import { plural } from '../report/plural.js'
 import type { AddressInfo } from 'node:net'
 import type { MetricsServer } from '../telemetry/metrics-server.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
@@ -144,12 +145,12 @@ async function runServe(f: ServeFlags): Promise<void> {
     drain: signal => {
       // Close the listener first, so that once this line is printed no new connection gets in.
       const closing = server.close(f.grace)
-      process.stdout.write(`cutover serve: ${signal}: draining ${server.stats.active} response(s), up to ${f.grace} ms\n`)
+      process.stdout.write(`cutover serve: ${signal}: draining ${plural(server.stats.active, 'response')}, up to ${f.grace} ms\n`)
       void closing.then(async ({ forced }) => {
         await Promise.all([accessLog?.close(), metrics?.server.close()])
         process.stdout.write(
           `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
-            `${server.stats.requests} requests, ${server.stats.bytes} body bytes, ${server.stats.aborted} aborted\n`,
+            `${plural(server.stats.requests, 'request')}, ${plural(server.stats.bytes, 'body byte')}, ${server.stats.aborted} aborted\n`,
         )
         logger.flush()
         process.exitCode = 0

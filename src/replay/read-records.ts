@@ -13,6 +13,9 @@ import type { LogFormat, ParsedLine } from './record.js'
 /** LOG_FORMATS lists every {@link LogFormat}, for checking options. */
 export const LOG_FORMATS: readonly LogFormat[] = Object.freeze(['combined', 'common', 'jsonl', 'har', 'gor'])
 
+/** byteCount writes a size in bytes, `1 byte` or `n bytes`. */
+const byteCount = (n: number): string => `${n} ${n === 1 ? 'byte' : 'bytes'}`
+
 /** DETECT_BYTES is how much of a file's (decompressed) beginning format detection looks at: 64 KiB. */
 export const DETECT_BYTES = 64 * 1024
 
@@ -213,7 +216,7 @@ async function* readFile(
       for await (const c of chain(start)) {
         size += c.length
         if (size > o.maxHarBytes) {
-          const why = `HAR file ${file} is larger than ${o.maxHarBytes} bytes`
+          const why = `HAR file ${file} is larger than ${byteCount(o.maxHarBytes)}`
           throw new CutoverError('ERR_INVALID_ARGUMENT', why)
         }
         chunks.push(c)
@@ -230,7 +233,7 @@ async function* readFile(
     // (so a character split across chunks is kept whole).
     const latin1 = fmt !== 'jsonl'
     const lines = splitLines(chain(start), o.maxLineBytes)
-    const tooLong = (length: number) => `line: longer than ${o.maxLineBytes} bytes (${length} bytes), not read`
+    const tooLong = (length: number) => `line: longer than ${byteCount(o.maxLineBytes)} (${byteCount(length)}), not read`
     if (fmt === 'gor') {
       const numbered = async function* () {
         for await (const l of lines) {
@@ -260,7 +263,7 @@ async function* readFile(
     }
     if (gz.junk !== undefined) {
       // Every line of the last member was read; what follows it is not gzip, counted as one bad line.
-      const why = `gzip: ${gz.junk.bytes} bytes of trailing data after the last member (at byte ${gz.junk.offset}), not read`
+      const why = `gzip: ${byteCount(gz.junk.bytes)} of trailing data after the last member (at byte ${gz.junk.offset}), not read`
       const p = emit(line + 1, { kind: 'bad', reason: why }, () => '')
       if (p) yield p
     }

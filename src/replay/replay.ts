@@ -9,7 +9,7 @@ import type { Rules } from '../audit/rules.js'
 import { DEFAULT_SPLIT_LAG_BYTES, splitBody } from '../audit/split-body.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { systemClock, type Clock } from '../core/clock.js'
-import { chooseProbes, verifySlice, type ProbeTarget } from './probes.js'
+import { chooseProbes, verifySlice, type Probe, type ProbeTarget } from './probes.js'
 import type { BadLine, ParsedLine, ReplayRecord } from './record.js'
 
 /** ReplayFilter keeps the records a replay sends; every field that is set must match. */
@@ -63,6 +63,11 @@ export interface ReplayOptions {
   readonly random?: () => number
   /** Where the comparisons' times, the pacing and the timeouts come from. If unset, the system clock. */
   readonly clock?: Clock
+  /**
+   * The counters to update as the replay goes, which a progress display reads while it runs; they
+   * are what runReplay resolves with. If unset, a new {@link ReplayStats}.
+   */
+  readonly stats?: ReplayStats
 }
 
 /**
@@ -86,6 +91,16 @@ export class ReplayStats extends AuditStats {
   probesVerified = 0
   /** Single-range probes not verified: the slice ends beyond verifyMaxBytes. */
   probesUnverified = 0
+  /**
+   * Records sent whose exchange has ended and whose probes, if any, have been chosen (counted in
+   * `probesPlanned` first): with `probesSettled`, how many of the requests sent have ended, which is
+   * what a progress display counts.
+   */
+  settled = 0
+  /** Range probes chosen so far, sent or still to send: a progress display adds them to its total. */
+  probesPlanned = 0
+  /** Range probes whose exchange has ended. */
+  probesSettled = 0
 }
 
 /** clockSleep waits `ms` on `clock`, or less if `signal` aborts. */
@@ -127,7 +142,7 @@ function controlFacts(c: Observed): { status?: number; size?: number; etag?: str
  * once every exchange has finished; `signal` stops reading early.
  */
 export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptions): Promise<ReplayStats> {
-  const stats = new ReplayStats()
+  const stats = o.stats ?? new ReplayStats()
   const clock = o.clock ?? systemClock
   const now = (): number => clock.monotonic()
   const sleep = o.sleep ?? clockSleep(clock)
@@ -200,8 +215,8 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     return seen
   }
 
-  const runProbes = async (target: ProbeTarget, base: ReplayRecord): Promise<void> => {
-    for (const p of chooseProbes(target, o.probes ?? 0, o.random ?? Math.random)) {
+  const runProbes = async (target: ProbeTarget, probes: readonly Probe[], base: ReplayRecord): Promise<void> => {
+    for (const p of probes) {
       if (o.signal?.aborted) return
       await pace(undefined)
       const req: ExchangeRequest = { id: `${base.file}:${base.line}:probe:${p.name}`, method: 'GET', path: target.path, headers: p.headers }
@@ -211,6 +226,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       if (p.verify && !verify) stats.probesUnverified++
       await slots.run(async () => {
         await exchange(req, verify)
+        stats.probesSettled++
       })
     }
   }
@@ -249,10 +265,15 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       // A path that answers 200 to a GET gets its probes once, after this first full answer.
       if ((o.probes ?? 0) > 0 && r.method === 'GET' && seen.status === 200 && seen.size !== undefined && !probed.has(r.path)) {
         probed.add(r.path)
+        const target = { path: r.path, size: seen.size!, etag: seen.etag }
+        const probes = chooseProbes(target, o.probes ?? 0, o.random ?? Math.random)
+        // Planned before this record counts as settled, so that a progress total never falls short.
+        stats.probesPlanned += probes.length
         // Not inside a slot: each probe takes its own, so a single slot cannot deadlock.
-        const run = runProbes({ path: r.path, size: seen.size!, etag: seen.etag }, r).finally(() => probeRuns.delete(run))
+        const run = runProbes(target, probes, r).finally(() => probeRuns.delete(run))
         probeRuns.add(run)
       }
+      stats.settled++
     })
   }
   // Exchanges may start probe runs as they finish, and probe runs start exchanges: wait for both.

@@ -61,14 +61,16 @@ t.test('the returned function removes the handlers', async t => {
 })
 
 t.test('onReopen reopens on SIGHUP and SIGUSR1, one reopen at a time, and reports failures', async t => {
-  const cases: Array<{ name: string; signals?: NodeJS.Signals[]; send: NodeJS.Signals[]; fail?: boolean; reopens: number; written: string[] }> = [
+  const cases: Array<{ name: string; signals?: NodeJS.Signals[]; send: NodeJS.Signals[]; fail?: boolean; files?: number; reopens: number; written: string[] }> = [
     { name: 'no signal', send: [], reopens: 0, written: [] },
-    { name: 'SIGHUP', send: ['SIGHUP'], reopens: 1, written: ['cutover x: SIGHUP: reopened 2 log file(s)\n'] },
+    { name: 'SIGHUP', send: ['SIGHUP'], reopens: 1, written: ['cutover x: SIGHUP: reopened 2 log files\n'] },
+    { name: 'one file: singular', send: ['SIGHUP'], files: 1, reopens: 1, written: ['cutover x: SIGHUP: reopened 1 log file\n'] },
+    { name: 'no file', send: ['SIGHUP'], files: 0, reopens: 1, written: ['cutover x: SIGHUP: reopened 0 log files\n'] },
     {
       name: 'SIGUSR1 then SIGHUP: two reopens, in order',
       send: ['SIGUSR1', 'SIGHUP'],
       reopens: 2,
-      written: ['cutover x: SIGUSR1: reopened 2 log file(s)\n', 'cutover x: SIGHUP: reopened 2 log file(s)\n'],
+      written: ['cutover x: SIGUSR1: reopened 2 log files\n', 'cutover x: SIGHUP: reopened 2 log files\n'],
     },
     { name: 'a failure is said, not thrown', send: ['SIGHUP'], fail: true, reopens: 1, written: ['cutover x: SIGHUP: reopening the logs failed: EACCES\n'] },
     { name: 'a signal not listened to', signals: ['SIGUSR2'], send: ['SIGHUP'], reopens: 0, written: [] },
@@ -88,7 +90,7 @@ t.test('onReopen reopens on SIGHUP and SIGUSR1, one reopen at a time, and report
         await new Promise(resolve => setImmediate(resolve))
         running--
         if (c.fail) throw new Error('EACCES')
-        return 2
+        return c.files ?? 2
       },
     })
     for (const s of c.send) p.emit(s)

@@ -59,7 +59,7 @@ async function slowDownload(url: string, path: string): Promise<{ socket: Socket
 
 /** summaryBytes reads `N body bytes` from serve's stop line. */
 function summaryBytes(out: string): number {
-  const m = /stopped.*; (\d+) requests, (\d+) body bytes, (\d+) aborted/.exec(out)
+  const m = /stopped.*; (\d+) requests?, (\d+) body bytes?, (\d+) aborted/.exec(out)
   return m ? Number(m[2]) : -1
 }
 

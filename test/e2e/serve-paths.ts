@@ -383,7 +383,7 @@ t.test('process: graceful shutdown lets a download in flight finish', async t =>
   t.equal(body.length, 48 * 1024 * 1024)
   t.equal(sha256(body), want, 'with the right bytes')
   t.equal(await withTimeout(exited(child), 10_000, 'serve exit'), 0, output())
-  t.match(output(), /stopped; \d+ requests/)
+  t.match(output(), /stopped; 1 request, \d+ body bytes, 0 aborted\n/, 'one request: the noun in the singular')
   t.notMatch(output(), /grace period over/)
 })
 

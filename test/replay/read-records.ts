@@ -393,6 +393,7 @@ t.test('readRecords loses no line of a gzip member followed by trailing bytes, a
   const member = gzipSync(body)
   const cases: Array<{ title: string; bytes: Buffer; records: number; bad: Array<[number, RegExp]> }> = [
     { title: 'junk after the member', bytes: Buffer.concat([member, Buffer.from('junk junk junk trailing')]), records: n, bad: [[n + 1, new RegExp(`^gzip: 23 bytes of trailing data after the last member \\(at byte ${member.length}\\)`)]] },
+    { title: 'one byte after the member: "1 byte"', bytes: Buffer.concat([member, Buffer.from('J')]), records: n, bad: [[n + 1, /^gzip: 1 byte of trailing data after the last member/]] },
     { title: 'two members, zero padding', bytes: Buffer.concat([member, member, Buffer.alloc(512)]), records: 2 * n, bad: [] },
     { title: 'a member, then a second one cut short', bytes: Buffer.concat([member, member.subarray(0, 40)]), records: n, bad: [[n + 1, /^gzip: unexpected end of file/]] },
     { title: 'a member cut in its trailer', bytes: member.subarray(0, member.length - 4), records: n, bad: [[n + 1, /^gzip: unexpected end of file/]] },

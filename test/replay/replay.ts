@@ -7,7 +7,7 @@ import { EtagPairs } from '../../src/audit/etag-pairs.js'
 import { DEFAULT_RULES } from '../../src/audit/rules.js'
 import { chooseProbes } from '../../src/replay/probes.js'
 import type { ParsedLine } from '../../src/replay/record.js'
-import { runReplay } from '../../src/replay/replay.js'
+import { ReplayStats, runReplay } from '../../src/replay/replay.js'
 
 const FILE = Buffer.from('0123456789abcdefghij') // 20 bytes
 
@@ -243,4 +243,37 @@ t.test('runReplay counts comparisons, not divergences, as the mirror does', asyn
   t.strictSame(out.map(c => [c.divergences.length, c.noise.length]), [[3, 2], [3, 2]], 'each comparison: three divergences, two of noise')
   t.match(stats, { compared: 2, divergent: 2, noise: 2 }, 'noise: comparisons with noise')
   t.strictSame(stats.divergentByKind, { header: 2, 'body-length': 2 }, 'per kind: comparisons with a divergence of the kind')
+})
+
+t.test('runReplay counts what a progress display needs: every request sent ends settled, probes included, and not before its probes are planned', async t => {
+  const cases: Array<{ title: string; lines: ParsedLine[]; probes: number; concurrency: number; sent: number; probesWanted: number }> = [
+    { title: 'no probes', lines: [rec(1, '/f'), rec(2, '/g'), rec(3, '/f')], probes: 0, concurrency: 2, sent: 3, probesWanted: 0 },
+    { title: 'probes of one path, one slot', lines: [rec(1, '/f'), rec(2, '/f')], probes: 4, concurrency: 1, sent: 2, probesWanted: 4 },
+    { title: 'probes of one path, many slots', lines: [rec(1, '/f'), rec(2, '/missing'), rec(3, '/f')], probes: 9, concurrency: 8, sent: 3, probesWanted: 9 },
+  ]
+  for (const c of cases) {
+    const stats = new ReplayStats()
+    let early = 0
+    const result = await runReplay(lines(c.lines), {
+      old: serverDouble('old', '"t"'),
+      new: serverDouble('new', '"t"'),
+      rules: DEFAULT_RULES,
+      etags: new EtagPairs(),
+      probes: c.probes,
+      random: () => 0.5,
+      concurrency: c.concurrency,
+      stats,
+      // A comparison is made before its exchange counts as settled: what has ended stays below the total until the end.
+      onComparison: () => {
+        if (stats.settled + stats.probesSettled >= stats.sent + stats.probesPlanned) early++
+      },
+      onBad: () => undefined,
+    })
+    t.equal(result, stats, `${c.title}: the stats given are the ones updated and returned`)
+    t.strictSame(
+      { sent: stats.sent, settled: stats.settled, probes: stats.probes, planned: stats.probesPlanned, probesSettled: stats.probesSettled, compared: stats.compared, early },
+      { sent: c.sent, settled: c.sent, probes: c.probesWanted, planned: c.probesWanted, probesSettled: c.probesWanted, compared: c.sent + c.probesWanted, early: 0 },
+      c.title,
+    )
+  }
 })
