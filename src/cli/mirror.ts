@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net'
 import v8 from 'node:v8'
+import { topNotCompared } from '../audit/audit-stats.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
 import { onReopen, onShutdown, signalTarget } from './on-shutdown.js'
 import { StatusPrinter } from '../report/status-printer.js'
 import { logLines } from '../report/log-line.js'
 import { plural } from '../report/plural.js'
+import { printable } from '../report/shell-quote.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { AccessLog } from '../telemetry/access-log.js'
 import { JsonlFile } from '../telemetry/jsonl-file.js'
@@ -322,11 +324,21 @@ function summary(s: MirrorStats, forced: boolean): string {
   const top = (Object.entries(s.divergentByKind) as Array<[DivergenceKind, number]>)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
+  const reasons = Object.entries(s.notComparedByReason)
+    .sort(([, a], [, b]) => b - a)
+    .map(([r, n]) => `${r} ${n}`)
+  const paths = topNotCompared(s, 10)
+  const w = Math.max(0, ...paths.map(p => String(p.count).length))
   return (
     `cutover mirror: stopped${forced ? ' (grace period over: the rest was cut and counted abandoned)' : ''}\n` +
     `  requests ${s.requests}  compared ${s.compared}  divergent ${s.divergent}  noise ${s.noise}` +
     `  dropped ${s.dropped}  abandoned ${s.abandoned}  skipped ${s.skipped}\n` +
     `  shed ${s.shed} (dropped or abandoned: the mirror was saturated)  shadow errors ${s.shadowErrors}  proxy errors ${s.proxyErrors}\n` +
-    `  divergent comparisons by kind: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n`
+    `  divergent comparisons by kind: ${top.length ? top.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}\n` +
+    (s.notCompared > 0
+      ? `  not compared: ${plural(s.notCompared, 'request')} (${reasons.join(', ')}); most often:\n` +
+        paths.map(p => `    ${String(p.count).padStart(w)}  ${printable(p.path)}  ${p.reason}\n`).join('') +
+        '    (--out has a line for every one)\n'
+      : '')
   )
 }

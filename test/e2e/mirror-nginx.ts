@@ -272,3 +272,23 @@ t.test('aria2c -x4 through cutover mirror, default flags: every segment is compa
     t.notOk(r.divergences.some(d => d.kind === 'body-bytes' && d.block), 'located exactly, not to a block')
   }
 })
+
+t.test('the summary lists the paths never compared, and --out has a line for every one', async t => {
+  if (!requireTool(t, 'nginx')) return
+  const top = t.testdir({ root: {}, nginx: {} })
+  const root = join(top, 'root')
+  writeFileSync(join(root, 'a.bin'), seededBytes(3, 256 * 1024))
+  writeFileSync(join(root, 'b.bin'), seededBytes(4, 256 * 1024))
+  const old = await startNginx(t, root, join(top, 'nginx'))
+  const nw = await startServe(t, root)
+  const out = join(top, 'out.jsonl')
+  // A 16-byte lag bound: every body is over it from its first chunk, so none is compared.
+  const mirror = await startMirror(t, old.url, nw.url, out, ['--max-lag', '16'])
+  for (const p of ['/a.bin', '/a.bin', '/b.bin']) t.equal((await get(mirror.url, p)).body.length, 256 * 1024, `${p}: the client is answered`)
+  const summary = await mirror.stop()
+  t.match(counts(summary), { requests: 3, compared: 0, abandoned: 3 })
+  t.match(summary, /not compared: 3 requests \(budget 3\); most often:\n\s+2 {2}\/a\.bin {2}budget\n\s+1 {2}\/b\.bin {2}budget\n/)
+  const records = readJsonl(out) as unknown as Comparison[]
+  t.strictSame(records.map(r => r.request.path).sort(), ['/a.bin', '/a.bin', '/b.bin'])
+  for (const r of records) t.match(r.divergences, [{ kind: 'not-compared', reason: 'budget' }], 'each record says why')
+})
