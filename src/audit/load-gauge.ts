@@ -12,9 +12,11 @@ export interface LoadGaugeOptions {
   /** How often the utilization is sampled, in ms. If unset, 50. */
   readonly intervalMs?: number
   /**
-   * Weight of the newest sample in the moving average, 0..1. If unset, 0.5: from idle, a loop busy
-   * all the time crosses 0.9 after four samples (200 ms), soon enough that a burst of big downloads
-   * has not filled the tee budget yet; a single busy sample only reaches 0.5.
+   * Weight of the newest sample in the moving average, 0..1. If unset, 0.1: from idle, a loop busy
+   * all the time crosses 0.9 after 22 samples (1.1 s at 50 ms). Shedding answers sustained
+   * overload, not a burst: one big download at loopback speed keeps the loop busy for a few hundred
+   * ms, and shedding then would drop the small requests that arrive meanwhile. Bodies are hashed as
+   * they stream, so a burst holds no bytes for comparers; the tee bounds still cap what it could.
    */
   readonly alpha?: number
   /** Source of utilization readings. If unset, `performance.eventLoopUtilization` (tests script one). */
@@ -40,7 +42,7 @@ export class LoadGauge implements Load {
 
   constructor(o: LoadGaugeOptions = {}) {
     const intervalMs = o.intervalMs ?? 50
-    const alpha = o.alpha ?? 0.5
+    const alpha = o.alpha ?? 0.1
     if (!(intervalMs > 0)) throw new TypeError('intervalMs must be positive')
     if (!(alpha > 0 && alpha <= 1)) throw new TypeError('alpha must be in (0, 1]')
     this.#alpha = alpha

@@ -50,6 +50,9 @@ export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
  */
 export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+/** DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.35. */
+export const DEFAULT_SHED_KEEP = 0.35
+
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
   /** Which server answers clients: `old` during the audit, `new` after the cut-over. If unset, `old`. */
@@ -116,12 +119,18 @@ export interface MirrorOptions {
   readonly zoom?: ZoomBudget | undefined
   /**
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
-   * shed). While it is (or while the comparisons in progress hold over half the tee budget), a new
-   * shadow is taken only when no other shadow is running or queued, and the rest are dropped; while
-   * it is, comparisons in progress are also given up but one ({@link Mirror.shedRunning}). All of
-   * them count as shed: the client path keeps the CPU. If unset, 0.9.
+   * shed). While it is (or while the comparisons in progress hold over half the tee budget), new
+   * shadows are taken only for `shedKeep` of the requests (and whenever no other shadow is running
+   * or queued), and the rest are dropped; comparisons in progress whose comparer falls behind its
+   * client are given up ({@link Mirror.shedRunning}). All of them count as shed: the client path
+   * keeps most of the CPU, and the audit keeps a known share. If unset, 0.9.
    */
   readonly shedAbove?: number
+  /**
+   * The share of shadowable requests still compared while the mirror sheds, 0..1: a saturated
+   * mirror keeps auditing a sample this large rather than a trickle. If unset, DEFAULT_SHED_KEEP.
+   */
+  readonly shedKeep?: number
   /** The load consulted for shedding. If unset, a {@link LoadGauge} of this thread's event loop. */
   readonly load?: Load
   /** Where the capture's and the records' times come from. If unset, the system clock. */
@@ -208,6 +217,10 @@ export class Mirror {
   readonly #load: Load
   readonly #ownLoad: LoadGauge | undefined
   readonly #shedAbove: number
+  readonly #shedKeep: number
+  /** Shadowable requests seen, and admitted, since the mirror last began shedding. */
+  #saturatedSeen = 0
+  #saturatedKept = 0
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
   readonly #primaryHost: string
@@ -244,6 +257,9 @@ export class Mirror {
     const shedAbove = o.shedAbove ?? 0.9
     if (!(shedAbove >= 0 && shedAbove <= 1)) throw new TypeError('shedAbove must be between 0 and 1')
     this.#shedAbove = shedAbove
+    const shedKeep = o.shedKeep ?? DEFAULT_SHED_KEEP
+    if (!(shedKeep >= 0 && shedKeep <= 1)) throw new TypeError('shedKeep must be between 0 and 1')
+    this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
     if (shedAbove < 1) {
@@ -408,38 +424,43 @@ export class Mirror {
   /**
    * #shed tells whether a new shadow must be refused because the mirror is saturated: its event
    * loop is busy beyond `shedAbove`, or the comparisons in progress already hold more than half of
-   * the tee budget (their comparers are behind: a new one would only wait in the queue, buffering,
-   * until it is abandoned). One shadow at a time still goes through, so that a saturated mirror
-   * keeps comparing at a trickle instead of not at all.
+   * the tee budget (their comparers are behind). While it is, `shedKeep` of the requests are still
+   * taken, spread evenly (one is taken whenever fewer than that share of those seen since the
+   * saturation began were), and one whenever no other shadow is running or queued: a saturated
+   * mirror keeps comparing a known sample instead of a trickle.
    */
   #shed(): boolean {
-    if (this.queue.stats.running + this.queue.stats.queued === 0) return false
-    if (this.#shedAbove >= 1) return false
-    return this.#load.utilization > this.#shedAbove || this.#teeBudget.used > this.#teeBudget.max / 2
+    const saturated =
+      this.#shedAbove < 1 &&
+      (this.#load.utilization > this.#shedAbove || this.#teeBudget.used > this.#teeBudget.max / 2)
+    if (!saturated) {
+      this.#saturatedSeen = 0
+      this.#saturatedKept = 0
+      return false
+    }
+    this.#saturatedSeen++
+    if (this.queue.stats.running + this.queue.stats.queued === 0 || this.#saturatedKept < this.#shedKeep * this.#saturatedSeen) {
+      this.#saturatedKept++
+      return false
+    }
+    return true
   }
 
   /**
-   * shedRunning gives up comparisons in progress while the mirror is saturated, all but the oldest
-   * whose primary body is still streaming and whose comparer keeps up (no more than
-   * SATURATED_LAG_BYTES behind its client); those whose body is complete are left to finish: their
-   * cost is mostly paid. A comparison follows its client's download at the client's pace, so a
-   * burst of big downloads admitted before the load rose would otherwise hold the CPU for as long
-   * as they last. They count as abandoned (and shed). Called every 100 ms; a no-op when not
-   * saturated. Returns how many were given up.
+   * shedRunning gives up comparisons in progress while the mirror is saturated: those whose primary
+   * body is still streaming and whose comparer has fallen more than SATURATED_LAG_BYTES behind its
+   * client. A comparer that far behind on a saturated loop only falls further behind, and the chunks
+   * its tee holds meanwhile live long enough to be promoted, which makes V8 run a full collection
+   * every few tens of ms. Those that keep up cost no more than their client's pace and are kept;
+   * those whose body is complete are left to finish (their cost is mostly paid). Given-up ones count
+   * as abandoned (and shed). Called every 100 ms; a no-op when not saturated. Returns how many were
+   * given up.
    */
   shedRunning(): number {
     if (this.#load.utilization <= this.#shedAbove) return 0
-    let kept = false
     let n = 0
     for (const ctx of this.#pending) {
-      if (ctx.bodyDone || givenUp(ctx)) continue
-      // The one kept must be keeping up: a comparer more than a socket read or so behind its client
-      // on a saturated loop only falls further behind, and the chunks its tee holds meanwhile live
-      // long enough to be promoted, which makes V8 run a full collection every few tens of ms.
-      if (!kept && ctx.tees.every(t => t.buffered <= SATURATED_LAG_BYTES)) {
-        kept = true
-        continue
-      }
+      if (ctx.bodyDone || givenUp(ctx) || ctx.tees.every(t => t.buffered <= SATURATED_LAG_BYTES)) continue
       for (const t of ctx.tees) t.abandon('ERR_SHED')
       n++
     }

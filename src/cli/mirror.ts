@@ -14,7 +14,7 @@ import { JsonlFile } from '../telemetry/jsonl-file.js'
 import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../telemetry/metrics-server.js'
-import { DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
@@ -42,6 +42,7 @@ interface MirrorFlags {
   statusInterval?: number
   hostHeader: 'keep' | 'rewrite'
   timeout: number
+  shedKeep: number
   zoom: boolean
   zoomRate: number
   grace: number
@@ -141,6 +142,11 @@ export function register(program: Command): void {
         .argParser(parseFraction),
     )
     .addOption(
+      new Option('--shed-keep <fraction>', 'while shedding, the share of requests still compared (0..1)')
+        .default(DEFAULT_SHED_KEEP)
+        .argParser(parseFraction),
+    )
+    .addOption(
       new Option(
         '--host-header <mode>',
         "Host sent upstream: rewrite (the server's host:port) or keep (the client's)",
@@ -234,6 +240,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     teeBytes: f.maxLag,
     teeBudgetBytes: f.maxBuffered,
     shedAbove: f.shedAbove,
+    shedKeep: f.shedKeep,
     zoom: zoomBudget(f, systemClock),
     onComparison: c => {
       if (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0) out?.write(c)

@@ -129,7 +129,7 @@ t.test('admission: only sampled requests of the shadowed methods are shadowed', 
 
 t.test('a full queue drops; a saturated mirror sheds all but one; the counts add up at every step', async t => {
   const load = { utilization: 0 }
-  const m = await setup(t, { queue: new TaskQueue({ concurrency: 1, maxQueued: 1 }), shedAbove: 0.9, load })
+  const m = await setup(t, { queue: new TaskQueue({ concurrency: 1, maxQueued: 1 }), shedAbove: 0.9, shedKeep: 0, load })
   const hold = gate()
   m.nw.hold = hold
   const steps: Array<{ what: string; path: string; utilization: number; want: Partial<MirrorStats> }> = [
@@ -173,26 +173,52 @@ t.test('a full queue drops; a saturated mirror sheds all but one; the counts add
   for (const [name, want] of table) t.equal(await metricValue(m.mirror, name), want, `${name} reads the stats`)
 })
 
-t.test('while saturated, comparisons in progress are given up but the oldest that keeps up', async t => {
+t.test('while saturated, comparisons in progress that fall behind their client are given up; those that keep up are kept', async t => {
   const rest = gate()
   const load = { utilization: 0 }
-  const m = await setup(t, { shedAbove: 0.9, load }, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2000' })
-    res.write(Buffer.alloc(1000, 7))
-    void rest.promise.then(() => res.end(Buffer.alloc(1000, 7)))
+  const size = 1536 * 1024
+  const m = await setup(t, { shedAbove: 0.9, load, queue: new TaskQueue({ concurrency: 1, maxQueued: 4 }) }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(2 * size) })
+    res.write(Buffer.alloc(size, 7))
+    void rest.promise.then(() => res.end(Buffer.alloc(size, 7)))
   })
-  m.nw.reply = req => answer(req, { body: Buffer.alloc(2000, 7).toString(), headers: [['content-type', 'text/plain'], ['content-length', '2000']] })
-  // Both clients have their headers: both primaries are streaming and both shadows are admitted.
+  const hold = gate()
+  m.nw.hold = hold
+  m.nw.reply = req => answer(req, { body: Buffer.alloc(2 * size, 7).toString(), headers: [['content-type', 'text/plain'], ['content-length', String(2 * size)]] })
+  // /a holds the only shadow slot: its primary body is hashed as it streams. /b waits in the queue,
+  // so its comparer has not started and its tee holds the 1.5 MiB its client already has.
   const a = await request(`${m.url}/a`)
+  await m.nw.arrived[0]!.promise
   const b = await request(`${m.url}/b`)
+  // Each client reads the first half: the primary's bytes have then all passed the tee.
+  const firstHalf = async (body: AsyncIterable<Uint8Array>): Promise<{ n: number; it: AsyncIterator<Uint8Array> }> => {
+    const it = body[Symbol.asyncIterator]()
+    let n = 0
+    for (let i = 0; i < 10_000 && n < size; i++) {
+      const r = await it.next()
+      if (r.done) break
+      n += r.value.length
+    }
+    return { n, it }
+  }
+  const [ha, hb] = [await firstHalf(a.body), await firstHalf(b.body)]
   t.match(m.mirror.stats, { requests: 2, pending: 2 })
   t.equal(m.mirror.shedRunning(), 0, 'nothing is given up while the loop has room')
   load.utilization = 0.95
-  t.equal(m.mirror.shedRunning(), 1, 'the younger one is given up')
-  t.equal(m.mirror.shedRunning(), 0, 'the oldest is kept')
+  t.equal(m.mirror.shedRunning(), 1, 'the one behind is given up')
+  t.equal(m.mirror.shedRunning(), 0, 'the one keeping up is kept')
+  hold.open()
   rest.open()
-  const [ba, bb] = await Promise.all([a.body.arrayBuffer(), b.body.arrayBuffer()])
-  t.equal(ba.byteLength + bb.byteLength, 4000, 'both clients got their whole answer')
+  const rest2 = async (h: { n: number; it: AsyncIterator<Uint8Array> }): Promise<number> => {
+    let n = h.n
+    for (let i = 0; i < 10_000; i++) {
+      const r = await h.it.next()
+      if (r.done) break
+      n += r.value.length
+    }
+    return n
+  }
+  t.equal((await rest2(ha)) + (await rest2(hb)), 4 * size, 'both clients got their whole answer')
   await m.mirror.queue.idle()
   t.match(m.mirror.stats, { requests: 2, compared: 1, abandoned: 1, shed: 1, pending: 0, notComparedByReason: { shed: 1 } })
   // The one given up is recorded: its status and headers were compared, its body was not, and why.
@@ -201,6 +227,25 @@ t.test('while saturated, comparisons in progress are given up but the oldest tha
     [['/a', []], ['/b', ['shed']]],
   )
   addsUp(t, m.mirror.stats, 'at the end')
+})
+
+t.test('while shedding, shedKeep of the requests are still compared, spread evenly', async t => {
+  const load = { utilization: 1 }
+  const hold = gate()
+  const m = await setup(t, { shedAbove: 0.9, shedKeep: 0.5, load, queue: new TaskQueue({ concurrency: 64, maxQueued: 64 }) })
+  m.nw.hold = hold
+  const got: string[] = []
+  for (let i = 0; i < 8; i++) {
+    await m.get(`/r${i}`)
+    got.push(m.mirror.stats.shed > got.filter(g => g === 'shed').length ? 'shed' : 'kept')
+  }
+  // The first is kept (nothing else running), then one of every two.
+  t.strictSame(got, ['kept', 'shed', 'kept', 'shed', 'kept', 'shed', 'kept', 'shed'])
+  hold.open()
+  await m.mirror.queue.idle()
+  t.match(m.mirror.stats, { requests: 8, compared: 4, dropped: 4, shed: 4 })
+  addsUp(t, m.mirror.stats, 'at the end')
+  t.throws(() => new Mirror({ old: m.old, new: m.nw, shedKeep: 1.5 }), TypeError)
 })
 
 t.test('accounting: counters count comparisons, and the metrics are the same numbers', async t => {

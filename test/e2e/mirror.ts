@@ -477,7 +477,7 @@ t.test('a saturated mirror sheds new shadows but runs one at a time, and counts 
   const nw = await heldListen(t, fixed('payload\n'))
   const { arrived, release } = nw
   const load = { utilization: 1 }
-  const m = await startMirror(t, { old: old.url, new: nw.url }, { shedAbove: 0.9, load })
+  const m = await startMirror(t, { old: old.url, new: nw.url }, { shedAbove: 0.9, shedKeep: 0, load })
   const first = await fetch(`${m.url}/f1`)
   t.equal(first.body.toString(), 'payload\n')
   await withTimeout(arrived.promise, 10_000, 'the first shadow to reach new')
@@ -512,7 +512,7 @@ t.test('shadows are shed while the comparisons in progress hold over half the te
   const m = await startMirror(
     t,
     { old: old.url, new: nw.url },
-    { shedAbove: 0.9, load, teeBytes: 1000, teeBudgetBytes: 1000, queue: new TaskQueue({ concurrency: 1, maxQueued: 4 }) },
+    { shedAbove: 0.9, shedKeep: 0, load, teeBytes: 1000, teeBudgetBytes: 1000, queue: new TaskQueue({ concurrency: 1, maxQueued: 4 }) },
   )
   await fetch(`${m.url}/a`)
   await withTimeout(arrived.promise, 10_000, 'the first shadow to reach new')
