@@ -1,6 +1,7 @@
 import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
 import { BLOCK_BYTES, BlockDigester, type BodyDigest } from './body-digest.js'
+import { cancelStream } from './cancel-body.js'
 import { parseMultipart } from './multipart-parser.js'
 
 /**
@@ -63,6 +64,7 @@ class Guarded implements AsyncIterable<Uint8Array> {
   #reject: ((reason: unknown) => void) | undefined
 
   constructor(
+    readonly body: AsyncIterable<Uint8Array>,
     readonly it: AsyncIterator<Uint8Array>,
     readonly clock: Clock,
     readonly onChunk?: (chunk: Uint8Array) => void,
@@ -77,7 +79,7 @@ class Guarded implements AsyncIterable<Uint8Array> {
     const reject = this.#reject
     this.#reject = undefined
     reject?.(reason)
-    void this.it.return?.()?.catch?.(() => undefined)
+    cancelStream(this.body, this.it)
   }
 
   /**
@@ -132,7 +134,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
   const clock = o.clock ?? systemClock
   // The whole body's digest, multipart or not: what is compared when only one side is multipart.
   const digester = new BlockDigester()
-  const src = new Guarded(body[Symbol.asyncIterator](), clock, o.boundary === undefined ? undefined : c => digester.update(c))
+  const src = new Guarded(body, body[Symbol.asyncIterator](), clock, o.boundary === undefined ? undefined : c => digester.update(c))
   const onAbort = (): void => {
     const r: unknown = o.signal?.reason
     src.halt(codeOf(r) !== undefined ? r : abortError(o.signal))

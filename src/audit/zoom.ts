@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js'
-import { cancelBody } from './cancel-body.js'
+import { cancelBody, cancelStream } from './cancel-body.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import type { Backend, SendOptions } from './http-backend.js'
 
@@ -95,7 +95,7 @@ async function readUpTo(body: AsyncIterable<Uint8Array>, max: number): Promise<B
       n += c.length
     }
   } finally {
-    if (n >= max) void it.return?.()?.catch?.(() => undefined)
+    if (n >= max) cancelStream(body, it)
   }
   return Buffer.concat(chunks, n)
 }

@@ -279,3 +279,27 @@ t.test('a side that sends no byte for the body timeout times out; a client-paced
   stall.open()
   t.match((await paced).divergences, [{ kind: 'body-length', control: 3, candidate: 6 }], 'the paced side waited for its client')
 })
+
+t.test('a body never read (its comparison ended first) is destroyed, releasing its connection', async t => {
+  const { Readable } = await import('node:stream')
+  const late = gate()
+  const candidateBody = new Readable({ read() {} })
+  const candidate: Observed = { kind: 'response', status: 200, headers: [], body: candidateBody, durationMs: 1 }
+  const control: Observed = {
+    kind: 'response',
+    status: 200,
+    headers: [],
+    body: (async function* () {
+      yield Buffer.from('abc')
+      throw new CutoverError('ERR_ABANDONED', 'over budget')
+    })(),
+    durationMs: 1,
+  }
+  // The candidate answers only once the control's body has been given up.
+  const run = runExperiment(req(), { control: { answer: control }, candidate: { answer: late.promise.then(() => candidate) } }, { rules: DEFAULT_RULES })
+  for (let i = 0; i < 100; i++) await new Promise(setImmediate)
+  late.open()
+  const c = await run
+  t.match(c.divergences, [{ kind: 'not-compared', reason: 'budget' }])
+  t.ok(candidateBody.destroyed, 'the unread body was destroyed')
+})
