@@ -7,9 +7,12 @@ import type { Observed } from './exchange.js'
  * never read held forever. Anything else gets `return()`.
  */
 export function cancelStream(body: AsyncIterable<Uint8Array>, iterator?: AsyncIterator<Uint8Array>): void {
-  const destroy = (body as { destroy?: unknown }).destroy
-  if (typeof destroy === 'function') {
-    ;(destroy as () => void).call(body)
+  const stream = body as { destroy?: unknown; on?: unknown }
+  if (typeof stream.destroy === 'function') {
+    // undici's body emits an abort error when destroyed before its end: expected here, and with no
+    // listener it would be an uncaught exception.
+    if (typeof stream.on === 'function') (stream.on as (e: string, f: () => void) => void).call(body, 'error', () => undefined)
+    ;(stream.destroy as () => void).call(body)
     return
   }
   void (iterator ?? body[Symbol.asyncIterator]()).return?.()?.catch?.(() => undefined)
