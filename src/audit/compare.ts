@@ -10,6 +10,7 @@ import type { ExchangeRequest, Observed, Side } from './exchange.js'
 import type { Backend, SendOptions } from './http-backend.js'
 import { boundaryOf } from './multipart-parser.js'
 import { ALWAYS_IGNORED, type Rules } from './rules.js'
+import { CONTEXT_BYTES } from './stream-compare.js'
 import { isStrongEtag, zoomBlock, type ZoomBudget } from './zoom.js'
 
 export { cancelBody } from './cancel-body.js'
@@ -239,9 +240,6 @@ function rangeStart(status: number, contentRange: string | undefined): number | 
   return m ? Number(m[1]) : undefined
 }
 
-/** CONTEXT_BYTES is how many bytes of each side are kept before and after a first difference. */
-export const CONTEXT_BYTES = 32
-
 /** contextOf is the context of a difference at `offset` from bytes that start at `base`. */
 function contextOf(a: Buffer, b: Buffer, base: number, offset: number): { from: number; control: string; candidate: string } {
   const from = Math.max(base, offset - CONTEXT_BYTES)
@@ -254,12 +252,20 @@ function contextOf(a: Buffer, b: Buffer, base: number, offset: number): { from: 
  * kept whole, or by re-requesting the one block that differs.
  */
 class Locator {
+  #zoom: ReturnType<typeof zoomFor> | undefined
+
   constructor(
     readonly request: ExchangeRequest,
     readonly found: Found,
-    /** Why no block can be re-requested, or the two sides to re-request it from. */
-    readonly zoom: string | { readonly z: Zoom; readonly control: Backend; readonly candidate: Backend; readonly etags: readonly [string, string] },
+    readonly control: Response,
+    readonly candidate: Response,
+    readonly options: CompareOptions,
   ) {}
+
+  /** zoom is why no block can be re-requested, or the sides to re-request it from: decided once, when first needed. */
+  get zoom(): ReturnType<typeof zoomFor> {
+    return (this.#zoom ??= zoomFor(this.control, this.candidate, this.options))
+  }
 
   /**
    * locate compares `a` (control) with `b` (candidate) up to `limit` (all if unset), records the
@@ -288,11 +294,12 @@ class Locator {
         return shortest
     }
     let why: string
-    if (typeof this.zoom === 'string') why = this.zoom
+    const zoom = this.zoom
+    if (typeof zoom === 'string') why = zoom
     else if (start === undefined) why = 'the block cannot be re-requested (the sides sent different ranges)'
-    else if (!this.zoom.z.budget.take()) why = 're-request budget spent'
+    else if (!zoom.z.budget.take()) why = 're-request budget spent'
     else {
-      const { z, control, candidate, etags } = this.zoom
+      const { z, control, candidate, etags } = zoom
       const r = await zoomBlock(
         this.request,
         { backend: control, etag: etags[0] },
@@ -324,7 +331,11 @@ class Locator {
 }
 
 /** zoomFor says how a difference in these answers may be located exactly, or why it may not. */
-function zoomFor(control: Response, candidate: Response, o: CompareOptions): Locator['zoom'] {
+function zoomFor(
+  control: Response,
+  candidate: Response,
+  o: CompareOptions,
+): string | { readonly z: Zoom; readonly control: Backend; readonly candidate: Backend; readonly etags: readonly [string, string] } {
   const z = o.zoom
   if (!z) return 'no re-request (--no-zoom)'
   if (!z.control || !z.candidate) return 'no server to re-request from'
@@ -388,7 +399,7 @@ export async function compareBodies(
     const okN = checkDeclared('candidate', candidate, nb.digest.length, found)
     if (!okC || !okN) return 0
   }
-  const locator = new Locator(request, found, zoomFor(control, candidate, o))
+  const locator = new Locator(request, found, control, candidate, o)
   if (cb.parts && nb.parts) return compareParts(cb, nb, cut, locator, o)
   const cs = rangeStart(control.status, headerOf(control, 'content-range'))
   const ns = rangeStart(candidate.status, headerOf(candidate, 'content-range'))

@@ -154,7 +154,8 @@ class Side {
 }
 
 /**
- * compareStreams reads two byte streams in lockstep, chunk by chunk, whatever their chunking, and
+ * compareStreams reads two byte streams in lockstep, chunk by chunk (replay checks a probe's slice
+ * against old's whole body with it: both are fetched by replay, no client waits on either), whatever their chunking, and
  * finds the first differing byte, both lengths and both sha256 digests. Memory is O(chunk): only
  * the current chunk of each side and CONTEXT_BYTES of context are held, so a 4 GiB body costs no
  * more than a 4 KiB one. Both streams are read to their end (or until one breaks, after which the

@@ -194,12 +194,10 @@ t.test('chooseProbes picks the edge cases in order and none for an empty file', 
   t.equal(chooseProbes({ path: '/x', size: 10 }, 3, Math.random).length, 3)
 })
 
-t.test('runReplay with a baseline: what old-vs-baseline also shows is noise, and old is asked once', async t => {
-  const old = serverDouble('old', '"o"')
-  const nw = serverDouble('new', '"n"')
-  const baseline = serverDouble('baseline', '"b"')
+/** withBaseline replays `records` against old, new and a baseline with default rules, keeping every comparison. */
+async function withBaseline(records: Parameters<typeof lines>[0], old: Backend, nw: Backend, baseline: Backend) {
   const out: Comparison[] = []
-  const stats = await runReplay(lines([rec(1, '/f'), rec(2, '/f', { range: 'bytes=0-3' })]), {
+  const stats = await runReplay(lines(records), {
     old,
     new: nw,
     baseline,
@@ -208,6 +206,14 @@ t.test('runReplay with a baseline: what old-vs-baseline also shows is noise, and
     onComparison: c => out.push(c),
     onBad: () => undefined,
   })
+  return { stats, out }
+}
+
+t.test('runReplay with a baseline: what old-vs-baseline also shows is noise, and old is asked once', async t => {
+  const old = serverDouble('old', '"o"')
+  const nw = serverDouble('new', '"n"')
+  const baseline = serverDouble('baseline', '"b"')
+  const { stats, out } = await withBaseline([rec(1, '/f'), rec(2, '/f', { range: 'bytes=0-3' })], old, nw, baseline)
   t.equal(old.seen.length, 2, 'one request to old per record: its body feeds both comparisons')
   t.equal(stats.divergent, 0)
   t.equal(stats.noise, 2, 'the ETag difference is noise: the baseline differs the same way')
@@ -230,16 +236,7 @@ t.test('runReplay counts comparisons, not divergences, as the mirror does', asyn
   const old = serverDouble('old', '"o"')
   const nw = withExtra(serverDouble('new', '"n"'), [['x-extra', '2'], ['x-other', '1']], true)
   const baseline = withExtra(serverDouble('baseline', '"b"'), [['x-extra', '1']], false)
-  const out: Comparison[] = []
-  const stats = await runReplay(lines([rec(1, '/f'), rec(2, '/f')]), {
-    old,
-    new: nw,
-    baseline,
-    rules: DEFAULT_RULES,
-    etags: new EtagPairs(),
-    onComparison: c => out.push(c),
-    onBad: () => undefined,
-  })
+  const { stats, out } = await withBaseline([rec(1, '/f'), rec(2, '/f')], old, nw, baseline)
   t.strictSame(out.map(c => [c.divergences.length, c.noise.length]), [[3, 2], [3, 2]], 'each comparison: three divergences, two of noise')
   t.match(stats, { compared: 2, divergent: 2, noise: 2 }, 'noise: comparisons with noise')
   t.strictSame(stats.divergentByKind, { header: 2, 'body-length': 2 }, 'per kind: comparisons with a divergence of the kind')
