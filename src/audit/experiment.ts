@@ -34,6 +34,12 @@ export interface Answered {
    * leaves early cuts it; what it received is compared (CompareOptions.paced).
    */
   readonly paced?: boolean
+  /**
+   * The answer's body, already being read and hashed by the caller (the mirror starts as soon as
+   * the primary answers, so that a comparison waiting for a shadow slot holds no bytes), and how
+   * to stop that. If unset, the experiment reads the answer's body itself.
+   */
+  readonly digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void } | undefined
 }
 
 /** ExperimentSide is a server the experiment sends to, or an answer it is given. */
@@ -142,14 +148,17 @@ export async function runExperiment(
 
   // Each body is read from the moment its answer is there, whatever the other sides do.
   const stop = { control: new AbortController(), candidate: new AbortController(), baseline: new AbortController() }
-  const read = (p: Promise<Observed>, side: Side, ac: AbortController, co: CompareOptions): Promise<SideBody | undefined> =>
-    p.then(a => (a.kind === 'response' ? digestResponse(a, side, co, ac.signal) : undefined))
+  const read = (p: Promise<Observed>, side: Side, ac: AbortController, co: CompareOptions, given?: ExperimentSide): Promise<SideBody | undefined> => {
+    const digest = given && !isBackend(given) ? given.digest : undefined
+    if (digest) ac.signal.addEventListener('abort', () => digest.stop(ac.signal.reason), { once: true })
+    return p.then(a => (a.kind !== 'response' ? undefined : digest ? digest.body : digestResponse(a, side, co, ac.signal)))
+  }
   // A body the comparisons no longer need is stopped: the control's once neither comparison needs it.
   let controlUsers = baselineP ? 2 : 1
   const release = (): void => {
     if (--controlUsers === 0) stop.control.abort(stopped())
   }
-  const controlBody = read(controlP, 'control', stop.control, options).then(b => {
+  const controlBody = read(controlP, 'control', stop.control, options, sides.control).then(b => {
     // A control that failed or was given up leaves nothing to compare the others with.
     if (b && (failedHere(b) || givenUpReason(b))) {
       stop.candidate.abort(stopped())
@@ -157,7 +166,7 @@ export async function runExperiment(
     }
     return b
   })
-  const candidateBody = read(candidateP, 'candidate', stop.candidate, options)
+  const candidateBody = read(candidateP, 'candidate', stop.candidate, options, sides.candidate)
   const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions)
 
   /** compareWith compares the control with one other side: heads at once, then bodies. */

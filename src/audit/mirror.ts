@@ -22,6 +22,8 @@ import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
+import { digestBody, type SideBody } from './digest-body.js'
+import { boundaryOf } from './multipart-parser.js'
 import type { Comparison, NotComparedReason } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
@@ -119,11 +121,11 @@ export interface MirrorOptions {
   readonly zoom?: ZoomBudget | undefined
   /**
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
-   * shed). While it is (or while the comparisons in progress hold over half the tee budget), new
-   * shadows are taken only for `shedKeep` of the requests (and whenever no other shadow is running
-   * or queued), and the rest are dropped; comparisons in progress whose comparer falls behind its
-   * client are given up ({@link Mirror.shedRunning}). All of them count as shed: the client path
-   * keeps most of the CPU, and the audit keeps a known share. If unset, 0.9.
+   * shed). While it is, new shadows are taken only for `shedKeep` of the requests (and whenever no
+   * other shadow is running or queued), and the rest are dropped, counted as shed: the client path
+   * keeps most of the CPU, and the audit keeps a known share. Comparisons in progress are not given
+   * up: each primary body is hashed as it streams, so one costs no more than its client's pace. If
+   * unset, 0.9.
    */
   readonly shedAbove?: number
   /**
@@ -166,13 +168,13 @@ interface RequestContext {
   readonly fields: string[]
   /** The client's request framed its body with Transfer-Encoding, re-framed on the way to the primary. */
   readonly chunked: boolean
+  /** The primary's body being hashed from the moment it answers (shadowed requests only). */
+  digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void }
 }
 
 /** givenUp tells whether a request's comparison can no longer be made: client gone or a tee abandoned. */
 const givenUp = (ctx: RequestContext): boolean => ctx.abandoned || ctx.tees.some(t => t.abandoned)
 
-/** How far behind its client the one comparison kept on a saturated mirror may be: 1 MiB. */
-const SATURATED_LAG_BYTES = 1024 * 1024
 
 /**
  * CONTEXT is where a request's {@link RequestContext} rides on its IncomingMessage. Not a WeakMap:
@@ -231,7 +233,6 @@ export class Mirror {
   readonly #stop = new AbortController()
   /** Shadowed requests not yet compared or abandoned, oldest first (shedding keeps the oldest). */
   readonly #pending = new Set<RequestContext>()
-  readonly #shedTimer: Timer | undefined
   #active = 0
   #clientsIdle: (() => void) | undefined
 
@@ -262,9 +263,6 @@ export class Mirror {
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
-    if (shedAbove < 1) {
-      this.#shedTimer = this.#clock.setInterval(() => this.shedRunning(), 100).unref()
-    }
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
@@ -303,6 +301,11 @@ export class Mirror {
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
+  }
+
+  /** heldBytes is how many bytes of primary bodies are held for comparers right now (all tees together). */
+  get heldBytes(): number {
+    return this.#teeBudget.used
   }
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
@@ -422,17 +425,14 @@ export class Mirror {
   }
 
   /**
-   * #shed tells whether a new shadow must be refused because the mirror is saturated: its event
-   * loop is busy beyond `shedAbove`, or the comparisons in progress already hold more than half of
-   * the tee budget (their comparers are behind). While it is, `shedKeep` of the requests are still
+   * #shed tells whether a new shadow must be refused because the mirror is saturated (its event
+   * loop is busy beyond `shedAbove`). While it is, `shedKeep` of the requests are still
    * taken, spread evenly (one is taken whenever fewer than that share of those seen since the
    * saturation began were), and one whenever no other shadow is running or queued: a saturated
    * mirror keeps comparing a known sample instead of a trickle.
    */
   #shed(): boolean {
-    const saturated =
-      this.#shedAbove < 1 &&
-      (this.#load.utilization > this.#shedAbove || this.#teeBudget.used > this.#teeBudget.max / 2)
+    const saturated = this.#shedAbove < 1 && this.#load.utilization > this.#shedAbove
     if (!saturated) {
       this.#saturatedSeen = 0
       this.#saturatedKept = 0
@@ -444,28 +444,6 @@ export class Mirror {
       return false
     }
     return true
-  }
-
-  /**
-   * shedRunning gives up comparisons in progress while the mirror is saturated: those whose primary
-   * body is still streaming and whose comparer has fallen more than SATURATED_LAG_BYTES behind its
-   * client. A comparer that far behind on a saturated loop only falls further behind, and the chunks
-   * its tee holds meanwhile live long enough to be promoted, which makes V8 run a full collection
-   * every few tens of ms. Those that keep up cost no more than their client's pace and are kept;
-   * those whose body is complete are left to finish (their cost is mostly paid). Given-up ones count
-   * as abandoned (and shed). Called every 100 ms; a no-op when not saturated. Returns how many were
-   * given up.
-   */
-  shedRunning(): number {
-    if (this.#load.utilization <= this.#shedAbove) return 0
-    let n = 0
-    for (const ctx of this.#pending) {
-      if (ctx.bodyDone || givenUp(ctx) || ctx.tees.every(t => t.buffered <= SATURATED_LAG_BYTES)) continue
-      for (const t of ctx.tees) t.abandon('ERR_SHED')
-      n++
-    }
-    this.stats.shed += n
-    return n
   }
 
   /**
@@ -503,6 +481,13 @@ export class Mirror {
     const tees = ctx.tees
     // Only a shadowed request has a comparison to feed (the others have no tee and no reader).
     if (tees[0]) {
+      // Hashed as it streams from now on, whether or not a shadow slot is free yet: a comparison
+      // waiting in the queue then holds no bytes of the body (nothing to abandon over the budget).
+      const stop = new AbortController()
+      ctx.digest = {
+        body: digestBody(tees[0], { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal }),
+        stop: reason => stop.abort(reason),
+      }
       ctx.settle({
         kind: 'response',
         status: proxyRes.statusCode ?? 0,
@@ -622,7 +607,7 @@ export class Mirror {
       }
       // The primary's one digest serves the baseline comparison too; a differing block is
       // re-requested from the primary itself.
-      const answered: Answered = { answer: withBody(primary, ctx.tees[0]), backend: this.#primary, paced: true }
+      const answered: Answered = { answer: withBody(primary, ctx.tees[0]), backend: this.#primary, paced: true, digest: ctx.digest }
       c = await runExperiment(
         req,
         {
@@ -641,6 +626,7 @@ export class Mirror {
       this.#pending.delete(ctx)
       this.stats.pending = this.#pending.size
       for (const t of ctx.tees) t.abandon() // stop buffering for a reader that is done or never came
+      ctx.digest?.stop(new CutoverError('ERR_ABORTED', 'the comparison is over'))
       if (c) this.#record(c, true)
     }
   }
@@ -697,7 +683,6 @@ export class Mirror {
     }
     this.#agent.destroy()
     this.#ownLoad?.close()
-    this.#shedTimer?.clear()
     return { forced }
   }
 }
@@ -719,6 +704,11 @@ function cutByShutdown(c: Comparison): Comparison {
 }
 
 const EMPTY_BODY: Readonly<AsyncIterable<Uint8Array>> = { [Symbol.asyncIterator]: async function* () {} }
+
+/** boundaryOfRaw is the multipart boundary of a 206 from the primary, or undefined (see compare.boundaryFor). */
+function boundaryOfRaw(res: IncomingMessage): string | undefined {
+  return res.statusCode === 206 ? boundaryOf(res.headers['content-type']) : undefined
+}
 
 /** withBody gives a response observation another body reader (one tee per comparison). */
 function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Observed {
