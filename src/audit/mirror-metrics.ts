@@ -17,8 +17,8 @@ export class MirrorStats extends AuditStats {
   /** Shadow work refused: the shadow queue was full, or the mirror was saturated (`shed`). */
   dropped = 0
   /**
-   * Shadow work given up because the mirror was saturated (see MirrorOptions.shedAbove): refused
-   * (also counted in `dropped`) or abandoned in progress (also counted in `abandoned`).
+   * Shadow work refused because the mirror was saturated (see MirrorOptions.shedAbove); also
+   * counted in `dropped`.
    */
   shed = 0
   /**
@@ -80,7 +80,7 @@ export function mirrorMetrics(m: Metrics, stats: MirrorStats, queue: TaskQueue, 
   )
   m.counter(
     'cutover_mirror_shed_total',
-    'Shadow work given up because the mirror was saturated (also counted in dropped_total or abandoned_total).',
+    'Shadow work refused because the mirror was saturated (also counted in dropped_total).',
     () => stats.shed,
   )
   m.counter(

@@ -28,8 +28,6 @@ export type ErrorCode =
    * for comparers reached their budget (audit tee).
    */
   | 'ERR_ABANDONED'
-  /** A comparison was given up to keep the CPU for the client path (mirror saturated). */
-  | 'ERR_SHED'
   /** A comparison was cut because the audit was stopping (grace period over). */
   | 'ERR_SHUTDOWN'
   /** The client went away before the end of a body: what it received is all there is to compare. */
