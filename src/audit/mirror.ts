@@ -52,8 +52,8 @@ export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
  */
 export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.35. */
-export const DEFAULT_SHED_KEEP = 0.35
+/** DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.3. */
+export const DEFAULT_SHED_KEEP = 0.3
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
