@@ -21,6 +21,7 @@ import { hostPort } from '../core/listen.js'
 import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { loadRules } from './load-rules.js'
 import { systemClock } from '../core/clock.js'
+import { gcHint, keepFreedHeap } from './process-tuning.js'
 
 interface MirrorFlags {
   listen: { host: string; port: number }
@@ -209,6 +210,7 @@ const MIRROR_V8_FLAGS = '--heap-growing-percent=300'
 
 async function runMirror(f: MirrorFlags): Promise<void> {
   v8.setFlagsFromString(MIRROR_V8_FLAGS)
+  keepFreedHeap(gcHint())
   const rules = loadRules(f.rules)
   // Every line of the terminal goes through one printer, so that nothing lands on the status line.
   const printer = new StatusPrinter({ out: process.stdout, err: process.stderr })

@@ -4,6 +4,7 @@ import { JsonlFile } from '../telemetry/jsonl-file.js'
 import { isCutoverError } from '../core/errors.js'
 import type { Comparison } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
+import { gcHint, keepFreedHeap } from './process-tuning.js'
 import { EtagPairs } from '../audit/etag-pairs.js'
 import { LOG_FORMATS, readRecords } from '../replay/read-records.js'
 import type { LogFormat } from '../replay/record.js'
@@ -168,6 +169,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     }
   }
   const clock = systemClock
+  keepFreedHeap(gcHint())
   const old = new HttpBackend({ name: 'old', base: f.old, timeoutMs: f.timeout, clock })
   const nw = new HttpBackend({ name: 'new', base: f.new, timeoutMs: f.timeout, clock })
   const baseline = f.baseline ? new HttpBackend({ name: 'baseline', base: f.baseline, timeoutMs: f.timeout, clock }) : undefined

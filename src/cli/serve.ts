@@ -7,14 +7,13 @@ import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
 import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
 import { systemClock } from '../core/clock.js'
 import { onReopen, onShutdown } from './on-shutdown.js'
+import { gcHint } from './process-tuning.js'
 import { plural } from '../report/plural.js'
 import type { AddressInfo } from 'node:net'
 import type { MetricsServer } from '../telemetry/metrics-server.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { hostPort } from '../core/listen.js'
 import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
 
@@ -157,22 +156,6 @@ async function runServe(f: ServeFlags): Promise<void> {
       })
     },
   })
-}
-
-/**
- * gcHint returns V8's gc() without the process having been started with --expose-gc: the flag set
- * at run time applies to contexts created afterwards, such as this one. The budget calls it once
- * it has dropped its buffers after being idle, because V8 does not collect an idle process and the
- * dropped memory would stay resident until the next traffic. Undefined if V8 refuses.
- */
-function gcHint(): (() => void) | undefined {
-  try {
-    setFlagsFromString('--expose-gc')
-    const gc: unknown = runInNewContext('gc')
-    return typeof gc === 'function' ? () => void gc() : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /**
