@@ -117,7 +117,7 @@ interface Found {
   readonly message: string
   /** inner is an offset within a scalar value's text (a path pattern's problem, a placeholder). */
   readonly inner?: number
-  /** replaceable marks a schema pattern or format error, which a rule's problem with the same field replaces. */
+  /** replaceable marks a schema pattern, format or range error, which a rule's problem with the same field replaces. */
   readonly replaceable?: boolean
   /** rule marks a problem found by a rule rather than the schema. */
   readonly rule?: boolean
@@ -329,7 +329,7 @@ class Run {
       case 'minItems':
         return { segments, anchor: 'value', message: params.limit === 1 ? 'must not be empty' : `must have at least ${String(params.limit)} items` }
       case 'minimum':
-        return { segments, anchor: 'value', message: `must be at least ${String(params.limit)}` }
+        return { segments, anchor: 'value', message: `must be at least ${String(params.limit)}`, replaceable: true }
       case 'minProperties':
       case 'maxProperties':
       case 'oneOf':
