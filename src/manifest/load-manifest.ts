@@ -126,27 +126,27 @@ interface Found {
 const PAYLOAD_ONLY: readonly string[] = ['name', 'paths', 'content', 'reveal', 'expires']
 
 /** SERVER_OWNED maps header fields a manifest may not set (lower case) to why: hop-by-hop (RFC 9110 section 7.6.1) or owned by the server. */
-const SERVER_OWNED: Readonly<Record<string, string>> = Object.freeze({
-  'content-length': 'is set by the server from the content',
-  'content-range': 'is set by the server for range requests',
-  'content-type': 'is set by the server; use content_type instead',
-  'content-disposition': 'is set by the server; use filename instead',
-  etag: 'is set by the server',
-  'last-modified': 'is set by the server',
-  date: 'is set by the server',
-  'accept-ranges': 'is set by the server',
-  'cache-control': 'is set by the server; use cache instead',
-  expires: 'is set by the server; use cache instead',
-  vary: 'is set by the server',
-  'repr-digest': 'is set by the server; use content.sha256 instead',
-  connection: 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-  'proxy-connection': 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-  'keep-alive': 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-  te: 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-  trailer: 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-  'transfer-encoding': 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-  upgrade: 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set',
-})
+const SERVER_OWNED: ReadonlyMap<string, string> = new Map([
+  ['content-length', 'is set by the server from the content'],
+  ['content-range', 'is set by the server for range requests'],
+  ['content-type', 'is set by the server; use content_type instead'],
+  ['content-disposition', 'is set by the server; use filename instead'],
+  ['etag', 'is set by the server'],
+  ['last-modified', 'is set by the server'],
+  ['date', 'is set by the server'],
+  ['accept-ranges', 'is set by the server'],
+  ['cache-control', 'is set by the server; use cache instead'],
+  ['expires', 'is set by the server; use cache instead'],
+  ['vary', 'is set by the server'],
+  ['repr-digest', 'is set by the server; use content.sha256 instead'],
+  ['connection', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+  ['proxy-connection', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+  ['keep-alive', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+  ['te', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+  ['trailer', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+  ['transfer-encoding', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+  ['upgrade', 'is a hop-by-hop field (RFC 9110 section 7.6.1) and cannot be set'],
+])
 
 /** DEF_MESSAGES says what a value of each schema definition must be, for pattern and format errors. */
 const DEF_MESSAGES: Readonly<Record<string, string>> = Object.freeze({
@@ -164,6 +164,10 @@ const DEF_MESSAGES: Readonly<Record<string, string>> = Object.freeze({
   country: 'must be an ISO 3166-1 alpha-2 country code in upper case, e.g. US, or -- for unknown',
   identity: 'must not be empty or contain control characters',
 })
+
+function messageOf(def: string | undefined): string | undefined {
+  return def !== undefined && Object.hasOwn(DEF_MESSAGES, def) ? DEF_MESSAGES[def] : undefined
+}
 
 const TYPE_WORDS: Readonly<Record<string, string>> = Object.freeze({
   string: 'a string',
@@ -263,7 +267,7 @@ class Run {
   #parse(): { value: unknown } | undefined {
     let doc: Document.Parsed
     try {
-      doc = parseDocument(this.text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true })
+      doc = parseDocument(this.text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' })
     } catch (e) {
       this.#at(0, '', `cannot be read as YAML: ${(e as Error).message}`)
       return undefined
@@ -273,7 +277,8 @@ class Run {
     for (const w of doc.warnings) this.#at(w.pos[0], '', w.message)
     if (doc.errors.length > 0) return undefined
     try {
-      // maxAliasCount bounds alias expansion (a "billion laughs" document).
+      // maxAliasCount bounds alias expansion (a "billion laughs" document). logLevel 'error' (above) keeps
+      // yaml from printing process warnings; what it would warn about is reported as a problem instead.
       return { value: doc.toJS({ maxAliasCount: 100 }) as unknown }
     } catch (e) {
       this.#at(0, '', `cannot be read as YAML: ${(e as Error).message}`)
@@ -301,7 +306,7 @@ class Run {
     const def = typeof e.parentSchema === 'object' ? this.defName.get(e.parentSchema) : undefined
     const params = e.params as Record<string, unknown>
     if (e.propertyName !== undefined) {
-      return { segments: [...segments, e.propertyName], anchor: 'key', message: DEF_MESSAGES[def ?? ''] ?? 'is not a valid name' }
+      return { segments: [...segments, e.propertyName], anchor: 'key', message: messageOf(def) ?? 'is not a valid name' }
     }
     switch (e.keyword) {
       case 'additionalProperties': {
@@ -343,7 +348,7 @@ class Run {
       case 'format':
       case 'minLength':
       case 'maxLength':
-        return { segments, anchor: 'value', message: DEF_MESSAGES[def ?? ''] ?? 'is not valid', replaceable: true }
+        return { segments, anchor: 'value', message: messageOf(def) ?? 'is not valid', replaceable: true }
       default:
         return { segments, anchor: 'value', message: 'is not valid' }
     }
@@ -402,7 +407,7 @@ class Run {
       const seen = new Map<string, string>()
       for (const name of Object.keys(o.headers)) {
         const key = name.toLowerCase()
-        const why = SERVER_OWNED[key]
+        const why = SERVER_OWNED.get(key)
         if (why !== undefined) this.#add({ segments: [...at, 'headers', name], anchor: 'key', message: `'${name}' ${why}` })
         const first = seen.get(key)
         if (first === undefined) seen.set(key, name)

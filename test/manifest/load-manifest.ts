@@ -21,6 +21,7 @@ import { mulberry32 } from '../helpers/random.js'
 
 /** EXAMPLE is the full example manifest (the README's), read from the repository (this file runs from dist/test/manifest/). */
 const EXAMPLE = readFileSync(new URL('../../../fixtures/manifests/example.yaml', import.meta.url), 'utf8')
+const EXAMPLE_JSON = JSON.stringify(parse(EXAMPLE), null, 2)
 
 /** paramsOf stands in for the path pattern parser: the `:name` segments of a pattern. */
 function paramsOf(path: string): string[] {
@@ -309,6 +310,18 @@ t.test('each rule reports its problem at the field', async t => {
   for (const [name, text, want] of cases) t.strictSame(problemsOf(loadManifest(text, 'x', options)), want, name)
 })
 
+t.test('keys named after Object.prototype members are plain keys', async t => {
+  const r = loadManifest(one(...BASE, 'headers: { __proto__: a, constructor: b }'), 'x', HOOKS)
+  t.strictSame(r.ok ? r.manifest.payloads[0]?.headers : problemsOf(r), [
+    { name: '__proto__', key: '__proto__', value: 'a' },
+    { name: 'constructor', key: 'constructor', value: 'b' },
+  ])
+  t.strictSame(problemsOf(loadManifest('version: 1\n__proto__: {}\npayloads: []\n', 'x', HOOKS)), [
+    "x:2:1: __proto__: unknown field '__proto__'",
+    'x:3:11: payloads: must not be empty',
+  ])
+})
+
 t.test('without hooks, placeholders and patterns are not checked', async t => {
   const text = one('paths: [/p/x**, /q]', 'content: { blob: "x/{v}" }')
   t.equal(loadManifest(text, 'x', { loader }).ok, true, 'loads without paramsOf and checkPath')
@@ -339,7 +352,6 @@ t.test('parseDuration, parseTime and parseNetwork', async t => {
     ['2026-12-10T09:00:00.1239Z', Date.UTC(2026, 11, 10, 9, 0, 0, 123)],
     ['2026-12-10T09:00:00-05:30', Date.UTC(2026, 11, 10, 14, 30)],
     ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
-    ['0050-01-01T00:00:00Z', Date.UTC(2000, 0, 1) - 1950 * 365.2425 * 86400_000 + 0 * 0 + (Date.UTC(50, 0, 1) - Date.UTC(50, 0, 1))],
     ['2025-02-29T00:00:00Z', undefined],
     ['2026-12-10T24:00:00Z', undefined],
     ['2026-12-10T23:59:60Z', undefined],
@@ -347,13 +359,8 @@ t.test('parseDuration, parseTime and parseNetwork', async t => {
     ['2026-12-10T09:00:00', undefined],
     ['2026-12-10', undefined],
   ]
-  for (const [text, want] of times) {
-    if (text.startsWith('0050')) {
-      const d = new Date(0)
-      d.setUTCFullYear(50, 0, 1)
-      t.equal(parseTime(text), d.getTime(), 'a two-digit year stays in the first century')
-    } else t.equal(parseTime(text), want, `time ${text}`)
-  }
+  for (const [text, want] of times) t.equal(parseTime(text), want, `time ${text}`)
+  t.equal(parseTime('0050-01-01T00:00:00Z'), -60589296000000, 'year 50 stays in the first century (Date.UTC would make it 1950)')
   const networks: Array<[string, Network | string]> = [
     ['10.0.0.0/8', net('10.0.0.0/8', 'ipv4', '10.0.0.0', [10, 0, 0, 0], 8)],
     ['0.0.0.0/0', net('0.0.0.0/0', 'ipv4', '0.0.0.0', [0, 0, 0, 0], 0)],
@@ -410,7 +417,8 @@ t.test('fuzz: a mutated manifest never throws and always loads or says where it 
   let refused = 0
   const bad: string[] = []
   for (let n = 0; n < iterations && Date.now() < deadline; n++) {
-    let text = EXAMPLE
+    // Half the runs mutate the YAML, half the same manifest as JSON.
+    let text = n % 2 === 0 ? EXAMPLE : EXAMPLE_JSON
     for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) text = mutate(text, rnd)
     let r: LoadManifestResult
     try {
@@ -433,7 +441,7 @@ t.test('fuzz: a mutated manifest never throws and always loads or says where it 
   t.ok(loaded > 0 && refused > 0, `both outcomes seen (${loaded} loaded, ${refused} refused)`)
 })
 
-/** walkSchemas calls f on every subschema that describes an object's field or a definition. */
+/** fieldSchemas lists every subschema that describes an object's field, and every definition, with where it is. */
 function fieldSchemas(schema: Record<string, unknown>): Array<[string, Record<string, unknown>]> {
   const out: Array<[string, Record<string, unknown>]> = []
   const visit = (where: string, s: unknown): void => {
