@@ -298,13 +298,17 @@ t.test('each rule reports its problem at the field', async t => {
     ['a bad default header', 'version: 1\ndefaults: { headers: { ETag: x } }\npayloads: [{ name: p, paths: [/p], content: { blob: p } }]\n', ["x:2:24: defaults.headers.ETag: 'ETag' is set by the server"]],
     ['a bad default duration', 'version: 1\ndefaults: { cache: { expires_in: 0.5s } }\npayloads: [{ name: p, paths: [/p], content: { blob: p } }]\n', ['x:2:34: defaults.cache.expires_in: must come to a whole number of seconds (0.5s is 0.5 s)']],
     ['a name too long', one(...BASE).replace('name: p', `name: ${'n'.repeat(129)}`), ['x:3:11: payloads[0].name: must be 1 to 128 of the characters A-Z a-z 0-9 . _ -']],
-    ['a path checker that throws', one('paths: [/boom]', 'content: { blob: p }'), ['x:4:13: payloads[0].paths[0]: cannot be checked: boom']],
+    ['a pattern parser that throws', one('paths: [/boom]', 'content: { blob: "{x}" }'), ['x:4:13: payloads[0].paths[0]: cannot be checked: boom']],
   ]
   const options: LoadManifestOptions = {
     ...HOOKS,
     checkPath: p => {
       if (p === '/boom') throw new Error('boom')
       return checkPath(p)
+    },
+    paramsOf: p => {
+      if (p === '/boom') throw new Error('boom')
+      return paramsOf(p)
     },
   }
   for (const [name, text, want] of cases) t.strictSame(problemsOf(loadManifest(text, 'x', options)), want, name)
