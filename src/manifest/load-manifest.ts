@@ -292,7 +292,12 @@ class Run {
 
   #schemaCheck(value: unknown): void {
     if (this.validate(value)) return
-    for (const e of this.validate.errors ?? []) {
+    const errors = this.validate.errors ?? []
+    // A value of the wrong type breaks the other keywords of its schema too (a null content "has
+    // neither blob nor parts"); its type is the one thing to say about it.
+    const mistyped = new Set(errors.filter(e => e.keyword === 'type').map(e => e.instancePath))
+    for (const e of errors) {
+      if (e.keyword !== 'type' && e.propertyName === undefined && mistyped.has(e.instancePath)) continue
       const f = this.#fromAjv(e, value)
       if (f !== undefined) this.#found.push(f)
     }
@@ -325,7 +330,9 @@ class Run {
       case 'type': {
         const types = Array.isArray(params.type) ? (params.type as string[]) : [String(params.type)]
         const words = orList(types.map(t => TYPE_WORDS[t] ?? t))
-        return { segments, anchor: 'value', message: def === 'headerValue' ? `must be ${words} (put the value in quotes)` : `must be ${words}` }
+        // YAML reads 2026.12 or true as a number or a boolean; a header value wants quotes then.
+        const scalar = typeof e.data === 'number' || typeof e.data === 'boolean'
+        return { segments, anchor: 'value', message: def === 'headerValue' && scalar ? `must be ${words} (put the value in quotes)` : `must be ${words}` }
       }
       case 'const':
         return { segments, anchor: 'value', message: `must be ${JSON.stringify(params.allowedValue)}` }

@@ -281,6 +281,13 @@ t.test('each rule reports its problem at the field', async t => {
       'x:7:12: payloads[0].headers.X-A: must be a string (put the value in quotes)',
       "x:8:7: payloads[0].headers.x-a: duplicate header field 'x-a' (first at line 7 as 'X-A')",
     ]],
+    ['a header value that is a list', one(...BASE, 'headers: { X-A: [1] }'), ['x:6:21: payloads[0].headers.X-A: must be a string']],
+    ['empty fields', one('paths:', 'content:', 'reveal:'), [
+      'x:4:5: payloads[0].paths: must be a list',
+      'x:5:5: payloads[0].content: must be a mapping',
+      'x:6:5: payloads[0].reveal: must be a string',
+    ]],
+    ['an empty payload item', 'version: 1\npayloads:\n  -\n', ['x:3:4: payloads[0]: must be a mapping']],
     ['a header value with NUL', one(...BASE, 'headers: { X-A: "a\\0" }'), ['x:6:21: payloads[0].headers.X-A: must not contain CR, LF, NUL, other control characters or characters above U+00FF (RFC 9110 section 5.5)']],
     ['a header value beyond Latin-1', one(...BASE, 'headers: { X-A: "→" }'), ['x:6:21: payloads[0].headers.X-A: must not contain CR, LF, NUL, other control characters or characters above U+00FF (RFC 9110 section 5.5)']],
     ['a header name with a colon', one(...BASE, 'headers: { "X:A": b }'), ['x:6:16: payloads[0].headers["X:A"]: is not a valid header field name (RFC 9110 section 5.1: a token)']],
