@@ -480,7 +480,7 @@ t.test('schema/manifest.schema.json is a strict 2020-12 schema that accepts the 
   const validate = ajv.compile(schema)
   t.equal(validate(parse(EXAMPLE)), true, `accepts the example ${JSON.stringify(validate.errors)}`)
   t.equal(validate({ version: 1, payloads: [{ name: 'p', paths: ['/p'], content: { blob: 'p' }, revael: 1 }] }), false, 'refuses an unknown field')
-  t.equal(schema.$id, 'https://cutover.dev/schema/manifest.schema.json', 'has an $id')
+  t.equal(schema.$id, 'urn:cutover:schema:manifest:1', 'has an $id (a URN: the project owns no domain)')
   const defs = schema.$defs as Record<string, Record<string, unknown>>
   const effective = (s: Record<string, unknown>): Record<string, unknown> =>
     typeof s.$ref === 'string' ? { ...defs[s.$ref.replace('#/$defs/', '')], ...s } : s
