@@ -35,14 +35,27 @@ interface Ranked {
 
 /**
  * Node is a level of the literal-prefix trie: a pattern lives at the node of its leading whole-literal segments, so a
- * lookup only tries the patterns on the way down the request path's segments. Patterns without `**` are further
- * split by their segment count, which a path must have to match them.
+ * lookup only tries the patterns on the way down the request path's segments. Within a node, patterns are keyed
+ * further by one more literal segment when they have one, so a shape such as `/:channel/<product>/latest.zip` or
+ * `/**` + `/<name>.sig` does not put every such pattern in front of every request:
+ * - `keyed`: a pattern without `**` with `S` segments whose segment `d` (the first literal one below the node) is
+ *   `lit` is under key `S * STRIDE + d`, then `lit`; a pattern with `**` whose segment `k`-th from the end (after its
+ *   last `**`) is literal is under key `-k`, then that literal (those segments always meet the path's k-th from the end);
+ * - `fixed`: the other patterns without `**`, by segment count (a path needs that many segments to match them);
+ * - `variable`: the other patterns with `**`.
  */
 interface Node {
+  readonly depth: number
   readonly children: Map<string, Node>
+  readonly keyed: Map<number, Map<string, Ranked[]>>
   readonly fixed: Map<number, Ranked[]>
   readonly variable: Ranked[]
+  /** The largest k of a `-k` key (0: none), so a lookup probes only as far from the end as needed. */
+  maxTail: number
 }
+
+/** STRIDE separates the segment count from the segment index in a key (paths with 65,536 segments do not occur). */
+const STRIDE = 65536
 
 const KIND_ORDER: Record<PatternKind, number> = { exact: 0, named: 1, glob: 2 }
 
@@ -59,8 +72,14 @@ export function comparePrecedence(a: RouteEntry, b: RouteEntry): number {
   )
 }
 
-function newNode(): Node {
-  return { children: new Map(), fixed: new Map(), variable: [] }
+function newNode(depth: number): Node {
+  return { depth, children: new Map(), keyed: new Map(), fixed: new Map(), variable: [], maxTail: 0 }
+}
+
+function push<K>(map: Map<K, Ranked[]>, key: K, r: Ranked): void {
+  const list = map.get(key)
+  if (list) list.push(r)
+  else map.set(key, [r])
 }
 
 /**
@@ -71,7 +90,7 @@ function newNode(): Node {
  */
 export class RouteTable {
   readonly #exact = new Map<string, RouteEntry>()
-  readonly #root: Node = newNode()
+  readonly #root: Node = newNode(0)
   readonly #ranked: readonly Ranked[]
 
   /**
@@ -102,13 +121,7 @@ export class RouteTable {
         if (!this.#exact.has(p.exactPath)) this.#exact.set(p.exactPath, r.entry)
         continue
       }
-      const node = this.#nodeFor(p)
-      if (p.hasGlobstar) node.variable.push(r)
-      else {
-        const list = node.fixed.get(p.segments.length)
-        if (list) list.push(r)
-        else node.fixed.set(p.segments.length, [r])
-      }
+      this.#place(this.#nodeFor(p), r)
     }
   }
 
@@ -183,6 +196,7 @@ export class RouteTable {
     }
     const visit = (node: Node): Ranked[] => {
       const own = [...node.variable, ...[...node.fixed.values()].flat()]
+      for (const byLit of node.keyed.values()) for (const list of byLit.values()) own.push(...list)
       const below: Ranked[] = []
       for (const child of node.children.values()) below.push(...visit(child))
       for (let x = 0; x < own.length; x++) {
@@ -205,6 +219,34 @@ export class RouteTable {
     else found.push({ w: b, l: a, witness })
   }
 
+  /** #place files a pattern in its node, under a literal key when it has one (see {@link Node}). Rank order is kept. */
+  #place(node: Node, r: Ranked): void {
+    const segs = r.entry.pattern.segments
+    const P = segs.length
+    if (!r.entry.pattern.hasGlobstar) {
+      for (let d = node.depth + 1; d < P; d++) {
+        const lit = segs[d]!.literal
+        if (lit === undefined) continue
+        let byLit = node.keyed.get(P * STRIDE + d)
+        if (byLit === undefined) node.keyed.set(P * STRIDE + d, (byLit = new Map()))
+        push(byLit, lit, r)
+        return
+      }
+      push(node.fixed, P, r)
+      return
+    }
+    for (let k = 1; k <= P && !segs[P - k]!.globstar; k++) {
+      const lit = segs[P - k]!.literal
+      if (lit === undefined) continue
+      let byLit = node.keyed.get(-k)
+      if (byLit === undefined) node.keyed.set(-k, (byLit = new Map()))
+      push(byLit, lit, r)
+      node.maxTail = Math.max(node.maxTail, k)
+      return
+    }
+    node.variable.push(r)
+  }
+
   /** #nodeFor returns the trie node of a pattern's leading whole-literal segments, creating it when needed. */
   #nodeFor(p: UrlPattern): Node {
     let node = this.#root
@@ -212,7 +254,7 @@ export class RouteTable {
       if (s.globstar || s.literal === undefined) break
       let child = node.children.get(s.literal)
       if (child === undefined) {
-        child = newNode()
+        child = newNode(node.depth + 1)
         node.children.set(s.literal, child)
       }
       node = child
@@ -224,11 +266,22 @@ export class RouteTable {
   #candidates(segs: readonly string[]): Ranked[][] {
     const lists: Ranked[][] = []
     let node: Node | undefined = this.#root
+    const S = segs.length
     for (let d = 0; node !== undefined; d++) {
-      const fixed = node.fixed.get(segs.length)
+      const fixed = node.fixed.get(S)
       if (fixed !== undefined) lists.push(fixed)
       if (node.variable.length > 0) lists.push(node.variable)
-      if (d >= segs.length) break
+      if (node.keyed.size > 0) {
+        for (let e = d + 1; e < S; e++) {
+          const l = node.keyed.get(S * STRIDE + e)?.get(segs[e]!)
+          if (l !== undefined) lists.push(l)
+        }
+        for (let k = 1; k <= node.maxTail && k <= S; k++) {
+          const l = node.keyed.get(-k)?.get(segs[S - k]!)
+          if (l !== undefined) lists.push(l)
+        }
+      }
+      if (d >= S) break
       node = node.children.get(segs[d]!)
     }
     return lists
@@ -236,16 +289,31 @@ export class RouteTable {
 }
 
 /**
- * mayOverlap is a cheap necessary condition: two patterns without `**` need the same number of segments, and no
- * position where both segments are literal and different.
+ * mayOverlap is a cheap necessary condition for two patterns to overlap: the segments before the first `**` meet
+ * the path's first segments in both, those after the last `**` its last segments, so two different literal segments
+ * there rule an overlap out; a pattern without `**` has one segment count, which the other must be able to take.
  */
 function mayOverlap(a: UrlPattern, b: UrlPattern): boolean {
-  if (a.hasGlobstar || b.hasGlobstar) return true
-  if (a.segments.length !== b.segments.length) return false
-  for (let k = 0; k < a.segments.length; k++) {
-    const x = a.segments[k]!.literal
-    const y = b.segments[k]!.literal
+  const A = a.segments
+  const B = b.segments
+  if (!a.hasGlobstar && !b.hasGlobstar && A.length !== B.length) return false
+  if (!b.hasGlobstar && A.length - globstars(a) > B.length) return false
+  if (!a.hasGlobstar && B.length - globstars(b) > A.length) return false
+  for (let k = 0; k < A.length && k < B.length && !A[k]!.globstar && !B[k]!.globstar; k++) {
+    const x = A[k]!.literal
+    const y = B[k]!.literal
+    if (x !== undefined && y !== undefined && x !== y) return false
+  }
+  for (let k = 1; k <= A.length && k <= B.length && !A[A.length - k]!.globstar && !B[B.length - k]!.globstar; k++) {
+    const x = A[A.length - k]!.literal
+    const y = B[B.length - k]!.literal
     if (x !== undefined && y !== undefined && x !== y) return false
   }
   return true
+}
+
+function globstars(p: UrlPattern): number {
+  let n = 0
+  for (const s of p.segments) if (s.globstar) n++
+  return n
 }

@@ -178,6 +178,9 @@ export class UrlPattern {
   /** Whether a `**` segment makes the number of path segments matched variable. */
   readonly hasGlobstar: boolean
 
+  /** The index of the only `**` segment, or -1 when there are none or several (the general matcher then). */
+  readonly #globstarAt: number
+
   /** @internal Use {@link parsePattern}; the arguments are trusted to be consistent. */
   constructor(
     text: string,
@@ -192,6 +195,8 @@ export class UrlPattern {
     this.names = names
     this.segments = segments
     this.hasGlobstar = segments.some(s => s.globstar)
+    const g = segments.findIndex(s => s.globstar)
+    this.#globstarAt = g >= 0 && segments.findIndex((s, k) => k > g && s.globstar) < 0 ? g : -1
     this.exactPath = kind === 'exact' ? '/' + segments.map(s => s.literal).join('/') : undefined
   }
 
@@ -212,9 +217,11 @@ export class UrlPattern {
    */
   matchSegments(segments: readonly string[], counter?: StepCounter): Params | undefined {
     const caps: string[] = new Array<string>(this.names.length)
-    const ok = this.hasGlobstar
-      ? matchWithGlobstar(this.segments, segments, caps, counter)
-      : matchFixed(this.segments, segments, caps, counter)
+    const ok = !this.hasGlobstar
+      ? matchFixed(this.segments, segments, caps, counter)
+      : this.#globstarAt >= 0
+        ? matchOneGlobstar(this.segments, this.#globstarAt, segments, caps, counter)
+        : matchWithGlobstar(this.segments, segments, caps, counter)
     if (!ok) return undefined
     const params: Params = Object.create(null)
     for (let k = 0; k < this.names.length; k++) params[this.names[k]!] = caps[k]!
@@ -243,6 +250,27 @@ function matchFixed(
   if (pattern.length !== path.length) return false
   for (let k = 0; k < pattern.length; k++) {
     if (!matchSegment(pattern[k]!, path[k]!, caps, counter)) return false
+  }
+  return true
+}
+
+/**
+ * matchOneGlobstar matches a pattern with exactly one `**` (at index g): the segments before it align with the start
+ * of the path and those after it with the end, so there is a single alignment to check.
+ */
+function matchOneGlobstar(
+  pattern: readonly PatternSegment[],
+  g: number,
+  path: readonly string[],
+  caps: string[],
+  counter: StepCounter | undefined,
+): boolean {
+  const post = pattern.length - 1 - g
+  if (path.length < g + post) return false
+  for (let k = 0; k < g; k++) if (!matchSegment(pattern[k]!, path[k]!, caps, counter)) return false
+  const shift = path.length - pattern.length // pattern segment k > g meets path segment k + shift
+  for (let k = g + 1; k < pattern.length; k++) {
+    if (!matchSegment(pattern[k]!, path[k + shift]!, caps, counter)) return false
   }
   return true
 }
