@@ -61,7 +61,8 @@ const NAME_PART = /[A-Za-z0-9_]/
  * parsePattern compiles a manifest URL path pattern. It never throws, whatever `text` is (a non-string is a syntax
  * error at offset 0). Syntax: the text starts with `/`; `:name` (`[A-Za-z_][A-Za-z0-9_]*`, unique in the pattern) is a
  * named segment; `*` and `?` are globs within a segment; `**` must be a whole segment; a backslash escapes the next
- * character. The first error found (leftmost) is returned.
+ * character (`\/` is the character `/`, which separates segments like any other). The first error found (leftmost) is
+ * returned.
  */
 export function parsePattern(text: string): ParseResult {
   if (typeof text !== 'string') return fail(0, 'a pattern must be a string')
@@ -88,6 +89,14 @@ export function parsePattern(text: string): ParseResult {
     const c = text[i]!
     if (c === '\\') {
       if (i + 1 >= text.length) return fail(i, 'a backslash at the end of a pattern escapes nothing')
+      if (text[i + 1] === '/') {
+        // An escaped '/' is still the character '/', and in a path that character always separates segments.
+        endSegment(false)
+        literalCount++
+        i += 2
+        segmentStart = i
+        continue
+      }
       lit += text[i + 1]
       literalCount++
       i += 2
