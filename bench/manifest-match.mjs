@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Micro-benchmark of the manifest's route table (issue 12; target: median match under 2 us).
 //
-//   npx tsc -p . && node bench/manifest-match.mjs [--payloads 10000] [--lookups 20000] [--seed 12]
+//   npx tsc -p . && node bench/manifest-match.mjs [--payloads 10000] [--lookups 20000] [--seed 12] [--no-overlaps]
+//        [--sig-under-dl]
 //
 // Builds a table of N payloads shaped like a download service's (/dl/<product>/<version>/<file>): about 60% exact
 // paths, 30% named-segment patterns, 10% globs, each payload with one or two paths. Then times `match` on a fixed,
@@ -20,6 +21,7 @@ function arg(name, dflt) {
 const N = arg('payloads', 10000)
 const LOOKUPS = arg('lookups', 20000)
 const SEED = arg('seed', 12)
+const SIG_UNDER_DL = process.argv.includes('--sig-under-dl')
 
 /** mulberry32: a small seeded PRNG, so every run measures the same table and the same paths. */
 function mulberry32(a) {
@@ -82,7 +84,9 @@ for (let p = 0; p < N; p++) {
       texts.push(`/nightly/${product}/build-${k}-*.zip`)
       probes.glob.push(`/nightly/${product}/build-${k}-2026120${int(9)}.zip`)
     } else {
-      texts.push(`/**/${product}-${k}.sig`)
+      // Signatures anywhere (overlaps every /sdk*/<product>/:version/:file and /archive/<product>/<k>/** pattern: a
+      // stress of the overlap check, about 470,000 pairs), or with --sig-under-dl only under /dl/<product>/ (about 1,300).
+      texts.push(SIG_UNDER_DL ? `/dl/${product}/**/${product}-${k}.sig` : `/**/${product}-${k}.sig`)
       probes.glob.push(`/dl/${product}/${version()}/${product}-${k}.sig`)
     }
   }

@@ -1,4 +1,4 @@
-import type { PatternSegment, PatternToken, UrlPattern } from './url-pattern.js'
+import { segmentMatches, type PatternSegment, type PatternToken, type UrlPattern } from './url-pattern.js'
 
 /**
  * Overlap of two URL path patterns, for `cutover manifest check`: is there a path both match, and which one.
@@ -9,11 +9,15 @@ import type { PatternSegment, PatternToken, UrlPattern } from './url-pattern.js'
  * short witness.
  */
 
-/** Atom is one position of a segment's automaton: a given character, any one character, or any run (self-loop). */
-type Atom = { readonly k: 'char'; readonly c: string } | { readonly k: 'any' } | { readonly k: 'star' }
+/**
+ * Atoms of a segment's automaton, one per position, as numbers: a character code (>= 0), ANY (any one character
+ * other than '/') or STAR (any run, a position with a self-loop).
+ */
+const ANY = -1
+const STAR = -2
 
-/** WITNESS_CHAR stands for "any character other than '/'" in a witness. */
-const WITNESS_CHAR = 'x'
+/** WITNESS_CODE stands for "any character other than '/'" in a witness ('x'). */
+const WITNESS_CODE = 0x78
 
 /**
  * overlapWitness returns a path that both `a` and `b` match, or undefined when no path does. The witness prefers
@@ -73,37 +77,56 @@ export function overlapWitness(a: UrlPattern, b: UrlPattern): string | undefined
 }
 
 /** atomsOf expands a segment's tokens into automaton positions: a named segment is one character then any run. */
-function atomsOf(tokens: readonly PatternToken[]): Atom[] {
-  const out: Atom[] = []
+function atomsOf(tokens: readonly PatternToken[]): Int32Array {
+  let n = 0
+  for (const t of tokens) n += t.t === 'lit' ? t.s.length : t.t === 'named' ? 2 : 1
+  const out = new Int32Array(n)
+  let k = 0
   for (const t of tokens) {
     // Code units, not code points: the matcher's '?' takes one code unit, like a RegExp without the u flag.
-    if (t.t === 'lit') for (let k = 0; k < t.s.length; k++) out.push({ k: 'char', c: t.s[k]! })
-    else if (t.t === 'one') out.push({ k: 'any' })
-    else if (t.t === 'star') out.push({ k: 'star' })
-    else out.push({ k: 'any' }, { k: 'star' })
+    if (t.t === 'lit') for (let c = 0; c < t.s.length; c++) out[k++] = t.s.charCodeAt(c)
+    else if (t.t === 'one') out[k++] = ANY
+    else if (t.t === 'star') out[k++] = STAR
+    else {
+      out[k++] = ANY
+      out[k++] = STAR
+    }
   }
   return out
 }
 
 /**
+ * someMatch returns a shortest non-empty segment a pattern segment matches (the empty one only if that is all it
+ * matches): literals as written, 'x' for each `?` and named segment, `*` empty unless nothing else is there.
+ */
+function someMatch(tokens: readonly PatternToken[]): string {
+  let s = ''
+  for (const t of tokens) s += t.t === 'lit' ? t.s : t.t === 'star' ? '' : 'x'
+  return s === '' && tokens.some(t => t.t === 'star') ? 'x' : s
+}
+
+/**
  * segmentWitness returns one path segment that both pattern segments match (`b` undefined: any segment), or
- * undefined when none does. Breadth-first over (position in a, position in b, "a character was emitted"), so an
- * empty witness is only returned when the intersection is the empty string alone.
+ * undefined when none does. A literal side is checked against the other by the matcher; otherwise breadth-first over
+ * (position in a, position in b, "a character was emitted"), so an empty witness is only returned when the
+ * intersection is the empty string alone.
  */
 export function segmentWitness(a: PatternSegment, b: PatternSegment | undefined): string | undefined {
-  if (a.literal !== undefined && b?.literal !== undefined) return a.literal === b.literal ? a.literal : undefined
+  if (b === undefined) return someMatch(a.tokens)
+  if (a.literal !== undefined) return segmentMatches(b, a.literal) ? a.literal : undefined
+  if (b.literal !== undefined) return segmentMatches(a, b.literal) ? b.literal : undefined
   const X = atomsOf(a.tokens)
-  const Y = b === undefined ? [{ k: 'star' } as const] : atomsOf(b.tokens)
+  const Y = atomsOf(b.tokens)
   const W = Y.length + 1
   const n = (X.length + 1) * W * 2
   const prev = new Int32Array(n) // previous state + 1, 0 = not reached
-  const emitted: string[] = new Array<string>(n).fill('')
+  const emitted = new Int32Array(n) // the character code emitted on the way in, -1 for none
   const queue = new Int32Array(n)
   let head = 0
   let tail = 0
   prev[0] = -1
   queue[tail++] = 0
-  const visit = (from: number, i: number, j: number, f: number, c: string): void => {
+  const visit = (from: number, i: number, j: number, f: number, c: number): void => {
     const st = (i * W + j) * 2 + f
     if (prev[st] !== 0) return
     prev[st] = from + 1
@@ -114,22 +137,22 @@ export function segmentWitness(a: PatternSegment, b: PatternSegment | undefined)
     const st = queue[head++]!
     const ij = st >> 1
     const i = Math.floor(ij / W)
-    const j = ij % W
-    const x = X[i]
-    const y = Y[j]
-    if (x?.k === 'star') visit(st, i + 1, j, st & 1, '')
-    if (y?.k === 'star') visit(st, i, j + 1, st & 1, '')
+    const j = ij - i * W
+    const x = i < X.length ? X[i]! : undefined
+    const y = j < Y.length ? Y[j]! : undefined
+    if (x === STAR) visit(st, i + 1, j, st & 1, -1)
+    if (y === STAR) visit(st, i, j + 1, st & 1, -1)
     if (x === undefined || y === undefined) continue
-    let c: string | undefined
-    if (x.k === 'char') c = y.k === 'char' ? (x.c === y.c ? x.c : undefined) : x.c
-    else c = y.k === 'char' ? y.c : WITNESS_CHAR
-    if (c === undefined) continue
-    visit(st, x.k === 'star' ? i : i + 1, y.k === 'star' ? j : j + 1, 1, c)
+    let c: number
+    if (x >= 0) c = y >= 0 ? (x === y ? x : -1) : x
+    else c = y >= 0 ? y : WITNESS_CODE
+    if (c < 0) continue
+    visit(st, x === STAR ? i : i + 1, y === STAR ? j : j + 1, 1, c)
   }
   const end = (X.length * W + Y.length) * 2
   const goal = prev[end + 1] !== 0 ? end + 1 : prev[end] !== 0 ? end : -1
   if (goal < 0) return undefined
-  const chars: string[] = []
-  for (let st = goal; st !== 0; st = prev[st]! - 1) chars.push(emitted[st]!)
-  return chars.reverse().join('')
+  const codes: number[] = []
+  for (let st = goal; st !== 0; st = prev[st]! - 1) if (emitted[st]! >= 0) codes.push(emitted[st]!)
+  return String.fromCharCode(...codes.reverse())
 }

@@ -194,16 +194,34 @@ export class RouteTable {
         }
       }
     }
-    const visit = (node: Node): Ranked[] => {
-      const own = [...node.variable, ...[...node.fixed.values()].flat()]
-      for (const byLit of node.keyed.values()) for (const list of byLit.values()) own.push(...list)
-      const below: Ranked[] = []
-      for (const child of node.children.values()) below.push(...visit(child))
-      for (let x = 0; x < own.length; x++) {
-        for (let y = x + 1; y < own.length; y++) this.#pair(own[x]!, own[y]!, found)
-        for (const r of below) this.#pair(own[x]!, r, found)
+    // Depth-first: a node's patterns are compared with each other and with its subtree's (the only patterns whose
+    // leading literals agree with theirs); a pattern without '**' only with those of its segment count or with '**'.
+    interface Subtree {
+      bySegments: Map<number, Ranked[]>
+      globstar: Ranked[]
+    }
+    const visit = (node: Node): Subtree => {
+      const sub: Subtree = { bySegments: new Map(), globstar: [] }
+      for (const child of node.children.values()) {
+        const c = visit(child)
+        for (const [n, list] of c.bySegments) for (const r of list) push(sub.bySegments, n, r)
+        for (const r of c.globstar) sub.globstar.push(r)
       }
-      return own.concat(below)
+      const own: Ranked[] = [...node.variable]
+      for (const list of node.fixed.values()) for (const r of list) own.push(r)
+      for (const byLit of node.keyed.values()) for (const list of byLit.values()) for (const r of list) own.push(r)
+      for (const x of own) {
+        if (x.entry.pattern.hasGlobstar) {
+          for (const list of sub.bySegments.values()) for (const y of list) this.#pair(x, y, found)
+        } else {
+          for (const y of sub.bySegments.get(x.entry.pattern.segments.length) ?? []) this.#pair(x, y, found)
+        }
+        for (const y of sub.globstar) this.#pair(x, y, found)
+        // x joins the set, so the patterns after it in `own` meet it once.
+        if (x.entry.pattern.hasGlobstar) sub.globstar.push(x)
+        else push(sub.bySegments, x.entry.pattern.segments.length, x)
+      }
+      return sub
     }
     visit(this.#root)
     found.sort((a, b) => a.w.rank - b.w.rank || a.l.rank - b.l.rank)

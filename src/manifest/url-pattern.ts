@@ -238,6 +238,14 @@ export class UrlPattern {
   }
 }
 
+/**
+ * segmentMatches tells whether one path segment (no `/`) matches one non-globstar pattern segment; for the overlap
+ * check, which tries literal segments against pattern segments.
+ */
+export function segmentMatches(seg: PatternSegment, s: string): boolean {
+  return !seg.globstar && matchSegment(seg, s, undefined, undefined)
+}
+
 function fail(offset: number, message: string): ParseResult {
   return { ok: false, error: { offset, message } }
 }
