@@ -57,7 +57,7 @@ interface Node {
 /** STRIDE separates the segment count from the segment index in a key (paths with 65,536 segments do not occur). */
 const STRIDE = 65536
 
-const KIND_ORDER: Record<PatternKind, number> = { exact: 0, named: 1, glob: 2 }
+const KIND_ORDER: Readonly<Record<PatternKind, number>> = { exact: 0, named: 1, glob: 2 }
 
 /**
  * comparePrecedence orders two entries by the manifest's precedence: exact, then named, then glob; within a kind more
