@@ -111,7 +111,7 @@ function someMatch(tokens: readonly PatternToken[]): string {
  * (position in a, position in b, "a character was emitted"), so an empty witness is only returned when the
  * intersection is the empty string alone.
  */
-export function segmentWitness(a: PatternSegment, b: PatternSegment | undefined): string | undefined {
+function segmentWitness(a: PatternSegment, b: PatternSegment | undefined): string | undefined {
   if (b === undefined) return someMatch(a.tokens)
   if (a.literal !== undefined) return segmentMatches(b, a.literal) ? a.literal : undefined
   if (b.literal !== undefined) return segmentMatches(a, b.literal) ? b.literal : undefined
