@@ -140,6 +140,7 @@ export class RouteTable {
     if (typeof path !== 'string' || path[0] !== '/') return undefined
     const segs = path.slice(1).split('/')
     const lists = this.#candidates(segs)
+    if (lists.length === 0) return undefined
     if (lists.length === 1) {
       for (const r of lists[0]!) {
         const params = r.entry.pattern.matchSegments(segs)

@@ -43,6 +43,14 @@ export interface PatternSegment {
   readonly globstar: boolean
   readonly tokens: readonly PatternToken[]
   readonly literal: string | undefined
+  /**
+   * The index of the only variable-length token (`*` or named), -1 when there is none, -2 when there are several (the
+   * general matcher); `before` and `after` are the characters the fixed-length tokens around it take. Precomputed so
+   * that the common one-variable segment is matched by slicing.
+   */
+  readonly varAt: number
+  readonly before: number
+  readonly after: number
 }
 
 /** StepCounter receives the number of elementary steps a match took (for tests that bound the work, never time it). */
@@ -157,6 +165,7 @@ export function parsePattern(text: string): ParseResult {
     globstar: r.globstar,
     tokens: r.tokens,
     literal: r.globstar ? undefined : literalOf(r.tokens),
+    ...layoutOf(r.tokens),
   }))
   const kind: PatternKind = glob ? 'glob' : names.length > 0 ? 'named' : 'exact'
   return { ok: true, pattern: new UrlPattern(text, kind, literalCount, names, segments) }
@@ -248,6 +257,23 @@ export function segmentMatches(seg: PatternSegment, s: string): boolean {
 
 function fail(offset: number, message: string): ParseResult {
   return { ok: false, error: { offset, message } }
+}
+
+/** layoutOf finds a segment's only variable-length token and the fixed lengths around it (see PatternSegment). */
+function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: number; after: number } {
+  let varAt = -1
+  let before = 0
+  let after = 0
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!
+    const len = t.t === 'lit' ? t.s.length : t.t === 'one' ? 1 : -1
+    if (len < 0) {
+      if (varAt >= 0) return { varAt: -2, before: 0, after: 0 }
+      varAt = k
+    } else if (varAt < 0) before += len
+    else after += len
+  }
+  return { varAt, before, after }
 }
 
 /** literalOf returns the text of a segment made of at most one literal run, else undefined. */
@@ -351,18 +377,10 @@ function matchSegment(
 ): boolean {
   if (seg.literal !== undefined) return s === seg.literal
   const tokens = seg.tokens
-  let v = -1
-  let before = 0 // characters matched by the fixed-length tokens before the variable one
-  let after = 0
-  for (let k = 0; k < tokens.length; k++) {
-    const t = tokens[k]!
-    const len = t.t === 'lit' ? t.s.length : t.t === 'one' ? 1 : -1
-    if (len < 0) {
-      if (v >= 0) return matchTokens(tokens, s, caps, counter)
-      v = k
-    } else if (v < 0) before += len
-    else after += len
-  }
+  const v = seg.varAt
+  if (v === -2) return matchTokens(tokens, s, caps, counter)
+  const before = seg.before
+  const after = seg.after
   if (counter) counter.steps += tokens.length
   const L = s.length
   if (v < 0) {
