@@ -1,0 +1,338 @@
+import { overlapWitness } from './pattern-overlap.js'
+import { UrlPattern, type Params, type PatternKind } from './url-pattern.js'
+
+/**
+ * RouteEntry is one path pattern of the manifest: `payload` is the payload's index in the manifest, `path` the
+ * pattern's index in that payload's `paths`. Both are non-negative integers; they break precedence ties.
+ */
+export interface RouteEntry {
+  readonly pattern: UrlPattern
+  readonly payload: number
+  readonly path: number
+}
+
+/** RouteMatch is the entry that wins for a request path and the values of its named segments ({} if none). */
+export interface RouteMatch {
+  readonly entry: RouteEntry
+  readonly params: Params
+}
+
+/**
+ * RouteOverlap is a pair of entries that some path matches both of: `winner` takes precedence over `loser` (for
+ * that pair; a third entry may beat both), and `witness` is one path they both match.
+ */
+export interface RouteOverlap {
+  readonly winner: RouteEntry
+  readonly loser: RouteEntry
+  readonly witness: string
+}
+
+/** Ranked is an entry with its position in precedence order (0 = wins over everything). */
+interface Ranked {
+  readonly rank: number
+  readonly entry: RouteEntry
+}
+
+/**
+ * Node is a level of the literal-prefix trie: a pattern lives at the node of its leading whole-literal segments, so a
+ * lookup only tries the patterns on the way down the request path's segments. Within a node, patterns are keyed
+ * further by one more literal segment when they have one, so a shape such as `/:channel/<product>/latest.zip` or
+ * `/**` + `/<name>.sig` does not put every such pattern in front of every request:
+ * - `keyed`: a pattern without `**` with `S` segments whose segment `d` (the first literal one below the node) is
+ *   `lit` is under key `S * STRIDE + d`, then `lit`; a pattern with `**` whose segment `k`-th from the end (after its
+ *   last `**`) is literal is under key `-k`, then that literal (those segments always meet the path's k-th from the end);
+ * - `fixed`: the other patterns without `**`, by segment count (a path needs that many segments to match them);
+ * - `variable`: the other patterns with `**`.
+ */
+interface Node {
+  readonly depth: number
+  readonly children: Map<string, Node>
+  readonly keyed: Map<number, Map<string, Ranked[]>>
+  readonly fixed: Map<number, Ranked[]>
+  readonly variable: Ranked[]
+  /** The largest k of a `-k` key (0: none), so a lookup probes only as far from the end as needed. */
+  maxTail: number
+}
+
+/** STRIDE separates the segment count from the segment index in a key (paths with 65,536 segments do not occur). */
+const STRIDE = 65536
+
+const KIND_ORDER: Readonly<Record<PatternKind, number>> = { exact: 0, named: 1, glob: 2 }
+
+/**
+ * comparePrecedence orders two entries by the manifest's precedence: exact, then named, then glob; within a kind more
+ * literal characters first; then payload order, then the order of the payload's paths. Negative: `a` wins.
+ */
+export function comparePrecedence(a: RouteEntry, b: RouteEntry): number {
+  return (
+    KIND_ORDER[a.pattern.kind] - KIND_ORDER[b.pattern.kind] ||
+    b.pattern.literalCount - a.pattern.literalCount ||
+    a.payload - b.payload ||
+    a.path - b.path
+  )
+}
+
+function newNode(depth: number): Node {
+  return { depth, children: new Map(), keyed: new Map(), fixed: new Map(), variable: [], maxTail: 0 }
+}
+
+function push<K>(map: Map<K, Ranked[]>, key: K, r: Ranked): void {
+  const list = map.get(key)
+  if (list) list.push(r)
+  else map.set(key, [r])
+}
+
+/**
+ * RouteTable finds the manifest entry that serves a request path, by the manifest's precedence (see
+ * {@link comparePrecedence}). Exact paths are one Map lookup; patterns are indexed by their leading literal segments
+ * so a lookup tries only the patterns that could match, in precedence order, and stops at the first that does.
+ * Immutable once built.
+ */
+export class RouteTable {
+  readonly #exact = new Map<string, RouteEntry>()
+  readonly #root: Node = newNode(0)
+  readonly #ranked: readonly Ranked[]
+
+  /**
+   * Builds the table. Throws TypeError when an entry is not `{ pattern: UrlPattern, payload, path }` with
+   * non-negative integer `payload` and `path`.
+   */
+  constructor(entries: readonly RouteEntry[]) {
+    if (!Array.isArray(entries)) throw new TypeError('RouteTable: entries must be an array')
+    for (const e of entries) {
+      if (
+        e === null ||
+        typeof e !== 'object' ||
+        !(e.pattern instanceof UrlPattern) ||
+        !Number.isSafeInteger(e.payload) ||
+        e.payload < 0 ||
+        !Number.isSafeInteger(e.path) ||
+        e.path < 0
+      ) {
+        throw new TypeError('RouteTable: every entry needs a compiled pattern and non-negative integer payload and path')
+      }
+    }
+    const sorted = [...entries].sort(comparePrecedence)
+    this.#ranked = sorted.map((entry, rank) => ({ rank, entry }))
+    for (const r of this.#ranked) {
+      const p = r.entry.pattern
+      if (p.exactPath !== undefined) {
+        // Sorted order: the first entry for a path is the one that wins it.
+        if (!this.#exact.has(p.exactPath)) this.#exact.set(p.exactPath, r.entry)
+        continue
+      }
+      this.#place(this.#nodeFor(p), r)
+    }
+  }
+
+  /** The number of entries in the table. */
+  get size(): number {
+    return this.#ranked.length
+  }
+
+  /**
+   * match returns the winning entry for `path` (a cleaned, percent-decoded request path starting with `/`) and its
+   * named segments' values, or undefined when no entry matches.
+   */
+  match(path: string): RouteMatch | undefined {
+    const exact = this.#exact.get(path)
+    if (exact !== undefined) return { entry: exact, params: Object.create(null) as Params }
+    if (typeof path !== 'string' || path[0] !== '/') return undefined
+    const segs = path.slice(1).split('/')
+    const lists = this.#candidates(segs)
+    if (lists.length === 0) return undefined
+    if (lists.length === 1) {
+      for (const r of lists[0]!) {
+        const params = r.entry.pattern.matchSegments(segs)
+        if (params !== undefined) return { entry: r.entry, params }
+      }
+      return undefined
+    }
+    // k-way merge of the candidate lists (each in precedence order): the first match in merged order wins.
+    const at = new Array<number>(lists.length).fill(0)
+    for (;;) {
+      let best = -1
+      let bestRank = Infinity
+      for (let k = 0; k < lists.length; k++) {
+        const r = lists[k]![at[k]!]
+        if (r !== undefined && r.rank < bestRank) {
+          best = k
+          bestRank = r.rank
+        }
+      }
+      if (best < 0) return undefined
+      const r = lists[best]![at[best]!++]!
+      const params = r.entry.pattern.matchSegments(segs)
+      if (params !== undefined) return { entry: r.entry, params }
+    }
+  }
+
+  /**
+   * overlaps lists every pair of entries that some path matches both of (exact duplicates included), each with the
+   * winner, the loser and a witness path, ordered by the winner's then the loser's precedence. Pairs whose leading
+   * literal segments differ, or whose segment counts differ without `**`, are never compared. For `cutover manifest
+   * check`, not for the request path.
+   */
+  overlaps(): RouteOverlap[] {
+    const found: Array<{ w: Ranked; l: Ranked; witness: string }> = []
+    const byPath = new Map<string, Ranked[]>()
+    for (const r of this.#ranked) {
+      const p = r.entry.pattern.exactPath
+      if (p === undefined) continue
+      const group = byPath.get(p)
+      if (group) group.push(r)
+      else byPath.set(p, [r])
+    }
+    for (const [path, group] of byPath) {
+      for (let x = 0; x < group.length; x++)
+        for (let y = x + 1; y < group.length; y++) found.push({ w: group[x]!, l: group[y]!, witness: path })
+      // An exact path beats every pattern: the patterns that match it are its losers.
+      const segs = path.slice(1).split('/')
+      for (const list of this.#candidates(segs)) {
+        for (const r of list) {
+          if (r.entry.pattern.matchSegments(segs) === undefined) continue
+          for (const e of group) found.push({ w: e, l: r, witness: path })
+        }
+      }
+    }
+    // Depth-first: a node's patterns are compared with each other and with its subtree's (the only patterns whose
+    // leading literals agree with theirs); a pattern without '**' only with those of its segment count or with '**'.
+    interface Subtree {
+      bySegments: Map<number, Ranked[]>
+      globstar: Ranked[]
+    }
+    const visit = (node: Node): Subtree => {
+      const sub: Subtree = { bySegments: new Map(), globstar: [] }
+      for (const child of node.children.values()) {
+        const c = visit(child)
+        for (const [n, list] of c.bySegments) for (const r of list) push(sub.bySegments, n, r)
+        for (const r of c.globstar) sub.globstar.push(r)
+      }
+      const own: Ranked[] = [...node.variable]
+      for (const list of node.fixed.values()) for (const r of list) own.push(r)
+      for (const byLit of node.keyed.values()) for (const list of byLit.values()) for (const r of list) own.push(r)
+      for (const x of own) {
+        if (x.entry.pattern.hasGlobstar) {
+          for (const list of sub.bySegments.values()) for (const y of list) this.#pair(x, y, found)
+        } else {
+          for (const y of sub.bySegments.get(x.entry.pattern.segments.length) ?? []) this.#pair(x, y, found)
+        }
+        for (const y of sub.globstar) this.#pair(x, y, found)
+        // x joins the set, so the patterns after it in `own` meet it once.
+        if (x.entry.pattern.hasGlobstar) sub.globstar.push(x)
+        else push(sub.bySegments, x.entry.pattern.segments.length, x)
+      }
+      return sub
+    }
+    visit(this.#root)
+    found.sort((a, b) => a.w.rank - b.w.rank || a.l.rank - b.l.rank)
+    return found.map(f => ({ winner: f.w.entry, loser: f.l.entry, witness: f.witness }))
+  }
+
+  /** #pair records the overlap of two patterns, if any, winner first. */
+  #pair(a: Ranked, b: Ranked, found: Array<{ w: Ranked; l: Ranked; witness: string }>): void {
+    if (!mayOverlap(a.entry.pattern, b.entry.pattern)) return
+    const witness = overlapWitness(a.entry.pattern, b.entry.pattern)
+    if (witness === undefined) return
+    if (a.rank < b.rank) found.push({ w: a, l: b, witness })
+    else found.push({ w: b, l: a, witness })
+  }
+
+  /** #place files a pattern in its node, under a literal key when it has one (see {@link Node}). Rank order is kept. */
+  #place(node: Node, r: Ranked): void {
+    const segs = r.entry.pattern.segments
+    const P = segs.length
+    if (!r.entry.pattern.hasGlobstar) {
+      for (let d = node.depth + 1; d < P; d++) {
+        const lit = segs[d]!.literal
+        if (lit === undefined) continue
+        let byLit = node.keyed.get(P * STRIDE + d)
+        if (byLit === undefined) node.keyed.set(P * STRIDE + d, (byLit = new Map()))
+        push(byLit, lit, r)
+        return
+      }
+      push(node.fixed, P, r)
+      return
+    }
+    for (let k = 1; k <= P && !segs[P - k]!.globstar; k++) {
+      const lit = segs[P - k]!.literal
+      if (lit === undefined) continue
+      let byLit = node.keyed.get(-k)
+      if (byLit === undefined) node.keyed.set(-k, (byLit = new Map()))
+      push(byLit, lit, r)
+      node.maxTail = Math.max(node.maxTail, k)
+      return
+    }
+    node.variable.push(r)
+  }
+
+  /** #nodeFor returns the trie node of a pattern's leading whole-literal segments, creating it when needed. */
+  #nodeFor(p: UrlPattern): Node {
+    let node = this.#root
+    for (const s of p.segments) {
+      if (s.globstar || s.literal === undefined) break
+      let child = node.children.get(s.literal)
+      if (child === undefined) {
+        child = newNode(node.depth + 1)
+        node.children.set(s.literal, child)
+      }
+      node = child
+    }
+    return node
+  }
+
+  /** #candidates returns the non-empty pattern lists on the way down the trie along `segs`, each in precedence order. */
+  #candidates(segs: readonly string[]): Ranked[][] {
+    const lists: Ranked[][] = []
+    let node: Node | undefined = this.#root
+    const S = segs.length
+    for (let d = 0; node !== undefined; d++) {
+      const fixed = node.fixed.get(S)
+      if (fixed !== undefined) lists.push(fixed)
+      if (node.variable.length > 0) lists.push(node.variable)
+      if (node.keyed.size > 0) {
+        for (let e = d + 1; e < S; e++) {
+          const l = node.keyed.get(S * STRIDE + e)?.get(segs[e]!)
+          if (l !== undefined) lists.push(l)
+        }
+        for (let k = 1; k <= node.maxTail && k <= S; k++) {
+          const l = node.keyed.get(-k)?.get(segs[S - k]!)
+          if (l !== undefined) lists.push(l)
+        }
+      }
+      if (d >= S) break
+      node = node.children.get(segs[d]!)
+    }
+    return lists
+  }
+}
+
+/**
+ * mayOverlap is a cheap necessary condition for two patterns to overlap: the segments before the first `**` meet
+ * the path's first segments in both, those after the last `**` its last segments, so two different literal segments
+ * there rule an overlap out; a pattern without `**` has one segment count, which the other must be able to take.
+ */
+function mayOverlap(a: UrlPattern, b: UrlPattern): boolean {
+  const A = a.segments
+  const B = b.segments
+  if (!a.hasGlobstar && !b.hasGlobstar && A.length !== B.length) return false
+  if (!b.hasGlobstar && A.length - globstars(a) > B.length) return false
+  if (!a.hasGlobstar && B.length - globstars(b) > A.length) return false
+  for (let k = 0; k < A.length && k < B.length && !A[k]!.globstar && !B[k]!.globstar; k++) {
+    const x = A[k]!.literal
+    const y = B[k]!.literal
+    if (x !== undefined && y !== undefined && x !== y) return false
+  }
+  for (let k = 1; k <= A.length && k <= B.length && !A[A.length - k]!.globstar && !B[B.length - k]!.globstar; k++) {
+    const x = A[A.length - k]!.literal
+    const y = B[B.length - k]!.literal
+    if (x !== undefined && y !== undefined && x !== y) return false
+  }
+  return true
+}
+
+function globstars(p: UrlPattern): number {
+  let n = 0
+  for (const s of p.segments) if (s.globstar) n++
+  return n
+}
