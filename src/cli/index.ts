@@ -13,6 +13,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<{ register(p: Comm
   ['replay', () => import('./replay.js')],
   ['compare', () => import('./compare.js')],
   ['report', () => import('./report.js')],
+  ['manifest', () => import('./manifest.js')],
 ]
 
 /**
