@@ -19,7 +19,8 @@ export interface Out {
   err(line: string): void
 }
 
-const STD: Out = { out: line => process.stdout.write(`${line}\n`), err: line => process.stderr.write(`${line}\n`) }
+/** stdio writes to the process's stdout and stderr. */
+const stdio = (): Out => ({ out: line => process.stdout.write(`${line}\n`), err: line => process.stderr.write(`${line}\n`) })
 
 /** where names an entry as `payloads[i].paths[j]` with its pattern and payload name. */
 function where(c: CompiledManifest, e: RouteEntry): string {
@@ -40,7 +41,7 @@ function why(winner: RouteEntry, loser: RouteEntry): string {
  * one-line summary, the overlapping patterns (at most `maxOverlaps` listed, with which one wins and
  * a path both match) and exit 0.
  */
-export async function checkManifest(file: string, maxOverlaps: number, o: Out = STD, loader?: ManifestLoader): Promise<number> {
+export async function checkManifest(file: string, maxOverlaps: number, o: Out = stdio(), loader?: ManifestLoader): Promise<number> {
   const r = await readManifest(file, loader ?? new ManifestLoader())
   if (!r.ok) {
     for (const line of r.lines) o.err(line)
@@ -89,7 +90,7 @@ function describeAcl(p: Payload): string | undefined {
  * and expiry). Exit 0 when the payload is served, 1 when the request gets a 404 or 410 (the reason
  * printed), 2 for a bad manifest or path.
  */
-export async function resolveRequest(file: string, target: string, at: number, o: Out = STD, loader?: ManifestLoader): Promise<number> {
+export async function resolveRequest(file: string, target: string, at: number, o: Out = stdio(), loader?: ManifestLoader): Promise<number> {
   const r = await readManifest(file, loader ?? new ManifestLoader())
   if (!r.ok) {
     for (const line of r.lines) o.err(line)

@@ -5,11 +5,11 @@ import { RouteTable, type RouteEntry, type RouteOverlap } from './route-table.js
 import { parsePattern, type Params, type UrlPattern } from './url-pattern.js'
 
 /**
- * PATTERN_HOOKS let the loader check every path pattern and the `{name}`s of blob keys against the
+ * patternHooks let the loader check every path pattern and the `{name}`s of blob keys against the
  * pattern compiler, so that a bad pattern is reported with the manifest's other problems, at its
  * line and column.
  */
-export const PATTERN_HOOKS: Required<Pick<LoadManifestOptions, 'checkPath' | 'paramsOf'>> = {
+export const patternHooks = (): Required<Pick<LoadManifestOptions, 'checkPath' | 'paramsOf'>> => ({
   checkPath: path => {
     const r = parsePattern(path)
     return r.ok ? undefined : r.error
@@ -18,7 +18,7 @@ export const PATTERN_HOOKS: Required<Pick<LoadManifestOptions, 'checkPath' | 'pa
     const r = parsePattern(path)
     return r.ok ? r.pattern.names : undefined
   },
-}
+})
 
 /** CompiledManifest is a valid manifest with its route table, ready to answer requests. Immutable. */
 export interface CompiledManifest {
@@ -42,7 +42,7 @@ export type CompileResult =
  * its route table. Never throws on any text: problems are returned, each with its location.
  */
 export function compileManifest(text: string, file: string, loader?: ManifestLoader): CompileResult {
-  const loaded = loadManifest(text, file, { ...PATTERN_HOOKS, ...(loader ? { loader } : {}) })
+  const loaded = loadManifest(text, file, { ...patternHooks(), ...(loader ? { loader } : {}) })
   if (!loaded.ok) return loaded
   const patterns = loaded.manifest.payloads.map(p =>
     p.paths.map(path => {
