@@ -14,6 +14,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<{ register(p: Comm
   ['compare', () => import('./compare.js')],
   ['report', () => import('./report.js')],
   ['manifest', () => import('./manifest.js')],
+  ['sign', () => import('./sign.js')],
 ]
 
 /**
