@@ -268,13 +268,20 @@ export function verifyLink(method: string, path: string, query: string, at: numb
   const kid = one(P.keyId)
   const expText = one(P.expires)
   const mText = one(P.methods)
-  const cText = one(P.claims) ?? ''
-  const pText = one(P.covered) ?? ''
-  for (const [name, v] of [[P.signature, sig], [P.keyId, kid], [P.expires, expText], [P.methods, mText], [P.claims, cText], [P.covered, pText]] as const) {
+  const cOne = one(P.claims)
+  const pOne = one(P.covered)
+  for (const [name, v] of [[P.signature, sig], [P.keyId, kid], [P.expires, expText], [P.methods, mText]] as const) {
     if (v === undefined) return fail('malformed', `the signed link has no ${name} parameter`)
+  }
+  for (const [name, v] of [[P.signature, sig], [P.keyId, kid], [P.expires, expText], [P.methods, mText], [P.claims, cOne], [P.covered, pOne]] as const) {
     if (v === null) return fail('malformed', `the signed link has more than one ${name} parameter`)
   }
-  if (!/^[A-Za-z0-9_-]{43}$/.test(sig!)) return fail('malformed', 'sig is not a base64url HMAC-SHA256')
+  // Optional lists: absent is empty.
+  const cText = cOne ?? ''
+  const pText = pOne ?? ''
+  // 43 base64url characters carry 258 bits: the last one has 2 spare bits, so 4 spellings would
+  // decode to the same MAC. Only the canonical one is accepted, so a link has one spelling.
+  if (!/^[A-Za-z0-9_-]{43}$/.test(sig!) || Buffer.from(sig!, 'base64url').toString('base64url') !== sig) return fail('malformed', 'sig is not a base64url HMAC-SHA256')
   if (!/^[0-9]{1,15}$/.test(expText!)) return fail('malformed', 'sig-exp is not whole epoch seconds')
   const methods = mText!.split(',')
   if (methods.some(m => !METHOD.test(m))) return fail('malformed', 'sig-m is not a list of methods')
