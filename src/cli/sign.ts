@@ -6,12 +6,17 @@ import { signLink, SigningKeys } from '../payload/signed-link.js'
 
 /** SignFlags are the options of `cutover sign`, parsed. */
 export interface SignFlags {
+  /** keyId is `--key-id`: the key to sign with. */
   readonly keyId: string
-  /** expires is either a duration from now (seconds) or a time (epoch ms). */
+  /** expires is `--expires`: either a duration from now (seconds) or a time (epoch ms). */
   readonly expires: { readonly inSeconds: number } | { readonly at: number }
+  /** signingKeys is `--signing-keys`: the keys file's path. */
   readonly signingKeys: string
+  /** claim are the `--claim k=v` pairs, in order. */
   readonly claim: ReadonlyArray<readonly [string, string]>
+  /** method are the `--method` values; empty means the default, GET. */
   readonly method: readonly string[]
+  /** cover are the `--cover` names; if unset, every query parameter of the URL. */
   readonly cover?: readonly string[]
 }
 
