@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { accessRecordHeaders, type AccessRecord } from '../telemetry/access-log.js'
+import { redactSignature } from '../http/redact-signature.js'
 
 /** ClientExchange is what the mirror knows of one client request once its response has closed. */
 export interface ClientExchange {
@@ -26,7 +27,8 @@ export function captureRecord(req: IncomingMessage, e: ClientExchange): AccessRe
     time: new Date(e.startMs).toISOString(),
     remote: e.remote,
     method: req.method ?? 'GET',
-    path: req.url ?? '',
+    // A signed link is a credential until it expires: the capture keeps the link, not the key to it.
+    path: redactSignature(req.url ?? ''),
     headers: accessRecordHeaders(req),
     status: e.status,
     bytes: e.bytes,

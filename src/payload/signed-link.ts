@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { cleanPath } from './clean-path.js'
+import { SIGNATURE_PARAM } from '../http/redact-signature.js'
 
 /*
  * Signed links, format version 1.
@@ -38,7 +39,7 @@ export const SIGNED_LINK_PARAMS = Object.freeze({
   methods: 'sig-m',
   claims: 'sig-c',
   covered: 'sig-p',
-  signature: 'sig',
+  signature: SIGNATURE_PARAM,
 } as const)
 
 const P = SIGNED_LINK_PARAMS
@@ -326,32 +327,3 @@ export function verifyLink(method: string, path: string, query: string, at: numb
   return { ok: true, keyId: kid!, expiresAt: exp * 1000, methods, claims }
 }
 
-/**
- * REDACTED replaces a signature in logs: a signed link is a bearer credential until it expires,
- * so access logs and captures must not hold one that works.
- */
-export const REDACTED = 'REDACTED'
-
-/**
- * redactSignature returns a request target (path and query, or a whole URL) with the value of
- * every `sig` query parameter replaced by REDACTED, everything else byte for byte. A parameter
- * whose name only decodes to `sig` (`%73ig`) is redacted too, since verifyLink reads it as one.
- */
-export function redactSignature(target: string): string {
-  const q = target.indexOf('?')
-  if (q < 0) return target
-  const hash = target.indexOf('#', q)
-  const end = hash < 0 ? target.length : hash
-  const parts = target.slice(q + 1, end).split('&').map(part => {
-    const eq = part.indexOf('=')
-    const raw = eq < 0 ? part : part.slice(0, eq)
-    let name: string
-    try {
-      name = decodeURIComponent(raw.replace(/\+/g, ' '))
-    } catch {
-      return part
-    }
-    return name === P.signature ? `${raw}=${REDACTED}` : part
-  })
-  return `${target.slice(0, q + 1)}${parts.join('&')}${target.slice(end)}`
-}

@@ -2,7 +2,8 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { redactSignature, REDACTED, signLink, SigningKeys, verifyLink, type SignedLinkFailure } from '../../src/payload/signed-link.js'
+import { signLink, SigningKeys, verifyLink, type SignedLinkFailure } from '../../src/payload/signed-link.js'
+import { redactSignature, REDACTED } from '../../src/http/redact-signature.js'
 
 const secret = (fill: number): string => Buffer.alloc(32, fill).toString('base64')
 const keys = new SigningKeys({ '2026-11': secret(1), '2026-12': secret(2) })

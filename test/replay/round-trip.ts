@@ -79,3 +79,14 @@ t.test('every record serve --access-log and mirror --capture write is read back 
     t.equal(reader.summary.skipped, CASES.length - replayed.length, `${writer}: targets no replay can send are counted as skipped`)
   }
 })
+
+t.test('mirror --capture keeps a signed link without its signature', async t => {
+  const cases: Array<[string, string]> = [
+    ['/dl/f.zip?sig-kid=k1&sig-exp=1767225600&sig-m=GET&sig=n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg', '/dl/f.zip?sig-kid=k1&sig-exp=1767225600&sig-m=GET&sig=REDACTED'],
+    ['/dl/f.zip?v=1', '/dl/f.zip?v=1'],
+  ]
+  for (const [url, want] of cases) {
+    const r = mirrorRecord({ title: url, method: 'GET', url, status: 200, want: { path: url, status: 200 } })
+    t.equal(r.path, want, url)
+  }
+})
