@@ -64,6 +64,8 @@ export interface ManifestResolverStats {
   missingBlobs: number
   /** Manifests that replaced the one in use ({@link ManifestResolver.replace}). */
   reloads: number
+  /** Reloads that failed (an invalid or unreadable manifest): counted by whoever reloads, the old manifest kept. */
+  reloadFailures: number
 }
 
 /** NO_POLICY_RULE is the rule a payload with an acl is denied by when no policy is configured. */
@@ -89,7 +91,7 @@ export const NO_POLICY_RULE = 'no-policy'
  */
 export class ManifestResolver implements Resolver {
   readonly store: FileStore
-  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0 }
+  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0 }
   #manifest: CompiledManifest
   readonly #clock: Clock
   readonly #policy: ResolverPolicy | undefined
