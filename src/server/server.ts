@@ -38,7 +38,7 @@ const PARSE_ERROR_LINGER_MS = 5_000
 const CLOSE_RECORDED_MS = 5_000
 
 /** GONE is the answer to a {@link Resolution} of kind `gone`: 410, the same minimal body as a 404. */
-const GONE: HttpError = { status: 410, message: '410 Gone' }
+const GONE: HttpError = Object.freeze({ status: 410, message: '410 Gone' })
 
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
