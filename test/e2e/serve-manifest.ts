@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -40,10 +41,10 @@ t.test('serve --manifest: payloads, an unrevealed one, SIGHUP reloads (valid and
   const { url, child, output } = await spawnListening(
     t,
     process.execPath,
-    [CLI, 'serve', '--manifest', manifest, '--store', STORE, '--listen', '127.0.0.1:0', '--settle-time', '0', '--access-log', accessLog],
+    [CLI, 'serve', '--manifest', manifest, '--store', STORE, '--listen', '127.0.0.1:0', '--settle-time', '0', '--access-log', accessLog, '--metrics-listen', '127.0.0.1:0'],
     'cutover serve --manifest',
   )
-  t.match(output(), /\(store \S+fixtures\/store, manifest \S+payloads\.yaml sha256 [0-9a-f]{64}\)/, 'the start line names the store and the manifest')
+  t.match(output(), /\(store \S+fixtures\/store, manifest \S+payloads\.yaml sha256 [0-9a-f]{64}[,)]/, 'the start line names the store and the manifest')
 
   const tools = await curl(`${url}/sdk/2.0/tools-linux.zip`, dir)
   t.equal(tools.status, 200)
@@ -77,6 +78,15 @@ t.test('serve --manifest: payloads, an unrevealed one, SIGHUP reloads (valid and
   await waitForOutput(child, output, /manifest reload failed/)
   t.match(output(), /payloads\.yaml:4:5: payloads\[0\]\.pathz: unknown field 'pathz'/, 'the problem with its file:line:column in the log')
   t.equal((await curl(`${url}/new/tools.zip`, dir)).status, 200, 'the last valid manifest keeps serving')
+
+  const metricsUrl = /metrics (http:\/\/\S+\/metrics)\)/.exec(output())?.[1]
+  if (metricsUrl === undefined) throw new Error(`no metrics address in: ${output()}`)
+  const metrics = (await curl(metricsUrl, dir)).body.toString()
+  const newHash = createHash('sha256').update(readFileSync(FIXTURE, 'utf8').replace('paths: [/sdk/:version/tools-:os.zip]', 'paths: [/new/tools.zip]').replace('blob: sdk/{version}/tools-{os}.zip', 'blob: sdk/2.0/tools-linux.zip')).digest('hex')
+  t.match(metrics, /^cutover_serve_manifest_reloads_total 1$/m, 'one reload')
+  t.match(metrics, /^cutover_serve_manifest_reload_failures_total 1$/m, 'one refused')
+  t.match(metrics, /^cutover_serve_missing_blobs_total 0$/m)
+  t.match(metrics, new RegExp(`^cutover_serve_manifest_info\\{file="[^"]+payloads\\.yaml",sha256="${newHash}"\\} 1$`, 'm'), 'the hash of the manifest in use')
 
   child.kill('SIGTERM')
   t.equal(await withTimeout(exited(child), 10_000, 'serve to stop'), 0)
