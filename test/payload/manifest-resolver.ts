@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { connect } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { pino } from 'pino'
@@ -59,6 +60,9 @@ payloads:
     content: { blob: a.bin, sha256: ${sha(A)} }
     acl: { users: { allow: [alice] } }
     cache: { max_age: 60 }
+  - name: liar
+    paths: [/liar.bin]
+    content: { blob: a.bin, sha256: ${sha('not the bytes of a.bin')} }
   - name: lost
     paths: [/lost.bin]
     content: { blob: nope.bin }
@@ -90,7 +94,7 @@ function blobs(t: Test): string {
 /** serveWith starts a DownloadServer over a ManifestResolver and closes it at teardown. */
 async function serveWith(
   t: Test,
-  o: { policy?: ResolverPolicy; errors?: object[] },
+  o: { policy?: ResolverPolicy; errors?: object[]; pieceSize?: number },
 ): Promise<{ url: string; clock: ManualClock; resolver: ManifestResolver }> {
   const clock = new ManualClock(T0)
   // The store's settle rule uses real file times: a clock ten seconds ahead trusts the fixture files.
@@ -103,7 +107,7 @@ async function serveWith(
     policy: o.policy,
     logger: errors ? { error: obj => void errors.push(obj) } : undefined,
   })
-  const server = new DownloadServer({ resolver, logger: pino({ level: 'silent' }) })
+  const server = new DownloadServer({ resolver, logger: pino({ level: 'silent' }), pieceSize: o.pieceSize })
   const addr = await server.listen(0, '127.0.0.1')
   t.teardown(() => server.close(0))
   return { url: `http://127.0.0.1:${addr.port}`, clock, resolver }
@@ -316,4 +320,44 @@ t.test('replace: new requests get the new manifest, a download in flight keeps i
     const m = await moved.pending
     if (m.kind === 'entity') m.release()
   }
+})
+
+/** rawGet sends one GET and returns every byte the server sent until it closed (no parsing: the body may be cut). */
+function rawGet(url: string, path: string): Promise<string> {
+  const u = new URL(url)
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(u.port), u.hostname)
+    const chunks: Buffer[] = []
+    const timer = setTimeout(() => {
+      sock.destroy()
+      reject(new Error('no close within 10 s'))
+    }, 10_000)
+    sock.on('data', (d: Buffer) => chunks.push(d))
+    sock.on('error', () => undefined)
+    sock.on('close', () => {
+      clearTimeout(timer)
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    })
+    sock.write(requestBytes('GET', path))
+  })
+}
+
+t.test('a declared sha256 the bytes contradict: a full read never completes, ranges are served', async t => {
+  const one = await serveWith(t, { policy: usersPolicy })
+  const whole = await get(one.url, 'GET', '/liar.bin')
+  t.equal(whole.status, 500, 'one piece: the mismatch is known before the header, a clean 500')
+  const range = await get(one.url, 'GET', '/liar.bin', [['Range', 'bytes=0-3']])
+  t.equal(range.status, 206, 'a range cannot be checked against the whole: served')
+  t.equal(range.body.toString(), A.slice(0, 4))
+  const good = await get(one.url, 'GET', '/dl/latest.zip')
+  t.equal(good.body.toString(), A, 'a blob that matches its digest is served whole')
+
+  const pieces = await serveWith(t, { policy: usersPolicy, pieceSize: 8 })
+  const raw = await rawGet(pieces.url, '/liar.bin')
+  t.match(raw, /^HTTP\/1\.1 200 OK\r\n/, 'several pieces: the header went out')
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4)
+  t.ok(body.length < A.length, `the body is cut short of its Content-Length (${body.length} of ${A.length} bytes)`)
+  t.equal(body, A.slice(0, body.length), 'with only bytes of the blob')
+  const fine = await rawGet(pieces.url, '/dl/latest.zip')
+  t.ok(fine.endsWith(A), 'the matching blob arrives whole in pieces')
 })
