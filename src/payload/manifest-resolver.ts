@@ -61,13 +61,19 @@ export interface ManifestResolverOptions {
 
 /** ManifestResolverStats are the counters of a {@link ManifestResolver}, for metrics and tests. */
 export interface ManifestResolverStats {
-  /** Requests for a live payload one of whose blobs the store does not have (answered 404, logged). */
+  /**
+   * Requests for a live payload one of whose fixed blob keys (no `{name}` in it) the store does not
+   * have (answered 404, logged). A key built from the request that names nothing is a plain miss.
+   */
   missingBlobs: number
   /** Manifests that replaced the one in use ({@link ManifestResolver.replace}). */
   reloads: number
   /** Reloads that failed (an invalid or unreadable manifest): counted by whoever reloads, the old manifest kept. */
   reloadFailures: number
 }
+
+/** PLACEHOLDER finds a `{name}` in a blob key template (see blobKey in manifest/compile-manifest.ts). */
+const PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_]*\}/
 
 /** NO_POLICY_RULE is the rule a payload with an acl is denied by when no policy is configured. */
 export const NO_POLICY_RULE = 'no-policy'
@@ -171,10 +177,16 @@ export class ManifestResolver implements Resolver {
       for (const b of blobs) b.content.close()
     }
     try {
-      for (const key of keys) {
+      const c0 = payload.content
+      const templates = c0.kind === 'blob' ? [c0.blob] : c0.parts.map(p => p.blob)
+      for (const [i, key] of keys.entries()) {
         const blob = await this.#open(key)
         if (blob === undefined) {
           release()
+          // A key built from the request ("{path}", "{version}") that names nothing is a path the
+          // client made up: a plain miss, or any client could fill the error log. A fixed key that
+          // names nothing is the manifest pointing at nothing: the operator must hear of it.
+          if (PLACEHOLDER.test(templates[i] ?? '')) return { kind: 'miss', log: { payload: payload.name, decision: 'miss' } }
           this.stats.missingBlobs++
           this.#logger?.error({ payload: payload.name, key, manifest: this.#manifest.file }, 'the manifest names a blob the store does not have')
           return { kind: 'deny', reason: `blob ${key} is missing`, log: { payload: payload.name, decision: 'missing-blob' } }

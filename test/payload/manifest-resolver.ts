@@ -278,6 +278,12 @@ t.test('a missing blob is a 404 for the client, an error for the operator', asyn
   t.equal(noDate(r.raw), noDate(miss.raw), 'the bytes of a miss')
   t.equal(resolver.stats.missingBlobs, 1, 'counted')
   t.match(errors, [{ payload: 'lost', key: 'nope.bin' }], 'logged with the payload and the key')
+  for (const path of ['/g/deep/none.txt', '/v/9.9/tool-mac', '/g/.hidden']) {
+    const made = await get(url, 'GET', path)
+    t.equal(noDate(made.raw), noDate(miss.raw), `${path}: a key built from the request that names nothing is a miss`)
+  }
+  t.equal(resolver.stats.missingBlobs, 1, 'neither counted')
+  t.equal(errors.length, 1, 'nor logged: a client cannot fill the error log')
 })
 
 t.test('the resolution log names the payload and the decision', async t => {
@@ -294,6 +300,7 @@ t.test('the resolution log names the payload and the decision', async t => {
     ['/timed.txt', {}, { payload: 'timed', decision: 'miss' }],
     ['/members.bin', { 'x-user': 'bob' }, { payload: 'members', decision: 'deny:users.allow' }],
     ['/lost.bin', {}, { payload: 'lost', decision: 'missing-blob' }],
+    ['/g/made/up.txt', {}, { payload: 'everything', decision: 'miss' }],
   ]
   for (const [path, headers, log] of cases) t.strictSame(await ask(path, headers), log, path)
   clock.advance(5000)
