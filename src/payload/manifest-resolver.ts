@@ -89,7 +89,7 @@ export const NO_POLICY_RULE = 'no-policy'
  * - otherwise an entity of its blob, or of its parts concatenated in order.
  *
  * The entity's validators: a strong ETag derived from the versions of its blobs (the store's
- * version: device, inode, size, mtime, ctime) and the blob keys, so that it changes whenever the
+ * version: device, inode, size, mtime, ctime), the blob keys and the Content-Type, so that it changes whenever the
  * bytes can have; the declared sha256 is NOT used for it, since it is a claim about the bytes that
  * a replaced blob silently breaks, and a strong ETag must change with the bytes (RFC 9110 §8.8.3).
  * While any blob is settling (just written) the ETag is weak and the date too (RFC 9110 §8.8.2.2).
@@ -177,8 +177,8 @@ export class ManifestResolver implements Resolver {
       for (const b of blobs) b.content.close()
     }
     try {
-      const c0 = payload.content
-      const templates = c0.kind === 'blob' ? [c0.blob] : c0.parts.map(p => p.blob)
+      const c = payload.content
+      const templates = c.kind === 'blob' ? [c.blob] : c.parts.map(p => p.blob)
       for (const [i, key] of keys.entries()) {
         const blob = await this.#open(key)
         if (blob === undefined) {
@@ -194,13 +194,14 @@ export class ManifestResolver implements Resolver {
         blobs.push(blob)
       }
       // Declared digests are checked on full reads (a part's on the full read of the whole).
-      const c = payload.content
       const sums = c.kind === 'blob' ? [c.sha256] : c.parts.map(p => p.sha256)
       const checked = blobs.map((b, i): Content => (sums[i] === undefined ? b.content : digestChecked(b.content, sums[i]!)))
       const content: Content = checked.length === 1 ? checked[0]! : concat(checked)
-      const contentType = payload.contentType ?? this.#types.byName(keys[0] ?? '') ?? this.#types.sniff(await readHead(blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))))
+      const raw = blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
+      const contentType = payload.contentType ?? this.#types.byName(keys[0] ?? '') ?? this.#types.sniff(await readHead(raw))
       const settling = blobs.some(b => b.info.version === undefined)
-      const hash = createHash('sha256')
+      // The type is part of what a cache keeps under the tag: a manifest that changes it must change the tag.
+      const hash = createHash('sha256').update(`${contentType}\0`)
       for (const b of blobs) hash.update(`${b.info.key}\0${b.info.version ?? `${b.info.identity.ino}:${b.info.mtimeNs}:${b.info.size}`}\0`)
       const tag = `"${hash.digest('base64url').slice(0, 27)}"`
       const newest = Math.max(...blobs.map(b => b.info.mtimeMs))
