@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { utimesSync, writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { compileManifest, type CompiledManifest } from '../../src/manifest/compile-manifest.js'
@@ -367,4 +367,21 @@ t.test('a declared sha256 the bytes contradict: a full read never completes, ran
   t.equal(body, A.slice(0, body.length), 'with only bytes of the blob')
   const fine = await rawGet(pieces.url, '/dl/latest.zip')
   t.ok(fine.endsWith(A), 'the matching blob arrives whole in pieces')
+})
+
+t.test('validators: the ETag holds while the blobs do and changes with them; Last-Modified is the newest part', async t => {
+  const { url, resolver } = await serveWith(t, { policy: usersPolicy })
+  const root = resolver.store.root
+  utimesSync(`${root}/p1.bin`, new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'))
+  utimesSync(`${root}/p2.bin`, new Date('2026-03-01T12:00:00Z'), new Date('2026-03-01T12:00:00Z'))
+  const first = await get(url, 'GET', '/joined.bin')
+  const second = await get(url, 'GET', '/joined.bin')
+  t.equal(header(first, 'last-modified'), 'Sun, 01 Mar 2026 12:00:00 GMT', 'the newer part')
+  t.equal(header(second, 'etag'), header(first, 'etag'), 'the same blobs: the same tag')
+  writeFileSync(`${root}/p2.bin`, 'NEW-BYTES!')
+  utimesSync(`${root}/p2.bin`, new Date('2026-03-01T12:00:00Z'), new Date('2026-03-01T12:00:00Z'))
+  const changed = await get(url, 'GET', '/joined.bin', [['If-None-Match', header(first, 'etag')!]])
+  t.equal(changed.status, 200, 'a part rewritten (same size, same mtime): the old tag no longer validates')
+  t.equal(changed.body.toString(), `${P1}NEW-BYTES!`)
+  t.not(header(changed, 'etag'), header(first, 'etag'))
 })
