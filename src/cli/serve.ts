@@ -1,5 +1,9 @@
 import { Command, Option } from 'commander'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
+import { fileURLToPath } from 'node:url'
+import { readManifest, type CompiledManifest } from '../manifest/compile-manifest.js'
+import { ManifestLoader } from '../manifest/load-manifest.js'
+import { ManifestResolver } from '../payload/manifest-resolver.js'
 import { AccessLog } from '../telemetry/access-log.js'
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, DirectoryResolver } from '../payload/directory-resolver.js'
@@ -18,7 +22,9 @@ import { hostPort } from '../core/listen.js'
 import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
 
 interface ServeFlags {
-  root: string
+  root?: string
+  manifest?: string
+  store?: string
   listen: { host: string; port: number }
   metricsListen?: { host: string; port: number }
   accessLog?: string
@@ -49,10 +55,13 @@ export function register(program: Command): void {
         'A file changed (ctime) less than --settle-time ago may be mid-write: it gets a weak ETag, its date never satisfies If-Range, and nothing of it is cached. Publish files by writing a temporary file and renaming it over the old one.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
         "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
+        'Manifest mode (--manifest FILE --store file:///DIR, instead of --root): the payloads, paths, reveal and expiry times, access rules, headers and caching of a manifest (see `cutover manifest`), their bytes read from the blobs under DIR. An invalid manifest stops serve from starting (every problem listed, exit 2). SIGHUP reloads it: a valid new manifest serves every new request, downloads in flight finish with what they had; an invalid one is logged and the old one keeps serving. Only file:// stores exist yet. Payloads with an access rule are refused (403) until an access policy is built in. --etag, --small-file-max and --cache-bytes are directory mode\'s: manifest mode derives its ETags from the blobs\' versions and caches nothing between requests.',
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close; the access log is complete when the command exits. A second signal exits at once. SIGHUP/SIGUSR1: reopen the access log (after logrotate moved it). Access-log lines are on disk within 1 s of each response.',
       ].join('\n\n'),
     )
-    .requiredOption('--root <dir>', 'directory to serve')
+    .option('--root <dir>', 'directory to serve (directory mode)')
+    .option('--manifest <file>', 'serve the payloads of this manifest (manifest mode; needs --store)')
+    .option('--store <url>', 'where the manifest\'s blob keys point: file:///DIR (the only kind so far)')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics on this address (a listener of its own, never the public one)', parseListen)
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
@@ -84,12 +93,65 @@ export function register(program: Command): void {
         '  cutover serve --root ./fixtures/blobs --listen 127.0.0.1:9000 --access-log /var/log/cutover/access.jsonl\n' +
         '  cutover serve --root /srv/downloads --etag nginx     # after a cut-over from nginx: resumes and caches keep working\n' +
         '  cutover serve --root /srv/downloads --metrics-listen 127.0.0.1:9100   # Prometheus scrapes http://127.0.0.1:9100/metrics\n' +
-        '  cutover serve --root /srv/downloads --mime-types /etc/nginx/mime.types --default-type application/octet-stream   # as nginx types them',
+        '  cutover serve --root /srv/downloads --mime-types /etc/nginx/mime.types --default-type application/octet-stream   # as nginx types them\n' +
+        '  cutover serve --manifest /etc/cutover/payloads.yaml --store file:///srv/blobs   # kill -HUP reloads the manifest',
     )
-    .action(async (flags: ServeFlags) => runServe(flags))
+    .action(async (flags: ServeFlags, cmd: Command) => runServe(flags, cmd))
 }
 
-async function runServe(f: ServeFlags): Promise<void> {
+/**
+ * storeRoot is the directory of a `--store` URL, or a usage error: only file:// URLs name a store
+ * that exists yet (S3 and HTTP origins come later).
+ */
+export function storeRoot(url: string): { ok: true; root: string } | { ok: false; error: string } {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return { ok: false, error: `--store ${url}: not a URL; give file:///DIR` }
+  }
+  if (u.protocol !== 'file:') {
+    return { ok: false, error: `--store ${url}: ${u.protocol.replace(/:$/, '')} stores are not supported yet; only file:///DIR is` }
+  }
+  if (u.host !== '' && u.host !== 'localhost') return { ok: false, error: `--store ${url}: a file URL must name a local directory (file:///DIR)` }
+  try {
+    return { ok: true, root: fileURLToPath(u) }
+  } catch (err) {
+    return { ok: false, error: `--store ${url}: ${(err as Error).message}` }
+  }
+}
+
+/** ServeMode is what serve answers from: a directory, or a manifest and its store. */
+type ServeMode = { kind: 'root'; root: string } | { kind: 'manifest'; manifest: string; root: string }
+
+/** serveMode checks the mode flags: exactly one of --root and --manifest, --store with --manifest only. */
+function serveMode(f: ServeFlags, cmd: Command): ServeMode {
+  if (f.root !== undefined && f.manifest !== undefined) cmd.error('error: --root and --manifest exclude each other: serve a directory or a manifest')
+  if (f.manifest !== undefined) {
+    if (f.store === undefined) cmd.error('error: --manifest needs --store file:///DIR (where its blob keys point)')
+    const r = storeRoot(f.store)
+    if (!r.ok) cmd.error(`error: ${r.error}`)
+    return { kind: 'manifest', manifest: f.manifest, root: r.root }
+  }
+  if (f.store !== undefined) cmd.error('error: --store is for --manifest; directory mode serves --root')
+  if (f.root === undefined) cmd.error("error: required option '--root <dir>' or '--manifest <file>' not specified")
+  return { kind: 'root', root: f.root }
+}
+
+async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
+  const mode = serveMode(f, cmd)
+  let compiled: CompiledManifest | undefined
+  if (mode.kind === 'manifest') {
+    // Checked before anything starts: a server must never come up on a manifest that half loads.
+    const r = await readManifest(mode.manifest, new ManifestLoader())
+    if (!r.ok) {
+      for (const line of r.lines) process.stderr.write(`${line}\n`)
+      process.stderr.write(`${mode.manifest}: ${plural(r.lines.length, 'problem')}; the manifest was not loaded\n`)
+      process.exitCode = 2
+      return
+    }
+    compiled = r.compiled
+  }
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
   const contentTypes = new ContentTypeResolver({
     table: f.mimeTypes === undefined ? undefined : loadMimeTable(f.mimeTypes),
@@ -97,23 +159,26 @@ async function runServe(f: ServeFlags): Promise<void> {
   })
   let store: FileStore
   try {
-    store = new FileStore({ root: f.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
+    store = new FileStore({ root: mode.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
-    throw new Error(`--root ${f.root}: ${why}`)
+    throw new Error(`${mode.kind === 'root' ? `--root ${mode.root}` : `--store ${f.store}`}: ${why}`)
   }
   if (f.maxBufferMemory < f.pieceSize) {
     throw new Error(`--max-buffer-memory ${f.maxBufferMemory} is smaller than one piece (--piece-size ${f.pieceSize})`)
   }
   const budget = new BufferBudget({ bytes: f.maxBufferMemory, pieceSize: f.pieceSize, gc: gcHint(), clock: systemClock })
   const accessLog = f.accessLog ? new AccessLog(f.accessLog, { clock: systemClock }) : undefined
-  const resolver = new DirectoryResolver({
-    store,
-    smallFileMax: f.smallFileMax,
-    cacheBytes: f.cacheBytes,
-    etag: f.etag,
-    contentTypes,
-  })
+  const resolver =
+    compiled === undefined
+      ? new DirectoryResolver({
+          store,
+          smallFileMax: f.smallFileMax,
+          cacheBytes: f.cacheBytes,
+          etag: f.etag,
+          contentTypes,
+        })
+      : new ManifestResolver({ manifest: compiled, store, clock: systemClock, contentTypes, logger })
   const server = new DownloadServer({
     resolver,
     clock: systemClock,
@@ -134,11 +199,18 @@ async function runServe(f: ServeFlags): Promise<void> {
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
   process.stdout.write(
-    `cutover serve: listening on http://${hostPort(addr)} (root ${store.root}` +
+    `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${store.root}` +
+      `${resolver instanceof ManifestResolver ? `, manifest ${resolver.manifest.file} sha256 ${resolver.manifest.hash}` : ''}` +
       `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
   )
 
-  onReopen({ name: 'cutover serve', reopen: async () => (accessLog ? (await accessLog.reopen(), 1) : 0) })
+  onReopen({
+    name: 'cutover serve',
+    reopen: async () => {
+      if (resolver instanceof ManifestResolver) await reloadManifest(resolver, logger)
+      return accessLog ? (await accessLog.reopen(), 1) : 0
+    },
+  })
   onShutdown({
     name: 'cutover serve',
     drain: signal => {
@@ -159,13 +231,31 @@ async function runServe(f: ServeFlags): Promise<void> {
 }
 
 /**
+ * reloadManifest reads the manifest file again (SIGHUP): a valid one replaces the one in use for
+ * every new request at once (one assignment: no request sees half of each); an invalid or unreadable
+ * one is logged with every problem and counted, and the old one keeps serving. Never throws.
+ */
+async function reloadManifest(resolver: ManifestResolver, logger: Logger): Promise<void> {
+  const file = resolver.manifest.file
+  const r = await readManifest(file, new ManifestLoader())
+  if (!r.ok) {
+    resolver.stats.reloadFailures++
+    logger.error({ manifest: file, problems: r.lines, sha256: resolver.manifest.hash }, 'manifest reload failed; the old manifest keeps serving')
+    return
+  }
+  const before = resolver.manifest.hash
+  resolver.replace(r.compiled)
+  logger.info({ manifest: file, sha256: r.compiled.hash, previous: before, reloads: resolver.stats.reloads }, 'manifest reloaded')
+}
+
+/**
  * startMetrics serves the server's Prometheus metrics on a listener of its own. prom-client is
  * loaded only here, so a server without metrics does not carry it.
  */
 async function startMetrics(
   at: { host: string; port: number },
   server: DownloadServer,
-  resolver: DirectoryResolver,
+  resolver: DirectoryResolver | ManifestResolver,
 ): Promise<{ server: MetricsServer; addr: AddressInfo }> {
   const [{ Registry, collectDefaultMetrics }, { Metrics }, { MetricsServer }, { serveMetrics }] = await Promise.all([
     import('prom-client'),
@@ -175,7 +265,8 @@ async function startMetrics(
   ])
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  serveMetrics(new Metrics(registry), server, resolver.stats)
+  if (resolver instanceof DirectoryResolver) serveMetrics(new Metrics(registry), server, resolver.stats)
+  else serveMetrics(new Metrics(registry), server, undefined, resolver)
   const metricsServer = new MetricsServer(registry)
   try {
     return { server: metricsServer, addr: await metricsServer.listen(at.port, at.host) }

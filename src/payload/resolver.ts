@@ -19,22 +19,40 @@ export interface RequestFacts {
 }
 
 /**
+ * ResolutionLog is what a resolver tells the access log about its answer (never sent to the
+ * client): the payload it picked, if any, and its decision (`served`, `miss`, `deny:<rule>`,
+ * `expired`, `missing-blob`). Directory mode gives none.
+ */
+export interface ResolutionLog {
+  /** The name of the payload the request was routed to; undefined when none matched. */
+  readonly payload?: string | undefined
+  /** The decision, one short token: `served`, `miss`, `deny:<rule>`, `expired`, `missing-blob`. */
+  readonly decision: string
+}
+
+/**
  * Resolution is what a request leads to:
  * - `entity`: a representation to serve (Go ServeContent semantics, see http/serve-content.ts);
  *   the caller calls `release()` exactly once, when the response is over, and not before;
  * - `miss`: nothing there: 404 `404 page not found`;
+ * - `gone`: something was there and is gone for good: 410 `410 Gone` (RFC 9110 §15.5.11: the
+ *   origin knows the resource is no longer available and expects that to be permanent, so caches
+ *   and link checkers may drop it), in the same minimal plain-text form as the 404;
  * - `deny`: something there the client may not have. `reason` is for the log only, never sent.
  *   Unless `visible`, it is answered with exactly the bytes of a miss (404), so that a client cannot
  *   tell a hidden or unrevealed payload from a missing one; `visible: true` answers 403 `403
  *   Forbidden` (a refusal the client may know about, such as a directory without an index);
  * - `redirect`: 301 to `location`, which must be a valid header value (a path the resolver built
  *   itself, never a client's bytes): a value Node refuses costs the request a 500.
+ *
+ * Every kind may carry a `log` ({@link ResolutionLog}) for the access log; it changes nothing on the wire.
  */
 export type Resolution =
-  | { readonly kind: 'entity'; readonly entity: Entity; release(): void }
-  | { readonly kind: 'miss' }
-  | { readonly kind: 'deny'; readonly reason: string; readonly visible?: boolean | undefined }
-  | { readonly kind: 'redirect'; readonly location: string }
+  | { readonly kind: 'entity'; readonly entity: Entity; release(): void; readonly log?: ResolutionLog | undefined }
+  | { readonly kind: 'miss'; readonly log?: ResolutionLog | undefined }
+  | { readonly kind: 'gone'; readonly log?: ResolutionLog | undefined }
+  | { readonly kind: 'deny'; readonly reason: string; readonly visible?: boolean | undefined; readonly log?: ResolutionLog | undefined }
+  | { readonly kind: 'redirect'; readonly location: string; readonly log?: ResolutionLog | undefined }
 
 /** Pending is a {@link Resolution} still being worked out (a file being opened, a store being asked). */
 export interface Pending {

@@ -1,14 +1,16 @@
 import type { Metrics } from '../telemetry/metrics.js'
 import type { DirectoryResolverStats } from '../payload/directory-resolver.js'
+import type { ManifestResolver } from '../payload/manifest-resolver.js'
 import type { DownloadServer } from './server.js'
 
 /**
  * serveMetrics registers the Prometheus metrics of `cutover serve` (`cutover_serve_*`) on `m`'s
  * registry. Each reads the server's own counters when scraped (DownloadServer.stats, its
- * BufferBudget's stats, the resolver's cache counters when given), so the metrics and the summary
- * printed at shutdown are the same numbers.
+ * BufferBudget's stats, the resolver's cache counters when given, the manifest's reloads, hash and
+ * missing blobs in manifest mode), so the metrics and the summary printed at shutdown are the same
+ * numbers.
  */
-export function serveMetrics(m: Metrics, server: DownloadServer, cache?: DirectoryResolverStats): void {
+export function serveMetrics(m: Metrics, server: DownloadServer, cache?: DirectoryResolverStats, manifest?: ManifestResolver): void {
   const s = server.stats
   const b = server.budget
   m.labelledCounter('cutover_serve_requests_total', 'Closed responses, by status code (0: closed before an answer was chosen).', 'code', () => s.statuses)
@@ -23,5 +25,12 @@ export function serveMetrics(m: Metrics, server: DownloadServer, cache?: Directo
   if (cache) {
     m.counter('cutover_serve_cache_hits_total', 'Requests answered from the cache of their path (after a stat showed the file unchanged).', () => cache.hits)
     m.counter('cutover_serve_cache_misses_total', 'Requests whose path was looked up afresh.', () => cache.misses)
+  }
+  if (manifest) {
+    const st = manifest.stats
+    m.counter('cutover_serve_manifest_reloads_total', 'Manifests that replaced the one in use (SIGHUP).', () => st.reloads)
+    m.counter('cutover_serve_manifest_reload_failures_total', 'Reloads refused (invalid or unreadable manifest; the old one kept serving).', () => st.reloadFailures)
+    m.counter('cutover_serve_missing_blobs_total', 'Requests for a live payload whose blob the store lacks (404, logged).', () => st.missingBlobs)
+    m.info('cutover_serve_manifest_info', 'The manifest in use: its file and the sha256 of its text (value 1).', () => ({ file: manifest.manifest.file, sha256: manifest.manifest.hash }))
   }
 }

@@ -3,13 +3,13 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { codeOf } from '../core/errors.js'
-import { httpErrorOf, parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
+import { httpErrorOf, type HttpError, parseErrorResponse, parseErrorToHttp, sendError, toHttpError } from '../http/http-error.js'
 import { checkRequestHead, parseRequestTarget, type RequestTarget } from '../http/request-target.js'
 import { SHADOW_MARKER } from '../http/header-facts.js'
 import { DEFAULT_PIECE_SIZE, serveContent, type ServeResult } from '../http/serve-content.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
 import { accessRecordHeaders, type AccessLog } from '../telemetry/access-log.js'
-import type { RequestFacts, Resolution, Resolver } from '../payload/resolver.js'
+import type { RequestFacts, Resolution, ResolutionLog, Resolver } from '../payload/resolver.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
@@ -36,6 +36,9 @@ const PARSE_ERROR_LINGER_MS = 5_000
  * responses' 'close' events (each writes its access-log record and its counts).
  */
 const CLOSE_RECORDED_MS = 5_000
+
+/** GONE is the answer to a {@link Resolution} of kind `gone`: 410, the same minimal body as a 404. */
+const GONE: HttpError = Object.freeze({ status: 410, message: '410 Gone' })
 
 /** DownloadServerOptions configures {@link DownloadServer}. */
 export interface DownloadServerOptions {
@@ -201,6 +204,8 @@ export class DownloadServer {
     // Filled by whichever path answers; read when the response closes, which may come before the
     // serving promise settles.
     const result: ServeResult = { status: 0, bytes: 0, aborted: false }
+    // What the resolver says about its answer, for the access log (set when the answer is chosen).
+    const tag: { log?: ResolutionLog | undefined } = {}
     res.once('close', () => {
       this.stats.active--
       this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 1) - 1)
@@ -220,6 +225,8 @@ export class DownloadServer {
         durationMs: this.#clock.monotonic() - start,
         aborted,
         ...(req.headers[SHADOW_MARKER] !== undefined ? { shadow: true as const } : {}),
+        ...(tag.log?.payload !== undefined ? { payload: tag.log.payload } : {}),
+        ...(tag.log !== undefined ? { decision: tag.log.decision } : {}),
       })
       if (this.stats.active === 0) this.#idle?.()
     })
@@ -270,11 +277,15 @@ export class DownloadServer {
       return
     }
     if (r.kind !== 'pending') {
+      tag.log = r.log
       this.#respond(req, res, r, result, url)
       return
     }
     r.pending.then(
-      resolved => this.#respond(req, res, resolved, result, url),
+      resolved => {
+        tag.log = resolved.log
+        this.#respond(req, res, resolved, result, url)
+      },
       (err: unknown) => this.#refuse(res, method, result, url, err),
     )
   }
@@ -306,6 +317,12 @@ export class DownloadServer {
         if (r.kind === 'redirect') {
           result.status = 301
           result.bytes = sendError(res, method, { status: 301, message: '301 Moved Permanently' }, ['Location', r.location])
+          return
+        }
+        if (r.kind === 'gone') {
+          // RFC 9110 §15.5.11, in the plain-text form of every other error answer.
+          result.status = 410
+          result.bytes = sendError(res, method, GONE)
           return
         }
         // A deny is answered as a miss unless the resolver makes it visible; its reason is for the log.

@@ -37,6 +37,17 @@ export interface AccessRecord {
    * not a client's, which `replay` skips unless told otherwise.
    */
   shadow?: true
+  /**
+   * The manifest payload the request was routed to (`serve --manifest` only; absent in directory
+   * mode and when no payload matched). Readers ignore fields they do not know, so older replays
+   * read these records.
+   */
+  payload?: string
+  /**
+   * What the resolver decided (`serve --manifest` only): `served`, `miss` (no payload, or one not
+   * revealed yet), `deny:<rule>`, `expired`, `missing-blob` (the manifest names a blob the store lacks).
+   */
+  decision?: string
 }
 
 /** accessRecordHeaders picks the logged headers of a request. */

@@ -61,6 +61,24 @@ export class Metrics {
     })
   }
 
+  /**
+   * info registers a gauge of value 1 whose labels are `read()` at each scrape (the Prometheus
+   * "info" idiom): a fact that is text, such as the hash of a configuration in use. The label names
+   * are those of the first read.
+   */
+  info(name: string, help: string, read: () => Readonly<Record<string, string>>): Gauge<string> {
+    return new Gauge({
+      name,
+      help,
+      labelNames: Object.keys(read()),
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        this.set(read(), 1)
+      },
+    })
+  }
+
   /** histogram registers a histogram with these bucket upper bounds (seconds, say); the owner observes it. */
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
     return new Histogram({ name, help, buckets: [...buckets], registers: [this.registry] })

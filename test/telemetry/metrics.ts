@@ -22,3 +22,14 @@ t.test('metrics read their owner\'s numbers at scrape time, on the registry give
   t.equal((await lines()).filter(l => l === 'x_total 3').length, 1, 'a second scrape shows the same number, not twice it')
   t.notMatch(await new Registry().metrics(), /x_/, 'another registry holds nothing of it')
 })
+
+t.test('info: a gauge of 1 whose labels are read at scrape time', async t => {
+  const registry = new Registry()
+  const m = new Metrics(registry)
+  let hash = 'aaa'
+  m.info('x_config_info', 'the configuration in use', () => ({ file: 'a.yaml', sha256: hash }))
+  const samples = async (): Promise<string[]> => (await registry.metrics()).split('\n').filter(l => l.startsWith('x_config_info'))
+  t.strictSame(await samples(), ['x_config_info{file="a.yaml",sha256="aaa"} 1'])
+  hash = 'bbb'
+  t.strictSame(await samples(), ['x_config_info{file="a.yaml",sha256="bbb"} 1'], 'one sample: the old labels are gone')
+})

@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto'
+import { codeOf } from '../core/errors.js'
+import type { Clock } from '../core/clock.js'
+import { concat } from '../content/concat.js'
+import { digestChecked } from '../content/digest-checked.js'
+import type { Content } from '../content/content.js'
+import type { Entity } from '../content/entity.js'
+import { contentDisposition } from '../http/content-disposition.js'
+import { ContentTypeResolver } from '../http/content-type-resolver.js'
+import { formatHttpDate } from '../http/http-date.js'
+import { SNIFF_LEN } from '../http/sniff.js'
+import { blobKeys, routeRequest, type CompiledManifest, type Routed } from '../manifest/compile-manifest.js'
+import type { Payload } from '../manifest/manifest.js'
+import type { FileBlob, FileStore } from '../storage/file-store.js'
+import { cleanPath } from './clean-path.js'
+import { revealState } from './reveal-state.js'
+import { pending, type Pending, type RequestFacts, type Resolution, type Resolver } from './resolver.js'
+
+/**
+ * ResolverDecision is what a {@link ResolverPolicy} answers: the shape of the access policy's
+ * `Decision` (payload/access-policy.ts), declared here structurally so that any policy with that
+ * shape plugs in. `reason` is for the log only, never sent; `vary` are the lower-case request
+ * header names the decision read (sent as Vary).
+ */
+export type ResolverDecision =
+  | { readonly allow: true; readonly client: string; readonly vary: readonly string[] }
+  | { readonly allow: false; readonly client: string; readonly vary: readonly string[]; readonly rule: string; readonly reason: string }
+
+/** ResolverPolicy is the access policy as the resolver uses it: `decide` is pure, `at` is the request time (epoch ms). */
+export interface ResolverPolicy {
+  decide(payload: Payload, request: RequestFacts, at: number): ResolverDecision
+}
+
+/** MissingBlobLogger is where a payload whose blob is missing is reported: an operator's problem, not the client's. */
+export interface MissingBlobLogger {
+  error(obj: object, msg: string): void
+}
+
+/** ManifestResolverOptions configures a {@link ManifestResolver}. */
+export interface ManifestResolverOptions {
+  /** The manifest to serve; {@link ManifestResolver.replace} swaps it. */
+  readonly manifest: CompiledManifest
+  /** Where the blob keys point: keys are paths under its root (it refuses any key that would leave it). */
+  readonly store: FileStore
+  /** "Now" for reveal, expiry, the access policy and the cache fields. */
+  readonly clock: Clock
+  /**
+   * Decides requests for payloads with an `acl`. If unset, every such request is denied (403, fail
+   * closed) with the reason "no access policy configured": an acl nobody enforces must not be open.
+   */
+  readonly policy?: ResolverPolicy | undefined
+  /**
+   * Picks the Content-Type of payloads without `content_type`: by the first blob key's extension,
+   * else sniffed from the content's first 512 bytes, as directory mode. If unset, defaults to
+   * `new ContentTypeResolver()`.
+   */
+  readonly contentTypes?: ContentTypeResolver | undefined
+  /** Told about each live payload whose blob is missing. If unset, such requests are only counted. */
+  readonly logger?: MissingBlobLogger | undefined
+}
+
+/** ManifestResolverStats are the counters of a {@link ManifestResolver}, for metrics and tests. */
+export interface ManifestResolverStats {
+  /**
+   * Requests for a live payload one of whose fixed blob keys (no `{name}` in it) the store does not
+   * have (answered 404, logged). A key built from the request that names nothing is a plain miss.
+   */
+  missingBlobs: number
+  /** Manifests that replaced the one in use ({@link ManifestResolver.replace}). */
+  reloads: number
+  /** Reloads that failed (an invalid or unreadable manifest): counted by whoever reloads, the old manifest kept. */
+  reloadFailures: number
+}
+
+/** PLACEHOLDER finds a `{name}` in a blob key template (see blobKey in manifest/compile-manifest.ts). */
+const PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_]*\}/
+
+/** NO_POLICY_RULE is the rule a payload with an acl is denied by when no policy is configured. */
+export const NO_POLICY_RULE = 'no-policy'
+
+/**
+ * ManifestResolver is manifest mode (`serve --manifest --store`): each request path is cleaned as in
+ * directory mode, routed by the manifest's precedence, and answered by where its payload stands at
+ * the request time:
+ * - no payload, or one not revealed yet: a miss (404), the same bytes whatever the method or headers,
+ *   so a payload's existence leaks nothing before its reveal;
+ * - expired: the payload's expired status, 404 (a miss) or 410 (`gone`, RFC 9110 §15.5.11);
+ * - with an acl: the policy decides; a deny is a visible 403 (the reason is for the log);
+ * - otherwise an entity of its blob, or of its parts concatenated in order.
+ *
+ * The entity's validators: a strong ETag derived from the versions of its blobs (the store's
+ * version: device, inode, size, mtime, ctime), the blob keys and the Content-Type, so that it changes whenever the
+ * bytes can have; the declared sha256 is NOT used for it, since it is a claim about the bytes that
+ * a replaced blob silently breaks, and a strong ETag must change with the bytes (RFC 9110 §8.8.3).
+ * While any blob is settling (just written) the ETag is weak and the date too (RFC 9110 §8.8.2.2).
+ * Last-Modified is the newest blob's mtime. A declared sha256 (of the blob, or of a part) is checked
+ * on every full read ({@link digestChecked}): a whole-body response whose bytes contradict it is cut
+ * before its end (or is a 500 when it fits in one piece), and the server logs the mismatch. The other fields are documented on
+ * {@link payloadHeaders}. Every request is looked up afresh: nothing is cached between requests.
+ */
+export class ManifestResolver implements Resolver {
+  readonly store: FileStore
+  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0 }
+  #manifest: CompiledManifest
+  readonly #clock: Clock
+  readonly #policy: ResolverPolicy | undefined
+  readonly #types: ContentTypeResolver
+  readonly #logger: MissingBlobLogger | undefined
+
+  constructor(o: ManifestResolverOptions) {
+    this.#manifest = o.manifest
+    this.store = o.store
+    this.#clock = o.clock
+    this.#policy = o.policy
+    this.#types = o.contentTypes ?? new ContentTypeResolver()
+    this.#logger = o.logger
+  }
+
+  /** manifest is the manifest in use. */
+  get manifest(): CompiledManifest {
+    return this.#manifest
+  }
+
+  /**
+   * replace makes `next` the manifest of every request resolved from now on; requests already
+   * resolved keep the entity they got (a download in flight is not cut). Counted in stats.reloads.
+   */
+  replace(next: CompiledManifest): void {
+    this.#manifest = next
+    this.stats.reloads++
+  }
+
+  /**
+   * resolve answers a request (see {@link ManifestResolver}). A miss, an expiry or a deny is answered
+   * at once; an entity as {@link Pending} (its blobs are opened). Throws CutoverError ERR_BAD_REQUEST
+   * for a path that cannot be cleaned (400); the store's ERR_FORBIDDEN or ERR_IO reject.
+   */
+  resolve(request: RequestFacts): Resolution | Pending {
+    // Matched as `manifest resolve` matches: decoded, empty and "." segments dropped, ".." refused.
+    // Dotfiles are allowed in paths: the manifest names what exists, not the filesystem.
+    const path = `/${cleanPath(request.path, true)}`
+    const manifest = this.#manifest
+    const routed = routeRequest(manifest, path)
+    if (!routed) return { kind: 'miss', log: { decision: 'miss' } }
+    const payload = routed.payload
+    const at = this.#clock.now()
+    const state = revealState(payload, at)
+    // Unrevealed is logged as a miss: that is what the client saw; the payload's name tells the operator.
+    if (state.state === 'unrevealed') return { kind: 'miss', log: { payload: payload.name, decision: 'miss' } }
+    if (state.state === 'expired') {
+      const log = { payload: payload.name, decision: 'expired' }
+      return state.status === 410 ? { kind: 'gone', log } : { kind: 'miss', log }
+    }
+    let vary: readonly string[] = []
+    if (payload.acl !== undefined) {
+      const decision: ResolverDecision = this.#policy?.decide(payload, request, at) ?? {
+        allow: false,
+        client: request.remote,
+        vary: [],
+        rule: NO_POLICY_RULE,
+        reason: 'no access policy configured',
+      }
+      if (!decision.allow) {
+        return { kind: 'deny', reason: decision.reason, visible: true, log: { payload: payload.name, decision: `deny:${decision.rule}` } }
+      }
+      vary = decision.vary
+    }
+    return pending(this.#entity(routed, path, at, vary))
+  }
+
+  /** #entity opens the payload's blobs and builds its entity; a missing blob is a logged 404. */
+  async #entity(routed: Routed, path: string, at: number, vary: readonly string[]): Promise<Resolution> {
+    const payload = routed.payload
+    const keys = blobKeys(routed, path)
+    const blobs: FileBlob[] = []
+    const release = (): void => {
+      for (const b of blobs) b.content.close()
+    }
+    try {
+      const c = payload.content
+      const templates = c.kind === 'blob' ? [c.blob] : c.parts.map(p => p.blob)
+      for (const [i, key] of keys.entries()) {
+        const blob = await this.#open(key)
+        if (blob === undefined) {
+          release()
+          // A key built from the request ("{path}", "{version}") that names nothing is a path the
+          // client made up: a plain miss, or any client could fill the error log. A fixed key that
+          // names nothing is the manifest pointing at nothing: the operator must hear of it.
+          if (PLACEHOLDER.test(templates[i] ?? '')) return { kind: 'miss', log: { payload: payload.name, decision: 'miss' } }
+          this.stats.missingBlobs++
+          this.#logger?.error({ payload: payload.name, key, manifest: this.#manifest.file }, 'the manifest names a blob the store does not have')
+          return { kind: 'deny', reason: `blob ${key} is missing`, log: { payload: payload.name, decision: 'missing-blob' } }
+        }
+        blobs.push(blob)
+      }
+      // Declared digests are checked on full reads (a part's on the full read of the whole).
+      const sums = c.kind === 'blob' ? [c.sha256] : c.parts.map(p => p.sha256)
+      const checked = blobs.map((b, i): Content => (sums[i] === undefined ? b.content : digestChecked(b.content, sums[i]!)))
+      const content: Content = checked.length === 1 ? checked[0]! : concat(checked)
+      const raw = blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
+      const contentType = payload.contentType ?? this.#types.byName(keys[0] ?? '') ?? this.#types.sniff(await readHead(raw))
+      const settling = blobs.some(b => b.info.version === undefined)
+      // The type is part of what a cache keeps under the tag: a manifest that changes it must change the tag.
+      const hash = createHash('sha256').update(`${contentType}\0`)
+      for (const b of blobs) hash.update(`${b.info.key}\0${b.info.version ?? `${b.info.identity.ino}:${b.info.mtimeNs}:${b.info.size}`}\0`)
+      const tag = `"${hash.digest('base64url').slice(0, 27)}"`
+      const newest = Math.max(...blobs.map(b => b.info.mtimeMs))
+      const lastModified = new Date(Math.floor(newest))
+      const entity: Entity = {
+        content,
+        etag: settling ? `W/${tag}` : tag,
+        lastModified,
+        ...(settling ? { lastModifiedWeak: true } : {}),
+        contentType,
+        headers: payloadHeaders(payload, at, vary),
+      }
+      return { kind: 'entity', entity, release, log: { payload: payload.name, decision: 'served' } }
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  /** #open pins the current version of a blob, or undefined when the store has no file under that key. */
+  async #open(key: string): Promise<FileBlob | undefined> {
+    const entry = this.store.peek(key)
+    if (entry?.kind !== 'file') return undefined
+    try {
+      // A payload is downloaded by many clients at once: its descriptor is worth sharing.
+      return await this.store.open(key, { seen: entry.identity, share: true })
+    } catch (err) {
+      if (codeOf(err) === 'ERR_NOT_FOUND') return undefined
+      throw err
+    }
+  }
+}
+
+/**
+ * payloadHeaders are the response fields a payload adds to its entity at request time `at`:
+ * - its custom headers, as the manifest merged them;
+ * - `Content-Disposition: attachment` when it has a filename ({@link contentDisposition}: RFC 6266
+ *   §4.3, `filename*` per RFC 8187 for names that are not plain ASCII);
+ * - `Repr-Digest: sha-256=:<base64>:` (RFC 9530 §3, a Structured Fields byte sequence) only for a
+ *   single blob with a declared sha256: the digest of a concatenation cannot be derived from its
+ *   parts' digests, so a payload of parts never gets one;
+ * - the cache policy: `max_age` -> `Cache-Control: max-age=N` (RFC 9111 §5.2.2.1), N capped at the
+ *   whole seconds left before the payload expires (floored: 0 in its last second), so that no cache
+ *   keeps it past its expiry; `expires_in` -> `Expires` (RFC 9111 §5.3) at `at` + N, capped at the
+ *   expiry; `no_store` -> `Cache-Control: no-store`;
+ * - with an acl: `private` in Cache-Control (a shared cache must not hand one client's answer to
+ *   another, RFC 9111 §5.2.2.7; alone when there is no cache policy), and `Vary` on the request
+ *   fields the decision read (RFC 9110 §12.5.5), when there are any.
+ * A payload is live at `at` when this is called, so the time left before its expiry is positive.
+ */
+export function payloadHeaders(payload: Payload, at: number, vary: readonly string[]): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = payload.headers.map(h => [h.name, h.value] as const)
+  if (payload.filename !== undefined) out.push(['Content-Disposition', contentDisposition(payload.filename)])
+  const c = payload.content
+  if (c.kind === 'blob' && c.sha256 !== undefined) out.push(['Repr-Digest', `sha-256=:${Buffer.from(c.sha256, 'hex').toString('base64')}:`])
+  const directives: string[] = []
+  if (payload.acl !== undefined) directives.push('private')
+  const cache = payload.cache
+  if (cache?.kind === 'max-age') {
+    const left = payload.expires === undefined ? Infinity : Math.max(0, Math.floor((payload.expires - at) / 1000))
+    directives.push(`max-age=${Math.min(cache.seconds, left)}`)
+  } else if (cache?.kind === 'no-store') {
+    directives.push('no-store')
+  }
+  if (directives.length > 0) out.push(['Cache-Control', directives.join(', ')])
+  if (cache?.kind === 'expires-in') {
+    const until = Math.min(at + cache.seconds * 1000, payload.expires ?? Infinity)
+    out.push(['Expires', formatHttpDate(new Date(until))])
+  }
+  if (payload.acl !== undefined && vary.length > 0) out.push(['Vary', vary.join(', ')])
+  return out
+}
+
+/**
+ * readHead reads the first bytes that sniffing looks at (at most 512). It is given the blobs
+ * themselves, not their digest-checked wrappers, whose check would stop at this extra read.
+ */
+async function readHead(content: Content): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(Math.min(SNIFF_LEN, content.size))
+  const got = buf.length === 0 ? 0 : await content.readAt(buf, 0)
+  return buf.subarray(0, got)
+}
