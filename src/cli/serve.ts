@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url'
 import { readManifest, type CompiledManifest } from '../manifest/compile-manifest.js'
 import { ManifestLoader } from '../manifest/load-manifest.js'
 import { ManifestResolver } from '../payload/manifest-resolver.js'
+import { ManifestAccessPolicy } from '../payload/access-policy.js'
+import { GeoLookup } from '../payload/geo-lookup.js'
+import { SigningKeys } from '../payload/signed-link.js'
 import { AccessLog } from '../telemetry/access-log.js'
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, DirectoryResolver } from '../payload/directory-resolver.js'
@@ -25,6 +28,12 @@ interface ServeFlags {
   root?: string
   manifest?: string
   store?: string
+  trustedProxies: string[]
+  geoip?: string
+  countryHeader?: string
+  identityHeader?: string
+  userTypeHeader?: string
+  signingKeys?: string
   listen: { host: string; port: number }
   metricsListen?: { host: string; port: number }
   accessLog?: string
@@ -55,13 +64,19 @@ export function register(program: Command): void {
         'A file changed (ctime) less than --settle-time ago may be mid-write: it gets a weak ETag, its date never satisfies If-Range, and nothing of it is cached. Publish files by writing a temporary file and renaming it over the old one.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
         "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
-        'Manifest mode (--manifest FILE --store file:///DIR, instead of --root): the payloads, paths, reveal and expiry times, access rules, headers and caching of a manifest (see `cutover manifest`), their bytes read from the blobs under DIR. An invalid manifest stops serve from starting (every problem listed, exit 2). SIGHUP reloads it: a valid new manifest serves every new request, downloads in flight finish with what they had; an invalid one is logged and the old one keeps serving. Only file:// stores exist yet. Payloads with an access rule are refused (403) until an access policy is built in. --etag, --small-file-max and --cache-bytes are directory mode\'s: manifest mode derives its ETags from the blobs\' versions and caches nothing between requests.',
+        'Manifest mode (--manifest FILE --store file:///DIR, instead of --root): the payloads, paths, reveal and expiry times, access rules, headers and caching of a manifest (see `cutover manifest`), their bytes read from the blobs under DIR. An invalid manifest stops serve from starting (every problem listed, exit 2). SIGHUP reloads it: a valid new manifest serves every new request, downloads in flight finish with what they had; an invalid one is logged and the old one keeps serving. Only file:// stores exist yet. Access rules are decided with --trusted-proxies, --geoip, --country-header, --identity-header, --user-type-header and --signing-keys (a rule that needs one of them refuses every request without it); SIGHUP reloads the keys and the country database with the manifest. --etag, --small-file-max and --cache-bytes are directory mode\'s: manifest mode derives its ETags from the blobs\' versions and caches nothing between requests.',
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close; the access log is complete when the command exits. A second signal exits at once. SIGHUP/SIGUSR1: reopen the access log (after logrotate moved it). Access-log lines are on disk within 1 s of each response.',
       ].join('\n\n'),
     )
     .option('--root <dir>', 'directory to serve (directory mode)')
     .option('--manifest <file>', 'serve the payloads of this manifest (manifest mode; needs --store)')
     .option('--store <url>', 'where the manifest\'s blob keys point: file:///DIR (the only kind so far)')
+    .addOption(new Option('--trusted-proxies <cidrs>', 'proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For, country and identity headers are believed').default([], 'none').argParser(parseList))
+    .option('--geoip <file>', 'country database (.mmdb: MaxMind GeoIP2/GeoLite2 Country or ip-location-db layout) for countries rules')
+    .option('--country-header <name>', 'a trusted edge proxy\'s country header (e.g. CloudFront-Viewer-Country), believed before the database')
+    .option('--identity-header <name>', 'the header a trusted auth proxy sets to the user, for users rules')
+    .option('--user-type-header <name>', 'the header a trusted auth proxy sets to the user\'s type, for user_types rules')
+    .option('--signing-keys <file>', 'keys of signed links (JSON: {"keys": {"<id>": "<base64 secret>"}}), for signed: true')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics on this address (a listener of its own, never the public one)', parseListen)
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
@@ -152,6 +167,8 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     }
     compiled = r.compiled
   }
+  // Read before anything is opened: a bad key file or database stops serve with the flag named.
+  const policy = compiled === undefined ? undefined : await accessPolicy(f)
   const logger = pino({ name: 'cutover', base: undefined }, pino.destination({ dest: 2, sync: false }))
   const contentTypes = new ContentTypeResolver({
     table: f.mimeTypes === undefined ? undefined : loadMimeTable(f.mimeTypes),
@@ -178,7 +195,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
           etag: f.etag,
           contentTypes,
         })
-      : new ManifestResolver({ manifest: compiled, store, clock: systemClock, contentTypes, logger })
+      : new ManifestResolver({ manifest: compiled, store, clock: systemClock, contentTypes, logger, policy })
   const server = new DownloadServer({
     resolver,
     clock: systemClock,
@@ -207,7 +224,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   onReopen({
     name: 'cutover serve',
     reopen: async () => {
-      if (resolver instanceof ManifestResolver) await reloadManifest(resolver, logger)
+      if (resolver instanceof ManifestResolver) await reloadManifest(resolver, logger, f)
       return accessLog ? (await accessLog.reopen(), 1) : 0
     },
   })
@@ -231,11 +248,43 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
 }
 
 /**
+ * accessPolicy builds the access policy of manifest mode from the flags: trusted proxies, the
+ * country database, the edge and identity headers, the signing keys (files read now). Throws with
+ * the flag's name when a file cannot be read or a value is invalid.
+ */
+async function accessPolicy(f: ServeFlags): Promise<ManifestAccessPolicy> {
+  const named = async <T>(flag: string, load: () => Promise<T>): Promise<T> => {
+    try {
+      return await load()
+    } catch (err) {
+      throw new Error(`${flag}: ${(err as Error).message}`)
+    }
+  }
+  const geo = f.geoip === undefined ? undefined : await named(`--geoip ${f.geoip}`, () => GeoLookup.open(f.geoip!))
+  const keys = f.signingKeys === undefined ? undefined : await named(`--signing-keys ${f.signingKeys}`, () => SigningKeys.load(f.signingKeys!))
+  return named('access policy', async () =>
+    new ManifestAccessPolicy({
+      trustedProxies: f.trustedProxies,
+      ...(geo ? { geo } : {}),
+      ...(keys ? { keys } : {}),
+      ...(f.countryHeader !== undefined ? { countryHeader: f.countryHeader } : {}),
+      ...(f.identityHeader !== undefined ? { identityHeader: f.identityHeader } : {}),
+      ...(f.userTypeHeader !== undefined ? { userTypeHeader: f.userTypeHeader } : {}),
+    }),
+  )
+}
+
+/** parseList reads a comma-separated list, empty items dropped. */
+function parseList(s: string): string[] {
+  return s.split(',').map(x => x.trim()).filter(x => x !== '')
+}
+
+/**
  * reloadManifest reads the manifest file again (SIGHUP): a valid one replaces the one in use for
  * every new request at once (one assignment: no request sees half of each); an invalid or unreadable
  * one is logged with every problem and counted, and the old one keeps serving. Never throws.
  */
-async function reloadManifest(resolver: ManifestResolver, logger: Logger): Promise<void> {
+async function reloadManifest(resolver: ManifestResolver, logger: Logger, f: ServeFlags): Promise<void> {
   const file = resolver.manifest.file
   const r = await readManifest(file, new ManifestLoader())
   if (!r.ok) {
@@ -243,8 +292,16 @@ async function reloadManifest(resolver: ManifestResolver, logger: Logger): Promi
     logger.error({ manifest: file, problems: r.lines, sha256: resolver.manifest.hash }, 'manifest reload failed; the old manifest keeps serving')
     return
   }
+  let policy: ManifestAccessPolicy
+  try {
+    policy = await accessPolicy(f)
+  } catch (err) {
+    resolver.stats.reloadFailures++
+    logger.error({ manifest: file, err: (err as Error).message }, 'manifest reload failed (signing keys or country database); the old manifest keeps serving')
+    return
+  }
   const before = resolver.manifest.hash
-  resolver.replace(r.compiled)
+  resolver.replace(r.compiled, policy)
   logger.info({ manifest: file, sha256: r.compiled.hash, previous: before, reloads: resolver.stats.reloads }, 'manifest reloaded')
 }
 

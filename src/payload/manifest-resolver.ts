@@ -12,24 +12,10 @@ import { SNIFF_LEN } from '../http/sniff.js'
 import { blobKeys, routeRequest, type CompiledManifest, type Routed } from '../manifest/compile-manifest.js'
 import type { Payload } from '../manifest/manifest.js'
 import type { FileBlob, FileStore } from '../storage/file-store.js'
+import type { AccessPolicy, Decision } from './access-policy.js'
 import { cleanPath } from './clean-path.js'
 import { revealState } from './reveal-state.js'
 import { pending, type Pending, type RequestFacts, type Resolution, type Resolver } from './resolver.js'
-
-/**
- * ResolverDecision is what a {@link ResolverPolicy} answers: the shape of the access policy's
- * `Decision` (payload/access-policy.ts), declared here structurally so that any policy with that
- * shape plugs in. `reason` is for the log only, never sent; `vary` are the lower-case request
- * header names the decision read (sent as Vary).
- */
-export type ResolverDecision =
-  | { readonly allow: true; readonly client: string; readonly vary: readonly string[] }
-  | { readonly allow: false; readonly client: string; readonly vary: readonly string[]; readonly rule: string; readonly reason: string }
-
-/** ResolverPolicy is the access policy as the resolver uses it: `decide` is pure, `at` is the request time (epoch ms). */
-export interface ResolverPolicy {
-  decide(payload: Payload, request: RequestFacts, at: number): ResolverDecision
-}
 
 /** MissingBlobLogger is where a payload whose blob is missing is reported: an operator's problem, not the client's. */
 export interface MissingBlobLogger {
@@ -45,10 +31,10 @@ export interface ManifestResolverOptions {
   /** "Now" for reveal, expiry, the access policy and the cache fields. */
   readonly clock: Clock
   /**
-   * Decides requests for payloads with an `acl`. If unset, every such request is denied (403, fail
+   * Decides requests for payloads with an `acl` (ManifestAccessPolicy). If unset, every such request is denied (403, fail
    * closed) with the reason "no access policy configured": an acl nobody enforces must not be open.
    */
-  readonly policy?: ResolverPolicy | undefined
+  readonly policy?: AccessPolicy | undefined
   /**
    * Picks the Content-Type of payloads without `content_type`: by the first blob key's extension,
    * else sniffed from the content's first 512 bytes, as directory mode. If unset, defaults to
@@ -103,7 +89,7 @@ export class ManifestResolver implements Resolver {
   readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0 }
   #manifest: CompiledManifest
   readonly #clock: Clock
-  readonly #policy: ResolverPolicy | undefined
+  #policy: AccessPolicy | undefined
   readonly #types: ContentTypeResolver
   readonly #logger: MissingBlobLogger | undefined
 
@@ -122,11 +108,13 @@ export class ManifestResolver implements Resolver {
   }
 
   /**
-   * replace makes `next` the manifest of every request resolved from now on; requests already
-   * resolved keep the entity they got (a download in flight is not cut). Counted in stats.reloads.
+   * replace makes `next` the manifest (and `policy`, when given, the access policy: its keys and
+   * geo database reloaded with it) of every request resolved from now on; requests already resolved
+   * keep the entity they got (a download in flight is not cut). Counted in stats.reloads.
    */
-  replace(next: CompiledManifest): void {
+  replace(next: CompiledManifest, policy?: AccessPolicy): void {
     this.#manifest = next
+    if (policy) this.#policy = policy
     this.stats.reloads++
   }
 
@@ -152,8 +140,9 @@ export class ManifestResolver implements Resolver {
       return state.status === 410 ? { kind: 'gone', log } : { kind: 'miss', log }
     }
     let vary: readonly string[] = []
+    let client: string | undefined
     if (payload.acl !== undefined) {
-      const decision: ResolverDecision = this.#policy?.decide(payload, request, at) ?? {
+      const decision: Decision = this.#policy?.decide(payload, request, at) ?? {
         allow: false,
         client: request.remote,
         vary: [],
@@ -161,15 +150,17 @@ export class ManifestResolver implements Resolver {
         reason: 'no access policy configured',
       }
       if (!decision.allow) {
-        return { kind: 'deny', reason: decision.reason, visible: true, log: { payload: payload.name, decision: `deny:${decision.rule}` } }
+        const log = { payload: payload.name, decision: `deny:${decision.rule}`, client: decision.client }
+        return { kind: 'deny', reason: decision.reason, visible: true, log }
       }
       vary = decision.vary
+      client = decision.client
     }
-    return pending(this.#entity(routed, path, at, vary))
+    return pending(this.#entity(routed, path, at, vary, client))
   }
 
   /** #entity opens the payload's blobs and builds its entity; a missing blob is a logged 404. */
-  async #entity(routed: Routed, path: string, at: number, vary: readonly string[]): Promise<Resolution> {
+  async #entity(routed: Routed, path: string, at: number, vary: readonly string[], client?: string): Promise<Resolution> {
     const payload = routed.payload
     const keys = blobKeys(routed, path)
     const blobs: FileBlob[] = []
@@ -214,7 +205,7 @@ export class ManifestResolver implements Resolver {
         contentType,
         headers: payloadHeaders(payload, at, vary),
       }
-      return { kind: 'entity', entity, release, log: { payload: payload.name, decision: 'served' } }
+      return { kind: 'entity', entity, release, log: { payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) } }
     } catch (err) {
       release()
       throw err

@@ -28,6 +28,8 @@ export interface ResolutionLog {
   readonly payload?: string | undefined
   /** The decision, one short token: `served`, `miss`, `deny:<rule>`, `expired`, `missing-blob`. */
   readonly decision: string
+  /** The client's address as the access policy believed it (X-Forwarded-For through trusted proxies), when a policy decided. */
+  readonly client?: string | undefined
 }
 
 /**

@@ -13,6 +13,7 @@ import type { RequestFacts, Resolution, ResolutionLog, Resolver } from '../paylo
 import { systemClock, type Clock } from '../core/clock.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
+import { redactSignature } from '../http/redact-signature.js'
 
 /**
  * DEFAULT_MAX_HEADER_BYTES is the largest request head (request line and header fields) accepted:
@@ -218,7 +219,8 @@ export class DownloadServer {
         time: new Date(startMs).toISOString(),
         remote,
         method: req.method ?? '',
-        path: req.url ?? '',
+        // A signed link is a credential until it expires: the log keeps the link, not the key to it.
+        path: redactSignature(req.url ?? ''),
         headers: accessRecordHeaders(req),
         status,
         bytes: result.bytes,
@@ -227,6 +229,7 @@ export class DownloadServer {
         ...(req.headers[SHADOW_MARKER] !== undefined ? { shadow: true as const } : {}),
         ...(tag.log?.payload !== undefined ? { payload: tag.log.payload } : {}),
         ...(tag.log !== undefined ? { decision: tag.log.decision } : {}),
+        ...(tag.log?.client !== undefined ? { client: tag.log.client } : {}),
       })
       if (this.stats.active === 0) this.#idle?.()
     })

@@ -48,6 +48,11 @@ export interface AccessRecord {
    * revealed yet), `deny:<rule>`, `expired`, `missing-blob` (the manifest names a blob the store lacks).
    */
   decision?: string
+  /**
+   * The client's address as the access policy believed it (`serve --manifest`, payloads with access
+   * rules): X-Forwarded-For walked through the trusted proxies, where `remote` is the socket's peer.
+   */
+  client?: string
 }
 
 /** accessRecordHeaders picks the logged headers of a request. */

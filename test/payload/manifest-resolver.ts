@@ -6,7 +6,8 @@ import { pino } from 'pino'
 import { compileManifest, type CompiledManifest } from '../../src/manifest/compile-manifest.js'
 import type { Payload } from '../../src/manifest/manifest.js'
 import { contentDisposition } from '../../src/http/content-disposition.js'
-import { ManifestResolver, payloadHeaders, type ResolverPolicy } from '../../src/payload/manifest-resolver.js'
+import { ManifestResolver, payloadHeaders } from '../../src/payload/manifest-resolver.js'
+import type { AccessPolicy } from '../../src/payload/access-policy.js'
 import type { RequestFacts } from '../../src/payload/resolver.js'
 import { DownloadServer } from '../../src/server/server.js'
 import { FileStore } from '../../src/storage/file-store.js'
@@ -76,7 +77,7 @@ function compiled(text: string, file = 'test.yaml'): CompiledManifest {
 }
 
 /** usersPolicy admits the identity header `x-user` values an acl's users list allows, and reads that header (Vary). */
-const usersPolicy: ResolverPolicy = {
+const usersPolicy: AccessPolicy = {
   decide: (p: Payload, req: RequestFacts) => {
     const user = String(req.headers['x-user'] ?? '')
     return p.acl?.users?.allow?.includes(user) === true
@@ -94,7 +95,7 @@ function blobs(t: Test): string {
 /** serveWith starts a DownloadServer over a ManifestResolver and closes it at teardown. */
 async function serveWith(
   t: Test,
-  o: { policy?: ResolverPolicy; errors?: object[]; pieceSize?: number },
+  o: { policy?: AccessPolicy; errors?: object[]; pieceSize?: number },
 ): Promise<{ url: string; clock: ManualClock; resolver: ManifestResolver }> {
   const clock = new ManualClock(T0)
   // The store's settle rule uses real file times: a clock ten seconds ahead trusts the fixture files.
@@ -298,7 +299,7 @@ t.test('the resolution log names the payload and the decision', async t => {
     ['/dl/latest.zip', {}, { payload: 'latest', decision: 'served' }],
     ['/nothing', {}, { decision: 'miss' }],
     ['/timed.txt', {}, { payload: 'timed', decision: 'miss' }],
-    ['/members.bin', { 'x-user': 'bob' }, { payload: 'members', decision: 'deny:users.allow' }],
+    ['/members.bin', { 'x-user': 'bob' }, { payload: 'members', decision: 'deny:users.allow', client: '127.0.0.1' }],
     ['/lost.bin', {}, { payload: 'lost', decision: 'missing-blob' }],
     ['/g/made/up.txt', {}, { payload: 'everything', decision: 'miss' }],
   ]
