@@ -4,9 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { readManifest, type CompiledManifest } from '../manifest/compile-manifest.js'
 import { ManifestLoader } from '../manifest/load-manifest.js'
 import { ManifestResolver } from '../payload/manifest-resolver.js'
-import { ManifestAccessPolicy } from '../payload/access-policy.js'
-import { GeoLookup } from '../payload/geo-lookup.js'
-import { SigningKeys } from '../payload/signed-link.js'
+import type { ManifestAccessPolicy } from '../payload/access-policy.js'
+import { accessPolicy, addPolicyOptions, type PolicyFlags } from './policy-options.js'
 import { AccessLog } from '../telemetry/access-log.js'
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DownloadServer } from '../server/server.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX, DirectoryResolver } from '../payload/directory-resolver.js'
@@ -24,16 +23,10 @@ import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.j
 import { hostPort } from '../core/listen.js'
 import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
 
-interface ServeFlags {
+interface ServeFlags extends PolicyFlags {
   root?: string
   manifest?: string
   store?: string
-  trustedProxies: string[]
-  geoip?: string
-  countryHeader?: string
-  identityHeader?: string
-  userTypeHeader?: string
-  signingKeys?: string
   listen: { host: string; port: number }
   metricsListen?: { host: string; port: number }
   accessLog?: string
@@ -54,8 +47,9 @@ interface ServeFlags {
 
 /** register adds `cutover serve` to the program. */
 export function register(program: Command): void {
-  program
-    .command('serve')
+  const serve = program.command('serve')
+  addPolicyOptions(serve)
+  serve
     .summary('serve downloads with Go ServeContent semantics')
     .description(
       [
@@ -71,12 +65,6 @@ export function register(program: Command): void {
     .option('--root <dir>', 'directory to serve (directory mode)')
     .option('--manifest <file>', 'serve the payloads of this manifest (manifest mode; needs --store)')
     .option('--store <url>', 'where the manifest\'s blob keys point: file:///DIR (the only kind so far)')
-    .addOption(new Option('--trusted-proxies <cidrs>', 'proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For, country and identity headers are believed').default([], 'none').argParser(parseList))
-    .option('--geoip <file>', 'country database (.mmdb: MaxMind GeoIP2/GeoLite2 Country or ip-location-db layout) for countries rules')
-    .option('--country-header <name>', 'a trusted edge proxy\'s country header (e.g. CloudFront-Viewer-Country), believed before the database')
-    .option('--identity-header <name>', 'the header a trusted auth proxy sets to the user, for users rules')
-    .option('--user-type-header <name>', 'the header a trusted auth proxy sets to the user\'s type, for user_types rules')
-    .option('--signing-keys <file>', 'keys of signed links (JSON: {"keys": {"<id>": "<base64 secret>"}}), for signed: true')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics on this address (a listener of its own, never the public one)', parseListen)
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
@@ -245,38 +233,6 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
       })
     },
   })
-}
-
-/**
- * accessPolicy builds the access policy of manifest mode from the flags: trusted proxies, the
- * country database, the edge and identity headers, the signing keys (files read now). Throws with
- * the flag's name when a file cannot be read or a value is invalid.
- */
-async function accessPolicy(f: ServeFlags): Promise<ManifestAccessPolicy> {
-  const named = async <T>(flag: string, load: () => Promise<T>): Promise<T> => {
-    try {
-      return await load()
-    } catch (err) {
-      throw new Error(`${flag}: ${(err as Error).message}`)
-    }
-  }
-  const geo = f.geoip === undefined ? undefined : await named(`--geoip ${f.geoip}`, () => GeoLookup.open(f.geoip!))
-  const keys = f.signingKeys === undefined ? undefined : await named(`--signing-keys ${f.signingKeys}`, () => SigningKeys.load(f.signingKeys!))
-  return named('access policy', async () =>
-    new ManifestAccessPolicy({
-      trustedProxies: f.trustedProxies,
-      ...(geo ? { geo } : {}),
-      ...(keys ? { keys } : {}),
-      ...(f.countryHeader !== undefined ? { countryHeader: f.countryHeader } : {}),
-      ...(f.identityHeader !== undefined ? { identityHeader: f.identityHeader } : {}),
-      ...(f.userTypeHeader !== undefined ? { userTypeHeader: f.userTypeHeader } : {}),
-    }),
-  )
-}
-
-/** parseList reads a comma-separated list, empty items dropped. */
-function parseList(s: string): string[] {
-  return s.split(',').map(x => x.trim()).filter(x => x !== '')
 }
 
 /**
