@@ -51,6 +51,8 @@ export interface PatternSegment {
   readonly varAt: number
   readonly before: number
   readonly after: number
+  /** The fewest characters a path segment needs to match (when varAt is not -2): checked before any token is read. */
+  readonly minLength: number
 }
 
 /** StepCounter receives the number of elementary steps a match took (for tests that bound the work, never time it). */
@@ -198,6 +200,8 @@ export class UrlPattern {
 
   /** The index of the only `**` segment, or -1 when there are none or several (the general matcher then). */
   readonly #globstarAt: number
+  /** The number of names (kept here so a candidate that fails is not made to read the names array). */
+  readonly #nameCount: number
   /** The fewest path segments a match needs: one per pattern segment that is not `**`. */
   readonly #minSegments: number
   /**
@@ -223,6 +227,7 @@ export class UrlPattern {
     const g = segments.findIndex(s => s.globstar)
     this.#globstarAt = g >= 0 && segments.findIndex((s, k) => k > g && s.globstar) < 0 ? g : -1
     this.exactPath = kind === 'exact' ? '/' + segments.map(s => s.literal).join('/') : undefined
+    this.#nameCount = names.length
     this.#minSegments = segments.filter(s => !s.globstar).length
     const last = segments[segments.length - 1]
     const tail = last === undefined || last.globstar ? undefined : last.tokens[last.tokens.length - 1]
@@ -256,7 +261,7 @@ export class UrlPattern {
     if (this.hasGlobstar ? S < this.#minSegments : S !== this.segments.length) return undefined
     const suffix = this.#suffix
     if (suffix !== '' && !path.endsWith(suffix)) return undefined
-    const caps = this.names.length === 0 ? (NO_CAPTURES as string[]) : new Array<string>(this.names.length)
+    const caps = this.#nameCount === 0 ? (NO_CAPTURES as string[]) : new Array<string>(this.#nameCount)
     const ok = !this.hasGlobstar
       ? matchFixed(this.segments, known, path, bounds, caps, counter)
       : this.#globstarAt >= 0
@@ -304,7 +309,7 @@ function fail(offset: number, message: string): ParseResult {
 }
 
 /** layoutOf finds a segment's only variable-length token and the fixed lengths around it (see PatternSegment). */
-function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: number; after: number } {
+function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: number; after: number; minLength: number } {
   let varAt = -1
   let before = 0
   let after = 0
@@ -312,12 +317,13 @@ function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: num
     const t = tokens[k]!
     const len = t.t === 'lit' ? t.s.length : t.t === 'one' ? 1 : -1
     if (len < 0) {
-      if (varAt >= 0) return { varAt: -2, before: 0, after: 0 }
+      if (varAt >= 0) return { varAt: -2, before: 0, after: 0, minLength: 0 }
       varAt = k
     } else if (varAt < 0) before += len
     else after += len
   }
-  return { varAt, before, after }
+  const named = varAt >= 0 && tokens[varAt]!.t === 'named' ? 1 : 0 // a named segment takes one character or more
+  return { varAt, before, after, minLength: before + after + named }
 }
 
 /** literalOf returns the text of a segment made of at most one literal run, else undefined. */
@@ -441,12 +447,7 @@ function matchSegment(
   const before = seg.before
   const after = seg.after
   if (counter) counter.steps += tokens.length
-  if (v < 0) {
-    if (L !== before) return false
-  } else {
-    const vt = tokens[v]!
-    if (L < before + after + (vt.t === 'named' ? 1 : 0)) return false
-  }
+  if (v < 0 ? L !== before : L < seg.minLength) return false
   // The length checks above keep every fixed-length token inside [from, to).
   let i = from
   const end = v < 0 ? tokens.length : v
