@@ -105,6 +105,12 @@ for (let k = 0; k < 2000; k++) {
   )
 }
 
+// A request path comes from the HTTP parser as a flat string; a template literal makes a rope (a V8 ConsString),
+// which is flattened on first use but then read through one more indirection on every access. The probes are made
+// flat like real request paths (on Node 20 this alone changed named-segment medians by about a third).
+const flat = s => Buffer.from(s, 'utf8').toString('utf8')
+for (const cls of Object.keys(probes)) probes[cls] = probes[cls].map(flat)
+
 let t0 = process.hrtime.bigint()
 const table = new RouteTable(entries)
 const buildMs = Number(process.hrtime.bigint() - t0) / 1e6

@@ -53,6 +53,15 @@ export interface PatternSegment {
   readonly after: number
   /** The fewest characters a path segment needs to match (when varAt is not -2): checked before any token is read. */
   readonly minLength: number
+  /**
+   * Set when the segment is one variable-length token between at most a literal `prefix` and a literal `suffix` (''
+   * when absent), as in `tools-:os.zip` or `*.sig`: it is then matched by two comparisons, without reading `tokens`.
+   * `capture` is the variable token's index in {@link UrlPattern.names} when it is a named segment, else -1.
+   */
+  readonly affix: boolean
+  readonly prefix: string
+  readonly suffix: string
+  readonly capture: number
 }
 
 /** StepCounter receives the number of elementary steps a match took (for tests that bound the work, never time it). */
@@ -309,7 +318,10 @@ function fail(offset: number, message: string): ParseResult {
 }
 
 /** layoutOf finds a segment's only variable-length token and the fixed lengths around it (see PatternSegment). */
-function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: number; after: number; minLength: number } {
+function layoutOf(tokens: readonly PatternToken[]): Pick<
+  PatternSegment,
+  'varAt' | 'before' | 'after' | 'minLength' | 'affix' | 'prefix' | 'suffix' | 'capture'
+> {
   let varAt = -1
   let before = 0
   let after = 0
@@ -317,13 +329,31 @@ function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: num
     const t = tokens[k]!
     const len = t.t === 'lit' ? t.s.length : t.t === 'one' ? 1 : -1
     if (len < 0) {
-      if (varAt >= 0) return { varAt: -2, before: 0, after: 0, minLength: 0 }
+      if (varAt >= 0) return { varAt: -2, before: 0, after: 0, minLength: 0, affix: false, prefix: '', suffix: '', capture: -1 }
       varAt = k
     } else if (varAt < 0) before += len
     else after += len
   }
-  const named = varAt >= 0 && tokens[varAt]!.t === 'named' ? 1 : 0 // a named segment takes one character or more
-  return { varAt, before, after, minLength: before + after + named }
+  const vt = varAt >= 0 ? tokens[varAt]! : undefined
+  const named = vt !== undefined && vt.t === 'named' ? 1 : 0 // a named segment takes one character or more
+  // The parser merges adjacent literal characters into one token, so an affix segment has at most three tokens.
+  const pre = tokens[varAt - 1]
+  const post = tokens[varAt + 1]
+  const affix =
+    vt !== undefined &&
+    tokens.length === 1 + (pre ? 1 : 0) + (post ? 1 : 0) &&
+    (pre === undefined || pre.t === 'lit') &&
+    (post === undefined || post.t === 'lit')
+  return {
+    varAt,
+    before,
+    after,
+    minLength: before + after + named,
+    affix,
+    prefix: affix && pre?.t === 'lit' ? pre.s : '',
+    suffix: affix && post?.t === 'lit' ? post.s : '',
+    capture: vt?.t === 'named' ? vt.index : -1,
+  }
 }
 
 /** literalOf returns the text of a segment made of at most one literal run, else undefined. */
@@ -444,9 +474,17 @@ function matchSegment(
   const tokens = seg.tokens
   const v = seg.varAt
   if (v === -2) return matchTokens(tokens, s.slice(from, to), caps, counter)
+  if (counter) counter.steps += tokens.length
+  if (seg.affix) {
+    if (L < seg.minLength) return false
+    const prefix = seg.prefix
+    const suffix = seg.suffix
+    if (!litAt(s, from, prefix) || !litAt(s, to - suffix.length, suffix)) return false
+    if (caps !== undefined && seg.capture >= 0) caps[seg.capture] = s.slice(from + prefix.length, to - suffix.length)
+    return true
+  }
   const before = seg.before
   const after = seg.after
-  if (counter) counter.steps += tokens.length
   if (v < 0 ? L !== before : L < seg.minLength) return false
   // The length checks above keep every fixed-length token inside [from, to).
   let i = from
