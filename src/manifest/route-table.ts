@@ -54,7 +54,9 @@ interface Ranked {
 interface Node {
   readonly depth: number
   readonly children: Map<string, Node>
-  readonly keyed: Map<number, Map<string, Ranked[]>>
+  /** The {@link sketchBit}s of the keys of `children`: a path segment whose bit is not here is no child. */
+  childSketch: number
+  readonly keyed: Map<number, KeyedAt>
   readonly fixed: Map<number, Ranked[]>
   readonly variable: Ranked[]
   /**
@@ -66,10 +68,14 @@ interface Node {
   readonly tails: KeyedAt[]
 }
 
-/** KeyedAt is one map of {@link Node.keyed} with the path segment its literal is compared with. */
+/**
+ * KeyedAt is one map of {@link Node.keyed} with the path segment its literal is compared with, and the
+ * {@link sketchBit}s of its keys: most request paths are ruled out by one AND, without a substring or a Map lookup.
+ */
 interface KeyedAt {
   readonly at: number
   readonly byLit: Map<string, Ranked[]>
+  sketch: number
 }
 
 /** STRIDE separates the segment count from the segment index in a key (paths with 65,536 segments do not occur). */
@@ -91,7 +97,7 @@ export function comparePrecedence(a: RouteEntry, b: RouteEntry): number {
 }
 
 function newNode(depth: number): Node {
-  return { depth, children: new Map(), keyed: new Map(), fixed: new Map(), variable: [], bySegments: [], tails: [] }
+  return { depth, children: new Map(), childSketch: 0, keyed: new Map(), fixed: new Map(), variable: [], bySegments: [], tails: [] }
 }
 
 /** segmentsOf returns `node.bySegments[n]`, creating it when needed. */
@@ -232,7 +238,7 @@ export class RouteTable {
       }
       const own: Ranked[] = [...node.variable]
       for (const list of node.fixed.values()) for (const r of list) own.push(r)
-      for (const byLit of node.keyed.values()) for (const list of byLit.values()) for (const r of list) own.push(r)
+      for (const { byLit } of node.keyed.values()) for (const list of byLit.values()) for (const r of list) own.push(r)
       for (const x of own) {
         if (x.entry.pattern.hasGlobstar) {
           for (const list of sub.bySegments.values()) for (const y of list) this.#pair(x, y, found)
@@ -268,12 +274,13 @@ export class RouteTable {
       for (let d = node.depth + 1; d < P; d++) {
         const lit = segs[d]!.literal
         if (lit === undefined) continue
-        let byLit = node.keyed.get(P * STRIDE + d)
-        if (byLit === undefined) {
-          node.keyed.set(P * STRIDE + d, (byLit = new Map()))
-          segmentsOf(node, P).keyed.push({ at: d, byLit })
+        let keyed = node.keyed.get(P * STRIDE + d)
+        if (keyed === undefined) {
+          node.keyed.set(P * STRIDE + d, (keyed = { at: d, byLit: new Map(), sketch: 0 }))
+          segmentsOf(node, P).keyed.push(keyed)
         }
-        push(byLit, lit, r)
+        push(keyed.byLit, lit, r)
+        keyed.sketch |= sketchBit(lit, 0, lit.length)
         return
       }
       push(node.fixed, P, r)
@@ -283,13 +290,14 @@ export class RouteTable {
     for (let k = 1; k <= P && !segs[P - k]!.globstar; k++) {
       const lit = segs[P - k]!.literal
       if (lit === undefined) continue
-      let byLit = node.keyed.get(-k)
-      if (byLit === undefined) {
-        node.keyed.set(-k, (byLit = new Map()))
-        node.tails.push({ at: k, byLit })
+      let keyed = node.keyed.get(-k)
+      if (keyed === undefined) {
+        node.keyed.set(-k, (keyed = { at: k, byLit: new Map(), sketch: 0 }))
+        node.tails.push(keyed)
         node.tails.sort((x, y) => x.at - y.at)
       }
-      push(byLit, lit, r)
+      push(keyed.byLit, lit, r)
+      keyed.sketch |= sketchBit(lit, 0, lit.length)
       return
     }
     node.variable.push(r)
@@ -307,6 +315,7 @@ export class RouteTable {
       if (child === undefined) {
         child = newNode(node.depth + 1)
         node.children.set(s.literal, child)
+        node.childSketch |= sketchBit(s.literal, 0, s.literal.length)
       }
       node = child
     }
@@ -326,21 +335,31 @@ export class RouteTable {
       if (node.variable.length > 0) out.push(node.variable)
       // Keyed at d' (> node depth, < S by construction): the literal meets path segment d'.
       if (bySegments !== undefined) {
-        for (const { at, byLit } of bySegments.keyed) {
-          const l = byLit.get(path.slice(bounds[at]! + 1, bounds[at + 1]))
+        for (const keyed of bySegments.keyed) {
+          const from = bounds[keyed.at]! + 1
+          const to = bounds[keyed.at + 1]!
+          if ((keyed.sketch & sketchBit(path, from, to)) === 0) continue
+          const l = keyed.byLit.get(path.slice(from, to))
           if (l !== undefined) out.push(l)
         }
       }
       // Keyed -k: the literal meets the path's k-th segment from the end.
-      for (const { at, byLit } of node.tails) {
-        if (at > S) break
-        const l = byLit.get(path.slice(bounds[S - at]! + 1, bounds[S - at + 1]))
+      for (const keyed of node.tails) {
+        if (keyed.at > S) break
+        const from = bounds[S - keyed.at]! + 1
+        const to = bounds[S - keyed.at + 1]!
+        if ((keyed.sketch & sketchBit(path, from, to)) === 0) continue
+        const l = keyed.byLit.get(path.slice(from, to))
         if (l !== undefined) out.push(l)
       }
-      if (d >= S || node.children.size === 0) break
-      node = node.children.get(path.slice(bounds[d]! + 1, bounds[d + 1]))
+      if (d >= S) break
+      const from = bounds[d]! + 1
+      const to = bounds[d + 1]!
+      if ((node.childSketch & sketchBit(path, from, to)) === 0) break
+      node = node.children.get(path.slice(from, to))
     }
   }
+
 }
 
 /**
@@ -365,6 +384,16 @@ function mayOverlap(a: UrlPattern, b: UrlPattern): boolean {
     if (x !== undefined && y !== undefined && x !== y) return false
   }
   return true
+}
+
+/**
+ * sketchBit is one bit of 32 picked by the length and the first and last characters of `s[from..to)`: a key's bit is
+ * set in the sketch of its map, so a segment whose bit is not set is not a key. Cheap (no substring, no hashing of the
+ * whole text) and, for keys such as `<product>-<n>.sig`, it rules out most segments that are not keys.
+ */
+function sketchBit(s: string, from: number, to: number): number {
+  const n = to - from
+  return n === 0 ? 1 : 1 << ((n * 7 + s.charCodeAt(from) * 3 + s.charCodeAt(to - 1)) & 31)
 }
 
 /** leadingLiterals is the number of a pattern's leading whole-literal segments (its depth in the trie). */
