@@ -116,7 +116,8 @@ function push<K>(map: Map<K, Ranked[]>, key: K, r: Ranked): void {
 /**
  * RouteTable finds the manifest entry that serves a request path, by the manifest's precedence (see
  * {@link comparePrecedence}). Exact paths are one Map lookup; patterns are indexed by their leading literal segments
- * so a lookup tries only the patterns that could match, in precedence order, and stops at the first that does.
+ * (and one more literal segment when they have one) so a lookup tries only the patterns that could match: each list
+ * of candidates in precedence order, up to its first match or to the rank of the best match found in another list.
  * Immutable once built.
  */
 export class RouteTable {
