@@ -1,6 +1,6 @@
 import t from 'tap'
 import { overlapWitness } from '../../src/manifest/pattern-overlap.js'
-import { parsePattern, type Params, type UrlPattern } from '../../src/manifest/url-pattern.js'
+import { parsePattern, segmentBounds, type Params, type UrlPattern } from '../../src/manifest/url-pattern.js'
 
 /** compile parses a pattern the test knows to be valid. */
 function compile(text: string): UrlPattern {
@@ -126,6 +126,47 @@ t.test('matches and non-matches, with params', async t => {
   ]
   for (const [text, path, want] of cases) {
     t.strictSame(plain(compile(text).match(path)), want, `${text} against ${path}`)
+  }
+})
+
+t.test('segmentBounds locates every segment, empty ones included', async t => {
+  const cases: Array<[string, number[], string[]]> = [
+    ['/', [0, 1], ['']],
+    ['/a', [0, 2], ['a']],
+    ['/a/bc/', [0, 2, 5, 6], ['a', 'bc', '']],
+    ['//x', [0, 1, 3], ['', 'x']],
+    ['/dl/p-5/1.2/t-linux.zip', [0, 3, 7, 11, 23], ['dl', 'p-5', '1.2', 't-linux.zip']],
+  ]
+  for (const [path, want, segs] of cases) {
+    const b = segmentBounds(path)
+    t.strictSame(b, want, path)
+    t.strictSame(
+      segs.map((_, k) => path.slice(b[k]! + 1, b[k + 1])),
+      path.slice(1).split('/'),
+      `${path}: the segments of split('/')`,
+    )
+  }
+})
+
+t.test('capture: values in name order, quick rejects, and the leading segments the caller vouches for', async t => {
+  const cases: Array<[string, string, number, string[] | undefined]> = [
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/tools-linux.zip', 0, ['1.2', 'linux']],
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/tools-linux.tgz', 0, undefined], // required suffix
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/x/tools-linux.zip', 0, undefined], // segment count
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/tools-.zip', 0, undefined], // a named segment takes a character
+    // known = 1: the first segment is not compared again (the route table's trie has compared it).
+    ['/sdk/:version/tools-:os.zip', '/SDK/1.2/tools-linux.zip', 1, ['1.2', 'linux']],
+    ['/sdk/:version/tools-:os.zip', '/SDK/1.2/tools-linux.zip', 0, undefined],
+    ['/a/**/:f.sig', '/a/b/c/x.sig', 1, ['x']],
+    ['/a/*.zip', '/a/.zip', 0, []],
+    ['/a/b', '/a/b', 0, []],
+    ['/a/b', '/a/c', 0, undefined],
+  ]
+  for (const [text, path, known, want] of cases) {
+    const p = compile(text)
+    const got = p.capture(path, segmentBounds(path), undefined, known)
+    t.strictSame(got === undefined ? undefined : [...got], want, `${text} against ${path} (known ${known})`)
+    if (got !== undefined) t.strictSame(plain(p.paramsOf(got)), Object.fromEntries(p.names.map((n, k) => [n, want![k]])))
   }
 })
 
