@@ -97,7 +97,16 @@ export function comparePrecedence(a: RouteEntry, b: RouteEntry): number {
 }
 
 function newNode(depth: number): Node {
-  return { depth, children: new Map(), childSketch: 0, keyed: new Map(), fixed: new Map(), variable: [], bySegments: [], tails: [] }
+  return {
+    depth,
+    children: new Map(),
+    childSketch: 0,
+    keyed: new Map(),
+    fixed: new Map(),
+    variable: [],
+    bySegments: [],
+    tails: [],
+  }
 }
 
 /** segmentsOf returns `node.bySegments[n]`, creating it when needed. */
@@ -145,7 +154,12 @@ export class RouteTable {
       }
     }
     const sorted = [...entries].sort(comparePrecedence)
-    this.#ranked = sorted.map((entry, rank) => ({ rank, entry, pattern: entry.pattern, known: leadingLiterals(entry.pattern) }))
+    this.#ranked = sorted.map((entry, rank) => ({
+      rank,
+      entry,
+      pattern: entry.pattern,
+      known: leadingLiterals(entry.pattern),
+    }))
     for (const r of this.#ranked) {
       const p = r.entry.pattern
       if (p.exactPath !== undefined) {
