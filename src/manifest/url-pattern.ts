@@ -277,7 +277,12 @@ export class UrlPattern {
    * trie does), which are then not compared again; it must not exceed the number of such segments. If unset, defaults
    * to 0.
    */
-  capture(path: string, bounds: readonly number[], counter?: StepCounter, known = 0): readonly string[] | undefined {
+  capture(
+    path: string,
+    bounds: readonly number[],
+    counter?: StepCounter,
+    known = 0,
+  ): readonly string[] | undefined {
     if (this.exactPath !== undefined) return path === this.exactPath ? NO_CAPTURES : undefined
     const S = bounds.length - 1
     if (this.hasGlobstar ? S < this.#minSegments : S !== this.segments.length) return undefined
@@ -342,7 +347,9 @@ function layoutOf(tokens: readonly PatternToken[]): Pick<
     const t = tokens[k]!
     const len = t.t === 'lit' ? t.s.length : t.t === 'one' ? 1 : -1
     if (len < 0) {
-      if (varAt >= 0) return { varAt: -2, before: 0, after: 0, minLength: 0, affix: false, prefix: '', suffix: '', capture: -1 }
+      if (varAt >= 0) {
+        return { varAt: -2, before: 0, after: 0, minLength: 0, affix: false, prefix: '', suffix: '', capture: -1 }
+      }
       varAt = k
     } else if (varAt < 0) before += len
     else after += len
@@ -413,7 +420,9 @@ function matchOneGlobstar(
   const S = b.length - 1
   const post = pattern.length - 1 - g
   if (S < g + post) return false
-  for (let k = known; k < g; k++) if (!matchSegment(pattern[k]!, s, b[k]! + 1, b[k + 1]!, caps, counter)) return false
+  for (let k = known; k < g; k++) {
+    if (!matchSegment(pattern[k]!, s, b[k]! + 1, b[k + 1]!, caps, counter)) return false
+  }
   const shift = S - pattern.length // pattern segment k > g meets path segment k + shift
   for (let k = g + 1; k < pattern.length; k++) {
     if (!matchSegment(pattern[k]!, s, b[k + shift]! + 1, b[k + shift + 1]!, caps, counter)) return false
@@ -446,7 +455,8 @@ function matchWithGlobstar(
       steps++
       let v = 0
       if (seg.globstar) v = ok[(p + 1) * W + i]! | (i < S ? ok[p * W + i + 1]! : 0)
-      else if (i < S && ok[(p + 1) * W + i + 1] === 1 && matchSegment(seg, s, b[i]! + 1, b[i + 1]!, undefined, counter)) v = 1
+      else if (i < S && ok[(p + 1) * W + i + 1] === 1 && matchSegment(seg, s, b[i]! + 1, b[i + 1]!, undefined, counter))
+        v = 1
       ok[p * W + i] = v
     }
   }
@@ -493,7 +503,9 @@ function matchSegment(
     const prefix = seg.prefix
     const suffix = seg.suffix
     if (!litAt(s, from, prefix) || !litAt(s, to - suffix.length, suffix)) return false
-    if (caps !== undefined && seg.capture >= 0) caps[seg.capture] = s.slice(from + prefix.length, to - suffix.length)
+    if (caps !== undefined && seg.capture >= 0) {
+      caps[seg.capture] = s.slice(from + prefix.length, to - suffix.length)
+    }
     return true
   }
   const before = seg.before

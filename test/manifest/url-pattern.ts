@@ -166,7 +166,9 @@ t.test('capture: values in name order, quick rejects, and the leading segments t
     const p = compile(text)
     const got = p.capture(path, segmentBounds(path), undefined, known)
     t.strictSame(got === undefined ? undefined : [...got], want, `${text} against ${path} (known ${known})`)
-    if (got !== undefined) t.strictSame(plain(p.paramsOf(got)), Object.fromEntries(p.names.map((n, k) => [n, want![k]])))
+    if (got !== undefined) {
+      t.strictSame(plain(p.paramsOf(got)), Object.fromEntries(p.names.map((n, k) => [n, want![k]])), 'paramsOf')
+    }
   }
 })
 
