@@ -7,7 +7,7 @@
 //
 // Env: BENCH_SECONDS (5), BENCH_CONNECTIONS (64), BENCH_WARMUP (1, seconds,
 // 0 disables), BENCH_SERVERS (nginx,go,cutover), BENCH_WORKLOADS (all ids,
-// comma separated; `mirror` = every mirror-* id, `replay` = every replay-* id),
+// comma separated; `mirror` = every mirror-* id, `replay` = every replay-* id, `manifest` = manifest-match),
 // BENCH_SEED (ranges, mirror-mixed's sequence), BENCH_STRICT=1
 // (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIXED_RATE (200), BENCH_MIRROR_WARMUP (5), BENCH_MIRROR_OUT=1, BENCH_MIRROR_ARGS,
 // BENCH_REPLAY_CONCURRENCY (16), BENCH_REPLAY_SMALL_RECORDS (30000),
@@ -19,7 +19,7 @@
 // and 1m / 256m for RSS under load next to nginx).
 // See bench/README.md.
 //
-// This file only reads the options, starts the servers, runs the suites in bench/suites (serve,
+// This file only reads the options, starts the servers, runs the suites in bench/suites (manifest, serve,
 // memory, mirror, replay) and prints and records their results; the library is bench/lib. The state
 // of the run (started children, load generators, shutdown) is one context object passed down.
 
@@ -36,6 +36,7 @@ import { installCleanup, stopAll } from './lib/processes.mjs';
 import { cpuBusy } from './lib/sampling.mjs';
 import { sanityCheck } from './lib/sanity.mjs';
 import { startServers } from './lib/servers.mjs';
+import * as manifest from './suites/manifest.mjs';
 import * as memory from './suites/memory.mjs';
 import * as mirror from './suites/mirror.mjs';
 import * as replay from './suites/replay.mjs';
@@ -44,10 +45,11 @@ import * as serve from './suites/serve.mjs';
 // A bad option throws here, before anything is started.
 const opts = readOptions(process.env);
 const ids = (list) => list.map((w) => w.id);
-opts.workloads = envList(process.env, 'BENCH_WORKLOADS', [...ids(serve.workloads(opts)), ...ids(mirror.workloads(opts)), ...ids(replay.workloads(opts)), ...ids(memory.workloads(opts))], {
+opts.workloads = envList(process.env, 'BENCH_WORKLOADS', [...ids(serve.workloads(opts)), ...ids(mirror.workloads(opts)), ...ids(replay.workloads(opts)), ...ids(memory.workloads(opts)), ...ids(manifest.workloads(opts))], {
   mirror: ids(mirror.workloads(opts)),
   replay: ids(replay.workloads(opts)),
   memory: memory.alias(opts),
+  manifest: ids(manifest.workloads(opts)),
 });
 opts.servers = envList(process.env, 'BENCH_SERVERS', SERVER_NAMES);
 
@@ -59,13 +61,16 @@ async function main() {
   const selectedMemory = memory.selected(ctx);
   const selectedMirror = mirror.selected(ctx);
   const selectedReplay = replay.selected(ctx);
+  const selectedManifest = manifest.selected(ctx);
   // The mirror and replay parts need old (nginx) and new (cutover) even when BENCH_SERVERS
   // leaves them out; they then only serve as backends.
   const needsOldNew = selectedMirror.length > 0 || selectedReplay.length > 0;
-  const startedServers = SERVER_NAMES.filter((n) => opts.servers.includes(n) || (needsOldNew && (n === 'nginx' || n === 'cutover')));
+  // The manifest row is a micro-benchmark of the library: alone, it needs no server, tool nor data file.
+  const needsServers = selectedPlain.length > 0 || selectedMemory.length > 0 || needsOldNew;
+  const startedServers = needsServers ? SERVER_NAMES.filter((n) => opts.servers.includes(n) || (needsOldNew && (n === 'nginx' || n === 'cutover'))) : [];
 
   fs.mkdirSync(OUT, { recursive: true });
-  for (const tool of ['wrk', 'nginx', 'go']) {
+  for (const tool of needsServers ? ['wrk', 'nginx', 'go'] : []) {
     if (tool === 'nginx' && !startedServers.includes('nginx')) continue;
     if (tool === 'go' && !startedServers.includes('go')) continue;
     const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
@@ -74,8 +79,10 @@ async function main() {
   const t0 = Date.now();
   const busy = await cpuBusy();
   if (busy !== null && busy > 0.1) log(`WARNING: the machine is busy before the run (${(busy * 100).toFixed(0)} % CPU used by other processes); figures will be skewed`);
-  ensureData();
-  const allServers = await startServers(ctx, startedServers, needsOldNew);
+  // First, before any server runs: a CPU-bound micro-benchmark in a child of its own.
+  const man = selectedManifest.length ? await manifest.run(ctx) : null;
+  if (needsServers) ensureData();
+  const allServers = needsServers ? await startServers(ctx, startedServers, needsOldNew) : [];
   for (const s of allServers) await sanityCheck(s);
   // servers measured by the plain workloads (nginx/cutover may run only as mirror backends)
   const servers = allServers.filter((s) => opts.servers.includes(s.name));
@@ -89,10 +96,11 @@ async function main() {
 
   const meta = { date: new Date().toISOString(), cpus: os.cpus().length, node: process.version, cpu_busy_before: busy };
   const verdicts = selectedPlain.length ? serve.report(ctx, plain, meta) : [];
+  if (man) verdicts.push(...manifest.report(ctx, man, meta));
   if (mem) verdicts.push(...memory.report(ctx, mem, plain.results, meta));
   if (mir) verdicts.push(...mirror.report(ctx, mir, meta));
   if (rep) verdicts.push(...replay.report(ctx, rep, meta));
-  if ([mir, rep, mem, selectedPlain.length > 0].filter(Boolean).length > 1) {
+  if ([man, mir, rep, mem, selectedPlain.length > 0].filter(Boolean).length > 1) {
     const failed = verdicts.filter((v) => v.verdict !== 'PASS');
     console.log(failed.length ? `All targets: ${failed.length} of ${verdicts.length} not met` : `All targets: all ${verdicts.length} met`);
   }
@@ -102,6 +110,7 @@ async function main() {
     memory: mem,
     mirror: mir && mirror.toJson(ctx, mir),
     replay: rep && replay.toJson(ctx, rep),
+    manifest: man && manifest.toJson(ctx, man),
     workloads: serve.toJson(ctx, plain),
     verdicts,
   };

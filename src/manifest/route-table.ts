@@ -1,5 +1,5 @@
 import { overlapWitness } from './pattern-overlap.js'
-import { UrlPattern, type Params, type PatternKind } from './url-pattern.js'
+import { segmentBounds, UrlPattern, type Params, type PatternKind } from './url-pattern.js'
 
 /**
  * RouteEntry is one path pattern of the manifest: `payload` is the payload's index in the manifest, `path` the
@@ -27,10 +27,16 @@ export interface RouteOverlap {
   readonly witness: string
 }
 
-/** Ranked is an entry with its position in precedence order (0 = wins over everything). */
+/**
+ * Ranked is an entry with its position in precedence order (0 = wins over everything), its pattern (one object less
+ * to reach per candidate) and `known`, the number of its leading literal segments, which a lookup that reached it
+ * through the trie has already compared.
+ */
 interface Ranked {
   readonly rank: number
   readonly entry: RouteEntry
+  readonly pattern: UrlPattern
+  readonly known: number
 }
 
 /**
@@ -43,15 +49,33 @@ interface Ranked {
  *   last `**`) is literal is under key `-k`, then that literal (those segments always meet the path's k-th from the end);
  * - `fixed`: the other patterns without `**`, by segment count (a path needs that many segments to match them);
  * - `variable`: the other patterns with `**`.
+ * `bySegments` and `tails` index `fixed` and `keyed` for the lookup, so it probes only the keys that exist.
  */
 interface Node {
   readonly depth: number
   readonly children: Map<string, Node>
-  readonly keyed: Map<number, Map<string, Ranked[]>>
+  /** The {@link sketchBit}s of the keys of `children`: a path segment whose bit is not here is no child. */
+  childSketch: number
+  readonly keyed: Map<number, KeyedAt>
   readonly fixed: Map<number, Ranked[]>
   readonly variable: Ranked[]
-  /** The largest k of a `-k` key (0: none), so a lookup probes only as far from the end as needed. */
-  maxTail: number
+  /**
+   * Indexed by a segment count S (a sparse array: one index operation, not a Map lookup per kind of key): the `fixed`
+   * list of S and the `S * STRIDE + d` maps of `keyed` (`at` = d), in the order they were made.
+   */
+  readonly bySegments: Array<{ fixed: Ranked[] | undefined; keyed: KeyedAt[] } | undefined>
+  /** The `-k` maps of `keyed` (`at` = k), by increasing k. */
+  readonly tails: KeyedAt[]
+}
+
+/**
+ * KeyedAt is one map of {@link Node.keyed} with the path segment its literal is compared with, and the
+ * {@link sketchBit}s of its keys: most request paths are ruled out by one AND, without a substring or a Map lookup.
+ */
+interface KeyedAt {
+  readonly at: number
+  readonly byLit: Map<string, Ranked[]>
+  sketch: number
 }
 
 /** STRIDE separates the segment count from the segment index in a key (paths with 65,536 segments do not occur). */
@@ -73,7 +97,23 @@ export function comparePrecedence(a: RouteEntry, b: RouteEntry): number {
 }
 
 function newNode(depth: number): Node {
-  return { depth, children: new Map(), keyed: new Map(), fixed: new Map(), variable: [], maxTail: 0 }
+  return {
+    depth,
+    children: new Map(),
+    childSketch: 0,
+    keyed: new Map(),
+    fixed: new Map(),
+    variable: [],
+    bySegments: [],
+    tails: [],
+  }
+}
+
+/** segmentsOf returns `node.bySegments[n]`, creating it when needed. */
+function segmentsOf(node: Node, n: number): { fixed: Ranked[] | undefined; keyed: KeyedAt[] } {
+  let at = node.bySegments[n]
+  if (at === undefined) node.bySegments[n] = at = { fixed: undefined, keyed: [] }
+  return at
 }
 
 function push<K>(map: Map<K, Ranked[]>, key: K, r: Ranked): void {
@@ -85,7 +125,8 @@ function push<K>(map: Map<K, Ranked[]>, key: K, r: Ranked): void {
 /**
  * RouteTable finds the manifest entry that serves a request path, by the manifest's precedence (see
  * {@link comparePrecedence}). Exact paths are one Map lookup; patterns are indexed by their leading literal segments
- * so a lookup tries only the patterns that could match, in precedence order, and stops at the first that does.
+ * (and one more literal segment when they have one) so a lookup tries only the patterns that could match: each list
+ * of candidates in precedence order, up to its first match or to the rank of the best match found in another list.
  * Immutable once built.
  */
 export class RouteTable {
@@ -113,7 +154,12 @@ export class RouteTable {
       }
     }
     const sorted = [...entries].sort(comparePrecedence)
-    this.#ranked = sorted.map((entry, rank) => ({ rank, entry }))
+    this.#ranked = sorted.map((entry, rank) => ({
+      rank,
+      entry,
+      pattern: entry.pattern,
+      known: leadingLiterals(entry.pattern),
+    }))
     for (const r of this.#ranked) {
       const p = r.entry.pattern
       if (p.exactPath !== undefined) {
@@ -138,33 +184,28 @@ export class RouteTable {
     const exact = this.#exact.get(path)
     if (exact !== undefined) return { entry: exact, params: Object.create(null) as Params }
     if (typeof path !== 'string' || path[0] !== '/') return undefined
-    const segs = path.slice(1).split('/')
-    const lists = this.#candidates(segs)
-    if (lists.length === 0) return undefined
-    if (lists.length === 1) {
-      for (const r of lists[0]!) {
-        const params = r.entry.pattern.matchSegments(segs)
-        if (params !== undefined) return { entry: r.entry, params }
-      }
-      return undefined
-    }
-    // k-way merge of the candidate lists (each in precedence order): the first match in merged order wins.
-    const at = new Array<number>(lists.length).fill(0)
-    for (;;) {
-      let best = -1
-      let bestRank = Infinity
-      for (let k = 0; k < lists.length; k++) {
-        const r = lists[k]![at[k]!]
-        if (r !== undefined && r.rank < bestRank) {
-          best = k
-          bestRank = r.rank
+    const bounds = segmentBounds(path)
+    const lists: Ranked[][] = []
+    this.#candidates(path, bounds, lists)
+    // The winner is the matching candidate of least rank. Each list is in rank order, so a list is tried only up to
+    // its first match, or up to the rank of the best match found so far in another list (which it cannot beat).
+    let best: Ranked | undefined
+    let caps: readonly string[] | undefined
+    for (let l = 0; l < lists.length; l++) {
+      const list = lists[l]!
+      for (let k = 0; k < list.length; k++) {
+        const r = list[k]!
+        if (best !== undefined && r.rank >= best.rank) break
+        const c = r.pattern.capture(path, bounds, undefined, r.known)
+        if (c !== undefined) {
+          best = r
+          caps = c
+          break
         }
       }
-      if (best < 0) return undefined
-      const r = lists[best]![at[best]!++]!
-      const params = r.entry.pattern.matchSegments(segs)
-      if (params !== undefined) return { entry: r.entry, params }
     }
+    if (best === undefined || caps === undefined) return undefined
+    return { entry: best.entry, params: best.pattern.paramsOf(caps) }
   }
 
   /**
@@ -187,10 +228,12 @@ export class RouteTable {
       for (let x = 0; x < group.length; x++)
         for (let y = x + 1; y < group.length; y++) found.push({ w: group[x]!, l: group[y]!, witness: path })
       // An exact path beats every pattern: the patterns that match it are its losers.
-      const segs = path.slice(1).split('/')
-      for (const list of this.#candidates(segs)) {
+      const bounds = segmentBounds(path)
+      const lists: Ranked[][] = []
+      this.#candidates(path, bounds, lists)
+      for (const list of lists) {
         for (const r of list) {
-          if (r.entry.pattern.matchSegments(segs) === undefined) continue
+          if (r.pattern.capture(path, bounds, undefined, r.known) === undefined) continue
           for (const e of group) found.push({ w: e, l: r, witness: path })
         }
       }
@@ -210,7 +253,7 @@ export class RouteTable {
       }
       const own: Ranked[] = [...node.variable]
       for (const list of node.fixed.values()) for (const r of list) own.push(r)
-      for (const byLit of node.keyed.values()) for (const list of byLit.values()) for (const r of list) own.push(r)
+      for (const { byLit } of node.keyed.values()) for (const list of byLit.values()) for (const r of list) own.push(r)
       for (const x of own) {
         if (x.entry.pattern.hasGlobstar) {
           for (const list of sub.bySegments.values()) for (const y of list) this.#pair(x, y, found)
@@ -246,27 +289,39 @@ export class RouteTable {
       for (let d = node.depth + 1; d < P; d++) {
         const lit = segs[d]!.literal
         if (lit === undefined) continue
-        let byLit = node.keyed.get(P * STRIDE + d)
-        if (byLit === undefined) node.keyed.set(P * STRIDE + d, (byLit = new Map()))
-        push(byLit, lit, r)
+        let keyed = node.keyed.get(P * STRIDE + d)
+        if (keyed === undefined) {
+          node.keyed.set(P * STRIDE + d, (keyed = { at: d, byLit: new Map(), sketch: 0 }))
+          segmentsOf(node, P).keyed.push(keyed)
+        }
+        push(keyed.byLit, lit, r)
+        keyed.sketch |= sketchBit(lit, 0, lit.length)
         return
       }
       push(node.fixed, P, r)
+      segmentsOf(node, P).fixed = node.fixed.get(P)
       return
     }
     for (let k = 1; k <= P && !segs[P - k]!.globstar; k++) {
       const lit = segs[P - k]!.literal
       if (lit === undefined) continue
-      let byLit = node.keyed.get(-k)
-      if (byLit === undefined) node.keyed.set(-k, (byLit = new Map()))
-      push(byLit, lit, r)
-      node.maxTail = Math.max(node.maxTail, k)
+      let keyed = node.keyed.get(-k)
+      if (keyed === undefined) {
+        node.keyed.set(-k, (keyed = { at: k, byLit: new Map(), sketch: 0 }))
+        node.tails.push(keyed)
+        node.tails.sort((x, y) => x.at - y.at)
+      }
+      push(keyed.byLit, lit, r)
+      keyed.sketch |= sketchBit(lit, 0, lit.length)
       return
     }
     node.variable.push(r)
   }
 
-  /** #nodeFor returns the trie node of a pattern's leading whole-literal segments, creating it when needed. */
+  /**
+   * #nodeFor returns the trie node of a pattern's leading whole-literal segments, creating it when needed (its depth
+   * is {@link leadingLiterals} of the pattern).
+   */
   #nodeFor(p: UrlPattern): Node {
     let node = this.#root
     for (const s of p.segments) {
@@ -275,36 +330,51 @@ export class RouteTable {
       if (child === undefined) {
         child = newNode(node.depth + 1)
         node.children.set(s.literal, child)
+        node.childSketch |= sketchBit(s.literal, 0, s.literal.length)
       }
       node = child
     }
     return node
   }
 
-  /** #candidates returns the non-empty pattern lists on the way down the trie along `segs`, each in precedence order. */
-  #candidates(segs: readonly string[]): Ranked[][] {
-    const lists: Ranked[][] = []
+  /**
+   * #candidates appends to `out` the non-empty pattern lists on the way down the trie along `path` (its segments
+   * located by `bounds`, see segmentBounds), each in precedence order.
+   */
+  #candidates(path: string, bounds: readonly number[], out: Ranked[][]): void {
     let node: Node | undefined = this.#root
-    const S = segs.length
+    const S = bounds.length - 1
     for (let d = 0; node !== undefined; d++) {
-      const fixed = node.fixed.get(S)
-      if (fixed !== undefined) lists.push(fixed)
-      if (node.variable.length > 0) lists.push(node.variable)
-      if (node.keyed.size > 0) {
-        for (let e = d + 1; e < S; e++) {
-          const l = node.keyed.get(S * STRIDE + e)?.get(segs[e]!)
-          if (l !== undefined) lists.push(l)
-        }
-        for (let k = 1; k <= node.maxTail && k <= S; k++) {
-          const l = node.keyed.get(-k)?.get(segs[S - k]!)
-          if (l !== undefined) lists.push(l)
+      const bySegments = node.bySegments[S]
+      if (bySegments !== undefined && bySegments.fixed !== undefined) out.push(bySegments.fixed)
+      if (node.variable.length > 0) out.push(node.variable)
+      // Keyed at d' (> node depth, < S by construction): the literal meets path segment d'.
+      if (bySegments !== undefined) {
+        for (const keyed of bySegments.keyed) {
+          const from = bounds[keyed.at]! + 1
+          const to = bounds[keyed.at + 1]!
+          if ((keyed.sketch & sketchBit(path, from, to)) === 0) continue
+          const l = keyed.byLit.get(path.slice(from, to))
+          if (l !== undefined) out.push(l)
         }
       }
+      // Keyed -k: the literal meets the path's k-th segment from the end.
+      for (const keyed of node.tails) {
+        if (keyed.at > S) break
+        const from = bounds[S - keyed.at]! + 1
+        const to = bounds[S - keyed.at + 1]!
+        if ((keyed.sketch & sketchBit(path, from, to)) === 0) continue
+        const l = keyed.byLit.get(path.slice(from, to))
+        if (l !== undefined) out.push(l)
+      }
       if (d >= S) break
-      node = node.children.get(segs[d]!)
+      const from = bounds[d]! + 1
+      const to = bounds[d + 1]!
+      if ((node.childSketch & sketchBit(path, from, to)) === 0) break
+      node = node.children.get(path.slice(from, to))
     }
-    return lists
   }
+
 }
 
 /**
@@ -329,6 +399,26 @@ function mayOverlap(a: UrlPattern, b: UrlPattern): boolean {
     if (x !== undefined && y !== undefined && x !== y) return false
   }
   return true
+}
+
+/**
+ * sketchBit is one bit of 32 picked by the length and the first and last characters of `s[from..to)`: a key's bit is
+ * set in the sketch of its map, so a segment whose bit is not set is not a key. Cheap (no substring, no hashing of the
+ * whole text) and, for keys such as `<product>-<n>.sig`, it rules out most segments that are not keys.
+ */
+function sketchBit(s: string, from: number, to: number): number {
+  const n = to - from
+  return n === 0 ? 1 : 1 << ((n * 7 + s.charCodeAt(from) * 3 + s.charCodeAt(to - 1)) & 31)
+}
+
+/** leadingLiterals is the number of a pattern's leading whole-literal segments (its depth in the trie). */
+function leadingLiterals(p: UrlPattern): number {
+  let n = 0
+  for (const s of p.segments) {
+    if (s.globstar || s.literal === undefined) break
+    n++
+  }
+  return n
 }
 
 function globstars(p: UrlPattern): number {

@@ -51,6 +51,17 @@ export interface PatternSegment {
   readonly varAt: number
   readonly before: number
   readonly after: number
+  /** The fewest characters a path segment needs to match (when varAt is not -2): checked before any token is read. */
+  readonly minLength: number
+  /**
+   * Set when the segment is one variable-length token between at most a literal `prefix` and a literal `suffix` (''
+   * when absent), as in `tools-:os.zip` or `*.sig`: it is then matched by two comparisons, without reading `tokens`.
+   * `capture` is the variable token's index in {@link UrlPattern.names} when it is a named segment, else -1.
+   */
+  readonly affix: boolean
+  readonly prefix: string
+  readonly suffix: string
+  readonly capture: number
 }
 
 /** StepCounter receives the number of elementary steps a match took (for tests that bound the work, never time it). */
@@ -161,12 +172,25 @@ export function parsePattern(text: string): ParseResult {
   } else {
     endSegment(false)
   }
-  const segments: PatternSegment[] = raw.map(r => ({
-    globstar: r.globstar,
-    tokens: r.tokens,
-    literal: r.globstar ? undefined : literalOf(r.tokens),
-    ...layoutOf(r.tokens),
-  }))
+  const segments: PatternSegment[] = raw.map(r => {
+    const l = layoutOf(r.tokens)
+    // Every property written out (no spread), so the object literal's shape has them all and V8 can keep them inside
+    // the object; properties a spread adds after the literal's own may land in a separate property array, one more
+    // memory access per segment on a lookup.
+    return {
+      globstar: r.globstar,
+      tokens: r.tokens,
+      literal: r.globstar ? undefined : literalOf(r.tokens),
+      varAt: l.varAt,
+      before: l.before,
+      after: l.after,
+      minLength: l.minLength,
+      affix: l.affix,
+      prefix: l.prefix,
+      suffix: l.suffix,
+      capture: l.capture,
+    }
+  })
   const kind: PatternKind = glob ? 'glob' : names.length > 0 ? 'named' : 'exact'
   return { ok: true, pattern: new UrlPattern(text, kind, literalCount, names, segments) }
 }
@@ -198,6 +222,15 @@ export class UrlPattern {
 
   /** The index of the only `**` segment, or -1 when there are none or several (the general matcher then). */
   readonly #globstarAt: number
+  /** The number of names (kept here so a candidate that fails is not made to read the names array). */
+  readonly #nameCount: number
+  /** The fewest path segments a match needs: one per pattern segment that is not `**`. */
+  readonly #minSegments: number
+  /**
+   * The literal text every matching path ends with (the trailing literal run of the last segment when that segment is
+   * not `**`; it always meets the path's last segment), '' when there is none: a quick reject before the matcher.
+   */
+  readonly #suffix: string
 
   /** @internal Use {@link parsePattern}; the arguments are trusted to be consistent. */
   constructor(
@@ -216,6 +249,11 @@ export class UrlPattern {
     const g = segments.findIndex(s => s.globstar)
     this.#globstarAt = g >= 0 && segments.findIndex((s, k) => k > g && s.globstar) < 0 ? g : -1
     this.exactPath = kind === 'exact' ? '/' + segments.map(s => s.literal).join('/') : undefined
+    this.#nameCount = names.length
+    this.#minSegments = segments.filter(s => !s.globstar).length
+    const last = segments[segments.length - 1]
+    const tail = last === undefined || last.globstar ? undefined : last.tokens[last.tokens.length - 1]
+    this.#suffix = tail !== undefined && tail.t === 'lit' ? tail.s : ''
   }
 
   /**
@@ -225,22 +263,42 @@ export class UrlPattern {
    */
   match(path: string, counter?: StepCounter): Params | undefined {
     if (typeof path !== 'string' || path[0] !== '/') return undefined
-    if (this.exactPath !== undefined) return path === this.exactPath ? Object.create(null) : undefined
-    return this.matchSegments(path.slice(1).split('/'), counter)
+    const caps = this.capture(path, segmentBounds(path), counter)
+    return caps === undefined ? undefined : this.paramsOf(caps)
   }
 
   /**
-   * matchSegments is {@link UrlPattern.match} on a path already split: `segments` is `path.slice(1).split('/')`
-   * (so the route table splits a request path once for all its candidate patterns).
+   * capture is {@link UrlPattern.match} on a path whose segments are already located (`bounds` must be
+   * {@link segmentBounds}`(path)`, so the route table finds them once for all its candidate patterns): it returns the
+   * named segments' values in {@link UrlPattern.names} order (an empty array when there are none), or undefined when
+   * `path` does not match. No object is made for a path that fails the quick checks (segment count, required
+   * suffix); turn a result into {@link Params} with {@link UrlPattern.paramsOf}. `known` is the number of leading
+   * path segments the caller has already found equal to this pattern's leading literal segments (the route table's
+   * trie does), which are then not compared again; it must not exceed the number of such segments. If unset, defaults
+   * to 0.
    */
-  matchSegments(segments: readonly string[], counter?: StepCounter): Params | undefined {
-    const caps: string[] = new Array<string>(this.names.length)
+  capture(
+    path: string,
+    bounds: readonly number[],
+    counter?: StepCounter,
+    known = 0,
+  ): readonly string[] | undefined {
+    if (this.exactPath !== undefined) return path === this.exactPath ? NO_CAPTURES : undefined
+    const S = bounds.length - 1
+    if (this.hasGlobstar ? S < this.#minSegments : S !== this.segments.length) return undefined
+    const suffix = this.#suffix
+    if (suffix !== '' && !path.endsWith(suffix)) return undefined
+    const caps = this.#nameCount === 0 ? (NO_CAPTURES as string[]) : new Array<string>(this.#nameCount)
     const ok = !this.hasGlobstar
-      ? matchFixed(this.segments, segments, caps, counter)
+      ? matchFixed(this.segments, known, path, bounds, caps, counter)
       : this.#globstarAt >= 0
-        ? matchOneGlobstar(this.segments, this.#globstarAt, segments, caps, counter)
-        : matchWithGlobstar(this.segments, segments, caps, counter)
-    if (!ok) return undefined
+        ? matchOneGlobstar(this.segments, this.#globstarAt, known, path, bounds, caps, counter)
+        : matchWithGlobstar(this.segments, path, bounds, caps, counter)
+    return ok ? caps : undefined
+  }
+
+  /** paramsOf turns the values {@link UrlPattern.capture} returned into a prototype-less {@link Params} object. */
+  paramsOf(caps: readonly string[]): Params {
     const params: Params = Object.create(null)
     for (let k = 0; k < this.names.length; k++) params[this.names[k]!] = caps[k]!
     return params
@@ -248,11 +306,29 @@ export class UrlPattern {
 }
 
 /**
+ * segmentBounds locates the `/`-separated segments of a path that starts with `/`: entry k is the index of the `/`
+ * that opens segment k and the last entry is `path.length`, so there are `length - 1` segments and segment k is
+ * `path.slice(b[k] + 1, b[k + 1])`. One scan per request path, and no substring is made for it.
+ */
+export function segmentBounds(path: string): number[] {
+  const b = [0]
+  for (let i = path.indexOf('/', 1); i >= 0; i = path.indexOf('/', i + 1)) b.push(i)
+  b.push(path.length)
+  return b
+}
+
+/**
+ * NO_CAPTURES is what {@link UrlPattern.capture} returns for a pattern without named segments: frozen, so sharing it
+ * between calls is safe (nothing is ever written to it, as such a pattern has no named token).
+ */
+const NO_CAPTURES: readonly string[] = Object.freeze([])
+
+/**
  * segmentMatches tells whether one path segment (no `/`) matches one non-globstar pattern segment; for the overlap
  * check, which tries literal segments against pattern segments.
  */
 export function segmentMatches(seg: PatternSegment, s: string): boolean {
-  return !seg.globstar && matchSegment(seg, s, undefined, undefined)
+  return !seg.globstar && matchSegment(seg, s, 0, s.length, undefined, undefined)
 }
 
 function fail(offset: number, message: string): ParseResult {
@@ -260,7 +336,10 @@ function fail(offset: number, message: string): ParseResult {
 }
 
 /** layoutOf finds a segment's only variable-length token and the fixed lengths around it (see PatternSegment). */
-function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: number; after: number } {
+function layoutOf(tokens: readonly PatternToken[]): Pick<
+  PatternSegment,
+  'varAt' | 'before' | 'after' | 'minLength' | 'affix' | 'prefix' | 'suffix' | 'capture'
+> {
   let varAt = -1
   let before = 0
   let after = 0
@@ -268,12 +347,33 @@ function layoutOf(tokens: readonly PatternToken[]): { varAt: number; before: num
     const t = tokens[k]!
     const len = t.t === 'lit' ? t.s.length : t.t === 'one' ? 1 : -1
     if (len < 0) {
-      if (varAt >= 0) return { varAt: -2, before: 0, after: 0 }
+      if (varAt >= 0) {
+        return { varAt: -2, before: 0, after: 0, minLength: 0, affix: false, prefix: '', suffix: '', capture: -1 }
+      }
       varAt = k
     } else if (varAt < 0) before += len
     else after += len
   }
-  return { varAt, before, after }
+  const vt = varAt >= 0 ? tokens[varAt]! : undefined
+  const named = vt !== undefined && vt.t === 'named' ? 1 : 0 // a named segment takes one character or more
+  // The parser merges adjacent literal characters into one token, so an affix segment has at most three tokens.
+  const pre = tokens[varAt - 1]
+  const post = tokens[varAt + 1]
+  const affix =
+    vt !== undefined &&
+    tokens.length === 1 + (pre ? 1 : 0) + (post ? 1 : 0) &&
+    (pre === undefined || pre.t === 'lit') &&
+    (post === undefined || post.t === 'lit')
+  return {
+    varAt,
+    before,
+    after,
+    minLength: before + after + named,
+    affix,
+    prefix: affix && pre?.t === 'lit' ? pre.s : '',
+    suffix: affix && post?.t === 'lit' ? post.s : '',
+    capture: vt?.t === 'named' ? vt.index : -1,
+  }
 }
 
 /** literalOf returns the text of a segment made of at most one literal run, else undefined. */
@@ -283,133 +383,167 @@ function literalOf(tokens: readonly PatternToken[]): string | undefined {
   return tokens.length === 1 && t.t === 'lit' ? t.s : undefined
 }
 
-/** matchFixed matches a pattern without `**`: one pattern segment per path segment, in order. */
+/**
+ * matchFixed matches a pattern without `**`: one pattern segment per path segment, in order, from segment `known` (the
+ * ones before are known to match). The path is `s` with its segments located by `b` (see {@link segmentBounds}), as
+ * in every matcher below.
+ */
 function matchFixed(
   pattern: readonly PatternSegment[],
-  path: readonly string[],
+  known: number,
+  s: string,
+  b: readonly number[],
   caps: string[] | undefined,
   counter: StepCounter | undefined,
 ): boolean {
-  if (pattern.length !== path.length) return false
-  for (let k = 0; k < pattern.length; k++) {
-    if (!matchSegment(pattern[k]!, path[k]!, caps, counter)) return false
+  if (pattern.length !== b.length - 1) return false
+  for (let k = known; k < pattern.length; k++) {
+    if (!matchSegment(pattern[k]!, s, b[k]! + 1, b[k + 1]!, caps, counter)) return false
   }
   return true
 }
 
 /**
  * matchOneGlobstar matches a pattern with exactly one `**` (at index g): the segments before it align with the start
- * of the path and those after it with the end, so there is a single alignment to check.
+ * of the path and those after it with the end, so there is a single alignment to check. Segments before `known` (at
+ * most g) are known to match.
  */
 function matchOneGlobstar(
   pattern: readonly PatternSegment[],
   g: number,
-  path: readonly string[],
+  known: number,
+  s: string,
+  b: readonly number[],
   caps: string[],
   counter: StepCounter | undefined,
 ): boolean {
+  const S = b.length - 1
   const post = pattern.length - 1 - g
-  if (path.length < g + post) return false
-  for (let k = 0; k < g; k++) if (!matchSegment(pattern[k]!, path[k]!, caps, counter)) return false
-  const shift = path.length - pattern.length // pattern segment k > g meets path segment k + shift
+  if (S < g + post) return false
+  for (let k = known; k < g; k++) {
+    if (!matchSegment(pattern[k]!, s, b[k]! + 1, b[k + 1]!, caps, counter)) return false
+  }
+  const shift = S - pattern.length // pattern segment k > g meets path segment k + shift
   for (let k = g + 1; k < pattern.length; k++) {
-    if (!matchSegment(pattern[k]!, path[k + shift]!, caps, counter)) return false
+    if (!matchSegment(pattern[k]!, s, b[k + shift]! + 1, b[k + shift + 1]!, caps, counter)) return false
   }
   return true
 }
 
 /**
- * matchWithGlobstar matches a pattern with `**` segments. ok[p][s] = "pattern segments p.. match path segments s.."
+ * matchWithGlobstar matches a pattern with `**` segments. ok[p][i] = "pattern segments p.. match path segments i.."
  * is computed backwards (each cell O(1) plus one segment match), then a forward walk picks, for every `**`, the most
  * path segments that still let the rest match (greedy, as the regular expression `(?:[^/]*\/)*` would) and
  * captures the named segments on that one path. O(pattern segments x path length x tokens).
  */
 function matchWithGlobstar(
   pattern: readonly PatternSegment[],
-  path: readonly string[],
+  s: string,
+  b: readonly number[],
   caps: string[],
   counter: StepCounter | undefined,
 ): boolean {
   const P = pattern.length
-  const S = path.length
+  const S = b.length - 1
   const W = S + 1
   const ok = new Uint8Array((P + 1) * W)
   ok[P * W + S] = 1
   let steps = 0
   for (let p = P - 1; p >= 0; p--) {
     const seg = pattern[p]!
-    for (let s = S; s >= 0; s--) {
+    for (let i = S; i >= 0; i--) {
       steps++
       let v = 0
-      if (seg.globstar) v = ok[(p + 1) * W + s]! | (s < S ? ok[p * W + s + 1]! : 0)
-      else if (s < S && ok[(p + 1) * W + s + 1] === 1 && matchSegment(seg, path[s]!, undefined, counter)) v = 1
-      ok[p * W + s] = v
+      if (seg.globstar) v = ok[(p + 1) * W + i]! | (i < S ? ok[p * W + i + 1]! : 0)
+      else if (i < S && ok[(p + 1) * W + i + 1] === 1 && matchSegment(seg, s, b[i]! + 1, b[i + 1]!, undefined, counter))
+        v = 1
+      ok[p * W + i] = v
     }
   }
   if (counter) counter.steps += steps
   if (ok[0] !== 1) return false
-  let s = 0
+  let i = 0
   for (let p = 0; p < P; p++) {
     const seg = pattern[p]!
     if (seg.globstar) {
       let e = S
-      while (ok[(p + 1) * W + e] !== 1) e-- // ok[p][s] guarantees some e >= s
-      s = e
+      while (ok[(p + 1) * W + e] !== 1) e-- // ok[p][i] guarantees some e >= i
+      i = e
     } else {
-      matchSegment(seg, path[s]!, caps, counter)
-      s++
+      matchSegment(seg, s, b[i]! + 1, b[i + 1]!, caps, counter)
+      i++
     }
   }
   return true
 }
 
 /**
- * matchSegment matches one path segment against one (non-globstar) pattern segment, writing the named segments'
- * values into `caps` when given. Segments with at most one variable-length token (`*` or a named segment) have a
- * single possible alignment, fixed by the fixed-length tokens around it, and are matched directly; others go through
- * {@link matchTokens}.
+ * matchSegment matches the path segment `s[from..to)` (no `/`) against one (non-globstar) pattern segment, writing
+ * the named segments' values into `caps` when given. Segments with at most one variable-length token (`*` or a named
+ * segment) have a single possible alignment, fixed by the fixed-length tokens around it, and are matched in place
+ * (no substring is made but the captured value); others go through {@link matchTokens}.
  */
 function matchSegment(
   seg: PatternSegment,
   s: string,
+  from: number,
+  to: number,
   caps: string[] | undefined,
   counter: StepCounter | undefined,
 ): boolean {
-  if (seg.literal !== undefined) return s === seg.literal
+  const L = to - from
+  const literal = seg.literal
+  if (literal !== undefined) return L === literal.length && litAt(s, from, literal)
   const tokens = seg.tokens
   const v = seg.varAt
-  if (v === -2) return matchTokens(tokens, s, caps, counter)
+  if (v === -2) return matchTokens(tokens, s.slice(from, to), caps, counter)
+  if (counter) counter.steps += tokens.length
+  if (seg.affix) {
+    if (L < seg.minLength) return false
+    const prefix = seg.prefix
+    const suffix = seg.suffix
+    if (!litAt(s, from, prefix) || !litAt(s, to - suffix.length, suffix)) return false
+    if (caps !== undefined && seg.capture >= 0) {
+      caps[seg.capture] = s.slice(from + prefix.length, to - suffix.length)
+    }
+    return true
+  }
   const before = seg.before
   const after = seg.after
-  if (counter) counter.steps += tokens.length
-  const L = s.length
-  if (v < 0) {
-    if (L !== before) return false
-  } else {
-    const vt = tokens[v]!
-    if (L < before + after + (vt.t === 'named' ? 1 : 0)) return false
-  }
-  let i = 0
+  if (v < 0 ? L !== before : L < seg.minLength) return false
+  // The length checks above keep every fixed-length token inside [from, to).
+  let i = from
   const end = v < 0 ? tokens.length : v
-  for (let k = 0; k < end; k++) i = fixedAt(tokens[k]!, s, i)
+  for (let k = 0; k < end && i >= 0; k++) i = fixedAt(tokens[k]!, s, i)
   if (i < 0) return false
   if (v >= 0) {
-    let j = L - after
+    let j = to - after
     const start = j
     for (let k = v + 1; k < tokens.length && j >= 0; k++) j = fixedAt(tokens[k]!, s, j)
     if (j < 0) return false
     const vt = tokens[v]!
-    if (caps !== undefined && vt.t === 'named') caps[vt.index] = s.slice(before, start)
+    if (caps !== undefined && vt.t === 'named') caps[vt.index] = s.slice(from + before, start)
   }
   return true
 }
 
-/** fixedAt matches a fixed-length token at `i` of `s` (i < 0: an earlier token failed) and returns the next index or -1. */
+/**
+ * fixedAt matches a fixed-length token at `i` of `s` and returns the next index, or -1. The caller has checked that
+ * the token fits before the end of the segment, and a path segment never holds `/`, so `?` always matches.
+ */
 function fixedAt(t: PatternToken, s: string, i: number): number {
-  if (i < 0) return -1
-  if (t.t === 'lit') return s.startsWith(t.s, i) ? i + t.s.length : -1
-  // 'one': the caller checked the length, and a path segment never holds '/'.
-  return i < s.length ? i + 1 : -1
+  if (t.t === 'lit') return litAt(s, i, t.s) ? i + t.s.length : -1
+  return i + 1
+}
+
+/**
+ * litAt tells whether `lit` occurs in `s` at index `i`. A character loop: for the short literals of path patterns it
+ * is several times faster than `s.startsWith(lit, i)` or comparing a slice (measured on Node 20).
+ */
+function litAt(s: string, i: number, lit: string): boolean {
+  if (i + lit.length > s.length) return false
+  for (let k = 0; k < lit.length; k++) if (s.charCodeAt(i + k) !== lit.charCodeAt(k)) return false
+  return true
 }
 
 /**

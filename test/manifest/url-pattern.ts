@@ -1,6 +1,6 @@
 import t from 'tap'
 import { overlapWitness } from '../../src/manifest/pattern-overlap.js'
-import { parsePattern, type Params, type UrlPattern } from '../../src/manifest/url-pattern.js'
+import { parsePattern, segmentBounds, type Params, type UrlPattern } from '../../src/manifest/url-pattern.js'
 
 /** compile parses a pattern the test knows to be valid. */
 function compile(text: string): UrlPattern {
@@ -129,20 +129,68 @@ t.test('matches and non-matches, with params', async t => {
   }
 })
 
-t.test('matching is bounded in steps on pathological inputs', async t => {
-  const cases: Array<[string, string, boolean, number]> = [
-    // A backtracking engine tries O(L^6) splits of the segment before failing; the table is O(tokens x L).
-    ['/:a:b:c:d:e:f:g', '/' + 'x'.repeat(5000), true, 8 * 5001 * 2],
-    ['/:a:b:c:d:e:f:g.zip', '/' + 'x'.repeat(5000), false, 8 * 5001 * 2],
-    ['/*a*a*a*a*a*b', '/' + 'a'.repeat(5000), false, 12 * 5001 * 2],
-    ['/**/a/**/a/**/a/**/b', '/' + 'a/'.repeat(500) + 'a', false, 10 * 502 * 4],
-    ['/**/:x/**/:y/**/z', '/' + 'q/'.repeat(500) + 'z', true, 10 * 502 * 4],
+t.test('segmentBounds locates every segment, empty ones included', async t => {
+  const cases: Array<[string, number[], string[]]> = [
+    ['/', [0, 1], ['']],
+    ['/a', [0, 2], ['a']],
+    ['/a/bc/', [0, 2, 5, 6], ['a', 'bc', '']],
+    ['//x', [0, 1, 3], ['', 'x']],
+    ['/dl/p-5/1.2/t-linux.zip', [0, 3, 7, 11, 23], ['dl', 'p-5', '1.2', 't-linux.zip']],
   ]
-  for (const [text, path, matches, bound] of cases) {
+  for (const [path, want, segs] of cases) {
+    const b = segmentBounds(path)
+    t.strictSame(b, want, path)
+    t.strictSame(
+      segs.map((_, k) => path.slice(b[k]! + 1, b[k + 1])),
+      path.slice(1).split('/'),
+      `${path}: the segments of split('/')`,
+    )
+  }
+})
+
+t.test('capture: values in name order, quick rejects, and the leading segments the caller vouches for', async t => {
+  const cases: Array<[string, string, number, string[] | undefined]> = [
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/tools-linux.zip', 0, ['1.2', 'linux']],
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/tools-linux.tgz', 0, undefined], // required suffix
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/x/tools-linux.zip', 0, undefined], // segment count
+    ['/sdk/:version/tools-:os.zip', '/sdk/1.2/tools-.zip', 0, undefined], // a named segment takes a character
+    // known = 1: the first segment is not compared again (the route table's trie has compared it).
+    ['/sdk/:version/tools-:os.zip', '/SDK/1.2/tools-linux.zip', 1, ['1.2', 'linux']],
+    ['/sdk/:version/tools-:os.zip', '/SDK/1.2/tools-linux.zip', 0, undefined],
+    ['/a/**/:f.sig', '/a/b/c/x.sig', 1, ['x']],
+    ['/a/*.zip', '/a/.zip', 0, []],
+    ['/a/b', '/a/b', 0, []],
+    ['/a/b', '/a/c', 0, undefined],
+  ]
+  for (const [text, path, known, want] of cases) {
+    const p = compile(text)
+    const got = p.capture(path, segmentBounds(path), undefined, known)
+    t.strictSame(got === undefined ? undefined : [...got], want, `${text} against ${path} (known ${known})`)
+    if (got !== undefined) {
+      t.strictSame(plain(p.paramsOf(got)), Object.fromEntries(p.names.map((n, k) => [n, want![k]])), 'paramsOf')
+    }
+  }
+})
+
+t.test('matching is bounded in steps on pathological inputs', async t => {
+  // [pattern, path, matches, most steps, rejected by the quick checks (required suffix, segment count) with no step]
+  const cases: Array<[string, string, boolean, number, boolean]> = [
+    // A backtracking engine tries O(L^6) splits of the segment before failing; the table is O(tokens x L).
+    ['/:a:b:c:d:e:f:g', '/' + 'x'.repeat(5000), true, 8 * 5001 * 2, false],
+    ['/:a:b:c:d:e:f:g.zip', '/' + 'x'.repeat(5000), false, 8 * 5001 * 2, true],
+    ['/:a:b:c:d:e:f:g-:h.zip', '/' + 'x'.repeat(5000) + '.zip', false, 10 * 5005 * 2, false],
+    ['/*a*a*a*a*a*b', '/' + 'a'.repeat(5000), false, 12 * 5001 * 2, true],
+    ['/*a*a*a*a*a*c*b', '/' + 'a'.repeat(5000) + 'b', false, 16 * 5002 * 2, false],
+    ['/**/a/**/a/**/a/**/b', '/' + 'a/'.repeat(500) + 'a', false, 10 * 502 * 4, true],
+    ['/**/a/**/a/**/a/**/c/**/b', '/' + 'a/'.repeat(500) + 'b', false, 12 * 502 * 4, false],
+    ['/**/:x/**/:y/**/z', '/' + 'q/'.repeat(500) + 'z', true, 10 * 502 * 4, false],
+  ]
+  for (const [text, path, matches, bound, quick] of cases) {
     const counter = { steps: 0 }
     const got = compile(text).match(path, counter)
     t.equal(got !== undefined, matches, `${text} ${matches ? 'matches' : 'does not match'}`)
-    t.ok(counter.steps > 0 && counter.steps <= bound, `${text}: ${counter.steps} steps <= ${bound}`)
+    if (quick) t.equal(counter.steps, 0, `${text}: rejected before the matcher runs`)
+    else t.ok(counter.steps > 0 && counter.steps <= bound, `${text}: ${counter.steps} steps <= ${bound}`)
   }
 })
 
