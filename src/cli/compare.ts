@@ -6,7 +6,7 @@ import { runExperiment } from '../audit/experiment.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import type { Rules } from '../audit/rules.js'
 import { renderComparison } from '../report/render-comparison.js'
-import { parseDuration, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
+import { parseDuration, parseHeaderFlag, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { loadRules } from './load-rules.js'
 import { systemClock } from '../core/clock.js'
 
@@ -23,24 +23,6 @@ interface CompareFlags {
   timeout: number
   zoom: boolean
   zoomRate: number
-}
-
-/** TOKEN is an RFC 9110 §5.6.2 token: what a header name may be made of. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-
-/**
- * parseHeaderFlag parses one `-H 'Name: value'` (commander calls it once per flag with the list so
- * far) and returns the list with `[lower-case name, value]` appended. The name must be a token,
- * the value is trimmed and must not contain CR, LF or NUL; anything else is an
- * InvalidArgumentError quoting the flag, which the CLI reports as a usage error (exit 2).
- */
-export function parseHeaderFlag(s: string, previous: Array<[string, string]> = []): Array<[string, string]> {
-  const colon = s.indexOf(':')
-  const name = colon < 0 ? '' : s.slice(0, colon)
-  const value = colon < 0 ? '' : s.slice(colon + 1).trim()
-  if (!TOKEN.test(name) || /[\r\n\0]/.test(value))
-    throw new InvalidArgumentError(`expected 'Name: value', got ${JSON.stringify(s)}`)
-  return [...previous, [name.toLowerCase(), value]]
 }
 
 /** parsePath accepts a request target: a path starting with '/', with an optional query. */

@@ -7,7 +7,10 @@ import type { RouteEntry } from '../manifest/route-table.js'
 import { cleanPath } from '../payload/clean-path.js'
 import { revealState } from '../payload/reveal-state.js'
 import { plural } from '../report/plural.js'
-import { parseCount } from './options.js'
+import { parseCount, parseHeaderFlag } from './options.js'
+import { accessPolicy, addPolicyOptions, type PolicyFlags } from './policy-options.js'
+import type { AccessPolicy } from '../payload/access-policy.js'
+import type { RequestFacts } from '../payload/resolver.js'
 import { systemClock } from '../core/clock.js'
 
 /** DEFAULT_MAX_OVERLAPS is how many overlapping pairs `manifest check` lists before it only counts them. */
@@ -85,12 +88,20 @@ function describeAcl(p: Payload): string | undefined {
 }
 
 /**
- * resolveRequest is `cutover manifest resolve FILE PATH [--at TIME]`: which payload a request for
- * PATH gets, through which pattern, with which blob keys, and whether it is served at TIME (reveal
- * and expiry). Exit 0 when the payload is served, 1 when the request gets a 404 or 410 (the reason
- * printed), 2 for a bad manifest or path.
+ * resolveRequest is `cutover manifest resolve FILE PATH [--at TIME] [--ip IP] [--header K:V]...`:
+ * which payload a request for PATH gets, through which pattern, with which blob keys, whether it is
+ * served at TIME (reveal and expiry) and whether its access rules let this client have it (decided
+ * by `who.policy` as serve decides). Exit 0 when the payload is served, 1 when the request gets a
+ * 404, 410 or 403 (the reason printed), 2 for a bad manifest or path.
  */
-export async function resolveRequest(file: string, target: string, at: number, o: Out = stdio(), loader?: ManifestLoader): Promise<number> {
+export async function resolveRequest(
+  file: string,
+  target: string,
+  at: number,
+  o: Out = stdio(),
+  loader?: ManifestLoader,
+  who: ResolveClient = {},
+): Promise<number> {
   const r = await readManifest(file, loader ?? new ManifestLoader())
   if (!r.ok) {
     for (const line of r.lines) o.err(line)
@@ -119,7 +130,6 @@ export async function resolveRequest(file: string, target: string, at: number, o
   const keys = blobKeys(routed, path)
   o.out(`  content: ${p.content.kind === 'blob' ? 'blob' : `${keys.length} parts`} ${keys.join(' + ')}`)
   const acl = describeAcl(p)
-  if (acl) o.out(`  access: ${acl} (not evaluated by this command yet)`)
   const s = revealState(p, at)
   if (s.state === 'unrevealed') {
     o.out(`  at ${iso(at)}: not revealed until ${iso(s.reveal)}: 404, the same answer as a path no payload serves`)
@@ -129,8 +139,36 @@ export async function resolveRequest(file: string, target: string, at: number, o
     o.out(`  at ${iso(at)}: expired at ${iso(s.expires)}: ${s.status}`)
     return 1
   }
+  if (acl) {
+    o.out(`  access rules: ${acl}`)
+    if (!who.policy) {
+      o.out('  no access policy given: a server without one refuses everyone (403)')
+      return 1
+    }
+    const query = target.includes('?') ? target.slice(target.indexOf('?')) : ''
+    const request: RequestFacts = { method: who.method ?? 'GET', path: rawPath, query, headers: who.headers ?? {}, remote: who.ip ?? '127.0.0.1' }
+    const d = who.policy.decide(p, request, at)
+    const vary = d.vary.length > 0 ? `; varies on ${d.vary.join(', ')}` : ''
+    if (!d.allow) {
+      o.out(`  from ${request.remote} (client ${d.client}): denied by ${d.rule}: ${d.reason}: 403${vary}`)
+      return 1
+    }
+    o.out(`  from ${request.remote} (client ${d.client}): allowed${vary}`)
+  }
   o.out(`  at ${iso(at)}: served${p.expires !== undefined ? ` (until ${iso(p.expires)})` : ''}`)
   return 0
+}
+
+/** ResolveClient is who asks, for `manifest resolve`: the peer's address, the request's headers and method, and the access policy. */
+export interface ResolveClient {
+  /** The address the request comes from (the socket's peer). If unset, 127.0.0.1. */
+  readonly ip?: string
+  /** Request headers, lower-case names (X-Forwarded-For, identity and country headers). If unset, none. */
+  readonly headers?: Record<string, string>
+  /** The method. If unset, GET. */
+  readonly method?: string
+  /** Decides payloads with access rules; if unset, such payloads are reported as refused (as a server without one does). */
+  readonly policy?: AccessPolicy
 }
 
 /** parseTime reads `--at`: an RFC 3339 time with a UTC offset. */
@@ -151,13 +189,19 @@ export function register(program: Command): void {
     .action(async (file: string, f: { maxOverlaps: number }) => {
       process.exitCode = await checkManifest(file, f.maxOverlaps)
     })
-  manifest
+  const resolve = manifest
     .command('resolve')
     .description('which payload a request for PATH gets and why: exit 0 served, 1 a 404 or 410, 2 a bad manifest or path')
     .argument('<file>', 'the manifest (YAML or JSON)')
     .argument('<path>', 'the request path, e.g. /sdk/1.2/tools-linux.zip')
-    .addOption(new Option('--at <time>', 'evaluate reveal and expiry at this RFC 3339 time instead of now').argParser(parseTime))
-    .action(async (file: string, path: string, f: { at?: number }) => {
-      process.exitCode = await resolveRequest(file, path, f.at ?? systemClock.now())
-    })
+    .addOption(new Option('--at <time>', 'evaluate reveal, expiry and signed links at this RFC 3339 time instead of now').argParser(parseTime))
+    .option('--ip <address>', 'the address the request comes from (the socket\'s peer)', '127.0.0.1')
+    .option('-H, --header <header>', "a request header, 'Name: value' (repeatable), e.g. X-Forwarded-For", parseHeaderFlag, [])
+    .option('--method <method>', 'the request method: GET or HEAD', 'GET')
+  addPolicyOptions(resolve).action(async (file: string, path: string, f: PolicyFlags & { at?: number; ip: string; header: Array<[string, string]>; method: string }) => {
+    const policy = await accessPolicy(f)
+    const headers: Record<string, string> = {}
+    for (const [k, v] of f.header) headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`
+    process.exitCode = await resolveRequest(file, path, f.at ?? systemClock.now(), stdio(), undefined, { ip: f.ip, headers, method: f.method.toUpperCase(), policy })
+  })
 }

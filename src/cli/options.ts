@@ -110,3 +110,21 @@ export const zoomRateOption = (): Option =>
 export function zoomBudget(f: { readonly zoom: boolean; readonly zoomRate: number }, clock: Clock): ZoomBudget | undefined {
   return f.zoom ? new ZoomBudget(f.zoomRate, clock) : undefined
 }
+
+/** TOKEN is an RFC 9110 §5.6.2 token: what a header name may be made of. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * parseHeaderFlag parses one `-H 'Name: value'` (commander calls it once per flag with the list so
+ * far) and returns the list with `[lower-case name, value]` appended. The name must be a token,
+ * the value is trimmed and must not contain CR, LF or NUL; anything else is an
+ * InvalidArgumentError quoting the flag, which the CLI reports as a usage error (exit 2).
+ */
+export function parseHeaderFlag(s: string, previous: Array<[string, string]> = []): Array<[string, string]> {
+  const colon = s.indexOf(':')
+  const name = colon < 0 ? '' : s.slice(0, colon)
+  const value = colon < 0 ? '' : s.slice(colon + 1).trim()
+  if (!TOKEN.test(name) || /[\r\n\0]/.test(value))
+    throw new InvalidArgumentError(`expected 'Name: value', got ${JSON.stringify(s)}`)
+  return [...previous, [name.toLowerCase(), value]]
+}

@@ -61,6 +61,9 @@ export interface ManifestResolverStats {
 /** PLACEHOLDER finds a `{name}` in a blob key template (see blobKey in manifest/compile-manifest.ts). */
 const PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_]*\}/
 
+/** MANIFEST_TAG_HEX is how many hex digits of the manifest's SHA-256 each access record carries. */
+export const MANIFEST_TAG_HEX = 12
+
 /** NO_POLICY_RULE is the rule a payload with an acl is denied by when no policy is configured. */
 export const NO_POLICY_RULE = 'no-policy'
 
@@ -128,15 +131,17 @@ export class ManifestResolver implements Resolver {
     // Dotfiles are allowed in paths: the manifest names what exists, not the filesystem.
     const path = `/${cleanPath(request.path, true)}`
     const manifest = this.#manifest
+    // Every record names the manifest that answered it, so a log spanning a reload tells which did.
+    const m = manifest.hash.slice(0, MANIFEST_TAG_HEX)
     const routed = routeRequest(manifest, path)
-    if (!routed) return { kind: 'miss', log: { decision: 'miss' } }
+    if (!routed) return { kind: 'miss', log: { manifest: m, decision: 'miss' } }
     const payload = routed.payload
     const at = this.#clock.now()
     const state = revealState(payload, at)
     // Unrevealed is logged as a miss: that is what the client saw; the payload's name tells the operator.
-    if (state.state === 'unrevealed') return { kind: 'miss', log: { payload: payload.name, decision: 'miss' } }
+    if (state.state === 'unrevealed') return { kind: 'miss', log: { manifest: m, payload: payload.name, decision: 'miss' } }
     if (state.state === 'expired') {
-      const log = { payload: payload.name, decision: 'expired' }
+      const log = { manifest: m, payload: payload.name, decision: 'expired' }
       return state.status === 410 ? { kind: 'gone', log } : { kind: 'miss', log }
     }
     let vary: readonly string[] = []
@@ -150,17 +155,17 @@ export class ManifestResolver implements Resolver {
         reason: 'no access policy configured',
       }
       if (!decision.allow) {
-        const log = { payload: payload.name, decision: `deny:${decision.rule}`, client: decision.client }
+        const log = { manifest: m, payload: payload.name, decision: `deny:${decision.rule}`, client: decision.client }
         return { kind: 'deny', reason: decision.reason, visible: true, log }
       }
       vary = decision.vary
       client = decision.client
     }
-    return pending(this.#entity(routed, path, at, vary, client))
+    return pending(this.#entity(routed, path, at, vary, m, client))
   }
 
   /** #entity opens the payload's blobs and builds its entity; a missing blob is a logged 404. */
-  async #entity(routed: Routed, path: string, at: number, vary: readonly string[], client?: string): Promise<Resolution> {
+  async #entity(routed: Routed, path: string, at: number, vary: readonly string[], m: string, client?: string): Promise<Resolution> {
     const payload = routed.payload
     const keys = blobKeys(routed, path)
     const blobs: FileBlob[] = []
@@ -177,10 +182,10 @@ export class ManifestResolver implements Resolver {
           // A key built from the request ("{path}", "{version}") that names nothing is a path the
           // client made up: a plain miss, or any client could fill the error log. A fixed key that
           // names nothing is the manifest pointing at nothing: the operator must hear of it.
-          if (PLACEHOLDER.test(templates[i] ?? '')) return { kind: 'miss', log: { payload: payload.name, decision: 'miss' } }
+          if (PLACEHOLDER.test(templates[i] ?? '')) return { kind: 'miss', log: { manifest: m, payload: payload.name, decision: 'miss' } }
           this.stats.missingBlobs++
           this.#logger?.error({ payload: payload.name, key, manifest: this.#manifest.file }, 'the manifest names a blob the store does not have')
-          return { kind: 'deny', reason: `blob ${key} is missing`, log: { payload: payload.name, decision: 'missing-blob' } }
+          return { kind: 'deny', reason: `blob ${key} is missing`, log: { manifest: m, payload: payload.name, decision: 'missing-blob' } }
         }
         blobs.push(blob)
       }
@@ -205,7 +210,7 @@ export class ManifestResolver implements Resolver {
         contentType,
         headers: payloadHeaders(payload, at, vary),
       }
-      return { kind: 'entity', entity, release, log: { payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) } }
+      return { kind: 'entity', entity, release, log: { manifest: m, payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) } }
     } catch (err) {
       release()
       throw err

@@ -28,6 +28,8 @@ export interface ResolutionLog {
   readonly payload?: string | undefined
   /** The decision, one short token: `served`, `miss`, `deny:<rule>`, `expired`, `missing-blob`. */
   readonly decision: string
+  /** The first hex digits of the SHA-256 of the manifest that answered (manifest mode). */
+  readonly manifest?: string | undefined
   /** The client's address as the access policy believed it (X-Forwarded-For through trusted proxies), when a policy decided. */
   readonly client?: string | undefined
 }

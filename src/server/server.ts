@@ -230,6 +230,7 @@ export class DownloadServer {
         ...(tag.log?.payload !== undefined ? { payload: tag.log.payload } : {}),
         ...(tag.log !== undefined ? { decision: tag.log.decision } : {}),
         ...(tag.log?.client !== undefined ? { client: tag.log.client } : {}),
+        ...(tag.log?.manifest !== undefined ? { manifest: tag.log.manifest } : {}),
       })
       if (this.stats.active === 0) this.#idle?.()
     })

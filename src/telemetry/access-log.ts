@@ -53,6 +53,8 @@ export interface AccessRecord {
    * rules): X-Forwarded-For walked through the trusted proxies, where `remote` is the socket's peer.
    */
   client?: string
+  /** The first 12 hex digits of the SHA-256 of the manifest that answered (`serve --manifest`): a log spanning a reload tells which manifest answered each request. */
+  manifest?: string
 }
 
 /** accessRecordHeaders picks the logged headers of a request. */

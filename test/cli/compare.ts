@@ -1,5 +1,6 @@
 import t from 'tap'
-import { colorLevel, parseHeaderFlag } from '../../src/cli/compare.js'
+import { colorLevel } from '../../src/cli/compare.js'
+import { parseHeaderFlag } from '../../src/cli/options.js'
 
 t.test('parseHeaderFlag reads Name: value into lower-case pairs', async t => {
   const ok: Array<[string, [string, string]]> = [

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkManifest, parseTime, resolveRequest, type Out } from '../../src/cli/manifest.js'
 import { ManifestLoader } from '../../src/manifest/load-manifest.js'
+import { ManifestAccessPolicy } from '../../src/payload/access-policy.js'
 import { CLI, REPO } from '../helpers/serve.js'
 
 const EXAMPLE = `${REPO}fixtures/manifests/example.yaml`
@@ -87,12 +88,12 @@ payloads:
 t.test('manifest resolve: payload, pattern, segments, blob keys and the reveal window', async t => {
   const at = (s: string): number => Date.parse(s)
   const cases: Array<[string, string, number, RegExp[]]> = [
-    ['/sdk/1.2/tools-linux.x64.zip', '2026-12-11T00:00:00Z', 0, [
+    ['/sdk/1.2/tools-linux.x64.zip', '2026-12-11T00:00:00Z', 1, [
       /^\/sdk\/1\.2\/tools-linux\.x64\.zip: payload 'sdk-tools' \(payloads\[0\]\), by payloads\[0\]\.paths\[0\] \/sdk\/:version\/tools-:os\.zip \(named\)$/,
       /^  segments: version=1\.2 os=linux\.x64$/,
       /^  content: blob sdk\/1\.2\/tools-linux\.x64\.zip$/,
-      /^  access: networks allow \[10\.0\.0\.0\/8, 2001:db8::\/32, 198\.51\.100\.7\]; networks deny \[10\.9\.0\.0\/16\]; countries allow \[US, CA, --\]; countries deny \[KP\]; users allow \[alice, bob\]; user types allow \[employee\]; user types deny \[contractor\]; a signed link \(not evaluated by this command yet\)$/,
-      /^  at 2026-12-11T00:00:00Z: served \(until 2027-06-29T22:00:00Z\)$/,
+      /^  access rules: networks allow \[10\.0\.0\.0\/8, 2001:db8::\/32, 198\.51\.100\.7\]; networks deny \[10\.9\.0\.0\/16\]; countries allow \[US, CA, --\]; countries deny \[KP\]; users allow \[alice, bob\]; user types allow \[employee\]; user types deny \[contractor\]; a signed link$/,
+      /^  from 127\.0\.0\.1 \(client 127\.0\.0\.1\): denied by payloads\[name=sdk-tools\]\.acl\.networks\.allow: .*: 403$/,
     ]],
     ['/sdk/1.2/tools-linux.zip', '2026-12-10T08:59:59Z', 1, [/^  at 2026-12-10T08:59:59Z: not revealed until 2026-12-10T09:00:00Z: 404, the same answer as a path no payload serves$/]],
     ['/sdk/1.2/tools-linux.zip', '2027-06-29T22:00:00Z', 1, [/^  at 2027-06-29T22:00:00Z: expired at 2027-06-29T22:00:00Z: 410$/]],
@@ -101,7 +102,7 @@ t.test('manifest resolve: payload, pattern, segments, blob keys and the reveal w
     ['/nowhere', '2026-12-11T00:00:00Z', 1, [/^\/nowhere: no payload: 404$/]],
   ]
   for (const [path, when, code, want] of cases) {
-    const r = await capture(o => resolveRequest(EXAMPLE, path, at(when), o, loader))
+    const r = await capture(o => resolveRequest(EXAMPLE, path, at(when), o, loader, { policy: new ManifestAccessPolicy() }))
     t.equal(r.code, code, `${path} at ${when}: exit ${code}`)
     for (const re of want) t.ok(r.out.some(l => re.test(l)), `${path}: ${re}\n${r.out.join('\n')}`)
   }
@@ -131,4 +132,36 @@ t.test('the CLI: exit codes of manifest check and resolve', async t => {
   const usage = run('resolve', EXAMPLE, '/x', '--at', 'yesterday')
   t.equal(usage.status, 2)
   t.match(usage.stderr, /RFC 3339/)
+})
+
+t.test('manifest resolve decides access rules as serve does: peer, X-Forwarded-For through trusted proxies, no policy', async t => {
+  const f = file(
+    'office.yaml',
+    `version: 1
+payloads:
+  - name: office
+    paths: [/office/notes.txt]
+    content: { blob: notes.txt }
+    acl: { networks: { allow: [10.1.0.0/16] } }
+`,
+  )
+  const trusting = new ManifestAccessPolicy({ trustedProxies: ['127.0.0.1'] })
+  const cases: Array<[what: string, who: Parameters<typeof resolveRequest>[5], code: number, line: RegExp]> = [
+    ['a client in the network', { ip: '10.1.2.3', policy: trusting }, 0, /^  from 10\.1\.2\.3 \(client 10\.1\.2\.3\): allowed$/],
+    ['the proxy itself', { ip: '127.0.0.1', policy: trusting }, 1, /^  from 127\.0\.0\.1 \(client 127\.0\.0\.1\): denied by payloads\[name=office\]\.acl\.networks\.allow: .+: 403; varies on x-forwarded-for$/],
+    ['a client behind the trusted proxy', { ip: '127.0.0.1', headers: { 'x-forwarded-for': '10.1.9.9' }, policy: trusting }, 0, /^  from 127\.0\.0\.1 \(client 10\.1\.9\.9\): allowed; varies on x-forwarded-for$/],
+    ['a spoofed X-Forwarded-For from an untrusted peer', { ip: '192.0.2.1', headers: { 'x-forwarded-for': '10.1.9.9' }, policy: trusting }, 1, /\(client 192\.0\.2\.1\): denied/],
+    ['no policy at all', { ip: '10.1.2.3' }, 1, /^  no access policy given: a server without one refuses everyone \(403\)$/],
+  ]
+  for (const [what, who, code, line] of cases) {
+    const r = await capture(o => resolveRequest(f, '/office/notes.txt', 0, o, loader, who))
+    t.equal(r.code, code, `${what}: exit ${code}`)
+    t.ok(r.out.some(l => line.test(l)), `${what}: ${line}\n${r.out.join('\n')}`)
+    t.ok(r.out.includes('  access rules: networks allow [10.1.0.0/16]'), `${what}: the rules are listed`)
+  }
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'manifest', 'resolve', f, '/office/notes.txt', ...args], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(cli('--ip', '10.1.2.3').status, 0, 'the CLI: --ip')
+  const viaProxy = cli('--trusted-proxies', '127.0.0.1', '-H', 'X-Forwarded-For: 10.1.9.9')
+  t.equal(viaProxy.status, 0, viaProxy.stdout + viaProxy.stderr)
+  t.equal(cli('-H', 'X-Forwarded-For: 10.1.9.9').status, 1, 'the CLI: no trusted proxy, the header gains nothing')
 })

@@ -101,7 +101,10 @@ t.test('serve --manifest: payloads, an unrevealed one, SIGHUP reloads (valid and
     ['/sdk/2.0/tools-linux.zip', 404, undefined, 'miss'],
     ['/new/tools.zip', 200, 'sdk-tools', 'served'],
   ])
-  // replay reads these records: the two new fields are ignored, not a bad line.
+  // Each record names the manifest that answered it: the first, until the reload, then the new one.
+  const oldHash = createHash('sha256').update(readFileSync(FIXTURE, 'utf8')).digest('hex').slice(0, 12)
+  t.strictSame(records.map(r => r.manifest), [oldHash, oldHash, oldHash, oldHash, newHash.slice(0, 12), newHash.slice(0, 12), newHash.slice(0, 12)], 'the manifest of each answer')
+  // replay reads these records: the new fields are ignored, not a bad line.
   const lines = readFileSync(accessLog, 'utf8').split('\n').filter(l => l !== '')
   t.equal(detectFormat(lines.join('\n')), 'jsonl', 'replay detects the format')
   for (const line of lines) t.match(parseJsonl(line), { kind: 'record' }, `replay reads ${line.slice(0, 80)}...`)

@@ -295,17 +295,20 @@ t.test('the resolution log names the payload and the decision', async t => {
     if (got.kind === 'entity') got.release()
     return got.log
   }
+  // Every record names the manifest in use by the first 12 hex digits of its SHA-256.
+  const m = resolver.manifest.hash.slice(0, 12)
+  t.match(m, /^[0-9a-f]{12}$/)
   const cases: Array<[path: string, headers: Record<string, string>, log: object]> = [
-    ['/dl/latest.zip', {}, { payload: 'latest', decision: 'served' }],
-    ['/nothing', {}, { decision: 'miss' }],
-    ['/timed.txt', {}, { payload: 'timed', decision: 'miss' }],
-    ['/members.bin', { 'x-user': 'bob' }, { payload: 'members', decision: 'deny:users.allow', client: '127.0.0.1' }],
-    ['/lost.bin', {}, { payload: 'lost', decision: 'missing-blob' }],
-    ['/g/made/up.txt', {}, { payload: 'everything', decision: 'miss' }],
+    ['/dl/latest.zip', {}, { manifest: m, payload: 'latest', decision: 'served' }],
+    ['/nothing', {}, { manifest: m, decision: 'miss' }],
+    ['/timed.txt', {}, { manifest: m, payload: 'timed', decision: 'miss' }],
+    ['/members.bin', { 'x-user': 'bob' }, { manifest: m, payload: 'members', decision: 'deny:users.allow', client: '127.0.0.1' }],
+    ['/lost.bin', {}, { manifest: m, payload: 'lost', decision: 'missing-blob' }],
+    ['/g/made/up.txt', {}, { manifest: m, payload: 'everything', decision: 'miss' }],
   ]
   for (const [path, headers, log] of cases) t.strictSame(await ask(path, headers), log, path)
   clock.advance(5000)
-  t.strictSame(await ask('/timed.txt'), { payload: 'timed', decision: 'expired' }, 'expired')
+  t.strictSame(await ask('/timed.txt'), { manifest: m, payload: 'timed', decision: 'expired' }, 'expired')
 })
 
 t.test('replace: new requests get the new manifest, a download in flight keeps its entity', async t => {
