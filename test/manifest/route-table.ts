@@ -2,6 +2,7 @@ import t from 'tap'
 import { overlapWitness } from '../../src/manifest/pattern-overlap.js'
 import { comparePrecedence, RouteTable, type RouteEntry } from '../../src/manifest/route-table.js'
 import { parsePattern, type UrlPattern } from '../../src/manifest/url-pattern.js'
+import { mulberry32 } from '../helpers/random.js'
 
 function compile(text: string): UrlPattern {
   const r = parsePattern(text)
@@ -102,16 +103,6 @@ t.test('overlaps: pairs, winners and witnesses', async t => {
   }
 })
 
-/** mulberry32 is a small seeded PRNG: the randomized tests are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** randomTable makes a table of patterns over a small vocabulary, so that many overlap and many paths match. */
 function randomTable(rnd: () => number, payloads: number): RouteEntry[] {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { overlapWitness } from '../../src/manifest/pattern-overlap.js'
 import { parsePattern, segmentBounds, type Params, type UrlPattern } from '../../src/manifest/url-pattern.js'
+import { mulberry32 } from '../helpers/random.js'
 
 /** compile parses a pattern the test knows to be valid. */
 function compile(text: string): UrlPattern {
@@ -194,16 +195,6 @@ t.test('matching is bounded in steps on pathological inputs', async t => {
   }
 })
 
-/** mulberry32 is a small seeded PRNG: the fuzz test is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type RefToken = { t: 'lit'; c: string } | { t: 'one' } | { t: 'star' } | { t: 'named'; name: string } | { t: 'globstar' }
 
