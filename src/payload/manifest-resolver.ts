@@ -91,6 +91,8 @@ export class ManifestResolver implements Resolver {
   readonly store: FileStore
   readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0 }
   #manifest: CompiledManifest
+  /** The first MANIFEST_TAG_HEX hex digits of the manifest's SHA-256, for the access log (set with the manifest). */
+  #tag: string
   readonly #clock: Clock
   #policy: AccessPolicy | undefined
   readonly #types: ContentTypeResolver
@@ -98,6 +100,7 @@ export class ManifestResolver implements Resolver {
 
   constructor(o: ManifestResolverOptions) {
     this.#manifest = o.manifest
+    this.#tag = o.manifest.hash.slice(0, MANIFEST_TAG_HEX)
     this.store = o.store
     this.#clock = o.clock
     this.#policy = o.policy
@@ -117,6 +120,7 @@ export class ManifestResolver implements Resolver {
    */
   replace(next: CompiledManifest, policy?: AccessPolicy): void {
     this.#manifest = next
+    this.#tag = next.hash.slice(0, MANIFEST_TAG_HEX)
     if (policy) this.#policy = policy
     this.stats.reloads++
   }
@@ -132,7 +136,7 @@ export class ManifestResolver implements Resolver {
     const path = `/${cleanPath(request.path, true)}`
     const manifest = this.#manifest
     // Every record names the manifest that answered it, so a log spanning a reload tells which did.
-    const m = manifest.hash.slice(0, MANIFEST_TAG_HEX)
+    const m = this.#tag
     const routed = routeRequest(manifest, path)
     if (!routed) return { kind: 'miss', log: { manifest: m, decision: 'miss' } }
     const payload = routed.payload
