@@ -1,6 +1,7 @@
 // The manifest suite (issue 12): how long the payload manifest's route table takes to find the payload of a
 // request path. bench/manifest-match.mjs runs in a child process of its own (a clean heap, not the harness's),
-// RUNS times; the row reports, per kind of lookup, the median over the runs of each run's median and p99.
+// RUNS times; the row reports, per kind of lookup, the median over the runs of each run's median and p99. Then
+// bench/policy-decide.mjs times the access policy's decisions once (stated, no target).
 
 import path from 'node:path';
 import { BENCH, FOREIGN_CPU_WARN } from '../lib/constants.mjs';
@@ -52,6 +53,11 @@ export async function run(ctx) {
       batch_mean_us: k === 'all' ? null : median(runs.map((r) => r.batch_mean_us[k])),
     };
   }
+  // The access policy's cost, stated apart from matching (no target): one run of bench/policy-decide.mjs.
+  const pol = await measureLoad(ctx, [], process.execPath, [path.join(BENCH, 'policy-decide.mjs')], process.env);
+  if (pol.code !== 0) throw new Error(`policy-decide.mjs exited with ${pol.code}:\n${pol.stdout}${pol.stderr}`);
+  summary.policy = { ...JSON.parse(pol.stdout), foreign_cpu_cores: pol.foreign };
+  log(`policy-decide: median ${Object.entries(summary.policy.cases).map(([k, v]) => `${k} ${v.median_us} us`).join(', ')}`);
   return { runs, summary };
 }
 
@@ -85,6 +91,14 @@ export function report(ctx, { runs, summary }, meta) {
   if (wrong) out.push(`WARNING: ${wrong} probe paths did not hit the kind they were made for (probe_class_mismatches in results.json)`);
   if (busiest > FOREIGN_CPU_WARN) out.push(`WARNING: other processes used up to ${fmtCores(busiest)} cores during the runs; the figures are skewed (slower)`);
   out.push(`${verdict}: ${verdicts[0].what}`);
+  const pol = summary.policy;
+  if (pol) {
+    out.push('', `Access policy (ManifestAccessPolicy.decide on an admitted request, ${pol.n.toLocaleString('en-US')} calls per case, stated, no target; bench/policy-decide.mjs):`);
+    const prow = [['rules', 'median (us)', 'p99 (us)', 'batch mean (us)']];
+    const what = { none: 'none (no acl)', networks: 'networks (XFF from a trusted proxy)', countries: 'countries (iptoasn database)', signed: 'signed link (HMAC-SHA256)', all: 'networks + countries + signed + users' };
+    for (const [k, v] of Object.entries(pol.cases)) prow.push([what[k] ?? k, v.median_us.toFixed(2), v.p99_us.toFixed(2), v.batch_mean_us.toFixed(2)]);
+    out.push(table(prow, ['l', 'r', 'r', 'r']));
+  }
   out.push('', targetsLine('Manifest targets', verdicts));
   console.log(out.join('\n'));
   return verdicts;
