@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { codeOf } from '../core/errors.js'
 import { blobKeys, overlapsOf, readManifest, routeRequest, type CompiledManifest } from '../manifest/compile-manifest.js'
 import { ManifestLoader } from '../manifest/load-manifest.js'
+import { parseTime } from '../manifest/parse-time.js'
 import type { Payload } from '../manifest/manifest.js'
 import type { RouteEntry } from '../manifest/route-table.js'
 import { cleanPath } from '../payload/clean-path.js'
@@ -171,10 +172,10 @@ export interface ResolveClient {
   readonly policy?: AccessPolicy
 }
 
-/** parseTime reads `--at`: an RFC 3339 time with a UTC offset. */
-export function parseTime(s: string): number {
-  const ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/i.test(s) ? Date.parse(s) : Number.NaN
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected an RFC 3339 time such as 2026-12-10T09:00:00Z; got ${JSON.stringify(s)}`)
+/** parseAt reads `--at`: an RFC 3339 time with a UTC offset, as the manifest's own times are read. */
+export function parseAt(s: string): number {
+  const ms = parseTime(s)
+  if (ms === undefined) throw new InvalidArgumentError(`expected an RFC 3339 time such as 2026-12-10T09:00:00Z; got ${JSON.stringify(s)}`)
   return ms
 }
 
@@ -194,7 +195,7 @@ export function register(program: Command): void {
     .description('which payload a request for PATH gets and why: exit 0 served, 1 a 404 or 410, 2 a bad manifest or path')
     .argument('<file>', 'the manifest (YAML or JSON)')
     .argument('<path>', 'the request path, e.g. /sdk/1.2/tools-linux.zip')
-    .addOption(new Option('--at <time>', 'evaluate reveal, expiry and signed links at this RFC 3339 time instead of now').argParser(parseTime))
+    .addOption(new Option('--at <time>', 'evaluate reveal, expiry and signed links at this RFC 3339 time instead of now').argParser(parseAt))
     .option('--ip <address>', 'the address the request comes from (the socket\'s peer)', '127.0.0.1')
     .option('-H, --header <header>', "a request header, 'Name: value' (repeatable), e.g. X-Forwarded-For", parseHeaderFlag, [])
     .option('--method <method>', 'the request method: GET or HEAD', 'GET')

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkManifest, parseTime, resolveRequest, type Out } from '../../src/cli/manifest.js'
+import { checkManifest, parseAt, resolveRequest, type Out } from '../../src/cli/manifest.js'
 import { ManifestLoader } from '../../src/manifest/load-manifest.js'
 import { ManifestAccessPolicy } from '../../src/payload/access-policy.js'
 import { CLI, REPO } from '../helpers/serve.js'
@@ -111,10 +111,10 @@ t.test('manifest resolve: payload, pattern, segments, blob keys and the reveal w
   t.match(bad.err[0], /a bad request path .*: the server answers 400/)
 })
 
-t.test('parseTime reads RFC 3339 times with an offset and refuses the rest', async t => {
-  t.equal(parseTime('2026-12-10T09:00:00Z'), Date.UTC(2026, 11, 10, 9))
-  t.equal(parseTime('2026-12-10T10:00:00+01:00'), Date.UTC(2026, 11, 10, 9))
-  for (const bad of ['2026-12-10', 'tomorrow', '2026-12-10T09:00:00', '']) t.throws(() => parseTime(bad), bad)
+t.test('parseAt reads RFC 3339 times with an offset and refuses the rest', async t => {
+  t.equal(parseAt('2026-12-10T09:00:00Z'), Date.UTC(2026, 11, 10, 9))
+  t.equal(parseAt('2026-12-10T10:00:00+01:00'), Date.UTC(2026, 11, 10, 9))
+  for (const bad of ['2026-12-10', 'tomorrow', '2026-12-10T09:00:00', '2026-02-30T00:00:00Z', '']) t.throws(() => parseAt(bad), bad)
 })
 
 t.test('the CLI: exit codes of manifest check and resolve', async t => {
