@@ -2,23 +2,33 @@ import { readFile } from 'node:fs/promises'
 import { formatProblem, loadManifest, type LoadManifestOptions, type ManifestLoader, type ManifestProblem } from './load-manifest.js'
 import type { Manifest, Payload } from './manifest.js'
 import { RouteTable, type RouteEntry, type RouteOverlap } from './route-table.js'
-import { parsePattern, type Params, type UrlPattern } from './url-pattern.js'
+import { parsePattern, type Params, type ParseResult, type UrlPattern } from './url-pattern.js'
 
 /**
  * patternHooks let the loader check every path pattern and the `{name}`s of blob keys against the
  * pattern compiler, so that a bad pattern is reported with the manifest's other problems, at its
- * line and column.
+ * line and column. Each pattern is compiled once into `compiled` (the loader asks twice per path,
+ * and compileManifest builds its route table from the same compilations).
  */
-export const patternHooks = (): Required<Pick<LoadManifestOptions, 'checkPath' | 'paramsOf'>> => ({
-  checkPath: path => {
-    const r = parsePattern(path)
-    return r.ok ? undefined : r.error
-  },
-  paramsOf: path => {
-    const r = parsePattern(path)
-    return r.ok ? r.pattern.names : undefined
-  },
-})
+export const patternHooks = (
+  compiled: Map<string, ParseResult> = new Map(),
+): Required<Pick<LoadManifestOptions, 'checkPath' | 'paramsOf'>> => {
+  const parse = (path: string): ParseResult => {
+    let r = compiled.get(path)
+    if (r === undefined) compiled.set(path, (r = parsePattern(path)))
+    return r
+  }
+  return {
+    checkPath: path => {
+      const r = parse(path)
+      return r.ok ? undefined : r.error
+    },
+    paramsOf: path => {
+      const r = parse(path)
+      return r.ok ? r.pattern.names : undefined
+    },
+  }
+}
 
 /** CompiledManifest is a valid manifest with its route table, ready to answer requests. Immutable. */
 export interface CompiledManifest {
@@ -42,11 +52,12 @@ export type CompileResult =
  * its route table. Never throws on any text: problems are returned, each with its location.
  */
 export function compileManifest(text: string, file: string, loader?: ManifestLoader): CompileResult {
-  const loaded = loadManifest(text, file, { ...patternHooks(), ...(loader ? { loader } : {}) })
+  const compiled = new Map<string, ParseResult>()
+  const loaded = loadManifest(text, file, { ...patternHooks(compiled), ...(loader ? { loader } : {}) })
   if (!loaded.ok) return loaded
   const patterns = loaded.manifest.payloads.map(p =>
     p.paths.map(path => {
-      const r = parsePattern(path)
+      const r = compiled.get(path) ?? parsePattern(path)
       // The loader has checked every pattern with the same compiler.
       if (!r.ok) throw new Error(`unreachable: ${path} was accepted by the loader`)
       return r.pattern
