@@ -124,7 +124,8 @@ export class ManifestAccessPolicy implements AccessPolicy {
   /** decide evaluates `payload.acl` for `request` at `at` (epoch ms); a payload without acl is allowed. */
   decide(payload: Payload, request: RequestFacts, at: number): Decision {
     const acl = payload.acl
-    const trustedPeer = this.#trusted.has(request.remote)
+    const peer = parseAddress(request.remote)
+    const trustedPeer = peer !== undefined && this.#trusted.has(peer)
     const client = clientAddress(request.remote, request.headers['x-forwarded-for'], this.#trusted)
     if (acl === undefined) return { allow: true, client, vary: [] }
 

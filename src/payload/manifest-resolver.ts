@@ -85,7 +85,8 @@ export const NO_POLICY_RULE = 'no-policy'
  * Last-Modified is the newest blob's mtime. A declared sha256 (of the blob, or of a part) is checked
  * on every full read ({@link digestChecked}): a whole-body response whose bytes contradict it is cut
  * before its end (or is a 500 when it fits in one piece), and the server logs the mismatch. The other fields are documented on
- * {@link payloadHeaders}. Every request is looked up afresh: nothing is cached between requests.
+ * {@link payloadHeaders}. Every request is looked up afresh: only the request-independent headers of
+ * a payload are kept between requests.
  */
 export class ManifestResolver implements Resolver {
   readonly store: FileStore
@@ -93,6 +94,8 @@ export class ManifestResolver implements Resolver {
   #manifest: CompiledManifest
   /** The first MANIFEST_TAG_HEX hex digits of the manifest's SHA-256, for the access log (set with the manifest). */
   #tag: string
+  /** fixedHeaders per payload, computed on first use; payloads of a replaced manifest drop out with it. */
+  readonly #fixedByPayload = new WeakMap<Payload, ReadonlyArray<readonly [string, string]>>()
   readonly #clock: Clock
   #policy: AccessPolicy | undefined
   readonly #types: ContentTypeResolver
@@ -123,6 +126,13 @@ export class ManifestResolver implements Resolver {
     this.#tag = next.hash.slice(0, MANIFEST_TAG_HEX)
     if (policy) this.#policy = policy
     this.stats.reloads++
+  }
+
+  /** #fixed is the request-independent headers of `payload`, computed once. */
+  #fixed(payload: Payload): ReadonlyArray<readonly [string, string]> {
+    let h = this.#fixedByPayload.get(payload)
+    if (h === undefined) this.#fixedByPayload.set(payload, (h = fixedHeaders(payload)))
+    return h
   }
 
   /**
@@ -212,7 +222,7 @@ export class ManifestResolver implements Resolver {
         lastModified,
         ...(settling ? { lastModifiedWeak: true } : {}),
         contentType,
-        headers: payloadHeaders(payload, at, vary),
+        headers: payloadHeaders(payload, at, vary, this.#fixed(payload)),
       }
       return { kind: 'entity', entity, release, log: { manifest: m, payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) } }
     } catch (err) {
@@ -252,11 +262,13 @@ export class ManifestResolver implements Resolver {
  *   fields the decision read (RFC 9110 §12.5.5), when there are any.
  * A payload is live at `at` when this is called, so the time left before its expiry is positive.
  */
-export function payloadHeaders(payload: Payload, at: number, vary: readonly string[]): Array<readonly [string, string]> {
-  const out: Array<readonly [string, string]> = payload.headers.map(h => [h.name, h.value] as const)
-  if (payload.filename !== undefined) out.push(['Content-Disposition', contentDisposition(payload.filename)])
-  const c = payload.content
-  if (c.kind === 'blob' && c.sha256 !== undefined) out.push(['Repr-Digest', `sha-256=:${Buffer.from(c.sha256, 'hex').toString('base64')}:`])
+export function payloadHeaders(
+  payload: Payload,
+  at: number,
+  vary: readonly string[],
+  fixed: ReadonlyArray<readonly [string, string]> = fixedHeaders(payload),
+): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = [...fixed]
   const directives: string[] = []
   if (payload.acl !== undefined) directives.push('private')
   const cache = payload.cache
@@ -272,6 +284,19 @@ export function payloadHeaders(payload: Payload, at: number, vary: readonly stri
     out.push(['Expires', formatHttpDate(new Date(until))])
   }
   if (payload.acl !== undefined && vary.length > 0) out.push(['Vary', vary.join(', ')])
+  return out
+}
+
+/**
+ * fixedHeaders are the fields of {@link payloadHeaders} that do not depend on the request: the
+ * custom headers, Content-Disposition and Repr-Digest. The resolver computes them once per payload
+ * of a manifest, not per request.
+ */
+export function fixedHeaders(payload: Payload): ReadonlyArray<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = payload.headers.map(h => [h.name, h.value] as const)
+  if (payload.filename !== undefined) out.push(['Content-Disposition', contentDisposition(payload.filename)])
+  const c = payload.content
+  if (c.kind === 'blob' && c.sha256 !== undefined) out.push(['Repr-Digest', `sha-256=:${Buffer.from(c.sha256, 'hex').toString('base64')}:`])
   return out
 }
 
