@@ -35,6 +35,20 @@ export async function program(argv: readonly string[]): Promise<Command> {
   return p
 }
 
+/**
+ * keepQuietOnClosedPipe makes a reader that stops early (`cutover manifest resolve ... | head -3`)
+ * end our output, not the process: without a listener, the EPIPE of the next write to stdout is an
+ * unhandled 'error' event and a stack trace. The command still finishes and exits with its own
+ * status (a gate's verdict is not lost); only its remaining output goes nowhere. Any other error on
+ * stdout is rethrown.
+ */
+function keepQuietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+  })
+}
+
+keepQuietOnClosedPipe(process.stdout)
 program(process.argv)
   .then(p => p.parseAsync(process.argv))
   .catch((err: unknown) => {
