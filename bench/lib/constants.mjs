@@ -31,4 +31,4 @@ export const PER_RESPONSE_OVERHEAD = 1024;
 export const FOREIGN_CPU_WARN = 0.15;
 
 /** Every server the plain rows can measure, in the order of the table columns. */
-export const SERVER_NAMES = ['nginx', 'go', 'cutover'];
+export const SERVER_NAMES = ['nginx', 'go', 'cutover', 'manifest'];

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BENCH, DATA, OUT, ROOT } from './constants.mjs';
 import { log } from './log.mjs';
+import { MANIFEST_PAYLOADS, writeBenchManifest } from './manifest-data.mjs';
 import { freePorts, startServer, waitForPort } from './processes.mjs';
 
 function buildGo() {
@@ -152,6 +153,16 @@ export async function startServers(ctx, names, needCutover) {
       const bin = buildGo();
       child = startServer(ctx, 'go', bin, ['-root', DATA, '-listen', `127.0.0.1:${port}`]);
       describe = `${path.relative(ROOT, bin)} (net/http ServeContent)`;
+    } else if (name === 'manifest') {
+      // cutover serve in manifest mode on the same data: the serve suite's manifest/cutover ratios (issue 12).
+      const cmd = cutoverCommand(ctx);
+      if (!cmd) {
+        log('WARNING: neither bin/cutover nor dist/src/cli/index.js exists; skipping manifest (run `npm run build`)');
+        continue;
+      }
+      const file = writeBenchManifest();
+      child = startServer(ctx, 'manifest', process.execPath, [...ctx.opts.nodeArgs, cmd.file, 'serve', '--manifest', file, '--store', `file://${DATA}`, '--listen', `127.0.0.1:${port}`]);
+      describe = `node ${[...ctx.opts.nodeArgs, cmd.rel].join(' ')} serve --manifest ${path.relative(ROOT, file)} (${MANIFEST_PAYLOADS.toLocaleString('en-US')} payloads) --store file://${path.relative(ROOT, DATA)}`;
     } else {
       const cmd = cutoverCommand(ctx);
       if (!cmd) {

@@ -8,6 +8,8 @@ import { log, sleep } from '../lib/log.mjs';
 import { fmt, fmtMB, fmtMs, ratio, table, targetsLine } from '../lib/report.mjs';
 
 const RSS_TARGET_BYTES = 200e6; // "200 MB", MB = 10^6 bytes
+/** Issue 12: manifest mode (10,000 payloads, ACLs on a third) keeps at least this share of directory mode's figure on every workload. */
+const MANIFEST_TARGET = 0.9;
 
 /** The serve workloads; `target` is the least cutover/go ratio of the row's value. */
 export const SERVE_WORKLOADS = [
@@ -83,6 +85,23 @@ export function report(ctx, { servers, results }, meta) {
   out.push(`Results (${meta.date}; wrk -t1 -c${connections} -d${seconds}s, warmup ${warmup}s; ${meta.cpus} CPUs; MB = 10^6 bytes)`);
   out.push(table(rows, ['l', 'l', ...names.map(() => 'r'), 'r', 'r', 'l']));
   out.push('(!) = errors or implausible byte counts in that run, see warnings; such a row is not a valid measurement.');
+
+  // Manifest mode against directory mode, the same cutover build on the same data (issue 12's target).
+  if (has('manifest') && has('cutover')) {
+    const mrows = [['workload', 'unit', 'cutover (--root)', 'manifest', 'manifest/cutover', `target (>= ${MANIFEST_TARGET})`]];
+    for (const w of selected(ctx)) {
+      const d = results[w.id]?.cutover;
+      const m = results[w.id]?.manifest;
+      if (!d || !m) continue;
+      const r = ratio(results, w, 'manifest', 'cutover');
+      const verdict = !d.valid || !m.valid ? 'INVALID' : r >= MANIFEST_TARGET ? 'PASS' : 'FAIL';
+      verdicts.push({ what: `${w.id} manifest/cutover >= ${MANIFEST_TARGET}`, verdict, value: r });
+      mrows.push([w.label, w.unit, fmt(d.value) + (d.valid ? '' : ' (!)'), fmt(m.value) + (m.valid ? '' : ' (!)'), r === null ? 'n/a' : r.toFixed(2), verdict]);
+    }
+    out.push('');
+    out.push(`Manifest mode: serve --manifest (10,000 payloads: exact paths, named segments, globs; ACLs on a third; /small.json by a named pattern and /1m.bin by its exact path, both behind a network ACL, /256m.bin by a glob) against serve --root, same data`);
+    out.push(table(mrows, ['l', 'l', 'r', 'r', 'r', 'l']));
+  }
 
   // Details: latency, errors, RSS.
   const drows = [['workload', 'server', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)']];

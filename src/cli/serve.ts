@@ -58,7 +58,7 @@ export function register(program: Command): void {
         'A file changed (ctime) less than --settle-time ago may be mid-write: it gets a weak ETag, its date never satisfies If-Range, and nothing of it is cached. Publish files by writing a temporary file and renaming it over the old one.',
         'Dotfiles are hidden (404), ".." is refused (400), symlinks leading out of the root are refused (404); directories redirect to their slash form and serve their index.html (403 without one; no listings).',
         "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
-        'Manifest mode (--manifest FILE --store file:///DIR, instead of --root): the payloads, paths, reveal and expiry times, access rules, headers and caching of a manifest (see `cutover manifest`), their bytes read from the blobs under DIR. An invalid manifest stops serve from starting (every problem listed, exit 2). SIGHUP reloads it: a valid new manifest serves every new request, downloads in flight finish with what they had; an invalid one is logged and the old one keeps serving. Only file:// stores exist yet. Access rules are decided with --trusted-proxies, --geoip, --country-header, --identity-header, --user-type-header and --signing-keys (a rule that needs one of them refuses every request without it); SIGHUP reloads the keys and the country database with the manifest. --etag, --small-file-max and --cache-bytes are directory mode\'s: manifest mode derives its ETags from the blobs\' versions and caches nothing between requests.',
+        'Manifest mode (--manifest FILE --store file:///DIR, instead of --root): the payloads, paths, reveal and expiry times, access rules, headers and caching of a manifest (see `cutover manifest`), their bytes read from the blobs under DIR. An invalid manifest stops serve from starting (every problem listed, exit 2). SIGHUP reloads it: a valid new manifest serves every new request, downloads in flight finish with what they had; an invalid one is logged and the old one keeps serving. Only file:// stores exist yet. Access rules are decided with --trusted-proxies, --geoip, --country-header, --identity-header, --user-type-header and --signing-keys (a rule that needs one of them refuses every request without it); SIGHUP reloads the keys and the country database with the manifest. --etag is directory mode\'s: manifest mode derives its ETags from the blobs\' versions. Both modes keep contents up to --small-file-max (all parts of a payload together) in memory within --cache-bytes, revalidated by a stat of each blob on every request; larger ones keep only their validators and type, and are read from the store per request.',
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close; the access log is complete when the command exits. A second signal exits at once. SIGHUP/SIGUSR1: reopen the access log (after logrotate moved it). Access-log lines are on disk within 1 s of each response.',
       ].join('\n\n'),
     )
@@ -183,7 +183,16 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
           etag: f.etag,
           contentTypes,
         })
-      : new ManifestResolver({ manifest: compiled, store, clock: systemClock, contentTypes, logger, policy })
+      : new ManifestResolver({
+          manifest: compiled,
+          store,
+          clock: systemClock,
+          contentTypes,
+          logger,
+          policy,
+          smallFileMax: f.smallFileMax,
+          cacheBytes: f.cacheBytes,
+        })
   const server = new DownloadServer({
     resolver,
     clock: systemClock,
@@ -279,7 +288,7 @@ async function startMetrics(
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   if (resolver instanceof DirectoryResolver) serveMetrics(new Metrics(registry), server, resolver.stats)
-  else serveMetrics(new Metrics(registry), server, undefined, resolver)
+  else serveMetrics(new Metrics(registry), server, resolver.stats, resolver)
   const metricsServer = new MetricsServer(registry)
   try {
     return { server: metricsServer, addr: await metricsServer.listen(at.port, at.host) }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AllowDeny, Manifest, Network, Payload } from '../manifest/manifest.js'
 import type { RequestFacts } from './resolver.js'
-import { clientAddress, inNetwork, NetworkSet, parseAddress } from './client-address.js'
+import { believedClient, inNetwork, NetworkSet, parseAddress, type Address } from './client-address.js'
 import { edgeCountry, UNKNOWN_COUNTRY, type GeoLookup } from './geo-lookup.js'
 import { verifyLink, type SigningKeys } from './signed-link.js'
 
@@ -126,7 +126,8 @@ export class ManifestAccessPolicy implements AccessPolicy {
     const acl = payload.acl
     const peer = parseAddress(request.remote)
     const trustedPeer = peer !== undefined && this.#trusted.has(peer)
-    const client = clientAddress(request.remote, request.headers['x-forwarded-for'], this.#trusted)
+    const believed = believedClient(peer, request.remote, request.headers['x-forwarded-for'], this.#trusted)
+    const client = believed.text
     if (acl === undefined) return { allow: true, client, vary: [] }
 
     const vary: string[] = []
@@ -138,7 +139,7 @@ export class ManifestAccessPolicy implements AccessPolicy {
     const deny = (rule: string, reason: string): Decision => ({ allow: false, client, vary, rule: `${prefix}.${rule}`, reason })
 
     if (acl.networks !== undefined) {
-      const a = parseAddress(client)
+      const a = believed.address
       const hit = (list: readonly Network[]): Network | undefined => (a === undefined ? undefined : list.find(n => inNetwork(a, n)))
       const denied = acl.networks.deny && hit(acl.networks.deny)
       if (denied) return deny('networks.deny', `client ${client} is in denied network ${denied.source}`)
@@ -146,7 +147,7 @@ export class ManifestAccessPolicy implements AccessPolicy {
     }
 
     if (acl.countries !== undefined) {
-      const country = this.#country(request.headers, trustedPeer, client)
+      const country = this.#country(request.headers, trustedPeer, believed.address ?? client)
       const r = listCheck(acl.countries, country)
       if (r !== undefined) return deny(`countries.${r}`, r === 'deny' ? `client country ${country} is denied` : `client country ${country} is not allowed`)
     }
@@ -173,7 +174,7 @@ export class ManifestAccessPolicy implements AccessPolicy {
   }
 
   /** #country is the client's country: the trusted edge's header, else the database, else '--'. */
-  #country(headers: IncomingHttpHeaders, trustedPeer: boolean, client: string): string {
+  #country(headers: IncomingHttpHeaders, trustedPeer: boolean, client: Address | string): string {
     if (trustedPeer && this.#countryHeader !== undefined) {
       const c = edgeCountry(headers[this.#countryHeader])
       if (c !== undefined) return c

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
-import { codeOf } from '../core/errors.js'
+import { LRUCache } from 'lru-cache'
+import { codeOf, CutoverError } from '../core/errors.js'
 import type { Clock } from '../core/clock.js'
+import { bytes } from '../content/bytes.js'
 import { concat } from '../content/concat.js'
 import { digestChecked } from '../content/digest-checked.js'
 import type { Content } from '../content/content.js'
@@ -11,11 +13,13 @@ import { formatHttpDate } from '../http/http-date.js'
 import { SNIFF_LEN } from '../http/sniff.js'
 import { blobKeys, routeRequest, type CompiledManifest, type Routed } from '../manifest/compile-manifest.js'
 import type { Payload } from '../manifest/manifest.js'
-import type { FileBlob, FileStore } from '../storage/file-store.js'
+import type { FileBlob, FileBlobInfo, FileStore } from '../storage/file-store.js'
+import { sameVersion } from '../storage/file-content.js'
 import type { AccessPolicy, Decision } from './access-policy.js'
 import { cleanPath } from './clean-path.js'
 import { revealState } from './reveal-state.js'
-import { pending, type Pending, type RequestFacts, type Resolution, type Resolver } from './resolver.js'
+import { DEFAULT_CACHE_BYTES, DEFAULT_SMALL_FILE_MAX } from './directory-resolver.js'
+import { pending, type Pending, type RequestFacts, type Resolution, type ResolutionLog, type Resolver } from './resolver.js'
 
 /** MissingBlobLogger is where a payload whose blob is missing is reported: an operator's problem, not the client's. */
 export interface MissingBlobLogger {
@@ -43,6 +47,14 @@ export interface ManifestResolverOptions {
   readonly contentTypes?: ContentTypeResolver | undefined
   /** Told about each live payload whose blob is missing. If unset, such requests are only counted. */
   readonly logger?: MissingBlobLogger | undefined
+  /**
+   * Payload contents up to this many bytes (all parts together) are kept in memory after the first
+   * request and revalidated with a stat of each blob per request, as directory mode's small files.
+   * If unset, defaults to DEFAULT_SMALL_FILE_MAX (1 MiB).
+   */
+  readonly smallFileMax?: number | undefined
+  /** Memory budget of the content cache in bytes. If unset, defaults to DEFAULT_CACHE_BYTES (64 MiB). */
+  readonly cacheBytes?: number | undefined
 }
 
 /** ManifestResolverStats are the counters of a {@link ManifestResolver}, for metrics and tests. */
@@ -56,6 +68,23 @@ export interface ManifestResolverStats {
   reloads: number
   /** Reloads that failed (an invalid or unreadable manifest): counted by whoever reloads, the old manifest kept. */
   reloadFailures: number
+  /** Entities answered from the content cache (after a stat of each blob showed it unchanged). */
+  hits: number
+  /** Entities built afresh (blobs opened, validators derived). */
+  misses: number
+}
+
+/**
+ * CachedContent is what the content cache keeps of one payload content (its blob keys, declared
+ * digests and declared type): the blob versions it was derived from, its validators and type, and
+ * for a small content its bytes, already checked against the declared digests. It stays valid
+ * while a stat of every blob shows the same version.
+ */
+interface CachedContent {
+  readonly infos: readonly FileBlobInfo[]
+  readonly meta: Omit<Entity, 'content' | 'headers'>
+  /** The whole content, when it is small; undefined for large ones (opened per request). */
+  readonly data?: ReturnType<typeof bytes> | undefined
 }
 
 /** PLACEHOLDER finds a `{name}` in a blob key template (see blobKey in manifest/compile-manifest.ts). */
@@ -90,7 +119,7 @@ export const NO_POLICY_RULE = 'no-policy'
  */
 export class ManifestResolver implements Resolver {
   readonly store: FileStore
-  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0 }
+  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0, hits: 0, misses: 0 }
   #manifest: CompiledManifest
   /** The first MANIFEST_TAG_HEX hex digits of the manifest's SHA-256, for the access log (set with the manifest). */
   #tag: string
@@ -100,7 +129,14 @@ export class ManifestResolver implements Resolver {
   #policy: AccessPolicy | undefined
   readonly #types: ContentTypeResolver
   readonly #logger: MissingBlobLogger | undefined
+  readonly #smallMax: number
+  /**
+   * The content cache, keyed by what a content's bytes, validators and type are derived from (see
+   * {@link contentKey}), not by payload: it survives reloads that leave a content alone.
+   */
+  readonly #cache: LRUCache<string, CachedContent>
 
+  /** Throws TypeError for a cacheBytes that is not a positive integer or a smallFileMax that is not a non-negative one. */
   constructor(o: ManifestResolverOptions) {
     this.#manifest = o.manifest
     this.#tag = o.manifest.hash.slice(0, MANIFEST_TAG_HEX)
@@ -109,6 +145,15 @@ export class ManifestResolver implements Resolver {
     this.#policy = o.policy
     this.#types = o.contentTypes ?? new ContentTypeResolver()
     this.#logger = o.logger
+    this.#smallMax = o.smallFileMax ?? DEFAULT_SMALL_FILE_MAX
+    if (!Number.isSafeInteger(this.#smallMax) || this.#smallMax < 0) throw new TypeError('smallFileMax must be a non-negative integer')
+    const cacheBytes = o.cacheBytes ?? DEFAULT_CACHE_BYTES
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) throw new TypeError('cacheBytes must be a positive integer')
+    this.#cache = new LRUCache<string, CachedContent>({
+      maxSize: cacheBytes,
+      // Entries without bytes still cost their metadata; count them so the entry count is bounded too.
+      sizeCalculation: (c, key) => (c.data?.size ?? 0) + 256 + key.length,
+    })
   }
 
   /** manifest is the manifest in use. */
@@ -175,23 +220,72 @@ export class ManifestResolver implements Resolver {
       vary = decision.vary
       client = decision.client
     }
-    return pending(this.#entity(routed, path, at, vary, m, client))
+    const keys = blobKeys(routed, path)
+    const log = { manifest: m, payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) }
+    const ckey = contentKey(payload, keys)
+    const hit = this.#cache.get(ckey)
+    if (hit !== undefined) {
+      if (hit.infos.every(info => this.store.unchanged(info))) {
+        this.stats.hits++
+        const headers = payloadHeaders(payload, at, vary, this.#fixed(payload))
+        // The hot path: a small content is answered from memory, without a promise.
+        if (hit.data !== undefined) return { kind: 'entity', entity: { ...hit.meta, content: hit.data, headers }, release: noop, log }
+        return pending(this.#openCached(hit, routed, keys, ckey, { at, vary, log, m }))
+      }
+      // Stale: a blob changed; built afresh below.
+      this.#cache.delete(ckey)
+    }
+    return pending(this.#entity(routed, keys, ckey, { at, vary, log, m }))
   }
 
-  /** #entity opens the payload's blobs and builds its entity; a missing blob is a logged 404. */
-  async #entity(routed: Routed, path: string, at: number, vary: readonly string[], m: string, client?: string): Promise<Resolution> {
-    const payload = routed.payload
-    const keys = blobKeys(routed, path)
+  /**
+   * #openCached opens the blobs of a cached large content at the versions it was derived from
+   * (sharing their descriptors), or builds it afresh when one changed since the stat.
+   */
+  async #openCached(hit: CachedContent, routed: Routed, keys: readonly string[], ckey: string, r: RequestContext): Promise<Resolution> {
     const blobs: FileBlob[] = []
-    const release = (): void => {
-      for (const b of blobs) b.content.close()
+    try {
+      for (const info of hit.infos) {
+        const blob = await this.#open(info.key, info.identity)
+        if (blob === undefined || !sameVersion(blob.content.identity, info.identity)) {
+          blob?.content.close()
+          closeAll(blobs)
+          this.#cache.delete(ckey)
+          return await this.#entity(routed, keys, ckey, r)
+        }
+        blobs.push(blob)
+      }
+    } catch (err) {
+      closeAll(blobs)
+      throw err
     }
+    const payload = routed.payload
+    const entity: Entity = { ...hit.meta, content: checkedContent(payload, blobs), headers: payloadHeaders(payload, r.at, r.vary, this.#fixed(payload)) }
+    return { kind: 'entity', entity, release: () => closeAll(blobs), log: r.log }
+  }
+
+  /**
+   * #entity opens the payload's blobs and builds its entity; a missing blob is a logged 404. What
+   * may be cached is: nothing unless every blob had settled (the store gave it a version) and its
+   * descriptor shows what the stat of its path showed (bytes read from a file that may be mid-write
+   * must never be remembered under its identity). A small content is read into memory, checked
+   * against its declared digests, and its descriptors closed; one whose bytes contradict a declared
+   * digest is never cached, and is served through the digest check, which fails it.
+   */
+  async #entity(routed: Routed, keys: readonly string[], ckey: string, r: RequestContext): Promise<Resolution> {
+    this.stats.misses++
+    const payload = routed.payload
+    const m = r.m
+    const blobs: FileBlob[] = []
+    const seen: FileBlobInfo['identity'][] = []
+    const release = (): void => closeAll(blobs)
     try {
       const c = payload.content
       const templates = c.kind === 'blob' ? [c.blob] : c.parts.map(p => p.blob)
       for (const [i, key] of keys.entries()) {
-        const blob = await this.#open(key)
-        if (blob === undefined) {
+        const entry = this.store.peek(key)
+        const blob = entry?.kind === 'file' ? await this.#open(key, entry.identity) : undefined
+        if (blob === undefined || entry?.kind !== 'file') {
           release()
           // A key built from the request ("{path}", "{version}") that names nothing is a path the
           // client made up: a plain miss, or any client could fill the error log. A fixed key that
@@ -202,47 +296,133 @@ export class ManifestResolver implements Resolver {
           return { kind: 'deny', reason: `blob ${key} is missing`, log: { manifest: m, payload: payload.name, decision: 'missing-blob' } }
         }
         blobs.push(blob)
+        seen.push(entry.identity)
       }
-      // Declared digests are checked on full reads (a part's on the full read of the whole).
-      const sums = c.kind === 'blob' ? [c.sha256] : c.parts.map(p => p.sha256)
-      const checked = blobs.map((b, i): Content => (sums[i] === undefined ? b.content : digestChecked(b.content, sums[i]!)))
-      const content: Content = checked.length === 1 ? checked[0]! : concat(checked)
+      const cacheable = blobs.every((b, i) => b.info.version !== undefined && sameVersion(b.content.identity, seen[i]!))
       const raw = blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
-      const contentType = payload.contentType ?? this.#types.byName(keys[0] ?? '') ?? this.#types.sniff(await readHead(raw))
-      const settling = blobs.some(b => b.info.version === undefined)
-      // The type is part of what a cache keeps under the tag: a manifest that changes it must change the tag.
-      const hash = createHash('sha256').update(`${contentType}\0`)
-      for (const b of blobs) hash.update(`${b.info.key}\0${b.info.version ?? `${b.info.identity.ino}:${b.info.mtimeNs}:${b.info.size}`}\0`)
-      const tag = `"${hash.digest('base64url').slice(0, 27)}"`
-      const newest = Math.max(...blobs.map(b => b.info.mtimeMs))
-      const lastModified = new Date(Math.floor(newest))
-      const entity: Entity = {
-        content,
-        etag: settling ? `W/${tag}` : tag,
-        lastModified,
-        ...(settling ? { lastModifiedWeak: true } : {}),
-        contentType,
-        headers: payloadHeaders(payload, at, vary, this.#fixed(payload)),
+      const headers = payloadHeaders(payload, r.at, r.vary, this.#fixed(payload))
+      if (raw.size <= this.#smallMax) {
+        const data = await readAll(raw)
+        release()
+        const meta = this.#meta(payload, keys, blobs, data.subarray(0, SNIFF_LEN))
+        // Each blob's bytes, checked against its declared digest once, here; cached only if they hold.
+        const sums = declaredDigests(payload)
+        const parts: Uint8Array[] = []
+        let off = 0
+        for (const b of blobs) {
+          parts.push(data.subarray(off, off + b.info.size))
+          off += b.info.size
+        }
+        const intact = parts.every((part, i) => sums[i] === undefined || createHash('sha256').update(part).digest('hex') === sums[i]!.toLowerCase())
+        const content = bytes(data)
+        if (cacheable && intact) this.#cache.set(ckey, { infos: blobs.map(b => b.info), meta, data: content })
+        // Bytes that contradict a declared digest go through the check, which fails the full read at its end.
+        const entity: Entity = { ...meta, content: intact ? content : withDigests(payload, parts.map(p => bytes(p))), headers }
+        return { kind: 'entity', entity, release: noop, log: r.log }
       }
-      return { kind: 'entity', entity, release, log: { manifest: m, payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) } }
+      const meta = this.#meta(payload, keys, blobs, await readHead(raw))
+      if (cacheable) this.#cache.set(ckey, { infos: blobs.map(b => b.info), meta })
+      return { kind: 'entity', entity: { ...meta, content: checkedContent(payload, blobs), headers }, release, log: r.log }
     } catch (err) {
       release()
       throw err
     }
   }
 
-  /** #open pins the current version of a blob, or undefined when the store has no file under that key. */
-  async #open(key: string): Promise<FileBlob | undefined> {
-    const entry = this.store.peek(key)
-    if (entry?.kind !== 'file') return undefined
+  /**
+   * #meta is a content's validators and type: the type declared, else by the first blob key's
+   * extension, else sniffed from `head` (its first bytes); a strong ETag derived from the type and
+   * every blob's key and version (weak while any blob is settling, RFC 9110 §8.8.2.2, with a weak
+   * date too); Last-Modified the newest blob's mtime.
+   */
+  #meta(payload: Payload, keys: readonly string[], blobs: readonly FileBlob[], head: Uint8Array): Omit<Entity, 'content' | 'headers'> {
+    const contentType = payload.contentType ?? this.#types.byName(keys[0] ?? '') ?? this.#types.sniff(head)
+    const settling = blobs.some(b => b.info.version === undefined)
+    // The type is part of what a cache keeps under the tag: a manifest that changes it must change the tag.
+    const hash = createHash('sha256').update(`${contentType}\0`)
+    for (const b of blobs) hash.update(`${b.info.key}\0${b.info.version ?? `${b.info.identity.ino}:${b.info.mtimeNs}:${b.info.size}`}\0`)
+    const tag = `"${hash.digest('base64url').slice(0, 27)}"`
+    const lastModified = new Date(Math.floor(Math.max(...blobs.map(b => b.info.mtimeMs))))
+    return {
+      etag: settling ? `W/${tag}` : tag,
+      lastModified,
+      // Formatted once per content version, not per response: cached entries carry it.
+      lastModifiedText: formatHttpDate(lastModified),
+      ...(settling ? { lastModifiedWeak: true } : {}),
+      contentType,
+    }
+  }
+
+  /**
+   * #open pins the current version of a blob, sharing a descriptor already open on the version
+   * `seen` (a stat's), or undefined when the store has no file under that key.
+   */
+  async #open(key: string, seen: FileBlobInfo['identity']): Promise<FileBlob | undefined> {
     try {
       // A payload is downloaded by many clients at once: its descriptor is worth sharing.
-      return await this.store.open(key, { seen: entry.identity, share: true })
+      return await this.store.open(key, { seen, share: true })
     } catch (err) {
       if (codeOf(err) === 'ERR_NOT_FOUND') return undefined
       throw err
     }
   }
+}
+
+/** RequestContext is what the entity of one request carries besides its content: time, Vary, log record. */
+interface RequestContext {
+  readonly at: number
+  readonly vary: readonly string[]
+  readonly log: ResolutionLog
+  readonly m: string
+}
+
+const noop = (): void => undefined
+
+/** closeAll gives back the descriptors of opened blobs. */
+function closeAll(blobs: readonly FileBlob[]): void {
+  for (const b of blobs) b.content.close()
+}
+
+/**
+ * contentKey names what a payload's content is derived from: its declared type, its declared
+ * digests and its blob keys (built from the request where templated). Two payloads, or two
+ * manifests, that agree on all three share cache entries.
+ */
+function contentKey(payload: Payload, keys: readonly string[]): string {
+  return `${payload.contentType ?? ''}\0${declaredDigests(payload).join(',')}\0${keys.join('\0')}`
+}
+
+/** declaredDigests is the declared sha256 of each blob of a payload's content, in order (undefined where none). */
+function declaredDigests(payload: Payload): ReadonlyArray<string | undefined> {
+  const c = payload.content
+  return c.kind === 'blob' ? [c.sha256] : c.parts.map(p => p.sha256)
+}
+
+/**
+ * withDigests joins the contents of a payload's blobs in order, each with a declared sha256
+ * wrapped in {@link digestChecked}, so a full read checks it (a part's on the full read of the whole).
+ */
+function withDigests(payload: Payload, contents: readonly Content[]): Content {
+  const sums = declaredDigests(payload)
+  const checked = contents.map((c, i): Content => (sums[i] === undefined ? c : digestChecked(c, sums[i]!)))
+  return checked.length === 1 ? checked[0]! : concat(checked)
+}
+
+/** checkedContent is {@link withDigests} of opened blobs. */
+function checkedContent(payload: Payload, blobs: readonly FileBlob[]): Content {
+  return withDigests(payload, blobs.map(b => b.content))
+}
+
+/** readAll reads a whole (small) content into one buffer; a blob that came up short changed while read. */
+async function readAll(content: Content): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(content.size)
+  let got = 0
+  while (got < buf.length) {
+    const n = await content.readAt(buf.subarray(got), got)
+    if (n === 0) throw new CutoverError('ERR_BLOB_CHANGED', 'blob changed while it was read')
+    got += n
+  }
+  return buf
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { Metrics } from '../telemetry/metrics.js'
-import type { DirectoryResolverStats } from '../payload/directory-resolver.js'
 import type { ManifestResolver } from '../payload/manifest-resolver.js'
 import type { DownloadServer } from './server.js'
 
@@ -10,7 +9,7 @@ import type { DownloadServer } from './server.js'
  * missing blobs in manifest mode), so the metrics and the summary printed at shutdown are the same
  * numbers.
  */
-export function serveMetrics(m: Metrics, server: DownloadServer, cache?: DirectoryResolverStats, manifest?: ManifestResolver): void {
+export function serveMetrics(m: Metrics, server: DownloadServer, cache?: { readonly hits: number; readonly misses: number }, manifest?: ManifestResolver): void {
   const s = server.stats
   const b = server.budget
   m.labelledCounter('cutover_serve_requests_total', 'Closed responses, by status code (0: closed before an answer was chosen).', 'code', () => s.statuses)
@@ -23,8 +22,8 @@ export function serveMetrics(m: Metrics, server: DownloadServer, cache?: Directo
   m.gauge('cutover_serve_buffer_waiting', 'Downloads waiting for a read buffer now.', () => b.stats.waiting)
   m.counter('cutover_serve_buffer_waited_total', 'Read-buffer leases that had to wait for one to be free.', () => b.stats.waited)
   if (cache) {
-    m.counter('cutover_serve_cache_hits_total', 'Requests answered from the cache of their path (after a stat showed the file unchanged).', () => cache.hits)
-    m.counter('cutover_serve_cache_misses_total', 'Requests whose path was looked up afresh.', () => cache.misses)
+    m.counter('cutover_serve_cache_hits_total', 'Requests answered from the cache (after a stat showed each file unchanged): small contents from memory, large ones by their cached validators.', () => cache.hits)
+    m.counter('cutover_serve_cache_misses_total', 'Requests whose file or payload content was looked up afresh.', () => cache.misses)
   }
   if (manifest) {
     const st = manifest.stats

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
-import { utimesSync, writeFileSync } from 'node:fs'
+import { renameSync, utimesSync, writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { compileManifest, type CompiledManifest } from '../../src/manifest/compile-manifest.js'
@@ -95,11 +95,11 @@ function blobs(t: Test): string {
 /** serveWith starts a DownloadServer over a ManifestResolver and closes it at teardown. */
 async function serveWith(
   t: Test,
-  o: { policy?: AccessPolicy; errors?: object[]; pieceSize?: number },
+  o: { policy?: AccessPolicy; errors?: object[]; pieceSize?: number; smallFileMax?: number; settleMs?: number },
 ): Promise<{ url: string; clock: ManualClock; resolver: ManifestResolver }> {
   const clock = new ManualClock(T0)
   // The store's settle rule uses real file times: a clock ten seconds ahead trusts the fixture files.
-  const store = new FileStore({ root: blobs(t), settleMs: 0, clock: clockWith(() => Date.now() + 10_000) })
+  const store = new FileStore({ root: blobs(t), settleMs: o.settleMs ?? 0, clock: clockWith(() => Date.now() + 10_000) })
   const errors = o.errors
   const resolver = new ManifestResolver({
     manifest: compiled(MANIFEST),
@@ -107,6 +107,7 @@ async function serveWith(
     clock,
     policy: o.policy,
     logger: errors ? { error: obj => void errors.push(obj) } : undefined,
+    smallFileMax: o.smallFileMax,
   })
   const server = new DownloadServer({ resolver, logger: pino({ level: 'silent' }), pieceSize: o.pieceSize })
   const addr = await server.listen(0, '127.0.0.1')
@@ -363,7 +364,8 @@ t.test('a declared sha256 the bytes contradict: a full read never completes, ran
   const good = await get(one.url, 'GET', '/dl/latest.zip')
   t.equal(good.body.toString(), A, 'a blob that matches its digest is served whole')
 
-  const pieces = await serveWith(t, { policy: usersPolicy, pieceSize: 8 })
+  // Read from the store in pieces (not kept in memory): the header goes out before the last piece is checked.
+  const pieces = await serveWith(t, { policy: usersPolicy, pieceSize: 8, smallFileMax: 0 })
   const raw = await rawGet(pieces.url, '/liar.bin')
   t.match(raw, /^HTTP\/1\.1 200 OK\r\n/, 'several pieces: the header went out')
   const body = raw.slice(raw.indexOf('\r\n\r\n') + 4)
@@ -371,6 +373,15 @@ t.test('a declared sha256 the bytes contradict: a full read never completes, ran
   t.equal(body, A.slice(0, body.length), 'with only bytes of the blob')
   const fine = await rawGet(pieces.url, '/dl/latest.zip')
   t.ok(fine.endsWith(A), 'the matching blob arrives whole in pieces')
+
+  // Kept in memory and sent in pieces: the bytes were checked when read, and they are never cached.
+  const memory = await serveWith(t, { policy: usersPolicy, pieceSize: 8 })
+  for (const round of [1, 2]) {
+    const again = await rawGet(memory.url, '/liar.bin')
+    const head = again.indexOf('\r\n\r\n')
+    t.ok(head < 0 || again.length - head - 4 < A.length, `in memory, request ${round}: no complete body (${again.length} bytes received)`)
+  }
+  t.equal(memory.resolver.stats.hits, 0, 'a content that contradicts its digest is never answered from the cache')
 })
 
 t.test('validators: the ETag holds while the blobs do and changes with them; Last-Modified is the newest part', async t => {
@@ -388,4 +399,95 @@ t.test('validators: the ETag holds while the blobs do and changes with them; Las
   t.equal(changed.status, 200, 'a part rewritten (same size, same mtime): the old tag no longer validates')
   t.equal(changed.body.toString(), `${P1}NEW-BYTES!`)
   t.not(header(changed, 'etag'), header(first, 'etag'))
+})
+
+t.test('the content cache: hits while every blob holds, rebuilt when one changes, never for bytes that may be mid-write', async t => {
+  interface Row {
+    readonly name: string
+    readonly opts: { smallFileMax?: number; settleMs?: number }
+    /** Requests in order, with the body and the running hit count expected after each. */
+    readonly steps: ReadonlyArray<{ path: string; body: string; hits: number; before?: (root: string, r: ManifestResolver) => void }>
+  }
+  const rows: Row[] = [
+    {
+      name: 'a small blob: the second request is a hit',
+      opts: {},
+      steps: [
+        { path: '/dl/latest.zip', body: A, hits: 0 },
+        { path: '/dl/latest.zip', body: A, hits: 1 },
+      ],
+    },
+    {
+      name: 'parts: one rewritten in place (same size and mtime) is seen by its ctime',
+      opts: {},
+      steps: [
+        { path: '/joined.bin', body: P1 + P2, hits: 0 },
+        { path: '/joined.bin', body: P1 + P2, hits: 1 },
+        {
+          path: '/joined.bin',
+          body: `${P1}body-bytes`,
+          hits: 1,
+          before: root => {
+            const st = new Date('2026-03-01T12:00:00Z')
+            utimesSync(`${root}/p2.bin`, st, st)
+            writeFileSync(`${root}/p2.bin`, 'body-bytes')
+            utimesSync(`${root}/p2.bin`, st, st)
+          },
+        },
+        { path: '/joined.bin', body: `${P1}body-bytes`, hits: 2 },
+      ],
+    },
+    {
+      name: 'a large blob: its validators are cached, its bytes read per request, a replaced file seen',
+      opts: { smallFileMax: 4 },
+      steps: [
+        { path: '/dl/latest.zip', body: A, hits: 0 },
+        { path: '/dl/latest.zip', body: A, hits: 1 },
+        {
+          path: '/quiet.txt',
+          body: 'other text',
+          hits: 1,
+          before: root => {
+            writeFileSync(`${root}/t.new`, 'other text')
+            renameSync(`${root}/t.new`, `${root}/t.txt`)
+          },
+        },
+      ],
+    },
+    {
+      name: 'one blob under two payloads with other declared types: two entries',
+      opts: {},
+      steps: [
+        { path: '/dl/latest.zip', body: A, hits: 0 },
+        { path: '/liar.bin', body: '', hits: 0 },
+        { path: '/dl/latest.zip', body: A, hits: 1 },
+      ],
+    },
+    {
+      name: 'a reload that keeps a content keeps its entry',
+      opts: {},
+      steps: [
+        { path: '/dl/latest.zip', body: A, hits: 0 },
+        { path: '/dl/latest.zip', body: A, hits: 1, before: (_root, r) => r.replace(compiled(MANIFEST.replace('X-Release: "2026.12"', 'X-Release: "2027.01"'))) },
+      ],
+    },
+    {
+      name: 'a settling blob (changed within the settle time) is never cached',
+      opts: { settleMs: 3_600_000 },
+      steps: [
+        { path: '/dl/latest.zip', body: A, hits: 0 },
+        { path: '/dl/latest.zip', body: A, hits: 0 },
+      ],
+    },
+  ]
+  for (const row of rows) {
+    const { url, resolver } = await serveWith(t, { policy: usersPolicy, ...row.opts })
+    for (const [i, step] of row.steps.entries()) {
+      step.before?.(resolver.store.root, resolver)
+      const res = await get(url, 'GET', step.path)
+      if (step.body !== '') t.equal(res.body.toString(), step.body, `${row.name}: request ${i + 1} gets the current bytes`)
+      else t.equal(res.status, 500, `${row.name}: request ${i + 1} is the other payload's (its digest check fails)`)
+      t.equal(resolver.stats.hits, step.hits, `${row.name}: ${step.hits} hits after request ${i + 1}`)
+    }
+  }
 })
