@@ -116,7 +116,7 @@ t.test('the full example loads to the resolved manifest, defaults applied', asyn
         content: { kind: 'blob', blob: '{path}' },
         contentType: 'application/octet-stream',
         expiredStatus: 404,
-        acl: { signed: false }, // acl: {} replaces the default acl as a whole
+        // acl: {} replaces the default acl as a whole, and an acl without rules is none (not private)
         headers: defaultHeaders,
         cache: { kind: 'no-store' },
       },
