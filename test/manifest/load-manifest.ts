@@ -134,6 +134,22 @@ t.test('a minimal manifest gets the defaults of the format', async t => {
   })
 })
 
+t.test('an acl without rules is no acl; one rule keeps it', async t => {
+  const defaults = 'defaults: { acl: { users: { allow: [a] } } }\n'
+  const cases: Array<[string, string, boolean]> = [
+    ['acl: {} lifts the default', `${defaults}payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: {} }\n`, false],
+    ['signed: false alone is no rule', `${defaults}payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: { signed: false } }\n`, false],
+    ['a default acl: {} is none', 'defaults: { acl: {} }\npayloads:\n  - { name: a, paths: [/a], content: { blob: a } }\n', false],
+    ['signed: true is a rule', `payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: { signed: true } }\n`, true],
+    ['an empty allow list is a rule (refuses everyone)', `payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: { users: { allow: [] } } }\n`, true],
+    ['the default applies', `${defaults}payloads:\n  - { name: a, paths: [/a], content: { blob: a } }\n`, true],
+  ]
+  for (const [what, text, hasAcl] of cases) {
+    const r = loadManifest(`version: 1\n${text}`, 'acl.yaml', { loader })
+    t.equal(r.ok ? 'acl' in r.manifest.payloads[0]! : problemsOf(r), hasAcl, what)
+  }
+})
+
 t.test('loadManifest without a loader finds the schema from dist/', async t => {
   t.ok(manifestSchemaUrl().pathname.endsWith('/schema/manifest.schema.json'), `schema at ${manifestSchemaUrl().pathname}`)
   const r = loadManifest(EXAMPLE, 'example.yaml')
