@@ -635,11 +635,18 @@ function buildAllowDeny<T, U>(r: RawAllowDeny<T> | undefined, f: (t: T) => U): A
   return { ...(r.allow === undefined ? {} : { allow: r.allow.map(f) }), ...(r.deny === undefined ? {} : { deny: r.deny.map(f) }) }
 }
 
-function buildAcl(r: RawAcl): Acl {
+/**
+ * buildAcl resolves an acl, or returns undefined when it has no rule (`acl: {}`, which lifts the
+ * default's, or only `signed: false`): an acl without rules is no acl, so the payload is served as
+ * one without (no `Cache-Control: private`, no client in the access log), as `manifest resolve`
+ * already described it.
+ */
+function buildAcl(r: RawAcl): Acl | undefined {
   const networks = buildAllowDeny(r.networks, s => parseNetwork(s) as Network)
   const countries = buildAllowDeny(r.countries, s => s)
   const users = buildAllowDeny(r.users, s => s)
   const userTypes = buildAllowDeny(r.user_types, s => s)
+  if (networks === undefined && countries === undefined && users === undefined && userTypes === undefined && r.signed !== true) return undefined
   return {
     ...(networks === undefined ? {} : { networks }),
     ...(countries === undefined ? {} : { countries }),

@@ -30,7 +30,10 @@ export interface Payload {
   readonly expires?: number
   /** expiredStatus is the status of a request after expires: the payload's, else the default's, else 404. */
   readonly expiredStatus: 404 | 410
-  /** acl is the access control (the payload's as a whole, else the default's); if unset, everyone may download. */
+  /**
+   * acl is the access control (the payload's as a whole, else the default's), with at least one rule;
+   * if unset (none, or an acl without rules such as `acl: {}`), everyone may download.
+   */
   readonly acl?: Acl
   /**
    * headers are the custom response header fields: the defaults' merged with the payload's, compared

@@ -116,7 +116,7 @@ t.test('the full example loads to the resolved manifest, defaults applied', asyn
         content: { kind: 'blob', blob: '{path}' },
         contentType: 'application/octet-stream',
         expiredStatus: 404,
-        acl: { signed: false }, // acl: {} replaces the default acl as a whole
+        // acl: {} replaces the default acl as a whole, and an acl without rules is none (not private)
         headers: defaultHeaders,
         cache: { kind: 'no-store' },
       },
@@ -132,6 +132,22 @@ t.test('a minimal manifest gets the defaults of the format', async t => {
     version: 1,
     payloads: [{ name: 'a', paths: ['/a'], content: { kind: 'blob', blob: 'a' }, expiredStatus: 404, headers: [] }],
   })
+})
+
+t.test('an acl without rules is no acl; one rule keeps it', async t => {
+  const defaults = 'defaults: { acl: { users: { allow: [a] } } }\n'
+  const cases: Array<[string, string, boolean]> = [
+    ['acl: {} lifts the default', `${defaults}payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: {} }\n`, false],
+    ['signed: false alone is no rule', `${defaults}payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: { signed: false } }\n`, false],
+    ['a default acl: {} is none', 'defaults: { acl: {} }\npayloads:\n  - { name: a, paths: [/a], content: { blob: a } }\n', false],
+    ['signed: true is a rule', `payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: { signed: true } }\n`, true],
+    ['an empty allow list is a rule (refuses everyone)', `payloads:\n  - { name: a, paths: [/a], content: { blob: a }, acl: { users: { allow: [] } } }\n`, true],
+    ['the default applies', `${defaults}payloads:\n  - { name: a, paths: [/a], content: { blob: a } }\n`, true],
+  ]
+  for (const [what, text, hasAcl] of cases) {
+    const r = loadManifest(`version: 1\n${text}`, 'acl.yaml', { loader })
+    t.equal(r.ok ? 'acl' in r.manifest.payloads[0]! : problemsOf(r), hasAcl, what)
+  }
 })
 
 t.test('loadManifest without a loader finds the schema from dist/', async t => {
