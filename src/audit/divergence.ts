@@ -100,6 +100,11 @@ export const DIVERGENCE_KINDS: readonly DivergenceKind[] = [
  */
 export interface Comparison {
   readonly request: ExchangeRequest
+  /**
+   * The manifest payload that answered the request in the replayed log (`replay` of cutover JSONL
+   * written by `serve --manifest`): reports group by it. Absent when the log does not say.
+   */
+  readonly payload?: string
   /** When the comparison finished, ISO 8601. */
   readonly time: string
   readonly status: { readonly control?: number; readonly candidate?: number }

@@ -18,6 +18,8 @@ import { replayProgress } from '../report/replay-progress.js'
 import { plural } from '../report/plural.js'
 import { printable } from '../report/shell-quote.js'
 import { systemClock } from '../core/clock.js'
+import { PayloadGroups, payloadLines } from '../report/payload-groups.js'
+import { DEFAULT_TOP } from '../report/summary.js'
 
 interface ReplayFlags {
   old: string
@@ -29,6 +31,7 @@ interface ReplayFlags {
   speed: number | 'asap'
   rangeProbes: number
   filter: string[]
+  payload: string[]
   limit?: number
   rules?: string
   out?: string
@@ -88,6 +91,22 @@ export function parseFilters(values: readonly string[]): ReplayFilter {
   return { ...(methods ? { methods } : {}), ...(path ? { path } : {}), ...(statuses ? { statuses } : {}) }
 }
 
+/** PAYLOAD_NAME is what a manifest payload may be named (schema/manifest.schema.json): a --payload value that is not cannot match. */
+const PAYLOAD_NAME = /^[A-Za-z0-9._-]{1,128}$/
+
+/**
+ * collectPayloads is the argument parser of --payload: it adds the names of one value (a name or a
+ * comma-separated list) to those of the previous --payload flags. A name no payload can have is a
+ * usage error, not a filter that silently keeps nothing.
+ */
+export function collectPayloads(value: string, previous: readonly string[]): string[] {
+  const names = value.split(',').map(n => n.trim())
+  for (const n of names) {
+    if (!PAYLOAD_NAME.test(n)) throw new InvalidArgumentError(`"${n}" is not a payload name (1 to 128 of A-Z a-z 0-9 . _ -)`)
+  }
+  return [...previous, ...names]
+}
+
 /**
  * countLines counts the non-blank lines of plain files (for the progress total: the reader skips
  * blank lines), a last line without a newline included, or returns undefined for files it cannot
@@ -125,7 +144,8 @@ export function register(program: Command): void {
       [
         'Replay the requests of captured access logs (nginx/Apache combined or common, cutover JSONL, HAR 1.2, GoReplay .gor; gzip accepted) against --old and --new and compare every answer as the mirror does. Bad log lines are reported with file:line and why, counted, and never stop the replay.',
         '--range-probes N adds, for each distinct path that answers 200 to a GET, up to N requests chosen to hit range edge cases (first byte, last byte, suffix, open-ended, a slice across a 2 MiB chunk boundary, a random slice, two ranges, If-Range with the ETag and with a stale date); each single-range slice from new is also checked against old\'s full body at the same offsets.',
-        'Exit status: 0 no divergence, 1 divergences, 2 usage or input error, 3 fewer comparisons than --min-compared (default 1: nothing compared, as with an empty log, every line bad or a filter that kept nothing), so a gate never passes on nothing. Ctrl-C stops reading, lets the exchanges in flight finish, and still writes the summary and --out.',
+        'Records of cutover JSONL logs written by `serve --manifest` name the payload that answered them: every comparison (and each --out line) carries it as "payload", the summary groups the comparisons by payload (compared, divergent, top divergence kinds; records without one as "(no payload)"), and --payload keeps only the records of the payloads named.',
+        'Exit status: 0 no divergence, 1 divergences, 2 usage or input error, 3 fewer comparisons than --min-compared (default 1: nothing compared, as with an empty log, every line bad or a filter or --payload that kept nothing), so a gate never passes on nothing. Ctrl-C stops reading, lets the exchanges in flight finish, and still writes the summary and --out.',
       ].join('\n\n'),
     )
     .argument('<file...>', 'access logs to replay')
@@ -138,6 +158,12 @@ export function register(program: Command): void {
     .addOption(new Option('--speed <factor|asap>', "keep the log's pacing scaled by this factor, or asap").default('asap' as const).argParser(parseSpeed))
     .addOption(new Option('--range-probes <n>', 'range probes per distinct successful GET path').default(0).argParser(parseCount(0)))
     .option('--filter <field=values>', 'keep records matching method=GET,HEAD | path=REGEX | status=2xx,304 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--payload <names>',
+      "keep records answered by these manifest payloads (cutover JSONL of serve --manifest, field \"payload\"); a name or a comma list, repeatable",
+      collectPayloads,
+      [] as string[],
+    )
     .option('--limit <n>', 'replay at most n records', parseCount(1))
     .option('--include-shadows', "also replay records of a mirror's shadow traffic (cutover JSONL with \"shadow\": true), skipped by default")
     .option('--rules <file>', 'comparison rules (YAML or JSON)')
@@ -151,7 +177,8 @@ export function register(program: Command): void {
       'after',
       '\nExamples:\n' +
         '  cutover replay /var/log/nginx/access.log.1 --old http://old:80 --new http://new:8080 --range-probes 8\n' +
-        "  cutover replay traffic.jsonl.gz --old http://old --new http://new --filter method=GET --filter status=2xx --out div.jsonl --rules rules.yaml",
+        "  cutover replay traffic.jsonl.gz --old http://old --new http://new --filter method=GET --filter status=2xx --out div.jsonl --rules rules.yaml\n" +
+        '  cutover replay access.jsonl --old http://old --new http://new --payload sdk-tools,docs --out div.jsonl',
     )
     .action(async (files: string[], flags: ReplayFlags) => {
       process.exitCode = await runReplayCommand(files, flags)
@@ -159,7 +186,8 @@ export function register(program: Command): void {
 }
 
 async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number> {
-  const filter = parseFilters(f.filter)
+  const payloads = new Set(f.payload)
+  const filter: ReplayFilter = { ...parseFilters(f.filter), ...(payloads.size > 0 ? { payloads } : {}) }
   const rules = loadRules(f.rules)
   for (const file of files) {
     try {
@@ -194,6 +222,8 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
   const started = clock.monotonic()
   const reader = readRecords(files, { format: f.format, maxLineBytes: f.maxLineBytes })
   const live = new ReplayStats()
+  // Every comparison, clean ones too, so that a payload's row counts all its requests.
+  const groups = new PayloadGroups()
   const progress = (final = false): string =>
     replayProgress({ stats: live, skipped: reader.summary.skipped, lines, limit: f.limit, elapsedMs: clock.monotonic() - started, final })
   // The progress line only on a terminal; otherwise a plain line every 10 s.
@@ -227,6 +257,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       signal: ac.signal,
       stats: live,
       onComparison: c => {
+        groups.add(c)
         if (out && (c.divergences.length > 0 || c.ignored.length > 0 || c.noise.length > 0)) out.write(c)
       },
       onBad: b => {
@@ -250,6 +281,7 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
     offReopen()
   }
   const secs = (clock.monotonic() - started) / 1000
+  const byPayload = groups.table(DEFAULT_TOP)
   const kinds = Object.entries(stats.divergentByKind)
     .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
     .map(([k, n]) => `${k} ${n}`)
@@ -261,7 +293,9 @@ async function runReplayCommand(files: string[], f: ReplayFlags): Promise<number
       `  divergent comparisons by kind: ${kinds.length ? kinds.join(', ') : 'none'}\n` +
       (stats.shadows > 0
         ? `  shadow records skipped ${stats.shadows} (a mirror's copies of requests in the old server's log; --include-shadows replays them)\n`
-        : ''),
+        : '') +
+      // Only a log that names payloads (serve --manifest's) has anything to group by.
+      (byPayload.named > 0 ? `  by payload:\n${payloadLines(byPayload, { indent: '    ' }).join('\n')}\n` : ''),
   )
   for (const file of reader.summary.files) {
     // nginx's default combined format has no Range field: a 206 line then replays as a full GET,

@@ -27,6 +27,7 @@ export function register(program: Command): void {
         'Read the comparisons that `mirror --out` or `replay --out` wrote (one JSON per line; .gz files ' +
           'are decompressed) and print a summary: counts by kind, top paths, top differing headers, ' +
           'latency of old and new, and a few examples of each kind with a ready-to-run `cutover compare` command.',
+        'When records name the payload that answered them (`replay` of a `serve --manifest` access log), the summary and the HTML report also group them by payload: compared, divergent and the top divergence kinds per payload (at most --top payloads), the records that name none as "(no payload)".',
         'With --html, also write a self-contained HTML report with charts (it loads nothing from the network).',
         'Lines that are not comparisons are counted and listed with file:line, never fatal; so is the broken end of a gzip file (cut short or followed by junk), after every line before it.',
         'Exit status: 0 report printed, 2 usage or input error (such as a missing file).',
@@ -37,7 +38,7 @@ export function register(program: Command): void {
     .option('--old <url>', 'the old server, for the compare commands (default: "$OLD")', parseUrl)
     .option('--new <url>', 'the new server, for the compare commands (default: "$NEW")', parseUrl)
     .addOption(
-      new Option('--top <n>', 'how many paths, headers and rules to list')
+      new Option('--top <n>', 'how many paths, headers, rules and payloads to list')
         .default(DEFAULT_TOP)
         .argParser(parseCount(1)),
     )

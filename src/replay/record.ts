@@ -18,6 +18,11 @@ export interface ReplayRecord {
   readonly status?: number
   /** True when the log marks the request as `cutover mirror`'s shadow traffic (cutover's JSONL `shadow`). */
   readonly shadow?: boolean
+  /**
+   * The manifest payload that answered the logged request (cutover's JSONL `payload`, written by
+   * `serve --manifest`). Absent for other formats, directory mode and requests no payload matched.
+   */
+  readonly payload?: string
 }
 
 /** BadLine is a log line that could not be read: counted and reported, never silently dropped. */

@@ -18,6 +18,11 @@ export interface ReplayFilter {
   readonly path?: RegExp
   /** Original statuses kept, e.g. 200, 206, 304 (a record without a status passes). */
   readonly statuses?: (status: number) => boolean
+  /**
+   * Payload names kept (a record's `payload`, from `serve --manifest`'s JSONL log): a record that
+   * names no payload, or another one, is filtered out.
+   */
+  readonly payloads?: ReadonlySet<string>
 }
 
 /** ReplayOptions configures {@link runReplay}. Fields say their defaults. */
@@ -138,7 +143,8 @@ function controlFacts(c: Observed): { status?: number; size?: number; etag?: str
  * `rate`), sent to both with `concurrency` exchanges in flight, validators translated between the
  * servers' ETags, and compared by the audit engine; each distinct path that answers 200 to a GET
  * then gets `probes` range probes, whose single-range slices are also verified against old's full
- * body. Bad log lines are passed to `onBad` and counted, never dropped. It resolves with the stats
+ * body. Every comparison, a probe's too, names the payload its record was answered by
+ * (`Comparison.payload`) when the log says. Bad log lines are passed to `onBad` and counted, never dropped. It resolves with the stats
  * once every exchange has finished; `signal` stops reading early.
  */
 export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptions): Promise<ReplayStats> {
@@ -155,9 +161,13 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
   let firstTime: number | undefined
   let paced = 0
 
-  const record = (c: Comparison): void => {
-    stats.count(c)
-    o.onComparison(c)
+  /** record counts and reports a comparison, naming the payload its log record was answered by. */
+  const record = (c: Comparison, payload: string | undefined): void => {
+    // `payload` right after `request` in the record, so that a reader of the JSONL sees it early.
+    const { request, ...rest } = c
+    const named = payload === undefined ? c : { request, payload, ...rest }
+    stats.count(named)
+    o.onComparison(named)
   }
 
   /** pace waits until this send is due: the log's own timing scaled, and the rate cap. */
@@ -180,6 +190,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
    */
   const exchange = async (
     req: ExchangeRequest,
+    payload: string | undefined,
     verify?: { readonly start: number; readonly end: number },
   ): Promise<{ status?: number; size?: number; etag?: string }> => {
     let seen: { status?: number; size?: number; etag?: string } = {}
@@ -211,7 +222,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     )
     const slip = await verified
     if (verify) stats.probesVerified++
-    record(slip.length > 0 ? { ...cmp, divergences: [...cmp.divergences, ...slip] } : cmp)
+    record(slip.length > 0 ? { ...cmp, divergences: [...cmp.divergences, ...slip] } : cmp, payload)
     return seen
   }
 
@@ -225,7 +236,8 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
       const verify = p.verify && p.verify.end < (o.verifyMaxBytes ?? 256 * 1024 * 1024) ? p.verify : undefined
       if (p.verify && !verify) stats.probesUnverified++
       await slots.run(async () => {
-        await exchange(req, verify)
+        // A probe asks for the same path as its record: the same payload answers it.
+        await exchange(req, base.payload, verify)
         stats.probesSettled++
       })
     }
@@ -250,7 +262,8 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     if (
       (f?.methods && !f.methods.has(r.method)) ||
       (f?.path && !f.path.test(r.path)) ||
-      (f?.statuses && r.status !== undefined && !f.statuses(r.status))
+      (f?.statuses && r.status !== undefined && !f.statuses(r.status)) ||
+      (f?.payloads && (r.payload === undefined || !f.payloads.has(r.payload)))
     ) {
       stats.filtered++
       continue
@@ -261,7 +274,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
     stats.sent++
     const req: ExchangeRequest = { id: `${r.file}:${r.line}`, method: r.method, path: r.path, headers: { ...r.headers } }
     await slots.run(async () => {
-      const seen = await exchange(req)
+      const seen = await exchange(req, r.payload)
       // A path that answers 200 to a GET gets its probes once, after this first full answer.
       if ((o.probes ?? 0) > 0 && r.method === 'GET' && seen.status === 200 && seen.size !== undefined && !probed.has(r.path)) {
         probed.add(r.path)

@@ -4,6 +4,7 @@ import { markup, raw, type Html } from './markup.js'
 import { describeDivergence } from './render-comparison.js'
 import { DIVERGENCE_KINDS } from '../audit/divergence.js'
 import { compareCommand, type LatencyStats, type Summary } from './summary.js'
+import { NO_PAYLOAD, topKinds } from './payload-groups.js'
 
 /** ReportMeta is what {@link renderHtml} says about the report besides the summary. */
 export interface ReportMeta {
@@ -280,6 +281,28 @@ function kindsTable(s: Summary): Html {
 <tbody>${rows}</tbody></table>`
 }
 
+/**
+ * payloadsSection is the table of comparisons per payload (compared, divergent, the top divergence
+ * kinds), or nothing when no comparison names a payload: a directory-mode log has none to show.
+ */
+function payloadsSection(s: Summary): Html {
+  const p = s.payloads
+  if (p.named === 0) return markup``
+  const rows = p.rows.map(r => {
+    const kinds = topKinds(r.kinds).map(
+      ([k, n]) =>
+        markup`<span class="kind"><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${KIND_COLORS[k]}"/></svg> ${k} ${fmt(n)}</span> `,
+    )
+    const name = r.payload === undefined ? markup`<em>${NO_PAYLOAD}</em>` : markup`<code>${r.payload}</code>`
+    return markup`<tr data-testid="payload-row" data-payload="${r.payload ?? ''}"><th scope="row">${name}</th><td data-testid="payload-compared">${fmt(r.compared)}${r.error > 0 ? ` ±${fmt(r.error)}` : ''}</td><td data-testid="payload-divergent">${fmt(r.divergent)}</td><td class="desc" data-testid="payload-kinds">${kinds}</td></tr>`
+  })
+  const shown = p.rows.filter(r => r.payload !== undefined).length
+  const more = p.tracked - shown
+  return markup`<section id="payloads"><h2>By payload <span class="count" data-testid="payloads-named">${fmt(p.named)}</span></h2>
+<table class="num payloads" data-testid="payloads-table"><thead><tr><th>payload</th><th>compared</th><th>divergent</th><th class="kinds">top divergence kinds (requests)</th></tr></thead>
+<tbody>${rows}</tbody></table>${more > 0 ? markup`<p class="note">${fmt(more)} more ${more === 1 ? 'payload' : 'payloads'} not listed${p.exact ? '' : ' (counts estimated: ± is the bound)'}.</p>` : ''}</section>`
+}
+
 function headersTable(s: Summary): Html {
   if (s.headers.length === 0) return markup`<p class="empty">No header divergences.</p>`
   const rows = s.headers.map(h => {
@@ -369,6 +392,8 @@ table.num td.bar { text-align: left; width: 220px; }
 table.kinds, table.latency { width: auto; min-width: 560px; }
 table.num thead th { text-align: right; }
 table.num thead th:first-child { text-align: left; }
+table.payloads td.desc, table.payloads th.kinds { text-align: left; white-space: normal; }
+table.payloads .kind { white-space: nowrap; margin-right: 8px; }
 tr.zero { color: #a0a7b4; }
 td.desc { overflow-wrap: anywhere; }
 figure { margin: 8px 0 20px; }
@@ -426,7 +451,8 @@ const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').dig
 
 /**
  * renderHtml renders a {@link Summary} as one self-contained HTML page: totals, counts by kind,
- * inline SVG charts (divergences by kind over time, by path, latency of old and new), the top
+ * the comparisons per payload when any names one, inline SVG charts (divergences by kind over
+ * time, by path, latency of old and new), the top
  * differing headers, examples with their `cutover compare` commands, what rules and noise explain,
  * and the bad input lines. It loads nothing: CSS and a small optional script are inline, and a
  * Content-Security-Policy allows only those two (by hash), so the page makes no request even if
@@ -477,6 +503,7 @@ ${card('total-noise', 'noise', s.noise)}
 ${card('total-bad-lines', 'bad input lines', meta.badLines?.count ?? 0, '', (meta.badLines?.count ?? 0) > 0 ? 'bad' : '')}
 </section>
 <section id="kinds"><h2>Divergences by kind</h2>${kindsTable(s)}</section>
+${payloadsSection(s)}
 <section id="timeline"><h2>Over time</h2>${timelineChart(s)}</section>
 <section id="paths"><h2>Top paths</h2>${pathsChart(s)}</section>
 <section id="headers"><h2>Top differing headers</h2>${headersTable(s)}</section>

@@ -93,6 +93,7 @@ function comparisonProblem(v: unknown): string | undefined {
     if (!isObj(o) || !optNum(o.control) || !optNum(o.candidate)) return `${f} is missing or malformed`
   }
   if (!isNum(v.bytesCompared)) return 'bytesCompared is missing'
+  if (!optStr(v.payload)) return 'payload is not a string'
   for (const f of ['divergences', 'ignored', 'noise']) if (!Array.isArray(v[f])) return `${f} is not an array`
   const divergences = v.divergences as unknown[]
   for (const [i, d] of divergences.entries()) {

@@ -7,6 +7,7 @@ import { printable, shellQuote } from './shell-quote.js'
 import { TopK, type TopEntry } from './top-k.js'
 import { LOGGED_HEADERS } from '../telemetry/access-log.js'
 import { headerFix } from './header-fix.js'
+import { DEFAULT_MAX_PAYLOADS, PayloadGroups, payloadLines, type PayloadTable } from './payload-groups.js'
 
 
 /** DEFAULT_TOP is how many paths, headers, rules and noise keys a summary lists. */
@@ -39,6 +40,8 @@ export interface SummaryOptions {
   readonly examples?: number
   /** Latency samples kept per side. If unset, defaults to DEFAULT_LATENCY_SAMPLES. */
   readonly latencySamples?: number
+  /** Distinct payload names tracked. If unset, defaults to DEFAULT_MAX_PAYLOADS. */
+  readonly maxPayloads?: number
   /** Timeline buckets kept before they widen. If unset, defaults to DEFAULT_MAX_BUCKETS. */
   readonly maxBuckets?: number
   /** Uniform random numbers in [0, 1) for the latency reservoirs. If unset, defaults to Math.random. */
@@ -159,6 +162,12 @@ export interface Summary {
   readonly pathsTracked: number
   readonly pathsExact: boolean
   readonly headers: readonly HeaderCount[]
+  /**
+   * The comparisons per payload (`Comparison.payload`, set by `replay` of `serve --manifest`'s log):
+   * at most `top` payloads, most divergent first, then the records that name none. Rendered only
+   * when `named` is more than 0.
+   */
+  readonly payloads: PayloadTable
   readonly rules: readonly RuleCount[]
   readonly noiseKeys: readonly NoiseCount[]
   readonly timeline: { readonly bucketMs: number; readonly buckets: readonly TimeBucket[] }
@@ -286,6 +295,7 @@ export class Summarizer {
   #buckets = new Map<number, KindCounts>()
   readonly #latency: { control: Reservoir; candidate: Reservoir }
   readonly #examples = new Map<DivergenceKind, Example[]>()
+  readonly #payloads: PayloadGroups
 
   constructor(o: SummaryOptions = {}) {
     this.#top = positiveInt(o.top, DEFAULT_TOP, 'top')
@@ -299,6 +309,7 @@ export class Summarizer {
       kinds: {},
     }))
     this.#notComparedPaths = new TopK(positiveInt(o.maxPaths, DEFAULT_MAX_PATHS, 'maxPaths'), () => ({}))
+    this.#payloads = new PayloadGroups({ maxPayloads: positiveInt(o.maxPayloads, DEFAULT_MAX_PAYLOADS, 'maxPayloads') })
     this.#headers = new TopK(maxKeys, () => ({ set: false }))
     this.#rules = new TopK(maxKeys, () => ({}))
     this.#noiseKeys = new TopK(maxKeys, () => ({}))
@@ -310,6 +321,7 @@ export class Summarizer {
   /** add counts one comparison. */
   add(c: Comparison): void {
     this.#comparisons++
+    this.#payloads.add(c)
     const t = Date.parse(c.time)
     if (Number.isFinite(t)) {
       this.#first = Math.min(this.#first, t)
@@ -434,6 +446,7 @@ export class Summarizer {
           ...(fix === undefined ? {} : { fix }),
         }
       }),
+      payloads: this.#payloads.table(top),
       rules: certain(this.#rules, top).map(e => ({
         reason: e.key,
         count: e.count,
@@ -551,7 +564,8 @@ const kindsLine = (kinds: Partial<Record<DivergenceKind, number>>): string =>
 
 /**
  * renderSummary renders a {@link Summary} for a terminal, as lines ending in '\n': totals; counts
- * by kind (divergences and requests); top paths; top differing headers with a first example;
+ * by kind (divergences and requests); top paths; per payload, when any comparison names one
+ * (compared, divergent, top divergence kinds; the records of none as "(no payload)"); top differing headers with a first example;
  * latency of old and new (p50, p90, p99, max); up to a few examples per kind, each with its
  * divergence ({@link describeDivergence}) and a ready-to-run `cutover compare` command
  * ({@link compareCommand}); divergences explained by rules and by noise; and the bad input lines.
@@ -618,6 +632,11 @@ export function renderSummary(s: Summary, o: SummaryRenderOptions): string {
         `  ${(fmt(p.divergences) + approx(p.error)).padStart(w)}  ${short(p.path).padEnd(pw)}  ` +
           chalk.dim(`${kindsLine(p.kinds)}; ${count(p.comparisons, 'request')}`),
       )
+  }
+
+  if (s.payloads.named > 0) {
+    heading(`by payload${s.payloads.exact ? '' : ` (estimated: more than ${fmt(s.payloads.tracked)} payloads)`}`)
+    out.push(...payloadLines(s.payloads, { dim: t => chalk.dim(t) }))
   }
 
   if (s.headers.length > 0) {

@@ -104,7 +104,7 @@ t.test('serve --manifest: payloads, an unrevealed one, SIGHUP reloads (valid and
   // Each record names the manifest that answered it: the first, until the reload, then the new one.
   const oldHash = createHash('sha256').update(readFileSync(FIXTURE, 'utf8')).digest('hex').slice(0, 12)
   t.strictSame(records.map(r => r.manifest), [oldHash, oldHash, oldHash, oldHash, newHash.slice(0, 12), newHash.slice(0, 12), newHash.slice(0, 12)], 'the manifest of each answer')
-  // replay reads these records: the new fields are ignored, not a bad line.
+  // replay reads these records (it keeps payload, ignores the other new fields): none is a bad line.
   const lines = readFileSync(accessLog, 'utf8').split('\n').filter(l => l !== '')
   t.equal(detectFormat(lines.join('\n')), 'jsonl', 'replay detects the format')
   for (const line of lines) t.match(parseJsonl(line), { kind: 'record' }, `replay reads ${line.slice(0, 80)}...`)

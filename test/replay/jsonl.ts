@@ -154,6 +154,21 @@ const cases: Array<{ title: string; line: string; want: LineResult }> = [
   { title: 'a numeric remote', line: line({ remote: 1 }), want: bad('remote: expected a string') },
   { title: 'a string size', line: line({ bytes: '11' }), want: bad('bytes: expected a number') },
   { title: 'a string aborted', line: line({ aborted: 'no' }), want: bad('aborted: expected a boolean') },
+  {
+    title: 'the payload of a serve --manifest record is kept; decision, client and manifest are not replayed',
+    line: line({ payload: 'sdk-tools', decision: 'served', client: '192.0.2.7', manifest: '0123456789ab' }),
+    want: { kind: 'record', request: { time: new Date(AT), method: 'GET', path: '/nums11.txt', headers: {}, status: 200, payload: 'sdk-tools' } },
+  },
+  {
+    title: 'a denied request names its payload too',
+    line: line({ status: 403, payload: 'eu-only', decision: 'deny:geo' }),
+    want: { kind: 'record', request: { time: new Date(AT), method: 'GET', path: '/nums11.txt', headers: {}, status: 403, payload: 'eu-only' } },
+  },
+  { title: 'a plain miss names no payload', line: line({ status: 404, decision: 'miss' }), want: ok('/nums11.txt', {}, 404) },
+  { title: 'an empty payload is no payload', line: line({ payload: '' }), want: ok('/nums11.txt') },
+  { title: 'a numeric payload', line: line({ payload: 7 }), want: bad('payload: expected a string') },
+  { title: 'a null payload', line: line({ payload: null }), want: bad('payload: expected a string') },
+  { title: 'a payload that is an object', line: line({ payload: { name: 'x' } }), want: bad('payload: expected a string') },
 ]
 
 t.test('parseJsonl reads cutover access-log lines', async t => {

@@ -177,6 +177,50 @@ t.test("runReplay skips a mirror's shadow records unless told to replay them", a
   }
 })
 
+t.test('runReplay names the payload of each record on its comparisons (probes included), and filters by payload', async t => {
+  const of = (line: number, path: string, payload?: string): ParsedLine => ({
+    kind: 'record',
+    record: { file: 'log', line, method: 'GET', path, headers: {}, ...(payload === undefined ? {} : { payload }) },
+  })
+  const log = [of(1, '/f', 'tools'), of(2, '/missing'), of(3, '/missing', 'notes'), of(4, '/f', 'tools')]
+  const cases: Array<{ title: string; payloads?: string[]; probes?: number; want: Array<[id: string, payload: string | undefined]>; filtered: number }> = [
+    {
+      title: 'every record, each comparison with its payload or none',
+      want: [['log:1', 'tools'], ['log:2', undefined], ['log:3', 'notes'], ['log:4', 'tools']],
+      filtered: 0,
+    },
+    { title: 'one payload kept', payloads: ['notes'], want: [['log:3', 'notes']], filtered: 3 },
+    { title: 'two payloads kept', payloads: ['notes', 'tools'], want: [['log:1', 'tools'], ['log:3', 'notes'], ['log:4', 'tools']], filtered: 1 },
+    { title: 'a payload no record names keeps nothing', payloads: ['docs'], want: [], filtered: 4 },
+    {
+      title: "probes carry their record's payload",
+      payloads: ['tools'],
+      probes: 2,
+      want: [['log:1', 'tools'], ['log:1:probe:first-byte', 'tools'], ['log:1:probe:last-byte', 'tools'], ['log:4', 'tools']],
+      filtered: 2,
+    },
+  ]
+  for (const c of cases) {
+    const out: Comparison[] = []
+    const stats = await runReplay(lines(log), {
+      old: serverDouble('old', '"t"'),
+      new: serverDouble('new', '"t"'),
+      rules: DEFAULT_RULES,
+      etags: new EtagPairs(),
+      concurrency: 1,
+      probes: c.probes ?? 0,
+      random: () => 0,
+      ...(c.payloads ? { filter: { payloads: new Set(c.payloads) } } : {}),
+      onComparison: x => out.push(x),
+      onBad: () => undefined,
+    })
+    const got = out.map(x => [x.request.id, x.payload] as [string, string | undefined]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    t.strictSame(got, c.want, `${c.title}: the comparisons and their payloads`)
+    t.equal(stats.filtered, c.filtered, `${c.title}: filtered`)
+    t.ok(out.every(x => (x.payload === undefined) === !('payload' in x)), `${c.title}: a comparison without a payload has no payload field`)
+  }
+})
+
 t.test('chooseProbes picks the edge cases in order and none for an empty file', async t => {
   const names = chooseProbes({ path: '/x', size: 5 * 1024 * 1024, etag: '"e"' }, 20, () => 0.25).map(p => `${p.name} ${p.headers.range}`)
   t.same(names, [

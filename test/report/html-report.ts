@@ -124,3 +124,43 @@ t.test('renderHtml widens the timeline to at most 120 bars over long spans', asy
   t.match(page, /Divergences per \d+ min/)
   t.match(page, '>05-01 00:00<', 'labels carry the date over a span of days')
 })
+
+t.test('renderHtml shows the comparisons per payload only when a record names one', async t => {
+  const status = { kind: 'status', control: 200, candidate: 404 } as const
+  const header = { kind: 'header', name: 'etag', control: '"a"', candidate: '"b"' } as const
+  const cases: Array<{ title: string; input: ReturnType<typeof comparison>[]; rows: Array<[payload: string, compared: string, divergent: string, kinds: string]> }> = [
+    { title: 'no payload anywhere: no section', input: [comparison({ divergences: [status] })], rows: [] },
+    {
+      title: 'payloads, most divergent first, and the records of none last',
+      input: [
+        comparison({ payload: 'docs', divergences: [header] }),
+        comparison({ payload: 'sdk-tools', divergences: [status, header] }),
+        comparison({ payload: 'sdk-tools', divergences: [status] }),
+        comparison({ divergences: [header] }),
+      ],
+      rows: [
+        ['sdk-tools', '2', '2', 'status 2 header 1'],
+        ['docs', '1', '1', 'header 1'],
+        ['', '1', '1', 'header 1'],
+      ],
+    },
+    {
+      title: 'a payload name is text',
+      input: [comparison({ payload: '<script>x</script>', divergences: [status] })],
+      rows: [['&lt;script&gt;x&lt;/script&gt;', '1', '1', 'status 1']],
+    },
+  ]
+  for (const c of cases) {
+    const page = renderHtml(await summarize(c.input), META)
+    const rows = [...page.matchAll(/<tr data-testid="payload-row" data-payload="([^"]*)">(.*?)<\/tr>/g)].map(([, payload, cells]) => {
+      const cell = (id: string): string => new RegExp(`data-testid="${id}">(.*?)</td>`).exec(cells!)?.[1] ?? ''
+      const text = (html: string): string => html.replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim()
+      return [payload!, text(cell('payload-compared')), text(cell('payload-divergent')), text(cell('payload-kinds'))] as [string, string, string, string]
+    })
+    t.strictSame(rows, c.rows, `${c.title}: rows`)
+    t.equal(page.includes('data-testid="payloads-table"'), c.rows.length > 0, `${c.title}: the section`)
+    t.notMatch(page, /<script>x/, `${c.title}: nothing from the data is markup`)
+  }
+  const page = renderHtml(await summarize(cases[1]!.input), META)
+  t.match(page, /<em>\(no payload\)<\/em>/, 'the records of none are named so')
+})

@@ -43,6 +43,8 @@ t.test('parseComparison says why a line is not a Comparison', async t => {
     ],
     [with_({ ignored: [{ reason: 'r', divergence: 3 }] }), 'ignored[0].divergence is not an object'],
     [with_({ noise: [{ kind: 'timeout', side: 'candidate' }] }), 'noise[0].afterMs is missing or malformed'],
+    [with_({ payload: 7 }), 'payload is not a string'],
+    [with_({ payload: null }), 'payload is not a string'],
   ]
   for (const [line, why] of cases) {
     const r = parseComparison(line)
@@ -52,6 +54,8 @@ t.test('parseComparison says why a line is not a Comparison', async t => {
   const ok = parseComparison(good)
   t.ok(ok.ok)
   if (ok.ok) t.equal(ok.value.divergences.length, 1)
+  const named = parseComparison(with_({ payload: 'sdk-tools' }))
+  t.ok(named.ok && named.value.payload === 'sdk-tools', 'the payload of a replay record is kept')
   const noId = parseComparison(with_({ request: { method: 'GET', path: '/', headers: {} } }))
   t.ok(noId.ok && noId.value.request.id === '', 'a record without request.id still counts')
 })

@@ -470,3 +470,39 @@ t.test('records not compared are counted apart, by reason, with the paths most o
   const text = renderSummary(s, { chalk: plain })
   t.match(text, /not compared: 4 requests \(shed 2, budget 1, queue-full 1\)\n\s+3 {2}\/iso {2}budget\n\s+1 {2}\/zip {2}queue-full/)
 })
+
+t.test('summarize and renderSummary group the comparisons by payload, only when one names a payload', async t => {
+  const cases: Array<{ title: string; input: Comparison[]; top?: number; section: string[] }> = [
+    { title: 'no payload: no section', input: [comparison({ divergences: [status] }), comparison()], section: [] },
+    {
+      title: 'payloads and the records of none',
+      input: [
+        comparison({ payload: 'sdk-tools', divergences: [status, etag('"b"')] }),
+        comparison({ payload: 'sdk-tools', divergences: [etag('"c"')] }),
+        comparison({ payload: 'notes', ignored: [{ divergence: etag('"d"'), reason: 'etag: consistent' }] }),
+        comparison({ divergences: [status] }),
+      ],
+      section: [
+        'by payload',
+        '  payload       compared  divergent  top divergence kinds (requests)',
+        '  sdk-tools            2          2  header 2, status 1',
+        '  notes                1          0',
+        '  (no payload)         1          1  status 1',
+      ],
+    },
+    {
+      title: '--top bounds the payloads listed',
+      input: [comparison({ payload: 'a', divergences: [status] }), comparison({ payload: 'b' }), comparison({ payload: 'c' })],
+      top: 1,
+      section: ['by payload', '  payload  compared  divergent  top divergence kinds (requests)', '  a               1          1  status 1', '  ... 2 more payloads not listed'],
+    },
+  ]
+  for (const c of cases) {
+    const s = await summarize(c.input, c.top === undefined ? {} : { top: c.top })
+    const text = renderSummary(s, { chalk: plain }).split('\n')
+    const from = text.indexOf('by payload')
+    const section = from < 0 ? [] : text.slice(from, text.indexOf('', from))
+    t.strictSame(section, c.section, c.title)
+    if (from >= 0) t.ok(text.indexOf('top differing headers') < 0 || text.indexOf('top differing headers') > from, `${c.title}: before the headers`)
+  }
+})

@@ -10,7 +10,8 @@ import { isMethod, requestTarget, utf8AsLatin1 } from './request-target.js'
  * Checked when present: `headers` (an object of strings; only the replayed ones are kept, names
  * lower-cased; a value no request can carry makes the line bad), `status` (an integer 100-999, or 0,
  * which `serve` and `mirror` write for a request cancelled before any status, and which means none), `remote` (a string), `bytes` and `durationMs` (numbers),
- * `aborted` (a boolean). Unknown fields are allowed, so newer writers stay readable.
+ * `aborted` (a boolean), `payload` (a string: the manifest payload that answered, kept on the record;
+ * an empty one counts as absent). Unknown fields are allowed, so newer writers stay readable.
  *
  * `path` is what Node.js gave as `req.url`. Node answers 400 to a raw non-ASCII byte in a target
  * (HPE_INVALID_URL), so a path cutover wrote is ASCII; a non-ASCII character comes from a log written
@@ -79,14 +80,17 @@ export function parseJsonl(line: string): LineResult {
     headers,
     ...(status === undefined ? {} : { status }),
     ...(v.shadow === true ? { shadow: true } : {}),
+    // Checked to be a string above; an empty name is no payload (no manifest payload has one).
+    ...(typeof v.payload === 'string' && v.payload !== '' ? { payload: v.payload } : {}),
   })
 }
 
-/** OPTIONAL_FIELDS are the other AccessRecord fields: not replayed, but a wrong type means a corrupt line. */
+/** OPTIONAL_FIELDS are the other AccessRecord fields: not replayed (`shadow` and `payload` are kept on the record), but a wrong type means a corrupt line. */
 const OPTIONAL_FIELDS: ReadonlyArray<readonly [string, 'string' | 'number' | 'boolean']> = [
   ['remote', 'string'],
   ['bytes', 'number'],
   ['durationMs', 'number'],
   ['aborted', 'boolean'],
   ['shadow', 'boolean'],
+  ['payload', 'string'],
 ]
