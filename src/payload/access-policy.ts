@@ -128,22 +128,25 @@ export class ManifestAccessPolicy implements AccessPolicy {
     const trustedPeer = peer !== undefined && this.#trusted.has(peer)
     const believed = believedClient(peer, request.remote, request.headers['x-forwarded-for'], this.#trusted)
     const client = believed.text
-    if (acl === undefined) return { allow: true, client, vary: [] }
+    if (acl === undefined) return { allow: true, client, vary: NO_VARY }
 
-    const vary: string[] = []
-    if (trustedPeer && (acl.networks !== undefined || (acl.countries !== undefined && this.#geo !== undefined))) vary.push('x-forwarded-for')
-    if (trustedPeer && acl.countries !== undefined && this.#countryHeader !== undefined) vary.push(this.#countryHeader)
-    if (trustedPeer && acl.users !== undefined && this.#identityHeader !== undefined) vary.push(this.#identityHeader)
-    if (trustedPeer && acl.userTypes !== undefined && this.#userTypeHeader !== undefined) vary.push(this.#userTypeHeader)
-    const prefix = `${this.#path(payload)}.acl`
-    const deny = (rule: string, reason: string): Decision => ({ allow: false, client, vary, rule: `${prefix}.${rule}`, reason })
+    // Only a trusted peer's headers are read, so only then can the answer vary with them.
+    let vary: readonly string[] = NO_VARY
+    if (trustedPeer) {
+      const v: string[] = []
+      if (acl.networks !== undefined || (acl.countries !== undefined && this.#geo !== undefined)) v.push('x-forwarded-for')
+      if (acl.countries !== undefined && this.#countryHeader !== undefined) v.push(this.#countryHeader)
+      if (acl.users !== undefined && this.#identityHeader !== undefined) v.push(this.#identityHeader)
+      if (acl.userTypes !== undefined && this.#userTypeHeader !== undefined) v.push(this.#userTypeHeader)
+      vary = v
+    }
+    const deny = (rule: string, reason: string): Decision => ({ allow: false, client, vary, rule: `${this.#path(payload)}.acl.${rule}`, reason })
 
     if (acl.networks !== undefined) {
       const a = believed.address
-      const hit = (list: readonly Network[]): Network | undefined => (a === undefined ? undefined : list.find(n => inNetwork(a, n)))
-      const denied = acl.networks.deny && hit(acl.networks.deny)
+      const denied = acl.networks.deny && firstContaining(acl.networks.deny, a)
       if (denied) return deny('networks.deny', `client ${client} is in denied network ${denied.source}`)
-      if (acl.networks.allow && !hit(acl.networks.allow)) return deny('networks.allow', `client ${client || '(no address)'} is in no allowed network`)
+      if (acl.networks.allow && !firstContaining(acl.networks.allow, a)) return deny('networks.allow', `client ${client || '(no address)'} is in no allowed network`)
     }
 
     if (acl.countries !== undefined) {
@@ -181,6 +184,16 @@ export class ManifestAccessPolicy implements AccessPolicy {
     }
     return this.#geo?.country(client) ?? UNKNOWN_COUNTRY
   }
+}
+
+/** NO_VARY is the Vary of a decision that read no request field but the peer's address: shared, never written. */
+const NO_VARY: readonly string[] = Object.freeze([])
+
+/** firstContaining is the first network of `list` that holds `address` (undefined for an address that did not parse). */
+function firstContaining(list: readonly Network[], address: Address | undefined): Network | undefined {
+  if (address === undefined) return undefined
+  for (const n of list) if (inNetwork(address, n)) return n
+  return undefined
 }
 
 /**

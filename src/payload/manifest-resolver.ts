@@ -87,6 +87,20 @@ interface CachedContent {
   readonly data?: ReturnType<typeof bytes> | undefined
 }
 
+/** Route is what a request path names in a manifest: the payload and pattern, its blob keys and its content key. */
+interface Route {
+  readonly routed: Routed
+  readonly keys: readonly string[]
+  readonly ckey: string
+}
+
+/**
+ * ROUTE_MEMO_ENTRIES bounds the raw request paths whose routes are remembered: the hot paths of a
+ * download service are far fewer, and a client making up paths only evicts entries. Each entry is
+ * a path (bounded by the request-line limit) and a few small objects.
+ */
+const ROUTE_MEMO_ENTRIES = 4096
+
 /** PLACEHOLDER finds a `{name}` in a blob key template (see blobKey in manifest/compile-manifest.ts). */
 const PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_]*\}/
 
@@ -114,8 +128,14 @@ export const NO_POLICY_RULE = 'no-policy'
  * Last-Modified is the newest blob's mtime. A declared sha256 (of the blob, or of a part) is checked
  * on every full read ({@link digestChecked}): a whole-body response whose bytes contradict it is cut
  * before its end (or is a 500 when it fits in one piece), and the server logs the mismatch. The other fields are documented on
- * {@link payloadHeaders}. Every request is looked up afresh: only the request-independent headers of
- * a payload are kept between requests.
+ * {@link payloadHeaders}.
+ *
+ * What is kept between requests, and why it cannot go stale: the route of each hot raw path (a pure
+ * function of the path and the manifest, kept per manifest); a payload's headers when they depend
+ * on neither time nor the request; and a content cache (as directory mode's small files): contents
+ * up to `smallFileMax` in memory, larger ones their validators and type, each revalidated on every
+ * request by a stat of each of its blobs, and only when every blob had settled. Reveal, expiry and
+ * the access policy are decided afresh for every request.
  */
 export class ManifestResolver implements Resolver {
   readonly store: FileStore
@@ -125,6 +145,10 @@ export class ManifestResolver implements Resolver {
   #tag: string
   /** fixedHeaders per payload, computed on first use; payloads of a replaced manifest drop out with it. */
   readonly #fixedByPayload = new WeakMap<Payload, ReadonlyArray<readonly [string, string]>>()
+  /** payloadHeaders per payload whose headers depend neither on time nor on the request (see #headers). */
+  readonly #timeless = new WeakMap<Payload, ReadonlyArray<readonly [string, string]>>()
+  /** Routes per raw request path, each for the manifest it was found in (see #route). */
+  readonly #routes = new LRUCache<string, { readonly manifest: CompiledManifest; readonly route: Route | undefined }>({ max: ROUTE_MEMO_ENTRIES })
   readonly #clock: Clock
   #policy: AccessPolicy | undefined
   readonly #types: ContentTypeResolver
@@ -186,14 +210,12 @@ export class ManifestResolver implements Resolver {
    * for a path that cannot be cleaned (400); the store's ERR_FORBIDDEN or ERR_IO reject.
    */
   resolve(request: RequestFacts): Resolution | Pending {
-    // Matched as `manifest resolve` matches: decoded, empty and "." segments dropped, ".." refused.
-    // Dotfiles are allowed in paths: the manifest names what exists, not the filesystem.
-    const path = `/${cleanPath(request.path, true)}`
     const manifest = this.#manifest
     // Every record names the manifest that answered it, so a log spanning a reload tells which did.
     const m = this.#tag
-    const routed = routeRequest(manifest, path)
-    if (!routed) return { kind: 'miss', log: { manifest: m, decision: 'miss' } }
+    const route = this.#route(request.path, manifest)
+    if (route === undefined) return { kind: 'miss', log: { manifest: m, decision: 'miss' } }
+    const { routed, keys, ckey } = route
     const payload = routed.payload
     const at = this.#clock.now()
     const state = revealState(payload, at)
@@ -220,14 +242,12 @@ export class ManifestResolver implements Resolver {
       vary = decision.vary
       client = decision.client
     }
-    const keys = blobKeys(routed, path)
-    const log = { manifest: m, payload: payload.name, decision: 'served', ...(client !== undefined ? { client } : {}) }
-    const ckey = contentKey(payload, keys)
+    const log: ResolutionLog = client !== undefined ? { manifest: m, payload: payload.name, decision: 'served', client } : { manifest: m, payload: payload.name, decision: 'served' }
     const hit = this.#cache.get(ckey)
     if (hit !== undefined) {
       if (hit.infos.every(info => this.store.unchanged(info))) {
         this.stats.hits++
-        const headers = payloadHeaders(payload, at, vary, this.#fixed(payload))
+        const headers = this.#headers(payload, at, vary)
         // The hot path: a small content is answered from memory, without a promise.
         if (hit.data !== undefined) return { kind: 'entity', entity: { ...hit.meta, content: hit.data, headers }, release: noop, log }
         return pending(this.#openCached(hit, routed, keys, ckey, { at, vary, log, m }))
@@ -236,6 +256,41 @@ export class ManifestResolver implements Resolver {
       this.#cache.delete(ckey)
     }
     return pending(this.#entity(routed, keys, ckey, { at, vary, log, m }))
+  }
+
+  /**
+   * #route finds what a raw request path names in `manifest`: the cleaned path routed by the
+   * manifest's precedence, its blob keys and its content key; undefined when no payload matches.
+   * Throws CutoverError ERR_BAD_REQUEST for a path that cannot be cleaned. Answers are remembered
+   * per raw path for the manifest they were found in (a reload starts afresh), so a hot path is
+   * routed once: a pure function of the path and the manifest, it cannot go stale otherwise.
+   */
+  #route(rawPath: string, manifest: CompiledManifest): Route | undefined {
+    const known = this.#routes.get(rawPath)
+    if (known !== undefined && known.manifest === manifest) return known.route
+    // Matched as `manifest resolve` matches: decoded, empty and "." segments dropped, ".." refused.
+    // Dotfiles are allowed in paths: the manifest names what exists, not the filesystem.
+    const path = `/${cleanPath(rawPath, true)}`
+    const routed = routeRequest(manifest, path)
+    let route: Route | undefined
+    if (routed !== undefined) {
+      const keys = blobKeys(routed, path)
+      route = { routed, keys, ckey: contentKey(routed.payload, keys) }
+    }
+    this.#routes.set(rawPath, { manifest, route })
+    return route
+  }
+
+  /**
+   * #headers is {@link payloadHeaders} of `payload` at `at` with `vary`, remembered per payload
+   * when they cannot change with time (no max-age capped by an expiry, no Expires) and no Vary.
+   */
+  #headers(payload: Payload, at: number, vary: readonly string[]): ReadonlyArray<readonly [string, string]> {
+    const timeless = vary.length === 0 && payload.cache?.kind !== 'expires-in' && !(payload.cache?.kind === 'max-age' && payload.expires !== undefined)
+    if (!timeless) return payloadHeaders(payload, at, vary, this.#fixed(payload))
+    let h = this.#timeless.get(payload)
+    if (h === undefined) this.#timeless.set(payload, (h = payloadHeaders(payload, at, vary, this.#fixed(payload))))
+    return h
   }
 
   /**
@@ -260,7 +315,7 @@ export class ManifestResolver implements Resolver {
       throw err
     }
     const payload = routed.payload
-    const entity: Entity = { ...hit.meta, content: checkedContent(payload, blobs), headers: payloadHeaders(payload, r.at, r.vary, this.#fixed(payload)) }
+    const entity: Entity = { ...hit.meta, content: checkedContent(payload, blobs), headers: this.#headers(payload, r.at, r.vary) }
     return { kind: 'entity', entity, release: () => closeAll(blobs), log: r.log }
   }
 
@@ -300,7 +355,7 @@ export class ManifestResolver implements Resolver {
       }
       const cacheable = blobs.every((b, i) => b.info.version !== undefined && sameVersion(b.content.identity, seen[i]!))
       const raw = blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
-      const headers = payloadHeaders(payload, r.at, r.vary, this.#fixed(payload))
+      const headers = this.#headers(payload, r.at, r.vary)
       if (raw.size <= this.#smallMax) {
         const data = await readAll(raw)
         release()
