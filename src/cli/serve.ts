@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino'
 import { fileURLToPath } from 'node:url'
 import { readManifest, type CompiledManifest } from '../manifest/compile-manifest.js'
 import { ManifestLoader } from '../manifest/load-manifest.js'
+import { readManifestOffThread } from '../manifest/read-manifest-off-thread.js'
 import { ManifestResolver } from '../payload/manifest-resolver.js'
 import type { ManifestAccessPolicy } from '../payload/access-policy.js'
 import { accessPolicy, addPolicyOptions, type PolicyFlags } from './policy-options.js'
@@ -251,7 +252,8 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
  */
 async function reloadManifest(resolver: ManifestResolver, logger: Logger, f: ServeFlags): Promise<void> {
   const file = resolver.manifest.file
-  const r = await readManifest(file, new ManifestLoader())
+  // Parsed and checked off the event loop: downloads go on while a large manifest is read.
+  const r = await readManifestOffThread(file)
   if (!r.ok) {
     resolver.stats.reloadFailures++
     logger.error({ manifest: file, problems: r.lines, sha256: resolver.manifest.hash }, 'manifest reload failed; the old manifest keeps serving')

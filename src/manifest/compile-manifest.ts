@@ -55,7 +55,16 @@ export function compileManifest(text: string, file: string, loader?: ManifestLoa
   const compiled = new Map<string, ParseResult>()
   const loaded = loadManifest(text, file, { ...patternHooks(compiled), ...(loader ? { loader } : {}) })
   if (!loaded.ok) return loaded
-  const patterns = loaded.manifest.payloads.map(p =>
+  return { ok: true, compiled: compileLoaded(file, loaded.manifest, loaded.hash, compiled) }
+}
+
+/**
+ * compileLoaded builds the route table of a manifest that loadManifest accepted (`hash` is the
+ * SHA-256 of its text), compiling its path patterns, or taking them from `compiled` where the
+ * loader's checks already did. Throws only when given a manifest the loader did not accept.
+ */
+export function compileLoaded(file: string, manifest: Manifest, hash: string, compiled: ReadonlyMap<string, ParseResult> = new Map()): CompiledManifest {
+  const patterns = manifest.payloads.map(p =>
     p.paths.map(path => {
       const r = compiled.get(path) ?? parsePattern(path)
       // The loader has checked every pattern with the same compiler.
@@ -65,7 +74,7 @@ export function compileManifest(text: string, file: string, loader?: ManifestLoa
   )
   const entries: RouteEntry[] = []
   patterns.forEach((list, payload) => list.forEach((pattern, path) => entries.push({ pattern, payload, path })))
-  return { ok: true, compiled: { file, manifest: loaded.manifest, hash: loaded.hash, table: new RouteTable(entries), patterns } }
+  return { file, manifest, hash, table: new RouteTable(entries), patterns }
 }
 
 /**

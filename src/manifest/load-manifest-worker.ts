@@ -1,0 +1,25 @@
+/**
+ * The worker thread of {@link readManifestOffThread} (read-manifest-off-thread.ts): it reads one
+ * manifest file, parses and checks it (YAML, the JSON Schema, the rules, the path patterns), and
+ * posts back a {@link WorkerAnswer}. It exits when done; it holds no state between manifests.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { readFile } from 'node:fs/promises'
+import { patternHooks } from './compile-manifest.js'
+import { formatProblem, loadManifest } from './load-manifest.js'
+import type { Manifest } from './manifest.js'
+
+/** WorkerAnswer is what the worker posts: the checked manifest and the SHA-256 of its text, or the lines of its problems. */
+export type WorkerAnswer = { readonly ok: true; readonly manifest: Manifest; readonly hash: string } | { readonly ok: false; readonly lines: readonly string[] }
+
+const file = (workerData as { file: string }).file
+let answer: WorkerAnswer
+try {
+  const text = await readFile(file, 'utf8')
+  const r = loadManifest(text, file, patternHooks())
+  answer = r.ok ? { ok: true, manifest: r.manifest, hash: r.hash } : { ok: false, lines: r.problems.map(formatProblem) }
+} catch (err) {
+  const code = (err as NodeJS.ErrnoException).code
+  answer = { ok: false, lines: [`${file}: cannot read the manifest${code ? ` (${code})` : ''}`] }
+}
+parentPort?.postMessage(answer)
