@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander'
 import { pino, type Logger } from 'pino'
 import { fileURLToPath } from 'node:url'
-import { readManifest, type CompiledManifest } from '../manifest/compile-manifest.js'
-import { ManifestLoader } from '../manifest/load-manifest.js'
+import type { CompiledManifest } from '../manifest/compile-manifest.js'
 import { readManifestOffThread } from '../manifest/read-manifest-off-thread.js'
 import { ManifestResolver } from '../payload/manifest-resolver.js'
 import type { ManifestAccessPolicy } from '../payload/access-policy.js'
@@ -147,7 +146,9 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   let compiled: CompiledManifest | undefined
   if (mode.kind === 'manifest') {
     // Checked before anything starts: a server must never come up on a manifest that half loads.
-    const r = await readManifest(mode.manifest, new ManifestLoader())
+    // Parsed in a worker as reloads are: the parser's garbage (hundreds of MB for a large manifest)
+    // then never enters the server's heap, which would keep the memory and scan it in every GC.
+    const r = await readManifestOffThread(mode.manifest)
     if (!r.ok) {
       for (const line of r.lines) process.stderr.write(`${line}\n`)
       process.stderr.write(`${mode.manifest}: ${plural(r.lines.length, 'problem')}; the manifest was not loaded\n`)

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AllowDeny, Manifest, Network, Payload } from '../manifest/manifest.js'
 import type { RequestFacts } from './resolver.js'
-import { believedClient, inNetwork, NetworkSet, parseAddress, type Address } from './client-address.js'
+import { believedClient, inNetwork, NetworkSet, parseAddress, type Address, type BelievedClient } from './client-address.js'
 import { edgeCountry, UNKNOWN_COUNTRY, type GeoLookup } from './geo-lookup.js'
 import { verifyLink, type SigningKeys } from './signed-link.js'
 
@@ -109,6 +109,8 @@ export class ManifestAccessPolicy implements AccessPolicy {
   readonly #userTypeHeader: string | undefined
   readonly #keys: SigningKeys | undefined
   readonly #path: (payload: Payload) => string
+  /** Parsed peer addresses (see #peer). */
+  readonly #peers = new Map<string, PeerFacts>()
 
   /** The constructor throws TypeError for a trusted proxy that is not a network or a header name that is not a token. */
   constructor(o: ManifestAccessPolicyOptions = {}) {
@@ -124,9 +126,11 @@ export class ManifestAccessPolicy implements AccessPolicy {
   /** decide evaluates `payload.acl` for `request` at `at` (epoch ms); a payload without acl is allowed. */
   decide(payload: Payload, request: RequestFacts, at: number): Decision {
     const acl = payload.acl
-    const peer = parseAddress(request.remote)
-    const trustedPeer = peer !== undefined && this.#trusted.has(peer)
-    const believed = believedClient(peer, request.remote, request.headers['x-forwarded-for'], this.#trusted)
+    const facts = this.#peer(request.remote)
+    const trustedPeer = facts.trusted
+    const xff = request.headers['x-forwarded-for']
+    // X-Forwarded-For is only walked from a trusted peer; anyone else is the client it connects from.
+    const believed = xff === undefined || !trustedPeer ? facts.self : believedClient(facts.address, request.remote, xff, this.#trusted)
     const client = believed.text
     if (acl === undefined) return { allow: true, client, vary: NO_VARY }
 
@@ -176,6 +180,21 @@ export class ManifestAccessPolicy implements AccessPolicy {
     return { allow: true, client, vary }
   }
 
+  /**
+   * #peer is parseAddress of a socket's address, remembered: a keep-alive connection asks for the
+   * same one on every request. Bounded: past PEER_MEMO_ENTRIES addresses it starts afresh.
+   */
+  #peer(remote: string): PeerFacts {
+    let f = this.#peers.get(remote)
+    if (f === undefined) {
+      if (this.#peers.size >= PEER_MEMO_ENTRIES) this.#peers.clear()
+      const address = parseAddress(remote)
+      f = { address, trusted: address !== undefined && this.#trusted.has(address), self: believedClient(address, remote, undefined, this.#trusted) }
+      this.#peers.set(remote, f)
+    }
+    return f
+  }
+
   /** #country is the client's country: the trusted edge's header, else the database, else '--'. */
   #country(headers: IncomingHttpHeaders, trustedPeer: boolean, client: Address | string): string {
     if (trustedPeer && this.#countryHeader !== undefined) {
@@ -185,6 +204,16 @@ export class ManifestAccessPolicy implements AccessPolicy {
     return this.#geo?.country(client) ?? UNKNOWN_COUNTRY
   }
 }
+
+/** PeerFacts is what a socket's address tells by itself: the address, whether it is a trusted proxy, and the client it is when no header says otherwise. */
+interface PeerFacts {
+  readonly address: Address | undefined
+  readonly trusted: boolean
+  readonly self: BelievedClient
+}
+
+/** PEER_MEMO_ENTRIES bounds the parsed peer addresses an access policy remembers. */
+const PEER_MEMO_ENTRIES = 4096
 
 /** NO_VARY is the Vary of a decision that read no request field but the peer's address: shared, never written. */
 const NO_VARY: readonly string[] = Object.freeze([])

@@ -85,6 +85,8 @@ interface CachedContent {
   readonly meta: Omit<Entity, 'content' | 'headers'>
   /** The whole content, when it is small; undefined for large ones (opened per request). */
   readonly data?: ReturnType<typeof bytes> | undefined
+  /** The last entity made of `data`, reused while a request's headers are the same array. */
+  entity?: Entity | undefined
 }
 
 /** Route is what a request path names in a manifest: the payload and pattern, its blob keys and its content key. */
@@ -248,8 +250,13 @@ export class ManifestResolver implements Resolver {
       if (hit.infos.every(info => this.store.unchanged(info))) {
         this.stats.hits++
         const headers = this.#headers(payload, at, vary)
-        // The hot path: a small content is answered from memory, without a promise.
-        if (hit.data !== undefined) return { kind: 'entity', entity: { ...hit.meta, content: hit.data, headers }, release: noop, log }
+        // The hot path: a small content is answered from memory, without a promise; its entity is
+        // made once per set of headers (the same array for a payload whose headers are timeless).
+        if (hit.data !== undefined) {
+          let entity = hit.entity
+          if (entity === undefined || entity.headers !== headers) hit.entity = entity = { ...hit.meta, content: hit.data, headers }
+          return { kind: 'entity', entity, release: noop, log }
+        }
         return pending(this.#openCached(hit, routed, keys, ckey, { at, vary, log, m }))
       }
       // Stale: a blob changed; built afresh below.
