@@ -86,6 +86,9 @@ t.test('serve --manifest: payloads, an unrevealed one, SIGHUP reloads (valid and
   t.match(metrics, /^cutover_serve_manifest_reloads_total 1$/m, 'one reload')
   t.match(metrics, /^cutover_serve_manifest_reload_failures_total 1$/m, 'one refused')
   t.match(metrics, /^cutover_serve_missing_blobs_total 0$/m)
+  // One blob read from the store; every later answer of it from memory, across the reload (same blob, type and digest).
+  t.match(metrics, /^cutover_serve_cache_misses_total 1$/m, 'the tools blob read once')
+  t.match(metrics, /^cutover_serve_cache_hits_total 3$/m, 'and answered from memory three times')
   t.match(metrics, new RegExp(`^cutover_serve_manifest_info\\{file="[^"]+payloads\\.yaml",sha256="${newHash}"\\} 1$`, 'm'), 'the hash of the manifest in use')
 
   child.kill('SIGTERM')
