@@ -12,14 +12,16 @@ import type { Manifest } from './manifest.js'
 /** WorkerAnswer is what the worker posts: the checked manifest and the SHA-256 of its text, or the lines of its problems. */
 export type WorkerAnswer = { readonly ok: true; readonly manifest: Manifest; readonly hash: string } | { readonly ok: false; readonly lines: readonly string[] }
 
-const file = (workerData as { file: string }).file
-let answer: WorkerAnswer
-try {
-  const text = await readFile(file, 'utf8')
-  const r = loadManifest(text, file, patternHooks())
-  answer = r.ok ? { ok: true, manifest: r.manifest, hash: r.hash } : { ok: false, lines: r.problems.map(formatProblem) }
-} catch (err) {
-  const code = (err as NodeJS.ErrnoException).code
-  answer = { ok: false, lines: [`${file}: cannot read the manifest${code ? ` (${code})` : ''}`] }
+/** answerFor reads, parses and checks one manifest file; never throws. */
+async function answerFor(file: string): Promise<WorkerAnswer> {
+  try {
+    const text = await readFile(file, 'utf8')
+    const r = loadManifest(text, file, patternHooks())
+    return r.ok ? { ok: true, manifest: r.manifest, hash: r.hash } : { ok: false, lines: r.problems.map(formatProblem) }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return { ok: false, lines: [`${file}: cannot read the manifest${code ? ` (${code})` : ''}`] }
+  }
 }
-parentPort?.postMessage(answer)
+
+parentPort?.postMessage(await answerFor((workerData as { file: string }).file))
