@@ -30,6 +30,14 @@ export function parseAddress(text: string): Address | undefined {
     const mapped = dottedQuad(text, 7)
     if (mapped !== undefined) return { family: 'ipv4', bytes: mapped, text: text.slice(7) }
   }
+  return parseWithIpaddr(text)
+}
+
+/**
+ * parseWithIpaddr is {@link parseAddress} decided by ipaddr.js alone, without the hand-written
+ * IPv4 paths: every address form, and the reference those paths must agree with (tests compare them).
+ */
+export function parseWithIpaddr(text: string): Address | undefined {
   let addr: ipaddr.IPv4 | ipaddr.IPv6
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) addr = ipaddr.IPv4.parse(text)
   else if (/^[0-9A-Fa-f:.]+$/.test(text) && text.includes(':') && ipaddr.IPv6.isValid(text)) addr = ipaddr.IPv6.parse(text)
