@@ -15,7 +15,7 @@ import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import type { AccessLog } from '../telemetry/access-log.js'
 import { Metrics } from '../telemetry/metrics.js'
-import { systemClock, type Clock, type Timer } from '../core/clock.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
@@ -171,9 +171,6 @@ interface RequestContext {
   /** The primary's body being hashed from the moment it answers (shadowed requests only). */
   digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void }
 }
-
-/** givenUp tells whether a request's comparison can no longer be made: client gone or a tee abandoned. */
-const givenUp = (ctx: RequestContext): boolean => ctx.abandoned || ctx.tees.some(t => t.abandoned)
 
 
 /**

@@ -1,11 +1,12 @@
 import { LRUCache } from 'lru-cache'
-import { codeOf, CutoverError } from '../core/errors.js'
+import { codeOf } from '../core/errors.js'
 import { bytes } from '../content/bytes.js'
+import { readAll, readHead } from './read-content.js'
 import type { Entity } from '../content/entity.js'
 import { ContentTypeResolver } from '../http/content-type-resolver.js'
 import { formatHttpDate } from '../http/http-date.js'
 import { SNIFF_LEN } from '../http/sniff.js'
-import { sameVersion, type FileContent, type FileIdentity } from '../storage/file-content.js'
+import { sameVersion, type FileIdentity } from '../storage/file-content.js'
 import type { FileBlob, FileBlobInfo, FileStore } from '../storage/file-store.js'
 import { cleanPath } from './clean-path.js'
 import { fileEtag, type EtagFormat } from './file-etag.js'
@@ -246,17 +247,4 @@ function denied(err: unknown): Resolution {
   throw err
 }
 
-/** readHead reads the first bytes of a (large) file that sniffing looks at: one read of 512 bytes. */
-async function readHead(fc: FileContent): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(Math.min(SNIFF_LEN, fc.size))
-  const got = buf.length === 0 ? 0 : await fc.readAt(buf, 0)
-  return buf.subarray(0, got)
-}
 
-/** readAll reads a whole (small) file content into one buffer. */
-async function readAll(fc: FileContent): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(fc.size)
-  const got = fc.size === 0 ? 0 : await fc.readAt(buf, 0)
-  if (got !== fc.size) throw new CutoverError('ERR_BLOB_CHANGED', 'file changed while it was read')
-  return buf
-}

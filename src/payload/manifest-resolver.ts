@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { codeOf, CutoverError } from '../core/errors.js'
+import { codeOf } from '../core/errors.js'
 import type { Clock } from '../core/clock.js'
 import { bytes } from '../content/bytes.js'
+import { readAll, readHead } from './read-content.js'
 import { concat } from '../content/concat.js'
 import { digestChecked } from '../content/digest-checked.js'
 import type { Content } from '../content/content.js'
@@ -475,17 +476,6 @@ function checkedContent(payload: Payload, blobs: readonly FileBlob[]): Content {
   return withDigests(payload, blobs.map(b => b.content))
 }
 
-/** readAll reads a whole (small) content into one buffer; a blob that came up short changed while read. */
-async function readAll(content: Content): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(content.size)
-  let got = 0
-  while (got < buf.length) {
-    const n = await content.readAt(buf.subarray(got), got)
-    if (n === 0) throw new CutoverError('ERR_BLOB_CHANGED', 'blob changed while it was read')
-    got += n
-  }
-  return buf
-}
 
 /**
  * payloadHeaders are the response fields a payload adds to its entity at request time `at`:
@@ -542,12 +532,3 @@ export function fixedHeaders(payload: Payload): ReadonlyArray<readonly [string, 
   return out
 }
 
-/**
- * readHead reads the first bytes that sniffing looks at (at most 512). It is given the blobs
- * themselves, not their digest-checked wrappers, whose check would stop at this extra read.
- */
-async function readHead(content: Content): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(Math.min(SNIFF_LEN, content.size))
-  const got = buf.length === 0 ? 0 : await content.readAt(buf, 0)
-  return buf.subarray(0, got)
-}
