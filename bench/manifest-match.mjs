@@ -2,14 +2,15 @@
 // Micro-benchmark of the manifest's route table (issue 12; target: median match under 2 us).
 //
 //   npx tsc -p . && node bench/manifest-match.mjs [--payloads 10000] [--lookups 20000] [--seed 12] [--no-overlaps]
-//        [--sig-under-dl]
+//        [--sig-under-dl] [--with-params]
 //
 // Builds a table of N payloads shaped like a download service's (/dl/<product>/<version>/<file>): about 60% exact
 // paths, 30% named-segment patterns, 10% globs, each payload with one or two paths. Then times `match` on a fixed,
 // seeded list of request paths (exact hits, named hits, glob hits and misses, shuffled), one call at a time with
 // process.hrtime.bigint (its own cost, a few tens of ns, is included in every figure alike), after a warm-up pass.
 // Prints the build time, the overlap check time and, per class and overall, the median and p99 in microseconds.
-// Pure CPU, single thread; nothing is asserted. `npm run bench` runs it as its manifest-match row
+// A match makes the named segments' values (`params`) when they are first read; --with-params reads them inside the
+// timed window too (what a caller that expands a blob key pays). Pure CPU, single thread; nothing is asserted. `npm run bench` runs it as its manifest-match row
 // (bench/suites/manifest.mjs: three runs with --no-overlaps, PASS/FAIL against the target).
 
 import { parsePattern } from '../dist/src/manifest/url-pattern.js'
@@ -23,6 +24,7 @@ const N = arg('payloads', 10000)
 const LOOKUPS = arg('lookups', 20000)
 const SEED = arg('seed', 12)
 const SIG_UNDER_DL = process.argv.includes('--sig-under-dl')
+const WITH_PARAMS = process.argv.includes('--with-params')
 
 /** mulberry32: a small seeded PRNG, so every run measures the same table and the same paths. */
 function mulberry32(a) {
@@ -144,7 +146,9 @@ let sink = 0
 for (const [cls, path] of plan) {
   const a = process.hrtime.bigint()
   const m = table.match(path)
+  const params = WITH_PARAMS ? m?.params : undefined
   const b = process.hrtime.bigint()
+  if (params !== undefined && Object.keys(params).length > 0) sink++
   if (m !== undefined) sink++
   const us = Number(b - a) / 1000
   times[cls].push(us)

@@ -78,6 +78,29 @@ interface KeyedAt {
   sketch: number
 }
 
+/** NO_CAPTURES are the captures of a pattern without named segments: shared, never written. */
+const NO_CAPTURES: readonly string[] = Object.freeze([])
+
+/**
+ * Match is a {@link RouteMatch} whose `params` object is made when first read: finding the payload
+ * is the lookup, and a caller that needs no segment values (an exact path, a payload whose blob key
+ * names none, a route already known) pays nothing for them.
+ */
+class Match implements RouteMatch {
+  readonly entry: RouteEntry
+  readonly #caps: readonly string[]
+  #params: Params | undefined
+
+  constructor(entry: RouteEntry, caps: readonly string[]) {
+    this.entry = entry
+    this.#caps = caps
+  }
+
+  get params(): Params {
+    return (this.#params ??= this.entry.pattern.paramsOf(this.#caps))
+  }
+}
+
 /** STRIDE separates the segment count from the segment index in a key (paths with 65,536 segments do not occur). */
 const STRIDE = 65536
 
@@ -182,7 +205,7 @@ export class RouteTable {
    */
   match(path: string): RouteMatch | undefined {
     const exact = this.#exact.get(path)
-    if (exact !== undefined) return { entry: exact, params: Object.create(null) as Params }
+    if (exact !== undefined) return new Match(exact, NO_CAPTURES)
     if (typeof path !== 'string' || path[0] !== '/') return undefined
     const bounds = segmentBounds(path)
     const lists: Ranked[][] = []
@@ -205,7 +228,7 @@ export class RouteTable {
       }
     }
     if (best === undefined || caps === undefined) return undefined
-    return { entry: best.entry, params: best.pattern.paramsOf(caps) }
+    return new Match(best.entry, caps)
   }
 
   /**

@@ -299,8 +299,12 @@ export class UrlPattern {
     return ok ? caps : undefined
   }
 
-  /** paramsOf turns the values {@link UrlPattern.capture} returned into a prototype-less {@link Params} object. */
+  /**
+   * paramsOf turns the values {@link UrlPattern.capture} returned into a prototype-less {@link Params} object (for a
+   * pattern without named segments, one shared frozen empty object: callers only read params).
+   */
   paramsOf(caps: readonly string[]): Params {
+    if (this.names.length === 0) return NO_PARAMS
     const params: Params = Object.create(null)
     for (let k = 0; k < this.names.length; k++) params[this.names[k]!] = caps[k]!
     return params
@@ -324,6 +328,9 @@ export function segmentBounds(path: string): number[] {
  * between calls is safe (nothing is ever written to it, as such a pattern has no named token).
  */
 const NO_CAPTURES: readonly string[] = Object.freeze([])
+
+/** NO_PARAMS are the values of a pattern without named segments: one frozen, prototype-less, empty object, shared. */
+const NO_PARAMS: Params = Object.freeze(Object.create(null) as Params)
 
 /**
  * segmentMatches tells whether one path segment (no `/`) matches one non-globstar pattern segment; for the overlap
