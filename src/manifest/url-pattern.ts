@@ -300,12 +300,12 @@ export class UrlPattern {
   }
 
   /**
-   * paramsOf turns the values {@link UrlPattern.capture} returned into a prototype-less {@link Params} object (for a
-   * pattern without named segments, one shared frozen empty object: callers only read params).
+   * paramsOf turns the values {@link UrlPattern.capture} returned into a {@link Params} object that inherits nothing
+   * (see PARAMS_PROTO; for a pattern without named segments, one shared frozen empty object: callers only read params).
    */
   paramsOf(caps: readonly string[]): Params {
     if (this.names.length === 0) return NO_PARAMS
-    const params: Params = Object.create(null)
+    const params: Params = Object.create(PARAMS_PROTO)
     for (let k = 0; k < this.names.length; k++) params[this.names[k]!] = caps[k]!
     return params
   }
@@ -329,8 +329,16 @@ export function segmentBounds(path: string): number[] {
  */
 const NO_CAPTURES: readonly string[] = Object.freeze([])
 
+/**
+ * PARAMS_PROTO is the prototype of every {@link Params} object: itself empty and prototype-less, so a
+ * params object inherits nothing (`constructor`, `toString` and `__proto__` are plain names there, as
+ * in Object.create(null)), while V8 keeps its properties in fast mode: an object whose prototype is
+ * null is made a dictionary, several times slower to create.
+ */
+const PARAMS_PROTO: object = Object.freeze(Object.create(null) as object)
+
 /** NO_PARAMS are the values of a pattern without named segments: one frozen, prototype-less, empty object, shared. */
-const NO_PARAMS: Params = Object.freeze(Object.create(null) as Params)
+const NO_PARAMS: Params = Object.freeze(Object.create(PARAMS_PROTO) as Params)
 
 /**
  * segmentMatches tells whether one path segment (no `/`) matches one non-globstar pattern segment; for the overlap
