@@ -12,9 +12,11 @@ import type { Content } from './content.js'
  * once) stops the check for this wrapper and is passed through unchecked: a partial read cannot be
  * checked against a digest of the whole.
  *
- * One wrapper serves one response: its state is the progress of that response's reads.
+ * One wrapper serves one response: its state is the progress of that response's reads. `onMatch`,
+ * when given, is called once the full read has matched the digest (so a caller can trust that
+ * version of the bytes from then on and stop checking it).
  */
-export function digestChecked(content: Content, sha256: string): Content {
+export function digestChecked(content: Content, sha256: string, onMatch?: () => void): Content {
   const want = sha256.toLowerCase()
   let hash: Hash | undefined = createHash('sha256')
   /** next is the offset the next in-order read must start at; -1 once the check is given up. */
@@ -47,6 +49,7 @@ export function digestChecked(content: Content, sha256: string): Content {
         const digest = hash.digest('hex')
         hash = undefined
         if (digest !== want) throw new CutoverError('ERR_BLOB_CHANGED', `sha256 mismatch: the bytes are ${digest}, the manifest declares ${want}`)
+        onMatch?.()
       }
       return got
     },

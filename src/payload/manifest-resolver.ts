@@ -73,6 +73,11 @@ export interface ManifestResolverStats {
   hits: number
   /** Entities built afresh (blobs opened, validators derived). */
   misses: number
+  /**
+   * Large cached contents whose declared digests one full read matched: later reads of those blob
+   * versions are not hashed again.
+   */
+  verified: number
 }
 
 /**
@@ -88,6 +93,11 @@ interface CachedContent {
   readonly data?: ReturnType<typeof bytes> | undefined
   /** The last entity made of `data`, reused while a request's headers are the same array. */
   entity?: Entity | undefined
+  /**
+   * For a large content: every declared digest has matched one full read of these blob versions,
+   * so later reads of them are not hashed again (a replaced or rewritten blob is another version).
+   */
+  verified?: boolean
 }
 
 /** Route is what a request path names in a manifest: the payload and pattern, its blob keys and its content key. */
@@ -129,8 +139,10 @@ export const NO_POLICY_RULE = 'no-policy'
  * a replaced blob silently breaks, and a strong ETag must change with the bytes (RFC 9110 §8.8.3).
  * While any blob is settling (just written) the ETag is weak and the date too (RFC 9110 §8.8.2.2).
  * Last-Modified is the newest blob's mtime. A declared sha256 (of the blob, or of a part) is checked
- * on every full read ({@link digestChecked}): a whole-body response whose bytes contradict it is cut
- * before its end (or is a 500 when it fits in one piece), and the server logs the mismatch. The other fields are documented on
+ * on full reads ({@link digestChecked}): a whole-body response whose bytes contradict it is cut
+ * before its end (or is a 500 when it fits in one piece), and the server logs the mismatch. Once one
+ * full read of a cached content's blob versions has matched, later reads of those versions are not
+ * hashed again (a small content is checked once, when it is read into memory). The other fields are documented on
  * {@link payloadHeaders}.
  *
  * What is kept between requests, and why it cannot go stale: the route of each hot raw path (a pure
@@ -142,7 +154,7 @@ export const NO_POLICY_RULE = 'no-policy'
  */
 export class ManifestResolver implements Resolver {
   readonly store: FileStore
-  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0, hits: 0, misses: 0 }
+  readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0, hits: 0, misses: 0, verified: 0 }
   #manifest: CompiledManifest
   /** The first MANIFEST_TAG_HEX hex digits of the manifest's SHA-256, for the access log (set with the manifest). */
   #tag: string
@@ -249,11 +261,11 @@ export class ManifestResolver implements Resolver {
     const hit = this.#cache.get(ckey)
     if (hit !== undefined) {
       if (hit.infos.every(info => this.store.unchanged(info))) {
-        this.stats.hits++
         const headers = this.#headers(payload, at, vary)
         // The hot path: a small content is answered from memory, without a promise; its entity is
         // made once per set of headers (the same array for a payload whose headers are timeless).
         if (hit.data !== undefined) {
+          this.stats.hits++
           let entity = hit.entity
           if (entity === undefined || entity.headers !== headers) hit.entity = entity = { ...hit.meta, content: hit.data, headers }
           return { kind: 'entity', entity, release: noop, log }
@@ -322,8 +334,11 @@ export class ManifestResolver implements Resolver {
       closeAll(blobs)
       throw err
     }
+    // Counted here, not at the stat: a blob that changed before its open is a miss (#entity), not both.
+    this.stats.hits++
     const payload = routed.payload
-    const entity: Entity = { ...hit.meta, content: checkedContent(payload, blobs), headers: this.#headers(payload, r.at, r.vary) }
+    const content = hit.verified === true ? joined(blobs) : checkedContent(payload, blobs, this.#verify(hit))
+    const entity: Entity = { ...hit.meta, content, headers: this.#headers(payload, r.at, r.vary) }
     return { kind: 'entity', entity, release: () => closeAll(blobs), log: r.log }
   }
 
@@ -362,7 +377,7 @@ export class ManifestResolver implements Resolver {
         seen.push(entry.identity)
       }
       const cacheable = blobs.every((b, i) => b.info.version !== undefined && sameVersion(b.content.identity, seen[i]!))
-      const raw = blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
+      const raw = joined(blobs)
       const headers = this.#headers(payload, r.at, r.vary)
       if (raw.size <= this.#smallMax) {
         const data = await readAll(raw)
@@ -384,8 +399,9 @@ export class ManifestResolver implements Resolver {
         return { kind: 'entity', entity, release: noop, log: r.log }
       }
       const meta = this.#meta(payload, keys, blobs, await readHead(raw))
-      if (cacheable) this.#cache.set(ckey, { infos: blobs.map(b => b.info), meta })
-      return { kind: 'entity', entity: { ...meta, content: checkedContent(payload, blobs), headers }, release, log: r.log }
+      const entry: CachedContent = { infos: blobs.map(b => b.info), meta }
+      if (cacheable) this.#cache.set(ckey, entry)
+      return { kind: 'entity', entity: { ...meta, content: checkedContent(payload, blobs, cacheable ? this.#verify(entry) : undefined), headers }, release, log: r.log }
     } catch (err) {
       release()
       throw err
@@ -413,6 +429,15 @@ export class ManifestResolver implements Resolver {
       lastModifiedText: formatHttpDate(lastModified),
       ...(settling ? { lastModifiedWeak: true } : {}),
       contentType,
+    }
+  }
+
+  /** #verify is what marks a cached content verified (once, counted) when a full read matched its digests. */
+  #verify(entry: CachedContent): () => void {
+    return () => {
+      if (entry.verified === true) return
+      entry.verified = true
+      this.stats.verified++
     }
   }
 
@@ -464,16 +489,24 @@ function declaredDigests(payload: Payload): ReadonlyArray<string | undefined> {
 /**
  * withDigests joins the contents of a payload's blobs in order, each with a declared sha256
  * wrapped in {@link digestChecked}, so a full read checks it (a part's on the full read of the whole).
+ * `onVerified` is called once every declared digest has matched in one full read.
  */
-function withDigests(payload: Payload, contents: readonly Content[]): Content {
+function withDigests(payload: Payload, contents: readonly Content[], onVerified?: () => void): Content {
   const sums = declaredDigests(payload)
-  const checked = contents.map((c, i): Content => (sums[i] === undefined ? c : digestChecked(c, sums[i]!)))
+  let left = sums.filter(s => s !== undefined).length
+  const matched = onVerified && ((): void => void (--left === 0 && onVerified()))
+  const checked = contents.map((c, i): Content => (sums[i] === undefined ? c : digestChecked(c, sums[i]!, matched)))
   return checked.length === 1 ? checked[0]! : concat(checked)
 }
 
 /** checkedContent is {@link withDigests} of opened blobs. */
-function checkedContent(payload: Payload, blobs: readonly FileBlob[]): Content {
-  return withDigests(payload, blobs.map(b => b.content))
+function checkedContent(payload: Payload, blobs: readonly FileBlob[], onVerified?: () => void): Content {
+  return withDigests(payload, blobs.map(b => b.content), onVerified)
+}
+
+/** joined is the content of opened blobs in order, unchecked. */
+function joined(blobs: readonly FileBlob[]): Content {
+  return blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
 }
 
 

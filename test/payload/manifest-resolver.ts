@@ -366,11 +366,15 @@ t.test('a declared sha256 the bytes contradict: a full read never completes, ran
 
   // Read from the store in pieces (not kept in memory): the header goes out before the last piece is checked.
   const pieces = await serveWith(t, { policy: usersPolicy, pieceSize: 8, smallFileMax: 0 })
-  const raw = await rawGet(pieces.url, '/liar.bin')
-  t.match(raw, /^HTTP\/1\.1 200 OK\r\n/, 'several pieces: the header went out')
-  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4)
-  t.ok(body.length < A.length, `the body is cut short of its Content-Length (${body.length} of ${A.length} bytes)`)
-  t.equal(body, A.slice(0, body.length), 'with only bytes of the blob')
+  // Twice: a content whose digest failed is never trusted, so the second full read is checked and cut too.
+  for (const round of [1, 2]) {
+    const raw = await rawGet(pieces.url, '/liar.bin')
+    t.match(raw, /^HTTP\/1\.1 200 OK\r\n/, `several pieces, request ${round}: the header went out`)
+    const body = raw.slice(raw.indexOf('\r\n\r\n') + 4)
+    t.ok(body.length < A.length, `the body is cut short of its Content-Length (${body.length} of ${A.length} bytes)`)
+    t.equal(body, A.slice(0, body.length), 'with only bytes of the blob')
+  }
+  t.equal(pieces.resolver.stats.verified, 0, 'nothing verified')
   const fine = await rawGet(pieces.url, '/dl/latest.zip')
   t.ok(fine.endsWith(A), 'the matching blob arrives whole in pieces')
 
@@ -406,7 +410,7 @@ t.test('the content cache: hits while every blob holds, rebuilt when one changes
     readonly name: string
     readonly opts: { smallFileMax?: number; settleMs?: number }
     /** Requests in order, with the body and the running hit count expected after each. */
-    readonly steps: ReadonlyArray<{ path: string; body: string; hits: number; before?: (root: string, r: ManifestResolver) => void }>
+    readonly steps: ReadonlyArray<{ path: string; body: string; hits: number; verified?: number; before?: (root: string, r: ManifestResolver) => void }>
   }
   const rows: Row[] = [
     {
@@ -455,6 +459,24 @@ t.test('the content cache: hits while every blob holds, rebuilt when one changes
       ],
     },
     {
+      name: 'a large blob with a declared digest: hashed until one full read matched, then trusted for that version',
+      opts: { smallFileMax: 4 },
+      steps: [
+        { path: '/dl/latest.zip', body: A, hits: 0, verified: 1 },
+        { path: '/dl/latest.zip', body: A, hits: 1, verified: 1 },
+        {
+          path: '/dl/latest.zip',
+          body: A,
+          hits: 1,
+          verified: 2,
+          before: root => {
+            writeFileSync(`${root}/a.new`, A)
+            renameSync(`${root}/a.new`, `${root}/a.bin`)
+          },
+        },
+      ],
+    },
+    {
       name: 'one blob under two payloads with other declared types: two entries',
       opts: {},
       steps: [
@@ -488,6 +510,7 @@ t.test('the content cache: hits while every blob holds, rebuilt when one changes
       if (step.body !== '') t.equal(res.body.toString(), step.body, `${row.name}: request ${i + 1} gets the current bytes`)
       else t.equal(res.status, 500, `${row.name}: request ${i + 1} is the other payload's (its digest check fails)`)
       t.equal(resolver.stats.hits, step.hits, `${row.name}: ${step.hits} hits after request ${i + 1}`)
+      if (step.verified !== undefined) t.equal(resolver.stats.verified, step.verified, `${row.name}: ${step.verified} verified after request ${i + 1}`)
     }
   }
 })
