@@ -18,6 +18,12 @@ export function table(rows, align) {
   return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n');
 }
 
+/** median is the middle value of a list of numbers (the mean of the two middle ones for an even count), null for none. */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 /** ratio returns results[w.id][a].value / results[w.id][b].value, or null when either is missing or zero. */
 export function ratio(results, w, a, b) {
   const x = results[w.id]?.[a];

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { BENCH, FOREIGN_CPU_WARN } from '../lib/constants.mjs';
 import { measureLoad } from '../lib/load.mjs';
 import { log } from '../lib/log.mjs';
-import { fmtCores, table, targetsLine } from '../lib/report.mjs';
+import { fmtCores, median, table, targetsLine } from '../lib/report.mjs';
 
 /** The issue's target: matching a path to its payload takes under 2 us at the median, for every kind of lookup. */
 const TARGET_MEDIAN_US = 2;
@@ -21,11 +21,6 @@ export const workloads = (_opts) => [{ id: 'manifest-match', label: 'RouteTable.
 
 /** selected returns the suite's workloads that ctx.opts.workloads selects. */
 export const selected = (ctx) => workloads(ctx.opts).filter((w) => ctx.opts.workloads.includes(w.id));
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /**
  * run starts `node bench/manifest-match.mjs --no-overlaps` RUNS times, one after another (the overlap check is

@@ -5,7 +5,7 @@
 import { BIG_SIZE, KiB, MiB, SERVER_NAMES, SMALL_SIZE } from '../lib/constants.mjs';
 import { measureWrk } from '../lib/load.mjs';
 import { log, sleep } from '../lib/log.mjs';
-import { fmt, fmtMB, fmtMs, ratio, table, targetsLine } from '../lib/report.mjs';
+import { fmt, fmtMB, fmtMs, median, ratio, table, targetsLine } from '../lib/report.mjs';
 
 const RSS_TARGET_BYTES = 200e6; // "200 MB", MB = 10^6 bytes
 /** Issue 12: manifest mode (10,000 payloads, ACLs on a third) keeps at least this share of directory mode's figure on every workload. */
@@ -68,13 +68,6 @@ export async function run(ctx, servers) {
 
 /** PAIR_ROUNDS is how many back-to-back cutover/manifest pairs each workload measures (see run). */
 const PAIR_ROUNDS = 3;
-
-/** median is the middle value of a non-empty list (the mean of the two middle ones for an even count). */
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const k = Math.floor(s.length / 2);
-  return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
-}
 
 /** medianRun is the run of median value among runs of one server on one workload, valid only if all were, with the highest RSS. */
 function medianRun(rs) {
