@@ -33,11 +33,22 @@ export interface BodyDigest {
 }
 
 /**
+ * BodyDigester is what hashes one body as it arrives: a {@link BlockDigester}, or one side of a
+ * {@link DigestPair} (digest-pair.ts), whose digest may have to wait for the other side's bytes.
+ */
+export interface BodyDigester {
+  /** update hashes the next bytes of the body; synchronous, never blocks. */
+  update(chunk: Uint8Array): void
+  /** finish ends the body (what was received so far) and gives its digest. Called once. */
+  finish(): BodyDigest | Promise<BodyDigest>
+}
+
+/**
  * BlockDigester hashes one body as it arrives, chunk by chunk, whatever the chunking, into a
  * {@link BodyDigest}. `update` is synchronous and never holds a chunk: only the head is copied.
  */
-export class BlockDigester {
-  readonly #hash: Hash = createHash('sha256')
+export class BlockDigester implements BodyDigester {
+  #hash: Hash = createHash('sha256')
   readonly #headMax: number
   #head: Buffer
   #headLength = 0
@@ -84,6 +95,43 @@ export class BlockDigester {
     }
     digest.copy(this.#blocks, this.#count * DIGEST_BYTES, 0, DIGEST_BYTES)
     this.#count++
+  }
+
+  /**
+   * fork is an independent copy of this digester as it stands: the same bytes hashed so far, and
+   * from now on each hashes what it is given. Costs a hash-state copy and copies of the head and
+   * the block digests (one block plus 1/4096 of the body), not a pass over the bytes.
+   */
+  fork(): BlockDigester {
+    const f = new BlockDigester(this.#headMax)
+    f.#hash = this.#hash.copy()
+    f.#head = Buffer.from(this.#head)
+    f.#headLength = this.#headLength
+    f.#length = this.#length
+    f.#blocks = Buffer.from(this.#blocks)
+    f.#count = this.#count
+    return f
+  }
+
+  /**
+   * snapshot is the digest of the bytes hashed so far, as {@link finish} would return it, while this
+   * digester goes on: what a body that ended here is, when another body that began with the same
+   * bytes continues.
+   */
+  snapshot(): BodyDigest {
+    const full = this.#hash.copy().digest()
+    const whole = this.#count * DIGEST_BYTES
+    const partial = this.#length % BLOCK_BYTES !== 0
+    const blocks = Buffer.allocUnsafe(whole + (partial ? DIGEST_BYTES : 0))
+    this.#blocks.copy(blocks, 0, 0, whole)
+    if (partial) full.copy(blocks, whole, 0, DIGEST_BYTES)
+    return {
+      length: this.#length,
+      sha256: full.toString('hex'),
+      // Later bytes of a body shorter than the head are written past this view, never into it.
+      head: this.#head.subarray(0, this.#headLength),
+      blocks,
+    }
   }
 
   /** finish ends the body (what was received so far, for a body that broke) and returns its digest. */

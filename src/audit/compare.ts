@@ -2,9 +2,10 @@ import { systemClock, type Clock } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 import { parseHttpDate } from '../http/http-date.js'
-import { diffDigests, type BodyDigest } from './body-digest.js'
+import { diffDigests, type BodyDigest, type BodyDigester } from './body-digest.js'
 import { cancelBody } from './cancel-body.js'
 import { digestBody, type SideBody } from './digest-body.js'
+import { DigestPair } from './digest-pair.js'
 import type { Comparison, Divergence, NotComparedReason } from './divergence.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
 import type { Backend, SendOptions } from './http-backend.js'
@@ -209,12 +210,13 @@ export function compareHeads(control: Observed, candidate: Observed, o: CompareO
  * digestResponse reads one side's body on its own ({@link digestBody}): multipart parsed when it is
  * a multipart/byteranges answer, with the idle limit unless the side is client-paced.
  */
-export function digestResponse(r: Response, side: Side, o: CompareOptions, signal?: AbortSignal): Promise<SideBody> {
+export function digestResponse(r: Response, side: Side, o: CompareOptions, signal?: AbortSignal, digester?: BodyDigester): Promise<SideBody> {
   return digestBody(r.body, {
     boundary: boundaryFor(r),
     idleMs: o.paced === side ? undefined : (o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(signal ? { signal } : {}),
+    digester,
   })
 }
 
@@ -465,8 +467,9 @@ export function comparisonOf(
 
 /**
  * digestBoth reads two bodies at once, each on its own ({@link digestResponse}): neither waits for
- * the other. When one fails through its server's fault (or is given up), the other is stopped: there
- * is nothing left to compare it with.
+ * the other, and the bytes they agree on are hashed once ({@link DigestPair}). When one fails
+ * through its server's fault (or is given up), the other is stopped: there is nothing left to
+ * compare it with.
  */
 export async function digestBoth(control: Response, candidate: Response, o: CompareOptions): Promise<[SideBody, SideBody]> {
   const acs = [new AbortController(), new AbortController()] as const
@@ -474,9 +477,10 @@ export async function digestBoth(control: Response, candidate: Response, o: Comp
     if (failedHere(b)) acs[1 - i]!.abort(new CutoverError('ERR_ABORTED', 'the other side failed'))
     return b
   }
+  const pair = new DigestPair()
   return Promise.all([
-    digestResponse(control, 'control', o, acs[0].signal).then(stopOther(0)),
-    digestResponse(candidate, 'candidate', o, acs[1].signal).then(stopOther(1)),
+    digestResponse(control, 'control', o, acs[0].signal, pair.side(0)).then(stopOther(0)),
+    digestResponse(candidate, 'candidate', o, acs[1].signal, pair.side(1)).then(stopOther(1)),
   ])
 }
 

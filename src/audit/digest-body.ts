@@ -1,6 +1,6 @@
 import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
-import { BLOCK_BYTES, BlockDigester, type BodyDigest } from './body-digest.js'
+import { BLOCK_BYTES, BlockDigester, type BodyDigest, type BodyDigester } from './body-digest.js'
 import { cancelStream } from './cancel-body.js'
 import { parseMultipart } from './multipart-parser.js'
 
@@ -51,6 +51,11 @@ export interface DigestOptions {
   readonly idleMs?: number | undefined
   /** Where the idle limit's time comes from. If unset, the system clock. */
   readonly clock?: Clock
+  /**
+   * What hashes the whole body: one side of a DigestPair (digest-pair.ts), whose digest may wait for
+   * the other side. If unset, a BlockDigester of its own.
+   */
+  readonly digester?: BodyDigester | undefined
 }
 
 /**
@@ -133,7 +138,7 @@ function failureOf(err: unknown, bytes: number): BodyFailure {
 export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptions = {}): Promise<SideBody> {
   const clock = o.clock ?? systemClock
   // The whole body's digest, multipart or not: what is compared when only one side is multipart.
-  const digester = new BlockDigester()
+  const digester = o.digester ?? new BlockDigester()
   const src = new Guarded(body, body[Symbol.asyncIterator](), clock, o.boundary === undefined ? undefined : c => digester.update(c))
   const onAbort = (): void => {
     const r: unknown = o.signal?.reason
@@ -186,7 +191,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
     o.signal?.removeEventListener('abort', onAbort)
   }
   return {
-    digest: digester.finish(),
+    digest: await digester.finish(),
     ...(o.boundary === undefined ? {} : { parts }),
     ...(failure ? { failure } : {}),
   }

@@ -12,7 +12,10 @@ import {
   type CompareOptions,
   type Response,
 } from './compare.js'
+import type { BodyDigester } from './body-digest.js'
+import type { TeeBudget } from './body-tee.js'
 import type { SideBody } from './digest-body.js'
+import { DigestPair } from './digest-pair.js'
 import { withNoise, type Comparison } from './divergence.js'
 import { validatorsFor, type EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
@@ -39,7 +42,18 @@ export interface Answered {
    * the primary answers, so that a comparison waiting for a shadow slot holds no bytes), and how
    * to stop that. If unset, the experiment reads the answer's body itself.
    */
-  readonly digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void } | undefined
+  readonly digest?:
+    | {
+        readonly body: Promise<SideBody>
+        readonly stop: (reason: unknown) => void
+        /**
+         * The pair whose side 0 hashes that body: the side it is compared with (the main
+         * comparison's other side) is hashed as side 1, so that the bytes they agree on are hashed
+         * once. The experiment detaches it when it is done (or the other side has no body).
+         */
+        readonly pair?: DigestPair | undefined
+      }
+    | undefined
 }
 
 /** ExperimentSide is a server the experiment sends to, or an answer it is given. */
@@ -93,6 +107,12 @@ export interface ExperimentOptions {
    * as soon as it arrives: latencies, error counts, the headers for a diff. Must not throw.
    */
   readonly onAnswer?: (side: SideName, answer: Observed) => void
+  /**
+   * Bytes held by the pairs that hash the control's and the candidate's bodies together
+   * ({@link DigestPair}), shared by every experiment given the same budget. If unset, each pair
+   * only has its own bound (PAIR_HOLD_BYTES).
+   */
+  readonly pairBudget?: TeeBudget | undefined
 }
 
 const isBackend = (s: ExperimentSide): s is Backend => 'send' in s
@@ -146,19 +166,45 @@ export async function runExperiment(
   // The baseline is sent to, never client-paced.
   const baseOptions: CompareOptions = { ...options, zoom: undefined, paced: options.paced === 'control' ? 'control' : undefined }
 
-  // Each body is read from the moment its answer is there, whatever the other sides do.
+  // Each body is read from the moment its answer is there, whatever the other sides do. The
+  // control's and the candidate's are hashed as a pair: what they agree on is hashed once.
+  const givenPair = (s: ExperimentSide): DigestPair | undefined => (isBackend(s) ? undefined : s.digest?.pair)
+  let pair = givenPair(sides.control) ?? givenPair(sides.candidate)
+  let controlDigester: BodyDigester | undefined
+  let candidateDigester: BodyDigester | undefined
+  if (pair) {
+    // The answered side hashes as the given pair's side 0; the other as its side 1.
+    if (givenPair(sides.control) === pair) candidateDigester = pair.side(1)
+    else controlDigester = pair.side(1)
+  } else if (isBackend(sides.control) && isBackend(sides.candidate)) {
+    pair = new DigestPair(undefined, o.pairBudget)
+    controlDigester = pair.side(0)
+    candidateDigester = pair.side(1)
+  }
   const stop = { control: new AbortController(), candidate: new AbortController(), baseline: new AbortController() }
-  const read = (p: Promise<Observed>, side: Side, ac: AbortController, co: CompareOptions, given?: ExperimentSide): Promise<SideBody | undefined> => {
+  const read = (
+    p: Promise<Observed>,
+    side: Side,
+    ac: AbortController,
+    co: CompareOptions,
+    given: ExperimentSide | undefined,
+    digester?: BodyDigester,
+  ): Promise<SideBody | undefined> => {
     const digest = given && !isBackend(given) ? given.digest : undefined
     if (digest) ac.signal.addEventListener('abort', () => digest.stop(ac.signal.reason), { once: true })
-    return p.then(a => (a.kind !== 'response' ? undefined : digest ? digest.body : digestResponse(a, side, co, ac.signal)))
+    return p.then(a => {
+      if (a.kind === 'response') return digest ? digest.body : digestResponse(a, side, co, ac.signal, digester)
+      // No body on this side: its partner must not wait for it.
+      if (digester) pair?.detach()
+      return undefined
+    })
   }
   // A body the comparisons no longer need is stopped: the control's once neither comparison needs it.
   let controlUsers = baselineP ? 2 : 1
   const release = (): void => {
     if (--controlUsers === 0) stop.control.abort(stopped())
   }
-  const controlBody = read(controlP, 'control', stop.control, options, sides.control).then(b => {
+  const controlBody = read(controlP, 'control', stop.control, options, sides.control, controlDigester).then(b => {
     // A control that failed or was given up leaves nothing to compare the others with.
     if (b && (failedHere(b) || givenUpReason(b))) {
       stop.candidate.abort(stopped())
@@ -166,8 +212,8 @@ export async function runExperiment(
     }
     return b
   })
-  const candidateBody = read(candidateP, 'candidate', stop.candidate, options, sides.candidate)
-  const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions)
+  const candidateBody = read(candidateP, 'candidate', stop.candidate, options, sides.candidate, candidateDigester)
+  const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions, undefined)
 
   /** compareWith compares the control with one other side: heads at once, then bodies. */
   const compareWith = async (
@@ -199,10 +245,14 @@ export async function runExperiment(
     return comparisonOf(request, control, other, found, bytes, o.clock)
   }
 
-  const main = compareWith(candidateP, candidateBody, stop.candidate, options, true)
-  const base = baselineP && compareWith(baselineP, baselineBody!, stop.baseline, baseOptions, false)
-  const [m, b] = await Promise.all([main, base])
-  // Every body has been read or stopped by now.
-  await controlBody
-  return b ? withNoise(m, b) : m
+  try {
+    const main = compareWith(candidateP, candidateBody, stop.candidate, options, true)
+    const base = baselineP && compareWith(baselineP, baselineBody!, stop.baseline, baseOptions, false)
+    const [m, b] = await Promise.all([main, base])
+    // Every body has been read or stopped by now.
+    await controlBody
+    return b ? withNoise(m, b) : m
+  } finally {
+    pair?.detach()
+  }
 }

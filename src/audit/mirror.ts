@@ -23,6 +23,7 @@ import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
 import { digestBody, type SideBody } from './digest-body.js'
+import { DEFAULT_PAIR_BUDGET, DigestPair } from './digest-pair.js'
 import { boundaryOf } from './multipart-parser.js'
 import type { Comparison, NotComparedReason } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
@@ -169,7 +170,7 @@ interface RequestContext {
   /** The client's request framed its body with Transfer-Encoding, re-framed on the way to the primary. */
   readonly chunked: boolean
   /** The primary's body being hashed from the moment it answers (shadowed requests only). */
-  digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void }
+  digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void; readonly pair: DigestPair }
 }
 
 
@@ -213,6 +214,8 @@ export class Mirror {
   readonly #clock: Clock
   readonly #teeBytes: number
   readonly #teeBudget: TeeBudget
+  /** Bytes of bodies held by the pairs that hash the primary's and the shadow's bodies together. */
+  readonly #pairBudget = new TeeBudget(DEFAULT_PAIR_BUDGET)
   readonly #load: Load
   readonly #ownLoad: LoadGauge | undefined
   readonly #shedAbove: number
@@ -480,10 +483,14 @@ export class Mirror {
     if (tees[0]) {
       // Hashed as it streams from now on, whether or not a shadow slot is free yet: a comparison
       // waiting in the queue then holds no bytes of the body (nothing to abandon over the budget).
+      // It is hashed as one side of a pair with the shadow's body: the bytes they agree on are
+      // hashed once, held (within the tee budget) until the shadow's body reaches them.
       const stop = new AbortController()
+      const pair = new DigestPair(undefined, this.#pairBudget)
       ctx.digest = {
-        body: digestBody(tees[0], { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal }),
+        body: digestBody(tees[0], { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal, digester: pair.side(0) }),
         stop: reason => stop.abort(reason),
+        pair,
       }
       ctx.settle({
         kind: 'response',
@@ -624,6 +631,7 @@ export class Mirror {
       this.stats.pending = this.#pending.size
       for (const t of ctx.tees) t.abandon() // stop buffering for a reader that is done or never came
       ctx.digest?.stop(new CutoverError('ERR_ABORTED', 'the comparison is over'))
+      ctx.digest?.pair?.detach() // a shadow that never ran leaves the primary's digest nothing to wait for
       if (c) this.#record(c, true)
     }
   }

@@ -1,4 +1,6 @@
 import { AuditStats } from '../audit/audit-stats.js'
+import { TeeBudget } from '../audit/body-tee.js'
+import { DEFAULT_PAIR_BUDGET } from '../audit/digest-pair.js'
 import type { Comparison, Divergence } from '../audit/divergence.js'
 import { validatorsFor, type EtagPairs } from '../audit/etag-pairs.js'
 import type { ExchangeRequest, Observed } from '../audit/exchange.js'
@@ -149,6 +151,8 @@ function controlFacts(c: Observed): { status?: number; size?: number; etag?: str
  */
 export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptions): Promise<ReplayStats> {
   const stats = o.stats ?? new ReplayStats()
+  // Bytes the exchanges in flight hold to hash what old and new agree on once (DigestPair).
+  const pairBudget = new TeeBudget(DEFAULT_PAIR_BUDGET)
   const clock = o.clock ?? systemClock
   const now = (): number => clock.monotonic()
   const sleep = o.sleep ?? clockSleep(clock)
@@ -215,6 +219,7 @@ export async function runReplay(lines: AsyncIterable<ParsedLine>, o: ReplayOptio
         etags: o.etags,
         zoom: o.zoom,
         clock,
+        pairBudget,
         onAnswer: (side, a) => {
           if (side === 'control') seen = controlFacts(a)
         },

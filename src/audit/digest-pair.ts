@@ -1,0 +1,227 @@
+import { BlockDigester, type BodyDigest, type BodyDigester } from './body-digest.js'
+import type { TeeBudget } from './body-tee.js'
+
+/**
+ * PAIR_HOLD_BYTES bounds the bytes one side of a {@link DigestPair} holds while it waits for the
+ * other side to reach them: 4 MiB. Past it the pair splits and each side hashes on its own.
+ */
+export const PAIR_HOLD_BYTES = 4 * 1024 * 1024
+
+/**
+ * DEFAULT_PAIR_BUDGET bounds the bytes all pairs of one mirror or replay hold together: 16 MiB.
+ * Past it a pair splits (its sides hash on their own, as they would unpaired): memory stays bounded
+ * whatever the number of comparisons in flight, at the price of hashing twice.
+ */
+export const DEFAULT_PAIR_BUDGET = 16 * 1024 * 1024
+
+/** One side of a pair: the bytes it received that the other side has not reached yet. */
+class Side {
+  /** Bytes received past the agreed prefix, in order, not copied; `first` is the oldest still held. */
+  pending: Uint8Array[] = []
+  first = 0
+  /** How much of pending[first] was already matched. */
+  offset = 0
+  bytes = 0
+  ended = false
+  /** This side's own digester once the pair no longer shares one. */
+  own: BlockDigester | undefined
+  result: Promise<BodyDigest> | undefined
+  resolve: ((d: BodyDigest) => void) | undefined
+
+  hold(chunk: Uint8Array): void {
+    this.pending.push(chunk)
+    this.bytes += chunk.length
+  }
+
+  /** drop forgets the n oldest held bytes (matched by the other side). */
+  drop(n: number): void {
+    this.bytes -= n
+    while (n > 0) {
+      const head = this.pending[this.first]!
+      const left = head.length - this.offset
+      if (n < left) {
+        this.offset += n
+        return
+      }
+      n -= left
+      this.pending[this.first++] = EMPTY
+      this.offset = 0
+    }
+    if (this.first === this.pending.length) {
+      this.pending = []
+      this.first = 0
+    }
+  }
+
+  /** flush hashes every held byte into this side's own digester and forgets them; returns how many. */
+  flush(): number {
+    const n = this.bytes
+    for (let i = this.first; i < this.pending.length; i++) {
+      const c = this.pending[i]!
+      this.own!.update(i === this.first && this.offset > 0 ? c.subarray(this.offset) : c)
+    }
+    this.pending = []
+    this.first = 0
+    this.offset = 0
+    this.bytes = 0
+    return n
+  }
+
+  settle(d: BodyDigest): void {
+    const resolve = this.resolve
+    this.resolve = undefined
+    resolve?.(d)
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * DigestPair hashes two bodies that are expected to hold the same bytes (the two sides of one
+ * comparison) at the cost of about one: the bytes both sides agree on are compared directly
+ * (`Buffer.compare`, some 40 GB/s) and hashed once, into one running SHA-256 both share, where
+ * hashing each side on its own costs two passes at about 1.6 GB/s.
+ *
+ * Each side's digest is exactly what a {@link BlockDigester} of that side alone would give, so a
+ * comparison reads the same whether its sides were paired or not. The side that is ahead holds the
+ * bytes the other has not reached yet, by reference and up to `holdBytes` (and within `budget`, a
+ * bound shared with other pairs). The pair *splits*, for good, at the first byte on which the sides
+ * differ, when the side ahead would hold more than that, or on {@link detach}: each side then
+ * continues with its own copy of the shared hash state (a copy, not a pass over the bytes).
+ *
+ * A side's `finish` resolves at once when that side is not ahead; a side that ended ahead resolves
+ * when the other side has reached its end, differs, ends, or the pair is detached. Whoever creates
+ * a pair must therefore end both sides, or call {@link detach} once one side will never be read
+ * (its request failed, or was never sent). Not thread-safe; everything runs on the event loop.
+ */
+export class DigestPair {
+  readonly #sides: readonly [Side, Side] = [new Side(), new Side()]
+  readonly #digesters: readonly [BodyDigester, BodyDigester]
+  /** The digester of the agreed prefix while both sides share it; undefined once split. */
+  #shared: BlockDigester | undefined = new BlockDigester()
+  readonly #holdBytes: number
+  readonly #budget: TeeBudget | undefined
+
+  /**
+   * @param holdBytes the most bytes the side ahead holds; if unset, {@link PAIR_HOLD_BYTES}.
+   * @param budget a byte budget shared with other pairs (and tees): a hold that would exceed it splits the pair.
+   */
+  constructor(holdBytes: number = PAIR_HOLD_BYTES, budget?: TeeBudget) {
+    if (!Number.isSafeInteger(holdBytes) || holdBytes < 0) throw new TypeError('holdBytes must be a non-negative integer')
+    this.#holdBytes = holdBytes
+    this.#budget = budget
+    this.#digesters = [this.#digester(0), this.#digester(1)]
+  }
+
+  /** side is the digester of side i (0 or 1), to hash that side's body. */
+  side(i: 0 | 1): BodyDigester {
+    return this.#digesters[i]
+  }
+
+  /** paired is true while both sides still share one hash state. */
+  get paired(): boolean {
+    return this.#shared !== undefined
+  }
+
+  /** held is how many bytes the pair holds right now. */
+  get held(): number {
+    return this.#sides[0].bytes + this.#sides[1].bytes
+  }
+
+  /**
+   * detach ends the sharing: each side hashes its held bytes and everything after on its own, and a
+   * side that ended ahead resolves now. Idempotent.
+   */
+  detach(): void {
+    this.#split()
+  }
+
+  #digester(i: 0 | 1): BodyDigester {
+    return { update: chunk => this.#update(i, chunk), finish: () => this.#finish(i) }
+  }
+
+  #update(i: 0 | 1, chunk: Uint8Array): void {
+    const me = this.#sides[i]
+    if (me.ended) throw new Error('DigestPair: update after finish')
+    const shared = this.#shared
+    if (shared === undefined) {
+      me.own!.update(chunk)
+      return
+    }
+    const other = this.#sides[i === 0 ? 1 : 0]
+    let at = 0
+    // The other side is ahead: what it holds is compared with this chunk, and what agrees hashed once.
+    while (other.bytes > 0 && at < chunk.length) {
+      const held = other.pending[other.first]!
+      const n = Math.min(held.length - other.offset, chunk.length - at)
+      const mine = chunk.subarray(at, at + n)
+      if (Buffer.compare(mine, held.subarray(other.offset, other.offset + n)) !== 0) {
+        this.#split(i, chunk.subarray(at))
+        return
+      }
+      shared.update(mine)
+      at += n
+      other.drop(n)
+      this.#release(n)
+    }
+    if (other.ended && other.bytes === 0) {
+      // The other body ended exactly where the agreed prefix now ends: its digest is the shared one.
+      other.settle(shared.snapshot())
+      this.#giveShared(i)
+      if (at < chunk.length) shared.update(chunk.subarray(at))
+      return
+    }
+    if (at === chunk.length) return
+    const rest = chunk.subarray(at)
+    const budget = this.#budget
+    if (me.bytes + rest.length > this.#holdBytes || (budget !== undefined && budget.used + rest.length > budget.max)) {
+      this.#split(i, rest)
+      return
+    }
+    me.hold(rest)
+    if (budget) budget.used += rest.length
+  }
+
+  #finish(i: 0 | 1): Promise<BodyDigest> {
+    const me = this.#sides[i]
+    if (me.ended) throw new Error('DigestPair: finish called twice')
+    me.ended = true
+    me.result = new Promise<BodyDigest>(resolve => (me.resolve = resolve))
+    const shared = this.#shared
+    if (shared === undefined) {
+      me.settle(me.own!.finish())
+    } else if (me.bytes === 0) {
+      // Every byte of this side is in the agreed prefix.
+      me.settle(shared.snapshot())
+      this.#giveShared(i === 0 ? 1 : 0)
+    }
+    // Otherwise this side is ahead: it waits for the other to reach, contradict or end its bytes.
+    return me.result
+  }
+
+  /** #giveShared makes the shared digester side i's own (the other side is done), with what it holds. */
+  #giveShared(i: 0 | 1): void {
+    const me = this.#sides[i]
+    me.own = this.#shared
+    this.#shared = undefined
+    this.#release(me.flush())
+    if (me.ended) me.settle(me.own!.finish())
+  }
+
+  /** #split gives each side its own digester; side `i` then hashes `rest` too. */
+  #split(i?: 0 | 1, rest?: Uint8Array): void {
+    const shared = this.#shared
+    if (shared === undefined) return
+    this.#shared = undefined
+    const [a, b] = this.#sides
+    a.own = shared
+    b.own = shared.fork()
+    this.#release(a.flush() + b.flush())
+    if (i !== undefined && rest !== undefined && rest.length > 0) this.#sides[i].own!.update(rest)
+    for (const s of this.#sides) if (s.ended && s.resolve) s.settle(s.own!.finish())
+  }
+
+  #release(n: number): void {
+    if (this.#budget && n > 0) this.#budget.used -= n
+  }
+}

@@ -1,0 +1,185 @@
+import t from 'tap'
+import { BLOCK_BYTES, BlockDigester, digestOf, type BodyDigest } from '../../src/audit/body-digest.js'
+import { TeeBudget } from '../../src/audit/body-tee.js'
+import { DigestPair } from '../../src/audit/digest-pair.js'
+
+const B = BLOCK_BYTES
+
+/** body is `n` deterministic bytes; `flips` are offsets whose byte is changed. */
+function body(n: number, ...flips: number[]): Buffer {
+  const b = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff
+  for (const f of flips) b[f] = b[f]! ^ 0xff
+  return b
+}
+
+/** same tells whether two digests are equal in every field. */
+const same = (a: BodyDigest, b: BodyDigest): boolean =>
+  a.length === b.length && a.sha256 === b.sha256 && a.head.equals(b.head) && a.blocks.equals(b.blocks)
+
+/** mulberry32: a seeded PRNG, so every interleaving below is the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * feed hashes two bodies through a pair, interleaving their chunks as `order` says: a string of
+ * 'a' and 'b', one step each, each step one chunk of that side (sizes from `sizes`) or its end, 'A' /
+ * 'B' for all the rest of that side and its end; once the string is used up, the rest alternates. Returns both digests.
+ */
+async function feed(
+  pair: DigestPair,
+  a: Buffer,
+  b: Buffer,
+  sizes: readonly [number, number],
+  order = '',
+): Promise<[BodyDigest, BodyDigest]> {
+  const bodies = [a, b] as const
+  const at = [0, 0]
+  const done: [Promise<BodyDigest> | undefined, Promise<BodyDigest> | undefined] = [undefined, undefined]
+  const step = (i: 0 | 1): void => {
+    if (done[i]) return
+    if (at[i]! >= bodies[i].length) {
+      done[i] = Promise.resolve(pair.side(i).finish())
+      return
+    }
+    const n = Math.min(sizes[i], bodies[i].length - at[i]!)
+    pair.side(i).update(bodies[i].subarray(at[i], at[i]! + n))
+    at[i]! += n
+  }
+  for (const c of order) {
+    if (c === 'a') step(0)
+    else if (c === 'b') step(1)
+    else {
+      // The rest of that side, then its end.
+      const i = c === 'A' ? 0 : 1
+      for (let k = 0; k <= bodies[i].length && !done[i]; k++) step(i)
+    }
+  }
+  // Bounded: each body takes at most length / size + 1 steps.
+  const bound = a.length + b.length + 4
+  for (let k = 0; k < bound && !(done[0] && done[1]); k++) step(k % 2 === 0 ? 0 : 1)
+  return Promise.all([done[0]!, done[1]!])
+}
+
+t.test('each side of a pair digests exactly as it would alone, however the two interleave', async t => {
+  const n = 3 * B + 100
+  const rows: ReadonlyArray<{ name: string; a: Buffer; b: Buffer; sizes: [number, number]; order?: string; paired: boolean }> = [
+    { name: 'equal bodies, same chunks, in step', a: body(n), b: body(n), sizes: [4096, 4096], paired: true },
+    { name: 'equal bodies, different chunks', a: body(n), b: body(n), sizes: [1000, B + 7], paired: true },
+    { name: 'equal bodies, a all first', a: body(n), b: body(n), sizes: [B, B], order: 'aaaaaA', paired: true },
+    { name: 'equal bodies, b all first', a: body(n), b: body(n), sizes: [B, 333], order: 'bbbbbB', paired: true },
+    { name: 'empty bodies', a: body(0), b: body(0), sizes: [1, 1], paired: true },
+    { name: 'one empty body', a: body(0), b: body(n), sizes: [1, 4096], paired: true },
+    { name: 'a differs in its first byte', a: body(n, 0), b: body(n), sizes: [4096, 4096], paired: false },
+    { name: 'a differs in block 2', a: body(n, 2 * B + 5), b: body(n), sizes: [4096, 5000], paired: false },
+    { name: 'a differs in its last byte, a ahead', a: body(n, n - 1), b: body(n), sizes: [B, B], order: 'aaaaA', paired: false },
+    { name: 'b is a prefix of a, a ahead', a: body(n), b: body(2 * B), sizes: [B, B], order: 'aaaaA', paired: true },
+    { name: 'b is a prefix of a, b ahead', a: body(n), b: body(2 * B + 3), sizes: [B, 100], order: 'bbbbbbbbbbbbbbbbbB', paired: true },
+    { name: 'a is a prefix of b, ends mid-chunk of b', a: body(B + 10), b: body(n), sizes: [B, 3 * B], paired: true },
+    { name: 'differ past the end of the shorter', a: body(B, B - 1), b: body(2 * B), sizes: [B, 2 * B], order: 'bB', paired: false },
+  ]
+  for (const r of rows) {
+    const budget = new TeeBudget(64 * B)
+    const pair = new DigestPair(undefined, budget)
+    const [da, db] = await feed(pair, r.a, r.b, r.sizes, r.order)
+    t.ok(same(da, digestOf(r.a)), `${r.name}: a's digest`)
+    t.ok(same(db, digestOf(r.b)), `${r.name}: b's digest`)
+    t.equal(budget.used, 0, `${r.name}: nothing left held`)
+    t.equal(pair.held, 0, `${r.name}: the pair holds nothing`)
+  }
+})
+
+t.test('a pair splits when the side ahead would hold more than its bound or its budget, and stays right', async t => {
+  const n = 8 * B
+  const rows: ReadonlyArray<{ name: string; hold: number; budget: number; sizes: [number, number]; order: string; split: boolean }> = [
+    { name: 'within both bounds', hold: n, budget: n, sizes: [B, B], order: 'aaaaaaaa', split: false },
+    { name: 'past the hold bound', hold: 2 * B, budget: n, sizes: [B, B], order: 'aaa', split: true },
+    { name: 'past the shared budget', hold: n, budget: 3 * B - 1, sizes: [B, B], order: 'aaa', split: true },
+    { name: 'a hold bound of 0 never holds', hold: 0, budget: n, sizes: [B, B], order: 'a', split: true },
+  ]
+  for (const r of rows) {
+    const budget = new TeeBudget(r.budget)
+    const pair = new DigestPair(r.hold, budget)
+    const a = body(n)
+    // Only side a steps through `order`: afterwards, is the pair still shared?
+    for (let i = 0; i < r.order.length; i++) pair.side(0).update(a.subarray(i * r.sizes[0], (i + 1) * r.sizes[0]))
+    t.equal(pair.paired, !r.split, `${r.name}: ${r.split ? 'split' : 'still paired'}`)
+    t.ok(budget.used <= r.budget, `${r.name}: the budget is never exceeded`)
+    const ra = pair.side(0)
+    for (let at = r.order.length * r.sizes[0]; at < n; at += B) ra.update(a.subarray(at, at + B))
+    const fa = ra.finish()
+    const rb = pair.side(1)
+    for (let at = 0; at < n; at += B) rb.update(a.subarray(at, at + B))
+    const [da, db] = await Promise.all([fa, rb.finish()])
+    t.ok(same(da, digestOf(a)) && same(db, digestOf(a)), `${r.name}: both digests right`)
+    t.equal(budget.used, 0, `${r.name}: the budget is given back`)
+  }
+})
+
+t.test('a side that ended ahead waits for the other side, and no longer once the pair is detached', async t => {
+  const a = body(2 * B)
+  const rows: ReadonlyArray<{ name: string; then: (p: DigestPair) => void; b: BodyDigest }> = [
+    { name: 'the other reaches its end', then: p => p.side(1).update(a), b: digestOf(a) },
+    { name: 'the other differs', then: p => p.side(1).update(body(2 * B, 7)), b: digestOf(body(2 * B, 7)) },
+    { name: 'the other ends short', then: p => p.side(1).update(a.subarray(0, 10)), b: digestOf(a.subarray(0, 10)) },
+    { name: 'the pair is detached', then: p => p.detach(), b: digestOf(Buffer.alloc(0)) },
+  ]
+  for (const r of rows) {
+    const pair = new DigestPair()
+    pair.side(0).update(a)
+    let settled = false
+    const fa = Promise.resolve(pair.side(0).finish()).then(d => {
+      settled = true
+      return d
+    })
+    await Promise.resolve()
+    t.notOk(settled, `${r.name}: not before`)
+    r.then(pair)
+    const fb = Promise.resolve(pair.side(1).finish())
+    const [da, db] = await Promise.all([fa, fb])
+    t.ok(same(da, digestOf(a)), `${r.name}: the side ahead`)
+    t.ok(same(db, r.b), `${r.name}: the other side`)
+  }
+})
+
+t.test('seeded random interleavings of equal and differing bodies: every digest as alone, nothing held', async t => {
+  const rand = prng(20261205)
+  for (let round = 0; round < 60; round++) {
+    const n = Math.floor(rand() * 5 * B)
+    const a = body(n)
+    const m = rand() < 0.3 ? Math.floor(rand() * 5 * B) : n
+    const flips = rand() < 0.3 && m > 0 ? [Math.floor(rand() * m)] : []
+    const b = body(m, ...flips)
+    const sizes: [number, number] = [1 + Math.floor(rand() * 2 * B), 1 + Math.floor(rand() * 2 * B)]
+    let order = ''
+    for (let k = 0; k < 40; k++) order += rand() < 0.5 ? 'a' : 'b'
+    const budget = new TeeBudget(1 + Math.floor(rand() * 8 * B))
+    const pair = new DigestPair(Math.floor(rand() * 6 * B), budget)
+    const [da, db] = await feed(pair, a, b, sizes, order)
+    const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0
+    if (!ok) t.fail(`round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
+  }
+  t.pass('60 rounds')
+})
+
+t.test('fork and snapshot give what finish would, and leave the digester going', async t => {
+  for (const n of [0, 10, B, B + 1, 3 * B + 5]) {
+    const bytes = body(n + 100)
+    const d = new BlockDigester()
+    d.update(bytes.subarray(0, n))
+    const snap = d.snapshot()
+    const f = d.fork()
+    d.update(bytes.subarray(n))
+    t.ok(same(snap, digestOf(bytes.subarray(0, n))), `${n}: the snapshot is the prefix's digest`)
+    t.ok(same(d.finish(), digestOf(bytes)), `${n}: the digester went on`)
+    t.ok(same(snap, digestOf(bytes.subarray(0, n))), `${n}: the snapshot did not change with it`)
+    t.ok(same(f.finish(), digestOf(bytes.subarray(0, n))), `${n}: the fork stayed where it was`)
+  }
+})
