@@ -106,7 +106,7 @@ export function register(program: Command): void {
     .option('--rules <file>', 'comparison rules, YAML or JSON (ignoreHeaders, dateTolerance, etag, ...)')
     .option(
       '--metrics-listen <host:port>',
-      'serve Prometheus metrics at /metrics on this address',
+      'serve Prometheus metrics at /metrics, and /healthz and /readyz (503 once a drain starts), on this address',
       parseListen,
     )
     .addOption(
@@ -252,7 +252,9 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     logger,
     hostHeader: f.hostHeader,
   })
-  const metricsServer = f.metricsListen ? new MetricsServer(registry) : undefined
+  // Readiness (/readyz) turns false when a drain starts, before the grace period ends.
+  let draining = false
+  const metricsServer = f.metricsListen ? new MetricsServer(registry, { ready: () => !draining }) : undefined
   const release = async (): Promise<void> => {
     await Promise.all([
       old.close(),
@@ -311,6 +313,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     name: 'cutover mirror',
     target,
     drain: signal => {
+      draining = true
       const closing = mirror.close(f.grace)
       printer.print(
         `cutover mirror: ${signal}: draining, up to ${f.grace} ms (${plural(mirror.stats.pending, 'comparison')} pending)`,

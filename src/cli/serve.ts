@@ -66,7 +66,7 @@ export function register(program: Command): void {
     .option('--manifest <file>', 'serve the payloads of this manifest (manifest mode; needs --store)')
     .option('--store <url>', 'where the manifest\'s blob keys point: file:///DIR (the only kind so far)')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
-    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics on this address (a listener of its own, never the public one)', parseListen)
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics, and /healthz and /readyz (503 once a drain starts), on this address (a listener of its own, never the public one)', parseListen)
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
     .option('--dotfiles', 'serve files and directories whose name starts with a dot', false)
     .addOption(new Option('--grace <duration>', 'how long downloads in flight may finish on shutdown').default(30_000, '30s').argParser(parseDuration))
@@ -206,7 +206,9 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     maxHeaderBytes: f.maxHeaderBytes,
     headersTimeoutMs: f.headersTimeout,
   })
-  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver) : undefined
+  // Readiness (/readyz on the metrics listener) turns false when a drain starts.
+  let draining = false
+  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver, () => !draining) : undefined
   let addr
   try {
     addr = await server.listen(f.listen.port, f.listen.host)
@@ -230,6 +232,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   onShutdown({
     name: 'cutover serve',
     drain: signal => {
+      draining = true
       // Close the listener first, so that once this line is printed no new connection gets in.
       const closing = server.close(f.grace)
       process.stdout.write(`cutover serve: ${signal}: draining ${plural(server.stats.active, 'response')}, up to ${f.grace} ms\n`)
@@ -274,13 +277,15 @@ async function reloadManifest(resolver: ManifestResolver, logger: Logger, f: Ser
 }
 
 /**
- * startMetrics serves the server's Prometheus metrics on a listener of its own. prom-client is
- * loaded only here, so a server without metrics does not carry it.
+ * startMetrics serves the server's Prometheus metrics, /healthz and /readyz (false once `ready` is)
+ * on a listener of its own. prom-client is loaded only here, so a server without metrics does not
+ * carry it.
  */
 async function startMetrics(
   at: { host: string; port: number },
   server: DownloadServer,
   resolver: DirectoryResolver | ManifestResolver,
+  ready: () => boolean,
 ): Promise<{ server: MetricsServer; addr: AddressInfo }> {
   const [{ Registry, collectDefaultMetrics }, { Metrics }, { MetricsServer }, { serveMetrics }] = await Promise.all([
     import('prom-client'),
@@ -292,7 +297,7 @@ async function startMetrics(
   collectDefaultMetrics({ register: registry })
   if (resolver instanceof DirectoryResolver) serveMetrics(new Metrics(registry), server, resolver.stats)
   else serveMetrics(new Metrics(registry), server, resolver.stats, resolver)
-  const metricsServer = new MetricsServer(registry)
+  const metricsServer = new MetricsServer(registry, { ready })
   try {
     return { server: metricsServer, addr: await metricsServer.listen(at.port, at.host) }
   } catch (err) {
