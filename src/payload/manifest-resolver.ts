@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { codeOf } from '../core/errors.js'
 import type { Clock } from '../core/clock.js'
 import { bytes } from '../content/bytes.js'
 import { readAll, readHead } from './read-content.js'
@@ -14,8 +13,9 @@ import { formatHttpDate } from '../http/http-date.js'
 import { SNIFF_LEN } from '../http/sniff.js'
 import { blobKeys, routeRequest, type CompiledManifest, type Routed } from '../manifest/compile-manifest.js'
 import type { Payload } from '../manifest/manifest.js'
-import type { FileBlob, FileBlobInfo, FileStore } from '../storage/file-store.js'
-import { sameVersion } from '../storage/file-content.js'
+import type { BlobInfo } from '../storage/blob-store.js'
+import { FileStore } from '../storage/file-store.js'
+import { fileBlobSource, type BlobSource, type OpenedBlob } from './blob-source.js'
 import type { AccessPolicy, Decision } from './access-policy.js'
 import { cleanPath } from './clean-path.js'
 import { revealState } from './reveal-state.js'
@@ -31,8 +31,12 @@ export interface MissingBlobLogger {
 export interface ManifestResolverOptions {
   /** The manifest to serve; {@link ManifestResolver.replace} swaps it. */
   readonly manifest: CompiledManifest
-  /** Where the blob keys point: keys are paths under its root (it refuses any key that would leave it). */
-  readonly store: FileStore
+  /**
+   * Where the blob keys point: a directory's FileStore (keys are paths under its root, which it
+   * never lets a key leave), or any {@link BlobSource} (a remote store behind a stat cache and a
+   * chunk cache).
+   */
+  readonly store: FileStore | BlobSource
   /** "Now" for reveal, expiry, the access policy and the cache fields. */
   readonly clock: Clock
   /**
@@ -87,7 +91,7 @@ export interface ManifestResolverStats {
  * while a stat of every blob shows the same version.
  */
 interface CachedContent {
-  readonly infos: readonly FileBlobInfo[]
+  readonly infos: readonly BlobInfo[]
   readonly meta: Omit<Entity, 'content' | 'headers'>
   /** The whole content, when it is small; undefined for large ones (opened per request). */
   readonly data?: ReturnType<typeof bytes> | undefined
@@ -153,7 +157,8 @@ export const NO_POLICY_RULE = 'no-policy'
  * the access policy are decided afresh for every request.
  */
 export class ManifestResolver implements Resolver {
-  readonly store: FileStore
+  readonly store: FileStore | BlobSource
+  readonly #source: BlobSource
   readonly stats: ManifestResolverStats = { missingBlobs: 0, reloads: 0, reloadFailures: 0, hits: 0, misses: 0, verified: 0 }
   #manifest: CompiledManifest
   /** The first MANIFEST_TAG_HEX hex digits of the manifest's SHA-256, for the access log (set with the manifest). */
@@ -180,6 +185,7 @@ export class ManifestResolver implements Resolver {
     this.#manifest = o.manifest
     this.#tag = o.manifest.hash.slice(0, MANIFEST_TAG_HEX)
     this.store = o.store
+    this.#source = o.store instanceof FileStore ? fileBlobSource(o.store) : o.store
     this.#clock = o.clock
     this.#policy = o.policy
     this.#types = o.contentTypes ?? new ContentTypeResolver()
@@ -260,7 +266,7 @@ export class ManifestResolver implements Resolver {
     const log: ResolutionLog = client !== undefined ? { manifest: m, payload: payload.name, decision: 'served', client } : { manifest: m, payload: payload.name, decision: 'served' }
     const hit = this.#cache.get(ckey)
     if (hit !== undefined) {
-      if (hit.infos.every(info => this.store.unchanged(info))) {
+      if (hit.infos.every(info => this.#source.unchanged(info))) {
         const headers = this.#headers(payload, at, vary)
         // The hot path: a small content is answered from memory, without a promise; its entity is
         // made once per set of headers (the same array for a payload whose headers are timeless).
@@ -318,17 +324,17 @@ export class ManifestResolver implements Resolver {
    * (sharing their descriptors), or builds it afresh when one changed since the stat.
    */
   async #openCached(hit: CachedContent, routed: Routed, keys: readonly string[], ckey: string, r: RequestContext): Promise<Resolution> {
-    const blobs: FileBlob[] = []
+    const blobs: OpenedBlob[] = []
     try {
       for (const info of hit.infos) {
-        const blob = await this.#open(info.key, info.identity)
-        if (blob === undefined || !sameVersion(blob.content.identity, info.identity)) {
-          blob?.content.close()
+        const opened = await this.#source.open(info.key, info)
+        if (opened === undefined || !opened.cacheable) {
+          opened?.blob.close()
           closeAll(blobs)
           this.#cache.delete(ckey)
           return await this.#entity(routed, keys, ckey, r)
         }
-        blobs.push(blob)
+        blobs.push(opened.blob)
       }
     } catch (err) {
       closeAll(blobs)
@@ -354,16 +360,15 @@ export class ManifestResolver implements Resolver {
     this.stats.misses++
     const payload = routed.payload
     const m = r.m
-    const blobs: FileBlob[] = []
-    const seen: FileBlobInfo['identity'][] = []
+    const blobs: OpenedBlob[] = []
+    let cacheable = true
     const release = (): void => closeAll(blobs)
     try {
       const c = payload.content
       const templates = c.kind === 'blob' ? [c.blob] : c.parts.map(p => p.blob)
       for (const [i, key] of keys.entries()) {
-        const entry = this.store.peek(key)
-        const blob = entry?.kind === 'file' ? await this.#open(key, entry.identity) : undefined
-        if (blob === undefined || entry?.kind !== 'file') {
+        const opened = await this.#source.open(key)
+        if (opened === undefined) {
           release()
           // A key built from the request ("{path}", "{version}") that names nothing is a path the
           // client made up: a plain miss, or any client could fill the error log. A fixed key that
@@ -373,10 +378,9 @@ export class ManifestResolver implements Resolver {
           this.#logger?.error({ payload: payload.name, key, manifest: this.#manifest.file }, 'the manifest names a blob the store does not have')
           return { kind: 'deny', reason: `blob ${key} is missing`, log: { manifest: m, payload: payload.name, decision: 'missing-blob' } }
         }
-        blobs.push(blob)
-        seen.push(entry.identity)
+        blobs.push(opened.blob)
+        cacheable &&= opened.cacheable
       }
-      const cacheable = blobs.every((b, i) => b.info.version !== undefined && sameVersion(b.content.identity, seen[i]!))
       const raw = joined(blobs)
       const headers = this.#headers(payload, r.at, r.vary)
       if (raw.size <= this.#smallMax) {
@@ -414,12 +418,12 @@ export class ManifestResolver implements Resolver {
    * every blob's key and version (weak while any blob is settling, RFC 9110 §8.8.2.2, with a weak
    * date too); Last-Modified the newest blob's mtime.
    */
-  #meta(payload: Payload, keys: readonly string[], blobs: readonly FileBlob[], head: Uint8Array): Omit<Entity, 'content' | 'headers'> {
+  #meta(payload: Payload, keys: readonly string[], blobs: readonly OpenedBlob[], head: Uint8Array): Omit<Entity, 'content' | 'headers'> {
     const contentType = payload.contentType ?? this.#types.byName(keys[0] ?? '') ?? this.#types.sniff(head)
     const settling = blobs.some(b => b.info.version === undefined)
     // The type is part of what a cache keeps under the tag: a manifest that changes it must change the tag.
     const hash = createHash('sha256').update(`${contentType}\0`)
-    for (const b of blobs) hash.update(`${b.info.key}\0${b.info.version ?? `${b.info.identity.ino}:${b.info.mtimeNs}:${b.info.size}`}\0`)
+    for (const b of blobs) hash.update(`${b.info.key}\0${b.tag}\0`)
     const tag = `"${hash.digest('base64url').slice(0, 27)}"`
     const lastModified = new Date(Math.floor(Math.max(...blobs.map(b => b.info.mtimeMs))))
     return {
@@ -440,20 +444,6 @@ export class ManifestResolver implements Resolver {
       this.stats.verified++
     }
   }
-
-  /**
-   * #open pins the current version of a blob, sharing a descriptor already open on the version
-   * `seen` (a stat's), or undefined when the store has no file under that key.
-   */
-  async #open(key: string, seen: FileBlobInfo['identity']): Promise<FileBlob | undefined> {
-    try {
-      // A payload is downloaded by many clients at once: its descriptor is worth sharing.
-      return await this.store.open(key, { seen, share: true })
-    } catch (err) {
-      if (codeOf(err) === 'ERR_NOT_FOUND') return undefined
-      throw err
-    }
-  }
 }
 
 /** RequestContext is what the entity of one request carries besides its content: time, Vary, log record. */
@@ -467,8 +457,8 @@ interface RequestContext {
 const noop = (): void => undefined
 
 /** closeAll gives back the descriptors of opened blobs. */
-function closeAll(blobs: readonly FileBlob[]): void {
-  for (const b of blobs) b.content.close()
+function closeAll(blobs: readonly OpenedBlob[]): void {
+  for (const b of blobs) b.close()
 }
 
 /**
@@ -500,12 +490,12 @@ function withDigests(payload: Payload, contents: readonly Content[], onVerified?
 }
 
 /** checkedContent is {@link withDigests} of opened blobs. */
-function checkedContent(payload: Payload, blobs: readonly FileBlob[], onVerified?: () => void): Content {
+function checkedContent(payload: Payload, blobs: readonly OpenedBlob[], onVerified?: () => void): Content {
   return withDigests(payload, blobs.map(b => b.content), onVerified)
 }
 
 /** joined is the content of opened blobs in order, unchecked. */
-function joined(blobs: readonly FileBlob[]): Content {
+function joined(blobs: readonly OpenedBlob[]): Content {
   return blobs.length === 1 ? blobs[0]!.content : concat(blobs.map(b => b.content))
 }
 

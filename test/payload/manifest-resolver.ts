@@ -390,7 +390,7 @@ t.test('a declared sha256 the bytes contradict: a full read never completes, ran
 
 t.test('validators: the ETag holds while the blobs do and changes with them; Last-Modified is the newest part', async t => {
   const { url, resolver } = await serveWith(t, { policy: usersPolicy })
-  const root = resolver.store.root
+  const root = (resolver.store as FileStore).root
   utimesSync(`${root}/p1.bin`, new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'))
   utimesSync(`${root}/p2.bin`, new Date('2026-03-01T12:00:00Z'), new Date('2026-03-01T12:00:00Z'))
   const first = await get(url, 'GET', '/joined.bin')
@@ -505,7 +505,7 @@ t.test('the content cache: hits while every blob holds, rebuilt when one changes
   for (const row of rows) {
     const { url, resolver } = await serveWith(t, { policy: usersPolicy, ...row.opts })
     for (const [i, step] of row.steps.entries()) {
-      step.before?.(resolver.store.root, resolver)
+      step.before?.((resolver.store as FileStore).root, resolver)
       const res = await get(url, 'GET', step.path)
       if (step.body !== '') t.equal(res.body.toString(), step.body, `${row.name}: request ${i + 1} gets the current bytes`)
       else t.equal(res.status, 500, `${row.name}: request ${i + 1} is the other payload's (its digest check fails)`)
