@@ -169,6 +169,9 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
           const etag = header(r.headers, 'etag')
           if (etag !== info.etag) throw changed(`ETag ${etag ?? '(none)'} is not ${info.etag ?? '(none)'}`)
           if (info.version === undefined && header(r.headers, 'last-modified') !== info.lastModified) throw changed('Last-Modified differs from its stat')
+          // The body may cover more than was asked (RFC 9110 §14.2 lets an origin widen ranges).
+          let length = n
+          let skip = 0
           if (r.statusCode === 200) {
             // The origin ignored Range (RFC 9110 §14.2 lets it): only the whole resource is an answer.
             const size = Number(header(r.headers, 'content-length') ?? NaN)
@@ -179,11 +182,13 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
             const range = parseContentRange(header(r.headers, 'content-range'))
             if (range === undefined) throw new CutoverError('ERR_IO', `${what}: 206 without a single byte Content-Range`)
             if (range.complete !== info.size) throw changed(`size ${range.complete ?? '*'} is not ${info.size}`)
-            if (range.first !== off || range.last !== off + n - 1) {
+            if (range.first > off || range.last < off + n - 1) {
               throw new CutoverError('ERR_IO', `${what}: answered bytes ${range.first}-${range.last} for ${off}-${off + n - 1}`)
             }
+            length = range.last - range.first + 1
+            skip = off - range.first
           }
-          return await readExactly(r.body, n, `${what}: body`)
+          return await readExactly(r.body, length, `${what}: body`, skip, n)
         } finally {
           // Unread body (an error above) is dropped, so the connection can be reused or is closed.
           r.body.destroy()

@@ -221,20 +221,31 @@ export function parseContentRange(v: string | undefined): ContentRange | undefin
 }
 
 /**
- * readExactly reads a response body that must be exactly `n` bytes: more is ERR_UPSTREAM, fewer
- * (the body ended early, its framing intact) ERR_SHORT_READ, both retryable; a stream error (a
- * connection cut mid-body) is thrown as it came. It never resolves with fewer than `n` bytes.
+ * readExactly reads a response body that must be exactly `length` bytes and resolves with the `n`
+ * of them at `skip` (the asked bytes of an answer that covers more than was asked). A longer body
+ * is ERR_UPSTREAM, a shorter one (the body ended early, its framing intact) ERR_SHORT_READ, both
+ * retryable; a stream error (a connection cut mid-body) is thrown as it came. It never resolves
+ * with fewer than `n` bytes.
  */
-export async function readExactly(body: AsyncIterable<Uint8Array | string>, n: number, what: string): Promise<Uint8Array> {
+export async function readExactly(
+  body: AsyncIterable<Uint8Array | string>,
+  length: number,
+  what: string,
+  skip = 0,
+  n = length - skip,
+): Promise<Uint8Array> {
   const buf = new Uint8Array(n)
   let got = 0
   for await (const chunk of body) {
     const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    if (got + c.length > n) throw new CutoverError('ERR_UPSTREAM', `${what}: body longer than the ${n} bytes asked`)
-    buf.set(c, got)
+    if (got + c.length > length) throw new CutoverError('ERR_UPSTREAM', `${what} longer than the ${length} bytes announced`)
+    // The part of this chunk that falls in [skip, skip + n), if any.
+    const from = Math.max(0, skip - got)
+    const to = Math.min(c.length, skip + n - got)
+    if (from < to) buf.set(c.subarray(from, to), got + from - skip)
     got += c.length
   }
-  if (got !== n) throw new CutoverError('ERR_SHORT_READ', `${what}: body ended after ${got} of ${n} bytes`)
+  if (got !== length) throw new CutoverError('ERR_SHORT_READ', `${what} ended after ${got} of ${length} bytes`)
   return buf
 }
 

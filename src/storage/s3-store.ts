@@ -185,6 +185,9 @@ export class S3Store implements BlobStore<S3BlobInfo> {
           throw new CutoverError('ERR_BLOB_CHANGED', `${what}: ETag ${r.ETag ?? '(none)'} is not ${info.etag ?? '(none)'}`)
         }
         const range = parseContentRange(r.ContentRange)
+        // The body may cover more than was asked (s3rver answers `bytes=0-0` with the whole object).
+        let length = n
+        let skip = 0
         if (range === undefined) {
           // No Content-Range: the whole object came (a service that ignores Range); only right if that was asked.
           if (r.ContentRange !== undefined || off !== 0 || n !== info.size || r.ContentLength !== info.size) {
@@ -196,13 +199,15 @@ export class S3Store implements BlobStore<S3BlobInfo> {
             drop()
             throw new CutoverError('ERR_BLOB_CHANGED', `${what}: size ${range.complete ?? '*'} is not ${info.size}`)
           }
-          if (range.first !== off || range.last !== off + n - 1) {
+          if (range.first > off || range.last < off + n - 1) {
             drop()
             throw new CutoverError('ERR_IO', `${what}: answered bytes ${range.first}-${range.last} for ${off}-${off + n - 1}`)
           }
+          length = range.last - range.first + 1
+          skip = off - range.first
         }
         if (body === undefined) throw new CutoverError('ERR_UPSTREAM', 'answer without a body')
-        return await readExactly(body, n, `${what}: body`)
+        return await readExactly(body, length, `${what}: body`, skip, n)
       } catch (err) {
         throw a.outcome(err) ?? s3Error(err, what, 'read')
       } finally {
