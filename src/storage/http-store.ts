@@ -190,8 +190,9 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
           }
           return await readExactly(r.body, length, `${what}: body`, skip, n)
         } finally {
-          // Unread body (an error above) is dropped, so the connection can be reused or is closed.
-          r.body.destroy()
+          // A body left unread (an error above) is drained, up to undici's limit (then the
+          // connection is closed), so the connection can be reused; destroy() would emit an error.
+          void r.body.dump().catch(() => undefined)
         }
       } catch (err) {
         throw a.outcome(err) ?? httpError(err, what, 'read')

@@ -14,6 +14,8 @@ export interface ProxyFault {
   readonly stall?: boolean
   /** Set (or replace) this response header. */
   readonly setHeader?: readonly [string, string]
+  /** Set (or replace) these response headers. */
+  readonly setHeaders?: Readonly<Record<string, string>>
 }
 
 /** FaultProxy is a running {@link startFaultProxy}. */
@@ -61,6 +63,7 @@ export async function startFaultProxy(t: T, target: string): Promise<FaultProxy>
         const headers: OutgoingHttpHeaders = {}
         for (const [k, v] of Object.entries(ures.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v
         if (f.setHeader) headers[f.setHeader[0]] = f.setHeader[1]
+        Object.assign(headers, f.setHeaders)
         const declared = Number(ures.headers['content-length'] ?? NaN)
         let limit = Infinity
         if (f.shortBy !== undefined && Number.isFinite(declared)) {
