@@ -12,6 +12,8 @@ export interface ProxyFault {
   readonly shortBy?: number
   /** Never answer: the request hangs until the client gives up or the test ends. */
   readonly stall?: boolean
+  /** Forward the header and this many body bytes, then send nothing more (a stall mid-body). */
+  readonly stallAfter?: number
   /** Set (or replace) this response header. */
   readonly setHeader?: readonly [string, string]
   /** Set (or replace) these response headers. */
@@ -71,6 +73,7 @@ export async function startFaultProxy(t: T, target: string): Promise<FaultProxy>
           headers['content-length'] = String(limit)
         }
         const cutAt = f.resetAfter
+        if (f.stallAfter !== undefined) limit = f.stallAfter
         res.writeHead(ures.statusCode ?? 502, headers)
         let sent = 0
         ures.on('data', (chunk: Buffer) => {
@@ -86,6 +89,7 @@ export async function startFaultProxy(t: T, target: string): Promise<FaultProxy>
           if (part.length > 0) res.write(part)
         })
         ures.on('end', () => {
+          if (f.stallAfter !== undefined) return
           if (cutAt === undefined) res.end()
           else res.destroy()
         })

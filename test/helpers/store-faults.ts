@@ -128,6 +128,18 @@ export async function runStallRows<I extends BlobInfo>(
   }
   {
     const manual = new ManualClock()
+    const store = make(0, quickClock(manual))
+    const info = await store.stat(key)
+    proxy.inject('GET', { stallAfter: 100 })
+    const before = proxy.count.GET ?? 0
+    const p = outcome(store.read(info, 0, 500))
+    await proxy.arrived('GET', before + 1)
+    manual.advance(TIMEOUT_MS)
+    t.equal(await p, 'ERR_TIMEOUT', 'a stall mid-body times out too')
+    t.equal(manual.pending, 0, 'no timer left behind')
+  }
+  {
+    const manual = new ManualClock()
     const store = make(2, quickClock(manual))
     const info = await store.stat(key)
     proxy.inject('GET', { stall: true })

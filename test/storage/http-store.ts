@@ -143,6 +143,20 @@ t.test('HttpStore faults through a fault-injecting proxy in front of nginx', asy
     await runStallRows(t, proxy, (r, clock) => make(r, clock), 'f.bin')
   })
 
+  t.test('reads carry a precondition (If-Match): a change is caught even when the answer shows the old ETag', async t => {
+    const path = join(root, 'pub', 'forged.bin')
+    writeFileSync(path, DATA)
+    utimesSync(path, 1700000000, 1700000000)
+    const store = make(2)
+    const info = await store.stat('forged.bin')
+    writeFileSync(path, seededBytes(6, 1000))
+    utimesSync(path, 1700000000, 1700000100)
+    proxy.inject('GET', { setHeader: ['etag', info.etag!] })
+    const before = proxy.count.GET ?? 0
+    t.equal(await outcome(store.read(info, 10, 20)), 'ERR_BLOB_CHANGED', 'nginx answers the precondition with 412')
+    t.equal((proxy.count.GET ?? 0) - before, 1, 'one GET')
+  })
+
   t.test('without a strong ETag the version is undefined and reads still catch a change (If-Unmodified-Since, Last-Modified)', async t => {
     const path = join(root, 'pub', 'weak.bin')
     writeFileSync(path, DATA)
