@@ -46,8 +46,9 @@ export interface HttpBlobInfo extends BlobInfo {
 
 /**
  * HttpStore is the {@link BlobStore} of the resources under one path of an HTTP(S) origin, over a
- * keep-alive undici Pool: `stat` is HEAD (size from Content-Length, mtime from Last-Modified, 0 when
- * there is none), `read` a GET with a Range. Redirects are not followed (they are ERR_IO).
+ * keep-alive undici Pool: `stat` is HEAD (size from Content-Length, mtime from Last-Modified; 0,
+ * the Unix epoch, when there is none, which serving treats as no time at all, as Go's isZeroTime
+ * does), `read` a GET with a Range. Redirects are not followed (they are ERR_IO).
  *
  * Versions: a STRONG ETag (RFC 9110 §8.8.3) is the version, and reads carry `If-Match` with it
  * (RFC 9110 §13.1.1): the origin answers 412 when the resource changed. Each answer is checked too,
@@ -114,7 +115,8 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
     const info = await runRemote(this.#s, this.stats, what, signal, async () => {
       const a = startAttempt(this.#s.clock, this.#s.timeoutMs, signal, what)
       try {
-        const r = await this.#d.request({ origin: this.origin, path, method: 'HEAD', signal: a.signal })
+        // The identity representation's size is wanted: the one ranges of GETs count in.
+        const r = await this.#d.request({ origin: this.origin, path, method: 'HEAD', headers: { 'accept-encoding': 'identity' }, signal: a.signal })
         await r.body.dump()
         if (r.statusCode !== 200) throw statusError(r.statusCode, what, 'stat')
         const size = Number(header(r.headers, 'content-length') ?? NaN)

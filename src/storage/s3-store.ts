@@ -60,7 +60,9 @@ export interface S3BlobInfo extends BlobInfo {
 
 /**
  * S3Store is the {@link BlobStore} of the objects under one prefix of one bucket of an S3-compatible
- * service: `stat` is HeadObject, `read` a GetObject of a byte range.
+ * service: `stat` is HeadObject (mtime from LastModified; 0, the Unix epoch, if there is none), `read`
+ * a GetObject of a byte range. An answer covering more than the range asked is accepted, its extra
+ * bytes dropped (s3rver answers `bytes=0-0` with the whole object).
  *
  * Versions: the object's ETag is its version when it is strong (S3's always are; a weak or missing
  * one leaves the version undefined, so nothing read is cached). Every ranged answer is checked
