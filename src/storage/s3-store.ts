@@ -165,9 +165,13 @@ export class S3Store implements BlobStore<S3BlobInfo> {
     const bytes = await runRemote(this.#s, this.stats, what, signal, async () => {
       if (n === 0) return new Uint8Array(0)
       const a = startAttempt(this.#s.clock, this.#s.timeoutMs, signal, what)
-      let body: (AsyncIterable<Uint8Array> & { destroy?: (err?: Error) => void }) | undefined
-      // The SDK may stop watching the signal once the headers are in: the body is cut here too.
-      const cut = (): void => body?.destroy?.(new Error('request cancelled'))
+      let body: (AsyncIterable<Uint8Array> & { destroy?: (err?: Error) => void; on?: (ev: 'error', fn: () => void) => unknown }) | undefined
+      // The SDK may stop watching the signal once the headers are in: the body is cut here too. Its
+      // 'error' gets a listener, so a body nobody iterates any more does not crash the process.
+      const cut = (): void => {
+        body?.on?.('error', () => undefined)
+        body?.destroy?.(new Error('request cancelled'))
+      }
       a.signal.addEventListener('abort', cut, { once: true })
       try {
         const r = await this.#client.send(
@@ -180,7 +184,10 @@ export class S3Store implements BlobStore<S3BlobInfo> {
           { abortSignal: a.signal },
         )
         body = r.Body as unknown as typeof body
-        if (a.signal.aborted) cut()
+        if (a.signal.aborted) {
+          cut()
+          throw a.signal.reason
+        }
         const drop = (): void => body?.destroy?.()
         if (r.ETag !== info.etag) {
           drop()
