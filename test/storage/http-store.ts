@@ -7,7 +7,7 @@ import { blobChunks } from '../../src/storage/blob-store.js'
 import { HttpStore, type HttpStoreOptions } from '../../src/storage/http-store.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { listen } from '../helpers/gate.js'
-import { startNginx } from '../helpers/nginx.js'
+import { freePort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
 import { requireTool } from '../helpers/serve.js'
 import { outcome, runFaultRows, runStallRows, TIMEOUT_MS } from '../helpers/store-faults.js'
@@ -207,6 +207,24 @@ t.test('an origin that ignores Range: a 200 is accepted only for the whole blob'
     (e: unknown) => e as Error,
   )
   t.match(err?.message ?? '', /ignored the Range header/, 'the message names the reason')
+})
+
+t.test('a refused connection is retried, then ERR_IO naming the origin', async t => {
+  const port = await freePort()
+  const rows: Array<{ retries: number; attempts: number }> = [
+    { retries: 0, attempts: 1 },
+    { retries: 2, attempts: 3 },
+  ]
+  for (const row of rows) {
+    const store = storeFor(t, `http://127.0.0.1:${port}/pub`, { retries: row.retries })
+    const err = await store.stat('f.bin').then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    t.equal(codeOf(err), 'ERR_IO', `${row.retries} retries: ERR_IO`)
+    t.match(err?.message ?? '', `127.0.0.1:${port}/pub/f.bin`, 'the message names origin and key')
+    t.strictSame([store.stats.attempts, store.stats.retries, store.stats.errors], [row.attempts, row.retries, 1], `${row.retries} retries: ${row.attempts} attempts counted`)
+  }
 })
 
 t.test('HttpStore refuses bad options with TypeError', async t => {
