@@ -92,7 +92,9 @@ export function cachedChunkLoader(cache: ChunkCache, options: CachedChunkLoaderO
   const chunkSize = cache.chunkSize
   const count = Math.ceil(size / chunkSize)
   const badIndex = (index: number): RangeError | undefined =>
-    Number.isSafeInteger(index) && index >= 0 && index < count ? undefined : new RangeError(`chunk ${index} is outside a blob of ${count} chunks`)
+    Number.isSafeInteger(index) && index >= 0 && index < count
+      ? undefined
+      : new RangeError(`chunk ${index} is outside a blob of ${count} chunks`)
 
   if (version === undefined) {
     // Bytes of a settling blob may not be final: never cached, never shared with another download.

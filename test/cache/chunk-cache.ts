@@ -199,7 +199,10 @@ function heldFetch(bytes: Uint8Array, honourAbort = true): {
   }
 }
 
-type Counted = Pick<ChunkCacheStats, 'loads' | 'loadsDeduplicated' | 'loadErrors' | 'loadsCancelled' | 'prefetchStarted' | 'prefetchUsed' | 'prefetchWasted'> & {
+type Counted = Pick<
+  ChunkCacheStats,
+  'loads' | 'loadsDeduplicated' | 'loadErrors' | 'loadsCancelled' | 'prefetchStarted' | 'prefetchUsed' | 'prefetchWasted'
+> & {
   readonly hits: number
   readonly misses: number
   readonly cached: boolean

@@ -105,7 +105,11 @@ for (const c of cases) {
 }
 
 t.test('edge cases', async t => {
-  const rows: ReadonlyArray<{ name: string; run: (sf: Singleflight<string, string>) => Promise<{ got: string; loads: number }>; want: { got: string; loads: number } }> = [
+  interface Seen {
+    readonly got: string
+    readonly loads: number
+  }
+  const rows: ReadonlyArray<{ name: string; run: (sf: Singleflight<string, string>) => Promise<Seen>; want: Seen }> = [
     {
       name: 'an already aborted signal starts no load',
       run: async sf => {
