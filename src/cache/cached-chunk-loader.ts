@@ -69,7 +69,7 @@ export const DEFAULT_PREFETCH = 2
  * bandwidth rather than at one chunk's latency per chunk. The prefetch starts in the microtask after
  * the read, from the highest chunk read sequentially in that turn (chunkAligned asks for all chunks
  * of one read in one turn: those are read, not prefetched). A prefetch is tied to the read's signal
- * (one listener per prefetch in flight, so at most `prefetch` of them) and to
+ * (one listener on it per prefetch in flight) and to
  * {@link CachedChunkLoader.close}: when either ends it, the prefetch leaves its load, which is then
  * aborted unless another request (a read, or another download's prefetch) still waits for that
  * chunk. A read that is not sequential starts no prefetch.

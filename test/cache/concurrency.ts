@@ -3,6 +3,7 @@ import t from 'tap'
 import { cachedChunkLoader } from '../../src/cache/cached-chunk-loader.js'
 import { ChunkCache } from '../../src/cache/chunk-cache.js'
 import { chunkAligned } from '../../src/content/chunk-aligned.js'
+import { codeOf } from '../../src/core/errors.js'
 import type { Content } from '../../src/content/content.js'
 import { FakeChunks } from '../helpers/fake-chunks.js'
 import { gate } from '../helpers/gate.js'
@@ -28,6 +29,12 @@ interface Case {
   readonly signals: boolean
   /** When the whole blob fits the budget, every chunk must be loaded exactly once. */
   readonly exactlyOnce: boolean
+  /**
+   * Readers whose number is a multiple of this leave (abort) during their first read, once its
+   * prefetch of 16 chunks has started and before the loads may end: they leave loads behind that
+   * nobody else waits for yet (cancelled) and loads that others wait for too (not cancelled).
+   */
+  readonly leaveEvery?: number
 }
 
 const cases: readonly Case[] = [
@@ -35,17 +42,41 @@ const cases: readonly Case[] = [
   { name: 'chunk by chunk, prefetch 4', budgetChunks: CHUNKS, prefetch: 4, readSize: () => CHUNK, signals: true, exactlyOnce: true },
   { name: 'reads of 3000 bytes across chunk edges', budgetChunks: CHUNKS, prefetch: 2, readSize: () => 3000, signals: true, exactlyOnce: true },
   { name: 'reads of random sizes', budgetChunks: CHUNKS, prefetch: 2, readSize: rnd => 1 + Math.floor(rnd() * 3 * CHUNK), signals: true, exactlyOnce: true },
+  {
+    name: 'every third reader leaves during its first read',
+    budgetChunks: CHUNKS,
+    prefetch: 4,
+    readSize: () => CHUNK,
+    signals: true,
+    exactlyOnce: false,
+    leaveEvery: 3,
+  },
   { name: 'a budget of 8 chunks for 64', budgetChunks: 8, prefetch: 2, readSize: rnd => 1 + Math.floor(rnd() * 2 * CHUNK), signals: true, exactlyOnce: false },
 ]
 
-/** readAll reads `c` from start to end in reads of `next()` bytes; `check` runs after each read. */
-async function readAll(c: Content, next: () => number, signal: AbortSignal | undefined, check: () => void): Promise<Uint8Array> {
+/**
+ * readAll reads `c` from start to end in reads of `next()` bytes; `check` runs after each read. When
+ * `leaveAt` is set, the reader aborts `ctrl` during its read number `leaveAt` (0-based), one microtask
+ * after starting it: the loader starts a read's prefetch in the microtask after the read.
+ */
+async function readAll(
+  c: Content,
+  next: () => number,
+  ctrl: AbortController | undefined,
+  check: () => void,
+  leaveAt?: number,
+): Promise<Uint8Array> {
   const out = new Uint8Array(c.size)
   let off = 0
   // Every read moves at least one byte on, so at most c.size reads.
   for (let reads = 0; off < c.size && reads < c.size; reads++) {
     const n = Math.min(next(), c.size - off)
-    const got = await c.readAt(out.subarray(off, off + n), off, signal)
+    const reading = c.readAt(out.subarray(off, off + n), off, ctrl?.signal)
+    if (reads === leaveAt) {
+      await Promise.resolve()
+      ctrl?.abort()
+    }
+    const got = await reading
     if (got === 0) throw new Error(`read at ${off} returned 0`)
     off += got
     check()
@@ -69,24 +100,37 @@ t.test(`${READERS} concurrent readers of the same ${CHUNKS} uncached chunks thro
       return fake.load(index, signal)
     }
     const readers = [...Array(READERS).keys()].map(r => {
-      const loader = cachedChunkLoader(cache, { key: 'blob', version: 'v1', size: SIZE, load: counted, prefetch: c.prefetch })
+      const leaves = c.leaveEvery !== undefined && r % c.leaveEvery === 0
+      const prefetch = leaves ? 16 : c.prefetch
+      const loader = cachedChunkLoader(cache, { key: 'blob', version: 'v1', size: SIZE, load: counted, prefetch })
       const rnd = mulberry32(1000 + r)
       const ctrl = c.signals ? new AbortController() : undefined
-      const done = readAll(chunkAligned(loader, SIZE, cache.chunkSize), () => c.readSize(rnd), ctrl?.signal, check).finally(() => loader.close())
-      return { loader, done }
+      const content = chunkAligned(loader, SIZE, cache.chunkSize)
+      const done = readAll(content, () => c.readSize(rnd), ctrl, check, leaves ? 0 : undefined)
+        .then(
+          b => sha256(b),
+          (e: unknown) => codeOf(e) ?? String(e),
+        )
+        .finally(() => loader.close())
+      return { loader, done, leaves }
     })
     start.open()
-    const bodies = await Promise.all(readers.map(r => r.done))
+    const got = await Promise.all(readers.map(r => r.done))
     await Promise.all(readers.map(r => r.loader.idle()))
     check()
 
-    const wrong = bodies.map((b, r) => [r, sha256(b)] as const).filter(([, h]) => h !== WANT)
-    t.strictSame(wrong, [], `${c.name}: every reader got the right bytes`)
+    const wrong = got.map((h, r) => [r, h] as const).filter(([r, h]) => h !== (readers[r]!.leaves ? 'ERR_ABORTED' : WANT))
+    t.strictSame(wrong, [], `${c.name}: every reader got the right bytes (or ERR_ABORTED if it left)`)
     t.equal(over, 0, `${c.name}: the cache never held more than its budget`)
     const counts = [...Array(CHUNKS).keys()].map(i => fake.count(i))
     if (c.exactlyOnce) {
       t.strictSame(counts, Array(CHUNKS).fill(1), `${c.name}: every chunk loaded exactly once`)
       t.equal(cache.stats.loads, CHUNKS, `${c.name}: ${CHUNKS} loads counted`)
+      t.equal(cache.stats.main.items, CHUNKS, `${c.name}: every chunk cached`)
+    } else if (c.budgetChunks >= CHUNKS) {
+      // A load that every request left was cancelled and not cached; any other was cached once.
+      t.equal(cache.stats.loads, CHUNKS + cache.stats.loadsCancelled, `${c.name}: ${CHUNKS} loads plus the cancelled ones`)
+      t.ok(cache.stats.loadsCancelled > 0, `${c.name}: prefetches only leavers waited for were cancelled`)
       t.equal(cache.stats.main.items, CHUNKS, `${c.name}: every chunk cached`)
     } else {
       t.ok(
