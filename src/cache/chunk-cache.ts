@@ -186,7 +186,9 @@ export class ChunkCache {
    * (they join it: {@link Singleflight}, including its abort rule for `options.signal`), and whose
    * result is cached before the requests resolve. A failed fetch is not cached: the next request
    * fetches again. A fetch abandoned by every request is aborted and its result, should it arrive
-   * anyway, is not cached.
+   * anyway, is not cached. A signal already aborted rejects with ERR_ABORTED before any lookup.
+   * The load of a key is shared whichever cache asked, since a key belongs to one cache only (see
+   * {@link CacheName}). The chunk resolved is shared by every reader: never write it.
    */
   load(key: string, fetch: (signal: AbortSignal) => Promise<Uint8Array>, options: ChunkLoadOptions = {}): Promise<Uint8Array> {
     const { signal, which = 'main' } = options
