@@ -1,0 +1,255 @@
+import { abortError, codeOf, CutoverError } from '../core/errors.js'
+import type { BlobInfo, BlobStore } from './blob-store.js'
+
+/** NamedStore is one store of a {@link FallbackStore} chain, with the name its counters and logs use. */
+export interface NamedStore {
+  /** A name unique in the chain (`s3`, `disk`): it labels counters and {@link FallbackBlobInfo.store}. */
+  readonly name: string
+  readonly store: BlobStore
+}
+
+/**
+ * FallbackBlobInfo is a {@link BlobInfo} found by a {@link FallbackStore}: which store answered, and
+ * the store's own info, which reads of this version go to.
+ *
+ * `version` is the store's version prefixed with the store's name (`disk:<version>`), undefined while
+ * the store's is: two stores name versions in unrelated ways (a file identity, an S3 ETag), so a chunk
+ * cache keyed on versions must never take one store's chunks for another's.
+ */
+export interface FallbackBlobInfo extends BlobInfo {
+  /** The name of the store that answered the stat ({@link NamedStore.name}). */
+  readonly store: string
+  /** That store's own info. */
+  readonly inner: BlobInfo
+  /**
+   * The SHA-256 (lower-case hex) the caller declares for the blob's bytes, or undefined when none is
+   * declared. Set at stat time from {@link FallbackStoreOptions.declaredSha256}; a caller that knows
+   * the digest otherwise may set it on a copy (`{ ...info, sha256 }`). Only with it may a failed
+   * read continue from another store ({@link FallbackStore.read}), and the caller then promises to
+   * check every full read of the blob against it (content/digest-checked.ts).
+   */
+  readonly sha256: string | undefined
+}
+
+/** FallbackStoreOptions configures a {@link FallbackStore}. */
+export interface FallbackStoreOptions {
+  /**
+   * The stores in order of preference: the first is asked first. At least one; names unique and
+   * non-empty.
+   */
+  readonly stores: readonly NamedStore[]
+  /**
+   * The declared SHA-256 (hex) of the blob `key` names, or undefined when none is declared (the
+   * manifest's `sha256` of a blob or part). Looked up at each stat and carried in the info. If unset,
+   * no blob has a declared digest, so a read never falls back (see {@link FallbackStore.read}).
+   */
+  readonly declaredSha256?: (key: string) => string | undefined
+}
+
+/** FallbackStoreStats are the counters of a {@link FallbackStore}, by store name (null-prototype records). */
+export interface FallbackStoreStats {
+  /**
+   * Fallbacks away from a store, by the store left and the code of the error that made it be left
+   * (`fallbacks.s3.ERR_IO`; `other` for an error that is not a CutoverError): a stat asking the
+   * next store, or a read continuing from the next store.
+   */
+  readonly fallbacks: Record<string, Record<string, number>>
+  /** Reads that continued from another store than the one their stat came from (safe by digest). */
+  readReroutes: number
+  /**
+   * Reads that failed and could not continue elsewhere, by the reason: `undeclared` (no declared
+   * sha256), `size` (the other store's blob has another size), `unavailable` (no other store could
+   * stat the blob).
+   */
+  readonly refused: Record<'undeclared' | 'size' | 'unavailable', number>
+  /**
+   * Failures of each store, stats and reads, other than ERR_NOT_FOUND (an answer, not a fault) and
+   * ERR_ABORTED (the caller's doing).
+   */
+  readonly errors: Record<string, number>
+}
+
+/** Rerouted is where reads of one info continue once its own store failed. */
+interface Rerouted {
+  readonly index: number
+  readonly inner: BlobInfo
+}
+
+/** reasonOf is the counter label of an error: its ERR_* code, or `other`. */
+const reasonOf = (err: unknown): string => codeOf(err) ?? 'other'
+
+/**
+ * FallbackStore is a {@link BlobStore} over an ordered chain of stores, as dl.google.com reads from
+ * its storage service and falls back to local disk on any error of it.
+ *
+ * `stat(key)` asks each store in order and answers with the first that finds the blob: it moves on
+ * after *any* error, ERR_NOT_FOUND included (a blob written to the disk but not yet uploaded is found
+ * on the disk). When every store fails it rejects with ERR_NOT_FOUND only if every store said
+ * ERR_NOT_FOUND; otherwise with the first store's error that was not ERR_NOT_FOUND (a store that is
+ * down may hold the blob: "missing" would be a lie). An abort is never fallen back on.
+ *
+ * `read(info)` reads from the store the stat came from. If that fails, the read continues from a later
+ * store only when mixing is safe: the blob has a declared sha256 ({@link FallbackBlobInfo.sha256}) and
+ * the later store's stat shows the same size; the caller then checks the whole download against the
+ * digest (content/digest-checked.ts), so a full download whose bytes contradict it is cut. Without a
+ * declared digest the error propagates: the store cannot tell whether bytes were already sent, and
+ * bytes of two stores are two versions (the server then cuts the connection). Once an info's reads
+ * moved to a later store they stay there. What the digest check cannot cover: a range or multipart
+ * response is not hashed, so for those a rerouted read is as right as the declaration (both stores
+ * claim the declared bytes, and sizes agree); a chunk cache keyed on `info.version` keeps the
+ * rerouted bytes under the first store's version on the same grounds.
+ */
+export class FallbackStore implements BlobStore<FallbackBlobInfo> {
+  /** The names of the stores, in order. */
+  readonly names: readonly string[]
+  readonly stats: FallbackStoreStats
+  readonly #stores: readonly NamedStore[]
+  readonly #declared: ((key: string) => string | undefined) | undefined
+  /** Where reads of an info continue after its own store failed; keyed per info, so one download's. */
+  readonly #rerouted = new WeakMap<FallbackBlobInfo, Promise<Rerouted | undefined>>()
+
+  /** Throws TypeError for an empty chain or a name that is empty or repeated. */
+  constructor(o: FallbackStoreOptions) {
+    if (o.stores.length === 0) throw new TypeError('a fallback store needs at least one store')
+    const names = o.stores.map(s => s.name)
+    for (const [i, name] of names.entries()) {
+      if (typeof name !== 'string' || name === '') throw new TypeError('every store needs a name')
+      if (names.indexOf(name) !== i) throw new TypeError(`store name ${name} is repeated`)
+    }
+    this.#stores = [...o.stores]
+    this.names = names
+    this.#declared = o.declaredSha256
+    const fallbacks: Record<string, Record<string, number>> = Object.create(null)
+    const errors: Record<string, number> = Object.create(null)
+    for (const name of names) {
+      fallbacks[name] = Object.create(null)
+      errors[name] = 0
+    }
+    this.stats = { fallbacks, readReroutes: 0, refused: { undeclared: 0, size: 0, unavailable: 0 }, errors }
+  }
+
+  /** stat is {@link BlobStore.stat} over the chain (see {@link FallbackStore}). */
+  async stat(key: string, signal?: AbortSignal): Promise<FallbackBlobInfo> {
+    let failure: unknown
+    let lastNotFound: unknown
+    for (const [index, { name, store }] of this.#stores.entries()) {
+      if (signal?.aborted) throw abortError(signal)
+      try {
+        const inner = await store.stat(key, signal)
+        const sha256 = this.#declared?.(key)?.toLowerCase()
+        return {
+          key: inner.key,
+          size: inner.size,
+          mtimeMs: inner.mtimeMs,
+          version: inner.version === undefined ? undefined : `${name}:${inner.version}`,
+          store: name,
+          inner,
+          sha256,
+        }
+      } catch (err) {
+        if (this.#aborted(err, signal)) throw err
+        this.#failed(name, err)
+        if (codeOf(err) === 'ERR_NOT_FOUND') lastNotFound = err
+        else failure ??= err
+        if (index + 1 < this.#stores.length) this.#count(name, err)
+      }
+    }
+    throw failure ?? lastNotFound
+  }
+
+  /**
+   * read is {@link BlobStore.read} from the store `info` came from, continuing from a later store
+   * only when that is safe (see {@link FallbackStore}); otherwise it rejects with the first store's
+   * error. Never resolves with bytes of a blob whose size differs from `info.size`.
+   */
+  async read(info: FallbackBlobInfo, off: number, len: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const first = this.names.indexOf(info.store)
+    if (first < 0) throw new TypeError(`store ${info.store} is not in this chain`)
+    const moved = this.#rerouted.get(info)
+    if (moved !== undefined) {
+      const to = await moved
+      // An earlier read of this info found no safe store: this read has none either.
+      if (to === undefined) throw new CutoverError('ERR_BLOB_CHANGED', `store ${info.store} failed and no other store holds the blob at its size`)
+      return this.#readRerouted(to, off, len, signal)
+    }
+    try {
+      return await this.#stores[first]!.store.read(info.inner, off, len, signal)
+    } catch (err) {
+      if (this.#aborted(err, signal)) throw err
+      this.#failed(info.store, err)
+      if (info.sha256 === undefined) {
+        this.stats.refused.undeclared++
+        throw err
+      }
+      let search = this.#rerouted.get(info)
+      if (search === undefined) {
+        // Reads of one download that fail together share one search. It is not given this read's
+        // signal: one reader going away must not decide for the others (each store bounds its own
+        // stats with its timeouts).
+        search = this.#findAlternate(info, first)
+        this.#rerouted.set(info, search)
+      }
+      const to = await search
+      if (to === undefined) throw err
+      this.#count(info.store, err)
+      this.stats.readReroutes++
+      if (signal?.aborted) throw abortError(signal)
+      return this.#readRerouted(to, off, len, signal)
+    }
+  }
+
+  /**
+   * #findAlternate finds the first store after `first` whose blob has the size `info` describes; its
+   * bytes are then the declared ones as much as the first store's were (see {@link FallbackStore}).
+   * It never rejects: a store that fails its stat is passed over.
+   */
+  async #findAlternate(info: FallbackBlobInfo, first: number): Promise<Rerouted | undefined> {
+    let sizeDiffers = false
+    for (let index = first + 1; index < this.#stores.length; index++) {
+      const { name, store } = this.#stores[index]!
+      let inner: BlobInfo
+      try {
+        inner = await store.stat(info.key)
+      } catch (err) {
+        this.#failed(name, err)
+        continue
+      }
+      if (inner.size !== info.size) {
+        sizeDiffers = true
+        continue
+      }
+      return { index, inner }
+    }
+    if (sizeDiffers) this.stats.refused.size++
+    else this.stats.refused.unavailable++
+    return undefined
+  }
+
+  /** #readRerouted reads from the store a download moved to; its failure ends the download. */
+  async #readRerouted(to: Rerouted, off: number, len: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const { name, store } = this.#stores[to.index]!
+    try {
+      return await store.read(to.inner, off, len, signal)
+    } catch (err) {
+      if (!this.#aborted(err, signal)) this.#failed(name, err)
+      throw err
+    }
+  }
+
+  /** #aborted tells an abort (never fallen back on, never a store's fault) from a failure. */
+  #aborted(err: unknown, signal: AbortSignal | undefined): boolean {
+    return signal?.aborted === true || codeOf(err) === 'ERR_ABORTED'
+  }
+
+  /** #failed counts a store's failure unless it is ERR_NOT_FOUND. */
+  #failed(name: string, err: unknown): void {
+    if (codeOf(err) !== 'ERR_NOT_FOUND') this.stats.errors[name] = (this.stats.errors[name] ?? 0) + 1
+  }
+
+  /** #count counts a fallback away from `name` because of `err`. */
+  #count(name: string, err: unknown): void {
+    const by = this.stats.fallbacks[name]!
+    const reason = reasonOf(err)
+    by[reason] = (by[reason] ?? 0) + 1
+  }
+}
