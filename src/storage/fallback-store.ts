@@ -1,5 +1,16 @@
+import { createHash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
 import type { BlobInfo, BlobStore } from './blob-store.js'
+
+/** VERIFY_READ_BYTES is the size of each read that hashes a blob before a read continues from it. */
+export const VERIFY_READ_BYTES = 1024 * 1024
+
+/**
+ * MAX_VERIFIED_VERSIONS bounds the blob versions remembered as hashed (matching the declared digest
+ * or not), so a version is hashed once however many downloads move to it.
+ */
+export const MAX_VERIFIED_VERSIONS = 1024
 
 /** NamedStore is one store of a {@link FallbackStore} chain, with the name its counters and logs use. */
 export interface NamedStore {
@@ -44,6 +55,18 @@ export interface FallbackStoreOptions {
    * no blob has a declared digest, so a read never falls back (see {@link FallbackStore.read}).
    */
   readonly declaredSha256?: (key: string) => string | undefined
+  /**
+   * Before a failed read continues from a later store, hash that store's blob in full (reads of
+   * {@link VERIFY_READ_BYTES}, once per version, remembered for {@link MAX_VERIFIED_VERSIONS}
+   * versions) and continue only if it matches the declared sha256, so the bytes a client gets after
+   * the switch are proven the declared ones. A blob without a version (settling) cannot be proven and
+   * is passed over. If unset, defaults to true. False trusts the declaration and the equal size: a
+   * full download is still checked by its caller (content/digest-checked.ts) and cut at its end if
+   * wrong, but the bytes handed over before that, and every range, are unchecked; it saves one full
+   * read of the blob per rerouted version (SHA-256 runs at 1.57 GB/s on the bench machine, says
+   * bench/README.md: about 0.7 s of CPU per GiB).
+   */
+  readonly verifyReroutes?: boolean
 }
 
 /** FallbackStoreStats are the counters of a {@link FallbackStore}, by store name (null-prototype records). */
@@ -57,11 +80,14 @@ export interface FallbackStoreStats {
   /** Reads that continued from another store than the one their stat came from (safe by digest). */
   readReroutes: number
   /**
-   * Reads that failed and could not continue elsewhere, by the reason: `undeclared` (no declared
-   * sha256), `size` (the other store's blob has another size), `unavailable` (no other store could
-   * stat the blob).
+   * Reads that failed and could not continue elsewhere, by the reason, the first that applies:
+   * `undeclared` (no declared sha256), `digest` (a later store's blob of the right size hashes to
+   * another digest), `size` (a later store's blob has another size), `unavailable` (no later store
+   * could stat the blob, or it was settling, or reading it to verify it failed).
    */
-  readonly refused: Record<'undeclared' | 'size' | 'unavailable', number>
+  readonly refused: Record<'undeclared' | 'digest' | 'size' | 'unavailable', number>
+  /** Blob versions of later stores hashed in full before a read continued from them. */
+  verifications: number
   /**
    * Failures of each store, stats and reads, other than ERR_NOT_FOUND (an answer, not a fault) and
    * ERR_ABORTED (the caller's doing).
@@ -89,15 +115,16 @@ const reasonOf = (err: unknown): string => codeOf(err) ?? 'other'
  * down may hold the blob: "missing" would be a lie). An abort is never fallen back on.
  *
  * `read(info)` reads from the store the stat came from. If that fails, the read continues from a later
- * store only when mixing is safe: the blob has a declared sha256 ({@link FallbackBlobInfo.sha256}) and
- * the later store's stat shows the same size; the caller then checks the whole download against the
- * digest (content/digest-checked.ts), so a full download whose bytes contradict it is cut. Without a
+ * store only when mixing is safe: the blob has a declared sha256 ({@link FallbackBlobInfo.sha256}),
+ * the later store's stat shows the same size, and (unless {@link FallbackStoreOptions.verifyReroutes}
+ * is false) that store's version hashes to the declared digest, read in full once per version. The
+ * bytes after the switch are then the declared ones; the caller still checks full downloads against
+ * the digest (content/digest-checked.ts), which also covers the first store's bytes. Without a
  * declared digest the error propagates: the store cannot tell whether bytes were already sent, and
  * bytes of two stores are two versions (the server then cuts the connection). Once an info's reads
- * moved to a later store they stay there. What the digest check cannot cover: a range or multipart
- * response is not hashed, so for those a rerouted read is as right as the declaration (both stores
- * claim the declared bytes, and sizes agree); a chunk cache keyed on `info.version` keeps the
- * rerouted bytes under the first store's version on the same grounds.
+ * moved to a later store they stay there. A chunk cache keyed on `info.version` keeps rerouted
+ * bytes under the first store's version: proven the declared bytes when verifying, only declared so
+ * when not.
  */
 export class FallbackStore implements BlobStore<FallbackBlobInfo> {
   /** The names of the stores, in order. */
@@ -107,6 +134,9 @@ export class FallbackStore implements BlobStore<FallbackBlobInfo> {
   readonly #declared: ((key: string) => string | undefined) | undefined
   /** Where reads of an info continue after its own store failed; keyed per info, so one download's. */
   readonly #rerouted = new WeakMap<FallbackBlobInfo, Promise<Rerouted | undefined>>()
+  readonly #verify: boolean
+  /** Whether a version of a later store hashes to a digest, by store index, key, version and digest. */
+  readonly #verified = new LRUCache<string, Promise<boolean>>({ max: MAX_VERIFIED_VERSIONS })
 
   /** Throws TypeError for an empty chain or a name that is empty or repeated. */
   constructor(o: FallbackStoreOptions) {
@@ -119,13 +149,14 @@ export class FallbackStore implements BlobStore<FallbackBlobInfo> {
     this.#stores = [...o.stores]
     this.names = names
     this.#declared = o.declaredSha256
+    this.#verify = o.verifyReroutes ?? true
     const fallbacks: Record<string, Record<string, number>> = Object.create(null)
     const errors: Record<string, number> = Object.create(null)
     for (const name of names) {
       fallbacks[name] = Object.create(null)
       errors[name] = 0
     }
-    this.stats = { fallbacks, readReroutes: 0, refused: { undeclared: 0, size: 0, unavailable: 0 }, errors }
+    this.stats = { fallbacks, readReroutes: 0, refused: { undeclared: 0, digest: 0, size: 0, unavailable: 0 }, verifications: 0, errors }
   }
 
   /** stat is {@link BlobStore.stat} over the chain (see {@link FallbackStore}). */
@@ -199,12 +230,13 @@ export class FallbackStore implements BlobStore<FallbackBlobInfo> {
   }
 
   /**
-   * #findAlternate finds the first store after `first` whose blob has the size `info` describes; its
-   * bytes are then the declared ones as much as the first store's were (see {@link FallbackStore}).
-   * It never rejects: a store that fails its stat is passed over.
+   * #findAlternate finds the first store after `first` whose blob has the size `info` describes and,
+   * when verifying, hashes to the declared digest (see {@link FallbackStoreOptions.verifyReroutes}).
+   * It never rejects: a store that fails is passed over.
    */
   async #findAlternate(info: FallbackBlobInfo, first: number): Promise<Rerouted | undefined> {
     let sizeDiffers = false
+    let digestDiffers = false
     for (let index = first + 1; index < this.#stores.length; index++) {
       const { name, store } = this.#stores[index]!
       let inner: BlobInfo
@@ -218,11 +250,59 @@ export class FallbackStore implements BlobStore<FallbackBlobInfo> {
         sizeDiffers = true
         continue
       }
+      if (this.#verify) {
+        // A settling blob may still change under the hash: nothing about it can be proven.
+        if (inner.version === undefined) continue
+        let matches: boolean
+        try {
+          matches = await this.#matches(index, inner, info.sha256!)
+        } catch (err) {
+          this.#failed(name, err)
+          continue
+        }
+        if (!matches) {
+          digestDiffers = true
+          continue
+        }
+      }
       return { index, inner }
     }
-    if (sizeDiffers) this.stats.refused.size++
+    if (digestDiffers) this.stats.refused.digest++
+    else if (sizeDiffers) this.stats.refused.size++
     else this.stats.refused.unavailable++
     return undefined
+  }
+
+  /**
+   * #matches tells whether the version `inner` of store `index` hashes to `sha256`, reading it in
+   * full the first time (shared by concurrent askers); a failed read is not remembered.
+   */
+  #matches(index: number, inner: BlobInfo, sha256: string): Promise<boolean> {
+    const id = `${index}\0${inner.key}\0${inner.version}\0${sha256}`
+    let known = this.#verified.get(id)
+    if (known === undefined) {
+      known = this.#hash(index, inner).then(digest => digest === sha256)
+      this.#verified.set(id, known)
+      known.catch(() => {
+        if (this.#verified.peek(id) === known) this.#verified.delete(id)
+      })
+    }
+    return known
+  }
+
+  /** #hash reads the version `inner` of store `index` in full and returns its SHA-256 (hex). */
+  async #hash(index: number, inner: BlobInfo): Promise<string> {
+    this.stats.verifications++
+    const store = this.#stores[index]!.store
+    const hash = createHash('sha256')
+    // Each read moves at least one byte on, or the loop ends: bounded by the size.
+    for (let off = 0; off < inner.size; ) {
+      const chunk = await store.read(inner, off, Math.min(VERIFY_READ_BYTES, inner.size - off))
+      if (chunk.length === 0) throw new CutoverError('ERR_SHORT_READ', `no bytes at ${off} of ${inner.size}`)
+      hash.update(chunk)
+      off += chunk.length
+    }
+    return hash.digest('hex')
   }
 
   /** #readRerouted reads from the store a download moved to; its failure ends the download. */

@@ -17,7 +17,7 @@ const outcome = <V>(p: Promise<V>, f: (v: V) => string): Promise<string> =>
   p.then(f, (e: unknown) => String(codeOf(e) ?? e))
 
 /** chain builds stores `a` and `b` and a FallbackStore over them, declaring SHA for `k` when `declared`. */
-function chain(o: { a?: Record<string, string>; b?: Record<string, string>; declared?: boolean }) {
+function chain(o: { a?: Record<string, string>; b?: Record<string, string>; declared?: boolean; verify?: boolean }) {
   const a = new ScriptedStore('a', o.a ?? {})
   const b = new ScriptedStore('b', o.b ?? {})
   const store = new FallbackStore({
@@ -25,6 +25,7 @@ function chain(o: { a?: Record<string, string>; b?: Record<string, string>; decl
       { name: 'a', store: a },
       { name: 'b', store: b },
     ],
+    ...(o.verify === undefined ? {} : { verifyReroutes: o.verify }),
     ...(o.declared ? { declaredSha256: (key: string) => (key === 'k' ? SHA.toUpperCase() : undefined) } : {}),
   })
   return { a, b, store }
@@ -88,20 +89,27 @@ t.test('a failed read continues from another store only with a declared sha256 a
     name: string
     b: Record<string, string>
     declared: boolean
+    verify?: boolean
+    settling?: boolean
     fault: ErrorCode
     want: string
     reroutes: number
     refused: Record<string, number>
     bReads: number
   }> = [
-    { name: 'declared, same size: read from the second', b: { k: BLOB }, declared: true, fault: 'ERR_IO', want: BLOB, reroutes: 1, refused: {}, bReads: 1 },
-    { name: 'declared, blob replaced on the first: read from the second', b: { k: BLOB }, declared: true, fault: 'ERR_BLOB_CHANGED', want: BLOB, reroutes: 1, refused: {}, bReads: 1 },
+    { name: 'declared, same bytes: verified, then read from the second', b: { k: BLOB }, declared: true, fault: 'ERR_IO', want: BLOB, reroutes: 1, refused: {}, bReads: 2 },
+    { name: 'declared, blob replaced on the first: read from the second', b: { k: BLOB }, declared: true, fault: 'ERR_BLOB_CHANGED', want: BLOB, reroutes: 1, refused: {}, bReads: 2 },
+    { name: 'declared, same size, other bytes: the hash refuses them', b: { k: SAME_SIZE }, declared: true, fault: 'ERR_IO', want: 'ERR_IO', reroutes: 0, refused: { digest: 1 }, bReads: 1 },
+    { name: 'declared, the second settling: it cannot be proven', b: { k: BLOB }, settling: true, declared: true, fault: 'ERR_IO', want: 'ERR_IO', reroutes: 0, refused: { unavailable: 1 }, bReads: 0 },
+    { name: 'declared, not verifying: same size suffices, unread', b: { k: SAME_SIZE }, declared: true, verify: false, fault: 'ERR_IO', want: SAME_SIZE, reroutes: 1, refused: {}, bReads: 1 },
+    { name: 'declared, not verifying, the second settling: read', b: { k: BLOB }, settling: true, declared: true, verify: false, fault: 'ERR_IO', want: BLOB, reroutes: 1, refused: {}, bReads: 1 },
     { name: 'not declared: the error propagates', b: { k: BLOB }, declared: false, fault: 'ERR_IO', want: 'ERR_IO', reroutes: 0, refused: { undeclared: 1 }, bReads: 0 },
     { name: 'declared, but the second has another size: the error propagates', b: { k: `${BLOB}+` }, declared: true, fault: 'ERR_UPSTREAM', want: 'ERR_UPSTREAM', reroutes: 0, refused: { size: 1 }, bReads: 0 },
     { name: 'declared, but the second lacks it: the error propagates', b: {}, declared: true, fault: 'ERR_IO', want: 'ERR_IO', reroutes: 0, refused: { unavailable: 1 }, bReads: 0 },
   ]
   for (const row of rows) {
-    const { a, b, store } = chain({ a: { k: BLOB }, b: row.b, declared: row.declared })
+    const { a, b, store } = chain({ a: { k: BLOB }, b: row.b, declared: row.declared, ...(row.verify === undefined ? {} : { verify: row.verify }) })
+    if (row.settling) b.put('k', row.b.k!, true)
     const info = await store.stat('k')
     t.equal(info.sha256, row.declared ? SHA : undefined, `${row.name}: the declared digest, lower-cased, is in the info`)
     a.readFault = row.fault
@@ -124,8 +132,9 @@ t.test('a download that fails mid-way continues from the second store and stays 
   for (let i = 0; i < 4; i++) chunks.push(Buffer.from(await load(i)).toString())
   t.equal(chunks.join(''), BLOB, 'every byte, the first chunk from a and the rest from b')
   t.equal(a.calls.reads, 2, 'a read twice: one chunk, then the failure')
-  t.equal(b.calls.reads, 3, 'b read the other three: once moved, reads stay on b')
+  t.equal(b.calls.reads, 4, 'b read once to verify, then the other three: once moved, reads stay on b')
   t.equal(store.stats.readReroutes, 1, 'one reroute')
+  t.equal(store.stats.verifications, 1, 'one verification')
 })
 
 t.test('reads of one info that fail together share one search for a store', async t => {
@@ -162,10 +171,10 @@ t.test('a read aborted by its caller is never continued elsewhere', async t => {
   t.equal(store.stats.errors.a, 0, 'not a fault of a')
 })
 
-t.test('a rerouted download whose bytes contradict the declared digest is cut at its end', async t => {
+t.test('not verifying, a rerouted download whose bytes contradict the declared digest is cut at its end', async t => {
   // b holds other bytes of the same size: only the digest tells. The caller's full-read check
   // (digestChecked over the chain's chunks) rejects the read that reaches the end.
-  const { a, store } = chain({ a: { k: BLOB }, b: { k: SAME_SIZE }, declared: true })
+  const { a, store } = chain({ a: { k: BLOB }, b: { k: SAME_SIZE }, declared: true, verify: false })
   const info: FallbackBlobInfo = await store.stat('k')
   a.readFault = 'ERR_IO'
   a.readFaultAfter = 1
@@ -183,4 +192,24 @@ t.test('bad chains are refused at construction, and infos of another chain at re
   const store = new FallbackStore({ stores: [{ name: 'x', store: s }] })
   const alien: FallbackBlobInfo = { key: 'k', size: 1, mtimeMs: 0, version: 'y:1', store: 'y', inner: { key: 'k', size: 1, mtimeMs: 0, version: '1' }, sha256: undefined }
   await t.rejects(store.read(alien, 0, 1), TypeError, 'an info of a store not in the chain')
+})
+
+t.test('a version of a later store is hashed once, however many downloads move to it; a failed hash is not remembered', async t => {
+  const { a, b, store } = chain({ a: { k: BLOB }, b: { k: BLOB }, declared: true })
+  a.readFault = 'ERR_IO'
+  const downloads = await Promise.all([store.stat('k'), store.stat('k'), store.stat('k')])
+  const got = await Promise.all(downloads.map(info => outcome(store.read(info, 0, 100), v => Buffer.from(v).toString())))
+  t.strictSame(got, [BLOB, BLOB, BLOB], 'three downloads, each from b')
+  t.equal(store.stats.verifications, 1, 'b\'s version hashed once')
+  b.put('k', BLOB)
+  t.equal(await outcome(store.read(await store.stat('k'), 0, 100), v => Buffer.from(v).toString()), BLOB, 'a new version of b')
+  t.equal(store.stats.verifications, 2, 'is hashed again')
+  b.put('k', BLOB)
+  b.readFault = 'ERR_IO'
+  const info = await store.stat('k')
+  t.equal(await outcome(store.read(info, 0, 100), () => 'bytes'), 'ERR_IO', 'the hash read fails: refused')
+  t.equal(store.stats.refused.unavailable, 1, 'counted as unavailable')
+  b.readFault = undefined
+  t.equal(await outcome(store.read(await store.stat('k'), 0, 100), v => Buffer.from(v).toString()), BLOB, 'another download of the same version')
+  t.equal(store.stats.verifications, 4, 'hashes it again: the failure was not remembered')
 })
