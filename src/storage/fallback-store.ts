@@ -77,7 +77,10 @@ export interface FallbackStoreStats {
    * next store, or a read continuing from the next store.
    */
   readonly fallbacks: Record<string, Record<string, number>>
-  /** Reads that continued from another store than the one their stat came from (safe by digest). */
+  /**
+   * Reads that failed on the store their stat came from and continued from a later one (the reads of
+   * that info after it, which go to the later store at once, are not counted again).
+   */
   readReroutes: number
   /**
    * Reads that failed and could not continue elsewhere, by the reason, the first that applies:
@@ -122,17 +125,22 @@ const reasonOf = (err: unknown): string => codeOf(err) ?? 'other'
  * the digest (content/digest-checked.ts), which also covers the first store's bytes. Without a
  * declared digest the error propagates: the store cannot tell whether bytes were already sent, and
  * bytes of two stores are two versions (the server then cuts the connection). Once an info's reads
- * moved to a later store they stay there. A chunk cache keyed on `info.version` keeps rerouted
+ * moved to a later store they stay there. The first store's bytes are not proven: a range served
+ * partly from each is as right as the first store's part would have been alone. A chunk cache keyed on `info.version` keeps rerouted
  * bytes under the first store's version: proven the declared bytes when verifying, only declared so
  * when not.
  */
 export class FallbackStore implements BlobStore<FallbackBlobInfo> {
   /** The names of the stores, in order. */
   readonly names: readonly string[]
+  /** The chain's counters (see {@link FallbackStoreStats}), for metrics (telemetry/store-metrics.ts) and tests. */
   readonly stats: FallbackStoreStats
   readonly #stores: readonly NamedStore[]
   readonly #declared: ((key: string) => string | undefined) | undefined
-  /** Where reads of an info continue after its own store failed; keyed per info, so one download's. */
+  /**
+   * Where reads of an info continue after its own store failed, keyed per info: one stat's answer,
+   * which one download uses, or many when a stat cache (stat-cache.ts) shares it.
+   */
   readonly #rerouted = new WeakMap<FallbackBlobInfo, Promise<Rerouted | undefined>>()
   readonly #verify: boolean
   /** Whether a version of a later store hashes to a digest, by store index, key, version and digest. */
@@ -197,12 +205,9 @@ export class FallbackStore implements BlobStore<FallbackBlobInfo> {
     const first = this.names.indexOf(info.store)
     if (first < 0) throw new TypeError(`store ${info.store} is not in this chain`)
     const moved = this.#rerouted.get(info)
-    if (moved !== undefined) {
-      const to = await moved
-      // An earlier read of this info found no safe store: this read has none either.
-      if (to === undefined) throw new CutoverError('ERR_BLOB_CHANGED', `store ${info.store} failed and no other store holds the blob at its size`)
-      return this.#readRerouted(to, off, len, signal)
-    }
+    // A search still pending may find nothing: then this read tries the info's own store after all.
+    const to = moved === undefined ? undefined : await moved
+    if (to !== undefined) return this.#readRerouted(to, off, len, signal)
     try {
       return await this.#stores[first]!.store.read(info.inner, off, len, signal)
     } catch (err) {
@@ -221,7 +226,12 @@ export class FallbackStore implements BlobStore<FallbackBlobInfo> {
         this.#rerouted.set(info, search)
       }
       const to = await search
-      if (to === undefined) throw err
+      if (to === undefined) {
+        // Not remembered: the info's own store may fail only for a moment, and a stat cache may give
+        // this same info to many downloads, which must not all fail until it expires.
+        if (this.#rerouted.get(info) === search) this.#rerouted.delete(info)
+        throw err
+      }
       this.#count(info.store, err)
       this.stats.readReroutes++
       if (signal?.aborted) throw abortError(signal)

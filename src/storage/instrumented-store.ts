@@ -47,7 +47,9 @@ export interface InstrumentedStoreOptions {
  * a fallback chain in its own, so a store's figures are its own.
  */
 export class InstrumentedStore<I extends BlobInfo = BlobInfo> implements BlobStore<I> {
+  /** The store's name in metrics ({@link InstrumentedStoreOptions.name}). */
   readonly name: string
+  /** The store's counters (see {@link InstrumentedStoreStats}), read by telemetry/store-metrics.ts at scrape time. */
   readonly stats: InstrumentedStoreStats = { stats: 0, reads: 0, bytesRead: 0, errors: Object.create(null) as Record<string, number> }
   readonly #store: BlobStore<I>
   readonly #latency: StoreLatency | undefined

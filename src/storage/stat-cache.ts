@@ -79,6 +79,7 @@ interface Flight<I> {
  * Thus a replaced blob is served at most `ttlMs` after the replace, sooner once a read notices.
  */
 export class StatCache<I extends BlobInfo = BlobInfo> implements BlobStore<I> {
+  /** The cache's counters (see {@link StatCacheStats}). */
   readonly stats: StatCacheStats = { hits: 0, misses: 0, joined: 0, invalidated: 0 }
   readonly #store: BlobStore<I>
   readonly #ttlMs: number
