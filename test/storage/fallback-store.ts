@@ -160,6 +160,10 @@ t.test('a search that found no safe store is not remembered: a later read tries 
   t.equal(await outcome(store.read(info, 8, 8), v => Buffer.from(v).toString()), BLOB.slice(8, 16), 'the first store is back: a later read of the same info succeeds')
   t.equal(b.calls.stats, 1, 'b was asked once')
   t.equal(a.calls.reads, 2, 'from a')
+  b.put('k', BLOB)
+  a.readFault = 'ERR_IO'
+  t.equal(await outcome(store.read(info, 16, 8), v => Buffer.from(v).toString()), BLOB.slice(16, 24), 'a fails again, b now holds the blob: found by a new search')
+  t.equal(b.calls.stats, 2, 'b was asked again')
 })
 
 t.test('a read aborted by its caller is never continued elsewhere', async t => {
