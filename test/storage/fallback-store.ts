@@ -137,6 +137,18 @@ t.test('a download that fails mid-way continues from the second store and stays 
   t.equal(store.stats.verifications, 1, 'one verification')
 })
 
+t.test('a failure of the store a download moved to ends the download', async t => {
+  const { a, b, store } = chain({ a: { k: BLOB }, b: { k: BLOB }, declared: true })
+  const info = await store.stat('k')
+  a.readFault = 'ERR_IO'
+  t.equal(await outcome(store.read(info, 0, 8), v => Buffer.from(v).toString()), BLOB.slice(0, 8), 'moved to b')
+  b.readFault = 'ERR_UPSTREAM'
+  a.readFault = undefined
+  t.equal(await outcome(store.read(info, 8, 8), () => 'bytes'), 'ERR_UPSTREAM', "b's failure, not a's bytes: a download goes back to no store it left")
+  t.equal(a.calls.reads, 1, 'a was not read again')
+  t.strictSame({ ...store.stats.errors }, { a: 1, b: 1 }, 'each failure counted at its store')
+})
+
 t.test('reads of one info that fail together share one search for a store', async t => {
   const { a, b, store } = chain({ a: { k: BLOB }, b: { k: BLOB }, declared: true })
   const info = await store.stat('k')
