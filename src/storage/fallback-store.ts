@@ -115,7 +115,9 @@ const reasonOf = (err: unknown): string => codeOf(err) ?? 'other'
  * after *any* error, ERR_NOT_FOUND included (a blob written to the disk but not yet uploaded is found
  * on the disk). When every store fails it rejects with ERR_NOT_FOUND only if every store said
  * ERR_NOT_FOUND; otherwise with the first store's error that was not ERR_NOT_FOUND (a store that is
- * down may hold the blob: "missing" would be a lie). An abort is never fallen back on.
+ * down may hold the blob: "missing" would be a lie). An abort is never fallen back on: the caller's
+ * signal, or ERR_ABORTED from a store, which is why a store's own timeout must reject with
+ * ERR_TIMEOUT, not ERR_ABORTED, to be fallen back on.
  *
  * `read(info)` reads from the store the stat came from. If that fails, the read continues from a later
  * store only when mixing is safe: the blob has a declared sha256 ({@link FallbackBlobInfo.sha256}),

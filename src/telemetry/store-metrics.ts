@@ -35,7 +35,7 @@ export interface FallbackCounters {
   readonly verifications: number
 }
 
-/** StoreMetricsOptions are what {@link storeMetrics} reports. */
+/** StoreMetricsOptions are what {@link storeCounters} reports. */
 export interface StoreMetricsOptions {
   /** The stores, each with its own counters. */
   readonly stores: readonly CountedStore[]
@@ -54,14 +54,33 @@ export interface StoreLatencyMetric {
 }
 
 /**
- * storeMetrics registers the metrics of blob stores (`cutover_store_*`) on `m`'s registry: per
- * store, stats, reads, bytes read and failures by code; per chain, fallbacks by store and reason,
- * rerouted reads, refused reroutes by reason and verifications. Counters read the stores' own
- * counters at scrape time, as {@link Metrics} does, so metrics and summaries agree. The latency
- * histogram (`cutover_store_duration_seconds`, buckets {@link STORE_LATENCY_BUCKETS}) is observed
- * through the hooks the returned {@link StoreLatencyMetric} gives, one per store.
+ * storeLatency registers the latency histogram of blob stores, `cutover_store_duration_seconds`
+ * (buckets {@link STORE_LATENCY_BUCKETS}), on `m`'s registry and gives each store its hook. It comes
+ * first: the stores are built with their hooks, then the chain over them, then
+ * {@link storeCounters} over both.
  */
-export function storeMetrics(m: Metrics, o: StoreMetricsOptions): StoreLatencyMetric {
+export function storeLatency(m: Metrics): StoreLatencyMetric {
+  const histogram = new Histogram({
+    name: 'cutover_store_duration_seconds',
+    help: 'Durations of store stats and reads, by store, operation and outcome (ok or the error code).',
+    labelNames: ['store', 'op', 'outcome'],
+    buckets: [...STORE_LATENCY_BUCKETS],
+    registers: [m.registry],
+  })
+  return {
+    forStore: store => ({
+      observe: (op, seconds, error) => histogram.observe({ store, op, outcome: error ?? 'ok' }, seconds),
+    }),
+  }
+}
+
+/**
+ * storeCounters registers the counters of blob stores (`cutover_store_*_total`) on `m`'s registry:
+ * per store, stats, reads, bytes read and failures by code; per chain, fallbacks by store and
+ * reason, rerouted reads, refused reroutes by reason and verifications. They read the stores' own
+ * counters at scrape time, as {@link Metrics} does, so metrics and summaries agree.
+ */
+export function storeCounters(m: Metrics, o: StoreMetricsOptions): void {
   const registers = [m.registry]
   /** perStore registers a counter labelled by store, read from each store's counters. */
   const perStore = (name: string, help: string, read: (c: StoreCounters) => number): void => {
@@ -104,17 +123,5 @@ export function storeMetrics(m: Metrics, o: StoreMetricsOptions): StoreLatencyMe
     m.counter('cutover_store_read_reroutes_total', 'Reads that failed on their store and continued from a later one holding the declared bytes.', () => f.readReroutes)
     m.labelledCounter('cutover_store_reroutes_refused_total', 'Failed reads that could not continue elsewhere, by reason (undeclared, digest, size, unavailable).', 'reason', () => f.refused)
     m.counter('cutover_store_verifications_total', 'Blob versions of later stores hashed in full before a read continued from them.', () => f.verifications)
-  }
-  const histogram = new Histogram({
-    name: 'cutover_store_duration_seconds',
-    help: 'Durations of store stats and reads, by store, operation and outcome (ok or the error code).',
-    labelNames: ['store', 'op', 'outcome'],
-    buckets: [...STORE_LATENCY_BUCKETS],
-    registers,
-  })
-  return {
-    forStore: store => ({
-      observe: (op, seconds, error) => histogram.observe({ store, op, outcome: error ?? 'ok' }, seconds),
-    }),
   }
 }
