@@ -49,6 +49,7 @@ t.test('stat asks the stores in order and falls back on any error, answering NOT
     { name: 'every store says NOT_FOUND', want: 'ERR_NOT_FOUND', fallbacks: { a: { ERR_NOT_FOUND: 1 } }, errors: { a: 0, b: 0 } },
     { name: 'the first fails, the second lacks it: the failure, not a 404', aFault: 'ERR_IO', want: 'ERR_IO', fallbacks: { a: { ERR_IO: 1 } }, errors: { a: 1, b: 0 } },
     { name: 'the first lacks it, the second fails: the failure', bFault: 'ERR_UPSTREAM', want: 'ERR_UPSTREAM', fallbacks: { a: { ERR_NOT_FOUND: 1 } }, errors: { a: 0, b: 1 } },
+    { name: 'the first store says ERR_ABORTED: never fallen back on', a: { k: BLOB }, b: { k: BLOB }, aFault: 'ERR_ABORTED', want: 'ERR_ABORTED', fallbacks: {}, errors: { a: 0, b: 0 } },
     { name: 'both fail: the first failure', a: { k: BLOB }, aFault: 'ERR_TIMEOUT', bFault: 'ERR_CONNECT', want: 'ERR_TIMEOUT', fallbacks: { a: { ERR_TIMEOUT: 1 } }, errors: { a: 1, b: 1 } },
   ]
   for (const row of rows) {
