@@ -16,6 +16,12 @@ export function parseListen(s: string): { host: string; port: number } {
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
 
+/** formatBytes writes a byte size as parseBytes reads it: `256MiB`, `2MiB`, `64KiB`, `1000` (exact, binary units). */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (n >= size && n % size === 0) return `${n / size}${unit}`
+  return String(n)
+}
+
 /** parseBytes parses a byte size such as `65536`, `64k`, `2MiB`, `1g` (binary units). */
 export function parseBytes(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s.trim())

@@ -21,12 +21,29 @@ import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
 import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.js'
 import { hostPort } from '../core/listen.js'
-import { loadMimeTable, parseBytes, parseDefaultType, parseDuration, parseListen } from './options.js'
+import { formatBytes, loadMimeTable, parseBytes, parseCount, parseDefaultType, parseDuration, parseListen } from './options.js'
+import { parseStoreUrl, type StoreSpec } from './store-url.js'
+import { remoteStores, type RemoteStores } from './serve-stores.js'
+import { DEFAULT_S3_REGION } from '../storage/s3-store.js'
+import { DEFAULT_TIMEOUT_MS } from '../storage/remote-store.js'
+import { DEFAULT_RETRIES } from '../storage/retry.js'
+import { DEFAULT_STAT_TTL_MS } from '../storage/stat-cache.js'
+import { DEFAULT_CHUNK_SIZE } from '../cache/chunk-cache.js'
 
 interface ServeFlags extends PolicyFlags {
   root?: string
   manifest?: string
   store?: string
+  fallbackStore: string[]
+  s3Endpoint?: string
+  s3Region: string
+  s3PathStyle: boolean
+  storeTimeout: number
+  storeRetries: number
+  statTtl: number
+  chunkSize: number
+  prefetch: number
+  cacheSize: number
   listen: { host: string; port: number }
   metricsListen?: { host: string; port: number }
   accessLog?: string
@@ -35,7 +52,7 @@ interface ServeFlags extends PolicyFlags {
   idleTimeout: number
   pieceSize: number
   smallFileMax: number
-  cacheBytes: number
+  cacheBytes?: number
   etag: EtagFormat
   settleTime: number
   mimeTypes?: string
@@ -64,7 +81,20 @@ export function register(program: Command): void {
     )
     .option('--root <dir>', 'directory to serve (directory mode)')
     .option('--manifest <file>', 'serve the payloads of this manifest (manifest mode; needs --store)')
-    .option('--store <url>', 'where the manifest\'s blob keys point: file:///DIR (the only kind so far)')
+    .option('--store <url>', 'where the manifest\'s blob keys point: file:///DIR, s3://BUCKET/PREFIX or http(s)://ORIGIN/PREFIX')
+    .addOption(
+      new Option('--fallback-store <url>', 'a store read when the ones before it fail (repeatable, in order; same URL kinds as --store)')
+        .default([] as string[], 'none')
+        .argParser((v: string, prev: string[]) => [...prev, v]),
+    )
+    .option('--s3-endpoint <url>', 'endpoint of an S3-compatible service (MinIO, Ceph, ...); if unset, AWS for --s3-region')
+    .addOption(new Option('--s3-region <region>', 'region S3 requests are signed for').default(DEFAULT_S3_REGION))
+    .option('--s3-path-style', 'address buckets as ENDPOINT/BUCKET (most S3-compatible services), not BUCKET.ENDPOINT', false)
+    .addOption(new Option('--store-timeout <duration>', 'one request to a remote store, from sending to its last byte').default(DEFAULT_TIMEOUT_MS, '30s').argParser(parseDuration))
+    .addOption(new Option('--store-retries <n>', 'retries of a remote store request after a 5xx, reset or timeout (with jittered backoff)').default(DEFAULT_RETRIES).argParser(parseCount(0)))
+    .addOption(new Option('--stat-ttl <duration>', 'how long a remote blob\'s stat is trusted: how soon a replaced blob is served').default(DEFAULT_STAT_TTL_MS, '1s').argParser(parseDuration))
+    .addOption(new Option('--chunk-size <bytes>', 'unit in which remote blobs are read and cached').default(DEFAULT_CHUNK_SIZE, '2MiB').argParser(parseBytes))
+    .addOption(new Option('--prefetch <chunks>', 'chunks a sequential download of a remote blob loads ahead').default(DEFAULT_PREFETCH_CHUNKS).argParser(parseCount(0)))
     .addOption(new Option('--listen <host:port>', 'address to listen on').default(parseListen('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseListen))
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at /metrics, and /healthz and /readyz (503 once a drain starts), on this address (a listener of its own, never the public one)', parseListen)
     .option('--access-log <file>', 'append one JSONL record per request (the format `cutover replay` reads)')
@@ -73,8 +103,13 @@ export function register(program: Command): void {
     .addOption(new Option('--headers-timeout <duration>', 'a request head must arrive within this long (408 and close otherwise; 0: no limit)').default(DEFAULT_HEADERS_TIMEOUT_MS, '60s').argParser(parseDuration))
     .addOption(new Option('--idle-timeout <duration>', 'close a connection that accepts no bytes for this long (0: never)').default(120_000, '120s').argParser(parseDuration))
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
-    .addOption(new Option('--small-file-max <bytes>', 'files up to this size are cached in memory').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
-    .addOption(new Option('--cache-bytes <bytes>', 'memory budget of the small-file cache').default(DEFAULT_CACHE_BYTES, '64MiB').argParser(parseBytes))
+    .addOption(new Option('--small-file-max <bytes>', 'files (payloads) up to this size are cached in memory whole').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
+    .addOption(
+      new Option('--cache-size <bytes>', 'memory budget of the caches: small files, and with a remote store 3/4 of it for its chunks')
+        .default(DEFAULT_CACHE_SIZE, '256MiB')
+        .argParser(parseBytes),
+    )
+    .addOption(new Option('--cache-bytes <bytes>', 'the former name of --cache-size').argParser(parseBytes).hideHelp())
     .addOption(new Option('--etag <format>', 'ETag convention: the old server\'s keeps clients\' validators valid').choices(ETAG_FORMATS).default('cutover'))
     .addOption(new Option('--settle-time <duration>', 'a file changed less than this long ago is served with weak validators and not cached (0: trust at once)').default(DEFAULT_SETTLE_MS, '1s').argParser(parseDuration))
     .option('--mime-types <file>', 'extension table from an nginx or Apache mime.types file, used as is (default: built-in table, text/* with charset=utf-8)')
@@ -103,40 +138,36 @@ export function register(program: Command): void {
 }
 
 /**
- * storeRoot is the directory of a `--store` URL, or a usage error: only file:// URLs name a store
- * that exists yet (S3 and HTTP origins come later).
+ * DEFAULT_CACHE_SIZE is the memory budget of serve's caches (--cache-size): 256 MiB. It is a
+ * ceiling, not an allocation: the caches grow to it only with the contents asked for.
  */
-export function storeRoot(url: string): { ok: true; root: string } | { ok: false; error: string } {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return { ok: false, error: `--store ${url}: not a URL; give file:///DIR` }
-  }
-  if (u.protocol !== 'file:') {
-    return { ok: false, error: `--store ${url}: ${u.protocol.replace(/:$/, '')} stores are not supported yet; only file:///DIR is` }
-  }
-  if (u.host !== '' && u.host !== 'localhost') return { ok: false, error: `--store ${url}: a file URL must name a local directory (file:///DIR)` }
-  try {
-    return { ok: true, root: fileURLToPath(u) }
-  } catch (err) {
-    return { ok: false, error: `--store ${url}: ${(err as Error).message}` }
-  }
-}
+export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024
 
-/** ServeMode is what serve answers from: a directory, or a manifest and its store. */
-type ServeMode = { kind: 'root'; root: string } | { kind: 'manifest'; manifest: string; root: string }
+/**
+ * DEFAULT_PREFETCH_CHUNKS is how many chunks a sequential download of a remote blob loads ahead:
+ * 4 (8 MiB in 2 MiB chunks). With a store answering a chunk in 20 ms, about that many chunks must
+ * be in flight for a download to stream faster than one chunk per latency.
+ */
+export const DEFAULT_PREFETCH_CHUNKS = 4
 
-/** serveMode checks the mode flags: exactly one of --root and --manifest, --store with --manifest only. */
+/** ServeMode is what serve answers from: a directory, or a manifest and its stores in order. */
+type ServeMode = { kind: 'root'; root: string } | { kind: 'manifest'; manifest: string; stores: StoreSpec[] }
+
+/** serveMode checks the mode flags: exactly one of --root and --manifest, the store flags with --manifest only. */
 function serveMode(f: ServeFlags, cmd: Command): ServeMode {
   if (f.root !== undefined && f.manifest !== undefined) cmd.error('error: --root and --manifest exclude each other: serve a directory or a manifest')
   if (f.manifest !== undefined) {
-    if (f.store === undefined) cmd.error('error: --manifest needs --store file:///DIR (where its blob keys point)')
-    const r = storeRoot(f.store)
-    if (!r.ok) cmd.error(`error: ${r.error}`)
-    return { kind: 'manifest', manifest: f.manifest, root: r.root }
+    if (f.store === undefined) cmd.error('error: --manifest needs --store (where its blob keys point: file:///DIR, s3://BUCKET/PREFIX or http(s)://ORIGIN/PREFIX)')
+    const stores: StoreSpec[] = []
+    for (const [flag, url] of [['--store', f.store] as const, ...f.fallbackStore.map(u => ['--fallback-store', u] as const)]) {
+      const r = parseStoreUrl(url, flag)
+      if (!r.ok) cmd.error(`error: ${r.error}`)
+      stores.push(r.spec)
+    }
+    return { kind: 'manifest', manifest: f.manifest, stores }
   }
   if (f.store !== undefined) cmd.error('error: --store is for --manifest; directory mode serves --root')
+  if (f.fallbackStore.length > 0) cmd.error('error: --fallback-store is for --manifest')
   if (f.root === undefined) cmd.error("error: required option '--root <dir>' or '--manifest <file>' not specified")
   return { kind: 'root', root: f.root }
 }
@@ -164,9 +195,16 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     table: f.mimeTypes === undefined ? undefined : loadMimeTable(f.mimeTypes),
     defaultType: f.defaultType,
   })
-  let store: FileStore
+  const cacheSize = f.cacheBytes ?? f.cacheSize
+  // One local directory is read straight from its files (shared descriptors, a stat per request);
+  // anything else through the stat cache and the chunk cache, which take 3/4 of the cache budget.
+  const fileRoot = mode.kind === 'root' ? mode.root : mode.stores.length === 1 && mode.stores[0]!.kind === 'file' ? mode.stores[0]!.root : undefined
+  let store: FileStore | undefined
+  let remote: RemoteStores | undefined
+  const smallCacheBytes = fileRoot !== undefined ? cacheSize : Math.max(1, Math.floor(cacheSize / 4))
   try {
-    store = new FileStore({ root: mode.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
+    if (fileRoot !== undefined) store = new FileStore({ root: fileRoot, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
+    else if (mode.kind === 'manifest') remote = remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock)
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`${mode.kind === 'root' ? `--root ${mode.root}` : `--store ${f.store}`}: ${why}`)
@@ -179,21 +217,21 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   const resolver =
     compiled === undefined
       ? new DirectoryResolver({
-          store,
+          store: store!,
           smallFileMax: f.smallFileMax,
-          cacheBytes: f.cacheBytes,
+          cacheBytes: smallCacheBytes,
           etag: f.etag,
           contentTypes,
         })
       : new ManifestResolver({
           manifest: compiled,
-          store,
+          store: store ?? remote!.source,
           clock: systemClock,
           contentTypes,
           logger,
           policy,
           smallFileMax: f.smallFileMax,
-          cacheBytes: f.cacheBytes,
+          cacheBytes: smallCacheBytes,
         })
   const server = new DownloadServer({
     resolver,
@@ -208,16 +246,17 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   })
   // Readiness (/readyz on the metrics listener) turns false when a drain starts.
   let draining = false
-  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver, () => !draining) : undefined
+  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver, () => !draining, remote) : undefined
   let addr
   try {
     addr = await server.listen(f.listen.port, f.listen.host)
   } catch (err) {
-    await Promise.all([accessLog?.close(), metrics?.server.close()])
+    await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
   process.stdout.write(
-    `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${store.root}` +
+    `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${remote ? remote.describe : store!.root}` +
+      `${remote ? `, chunk cache ${formatBytes(remote.cache.maxBytes)} in ${formatBytes(remote.cache.chunkSize)} chunks` : ''}` +
       `${resolver instanceof ManifestResolver ? `, manifest ${resolver.manifest.file} sha256 ${resolver.manifest.hash}` : ''}` +
       `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
   )
@@ -237,7 +276,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
       const closing = server.close(f.grace)
       process.stdout.write(`cutover serve: ${signal}: draining ${plural(server.stats.active, 'response')}, up to ${f.grace} ms\n`)
       void closing.then(async ({ forced }) => {
-        await Promise.all([accessLog?.close(), metrics?.server.close()])
+        await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
         process.stdout.write(
           `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
             `${plural(server.stats.requests, 'request')}, ${plural(server.stats.bytes, 'body byte')}, ${server.stats.aborted} aborted\n`,
@@ -286,17 +325,26 @@ async function startMetrics(
   server: DownloadServer,
   resolver: DirectoryResolver | ManifestResolver,
   ready: () => boolean,
+  remote: RemoteStores | undefined,
 ): Promise<{ server: MetricsServer; addr: AddressInfo }> {
-  const [{ Registry, collectDefaultMetrics }, { Metrics }, { MetricsServer }, { serveMetrics }] = await Promise.all([
+  const [{ Registry, collectDefaultMetrics }, { Metrics }, { MetricsServer }, { serveMetrics, chunkCacheMetrics }, { storeCounters, storeLatency }] = await Promise.all([
     import('prom-client'),
     import('../telemetry/metrics.js'),
     import('../telemetry/metrics-server.js'),
     import('../server/serve-metrics.js'),
+    import('../telemetry/store-metrics.js'),
   ])
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  if (resolver instanceof DirectoryResolver) serveMetrics(new Metrics(registry), server, resolver.stats)
-  else serveMetrics(new Metrics(registry), server, resolver.stats, resolver)
+  const m = new Metrics(registry)
+  if (resolver instanceof DirectoryResolver) serveMetrics(m, server, resolver.stats)
+  else serveMetrics(m, server, resolver.stats, resolver)
+  if (remote) {
+    chunkCacheMetrics(m, remote.cache)
+    const latency = storeLatency(m)
+    remote.latency.target = name => latency.forStore(name)
+    storeCounters(m, { stores: remote.stores, ...(remote.chain ? { fallback: remote.chain.stats } : {}) })
+  }
   const metricsServer = new MetricsServer(registry, { ready })
   try {
     return { server: metricsServer, addr: await metricsServer.listen(at.port, at.host) }

@@ -47,9 +47,11 @@ export interface BlobSource {
    * open pins the current version of `key` and resolves with it, or with undefined when there is no
    * such blob (missing, or refused by the store's rules: it never says which). With `expect` (the
    * info of a version derived from before), `cacheable` also says the version opened is that one.
+   * `sha256` is the blob's declared digest, if any: a source that can continue a failed read from
+   * another store does so only for a blob with one (the caller checks full reads against it).
    * Rejects with the store's ERR_FORBIDDEN or ERR_IO.
    */
-  open(key: string, expect?: BlobInfo): Promise<Opened | undefined>
+  open(key: string, expect?: BlobInfo, sha256?: string): Promise<Opened | undefined>
 }
 
 /**

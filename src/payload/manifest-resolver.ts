@@ -326,8 +326,9 @@ export class ManifestResolver implements Resolver {
   async #openCached(hit: CachedContent, routed: Routed, keys: readonly string[], ckey: string, r: RequestContext): Promise<Resolution> {
     const blobs: OpenedBlob[] = []
     try {
-      for (const info of hit.infos) {
-        const opened = await this.#source.open(info.key, info)
+      const sums = declaredDigests(routed.payload)
+      for (const [i, info] of hit.infos.entries()) {
+        const opened = await this.#source.open(info.key, info, sums[i])
         if (opened === undefined || !opened.cacheable) {
           opened?.blob.close()
           closeAll(blobs)
@@ -367,7 +368,7 @@ export class ManifestResolver implements Resolver {
       const c = payload.content
       const templates = c.kind === 'blob' ? [c.blob] : c.parts.map(p => p.blob)
       for (const [i, key] of keys.entries()) {
-        const opened = await this.#source.open(key)
+        const opened = await this.#source.open(key, undefined, declaredDigests(payload)[i])
         if (opened === undefined) {
           release()
           // A key built from the request ("{path}", "{version}") that names nothing is a path the

@@ -1,6 +1,7 @@
 import type { Metrics } from '../telemetry/metrics.js'
 import type { ManifestResolver } from '../payload/manifest-resolver.js'
 import type { DownloadServer } from './server.js'
+import type { ChunkCache } from '../cache/chunk-cache.js'
 
 /**
  * serveMetrics registers the Prometheus metrics of `cutover serve` (`cutover_serve_*`) on `m`'s
@@ -32,4 +33,34 @@ export function serveMetrics(m: Metrics, server: DownloadServer, cache?: { reado
     m.counter('cutover_serve_missing_blobs_total', 'Requests for a live payload whose blob the store lacks (404, logged).', () => st.missingBlobs)
     m.info('cutover_serve_manifest_info', 'The manifest in use: its file and the sha256 of its text (value 1).', () => ({ file: manifest.manifest.file, sha256: manifest.manifest.hash }))
   }
+}
+
+/**
+ * chunkCacheMetrics registers the metrics of the chunk cache of remote blobs
+ * (`cutover_serve_chunk_cache_*`), read from the cache's live counters at each scrape: per cache
+ * (`main`, and `hot` for chunks other peers own), hits, misses, evictions, bytes and chunks held;
+ * loads from the store, loads joined by a concurrent miss of the same chunk (singleflight), load
+ * failures, loads cancelled (every waiter left), reads of settling blobs that were never cached, and
+ * prefetches started, used and wasted (evicted or cancelled before any read).
+ */
+export function chunkCacheMetrics(m: Metrics, cache: ChunkCache): void {
+  const per = (pick: (t: ChunkCache['stats']['main']) => number) => (): Record<string, number> => ({
+    main: pick(cache.stats.main),
+    hot: pick(cache.stats.hot),
+  })
+  m.labelledCounter('cutover_serve_chunk_cache_hits_total', 'Chunk reads found in the cache, by cache (main, hot).', 'cache', per(t => t.hits))
+  m.labelledCounter('cutover_serve_chunk_cache_misses_total', 'Chunk reads not in the cache, by cache.', 'cache', per(t => t.misses))
+  m.labelledCounter('cutover_serve_chunk_cache_evictions_total', 'Chunks evicted to stay within --cache-size, by cache.', 'cache', per(t => t.evictions))
+  m.gauge('cutover_serve_chunk_cache_limit_bytes', 'The byte budget of the chunk cache (main and hot together).', () => cache.maxBytes)
+  m.labelledGauge('cutover_serve_chunk_cache_bytes', 'Bytes of chunks held now, by cache.', 'cache', per(t => t.bytes))
+  m.labelledGauge('cutover_serve_chunk_cache_chunks', 'Chunks held now, by cache.', 'cache', per(t => t.items))
+  const st = (): ChunkCache['stats'] => cache.stats
+  m.counter('cutover_serve_chunk_loads_total', 'Chunks loaded from the store (each once however many downloads wanted it at once).', () => st().loads)
+  m.counter('cutover_serve_chunk_loads_deduplicated_total', 'Chunk misses that joined a load of the same chunk already in flight (singleflight).', () => st().loadsDeduplicated)
+  m.counter('cutover_serve_chunk_load_errors_total', 'Chunk loads that failed (never cached; the next read tries again).', () => st().loadErrors)
+  m.counter('cutover_serve_chunk_loads_cancelled_total', 'Chunk loads cancelled because every download waiting for them left.', () => st().loadsCancelled)
+  m.counter('cutover_serve_chunk_uncached_loads_total', 'Chunk reads of settling blobs (no version yet): read through, never cached.', () => st().uncachedLoads)
+  m.counter('cutover_serve_prefetch_started_total', 'Chunk loads a sequential download started ahead of its reads.', () => st().prefetchStarted)
+  m.counter('cutover_serve_prefetch_used_total', 'Prefetched chunks that a read then used.', () => st().prefetchUsed)
+  m.counter('cutover_serve_prefetch_wasted_total', 'Prefetched chunks evicted or cancelled before any read used them.', () => st().prefetchWasted)
 }

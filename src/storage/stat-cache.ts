@@ -125,12 +125,23 @@ export class StatCache<I extends BlobInfo = BlobInfo> implements BlobStore<I> {
     return this.#wait(flight, signal)
   }
 
+  /**
+   * fresh is the kept info of `key` while it is trusted, else undefined, without asking the store,
+   * waiting or counting: what a caller revalidating a version it derived something from compares
+   * with, synchronously, on every request.
+   */
+  fresh(key: string): I | undefined {
+    const kept = this.#entries.peek(key)
+    return kept !== undefined && this.#clock.monotonic() - kept.at < this.#ttlMs ? kept.info : undefined
+  }
+
   /** read is {@link BlobStore.read} of the store; ERR_BLOB_CHANGED drops the kept stat of that info. */
   async read(info: I, off: number, len: number, signal?: AbortSignal): Promise<Uint8Array> {
     try {
       return await this.#store.read(info, off, len, signal)
     } catch (err) {
-      if (codeOf(err) === 'ERR_BLOB_CHANGED' && this.#entries.peek(info.key)?.info === info) {
+      // By version, not identity: a caller may read through a copy of the info (FallbackBlobInfo with its sha256).
+      if (codeOf(err) === 'ERR_BLOB_CHANGED' && this.#entries.peek(info.key)?.info.version === info.version) {
         this.#entries.delete(info.key)
         this.stats.invalidated++
       }

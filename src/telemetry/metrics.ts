@@ -49,6 +49,23 @@ export class Metrics {
     })
   }
 
+  /**
+   * labelledGauge registers a gauge with one label, whose values are `read()` at each scrape: label
+   * value → value.
+   */
+  labelledGauge(name: string, help: string, label: string, read: () => Readonly<Partial<Record<string, number>>>): Gauge<string> {
+    return new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [value, n] of Object.entries(read())) if (n !== undefined) this.set({ [label]: value }, n)
+      },
+    })
+  }
+
   /** gauge registers a gauge whose value is `read()` at each scrape. */
   gauge(name: string, help: string, read: () => number): Gauge {
     return new Gauge({

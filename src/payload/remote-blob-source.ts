@@ -1,0 +1,72 @@
+import { cachedChunkLoader } from '../cache/cached-chunk-loader.js'
+import type { ChunkCache } from '../cache/chunk-cache.js'
+import { chunkAligned } from '../content/chunk-aligned.js'
+import { codeOf } from '../core/errors.js'
+import { blobChunks, type BlobInfo } from '../storage/blob-store.js'
+import type { StatCache } from '../storage/stat-cache.js'
+import type { BlobSource } from './blob-source.js'
+
+/** RemoteBlobSourceOptions configures {@link remoteBlobSource}. */
+export interface RemoteBlobSourceOptions {
+  /**
+   * The store (an S3 bucket, an origin, a fallback chain of stores) behind the cache of its stats:
+   * a stat is trusted for the cache's TTL, which is how soon a replaced blob is served.
+   */
+  readonly stats: StatCache
+  /** Where chunks of every blob are kept, shared by every download (and its chunk size). */
+  readonly cache: ChunkCache
+  /**
+   * How many chunks past the one being read a sequential download loads ahead, so it streams at the
+   * store's bandwidth rather than at one chunk's latency. If unset, the cache loader's default.
+   */
+  readonly prefetch?: number | undefined
+}
+
+/**
+ * remoteBlobSource is the {@link BlobSource} of a store that is not a local directory: a blob is
+ * the chunk-aligned Content of its stat's version, each chunk (`<key>@<version>/<index>`, of the
+ * cache's chunk size) read from the store once and kept in the shared chunk cache, so a spike of
+ * downloads of one hot blob reads each chunk from the store once. A version is revalidated against
+ * the stat cache: while its stat is trusted nothing is asked of the store; after that, the next
+ * request stats again. A blob still settling (no version) is read straight through, never cached.
+ * Reads of a version that changed in the store reject with ERR_BLOB_CHANGED (the server then cuts
+ * the download): chunks of two versions are never mixed, since their keys differ.
+ */
+export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
+  const { stats, cache } = o
+  return {
+    unchanged(info: BlobInfo): boolean {
+      const now = stats.fresh(info.key)
+      return now !== undefined && now.version !== undefined && now.version === info.version
+    },
+    async open(key, expect, sha256) {
+      let info: BlobInfo
+      try {
+        info = await stats.stat(key)
+      } catch (err) {
+        if (codeOf(err) === 'ERR_NOT_FOUND') return undefined
+        throw err
+      }
+      // A fallback chain continues a failed read from another store only for a blob whose digest is
+      // declared (FallbackBlobInfo.sha256): the manifest's, carried on a copy of the info.
+      if (sha256 !== undefined && 'sha256' in info) info = { ...info, sha256: sha256.toLowerCase() } as BlobInfo
+      const loader = cachedChunkLoader(cache, {
+        key,
+        version: info.version,
+        size: info.size,
+        load: blobChunks(stats, info, cache.chunkSize),
+        ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
+      })
+      const cacheable = info.version !== undefined && (expect === undefined || expect.version === info.version)
+      return {
+        blob: {
+          info,
+          content: chunkAligned(loader, info.size, cache.chunkSize),
+          tag: info.version ?? `settling:${info.mtimeMs}:${info.size}`,
+          close: () => loader.close(),
+        },
+        cacheable,
+      }
+    },
+  }
+}
