@@ -17,11 +17,14 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_IO'
   | 'ERR_INVALID_ARGUMENT'
-  /** A backend gave no status in time (audit: shadow requests). */
+  /** A backend gave no status in time (audit: shadow requests), or a remote blob store did not answer in time (serve: 504). */
   | 'ERR_TIMEOUT'
   /** A backend could not be reached: connection refused, unknown host, connect timeout. */
   | 'ERR_CONNECT'
-  /** A backend failed after the connection was made: reset, closed, malformed response. */
+  /**
+   * A backend failed after the connection was made: reset, closed, malformed response; or a remote
+   * blob store failed, retries and fallbacks spent (serve: 502).
+   */
   | 'ERR_UPSTREAM'
   /**
    * A comparison was given up because its reader fell too far behind the client, or the bytes held

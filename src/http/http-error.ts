@@ -35,6 +35,13 @@ export function httpErrorOf(code: ErrorCode | undefined): HttpError {
       // it is a 500 (a retry gets the new version); after it, serveContent cuts the connection, so
       // the body ends short of its Content-Length and no client takes it as complete.
       return { status: 500, message: '500 Internal Server Error' }
+    case 'ERR_UPSTREAM':
+      // A remote store (S3, an origin) failed to answer, retries and fallbacks spent: the server
+      // acted as a gateway to it (RFC 9110 §15.6.3).
+      return { status: 502, message: '502 Bad Gateway' }
+    case 'ERR_TIMEOUT':
+      // A remote store did not answer within --store-timeout (RFC 9110 §15.6.5).
+      return { status: 504, message: '504 Gateway Timeout' }
     default:
       return { status: 500, message: '500 Internal Server Error' }
   }

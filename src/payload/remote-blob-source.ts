@@ -1,7 +1,7 @@
 import { cachedChunkLoader } from '../cache/cached-chunk-loader.js'
 import type { ChunkCache } from '../cache/chunk-cache.js'
-import { chunkAligned } from '../content/chunk-aligned.js'
-import { codeOf } from '../core/errors.js'
+import { chunkAligned, type ChunkLoader } from '../content/chunk-aligned.js'
+import { codeOf, CutoverError } from '../core/errors.js'
 import { blobChunks, type BlobInfo } from '../storage/blob-store.js'
 import type { StatCache } from '../storage/stat-cache.js'
 import type { BlobSource } from './blob-source.js'
@@ -45,7 +45,7 @@ export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
         info = await stats.stat(key)
       } catch (err) {
         if (codeOf(err) === 'ERR_NOT_FOUND') return undefined
-        throw err
+        throw asUpstream(err)
       }
       // A fallback chain continues a failed read from another store only for a blob whose digest is
       // declared (FallbackBlobInfo.sha256): the manifest's, carried on a copy of the info.
@@ -54,7 +54,7 @@ export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
         key,
         version: info.version,
         size: info.size,
-        load: blobChunks(stats, info, cache.chunkSize),
+        load: upstreamErrors(blobChunks(stats, info, cache.chunkSize)),
         ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
       })
       const cacheable = info.version !== undefined && (expect === undefined || expect.version === info.version)
@@ -69,4 +69,18 @@ export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
       }
     },
   }
+}
+
+/**
+ * asUpstream names a store's I/O failure (retries and fallbacks spent) as the upstream failure it is
+ * to a client: ERR_UPSTREAM, answered 502 before the header. Other codes pass: ERR_TIMEOUT (504),
+ * ERR_BLOB_CHANGED, ERR_ABORTED, ERR_FORBIDDEN.
+ */
+function asUpstream(err: unknown): unknown {
+  return codeOf(err) === 'ERR_IO' ? new CutoverError('ERR_UPSTREAM', (err as Error).message, { cause: err }) : err
+}
+
+/** upstreamErrors is a chunk loader whose store I/O failures reject as {@link asUpstream} says. */
+function upstreamErrors(load: ChunkLoader): ChunkLoader {
+  return (index, signal) => load(index, signal).catch((err: unknown) => Promise.reject(asUpstream(err)))
 }
