@@ -5,9 +5,7 @@ import { remoteBlobSource } from '../payload/remote-blob-source.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { FallbackStore } from '../storage/fallback-store.js'
 import { FileStore } from '../storage/file-store.js'
-import { HttpStore } from '../storage/http-store.js'
 import { InstrumentedStore, type StoreLatency } from '../storage/instrumented-store.js'
-import { S3Store } from '../storage/s3-store.js'
 import { StatCache } from '../storage/stat-cache.js'
 import type { StoreSpec } from './store-url.js'
 
@@ -73,7 +71,10 @@ export interface RemoteStores {
  * one), behind a stat cache trusted for `--stat-ttl` and a chunk cache of `chunkBytes` in chunks of
  * `--chunk-size`. Throws for a file store whose directory does not exist (the caller names the flag).
  */
-export function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock): RemoteStores {
+export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock): Promise<RemoteStores> {
+  // Each kind's module is loaded only when a store of that kind is named (the AWS SDK is heavy).
+  const { S3Store } = specs.some(s => s.kind === 's3') ? await import('../storage/s3-store.js') : { S3Store: undefined }
+  const { HttpStore } = specs.some(s => s.kind === 'http') ? await import('../storage/http-store.js') : { HttpStore: undefined }
   const latency = new LatencyRelay()
   const names = new Map<string, number>()
   const closers: Array<() => void | Promise<void>> = []
@@ -88,7 +89,7 @@ export function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBy
         store = new FileStore({ root: spec.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock })
         break
       case 's3': {
-        const s3 = new S3Store({
+        const s3 = new S3Store!({
           bucket: spec.bucket,
           prefix: spec.prefix,
           region: f.s3Region,
@@ -101,7 +102,7 @@ export function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBy
         break
       }
       case 'http': {
-        const http = new HttpStore({ origin: spec.base, ...remote })
+        const http = new HttpStore!({ origin: spec.base, ...remote })
         closers.push(() => http.close())
         store = http
         break

@@ -23,9 +23,8 @@ import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.j
 import { hostPort } from '../core/listen.js'
 import { formatBytes, loadMimeTable, parseBytes, parseCount, parseDefaultType, parseDuration, parseListen } from './options.js'
 import { parseStoreUrl, type StoreSpec } from './store-url.js'
-import { remoteStores, type RemoteStores } from './serve-stores.js'
-import { DEFAULT_S3_REGION } from '../storage/s3-store.js'
-import { DEFAULT_TIMEOUT_MS } from '../storage/remote-store.js'
+import type { RemoteStores } from './serve-stores.js'
+import { DEFAULT_S3_REGION, DEFAULT_TIMEOUT_MS } from '../storage/remote-store.js'
 import { DEFAULT_RETRIES } from '../storage/retry.js'
 import { DEFAULT_STAT_TTL_MS } from '../storage/stat-cache.js'
 import { DEFAULT_CHUNK_SIZE } from '../cache/chunk-cache.js'
@@ -206,7 +205,11 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   const smallCacheBytes = fileRoot !== undefined ? cacheSize : Math.max(1, Math.floor(cacheSize / 4))
   try {
     if (fileRoot !== undefined) store = new FileStore({ root: fileRoot, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
-    else if (mode.kind === 'manifest') remote = remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock)
+    else if (mode.kind === 'manifest') {
+      // Loaded only for remote stores: the AWS SDK alone takes 1.4-2.3 s to import on a busy 2-core machine.
+      const { remoteStores } = await import('./serve-stores.js')
+      remote = await remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock)
+    }
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
     throw new Error(`${mode.kind === 'root' ? `--root ${mode.root}` : `--store ${f.store}`}: ${why}`)

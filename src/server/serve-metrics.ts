@@ -22,6 +22,12 @@ export function serveMetrics(m: Metrics, server: DownloadServer, cache?: { reado
   m.gauge('cutover_serve_buffer_in_use_bytes', 'Read buffers leased to downloads now.', () => b.stats.inUse)
   m.gauge('cutover_serve_buffer_waiting', 'Downloads waiting for a read buffer now.', () => b.stats.waiting)
   m.counter('cutover_serve_buffer_waited_total', 'Read-buffer leases that had to wait for one to be free.', () => b.stats.waited)
+  m.samplesCounter('cutover_serve_payload_requests_total', 'Closed responses by payload (manifest mode) and status code.', ['payload', 'code'], function* () {
+    for (const [payload, p] of s.payloads) for (const [code, n] of Object.entries(p.statuses)) yield [{ payload, code }, n] as const
+  })
+  m.samplesCounter('cutover_serve_payload_body_bytes_total', 'Body bytes handed to sockets, by payload (manifest mode).', ['payload'], function* () {
+    for (const [payload, p] of s.payloads) yield [{ payload }, p.bytes] as const
+  })
   if (cache) {
     m.counter('cutover_serve_cache_hits_total', 'Requests answered from the cache (after a stat showed each file unchanged): small contents from memory, large ones by their cached validators.', () => cache.hits)
     m.counter('cutover_serve_cache_misses_total', 'Requests whose file or payload content was looked up afresh.', () => cache.misses)

@@ -97,6 +97,12 @@ export interface DownloadServerStats {
   errors: number
   /** Closed responses per status code, as the access log records them (0: no answer was chosen before the connection closed). */
   statuses: Record<number, number>
+  /**
+   * Per payload (manifest mode: the payload that answered, as the access log names it), closed
+   * responses per status code and body bytes handed to sockets. Payloads only ever come from the
+   * manifest, so the names are bounded by it.
+   */
+  readonly payloads: Map<string, { readonly statuses: Record<number, number>; bytes: number }>
 }
 
 /**
@@ -106,7 +112,7 @@ export interface DownloadServerStats {
  */
 export class DownloadServer {
   readonly server: Server
-  readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0, statuses: {} }
+  readonly stats: DownloadServerStats = { requests: 0, active: 0, aborted: 0, bytes: 0, errors: 0, statuses: {}, payloads: new Map() }
   readonly #o: DownloadServerOptions
   readonly #clock: Clock
   /** The read buffers of every download of this server. */
@@ -215,6 +221,13 @@ export class DownloadServer {
       this.stats.bytes += result.bytes
       const status = res.headersSent ? res.statusCode : result.status
       this.stats.statuses[status] = (this.stats.statuses[status] ?? 0) + 1
+      const payload = tag.log?.payload
+      if (payload !== undefined) {
+        let p = this.stats.payloads.get(payload)
+        if (p === undefined) this.stats.payloads.set(payload, (p = { statuses: {}, bytes: 0 }))
+        p.statuses[status] = (p.statuses[status] ?? 0) + 1
+        p.bytes += result.bytes
+      }
       log?.write({
         time: new Date(startMs).toISOString(),
         remote,

@@ -259,3 +259,6 @@ export function checkRange(off: number, len: number): void {
 export function isStrongEtag(etag: string): boolean {
   return /^"[\x21\x23-\x7e\x80-\xff]*"$/.test(etag)
 }
+
+/** DEFAULT_S3_REGION is the region an S3Store (s3-store.ts) signs for when none is given; here so that naming it does not load the AWS SDK. */
+export const DEFAULT_S3_REGION = 'us-east-1'

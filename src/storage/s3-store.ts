@@ -16,8 +16,8 @@ import {
   type RemoteStoreStats,
 } from './remote-store.js'
 
-/** DEFAULT_S3_REGION is the region an {@link S3Store} signs for when none is given. */
-export const DEFAULT_S3_REGION = 'us-east-1'
+import { DEFAULT_S3_REGION } from './remote-store.js'
+export { DEFAULT_S3_REGION }
 
 /** S3Credentials are static S3 credentials (an access key pair, with a session token for temporary ones). */
 export interface S3Credentials {

@@ -66,6 +66,23 @@ export class Metrics {
     })
   }
 
+  /**
+   * samplesCounter registers a counter with several labels, whose samples are `read()` at each
+   * scrape: each a record of label values and the count.
+   */
+  samplesCounter(name: string, help: string, labels: readonly string[], read: () => Iterable<readonly [Readonly<Record<string, string>>, number]>): Counter<string> {
+    return new Counter({
+      name,
+      help,
+      labelNames: [...labels],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [values, n] of read()) this.inc(values, n)
+      },
+    })
+  }
+
   /** gauge registers a gauge whose value is `read()` at each scrape. */
   gauge(name: string, help: string, read: () => number): Gauge {
     return new Gauge({

@@ -90,6 +90,11 @@ t.test('serve --manifest: payloads, an unrevealed one, SIGHUP reloads (valid and
   t.match(metrics, /^cutover_serve_cache_misses_total 1$/m, 'the tools blob read once')
   t.match(metrics, /^cutover_serve_cache_hits_total 3$/m, 'and answered from memory three times')
   t.match(metrics, new RegExp(`^cutover_serve_manifest_info\\{file="[^"]+payloads\\.yaml",sha256="${newHash}"\\} 1$`, 'm'), 'the hash of the manifest in use')
+  // Per payload: the tools answered 200 four times (before and after the reload: the name stays);
+  // the unrevealed notes are counted under their name as the 404 the client got.
+  t.match(metrics, /^cutover_serve_payload_requests_total\{payload="sdk-tools",code="200"\} 4$/m, 'requests by payload and status')
+  t.match(metrics, /^cutover_serve_payload_requests_total\{payload="notes",code="404"\} 1$/m, 'an unrevealed payload under its name')
+  t.match(metrics, new RegExp(`^cutover_serve_payload_body_bytes_total\\{payload="sdk-tools"\\} ${4 * TOOLS.length}$`, 'm'), 'bytes by payload')
 
   child.kill('SIGTERM')
   t.equal(await withTimeout(exited(child), 10_000, 'serve to stop'), 0)
