@@ -37,15 +37,8 @@ export class Metrics {
     label: string,
     read: () => Readonly<Partial<Record<string, number>>>,
   ): Counter<string> {
-    return new Counter({
-      name,
-      help,
-      labelNames: [label],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const [value, n] of Object.entries(read())) if (n !== undefined) this.inc({ [label]: value }, n)
-      },
+    return this.samplesCounter(name, help, [label], function* () {
+      for (const [value, n] of Object.entries(read())) if (n !== undefined) yield [{ [label]: value }, n] as const
     })
   }
 

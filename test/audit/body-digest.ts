@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
+import { patterned } from '../helpers/random.js'
 import { BLOCK_BYTES, BlockDigester, diffDigests, digestOf, DIGEST_BYTES, type DigestDiff } from '../../src/audit/body-digest.js'
 
 const B = BLOCK_BYTES
 
-/** body is `n` deterministic bytes; `flips` are offsets whose byte is changed. */
-function body(n: number, ...flips: number[]): Buffer {
-  const b = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff
-  for (const f of flips) b[f] = b[f]! ^ 0xff
-  return b
-}
+const body = patterned
 
 t.test('a digest is the body\'s sha256, one prefix digest per block, and the first block whole, however chunked', async t => {
   for (const n of [0, 1, 1000, B - 1, B, B + 1, 3 * B + 17]) {

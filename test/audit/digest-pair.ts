@@ -1,17 +1,12 @@
 import t from 'tap'
+import { patterned } from '../helpers/random.js'
 import { BLOCK_BYTES, BlockDigester, digestOf, type BodyDigest } from '../../src/audit/body-digest.js'
 import { TeeBudget } from '../../src/audit/body-tee.js'
 import { DigestPair } from '../../src/audit/digest-pair.js'
 
 const B = BLOCK_BYTES
 
-/** body is `n` deterministic bytes; `flips` are offsets whose byte is changed. */
-function body(n: number, ...flips: number[]): Buffer {
-  const b = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff
-  for (const f of flips) b[f] = b[f]! ^ 0xff
-  return b
-}
+const body = patterned
 
 /** same tells whether two digests are equal in every field. */
 const same = (a: BodyDigest, b: BodyDigest): boolean =>

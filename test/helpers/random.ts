@@ -17,3 +17,14 @@ export function seededBytes(seed: number, n: number): Buffer {
   for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256)
   return b
 }
+
+/**
+ * patterned is `n` deterministic bytes that differ from block to block (so no two blocks of a body
+ * hash alike); `flips` are offsets whose byte is inverted.
+ */
+export function patterned(n: number, ...flips: number[]): Buffer {
+  const b = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff
+  for (const f of flips) b[f] = b[f]! ^ 0xff
+  return b
+}
