@@ -37,7 +37,11 @@ export interface FaultProxy {
   readonly count: Record<string, number>
   /** Every request seen, in arrival order. */
   readonly log: readonly ProxyRequest[]
-  /** inject queues faults for the next requests of `method`, one each; requests past them are forwarded untouched. */
+  /**
+   * inject queues faults for the next requests of `method`, one each; requests past them are
+   * forwarded untouched. `method` may name a Range too (`GET bytes=0-99`): those faults spoil only
+   * requests with exactly that Range header, and go before the method's own queue.
+   */
   inject(method: string, ...faults: ProxyFault[]): void
   /** arrived resolves once `n` requests of `method` in all have come in. */
   arrived(method: string, n: number): Promise<void>
@@ -65,7 +69,8 @@ export async function startFaultProxy(t: T, target: string): Promise<FaultProxy>
       waiters.splice(waiters.indexOf(w), 1)
       w.resolve()
     }
-    const f: ProxyFault = queues[method]?.shift() ?? {}
+    const byRange = req.headers.range !== undefined ? queues[`${method} ${req.headers.range}`] : undefined
+    const f: ProxyFault = (byRange !== undefined && byRange.length > 0 ? byRange.shift() : queues[method]?.shift()) ?? {}
     if (f.stall) return
     if (f.hold !== undefined) {
       const held = f.hold
