@@ -46,8 +46,9 @@ t.test('a hot spike: 50 clients at once on one uncached 64 MiB S3 blob read each
 
   const started = Date.now()
   const results = await withTimeout(
-    Promise.all(Array.from({ length: CLIENTS }, () => hashBody(`${serve.url}/hot.bin`, 60_000))),
-    60_000,
+    Promise.all(Array.from({ length: CLIENTS }, () => hashBody(`${serve.url}/hot.bin`, 120_000))),
+    // A bound, not a timing assertion: alone it takes about 10 s, with the suite's other files on the same 2 cores several times that.
+    120_000,
     `${CLIENTS} downloads of the hot blob`,
   )
   const seconds = (Date.now() - started) / 1000

@@ -8,7 +8,7 @@ import { startFaultProxy, type FaultProxy, type ProxyFault } from '../helpers/fa
 import { gate } from '../helpers/gate.js'
 import { freePort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
-import { bucketOf, fetchBody, manifestFile, sample, settled, startS3rver, startServeArgs, type Fetched } from '../helpers/s3-serve.js'
+import { bucketOf, fetchBody, manifestFile, sample, settled, startS3rver, startServeArgs, type Fetched, type ServeProcess } from '../helpers/s3-serve.js'
 import { requireTool } from '../helpers/serve.js'
 
 const KIB = 1024
@@ -19,13 +19,16 @@ const SIZE = 4 * CHUNK + 100
 const CHUNKS = 5
 /**
  * FLAGS of the serves under test: one retry (so "then success" and "past the retries" are each one
- * fault apart), a 1 s store timeout (the stall rows), stats trusted for an hour (each row's blob is
+ * fault apart), a store timeout long enough never to be reached by a loaded machine, stats trusted for an hour (each row's blob is
  * stat once: its HEAD faults spoil that stat), --prefetch 0 (each chunk is read when the download
  * reaches it), pieces of one chunk (--piece-size: the header goes out once the first chunk is read),
  * nothing kept whole (--small-file-max 1). GET faults name their chunk's Range: chunks may be read
  * concurrently, so the order of their GETs is not the chunks' order.
  */
-const FLAGS = ['--chunk-size', '64KiB', '--piece-size', '64KiB', '--prefetch', '0', '--store-retries', '1', '--store-timeout', '1s', '--stat-ttl', '60m', '--small-file-max', '1']
+const FLAGS = ['--chunk-size', '64KiB', '--piece-size', '64KiB', '--prefetch', '0', '--store-retries', '1', '--store-timeout', '20s', '--stat-ttl', '60m', '--small-file-max', '1']
+
+/** STALL_FLAGS are the flags of the serve of the stall rows: a 1 s store timeout, no retry (one stalled request is the whole wait). */
+const STALL_FLAGS = [...FLAGS, '--store-timeout', '1s', '--store-retries', '0']
 
 /** Backend is a store kind under test: how serve names it, how to write and replace its blobs, and serve's flags for an endpoint. */
 interface Backend {
@@ -123,7 +126,11 @@ async function faultTable(setup: Test, backend: Backend, dir: string): Promise<(
   const keys = [...ROWS.map((_, i) => `r${i}.bin`), 'stall-get.bin', 'stall-head.bin', 'replaced.bin', 'replaced-early.bin']
   for (const [i, key] of keys.entries()) await backend.put(key, blobOf(i))
   const proxy = await startFaultProxy(setup, backend.endpoint)
-  const serve = await startServeArgs(setup, [...backend.storeArgs(proxy.url), '--manifest', manifestFile(dir, keys), ...FLAGS], backend.env)
+  const manifest = manifestFile(dir, keys)
+  const [main, stalls] = await Promise.all([
+    startServeArgs(setup, [...backend.storeArgs(proxy.url), '--manifest', manifest, ...FLAGS], backend.env),
+    startServeArgs(setup, [...backend.storeArgs(proxy.url), '--manifest', manifest, ...STALL_FLAGS], backend.env),
+  ])
   const store = backend.name
   return async t => {
 
@@ -133,6 +140,7 @@ async function faultTable(setup: Test, backend: Backend, dir: string): Promise<(
       key: string,
       blob: Uint8Array,
       during?: (p: FaultProxy, before: { gets: number }) => Promise<void>,
+      serve: ServeProcess = main,
     ): Promise<void> => {
       const before = await settled(serve.metricsUrl)
       const heads = proxy.count.HEAD ?? 0
@@ -157,18 +165,30 @@ async function faultTable(setup: Test, backend: Backend, dir: string): Promise<(
       await runRow(row, `r${i}.bin`, blobOf(i))
     }
 
-    // A store that stalls past --store-timeout (and past its retry): 504 before the header. The proxy
-    // holds the stalled requests until the test has seen the 504, then lets them go (to a client gone).
+    // A store that stalls past --store-timeout (1 s, no retry, on a serve of its own): 504 before the header. The proxy
+    // holds the stalled request until the test has seen the 504, then lets it go (to a client gone).
     {
       const release = gate()
-      proxy.inject(`GET ${rangeOf(0, SIZE)}`, { hold: release.promise }, { hold: release.promise })
-      await runRow({ name: 'first chunk stalled past --store-timeout: 504', status: 504, body: 'error', heads: 1, gets: 2, errors: { ERR_TIMEOUT: 1 } }, 'stall-get.bin', blobOf(ROWS.length))
+      proxy.inject(`GET ${rangeOf(0, SIZE)}`, { hold: release.promise })
+      await runRow(
+        { name: 'first chunk stalled past --store-timeout: 504', status: 504, body: 'error', heads: 1, gets: 1, errors: { ERR_TIMEOUT: 1 } },
+        'stall-get.bin',
+        blobOf(ROWS.length),
+        undefined,
+        stalls,
+      )
       release.open()
     }
     {
       const release = gate()
-      proxy.inject('HEAD', { hold: release.promise }, { hold: release.promise })
-      await runRow({ name: 'stat stalled past --store-timeout: 504', status: 504, body: 'error', heads: 2, gets: 0, errors: { ERR_TIMEOUT: 1 } }, 'stall-head.bin', blobOf(ROWS.length + 1))
+      proxy.inject('HEAD', { hold: release.promise })
+      await runRow(
+        { name: 'stat stalled past --store-timeout: 504', status: 504, body: 'error', heads: 1, gets: 0, errors: { ERR_TIMEOUT: 1 } },
+        'stall-head.bin',
+        blobOf(ROWS.length + 1),
+        undefined,
+        stalls,
+      )
       release.open()
     }
 

@@ -110,16 +110,23 @@ export async function startS3Serve(
 
 /**
  * startServeArgs runs `cutover serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 ARGS`, through
- * env(1) when `env` has assignments (it execs: the PID is serve's own).
+ * env(1) when `env` has assignments (it execs: the PID is serve's own). A start (loading the AWS
+ * SDK) takes seconds of CPU: with the suite's other files running on the same cores, it is given
+ * {@link SERVE_START_MS}.
  */
 export async function startServeArgs(t: Test, args: readonly string[], env: readonly string[] = []): Promise<ServeProcess> {
   const all = [CLI, 'serve', '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--settle-time', '0', ...args]
   const { url, child, output } =
-    env.length > 0 ? await spawnListening(t, 'env', [...env, process.execPath, ...all], 'cutover serve') : await spawnListening(t, process.execPath, all, 'cutover serve')
+    env.length > 0
+      ? await spawnListening(t, 'env', [...env, process.execPath, ...all], 'cutover serve', SERVE_START_MS)
+      : await spawnListening(t, process.execPath, all, 'cutover serve', SERVE_START_MS)
   const m = /metrics (http:\/\/\S+\/metrics)\)/.exec(output())
   if (!m) throw new Error(`no metrics address in: ${output()}`)
   return { url, metricsUrl: m[1]!, child, output }
 }
+
+/** SERVE_START_MS bounds a serve's start: 45 s. */
+export const SERVE_START_MS = 45_000
 
 /** Fetched is one response as a client saw it: status, header, the body bytes that came, and whether it ended cleanly. */
 export interface Fetched {
