@@ -63,6 +63,10 @@ const RESET: ProxyFault = { resetAfter: 100 }
 const SHORT: ProxyFault = { shortBy: 10 }
 const E500: ProxyFault = { status: 500 }
 
+/**
+ * ROWS are the faults of one moment each: of the stat (HEAD), of the first chunk (before the
+ * client's header: a retry, or a 502) and of the third (after it: a retry, or the connection cut).
+ */
 const ROWS: readonly Row[] = [
   { name: 'no fault', status: 200, body: 'whole', heads: 1, gets: CHUNKS, errors: {} },
   { name: 'stat 500 then success: retried', head: [E500], status: 200, body: 'whole', heads: 2, gets: CHUNKS, errors: {} },
@@ -73,7 +77,9 @@ const ROWS: readonly Row[] = [
   { name: 'first chunk reset mid-body past the retries: 502 before the header', get: { chunk: 0, faults: [RESET, RESET] }, status: 502, body: 'error', heads: 1, gets: 2, errors: { ERR_IO: 1 } },
   { name: 'third chunk reset mid-body then success: retried, whole', get: { chunk: 2, faults: [RESET] }, status: 200, body: 'whole', heads: 1, gets: CHUNKS + 1, errors: {} },
   { name: 'third chunk reset past the retries: after the header, the client is cut', get: { chunk: 2, faults: [RESET, RESET] }, status: 200, body: 'cut', heads: 1, gets: 4, errors: { ERR_IO: 1 } },
+  { name: 'third chunk 500 past the retries: the client is cut', get: { chunk: 2, faults: [E500, E500] }, status: 200, body: 'cut', heads: 1, gets: 4, errors: { ERR_IO: 1 } },
   { name: 'first chunk short body then success: retried', get: { chunk: 0, faults: [SHORT] }, status: 200, body: 'whole', heads: 1, gets: CHUNKS + 1, errors: {} },
+  { name: 'first chunk short past the retries: 502 before the header', get: { chunk: 0, faults: [SHORT, SHORT] }, status: 502, body: 'error', heads: 1, gets: 2, errors: { ERR_SHORT_READ: 1 } },
   { name: 'third chunk short past the retries: the client is cut', get: { chunk: 2, faults: [SHORT, SHORT] }, status: 200, body: 'cut', heads: 1, gets: 4, errors: { ERR_SHORT_READ: 1 } },
 ]
 
@@ -133,7 +139,6 @@ async function faultTable(setup: Test, backend: Backend, dir: string): Promise<(
   ])
   const store = backend.name
   return async t => {
-
     /** runRow sends the request of `key` with `faults` injected and checks the client, the proxy and the counters. */
     const runRow = async (
       row: Pick<Row, 'name' | 'status' | 'body' | 'heads' | 'gets' | 'errors'>,
@@ -157,6 +162,12 @@ async function faultTable(setup: Test, backend: Backend, dir: string): Promise<(
         t.comment(serve.output().slice(-3000))
       }
       t.strictSame(delta(errorsOf(before, store), errorsOf(after, store)), row.errors, `${row.name}: store errors counted ${JSON.stringify(row.errors)}`)
+      // A chunk load that failed is counted (never cached: the next read tries again); a failed stat loads nothing.
+      const loadErrors = row.body === 'cut' || (row.status >= 500 && row.gets > 0) ? 1 : 0
+      const le = 'cutover_serve_chunk_load_errors_total'
+      t.equal(sample(after, le) - sample(before, le), loadErrors, `${row.name}: ${loadErrors} chunk load errors counted`)
+      const code = `cutover_serve_requests_total{code="${row.status}"}`
+      t.equal(sample(after, code) - sample(before, code), 1, `${row.name}: counted as a ${row.status}`)
     }
 
     for (const [i, row] of ROWS.entries()) {
