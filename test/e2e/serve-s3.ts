@@ -1,14 +1,41 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { run, sha256 } from '../helpers/e2e.js'
+import { get } from 'node:http'
+import { run, sha256, withTimeout } from '../helpers/e2e.js'
 import { seededBytes } from '../helpers/random.js'
-import { bucketOf, envTarget, fetchBody, manifestFile, settled, sample, startS3rver, startS3Serve, type S3Target } from '../helpers/s3-serve.js'
+import { bucketOf, envTarget, fetchBody, type Fetched, manifestFile, settled, sample, startS3rver, startS3Serve, type S3Target } from '../helpers/s3-serve.js'
 import { requireTool } from '../helpers/serve.js'
 
 const KIB = 1024
 /** CHUNK is the --chunk-size of these tests: small, so that a 1 MiB blob spans many chunks. */
 const CHUNK = 64 * KIB
+
+/**
+ * pausedDownload GETs `url` and stops reading at the first bytes (`started`) until `resume()`;
+ * `done` is what came in all, a cut connection included.
+ */
+function pausedDownload(url: string): { started: Promise<void>; resume(): void; done: Promise<Fetched> } {
+  let resume = (): void => undefined
+  let onStart = (): void => undefined
+  const started = new Promise<void>(r => (onStart = r))
+  const done = new Promise<Fetched>((resolve, reject) => {
+    const req = get(url, { agent: false }, res => {
+      const chunks: Buffer[] = []
+      resume = () => res.resume()
+      res.on('data', (d: Buffer) => {
+        if (chunks.length === 0) {
+          res.pause()
+          onStart()
+        }
+        chunks.push(d)
+      })
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete }))
+    })
+    req.on('error', reject)
+  })
+  return { started, resume: () => resume(), done }
+}
 
 /**
  * suite serves a manifest of blobs in `target` with `cutover serve --store s3://...` and downloads
@@ -22,8 +49,12 @@ async function suite(t: Test, target: S3Target): Promise<void> {
   const v2 = seededBytes(23, 5 * CHUNK + 99)
   await bucket.put('a.bin', a)
   await bucket.put('dir/b.bin', v1)
+  // Large enough (128 chunks) that a paused download has chunks still to read.
+  const c1 = seededBytes(24, 128 * CHUNK + 5)
+  const c2 = seededBytes(25, c1.length)
+  await bucket.put('c.bin', c1)
   const dir = t.testdir({})
-  const manifest = manifestFile(dir, ['a.bin', 'dir/b.bin', 'missing.bin'])
+  const manifest = manifestFile(dir, ['a.bin', 'dir/b.bin', 'missing.bin', 'c.bin'])
   const serve = await startS3Serve(t, {
     manifest,
     target,
@@ -115,13 +146,40 @@ async function suite(t: Test, target: S3Target): Promise<void> {
     t.equal(sha256(resume.body), sha256(v2), 'the whole new version')
   })
 
-  t.test('the counters: every read from S3, none failed', async t => {
+  /** Whether the download during the replacement was cut (its chunk loads then failed, counted). */
+  let cut = false
+  t.test('a blob replaced in S3 during a download: the download is its first version or cut, never mixed', async t => {
+    // The client reads the first bytes and stops reading; the blob is replaced (same size, other
+    // bytes); then it reads on. What it has must be the first version's bytes only: whole, or cut
+    // short of Content-Length when a chunk not yet read was asked of S3 after the replacement.
+    const body = `${serve.url}/c.bin`
+    const paused = pausedDownload(body)
+    await withTimeout(paused.started, 15_000, 'the first bytes of c.bin')
+    await bucket.put('c.bin', c2)
+    paused.resume()
+    const r = await withTimeout(paused.done, 30_000, 'the rest of c.bin')
+    t.equal(r.status, 200)
+    t.equal(r.headers['content-length'], String(c1.length))
+    t.equal(Buffer.compare(r.body, Buffer.from(c1.subarray(0, r.body.length))), 0, `the ${r.body.length} bytes that came are the first version's`)
+    t.ok(r.complete ? r.body.length === c1.length : r.body.length < c1.length, r.complete ? 'complete: the whole first version' : 'cut short of Content-Length')
+    cut = !r.complete
+    t.comment(`download during the replacement: ${r.complete ? 'complete (the first version whole)' : `cut after ${r.body.length} of ${c1.length} bytes`}`)
+    const next = await fetchBody(body)
+    t.equal(sha256(next.body), sha256(c2), 'the next download: the second version, whole')
+  })
+
+  t.test('the counters: each chunk read from S3 once, failed reads only of the blob replaced mid-download', async t => {
     const text = await settled(serve.metricsUrl)
     t.ok(sample(text, 'cutover_store_reads_total{store="s3"}') >= 1, 'reads counted at the S3 store')
-    t.equal(sample(text, 'cutover_serve_chunk_load_errors_total'), 0, 'no chunk load failed')
+    const changed = sample(text, 'cutover_store_errors_total{store="s3",code="ERR_BLOB_CHANGED"}')
+    const failed = sample(text, 'cutover_serve_chunk_load_errors_total')
+    if (cut) t.ok(changed >= 1 && failed >= 1, `the cut download: its reads of the replaced blob failed as changed (${changed} reads, ${failed} chunk loads)`)
+    else t.strictSame([changed, failed], [0, 0], 'no read failed')
     t.equal(sample(text, 'cutover_store_errors_total{store="s3",code="ERR_NOT_FOUND"}'), 1, 'the missing blob: one ERR_NOT_FOUND')
-    // 17 chunks of a.bin, 4 of the first b.bin and 6 of the second, each loaded once (cached after).
-    t.equal(sample(text, 'cutover_serve_chunk_loads_total'), 17 + 4 + 6, 'each chunk loaded from S3 once')
+    // 17 chunks of a.bin, 4 of the first b.bin and 6 of the second, each loaded once (cached after);
+    // c.bin's second version whole (128 + 1), its first in part (at most all of it).
+    const loads = sample(text, 'cutover_serve_chunk_loads_total') - (17 + 4 + 6 + 129)
+    t.ok(loads >= 1 && loads <= 129, `each chunk loaded from S3 once (${loads} of c.bin's first version)`)
   })
 }
 
