@@ -73,11 +73,14 @@ export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
 
 /**
  * asUpstream names a store's I/O failure (retries and fallbacks spent) as the upstream failure it is
- * to a client: ERR_UPSTREAM, answered 502 before the header. Other codes pass: ERR_TIMEOUT (504),
+ * to a client: ERR_UPSTREAM, answered 502 before the header (RFC 9110 §15.6.3). A store that kept
+ * answering bodies shorter than asked (ERR_SHORT_READ) is one too: an invalid answer of the
+ * store, not a fault of the server (it was a 500). Other codes pass: ERR_TIMEOUT (504),
  * ERR_BLOB_CHANGED, ERR_ABORTED, ERR_FORBIDDEN.
  */
 function asUpstream(err: unknown): unknown {
-  return codeOf(err) === 'ERR_IO' ? new CutoverError('ERR_UPSTREAM', (err as Error).message, { cause: err }) : err
+  const code = codeOf(err)
+  return code === 'ERR_IO' || code === 'ERR_SHORT_READ' ? new CutoverError('ERR_UPSTREAM', (err as Error).message, { cause: err }) : err
 }
 
 /** upstreamErrors is a chunk loader whose store I/O failures reject as {@link asUpstream} says. */

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
 import { listen } from './gate.js'
 import type { T } from './serve.js'
 
@@ -18,6 +18,16 @@ export interface ProxyFault {
   readonly setHeader?: readonly [string, string]
   /** Set (or replace) these response headers. */
   readonly setHeaders?: Readonly<Record<string, string>>
+  /** Hold the request until this settles, then forward it (a slow store the test releases, or a moment to change the store in). */
+  readonly hold?: Promise<void>
+}
+
+/** ProxyRequest is one request a {@link FaultProxy} saw. */
+export interface ProxyRequest {
+  readonly method: string
+  readonly url: string
+  /** Its Range header, if it had one. */
+  readonly range: string | undefined
 }
 
 /** FaultProxy is a running {@link startFaultProxy}. */
@@ -25,7 +35,13 @@ export interface FaultProxy {
   readonly url: string
   /** Requests seen, by method (HEAD, GET, ...). */
   readonly count: Record<string, number>
-  /** inject queues faults for the next requests of `method`, one each; requests past them are forwarded untouched. */
+  /** Every request seen, in arrival order. */
+  readonly log: readonly ProxyRequest[]
+  /**
+   * inject queues faults for the next requests of `method`, one each; requests past them are
+   * forwarded untouched. `method` may name a Range too (`GET bytes=0-99`): those faults spoil only
+   * requests with exactly that Range header, and go before the method's own queue.
+   */
   inject(method: string, ...faults: ProxyFault[]): void
   /** arrived resolves once `n` requests of `method` in all have come in. */
   arrived(method: string, n: number): Promise<void>
@@ -44,15 +60,28 @@ export async function startFaultProxy(t: T, target: string): Promise<FaultProxy>
   const queues: Record<string, ProxyFault[]> = {}
   const count: Record<string, number> = {}
   const waiters: Array<{ method: string; n: number; resolve: () => void }> = []
+  const log: ProxyRequest[] = []
   const s = await listen(t, (req, res) => {
     const method = req.method ?? 'GET'
     count[method] = (count[method] ?? 0) + 1
+    log.push({ method, url: req.url ?? '', range: req.headers.range })
     for (const w of waiters.filter(w => w.method === method && w.n <= count[method]!)) {
       waiters.splice(waiters.indexOf(w), 1)
       w.resolve()
     }
-    const f: ProxyFault = queues[method]?.shift() ?? {}
+    const byRange = req.headers.range !== undefined ? queues[`${method} ${req.headers.range}`] : undefined
+    const f: ProxyFault = (byRange !== undefined && byRange.length > 0 ? byRange.shift() : queues[method]?.shift()) ?? {}
     if (f.stall) return
+    if (f.hold !== undefined) {
+      const held = f.hold
+      void held.then(() => answer(req, res, method, { ...f, hold: undefined }))
+      return
+    }
+    answer(req, res, method, f)
+  })
+
+  function answer(req: IncomingMessage, res: ServerResponse, method: string, f: ProxyFault): void {
+    if (req.destroyed) return
     if (f.status !== undefined) {
       req.resume()
       res.writeHead(f.status, { 'content-type': 'text/plain', 'content-length': '6' })
@@ -98,10 +127,11 @@ export async function startFaultProxy(t: T, target: string): Promise<FaultProxy>
     )
     out.on('error', () => res.destroy())
     req.pipe(out)
-  })
+  }
   return {
     url: s.url,
     count,
+    log,
     inject: (method, ...faults) => {
       ;(queues[method] ??= []).push(...faults)
     },

@@ -93,13 +93,14 @@ export async function startServe(
 
 /**
  * spawnListening starts `command args` and resolves with the URL it prints in a
- * "listening on http://..." line (bounded: 10 s). The child is killed at teardown.
+ * "listening on http://..." line (bounded: `startMs`, 10 s if unset). The child is killed at teardown.
  */
 export async function spawnListening(
   t: T,
   command: string,
   args: string[],
   what = command,
+  startMs = 10_000,
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -110,7 +111,7 @@ export async function spawnListening(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 10_000)
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${startMs} ms: ${out}`)), startMs)
     child.stdout!.on('data', (d: string) => {
       out += d
       const m = /listening on (http:\/\/\S+)/.exec(out)
