@@ -135,7 +135,8 @@ export function cutoverCommand(ctx) {
 /**
  * startServers starts the named servers (of SERVER_NAMES, in that order) on free ports and waits
  * until each listens. Without a cutover build, cutover is skipped with a warning, unless `needCutover`
- * (the mirror and replay parts use it as new): then it throws. Returns [{ name, port, child, describe }].
+ * (the mirror and replay parts use it as new): then it throws. Returns [{ name, port, child, describe }]
+ * (`s3` also with metricsPort and cacheBytes; its s3rver is started first, see lib/s3.mjs).
  */
 export async function startServers(ctx, names, needCutover) {
   const ports = await freePorts(names.length);

@@ -188,6 +188,8 @@ export function report(ctx, { servers, results, pairRatios = {}, s3Ratios = {}, 
     out.push(`s3 peak RSS over all its runs: ${fmtMB(rssMax)} (target <= --cache-size ${fmtMB(s3.cacheBytes)} + 100 MB = ${fmtMB(budget)}) ${rv}`);
     if (s3Loads) {
       const d = s3Loads.after - s3Loads.before;
+      // The rows are meant as serving from the chunk cache: a chunk loaded meanwhile means they were not.
+      verdicts.push({ what: 's3 served every workload from the chunk cache (0 chunk loads)', verdict: d === 0 ? 'PASS' : 'FAIL', value: d });
       out.push(`s3 chunk loads during the workloads: ${d} (cutover_serve_chunk_loads_total ${s3Loads.before} after the warm-up, ${s3Loads.after} after the last workload${d === 0 ? ': every byte came from the chunk cache' : ': NOT all from the chunk cache'})`);
     }
   }
