@@ -34,11 +34,15 @@ export async function ensureS3rver(ctx) {
   return ctx.s3rver;
 }
 
-/** writeS3Manifest writes bench/out/manifest-s3.json: one payload per file of S3_BLOBS at its own path, blob = its name. */
+/** s3Manifest is the manifest of serve from S3: one payload per file of S3_BLOBS at its own path, blob = its name. */
+export function s3Manifest() {
+  return { version: 1, payloads: S3_BLOBS.map((b) => ({ name: `bench-${b.replace(/\W/g, '-')}`, paths: [`/${b}`], content: { blob: b } })) };
+}
+
+/** writeS3Manifest writes s3Manifest() to bench/out/manifest-s3.json and returns its path. */
 export function writeS3Manifest() {
   const file = path.join(OUT, 'manifest-s3.json');
-  const payloads = S3_BLOBS.map((b) => ({ name: `bench-${b.replace(/\W/g, '-')}`, paths: [`/${b}`], content: { blob: b } }));
-  fs.writeFileSync(file, JSON.stringify({ version: 1, payloads }, null, 1) + '\n');
+  fs.writeFileSync(file, JSON.stringify(s3Manifest(), null, 1) + '\n');
   return file;
 }
 
