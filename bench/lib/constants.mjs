@@ -31,4 +31,6 @@ export const PER_RESPONSE_OVERHEAD = 1024;
 export const FOREIGN_CPU_WARN = 0.15;
 
 /** Every server the plain rows can measure, in the order of the table columns. */
-export const SERVER_NAMES = ['nginx', 'go', 'cutover', 'manifest'];
+export const SERVER_NAMES = ['nginx', 'go', 'cutover', 'manifest', 's3'];
+/** The `s3` column's --cache-size: room for all its data (257 MiB) in the chunk cache (3/4 of it, 576 MiB). */
+export const S3_CACHE = { flag: '768MiB', bytes: 768 * MiB };

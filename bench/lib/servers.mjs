@@ -5,10 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BENCH, DATA, OUT, ROOT } from './constants.mjs';
+import { BENCH, DATA, OUT, ROOT, S3_CACHE } from './constants.mjs';
 import { log } from './log.mjs';
 import { MANIFEST_PAYLOADS, writeBenchManifest } from './manifest-data.mjs';
 import { freePorts, startServer, waitForPort } from './processes.mjs';
+import { startS3Serve } from './s3.mjs';
 
 function buildGo() {
   const bin = path.join(OUT, 'go-server');
@@ -134,7 +135,8 @@ export function cutoverCommand(ctx) {
 /**
  * startServers starts the named servers (of SERVER_NAMES, in that order) on free ports and waits
  * until each listens. Without a cutover build, cutover is skipped with a warning, unless `needCutover`
- * (the mirror and replay parts use it as new): then it throws. Returns [{ name, port, child, describe }].
+ * (the mirror and replay parts use it as new): then it throws. Returns [{ name, port, child, describe }]
+ * (`s3` also with metricsPort and cacheBytes; its s3rver is started first, see lib/s3.mjs).
  */
 export async function startServers(ctx, names, needCutover) {
   const ports = await freePorts(names.length);
@@ -163,6 +165,16 @@ export async function startServers(ctx, names, needCutover) {
       const file = writeBenchManifest();
       child = startServer(ctx, 'manifest', process.execPath, [...ctx.opts.nodeArgs, cmd.file, 'serve', '--manifest', file, '--store', `file://${DATA}`, '--listen', `127.0.0.1:${port}`]);
       describe = `node ${[...ctx.opts.nodeArgs, cmd.rel].join(' ')} serve --manifest ${path.relative(ROOT, file)} (${MANIFEST_PAYLOADS.toLocaleString('en-US')} payloads) --store file://${path.relative(ROOT, DATA)}`;
+    } else if (name === 's3') {
+      // cutover serve in manifest mode from S3 (s3rver, the bench files uploaded), the whole data in its chunk cache (issue 13).
+      const cmd = cutoverCommand(ctx);
+      if (!cmd) {
+        log('WARNING: neither bin/cutover nor dist/src/cli/index.js exists; skipping s3 (run `npm run build`)');
+        continue;
+      }
+      const s = await startS3Serve(ctx, cmd, 's3', S3_CACHE.flag, S3_CACHE.bytes);
+      servers.push(s);
+      continue;
     } else {
       const cmd = cutoverCommand(ctx);
       if (!cmd) {

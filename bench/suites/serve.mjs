@@ -10,6 +10,10 @@ import { fmt, fmtMB, fmtMs, median, ratio, table, targetsLine } from '../lib/rep
 const RSS_TARGET_BYTES = 200e6; // "200 MB", MB = 10^6 bytes
 /** Issue 12: manifest mode (10,000 payloads, ACLs on a third) keeps at least this share of directory mode's figure on every workload. */
 const MANIFEST_TARGET = 0.9;
+/** Issue 13: cutover serve from S3 with its data in the chunk cache at least matches Go serving the files from disk. */
+const S3_TARGET = 1.0;
+/** Issue 13: the s3 column's RSS stays within its --cache-size plus this much (100 MB, 10^6 bytes). */
+const S3_RSS_MARGIN = 100e6;
 
 /** The serve workloads; `target` is the least cutover/go ratio of the row's value. */
 export const SERVE_WORKLOADS = [
@@ -28,14 +32,20 @@ export const selected = (ctx) => SERVE_WORKLOADS.filter((w) => ctx.opts.workload
 
 /**
  * run measures every selected workload on every server of `servers` (warmup, then the measured wrk
- * run, 300 ms between runs). Returns { servers, results } with results[workload id][server name] =
- * { rps, mbs, value, warnings, valid, raw }.
+ * run, 300 ms between runs); cutover/manifest and go/s3, when both of a pair are measured, in
+ * PAIR_ROUNDS interleaved pairs. Returns { servers, results, pairRatios, s3Ratios } with
+ * results[workload id][server name] = { rps, mbs, value, warnings, valid, raw } (the median run of a paired server).
  */
 export async function run(ctx, servers) {
   const results = {};
   const pairRatios = {};
+  const s3Ratios = {};
   const pair = ['cutover', 'manifest'].map((n) => servers.find((s) => s.name === n));
   const paired = pair.every((s) => s !== undefined);
+  // The s3 column's target (s3/go >= 1.0) is measured the same way: PAIR_ROUNDS interleaved go/s3 pairs.
+  const s3pair = ['go', 's3'].map((n) => servers.find((s) => s.name === n));
+  const s3paired = s3pair.every((s) => s !== undefined);
+  const inPair = (s) => (paired && pair.includes(s)) || (s3paired && s3pair.includes(s));
   for (const w of selected(ctx)) {
     results[w.id] = {};
     const runs = {};
@@ -45,7 +55,19 @@ export async function run(ctx, servers) {
       log(`${w.id.padEnd(5)} ${s.name.padEnd(8)} ${fmt(r.rps).padStart(9)} req/s ${fmt(r.mbs).padStart(7)} MB/s  rss ${fmtMB(r.raw.rss_max_bytes)}${r.warnings.length ? '  WARN: ' + r.warnings.join('; ') : ''}`);
       await sleep(300); // let the server settle (aborted in-flight responses)
     };
-    for (const s of servers) if (!paired || !pair.includes(s)) await measure(s);
+    for (const s of servers) if (!inPair(s)) await measure(s);
+    if (s3paired) {
+      const ratios = [];
+      for (let round = 0; round < PAIR_ROUNDS; round++) {
+        const [a, b] = round % 2 === 0 ? s3pair : [...s3pair].reverse();
+        await measure(a);
+        await measure(b);
+        const g = runs.go.at(-1);
+        const x = runs.s3.at(-1);
+        if (g.value) ratios.push(x.value / g.value);
+      }
+      s3Ratios[w.id] = ratios;
+    }
     if (paired) {
       // The manifest/cutover target (0.9) compares two modes of one build; on this shared VM one run of a server can
       // differ from the next by 30%. So the two are measured in PAIR_ROUNDS back-to-back pairs, alternating which goes
@@ -63,7 +85,7 @@ export async function run(ctx, servers) {
     }
     for (const [name, rs] of Object.entries(runs)) results[w.id][name] = rs.length === 1 ? rs[0] : medianRun(rs);
   }
-  return { servers, results, pairRatios };
+  return { servers, results, pairRatios, s3Ratios };
 }
 
 /** PAIR_ROUNDS is how many back-to-back cutover/manifest pairs each workload measures (see run). */
@@ -82,7 +104,7 @@ function medianRun(rs) {
 }
 
 /** report prints the serve tables, the RSS verdict and the targets line; returns the verdicts. */
-export function report(ctx, { servers, results, pairRatios = {} }, meta) {
+export function report(ctx, { servers, results, pairRatios = {}, s3Ratios = {}, s3Loads = null }, meta) {
   const { connections, seconds, warmup } = ctx.opts;
   const names = SERVER_NAMES.filter((n) => servers.some((s) => s.name === n));
   const has = (n) => names.includes(n);
@@ -140,6 +162,38 @@ export function report(ctx, { servers, results, pairRatios = {} }, meta) {
     out.push(table(mrows, ['l', 'l', 'r', 'r', 'r', 'l', 'l']));
   }
 
+  // cutover serve from S3, the data in its chunk cache, against Go serving the files from disk (issue 13's target).
+  if (has('s3') && has('go')) {
+    const s3 = servers.find((x) => x.name === 's3');
+    const budget = s3.cacheBytes + S3_RSS_MARGIN;
+    const srows = [['workload', 'unit', 'go, median', 's3, median', 's3/go (median pair)', 'each pair', 'spread (min-max)', `target (>= ${S3_TARGET})`, 's3 peak RSS']];
+    let rssMax = 0;
+    for (const w of selected(ctx)) {
+      const g = results[w.id]?.go;
+      const x = results[w.id]?.s3;
+      if (!g || !x) continue;
+      const pr = s3Ratios[w.id] ?? [];
+      const r = pr.length > 0 ? median(pr) : ratio(results, w, 's3', 'go');
+      const verdict = !g.valid || !x.valid ? 'INVALID' : r >= S3_TARGET ? 'PASS' : 'FAIL';
+      verdicts.push({ what: `${w.id} s3/go >= ${S3_TARGET}`, verdict, value: r });
+      rssMax = Math.max(rssMax, x.raw.rss_max_bytes ?? 0);
+      const spread = pr.length ? `${Math.min(...pr).toFixed(2)}-${Math.max(...pr).toFixed(2)}` : 'n/a';
+      srows.push([w.label, w.unit, fmt(g.value) + (g.valid ? '' : ' (!)'), fmt(x.value) + (x.valid ? '' : ' (!)'), r === null ? 'n/a' : r.toFixed(2), pr.map((y) => y.toFixed(2)).join(', ') || 'n/a', spread, verdict, fmtMB(x.raw.rss_max_bytes)]);
+    }
+    const rv = rssMax <= budget ? 'PASS' : 'FAIL';
+    verdicts.push({ what: `s3 peak RSS <= cache budget + 100 MB (${fmtMB(budget)})`, verdict: rv, value: rssMax });
+    out.push('');
+    out.push(`From S3 (${PAIR_ROUNDS} interleaved go/s3 pairs per workload, alternating which goes first): ${s3.describe}, against s3rver on loopback, after a warm-up that loaded all its data into the chunk cache; go serves the same files from disk`);
+    out.push(table(srows, ['l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'r']));
+    out.push(`s3 peak RSS over all its runs: ${fmtMB(rssMax)} (target <= --cache-size ${fmtMB(s3.cacheBytes)} + 100 MB = ${fmtMB(budget)}) ${rv}`);
+    if (s3Loads) {
+      const d = s3Loads.after - s3Loads.before;
+      // The rows are meant as serving from the chunk cache: a chunk loaded meanwhile means they were not.
+      verdicts.push({ what: 's3 served every workload from the chunk cache (0 chunk loads)', verdict: d === 0 ? 'PASS' : 'FAIL', value: d });
+      out.push(`s3 chunk loads during the workloads: ${d} (cutover_serve_chunk_loads_total ${s3Loads.before} after the warm-up, ${s3Loads.after} after the last workload${d === 0 ? ': every byte came from the chunk cache' : ': NOT all from the chunk cache'})`);
+    }
+  }
+
   // Details: latency, errors, RSS.
   const drows = [['workload', 'server', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)']];
   for (const w of selected(ctx)) {
@@ -175,13 +229,14 @@ export function report(ctx, { servers, results, pairRatios = {} }, meta) {
 }
 
 /** toJson is the suite's part of results.json: one entry per selected workload. */
-export function toJson(ctx, { results, pairRatios = {} }) {
+export function toJson(ctx, { results, pairRatios = {}, s3Ratios = {}, s3Loads = null }) {
   return selected(ctx).map((w) => ({
     id: w.id,
     label: w.label,
     unit: w.unit,
     target_cutover_over_go: w.target,
     ...(pairRatios[w.id] ? { manifest_over_cutover_pairs: pairRatios[w.id], target_manifest_over_cutover: MANIFEST_TARGET } : {}),
+    ...(s3Ratios[w.id] ? { s3_over_go_pairs: s3Ratios[w.id], target_s3_over_go: S3_TARGET, s3_chunk_loads_during_workloads: s3Loads && s3Loads.after - s3Loads.before } : {}),
     results: Object.fromEntries(
       Object.entries(results[w.id]).map(([n, r]) => {
         const { wrk_stdout, ...raw } = r.raw;
