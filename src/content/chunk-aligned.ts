@@ -1,5 +1,5 @@
 import { CutoverError } from '../core/errors.js'
-import { checkOffset, type Content } from './content.js'
+import { checkOffset, type Content, type ViewedContent } from './content.js'
 
 /**
  * ChunkLoader gives chunk `index` of a blob cut into fixed-size chunks: exactly the chunk's bytes
@@ -14,10 +14,11 @@ export type ChunkLoader = (index: number, signal?: AbortSignal) => Promise<Uint8
  * read on it is served from whole chunks, so `load` only ever sees whole aligned chunks (the talk's
  * 2 MiB chunks keyed `<blob>-<chunk offset>`). Chunks that one read covers are loaded concurrently;
  * nothing is cached here (that is the loader's business). A chunk of the wrong length rejects the
- * read with ERR_SHORT_READ. Throws TypeError for a size that is not a non-negative integer or a
- * chunk size that is not a positive integer.
+ * read with ERR_SHORT_READ. Bytes that lie within one chunk can also be had as a view of the chunk
+ * ({@link ViewedContent.viewAt}), with no copy. Throws TypeError for a size that is not a
+ * non-negative integer or a chunk size that is not a positive integer.
  */
-export function chunkAligned(load: ChunkLoader, size: number, chunkSize: number): Content {
+export function chunkAligned(load: ChunkLoader, size: number, chunkSize: number): ViewedContent {
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) throw new TypeError('chunkSize must be a positive integer')
   if (!Number.isSafeInteger(size) || size < 0) throw new TypeError('size must be a non-negative integer')
   const readChunk = async (index: number, signal?: AbortSignal): Promise<Uint8Array> => {
@@ -28,6 +29,16 @@ export function chunkAligned(load: ChunkLoader, size: number, chunkSize: number)
   }
   return {
     size,
+    // Bytes within one chunk are handed out as a view of the chunk itself: a cached chunk then goes
+    // to the socket without being copied into a read buffer.
+    viewAt(off, len, signal) {
+      checkOffset(off)
+      if (len <= 0 || off + len > size) return undefined
+      const index = Math.floor(off / chunkSize)
+      if (Math.floor((off + len - 1) / chunkSize) !== index) return undefined
+      const from = off - index * chunkSize
+      return readChunk(index, signal).then(chunk => chunk.subarray(from, from + len))
+    },
     async readAt(buf, off, signal) {
       checkOffset(off)
       if (off >= size) return 0

@@ -32,3 +32,20 @@ export interface ResidentContent extends Content {
 export function isResident(c: Content): c is ResidentContent {
   return typeof (c as Partial<ResidentContent>).view === 'function'
 }
+
+/**
+ * ViewedContent is Content that can hand out some of its bytes without copying them, once they are
+ * loaded: `viewAt(off, len)` gives a promise of a view of exactly the bytes [off, off + len) when
+ * they lie within one piece the content holds (a cached chunk), and undefined, at once, when they
+ * do not (the caller then copies them with readAt). The view must not be modified and may be held
+ * only while the Content is in use. The promise rejects as readAt would (ERR_SHORT_READ, ERR_ABORTED,
+ * the store's errors).
+ */
+export interface ViewedContent extends Content {
+  viewAt(off: number, len: number, signal?: AbortSignal): Promise<Uint8Array> | undefined
+}
+
+/** isViewed tells whether a Content offers {@link ViewedContent.viewAt}. */
+export function isViewed(c: Content): c is ViewedContent {
+  return typeof (c as Partial<ViewedContent>).viewAt === 'function'
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { abortError, CutoverError } from '../core/errors.js'
-import { isResident, type Content } from '../content/content.js'
+import { isResident, isViewed, type Content } from '../content/content.js'
 import type { Entity } from '../content/entity.js'
 import { formatHttpDate } from './http-date.js'
 import { plainTextHeaders } from './http-error.js'
@@ -320,7 +320,9 @@ const noop = (): void => undefined
  * its socket is blocked it offers a loaded read-ahead back to the budget, which gives it to a
  * waiting download. Once the budget is spent, a client that stops reading therefore holds one
  * piece (the one in its socket) until the idle timeout closes its connection. Content
- * already in memory is written as views, without buffers or reads.
+ * already in memory is written as views, without buffers or reads; so is a piece that lies within
+ * one chunk of chunked content (a remote blob's cached chunk), read as a view of that chunk: its
+ * memory is the chunk cache's, not the read buffers'.
  */
 class Pump {
   readonly #budget: BufferBudget
@@ -364,10 +366,21 @@ class Pump {
     return undefined
   }
 
+  /** #view loads a piece as a view of the content's own bytes, when it offers one for the piece. */
+  #view(p: Piece): Promise<Loaded> | undefined {
+    if (p.literalLength !== 0 || p.len === 0 || !isViewed(this.content)) return undefined
+    return this.content.viewAt(p.off, p.len, this.signal)?.then(data => {
+      if (data.length !== p.len) throw new CutoverError('ERR_SHORT_READ', `content ended at ${p.off + data.length}, expected ${p.off + p.len}`)
+      return { data }
+    })
+  }
+
   /** load reads a piece, waiting for a buffer when the budget is spent. */
   async load(p: Piece): Promise<Loaded> {
     const direct = this.#direct(p)
     if (direct) return direct
+    const view = this.#view(p)
+    if (view) return view
     // Literal bytes larger than a piece cannot happen with Go-sized part headers; such a piece
     // gets a buffer of its own, outside the budget, rather than fail.
     if (p.literalLength + p.len > this.#budget.pieceSize) return this.#fill(p, undefined)
@@ -383,6 +396,12 @@ class Pump {
   loadAhead(p: Piece): Promise<Loaded> | undefined {
     const direct = this.#direct(p)
     if (direct) return (this.#ahead = Promise.resolve(direct))
+    const view = this.#view(p)
+    if (view) {
+      // The rejection is handled when awaited; no unhandled rejection meanwhile.
+      view.catch(noop)
+      return (this.#ahead = view)
+    }
     if (p.literalLength + p.len > this.#budget.pieceSize) return undefined
     if (this.#held.size >= 2) return undefined
     const lease = this.#budget.tryAcquire()

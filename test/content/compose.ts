@@ -420,3 +420,38 @@ t.test('codeOf reads the code of errors the compositions throw', async t => {
     .catch((e: unknown) => e)
   t.equal(codeOf(err), 'ERR_SHORT_READ', 'the short read carries ERR_SHORT_READ')
 })
+
+t.test('chunkAligned.viewAt: a view of the chunk itself for bytes within one chunk, undefined otherwise', async t => {
+  const data = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz') // 36 bytes, chunks of 10
+  const handed: Uint8Array[] = []
+  const load: ChunkLoader = async i => {
+    const chunk = data.subarray(i * 10, i * 10 + 10)
+    handed.push(chunk)
+    return chunk
+  }
+  const c = chunkAligned(load, data.length, 10)
+  const rows: Array<[off: number, len: number, want: string | undefined]> = [
+    [0, 10, '0123456789'],
+    [3, 4, '3456'],
+    [10, 10, 'abcdefghij'],
+    [30, 6, 'uvwxyz'],
+    [35, 1, 'z'],
+    [9, 2, undefined], // crosses a chunk boundary
+    [0, 11, undefined],
+    [30, 7, undefined], // past the end
+    [36, 1, undefined],
+    [5, 0, undefined],
+  ]
+  for (const [off, len, want] of rows) {
+    const v = c.viewAt(off, len)
+    if (want === undefined) {
+      t.equal(v, undefined, `${off}+${len}: no view`)
+      continue
+    }
+    const got = await v!
+    t.equal(Buffer.from(got).toString(), want, `${off}+${len}: the bytes`)
+    t.equal(got.buffer, handed.at(-1)!.buffer, `${off}+${len}: a view of the chunk, not a copy`)
+  }
+  const short = chunkAligned(async () => data.subarray(0, 5), 10, 10)
+  t.equal(codeOf(await short.viewAt(0, 4)!.catch((e: unknown) => e)), 'ERR_SHORT_READ', 'a short chunk rejects as readAt does')
+})
