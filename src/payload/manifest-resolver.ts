@@ -367,8 +367,9 @@ export class ManifestResolver implements Resolver {
     try {
       const c = payload.content
       const templates = c.kind === 'blob' ? [c.blob] : c.parts.map(p => p.blob)
+      const sums = declaredDigests(payload)
       for (const [i, key] of keys.entries()) {
-        const opened = await this.#source.open(key, undefined, declaredDigests(payload)[i])
+        const opened = await this.#source.open(key, undefined, sums[i])
         if (opened === undefined) {
           release()
           // A key built from the request ("{path}", "{version}") that names nothing is a path the
@@ -389,7 +390,6 @@ export class ManifestResolver implements Resolver {
         release()
         const meta = this.#meta(payload, keys, blobs, data.subarray(0, SNIFF_LEN))
         // Each blob's bytes, checked against its declared digest once, here; cached only if they hold.
-        const sums = declaredDigests(payload)
         const parts: Uint8Array[] = []
         let off = 0
         for (const b of blobs) {

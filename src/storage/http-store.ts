@@ -7,6 +7,7 @@ import {
   networkCode,
   newStats,
   parseContentRange,
+  rangeSlice,
   readExactly,
   remoteSettings,
   runRemote,
@@ -183,12 +184,7 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
           } else {
             const range = parseContentRange(header(r.headers, 'content-range'))
             if (range === undefined) throw new CutoverError('ERR_IO', `${what}: 206 without a single byte Content-Range`)
-            if (range.complete !== info.size) throw changed(`size ${range.complete ?? '*'} is not ${info.size}`)
-            if (range.first > off || range.last < off + n - 1) {
-              throw new CutoverError('ERR_IO', `${what}: answered bytes ${range.first}-${range.last} for ${off}-${off + n - 1}`)
-            }
-            length = range.last - range.first + 1
-            skip = off - range.first
+            ;({ length, skip } = rangeSlice(range, info.size, off, n, what))
           }
           return await readExactly(r.body, length, `${what}: body`, skip, n)
         } finally {

@@ -262,3 +262,23 @@ export function isStrongEtag(etag: string): boolean {
 
 /** DEFAULT_S3_REGION is the region an S3Store (s3-store.ts) signs for when none is given; here so that naming it does not load the AWS SDK. */
 export const DEFAULT_S3_REGION = 'us-east-1'
+
+/**
+ * rangeSlice checks a 206's Content-Range against the version asked for and the bytes wanted: the
+ * total must be the stat's size (else the blob changed: ERR_BLOB_CHANGED), and the range must cover
+ * [off, off + n) (else ERR_IO; a server may answer more than asked, RFC 9110 §14.2). Returns how many
+ * body bytes come and how many of them to skip before the wanted ones.
+ */
+export function rangeSlice(
+  range: { readonly first: number; readonly last: number; readonly complete: number | undefined },
+  size: number,
+  off: number,
+  n: number,
+  what: string,
+): { readonly length: number; readonly skip: number } {
+  if (range.complete !== size) throw new CutoverError('ERR_BLOB_CHANGED', `${what}: size ${range.complete ?? '*'} is not ${size}`)
+  if (range.first > off || range.last < off + n - 1) {
+    throw new CutoverError('ERR_IO', `${what}: answered bytes ${range.first}-${range.last} for ${off}-${off + n - 1}`)
+  }
+  return { length: range.last - range.first + 1, skip: off - range.first }
+}

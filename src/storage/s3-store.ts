@@ -7,6 +7,7 @@ import {
   networkCode,
   newStats,
   parseContentRange,
+  rangeSlice,
   readExactly,
   remoteSettings,
   runRemote,
@@ -204,16 +205,12 @@ export class S3Store implements BlobStore<S3BlobInfo> {
             throw new CutoverError('ERR_IO', `${what}: answer without a usable Content-Range for bytes ${off}-${off + n - 1}`)
           }
         } else {
-          if (range.complete !== info.size) {
+          try {
+            ;({ length, skip } = rangeSlice(range, info.size, off, n, what))
+          } catch (err) {
             drop()
-            throw new CutoverError('ERR_BLOB_CHANGED', `${what}: size ${range.complete ?? '*'} is not ${info.size}`)
+            throw err
           }
-          if (range.first > off || range.last < off + n - 1) {
-            drop()
-            throw new CutoverError('ERR_IO', `${what}: answered bytes ${range.first}-${range.last} for ${off}-${off + n - 1}`)
-          }
-          length = range.last - range.first + 1
-          skip = off - range.first
         }
         if (body === undefined) throw new CutoverError('ERR_UPSTREAM', 'answer without a body')
         return await readExactly(body, length, `${what}: body`, skip, n)
