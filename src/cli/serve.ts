@@ -76,7 +76,7 @@ export function register(program: Command): void {
         "Content-Type as Go picks it: by extension (text/* with \"; charset=utf-8\"), else sniffed from the file's first 512 bytes (http.DetectContentType), once per cached file. --mime-types FILE replaces the table with an nginx or Apache mime.types file, used as is; --default-type sets what names it lacks get (\"sniff\", or a type such as application/octet-stream, nginx's default_type).",
         'Manifest mode (--manifest FILE --store URL, instead of --root): the payloads, paths, reveal and expiry times, access rules, headers and caching of a manifest (see `cutover manifest`), their bytes read from the blobs of a store: file:///DIR, s3://BUCKET/PREFIX (--s3-endpoint, --s3-region, --s3-path-style; credentials from the standard AWS chain) or http(s)://ORIGIN/PREFIX, and --fallback-store URL (repeatable) read in order when the ones before fail. An invalid manifest stops serve from starting (every problem listed, exit 2). SIGHUP reloads it: a valid new manifest serves every new request, downloads in flight finish with what they had; an invalid one is logged and the old one keeps serving. Access rules are decided with --trusted-proxies, --geoip, --country-header, --identity-header, --user-type-header and --signing-keys (a rule that needs one of them refuses every request without it); SIGHUP reloads the keys and the country database with the manifest. --etag is directory mode\'s: manifest mode derives its ETags from the blobs\' versions. Both modes keep contents up to --small-file-max (all parts of a payload together) in memory within --cache-size, revalidated by a stat of each blob on every request; larger ones keep only their validators and type, and are read from the store per request.',
         'Remote stores (anything but one file:// store): a stat is trusted for --stat-ttl (how soon a replaced blob is served); blobs are read in --chunk-size chunks through a chunk cache shared by all downloads (one store read per chunk however many downloads want it; --prefetch chunks ahead of a sequential download), 3/4 of --cache-size. Each store request has --store-timeout and --store-retries. A store failure before the response header is a 502 (504 for a timeout); after it the connection is cut, never completed with other bytes.',
-        `Memory: --cache-size (default ${formatBytes(DEFAULT_CACHE_SIZE)}) + --max-buffer-memory (default ${formatBytes(DEFAULT_MAX_BUFFER_MEMORY)}) = ${formatBytes(DEFAULT_CACHE_SIZE + DEFAULT_MAX_BUFFER_MEMORY)} by default, on top of the process itself (peak RSS in the benchmark, caches included: 110-160 MB in directory mode, 220-235 MB with a 10,000-payload manifest).`,
+        `Memory: --cache-size (default ${formatBytes(DEFAULT_CACHE_SIZE)}) + --max-buffer-memory (default ${formatBytes(DEFAULT_MAX_BUFFER_MEMORY)}) = ${formatBytes(DEFAULT_CACHE_SIZE + DEFAULT_MAX_BUFFER_MEMORY)} by default, on top of the process itself (peak RSS in the benchmark, caches included: 110-160 MB in directory mode, 220-235 MB with a 10,000-payload manifest). --cache-size is one budget: with a directory (--root, or one file:// store) it holds small files whole; with a remote store it is one LRU of chunks (main and hot caches, small contents included: their bytes are held once) less 1/64 for the validators and types of contents.`,
         'SIGINT/SIGTERM: stop accepting, let downloads finish for --grace, then close; the access log is complete when the command exits. A second signal exits at once. SIGHUP/SIGUSR1: reopen the access log (after logrotate moved it). Access-log lines are on disk within 1 s of each response.',
       ].join('\n\n'),
     )
@@ -106,7 +106,7 @@ export function register(program: Command): void {
     .addOption(new Option('--piece-size <bytes>', 'read/write unit of streamed bodies').default(DEFAULT_PIECE_SIZE, '512k').argParser(parseBytes))
     .addOption(new Option('--small-file-max <bytes>', 'files (payloads) up to this size are cached in memory whole').default(DEFAULT_SMALL_FILE_MAX, '1MiB').argParser(parseBytes))
     .addOption(
-      new Option('--cache-size <bytes>', 'memory budget of the caches: small files, and with a remote store 3/4 of it for its chunks')
+      new Option('--cache-size <bytes>', 'memory budget of the caches: small files; with a remote store, one LRU of its chunks, small contents included (1/64 for validators)')
         .default(DEFAULT_CACHE_SIZE, '256MiB')
         .argParser(parseBytes),
     )
@@ -143,6 +143,15 @@ export function register(program: Command): void {
  * ceiling, not an allocation: the caches grow to it only with the contents asked for.
  */
 export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024
+
+/**
+ * metadataBytes is the part of --cache-size that the manifest resolver keeps for the validators and
+ * types of contents when a remote store's chunk cache holds their bytes: 1/64 (4 MiB of 256 MiB,
+ * about 16,000 contents at some 256 bytes each).
+ */
+export function metadataBytes(cacheSize: number): number {
+  return Math.max(1, Math.floor(cacheSize / 64))
+}
 
 /**
  * DEFAULT_PREFETCH_CHUNKS is how many chunks a sequential download of a remote blob loads ahead:
@@ -197,12 +206,14 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     defaultType: f.defaultType,
   })
   const cacheSize = f.cacheBytes ?? f.cacheSize
-  // One local directory is read straight from its files (shared descriptors, a stat per request);
-  // anything else through the stat cache and the chunk cache, which take 3/4 of the cache budget.
+  // One local directory is read straight from its files (shared descriptors, a stat per request),
+  // its small contents kept by the resolver within the whole budget. Anything else is read through
+  // the stat cache and the chunk cache, which then holds every byte kept, small contents included
+  // (one LRU, one copy): the resolver keeps only validators and types, within 1/64 of the budget.
   const fileRoot = mode.kind === 'root' ? mode.root : mode.stores.length === 1 && mode.stores[0]!.kind === 'file' ? mode.stores[0]!.root : undefined
   let store: FileStore | undefined
   let remote: RemoteStores | undefined
-  const smallCacheBytes = fileRoot !== undefined ? cacheSize : Math.max(1, Math.floor(cacheSize / 4))
+  const smallCacheBytes = fileRoot !== undefined ? cacheSize : metadataBytes(cacheSize)
   try {
     if (fileRoot !== undefined) store = new FileStore({ root: fileRoot, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
     else if (mode.kind === 'manifest') {

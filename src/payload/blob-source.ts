@@ -52,6 +52,15 @@ export interface BlobSource {
    * Rejects with the store's ERR_FORBIDDEN or ERR_IO.
    */
   open(key: string, expect?: BlobInfo, sha256?: string): Promise<Opened | undefined>
+  /**
+   * inMemory is present on a source that keeps blobs' bytes in memory of its own (a remote store's
+   * chunk cache): the Content of version `info` (from an earlier {@link open}) when every byte of it
+   * is in that memory now, at once and without a read, else undefined (the caller then opens it).
+   * The bytes are the source's, not a copy: they are never changed, and they stay valid while the
+   * Content is held even if the source drops them meanwhile. A source without it keeps nothing: the
+   * resolver then keeps small contents' bytes itself, so that the cache budget holds one copy.
+   */
+  inMemory?(info: BlobInfo): Content | undefined
 }
 
 /**

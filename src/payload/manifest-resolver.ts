@@ -58,7 +58,12 @@ export interface ManifestResolverOptions {
    * If unset, defaults to DEFAULT_SMALL_FILE_MAX (1 MiB).
    */
   readonly smallFileMax?: number | undefined
-  /** Memory budget of the content cache in bytes. If unset, defaults to DEFAULT_CACHE_BYTES (64 MiB). */
+  /**
+   * Memory budget of the content cache in bytes. If unset, defaults to DEFAULT_CACHE_BYTES (64 MiB).
+   * With a source that keeps bytes of its own ({@link BlobSource.inMemory}: a remote store's chunk
+   * cache), small contents' bytes stay there, within that cache's budget, and this one holds only
+   * validators and types.
+   */
   readonly cacheBytes?: number | undefined
 }
 
@@ -93,10 +98,22 @@ export interface ManifestResolverStats {
 interface CachedContent {
   readonly infos: readonly BlobInfo[]
   readonly meta: Omit<Entity, 'content' | 'headers'>
-  /** The whole content, when it is small; undefined for large ones (opened per request). */
+  /**
+   * The whole content, when it is small and the source keeps no bytes of its own; undefined for
+   * large ones (opened per request) and for small ones whose bytes the source keeps (`small`).
+   */
   readonly data?: ReturnType<typeof bytes> | undefined
-  /** The last entity made of `data`, reused while a request's headers are the same array. */
-  entity?: Entity | undefined
+  /**
+   * A small content whose bytes the source keeps ({@link BlobSource.inMemory}), checked against the
+   * declared digests when they were read: served from the source's memory while it holds them all,
+   * else opened and read again as a large content (which puts them back).
+   */
+  readonly small?: boolean
+  /**
+   * The last entity made of each in-memory Content (`data`, or the source's), reused while a
+   * request's headers are the same array. Weak: an entity never keeps bytes the source dropped.
+   */
+  entities?: WeakMap<Content, Entity> | undefined
   /**
    * For a large content: every declared digest has matched one full read of these blob versions,
    * so later reads of them are not hashed again (a replaced or rewritten blob is another version).
@@ -270,10 +287,12 @@ export class ManifestResolver implements Resolver {
         const headers = this.#headers(payload, at, vary)
         // The hot path: a small content is answered from memory, without a promise; its entity is
         // made once per set of headers (the same array for a payload whose headers are timeless).
-        if (hit.data !== undefined) {
+        const data = hit.data ?? (hit.small === true ? this.#inMemory(hit.infos) : undefined)
+        if (data !== undefined) {
           this.stats.hits++
-          let entity = hit.entity
-          if (entity === undefined || entity.headers !== headers) hit.entity = entity = { ...hit.meta, content: hit.data, headers }
+          const entities = (hit.entities ??= new WeakMap())
+          let entity = entities.get(data)
+          if (entity === undefined || entity.headers !== headers) entities.set(data, (entity = { ...hit.meta, content: data, headers }))
           return { kind: 'entity', entity, release: noop, log }
         }
         return pending(this.#openCached(hit, routed, keys, ckey, { at, vary, log, m }))
@@ -317,6 +336,23 @@ export class ManifestResolver implements Resolver {
     let h = this.#timeless.get(payload)
     if (h === undefined) this.#timeless.set(payload, (h = payloadHeaders(payload, at, vary, this.#fixed(payload))))
     return h
+  }
+
+  /**
+   * #inMemory is the content of blob versions `infos`, in order, when the source holds all their
+   * bytes in memory now (see {@link BlobSource.inMemory}); else undefined.
+   */
+  #inMemory(infos: readonly BlobInfo[]): Content | undefined {
+    const inMemory = this.#source.inMemory
+    if (inMemory === undefined) return undefined
+    if (infos.length === 1) return inMemory.call(this.#source, infos[0]!)
+    const parts: Content[] = []
+    for (const info of infos) {
+      const c = inMemory.call(this.#source, info)
+      if (c === undefined) return undefined
+      parts.push(c)
+    }
+    return concat(parts)
   }
 
   /**
@@ -398,7 +434,10 @@ export class ManifestResolver implements Resolver {
         }
         const intact = parts.every((part, i) => sums[i] === undefined || createHash('sha256').update(part).digest('hex') === sums[i]!.toLowerCase())
         const content = bytes(data)
-        if (cacheable && intact) this.#cache.set(ckey, { infos: blobs.map(b => b.info), meta, data: content })
+        // A source that keeps bytes of its own has them now (this read put them there): the cache
+        // keeps only what it derived, so the bytes are held once, within the source's budget.
+        const infos = blobs.map(b => b.info)
+        if (cacheable && intact) this.#cache.set(ckey, this.#source.inMemory ? { infos, meta, small: true, verified: true } : { infos, meta, data: content })
         // Bytes that contradict a declared digest go through the check, which fails the full read at its end.
         const entity: Entity = { ...meta, content: intact ? content : withDigests(payload, parts.map(p => bytes(p))), headers }
         return { kind: 'entity', entity, release: noop, log: r.log }

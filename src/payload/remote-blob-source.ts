@@ -1,6 +1,8 @@
-import { cachedChunkLoader } from '../cache/cached-chunk-loader.js'
+import { cachedChunkLoader, chunkKey } from '../cache/cached-chunk-loader.js'
 import type { ChunkCache } from '../cache/chunk-cache.js'
+import { bytes } from '../content/bytes.js'
 import { chunkAligned, type ChunkLoader } from '../content/chunk-aligned.js'
+import type { Content } from '../content/content.js'
 import { codeOf, CutoverError } from '../core/errors.js'
 import { blobChunks, type BlobInfo } from '../storage/blob-store.js'
 import type { StatCache } from '../storage/stat-cache.js'
@@ -31,10 +33,39 @@ export interface RemoteBlobSourceOptions {
  * request stats again. A blob still settling (no version) is read straight through, never cached.
  * Reads of a version that changed in the store reject with ERR_BLOB_CHANGED (the server then cuts
  * the download): chunks of two versions are never mixed, since their keys differ.
+ *
+ * Its {@link BlobSource.inMemory} answers from the chunk cache: a blob whose chunks are all cached
+ * is a Content of those very chunks (a one-chunk blob the same Content object for as long as its
+ * chunk is the cached one), so a small content served from memory is the cache's one copy.
  */
 export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
   const { stats, cache } = o
+  const chunkSize = cache.chunkSize
+  // The Content of a one-chunk blob, per chunk: the same object while the chunk is alive (so the
+  // resolver can keep what it derived from it), and gone with the chunk (a weak key never holds it).
+  const whole = new WeakMap<Uint8Array, Content>()
+  const empty = bytes(new Uint8Array(0))
   return {
+    inMemory(info: BlobInfo): Content | undefined {
+      const version = info.version
+      if (version === undefined) return undefined
+      const n = Math.ceil(info.size / chunkSize)
+      if (n === 0) return empty
+      // Looked up without counting first: a blob missing one chunk is read afresh, and that read
+      // counts the miss once.
+      const keys: string[] = []
+      for (let i = 0; i < n; i++) {
+        const k = chunkKey(info.key, version, i)
+        if (!cache.has(k)) return undefined
+        keys.push(k)
+      }
+      const chunks = keys.map(k => cache.get(k)!)
+      if (n > 1) return chunkAligned(i => Promise.resolve(chunks[i]!), info.size, chunkSize)
+      const chunk = chunks[0]!
+      let c = whole.get(chunk)
+      if (c === undefined) whole.set(chunk, (c = bytes(chunk)))
+      return c
+    },
     unchanged(info: BlobInfo): boolean {
       const now = stats.fresh(info.key)
       return now !== undefined && now.version !== undefined && now.version === info.version
@@ -61,7 +92,7 @@ export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
       return {
         blob: {
           info,
-          content: chunkAligned(loader, info.size, cache.chunkSize),
+          content: chunkAligned(loader, info.size, chunkSize),
           tag: info.version ?? `settling:${info.mtimeMs}:${info.size}`,
           close: () => loader.close(),
         },

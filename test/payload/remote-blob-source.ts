@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ChunkCache } from '../../src/cache/chunk-cache.js'
+import { isResident, type ResidentContent } from '../../src/content/content.js'
 import { codeOf } from '../../src/core/errors.js'
 import { remoteBlobSource } from '../../src/payload/remote-blob-source.js'
 import { FallbackStore, type FallbackBlobInfo } from '../../src/storage/fallback-store.js'
@@ -109,4 +110,47 @@ t.test('a declared sha256 rides on a fallback chain\'s info, so a failed read ma
   t.equal(chain.stats.readReroutes, 1, 'counted')
   const plain = await source.open('k')
   t.equal((plain!.blob.info as FallbackBlobInfo).sha256, undefined, 'no declaration: none on the info')
+})
+
+t.test('inMemory: the cached chunks themselves, only when every chunk of the version is cached', async t => {
+  const blobs = { one: 'sixteen bytes!!!', three: 'abcdefghijklmnopqrstuvwxyz0123456789', empty: '' }
+  const rows: Array<[what: string, key: keyof typeof blobs, prepare: (s: ReturnType<typeof setup>, info: BlobInfo) => Promise<void> | void, want: string | undefined]> = [
+    ['one chunk, read', 'one', () => undefined, 'sixteen bytes!!!'],
+    ['three chunks, read', 'three', () => undefined, 'abcdefghijklmnopqrstuvwxyz0123456789'],
+    ['an empty blob has no chunk to miss', 'empty', () => undefined, ''],
+    ['a chunk evicted', 'three', s => {
+      // Fill the 1 KiB cache with other chunks until chunk 1 of the blob is gone.
+      for (let i = 0; i < 64; i++) s.cache.add(`filler/${i}`, new Uint8Array(CHUNK))
+    }, undefined],
+    ['another version than the one cached', 'one', (_s, info) => void ((info as { version?: string }).version = 'other'), undefined],
+    ['a settling blob (no version) is never in memory', 'one', (_s, info) => void ((info as { version?: string }).version = undefined), undefined],
+  ]
+  for (const [what, key, prepare, want] of rows) {
+    const s = setup(1000, blobs)
+    const o = await s.source.open(key)
+    await readAll(o!.blob.content)
+    o!.blob.close()
+    const info = { ...o!.blob.info }
+    await prepare(s, info)
+    const reads = s.store.calls.reads
+    const c = s.source.inMemory!(info)
+    t.equal(c === undefined ? undefined : await readAll(c), want, what)
+    t.equal(s.store.calls.reads, reads, `${what}: nothing read from the store`)
+  }
+})
+
+t.test('inMemory: one copy (the cached chunk) and one Content per chunk; a miss counts once', async t => {
+  const s = setup(1000, { one: 'sixteen bytes!!!' })
+  const o = await s.source.open('one')
+  await readAll(o!.blob.content)
+  const a = s.source.inMemory!(o!.blob.info)
+  const b = s.source.inMemory!(o!.blob.info)
+  t.equal(a, b, 'the same Content while the chunk is cached')
+  const chunk = s.cache.get(`one@${o!.blob.info.version!}/0`)
+  t.ok(isResident(a!), "resident")
+  t.equal((a as ResidentContent).view(0, 16).buffer, chunk!.buffer, 'its bytes are the cached chunk, not a copy')
+  const misses = s.cache.stats.main.misses
+  s.cache.add('filler', new Uint8Array(1024))
+  t.equal(s.source.inMemory!(o!.blob.info), undefined, 'evicted: not in memory')
+  t.equal(s.cache.stats.main.misses, misses, 'and that lookup counted no miss (the read that follows does)')
 })
