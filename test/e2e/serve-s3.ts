@@ -191,3 +191,41 @@ const TARGET = envTarget()
 t.test('serve --store s3:// against CUTOVER_TEST_S3_ENDPOINT', { skip: TARGET ? false : 'CUTOVER_TEST_S3_ENDPOINT and CUTOVER_TEST_S3_BUCKET are not set' }, async t => {
   await suite(t, TARGET!)
 })
+
+t.test('--cache-size is one pool: small S3 files are kept in the chunk cache only, within the budget', async t => {
+  const target = await startS3rver(t)
+  const bucket = bucketOf(t, target)
+  // 40 files of 40 KiB, one 64 KiB chunk each: 1.6 MB of small files against a 1 MiB budget.
+  const FILES = 40
+  const files = Array.from({ length: FILES }, (_, i) => seededBytes(100 + i, 40 * KIB))
+  for (const [i, f] of files.entries()) await bucket.put(`s/${i}.bin`, f)
+  const manifest = manifestFile(t.testdir({}), files.map((_, i) => `s/${i}.bin`))
+  const serve = await startS3Serve(t, { manifest, target, prefix: bucket.prefix, extra: ['--chunk-size', '64KiB', '--cache-size', '1MiB', '--stat-ttl', '60s'] })
+  const limit = 1024 * KIB - 16 * KIB
+  t.match(serve.output(), /chunk cache 1008 ?KiB in 64 ?KiB chunks/, 'the chunk cache is the whole budget but 1/64 (validators and types)')
+  const fetchAll = async (ids: readonly number[]): Promise<void> => {
+    for (const i of ids) {
+      const r = await fetchBody(`${serve.url}/s/${i}.bin`)
+      t.equal(`${r.status} ${sha256(r.body)}`, `200 ${sha256(files[i]!)}`, `/s/${i}.bin: the bytes`)
+    }
+  }
+  const ids = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k)
+  await fetchAll(ids(0, FILES))
+  let text = await settled(serve.metricsUrl)
+  t.equal(sample(text, 'cutover_store_reads_total{store="s3"}'), FILES, 'each file read from S3 once')
+  t.equal(sample(text, 'cutover_serve_chunk_cache_limit_bytes'), limit, 'the limit')
+  const held = sample(text, 'cutover_serve_chunk_cache_bytes{cache="main"}')
+  t.ok(held > 0 && held <= limit, `the small files' bytes are in the chunk cache, within its limit (${held} bytes)`)
+  t.ok(sample(text, 'cutover_serve_chunk_cache_evictions_total{cache="main"}') >= FILES - Math.floor(limit / (40 * KIB)), 'the oldest were evicted to stay within it')
+
+  // The last 10 (400 KiB) are still cached: answered from memory, nothing read from S3.
+  await fetchAll(ids(FILES - 10, FILES))
+  text = await settled(serve.metricsUrl)
+  t.equal(sample(text, 'cutover_store_reads_total{store="s3"}'), FILES, 'the cached ones: no S3 read')
+  t.equal(sample(text, 'cutover_serve_cache_hits_total'), 10, 'ten hits of the content cache')
+  // The first ones were evicted: read from S3 again, the right bytes.
+  await fetchAll(ids(0, 3))
+  text = await settled(serve.metricsUrl)
+  t.equal(sample(text, 'cutover_store_reads_total{store="s3"}'), FILES + 3, 'the evicted ones: read again, once each')
+  t.ok(sample(text, 'cutover_serve_chunk_cache_bytes{cache="main"}') <= limit, 'still within the limit')
+})
