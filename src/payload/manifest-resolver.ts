@@ -169,7 +169,8 @@ export const NO_POLICY_RULE = 'no-policy'
  * What is kept between requests, and why it cannot go stale: the route of each hot raw path (a pure
  * function of the path and the manifest, kept per manifest); a payload's headers when they depend
  * on neither time nor the request; and a content cache (as directory mode's small files): contents
- * up to `smallFileMax` in memory, larger ones their validators and type, each revalidated on every
+ * up to `smallFileMax` in memory (in the source's own memory when it keeps one, a remote store's
+ * chunk cache, so that one budget holds one copy), larger ones their validators and type, each revalidated on every
  * request by a stat of each of its blobs, and only when every blob had settled. Reveal, expiry and
  * the access policy are decided afresh for every request.
  */
