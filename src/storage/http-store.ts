@@ -11,7 +11,6 @@ import {
   readExactly,
   remoteSettings,
   runRemote,
-  startAttempt,
   type RemoteSettings,
   type RemoteStoreOptions,
   type RemoteStoreStats,
@@ -113,33 +112,27 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
     const what = this.#what(key)
     const path = this.#pathOf(key)
     if (path === undefined) throw new CutoverError('ERR_NOT_FOUND', `${what}: not a key of this store`)
-    const info = await runRemote(this.#s, this.stats, what, signal, async () => {
-      const a = startAttempt(this.#s.clock, this.#s.timeoutMs, signal, what)
-      try {
-        // The identity representation's size is wanted: the one ranges of GETs count in.
-        const r = await this.#d.request({ origin: this.origin, path, method: 'HEAD', headers: { 'accept-encoding': 'identity' }, signal: a.signal })
-        await r.body.dump()
-        if (r.statusCode !== 200) throw statusError(r.statusCode, what, 'stat')
-        const size = Number(header(r.headers, 'content-length') ?? NaN)
-        if (!Number.isSafeInteger(size) || size < 0) throw new CutoverError('ERR_IO', `${what}: HEAD answer without a Content-Length`)
-        const etag = header(r.headers, 'etag')
-        const lastModified = header(r.headers, 'last-modified')
-        const mtime = lastModified === undefined ? NaN : Date.parse(lastModified)
-        const info: HttpBlobInfo = {
-          key,
-          size,
-          mtimeMs: Number.isFinite(mtime) ? mtime : 0,
-          version: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
-          etag,
-          lastModified,
-        }
-        return info
-      } catch (err) {
-        throw a.outcome(err) ?? httpError(err, what, 'stat')
-      } finally {
-        a.done()
+    const stat = async (abort: AbortSignal): Promise<HttpBlobInfo> => {
+      // The identity representation's size is wanted: the one ranges of GETs count in.
+      const r = await this.#d.request({ origin: this.origin, path, method: 'HEAD', headers: { 'accept-encoding': 'identity' }, signal: abort })
+      await r.body.dump()
+      if (r.statusCode !== 200) throw statusError(r.statusCode, what, 'stat')
+      const size = Number(header(r.headers, 'content-length') ?? NaN)
+      if (!Number.isSafeInteger(size) || size < 0) throw new CutoverError('ERR_IO', `${what}: HEAD answer without a Content-Length`)
+      const etag = header(r.headers, 'etag')
+      const lastModified = header(r.headers, 'last-modified')
+      const mtime = lastModified === undefined ? NaN : Date.parse(lastModified)
+      const info: HttpBlobInfo = {
+        key,
+        size,
+        mtimeMs: Number.isFinite(mtime) ? mtime : 0,
+        version: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
+        etag,
+        lastModified,
       }
-    })
+      return info
+    }
+    const info = await runRemote(this.#s, this.stats, what, signal, stat, err => httpError(err, what, 'stat'))
     this.stats.stats++
     return info
   }
@@ -161,43 +154,37 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
     }
     if (info.version !== undefined) headers['if-match'] = info.version
     else if (info.lastModified !== undefined) headers['if-unmodified-since'] = info.lastModified
-    const bytes = await runRemote(this.#s, this.stats, what, signal, async () => {
+    const attempt = async (abort: AbortSignal): Promise<Uint8Array> => {
       if (n === 0) return new Uint8Array(0)
-      const a = startAttempt(this.#s.clock, this.#s.timeoutMs, signal, what)
+      const r = await this.#d.request({ origin: this.origin, path, method: 'GET', headers, signal: abort })
       try {
-        const r = await this.#d.request({ origin: this.origin, path, method: 'GET', headers, signal: a.signal })
-        try {
-          const changed = (why: string): CutoverError => new CutoverError('ERR_BLOB_CHANGED', `${what}: ${why}`)
-          if (r.statusCode !== 206 && r.statusCode !== 200) throw statusError(r.statusCode, what, 'read')
-          const etag = header(r.headers, 'etag')
-          if (etag !== info.etag) throw changed(`ETag ${etag ?? '(none)'} is not ${info.etag ?? '(none)'}`)
-          if (info.version === undefined && header(r.headers, 'last-modified') !== info.lastModified) throw changed('Last-Modified differs from its stat')
-          // The body may cover more than was asked (RFC 9110 §14.2 lets an origin widen ranges).
-          let length = n
-          let skip = 0
-          if (r.statusCode === 200) {
-            // The origin ignored Range (RFC 9110 §14.2 lets it): only the whole resource is an answer.
-            const size = Number(header(r.headers, 'content-length') ?? NaN)
-            if (Number.isSafeInteger(size) && size !== info.size) throw changed(`size ${size} is not ${info.size}`)
-            if (off !== 0 || n !== info.size) throw new CutoverError('ERR_IO', `${what}: origin ignored the Range header (200 for bytes ${off}-${off + n - 1})`)
-            if (size !== info.size) throw new CutoverError('ERR_IO', `${what}: 200 answer without a Content-Length`)
-          } else {
-            const range = parseContentRange(header(r.headers, 'content-range'))
-            if (range === undefined) throw new CutoverError('ERR_IO', `${what}: 206 without a single byte Content-Range`)
-            ;({ length, skip } = rangeSlice(range, info.size, off, n, what))
-          }
-          return await readExactly(r.body, length, `${what}: body`, skip, n)
-        } finally {
-          // A body left unread (an error above) is drained, up to undici's limit (then the
-          // connection is closed), so the connection can be reused; destroy() would emit an error.
-          void r.body.dump().catch(() => undefined)
+        const changed = (why: string): CutoverError => new CutoverError('ERR_BLOB_CHANGED', `${what}: ${why}`)
+        if (r.statusCode !== 206 && r.statusCode !== 200) throw statusError(r.statusCode, what, 'read')
+        const etag = header(r.headers, 'etag')
+        if (etag !== info.etag) throw changed(`ETag ${etag ?? '(none)'} is not ${info.etag ?? '(none)'}`)
+        if (info.version === undefined && header(r.headers, 'last-modified') !== info.lastModified) throw changed('Last-Modified differs from its stat')
+        // The body may cover more than was asked (RFC 9110 §14.2 lets an origin widen ranges).
+        let length = n
+        let skip = 0
+        if (r.statusCode === 200) {
+          // The origin ignored Range (RFC 9110 §14.2 lets it): only the whole resource is an answer.
+          const size = Number(header(r.headers, 'content-length') ?? NaN)
+          if (Number.isSafeInteger(size) && size !== info.size) throw changed(`size ${size} is not ${info.size}`)
+          if (off !== 0 || n !== info.size) throw new CutoverError('ERR_IO', `${what}: origin ignored the Range header (200 for bytes ${off}-${off + n - 1})`)
+          if (size !== info.size) throw new CutoverError('ERR_IO', `${what}: 200 answer without a Content-Length`)
+        } else {
+          const range = parseContentRange(header(r.headers, 'content-range'))
+          if (range === undefined) throw new CutoverError('ERR_IO', `${what}: 206 without a single byte Content-Range`)
+          ;({ length, skip } = rangeSlice(range, info.size, off, n, what))
         }
-      } catch (err) {
-        throw a.outcome(err) ?? httpError(err, what, 'read')
+        return await readExactly(r.body, length, `${what}: body`, skip, n)
       } finally {
-        a.done()
+        // A body left unread (an error above) is drained, up to undici's limit (then the
+        // connection is closed), so the connection can be reused; destroy() would emit an error.
+        void r.body.dump().catch(() => undefined)
       }
-    })
+    }
+    const bytes = await runRemote(this.#s, this.stats, what, signal, attempt, err => httpError(err, what, 'read'))
     this.stats.reads++
     this.stats.bytes += bytes.length
     return bytes

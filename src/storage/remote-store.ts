@@ -125,14 +125,14 @@ export function networkCode(err: unknown): string | undefined {
  * attempt's timeout passes; `outcome(err)` then names which (ERR_ABORTED, ERR_TIMEOUT) or gives
  * undefined for a failure of its own. `done()` must be called once the attempt is over.
  */
-export interface Attempt {
+interface Attempt {
   readonly signal: AbortSignal
   outcome(err: unknown): CutoverError | undefined
   done(): void
 }
 
 /** startAttempt starts the timeout of one attempt on `clock` and links it to the caller's `outer` signal. */
-export function startAttempt(clock: Clock, timeoutMs: number, outer: AbortSignal | undefined, what: string): Attempt {
+function startAttempt(clock: Clock, timeoutMs: number, outer: AbortSignal | undefined, what: string): Attempt {
   const ac = new AbortController()
   let timedOut = false
   const onAbort = (): void => ac.abort(outer?.reason)
@@ -157,24 +157,34 @@ export function startAttempt(clock: Clock, timeoutMs: number, outer: AbortSignal
 }
 
 /**
- * runRemote runs one store operation with the store's retries: `attempt` throws CutoverErrors
- * (retryable ones with the codes in RETRYABLE). Once retries are spent, a retryable failure other
- * than a timeout is reported as ERR_IO (the {@link BlobStore} contract's code for a failed store),
- * with the same message (attempts name store and key, never credentials), the failure as its
- * cause; a failure that is no CutoverError is ERR_IO naming `what`.
+ * runRemote runs one store operation with the store's retries. Each attempt is given a signal that
+ * aborts when the caller's `signal` does or when `s.timeoutMs` passes ({@link startAttempt}); a
+ * failure of an attempt is then ERR_ABORTED or ERR_TIMEOUT, else what `classify` makes of it (a
+ * CutoverError, retryable ones with the codes in RETRYABLE). Once retries are spent, a retryable
+ * failure other than a timeout is reported as ERR_IO (the {@link BlobStore} contract's code for a
+ * failed store), with the same message (attempts name store and key, never credentials), the
+ * failure as its cause; a failure that is no CutoverError is ERR_IO naming `what`.
  */
 export async function runRemote<T>(
   s: RemoteSettings,
   stats: RemoteStoreStats,
   what: string,
   signal: AbortSignal | undefined,
-  attempt: (attempt: number) => Promise<T>,
+  attempt: (signal: AbortSignal) => Promise<T>,
+  classify: (err: unknown) => unknown,
 ): Promise<T> {
   try {
     return await withRetries(
-      n => {
+      async () => {
         stats.attempts++
-        return attempt(n)
+        const a = startAttempt(s.clock, s.timeoutMs, signal, what)
+        try {
+          return await attempt(a.signal)
+        } catch (err) {
+          throw a.outcome(err) ?? classify(err)
+        } finally {
+          a.done()
+        }
       },
       {
         retries: s.retries,

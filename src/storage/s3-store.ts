@@ -11,7 +11,6 @@ import {
   readExactly,
   remoteSettings,
   runRemote,
-  startAttempt,
   type RemoteSettings,
   type RemoteStoreOptions,
   type RemoteStoreStats,
@@ -130,27 +129,20 @@ export class S3Store implements BlobStore<S3BlobInfo> {
   /** stat is {@link BlobStore.stat}: a HeadObject of `prefix + key`. */
   async stat(key: string, signal?: AbortSignal): Promise<S3BlobInfo> {
     const what = this.#what(key)
-    const info = await runRemote(this.#s, this.stats, what, signal, async () => {
-      const a = startAttempt(this.#s.clock, this.#s.timeoutMs, signal, what)
-      try {
-        const r = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: a.signal })
+    const info = await runRemote(
+      this.#s,
+      this.stats,
+      what,
+      signal,
+      async (abort): Promise<S3BlobInfo> => {
+        const r = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: abort })
         const size = r.ContentLength
         if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new CutoverError('ERR_IO', `${what}: no object size in the answer`)
         const etag = r.ETag
-        const info: S3BlobInfo = {
-          key,
-          size,
-          mtimeMs: r.LastModified?.getTime() ?? 0,
-          version: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
-          etag,
-        }
-        return info
-      } catch (err) {
-        throw a.outcome(err) ?? s3Error(err, what, 'stat')
-      } finally {
-        a.done()
-      }
-    })
+        return { key, size, mtimeMs: r.LastModified?.getTime() ?? 0, version: etag !== undefined && isStrongEtag(etag) ? etag : undefined, etag }
+      },
+      err => s3Error(err, what, 'stat'),
+    )
     this.stats.stats++
     return info
   }
@@ -163,9 +155,8 @@ export class S3Store implements BlobStore<S3BlobInfo> {
     checkRange(off, len)
     const what = this.#what(info.key)
     const n = Math.max(0, Math.min(len, info.size - off))
-    const bytes = await runRemote(this.#s, this.stats, what, signal, async () => {
+    const attempt = async (abort: AbortSignal): Promise<Uint8Array> => {
       if (n === 0) return new Uint8Array(0)
-      const a = startAttempt(this.#s.clock, this.#s.timeoutMs, signal, what)
       let body: (AsyncIterable<Uint8Array> & { destroy?: (err?: Error) => void; on?: (ev: 'error', fn: () => void) => unknown }) | undefined
       // The SDK may stop watching the signal once the headers are in: the body is cut here too. Its
       // 'error' gets a listener, so a body nobody iterates any more does not crash the process.
@@ -173,7 +164,7 @@ export class S3Store implements BlobStore<S3BlobInfo> {
         body?.on?.('error', () => undefined)
         body?.destroy?.(new Error('request cancelled'))
       }
-      a.signal.addEventListener('abort', cut, { once: true })
+      abort.addEventListener('abort', cut, { once: true })
       try {
         const r = await this.#client.send(
           new GetObjectCommand({
@@ -182,12 +173,12 @@ export class S3Store implements BlobStore<S3BlobInfo> {
             Range: `bytes=${off}-${off + n - 1}`,
             ...(info.etag === undefined ? {} : { IfMatch: info.etag }),
           }),
-          { abortSignal: a.signal },
+          { abortSignal: abort },
         )
         body = r.Body as unknown as typeof body
-        if (a.signal.aborted) {
+        if (abort.aborted) {
           cut()
-          throw a.signal.reason
+          throw abort.reason
         }
         const drop = (): void => body?.destroy?.()
         if (r.ETag !== info.etag) {
@@ -214,13 +205,11 @@ export class S3Store implements BlobStore<S3BlobInfo> {
         }
         if (body === undefined) throw new CutoverError('ERR_UPSTREAM', 'answer without a body')
         return await readExactly(body, length, `${what}: body`, skip, n)
-      } catch (err) {
-        throw a.outcome(err) ?? s3Error(err, what, 'read')
       } finally {
-        a.signal.removeEventListener('abort', cut)
-        a.done()
+        abort.removeEventListener('abort', cut)
       }
-    })
+    }
+    const bytes = await runRemote(this.#s, this.stats, what, signal, attempt, err => s3Error(err, what, 'read'))
     this.stats.reads++
     this.stats.bytes += bytes.length
     return bytes
