@@ -45,20 +45,19 @@ export function remoteBlobSource(o: RemoteBlobSourceOptions): BlobSource {
   // resolver can keep what it derived from it), and gone with the chunk (a weak key never holds it).
   const whole = new WeakMap<Uint8Array, Content>()
   const empty = bytes(new Uint8Array(0))
+  // The chunk keys of each version asked about (an info names one version for good).
+  const keysOf = new WeakMap<BlobInfo, readonly string[]>()
   return {
     inMemory(info: BlobInfo): Content | undefined {
       const version = info.version
       if (version === undefined) return undefined
       const n = Math.ceil(info.size / chunkSize)
       if (n === 0) return empty
+      let keys = keysOf.get(info)
+      if (keys === undefined) keysOf.set(info, (keys = Array.from({ length: n }, (_, i) => chunkKey(info.key, version, i))))
       // Looked up without counting first: a blob missing one chunk is read afresh, and that read
       // counts the miss once.
-      const keys: string[] = []
-      for (let i = 0; i < n; i++) {
-        const k = chunkKey(info.key, version, i)
-        if (!cache.has(k)) return undefined
-        keys.push(k)
-      }
+      for (const k of keys) if (!cache.has(k)) return undefined
       const chunks = keys.map(k => cache.get(k)!)
       if (n > 1) return chunkAligned(i => Promise.resolve(chunks[i]!), info.size, chunkSize)
       const chunk = chunks[0]!
