@@ -2,6 +2,10 @@
 //   s3-cold:  one 256 MiB download through a fresh serve, against a plain sequential loop of 2 MiB
 //             ranged GetObject requests on the same s3rver from a Node process of the same kind;
 //             COLD_ROUNDS interleaved rounds, alternating which goes first. Target cutover/loop >= 0.8.
+//             Two controls in the same rounds: a fresh serve whose cache is far smaller than the blob
+//             (--cache-size 32MiB: its chunks are evicted and their memory reused, as the loop reuses
+//             its buffers), and bench/first-touch.mjs, what this machine charges for bringing 256 MiB
+//             of fresh memory into use, which a cache that keeps the blob cannot avoid.
 //   s3-spike: 50 clients at once downloading the same uncached 64 MiB blob through a fresh serve with
 //             --cache-size 192MiB: the store must be read once per chunk (single flight), every client
 //             must get the right bytes, and peak RSS stay within the cache budget + 100 MB.
@@ -28,6 +32,8 @@ const COLD_TARGET = 0.8;
 const SPIKE_CLIENTS = 50;
 /** s3-cold's serve runs with the default cache size; s3-spike's with the issue's 192 MiB. */
 const COLD_CACHE = { flag: '256MiB', bytes: 256 * MiB };
+/** The control's cache: far smaller than the blob, so chunk memory is recycled rather than fresh. */
+const RECYCLED_CACHE = { flag: '32MiB', bytes: 32 * MiB };
 const SPIKE_CACHE = { flag: '192MiB', bytes: 192 * MiB };
 const RSS_MARGIN = 100e6;
 /**
@@ -78,8 +84,8 @@ async function counters(s) {
   return { reads, loads, stats };
 }
 
-async function coldServe(ctx, cmd) {
-  const s = await startS3Serve(ctx, cmd, 's3-cold-serve', COLD_CACHE.flag, COLD_CACHE.bytes);
+async function coldServe(ctx, cmd, cache = COLD_CACHE) {
+  const s = await startS3Serve(ctx, cmd, 's3-cold-serve', cache.flag, cache.bytes);
   try {
     const c0 = await counters(s);
     const r = await fetchRun(ctx, processTree(s.child.proc.pid), ['http', `http://127.0.0.1:${s.port}/256m.bin`, '1', COLD_VERIFY]);
@@ -89,6 +95,13 @@ async function coldServe(ctx, cmd) {
   } finally {
     await stopChild(ctx, s.child);
   }
+}
+
+/** firstTouch runs bench/first-touch.mjs: the CPU this machine spends bringing 256 MiB of fresh memory into use. */
+async function firstTouch(ctx) {
+  const r = await measureLoad(ctx, [], process.execPath, [path.join(BENCH, 'first-touch.mjs'), String(BIG_SIZE)], process.env);
+  if (r.code !== 0) throw new Error(`first-touch.mjs exited with ${r.code}:\n${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
 async function coldLoop(ctx, endpoint) {
@@ -119,20 +132,23 @@ export async function run(ctx) {
   const out = { cold: null, spike: null };
   if (ids.includes('s3-cold')) {
     const rounds = [];
+    const touch = await firstTouch(ctx);
+    log(`s3-cold  first touch of ${fmtMB(touch.bytes)}: ${touch.fresh.cpu_ms.toFixed(0)} ms CPU (user ${touch.fresh.user_ms.toFixed(0)}, system ${touch.fresh.sys_ms.toFixed(0)}); the same bytes rewritten in memory already in use: ${touch.reused.cpu_ms.toFixed(0)} ms`);
     for (let i = 0; i < COLD_ROUNDS; i++) {
-      const order = i % 2 === 0 ? ['loop', 'cutover'] : ['cutover', 'loop'];
+      const order = i % 2 === 0 ? ['loop', 'cutover', 'recycled'] : ['recycled', 'cutover', 'loop'];
       const round = {};
       for (const which of order) {
-        round[which] = which === 'loop' ? await coldLoop(ctx, endpoint) : await coldServe(ctx, cmd);
+        round[which] = which === 'loop' ? await coldLoop(ctx, endpoint) : await coldServe(ctx, cmd, which === 'recycled' ? RECYCLED_CACHE : COLD_CACHE);
         const r = round[which];
-        log(`s3-cold  ${which.padEnd(8)} ${fmt(r.mbs, 1).padStart(7)} MB/s  ${r.seconds.toFixed(2)} s  ${r.ok ? 'bytes OK' : 'WRONG BYTES'}${which === 'cutover' ? `  store reads ${r.reads}, chunk loads ${r.loads}, serve rss ${fmtMB(r.rss_max_bytes)}` : ''}  other CPU ${fmtCores(r.foreign_cpu_cores)}`);
+        log(`s3-cold  ${which.padEnd(8)} ${fmt(r.mbs, 1).padStart(7)} MB/s  ${r.seconds.toFixed(2)} s  ${r.ok ? 'bytes OK' : 'WRONG BYTES'}${which !== 'loop' ? `  store reads ${r.reads}, chunk loads ${r.loads}, serve rss ${fmtMB(r.rss_max_bytes)}, serve CPU ${fmtCores(r.server_cpu_cores)}` : ''}  other CPU ${fmtCores(r.foreign_cpu_cores)}`);
         await sleep(300);
       }
       round.ratio = round.cutover.mbs / round.loop.mbs;
+      round.recycledRatio = round.recycled.mbs / round.loop.mbs;
       round.order = order;
       rounds.push(round);
     }
-    out.cold = { rounds, describe: rounds[0].cutover.describe };
+    out.cold = { rounds, touch, describe: rounds[0].cutover.describe };
   }
   if (ids.includes('s3-spike')) {
     const sha = sha256File(path.join(DATA, '64m.bin'));
@@ -159,12 +175,30 @@ export function report(ctx, { cold, spike }, meta) {
     const v = !ok ? 'INVALID' : m >= COLD_TARGET ? 'PASS' : 'FAIL';
     verdicts.push({ what: `s3-cold cutover/loop >= ${COLD_TARGET}`, verdict: v, value: m });
     out.push(`s3-cold (${meta.date}): 256 MiB through a fresh \`${cold.describe}\` (one GET) against a sequential loop of 2 MiB ranged GetObject requests (@aws-sdk/client-s3, one Node process), same s3rver, both clients comparing every byte with bench/data/256m.bin; ${COLD_ROUNDS} rounds alternating which goes first; MB = 10^6 bytes`);
-    const rows = [['round', 'first', 'loop MB/s', 'cutover MB/s', 'cutover/loop', 'store reads', 'chunk loads', 'serve peak RSS', 'bytes right', 'other CPU (loop / cutover)']];
+    const rows = [['round', 'first', 'loop MB/s', 'cutover MB/s', 'cutover/loop', 'store reads', 'chunk loads', 'serve peak RSS', `--cache-size ${RECYCLED_CACHE.flag} MB/s`, 'its /loop', 'bytes right', 'other CPU (loop / cutover)']];
     cold.rounds.forEach((r, i) =>
-      rows.push([String(i + 1), r.order[0], fmt(r.loop.mbs, 1), fmt(r.cutover.mbs, 1), r.ratio.toFixed(2), fmt(r.cutover.reads), fmt(r.cutover.loads), fmtMB(r.cutover.rss_max_bytes), r.cutover.ok && r.loop.ok ? 'yes' : 'NO', `${fmtCores(r.loop.foreign_cpu_cores)} / ${fmtCores(r.cutover.foreign_cpu_cores)}`]),
+      rows.push([
+        String(i + 1),
+        r.order[0],
+        fmt(r.loop.mbs, 1),
+        fmt(r.cutover.mbs, 1),
+        r.ratio.toFixed(2),
+        fmt(r.cutover.reads),
+        fmt(r.cutover.loads),
+        fmtMB(r.cutover.rss_max_bytes),
+        fmt(r.recycled.mbs, 1),
+        r.recycledRatio.toFixed(2),
+        r.cutover.ok && r.loop.ok && r.recycled.ok ? 'yes' : 'NO',
+        `${fmtCores(r.loop.foreign_cpu_cores)} / ${fmtCores(r.cutover.foreign_cpu_cores)}`,
+      ]),
     );
-    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
+    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
     out.push(`cutover/loop, median of ${ratios.length}: ${m.toFixed(2)} (spread ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}; target >= ${COLD_TARGET}) ${v}`);
+    const rec = cold.rounds.map((r) => r.recycledRatio);
+    out.push(
+      `control: the same download through a serve whose cache recycles its chunk memory (--cache-size ${RECYCLED_CACHE.flag}): median ${median(rec).toFixed(2)} of the loop (${Math.min(...rec).toFixed(2)}-${Math.max(...rec).toFixed(2)}). ` +
+        `This machine charges ${cold.touch.fresh.cpu_ms.toFixed(0)} ms of CPU to bring ${fmtMB(cold.touch.bytes)} of fresh memory into use (${cold.touch.reused.cpu_ms.toFixed(0)} ms to rewrite memory already in use): a cache that keeps the blob pays it, a loop that keeps nothing does not.`,
+    );
   }
   if (spike) {
     const budget = SPIKE_CACHE.bytes + RSS_MARGIN;
@@ -189,7 +223,16 @@ export function report(ctx, { cold, spike }, meta) {
 /** toJson is the suite's part of results.json. */
 export function toJson(_ctx, { cold, spike }) {
   return {
-    ...(cold ? { 's3-cold': { command: cold.describe, target_cutover_over_loop: COLD_TARGET, rounds: cold.rounds.map((r) => ({ first: r.order[0], ratio: r.ratio, loop: r.loop, cutover: r.cutover })) } } : {}),
+    ...(cold
+      ? {
+          's3-cold': {
+            command: cold.describe,
+            target_cutover_over_loop: COLD_TARGET,
+            first_touch: cold.touch,
+            rounds: cold.rounds.map((r) => ({ first: r.order[0], ratio: r.ratio, recycled_ratio: r.recycledRatio, loop: r.loop, cutover: r.cutover, recycled: r.recycled })),
+          },
+        }
+      : {}),
     ...(spike ? { 's3-spike': { command: spike.describe, clients: SPIKE_CLIENTS, cache_bytes: SPIKE_CACHE.bytes, rounds: spike.rounds } } : {}),
   };
 }
