@@ -50,6 +50,8 @@ export async function measureLoad(ctx, pids, command, args, env) {
     stderr,
     rssMax,
     foreign: foreignCpu(cpu0, cpu1),
+    // Every process's CPU (user + nice + system), in cores: how close the machine was to its limit.
+    machine: (cpu1.busy - cpu0.busy) / 100 / Math.max(1e-3, (cpu1.t - cpu0.t) / 1000),
     serverCpu: (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000),
   };
 }

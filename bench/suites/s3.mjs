@@ -75,7 +75,7 @@ async function fetchRun(ctx, pids, args) {
   const r = await measureLoad(ctx, pids, process.execPath, [path.join(BENCH, 's3-fetch.mjs'), ...args], { ...process.env, ...S3_ENV });
   if (r.code !== 0) throw new Error(`s3-fetch.mjs ${args[0]} exited with ${r.code}:\n${r.stdout}${r.stderr}`);
   const json = JSON.parse(r.stdout.trim().split('\n').pop());
-  return { ...json, rss_max_bytes: r.rssMax, foreign_cpu_cores: r.foreign, server_cpu_cores: r.serverCpu };
+  return { ...json, rss_max_bytes: r.rssMax, foreign_cpu_cores: r.foreign, server_cpu_cores: r.serverCpu, machine_cpu_cores: r.machine };
 }
 
 /** counters reads the store and chunk counters of a serve's /metrics. */
@@ -140,7 +140,7 @@ export async function run(ctx) {
       for (const which of order) {
         round[which] = which === 'loop' ? await coldLoop(ctx, endpoint) : await coldServe(ctx, cmd, which === 'recycled' ? RECYCLED_CACHE : COLD_CACHE);
         const r = round[which];
-        log(`s3-cold  ${which.padEnd(8)} ${fmt(r.mbs, 1).padStart(7)} MB/s  ${r.seconds.toFixed(2)} s  ${r.ok ? 'bytes OK' : 'WRONG BYTES'}${which !== 'loop' ? `  store reads ${r.reads}, chunk loads ${r.loads}, serve rss ${fmtMB(r.rss_max_bytes)}, serve CPU ${fmtCores(r.server_cpu_cores)}` : ''}  other CPU ${fmtCores(r.foreign_cpu_cores)}`);
+        log(`s3-cold  ${which.padEnd(8)} ${fmt(r.mbs, 1).padStart(7)} MB/s  ${r.seconds.toFixed(2)} s  ${r.ok ? 'bytes OK' : 'WRONG BYTES'}${which !== 'loop' ? `  store reads ${r.reads}, chunk loads ${r.loads}, serve rss ${fmtMB(r.rss_max_bytes)}, serve CPU ${fmtCores(r.server_cpu_cores)}` : ''}  machine CPU ${fmtCores(r.machine_cpu_cores)}  other CPU ${fmtCores(r.foreign_cpu_cores)}`);
         await sleep(300);
       }
       round.ratio = round.cutover.mbs / round.loop.mbs;
@@ -175,7 +175,7 @@ export function report(ctx, { cold, spike }, meta) {
     const v = !ok ? 'INVALID' : m >= COLD_TARGET ? 'PASS' : 'FAIL';
     verdicts.push({ what: `s3-cold cutover/loop >= ${COLD_TARGET}`, verdict: v, value: m });
     out.push(`s3-cold (${meta.date}): 256 MiB through a fresh \`${cold.describe}\` (one GET) against a sequential loop of 2 MiB ranged GetObject requests (@aws-sdk/client-s3, one Node process), same s3rver, both clients comparing every byte with bench/data/256m.bin; ${COLD_ROUNDS} rounds alternating which goes first; MB = 10^6 bytes`);
-    const rows = [['round', 'first', 'loop MB/s', 'cutover MB/s', 'cutover/loop', 'store reads', 'chunk loads', 'serve peak RSS', `--cache-size ${RECYCLED_CACHE.flag} MB/s`, 'its /loop', 'bytes right', 'other CPU (loop / cutover)']];
+    const rows = [['round', 'first', 'loop MB/s', 'cutover MB/s', 'cutover/loop', 'store reads', 'chunk loads', 'serve peak RSS', `--cache-size ${RECYCLED_CACHE.flag} MB/s`, 'its /loop', 'serve CPU (cutover / recycled)', 'bytes right', 'other CPU (loop / cutover)']];
     cold.rounds.forEach((r, i) =>
       rows.push([
         String(i + 1),
@@ -188,11 +188,12 @@ export function report(ctx, { cold, spike }, meta) {
         fmtMB(r.cutover.rss_max_bytes),
         fmt(r.recycled.mbs, 1),
         r.recycledRatio.toFixed(2),
+        `${fmtCores(r.cutover.server_cpu_cores)} / ${fmtCores(r.recycled.server_cpu_cores)}`,
         r.cutover.ok && r.loop.ok && r.recycled.ok ? 'yes' : 'NO',
         `${fmtCores(r.loop.foreign_cpu_cores)} / ${fmtCores(r.cutover.foreign_cpu_cores)}`,
       ]),
     );
-    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
+    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
     out.push(`cutover/loop, median of ${ratios.length}: ${m.toFixed(2)} (spread ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}; target >= ${COLD_TARGET}) ${v}`);
     const rec = cold.rounds.map((r) => r.recycledRatio);
     out.push(
