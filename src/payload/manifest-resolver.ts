@@ -170,9 +170,9 @@ export const NO_POLICY_RULE = 'no-policy'
  * function of the path and the manifest, kept per manifest); a payload's headers when they depend
  * on neither time nor the request; and a content cache (as directory mode's small files): contents
  * up to `smallFileMax` in memory (in the source's own memory when it keeps one, a remote store's
- * chunk cache, so that one budget holds one copy), larger ones their validators and type, each revalidated on every
- * request by a stat of each of its blobs, and only when every blob had settled. Reveal, expiry and
- * the access policy are decided afresh for every request.
+ * chunk cache, so that one budget holds one copy), larger ones their validators and type, each
+ * revalidated on every request by a stat of each of its blobs, and only when every blob had settled.
+ * Reveal, expiry and the access policy are decided afresh for every request.
  */
 export class ManifestResolver implements Resolver {
   readonly store: FileStore | BlobSource

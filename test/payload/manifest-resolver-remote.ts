@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto'
 import t from 'tap'
 import { ChunkCache } from '../../src/cache/chunk-cache.js'
 import { isResident, type Content } from '../../src/content/content.js'
-import { compileManifest, type CompiledManifest } from '../../src/manifest/compile-manifest.js'
 import { ManifestResolver } from '../../src/payload/manifest-resolver.js'
 import { remoteBlobSource } from '../../src/payload/remote-blob-source.js'
 import type { Resolution, RequestFacts } from '../../src/payload/resolver.js'
 import { StatCache } from '../../src/storage/stat-cache.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { ScriptedStore } from '../helpers/scripted-store.js'
+import { compiled } from '../helpers/compiled-manifest.js'
 
 // The manifest resolver over a remote store: small contents' bytes live in the chunk cache only
 // (one LRU, one copy, one budget); the resolver keeps their validators and types.
@@ -39,11 +39,6 @@ payloads:
     content: { blob: multi.bin }
 `
 
-function compiled(text: string): CompiledManifest {
-  const r = compileManifest(text, 'remote.yaml')
-  if (!r.ok) throw new Error(`bad test manifest: ${JSON.stringify(r.problems)}`)
-  return r.compiled
-}
 
 /** setup is a resolver over a scripted store through a stat cache and a chunk cache of `maxBytes`. */
 function setup(o: { maxBytes?: number; smallFileMax?: number } = {}) {

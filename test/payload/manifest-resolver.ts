@@ -3,7 +3,6 @@ import { connect } from 'node:net'
 import { renameSync, utimesSync, writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { pino } from 'pino'
-import { compileManifest, type CompiledManifest } from '../../src/manifest/compile-manifest.js'
 import type { Payload } from '../../src/manifest/manifest.js'
 import { contentDisposition } from '../../src/http/content-disposition.js'
 import { ManifestResolver, payloadHeaders } from '../../src/payload/manifest-resolver.js'
@@ -14,6 +13,7 @@ import { FileStore } from '../../src/storage/file-store.js'
 import { clockWith, ManualClock } from '../helpers/manual-clock.js'
 import { exchange, requestBytes } from '../helpers/raw-http.js'
 import { header, type RawResponse } from '../helpers/e2e.js'
+import { compiled } from '../helpers/compiled-manifest.js'
 
 /** T0 is the test's "now" when it starts: every time in the manifest is relative to it. */
 const T0 = Date.parse('2026-12-10T09:00:00Z')
@@ -69,12 +69,6 @@ payloads:
     content: { blob: nope.bin }
 `
 
-/** compiled compiles a manifest text, failing the test run on problems. */
-function compiled(text: string, file = 'test.yaml'): CompiledManifest {
-  const r = compileManifest(text, file)
-  if (!r.ok) throw new Error(`bad test manifest: ${JSON.stringify(r.problems)}`)
-  return r.compiled
-}
 
 /** usersPolicy admits the identity header `x-user` values an acl's users list allows, and reads that header (Vary). */
 const usersPolicy: AccessPolicy = {
