@@ -14,7 +14,6 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { BENCH, BIG_SIZE, DATA, MID_SIZE, MiB } from '../lib/constants.mjs';
 import { measureLoad } from '../lib/load.mjs';
@@ -146,12 +145,6 @@ export async function run(ctx) {
       }
       round.ratio = round.cutover.mbs / round.loop.mbs;
       round.recycledRatio = round.recycled.mbs / round.loop.mbs;
-      // The most this serve could reach in this round: the CPU of every process during the recycled
-      // download (s3rver, client, serve: cores x seconds, client start included) plus the first touch
-      // of the blob's memory, done on every core at once, against the loop's time. Serve's own work
-      // is this build's: a serve doing less per byte would have a higher ceiling.
-      const work = round.recycled.machine_cpu_cores * round.recycled.seconds + touch.fresh.cpu_ms / 1000;
-      round.ceiling = round.loop.seconds / Math.max(round.recycled.seconds, work / os.availableParallelism());
       round.order = order;
       rounds.push(round);
     }
@@ -182,7 +175,7 @@ export function report(ctx, { cold, spike }, meta) {
     const v = !ok ? 'INVALID' : m >= COLD_TARGET ? 'PASS' : 'FAIL';
     verdicts.push({ what: `s3-cold cutover/loop >= ${COLD_TARGET}`, verdict: v, value: m });
     out.push(`s3-cold (${meta.date}): 256 MiB through a fresh \`${cold.describe}\` (one GET) against a sequential loop of 2 MiB ranged GetObject requests (@aws-sdk/client-s3, one Node process), same s3rver, both clients comparing every byte with bench/data/256m.bin; ${COLD_ROUNDS} rounds alternating which goes first; MB = 10^6 bytes`);
-    const rows = [['round', 'first', 'loop MB/s', 'cutover MB/s', 'cutover/loop', 'store reads', 'chunk loads', 'serve peak RSS', `--cache-size ${RECYCLED_CACHE.flag} MB/s`, 'its /loop', 'ceiling /loop', 'serve CPU (cutover / recycled)', 'bytes right', 'other CPU (loop / cutover)']];
+    const rows = [['round', 'first', 'loop MB/s', 'cutover MB/s', 'cutover/loop', 'store reads', 'chunk loads', 'serve peak RSS', `--cache-size ${RECYCLED_CACHE.flag} MB/s`, 'its /loop', 'serve CPU (cutover / recycled)', 'bytes right', 'other CPU (loop / cutover)']];
     cold.rounds.forEach((r, i) =>
       rows.push([
         String(i + 1),
@@ -195,19 +188,17 @@ export function report(ctx, { cold, spike }, meta) {
         fmtMB(r.cutover.rss_max_bytes),
         fmt(r.recycled.mbs, 1),
         r.recycledRatio.toFixed(2),
-        r.ceiling.toFixed(2),
         `${fmtCores(r.cutover.server_cpu_cores)} / ${fmtCores(r.recycled.server_cpu_cores)}`,
         r.cutover.ok && r.loop.ok && r.recycled.ok ? 'yes' : 'NO',
         `${fmtCores(r.loop.foreign_cpu_cores)} / ${fmtCores(r.cutover.foreign_cpu_cores)}`,
       ]),
     );
-    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
+    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
     out.push(`cutover/loop, median of ${ratios.length}: ${m.toFixed(2)} (spread ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}; target >= ${COLD_TARGET}) ${v}`);
     const rec = cold.rounds.map((r) => r.recycledRatio);
     out.push(
       `control: the same download through a serve whose cache recycles its chunk memory (--cache-size ${RECYCLED_CACHE.flag}): median ${median(rec).toFixed(2)} of the loop (${Math.min(...rec).toFixed(2)}-${Math.max(...rec).toFixed(2)}). ` +
-        `This machine charges ${cold.touch.fresh.cpu_ms.toFixed(0)} ms of CPU to bring ${fmtMB(cold.touch.bytes)} of fresh memory into use (${cold.touch.reused.cpu_ms.toFixed(0)} ms to rewrite memory already in use): a cache that keeps the blob pays it, a loop that keeps nothing does not. ` +
-        `*ceiling /loop*: the loop's time against the least time ${os.availableParallelism()} cores need for the recycled download's CPU (every process) plus that first touch: what this serve could reach keeping the blob (median ${median(cold.rounds.map((r) => r.ceiling)).toFixed(2)}).`,
+        `This machine charges ${cold.touch.fresh.cpu_ms.toFixed(0)} ms of CPU to bring ${fmtMB(cold.touch.bytes)} of fresh memory into use (${cold.touch.reused.cpu_ms.toFixed(0)} ms to rewrite memory already in use): a cache that keeps the blob pays it, a loop that keeps nothing does not.`,
     );
   }
   if (spike) {
@@ -239,7 +230,7 @@ export function toJson(_ctx, { cold, spike }) {
             command: cold.describe,
             target_cutover_over_loop: COLD_TARGET,
             first_touch: cold.touch,
-            rounds: cold.rounds.map((r) => ({ first: r.order[0], ratio: r.ratio, recycled_ratio: r.recycledRatio, ceiling_ratio: r.ceiling, loop: r.loop, cutover: r.cutover, recycled: r.recycled })),
+            rounds: cold.rounds.map((r) => ({ first: r.order[0], ratio: r.ratio, recycled_ratio: r.recycledRatio, loop: r.loop, cutover: r.cutover, recycled: r.recycled })),
           },
         }
       : {}),
