@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net'
-import v8 from 'node:v8'
 import { topNotCompared } from '../audit/audit-stats.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { pino } from 'pino'
@@ -21,7 +20,7 @@ import { hostPort } from '../core/listen.js'
 import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { loadRules } from './load-rules.js'
 import { systemClock } from '../core/clock.js'
-import { gcHint, keepFreedHeap } from './process-tuning.js'
+import { tuneForReceiving } from './process-tuning.js'
 
 interface MirrorFlags {
   listen: { host: string; port: number }
@@ -197,20 +196,8 @@ export function statusLine(s: MirrorStats): string {
   )
 }
 
-/**
- * MIRROR_V8_FLAGS tune V8's collector for a proxy. Its heap is small (15 MB live) while it moves
- * hundreds of MB/s of short-lived socket buffers; with V8's default growing factor for such a heap,
- * once a first full collection has run (after a burst of 1 MiB downloads, say), the next ones come
- * every 30-80 ms, on the background threads and in pauses: measured on a 256 MiB download through
- * the mirror, 60-90 mark-compacts in 5 s and 0.4 of a core, against 0-2 with the heap allowed to
- * grow to four times its live size, and 585-615 MB/s against 740-770 MB/s. The cost is an old
- * generation up to that size (tens of MB). Set at startup, before any traffic.
- */
-const MIRROR_V8_FLAGS = '--heap-growing-percent=300'
-
 async function runMirror(f: MirrorFlags): Promise<void> {
-  v8.setFlagsFromString(MIRROR_V8_FLAGS)
-  keepFreedHeap(gcHint())
+  tuneForReceiving()
   const rules = loadRules(f.rules)
   // Every line of the terminal goes through one printer, so that nothing lands on the status line.
   const printer = new StatusPrinter({ out: process.stdout, err: process.stderr })
