@@ -88,6 +88,25 @@ interface PrefetchCase {
 /** aborted lists the call indices (by chunk) whose load signal aborted. */
 const abortedCalls = (fake: FakeChunks): string => `aborted ${fake.calls.filter(c => c.signal?.aborted === true).map(c => c.index).join(',')}`
 
+/**
+ * readZeroThenOne is one download reading chunk 0, its prefetches completing, then chunk 1 (a
+ * sequential read), each load released as soon as it is asked; the two reads' outcomes.
+ */
+async function readZeroThenOne(w: World): Promise<string[]> {
+  const l = w.download()
+  const r0 = w.read(l, 0)
+  await w.turn()
+  w.fake.releaseAll()
+  await r0
+  await l.idle()
+  const r1 = w.read(l, 1)
+  await w.turn()
+  w.fake.releaseAll()
+  const got = [await r0, await r1]
+  await l.idle()
+  return got
+}
+
 const prefetchCases: readonly PrefetchCase[] = [
   {
     name: 'reading chunk 0 prefetches chunks 1 and 2',
@@ -107,20 +126,7 @@ const prefetchCases: readonly PrefetchCase[] = [
   },
   {
     name: 'the next sequential read uses a prefetched chunk and moves the window on',
-    run: async w => {
-      const l = w.download()
-      const r0 = w.read(l, 0)
-      await w.turn()
-      w.fake.releaseAll()
-      await r0
-      await l.idle()
-      const r1 = w.read(l, 1)
-      await w.turn()
-      w.fake.releaseAll()
-      const got = [await r0, await r1]
-      await l.idle()
-      return got
-    },
+    run: w => readZeroThenOne(w),
     got: ['ok', 'ok'],
     calls: [0, 1, 2, 3],
     stats: { loads: 4, prefetchStarted: 3, prefetchUsed: 1 },
@@ -276,21 +282,8 @@ const prefetchCases: readonly PrefetchCase[] = [
   {
     name: 'a prefetched chunk evicted before use is wasted',
     budget: 2 * CHUNK,
-    run: async w => {
-      const l = w.download()
-      const r0 = w.read(l, 0)
-      await w.turn()
-      w.fake.releaseAll()
-      await r0
-      await l.idle()
-      // Cached now: 1 and 2 (0 was evicted by 2). Reading 1 prefetches 3, which evicts 2.
-      const r1 = w.read(l, 1)
-      await w.turn()
-      w.fake.releaseAll()
-      const got = [await r0, await r1]
-      await l.idle()
-      return got
-    },
+    // Cached after chunk 0's read: 1 and 2 (0 was evicted by 2). Reading 1 prefetches 3, which evicts 2.
+    run: w => readZeroThenOne(w),
     got: ['ok', 'ok'],
     calls: [0, 1, 2, 3],
     stats: { loads: 4, prefetchStarted: 3, prefetchUsed: 1, prefetchWasted: 1 },

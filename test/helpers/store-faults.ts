@@ -156,3 +156,38 @@ export async function runStallRows<I extends BlobInfo>(
     t.equal((proxy.count.GET ?? 0) - before, 1, 'no GET for an already aborted signal')
   }
 }
+
+/** StatStatusRow is one row of {@link runStatStatusRows}: the status every HEAD is answered with once, and what the stat gives. */
+export interface StatStatusRow {
+  readonly name: string
+  readonly status: number
+  readonly retries: number
+  /** `size N` for a stat that resolved, else the code it rejected with. */
+  readonly want: string
+  /** HEADs the proxy saw for this stat. */
+  readonly attempts: number
+}
+
+/**
+ * runStatStatusRows checks, row by row, a stat whose first HEAD `proxy` answers with the row's status
+ * (the next ones pass through): its result and the HEADs it cost. `make(retries)` makes the store.
+ */
+export async function runStatStatusRows<I extends BlobInfo>(
+  t: Test,
+  proxy: FaultProxy,
+  make: (retries: number) => RemoteTestStore<I>,
+  key: string,
+  rows: readonly StatStatusRow[],
+): Promise<void> {
+  for (const row of rows) {
+    const store = make(row.retries)
+    proxy.inject('HEAD', { status: row.status })
+    const before = proxy.count.HEAD ?? 0
+    const got = await store.stat(key).then(
+      i => `size ${i.size}`,
+      (e: unknown) => String(codeOf(e)),
+    )
+    t.equal(got, row.want, `${row.name}: ${row.want}`)
+    t.equal((proxy.count.HEAD ?? 0) - before, row.attempts, `${row.name}: ${row.attempts} HEADs`)
+  }
+}

@@ -10,7 +10,7 @@ import { listen } from '../helpers/gate.js'
 import { freePort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
 import { requireTool } from '../helpers/serve.js'
-import { outcome, runFaultRows, runStallRows, TIMEOUT_MS } from '../helpers/store-faults.js'
+import { outcome, runFaultRows, runStallRows, TIMEOUT_MS, runStatStatusRows, type StatStatusRow } from '../helpers/store-faults.js'
 
 /** storeFor makes a store on `origin`, closed at teardown. */
 function storeFor(t: Test, origin: string, o: Partial<HttpStoreOptions> = {}): HttpStore {
@@ -119,24 +119,14 @@ t.test('HttpStore faults through a fault-injecting proxy in front of nginx', asy
   })
 
   t.test('stat: a 500 is retried, 403 and 404 are answered at once', async t => {
-    const rows: Array<{ name: string; status: number; retries: number; want: string; attempts: number }> = [
+    const rows: StatStatusRow[] = [
       { name: '500 then success', status: 500, retries: 1, want: 'size 1000', attempts: 2 },
       { name: '502, no retries', status: 502, retries: 0, want: 'ERR_IO', attempts: 1 },
       { name: '403', status: 403, retries: 2, want: 'ERR_FORBIDDEN', attempts: 1 },
       { name: '410', status: 410, retries: 2, want: 'ERR_NOT_FOUND', attempts: 1 },
       { name: '301 (not followed)', status: 301, retries: 2, want: 'ERR_IO', attempts: 1 },
     ]
-    for (const row of rows) {
-      const store = make(row.retries)
-      proxy.inject('HEAD', { status: row.status })
-      const before = proxy.count.HEAD ?? 0
-      const got = await store.stat('f.bin').then(
-        i => `size ${i.size}`,
-        (e: unknown) => String(codeOf(e)),
-      )
-      t.equal(got, row.want, `${row.name}: ${row.want}`)
-      t.equal((proxy.count.HEAD ?? 0) - before, row.attempts, `${row.name}: ${row.attempts} HEADs`)
-    }
+    await runStatStatusRows(t, proxy, r => make(r), 'f.bin', rows)
   })
 
   t.test('a stalled read times out (and is retried); an abort ends it', async t => {

@@ -8,7 +8,7 @@ import { blobChunks } from '../../src/storage/blob-store.js'
 import { S3Store, type S3Credentials, type S3StoreOptions } from '../../src/storage/s3-store.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { seededBytes } from '../helpers/random.js'
-import { outcome, runFaultRows, runStallRows, TIMEOUT_MS } from '../helpers/store-faults.js'
+import { outcome, runFaultRows, runStallRows, TIMEOUT_MS, runStatStatusRows, type StatStatusRow } from '../helpers/store-faults.js'
 
 /** Target is an S3-compatible service the suite runs against. */
 interface Target {
@@ -194,23 +194,13 @@ t.test('S3Store faults through a fault-injecting proxy in front of s3rver', asyn
   })
 
   t.test('stat: a 500 is retried, a 403 is ERR_FORBIDDEN at once', async t => {
-    const rows: Array<{ name: string; status: number; retries: number; want: string; attempts: number }> = [
+    const rows: StatStatusRow[] = [
       { name: '500 then success', status: 500, retries: 1, want: 'size 1000', attempts: 2 },
       { name: '500, no retries', status: 500, retries: 0, want: 'ERR_IO', attempts: 1 },
       { name: '403', status: 403, retries: 2, want: 'ERR_FORBIDDEN', attempts: 1 },
       { name: '404', status: 404, retries: 2, want: 'ERR_NOT_FOUND', attempts: 1 },
     ]
-    for (const row of rows) {
-      const store = make(row.retries)
-      proxy.inject('HEAD', { status: row.status })
-      const before = proxy.count.HEAD ?? 0
-      const got = await store.stat('f.bin').then(
-        i => `size ${i.size}`,
-        (e: unknown) => String(codeOf(e)),
-      )
-      t.equal(got, row.want, `${row.name}: ${row.want}`)
-      t.equal((proxy.count.HEAD ?? 0) - before, row.attempts, `${row.name}: ${row.attempts} HEADs`)
-    }
+    await runStatStatusRows(t, proxy, r => make(r), 'f.bin', rows)
   })
 
   t.test('a stalled read times out (and is retried); an abort ends it', async t => {
