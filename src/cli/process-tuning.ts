@@ -65,7 +65,7 @@ export const RECEIVER_V8_FLAGS = '--heap-growing-percent=300'
  * tuneForReceiving sets {@link RECEIVER_V8_FLAGS} and keeps freed C heap ({@link keepFreedHeap}):
  * call it once at startup, before any traffic, in a process that receives bodies at high rates.
  * Measured on serve reading a cold 256 MiB blob from S3 (s3rver on loopback): 2.2-2.5 s of serve CPU
- * per download with both, 2.5-2.8 s with the heap kept alone, 2.7-3.4 s with neither.
+ * per download with both, 2.5-2.8 s with the heap kept alone, 2.7-3.1 s with neither.
  */
 export function tuneForReceiving(): void {
   setFlagsFromString(RECEIVER_V8_FLAGS)
