@@ -51,10 +51,10 @@ export function keepFreedHeap(gc: (() => void) | undefined): void {
 }
 
 /**
- * RECEIVER_V8_FLAGS tune V8's collector for a process whose heap is small (15-50 MB live) while it
- * receives hundreds of MB/s of bodies over HTTP in short-lived socket buffers: the mirror, and serve
- * reading a remote store. With V8's default growing factor for such a heap, once a first full
- * collection has run, the next ones come every 30-80 ms, on the background threads and in pauses.
+ * RECEIVER_V8_FLAGS tune V8's collector for a process whose heap is small (15 MB live) while it
+ * receives hundreds of MB/s of bodies over HTTP in short-lived socket buffers: the mirror. With
+ * V8's default growing factor for such a heap, once a first full collection has run, the next ones
+ * come every 30-80 ms, on the background threads and in pauses.
  * Measured on a 256 MiB download through the mirror: 60-90 mark-compacts in 5 s and 0.4 of a core,
  * against 0-2 with the heap allowed to grow to four times its live size, and 585-615 MB/s against
  * 740-770 MB/s. The cost is an old generation up to that size (tens of MB).
@@ -64,8 +64,9 @@ export const RECEIVER_V8_FLAGS = '--heap-growing-percent=300'
 /**
  * tuneForReceiving sets {@link RECEIVER_V8_FLAGS} and keeps freed C heap ({@link keepFreedHeap}):
  * call it once at startup, before any traffic, in a process that receives bodies at high rates.
- * Measured on serve reading a cold 256 MiB blob from S3 (s3rver on loopback): 2.2-2.5 s of serve CPU
- * per download with both, 2.5-2.8 s with the heap kept alone, 2.7-3.1 s with neither.
+ * Not serve with a remote store, though it receives every byte it serves: there the flag cut a cold
+ * 256 MiB S3 download from 2.7-3.1 s of CPU to 2.2-2.5 s, but took small-file GETs from 1.12-1.13x
+ * Go to 0.90-1.00x in the same runs (the benchmark's notes).
  */
 export function tuneForReceiving(): void {
   setFlagsFromString(RECEIVER_V8_FLAGS)

@@ -13,7 +13,7 @@ import { ETAG_FORMATS, type EtagFormat } from '../payload/file-etag.js'
 import { DEFAULT_SETTLE_MS, FileStore } from '../storage/file-store.js'
 import { systemClock } from '../core/clock.js'
 import { onReopen, onShutdown } from './on-shutdown.js'
-import { gcHint, tuneForReceiving } from './process-tuning.js'
+import { gcHint } from './process-tuning.js'
 import { plural } from '../report/plural.js'
 import type { AddressInfo } from 'node:net'
 import type { MetricsServer } from '../telemetry/metrics-server.js'
@@ -219,8 +219,6 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     else if (mode.kind === 'manifest') {
       // Loaded only for remote stores: the AWS SDK alone takes 1.4-2.3 s to import on a busy 2-core machine.
       const { remoteStores } = await import('./serve-stores.js')
-      // Every byte served from a remote store is first received over HTTP, as the mirror receives.
-      tuneForReceiving()
       remote = await remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock)
     }
   } catch (err) {
