@@ -276,8 +276,9 @@ export class ChunkCache {
     const size = Math.max(1, bytes.byteLength)
     if (size > this.maxBytes || cache.has(key)) return
     // A view into a larger buffer would keep all of it alive while the budget counts only the view:
-    // keep an exact copy instead, so the budget is the memory held.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+    // keep an exact copy instead, so the budget is the memory held. Not with slice(): a Buffer's is
+    // a view (a small Buffer is a view of Node's shared 8 KiB pool); a Uint8Array's constructor copies.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
     cache.set(key, { bytes: own, prefetched }, { size })
     const main = this.#main
     const hot = this.#hot

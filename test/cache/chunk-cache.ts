@@ -151,6 +151,9 @@ t.test('a view into a larger buffer is kept as an exact copy, so the budget is t
   const rows: ReadonlyArray<{ name: string; bytes: Uint8Array; ownBuffer: boolean }> = [
     { name: 'a view of 4 bytes of 1024', bytes: new Uint8Array(1024).subarray(10, 14), ownBuffer: false },
     { name: 'a whole buffer', bytes: new Uint8Array(4), ownBuffer: true },
+    // A Buffer's slice() is a view, not a copy: these must be copied all the same.
+    { name: 'a small Buffer from Node\'s shared pool', bytes: Buffer.from('abcd'), ownBuffer: false },
+    { name: 'a Buffer view of 4 bytes of 1024', bytes: Buffer.alloc(1024).subarray(100, 104), ownBuffer: false },
   ]
   for (const r of rows) {
     const cache = new ChunkCache({ maxBytes: 64, chunkSize: 4 })

@@ -148,6 +148,7 @@ t.test('inMemory: one copy (the cached chunk) and one Content per chunk; a miss 
   t.equal(a, b, 'the same Content while the chunk is cached')
   const chunk = s.cache.get(`one@${o!.blob.info.version!}/0`)
   t.ok(isResident(a!), "resident")
+  t.equal(chunk!.buffer.byteLength, chunk!.byteLength, 'the cached chunk owns its memory')
   t.equal((a as ResidentContent).view(0, 16).buffer, chunk!.buffer, 'its bytes are the cached chunk, not a copy')
   const misses = s.cache.stats.main.misses
   s.cache.add('filler', new Uint8Array(1024))
