@@ -3,6 +3,7 @@ import { CutoverError, isCutoverError } from '../core/errors.js'
 import type { BlobInfo, BlobStore } from './blob-store.js'
 import {
   checkRange,
+  DEFAULT_S3_REGION,
   isStrongEtag,
   networkCode,
   newStats,
@@ -16,7 +17,6 @@ import {
   type RemoteStoreStats,
 } from './remote-store.js'
 
-import { DEFAULT_S3_REGION } from './remote-store.js'
 export { DEFAULT_S3_REGION }
 
 /** S3Credentials are static S3 credentials (an access key pair, with a session token for temporary ones). */
