@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkManifest, parseAt, resolveRequest, type Out } from '../../src/cli/manifest.js'
@@ -20,6 +20,7 @@ async function capture(run: (o: Out) => Promise<number>): Promise<{ code: number
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-manifest-cli-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const file = (name: string, text: string): string => {
   const f = join(dir, name)
   writeFileSync(f, text)

@@ -1,7 +1,7 @@
 // Records are never lost: the access log of `cutover serve`, the capture of `cutover mirror`, their
 // timed flush and their reopening for logrotate, against real processes on loopback. No sleeps:
 // every wait is on an event or a bounded poll of the file.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -12,9 +12,13 @@ import { CLI, exited, requireTool, spawnListening, startServeProcess } from '../
 
 const SIZE = 64 * 1024 * 1024
 
-/** fixture makes a root with one large file (a download that cannot finish while its client pauses). */
+/**
+ * fixture makes a root with one large file (a download that cannot finish while its client pauses),
+ * removed when this file's tests end.
+ */
 function fixture(): { root: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-logs-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const root = join(dir, 'root')
   mkdirSync(root)
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(SIZE, 7))

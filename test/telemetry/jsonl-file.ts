@@ -1,11 +1,16 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { DEFAULT_FLUSH_INTERVAL_MS, JsonlFile } from '../../src/telemetry/jsonl-file.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'cutover-jsonl-'))
+/** tmp makes a directory removed when this file's tests end. */
+function tmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-jsonl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(l => l !== '') : [])
 
 /** waitLines polls `path` (bounded: 200 polls 10 ms apart) until it holds `n` lines. */
