@@ -1,6 +1,5 @@
 import { Pool, type Dispatcher } from 'undici'
 import { systemClock, type Clock } from '../core/clock.js'
-import { dispatchRequest } from './dispatched-body.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs, SHADOW_MARKER } from '../http/header-facts.js'
 
@@ -197,15 +196,20 @@ export class HttpBackend implements Backend {
     else caller?.addEventListener('abort', onAbort, { once: true })
     const unlink = (): void => caller?.removeEventListener('abort', onAbort)
     try {
-      // dispatch, not request: the body is read without a Node stream in between (dispatched-body.ts).
-      // The caller's abort still cuts the body, until the body is done (then `unlink` runs).
-      const res = await dispatchRequest(
-        this.#dispatcher,
-        { origin: this.#origin, path: this.#prefix + req.path, method: req.method, headers: this.#headers(req, o) },
-        ac.signal,
-        unlink,
-      )
-      return { kind: 'response', status: res.status, headers: rawHeaderPairs(res.rawHeaders), body: res.body, durationMs: ms() }
+      const res = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: this.#prefix + req.path,
+        method: req.method,
+        headers: this.#headers(req, o),
+        signal: ac.signal,
+        responseHeaders: 'raw',
+      })
+      const durationMs = ms()
+      // The caller's abort still cuts the body, until the body is done.
+      res.body.once('close', unlink)
+      // With responseHeaders: 'raw', undici gives the fields as a flat [name, value, ...] list.
+      const headers = rawHeaderPairs(res.headers as unknown as string[])
+      return { kind: 'response', status: res.statusCode, headers, body: res.body, durationMs }
     } catch (err) {
       unlink()
       const durationMs = ms()
