@@ -53,19 +53,8 @@ export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
  */
 export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/**
- * DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.34, so that a
- * saturated mirror audits at least a third of its traffic (given the slots: see
- * {@link DEFAULT_SHADOW_CONCURRENCY}).
- */
-export const DEFAULT_SHED_KEEP = 0.34
-
-/**
- * DEFAULT_SHADOW_CONCURRENCY is how many shadow exchanges run at once: 32. A comparison lasts about
- * as long as its client's download (the primary's body is compared as it reaches the client), so
- * keeping a third of 64 concurrent downloads compared takes about 22 slots.
- */
-export const DEFAULT_SHADOW_CONCURRENCY = 32
+/** DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.3. */
+export const DEFAULT_SHED_KEEP = 0.3
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
@@ -96,7 +85,7 @@ export interface MirrorOptions {
    * EtagPairs.
    */
   readonly etags?: EtagPairs
-  /** Where shadow work runs (offered, never awaited). If unset, a TaskQueue of DEFAULT_SHADOW_CONCURRENCY running, 256 queued. */
+  /** Where shadow work runs (offered, never awaited). If unset, a TaskQueue with its defaults (16 running, 256 queued). */
   readonly queue?: TaskQueue
   /** Called with every finished comparison (clean ones too), noise already separated. */
   readonly onComparison?: (c: Comparison) => void
@@ -274,7 +263,7 @@ export class Mirror {
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
-    this.queue = o.queue ?? new TaskQueue({ concurrency: DEFAULT_SHADOW_CONCURRENCY })
+    this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
     // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
@@ -437,14 +426,10 @@ export class Mirror {
 
   /**
    * #shed tells whether a new shadow must be refused because the mirror is saturated (its event
-   * loop is busy beyond `shedAbove`). While it is, a shadow is taken only if it can start at once
-   * (a slot free, nobody queued), and then for `shedKeep` of the requests, spread evenly (one is
-   * taken whenever fewer than that share of those seen since the saturation began were), or
-   * whenever no other shadow is running: a saturated mirror keeps comparing a known sample instead
-   * of a trickle. Not one that would wait for a slot: its primary's body would be held or hashed
-   * alone meanwhile, for a comparison that finishes seconds after its client; and with the queue
-   * full the share compared was what the slots allowed, not `shedKeep` (measured at 1 MiB under
-   * 64 connections: 256 waiting, 27-28% compared with shedKeep 0.3 and 16 slots).
+   * loop is busy beyond `shedAbove`). While it is, `shedKeep` of the requests are still
+   * taken, spread evenly (one is taken whenever fewer than that share of those seen since the
+   * saturation began were), and one whenever no other shadow is running or queued: a saturated
+   * mirror keeps comparing a known sample instead of a trickle.
    */
   #shed(): boolean {
     const saturated = this.#shedAbove < 1 && this.#load.utilization > this.#shedAbove
@@ -454,9 +439,7 @@ export class Mirror {
       return false
     }
     this.#saturatedSeen++
-    const q = this.queue.stats
-    if (q.queued > 0 || q.running >= this.queue.concurrency) return true
-    if (q.running === 0 || this.#saturatedKept < this.#shedKeep * this.#saturatedSeen) {
+    if (this.queue.stats.running + this.queue.stats.queued === 0 || this.#saturatedKept < this.#shedKeep * this.#saturatedSeen) {
       this.#saturatedKept++
       return false
     }

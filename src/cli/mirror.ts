@@ -13,7 +13,7 @@ import { JsonlFile } from '../telemetry/jsonl-file.js'
 import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../telemetry/metrics-server.js'
-import { DEFAULT_SHADOW_CONCURRENCY, DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
@@ -115,7 +115,7 @@ export function register(program: Command): void {
     )
     .addOption(
       new Option('--shadow-concurrency <n>', 'shadow exchanges running at once')
-        .default(DEFAULT_SHADOW_CONCURRENCY)
+        .default(16)
         .argParser(parseCount(1)),
     )
     .addOption(
@@ -136,7 +136,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--shed-above <fraction>',
-        'while the event loop is busier than this (0..1), take only shadows that can start at once, for --shed-keep of the requests, and drop the rest (1: never)',
+        'while the event loop is busier than this (0..1), run one shadow at a time and drop the rest (1: never)',
       )
         .default(0.9)
         .argParser(parseFraction),

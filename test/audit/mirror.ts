@@ -239,32 +239,6 @@ t.test('while shedding, shedKeep of the requests are still compared, spread even
   t.throws(() => new Mirror({ old: m.old, new: m.nw, shedKeep: 1.5 }), TypeError)
 })
 
-t.test('while shedding, a shadow is taken only when it can start at once, whatever shedKeep allows', async t => {
-  // Two slots and room in the queue, shedKeep 1: saturated, the third must not wait for a slot.
-  const load = { utilization: 1 }
-  const hold = gate()
-  const m = await setup(t, { shedAbove: 0.9, shedKeep: 1, load, queue: new TaskQueue({ concurrency: 2, maxQueued: 8 }) })
-  m.nw.hold = hold
-  const rows: Array<{ what: string; utilization: number; want: Partial<MirrorStats>; queued: number }> = [
-    { what: 'a free slot: taken', utilization: 1, want: { pending: 1, shed: 0 }, queued: 0 },
-    { what: 'the other free slot: taken', utilization: 1, want: { pending: 2, shed: 0 }, queued: 0 },
-    { what: 'no slot free: shed, not queued', utilization: 1, want: { pending: 2, shed: 1 }, queued: 0 },
-    { what: 'not saturated: queued for a slot', utilization: 0, want: { pending: 3, shed: 1 }, queued: 1 },
-    { what: 'saturated with one queued: shed', utilization: 1, want: { pending: 3, shed: 2 }, queued: 1 },
-  ]
-  for (const [i, r] of rows.entries()) {
-    load.utilization = r.utilization
-    await m.get(`/s${i}`)
-    if (i < 2) await m.nw.arrived[i]!.promise
-    t.match(m.mirror.stats, r.want, r.what)
-    t.equal(m.mirror.queue.stats.queued, r.queued, `${r.what}: queued`)
-    addsUp(t, m.mirror.stats, r.what)
-  }
-  hold.open()
-  await m.mirror.queue.idle()
-  t.match(m.mirror.stats, { requests: 5, compared: 3, dropped: 2, shed: 2 })
-})
-
 t.test('accounting: counters count comparisons, and the metrics are the same numbers', async t => {
   const baseline = new FakeBackend('baseline', 'http://baseline.invalid')
   const m = await setup(t, { baseline })
