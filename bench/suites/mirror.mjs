@@ -123,12 +123,47 @@ export function comparedShare(acc) {
   return { compared: acc.compared, eligible, share: eligible > 0 ? acc.compared / eligible : null, abandoned: acc.abandoned, dropped: acc.dropped, shed: acc.shed };
 }
 
+/**
+ * countsAt reads the cutover mirror's counters at each of `offsetsMs` from now (while a load runs);
+ * resolves with them in order, or null if a read failed.
+ */
+function countsAt(metricsPort, offsetsMs) {
+  const t0 = Date.now();
+  return (async () => {
+    const out = [];
+    for (const at of offsetsMs) {
+      await sleep(Math.max(0, at - (Date.now() - t0)));
+      out.push(await mirrorCounts(metricsPort));
+    }
+    return out;
+  })().catch(() => null);
+}
+
+/**
+ * steadyShare is the compared share between two readings taken during a saturated run: what was
+ * compared (completed) over what came in, in that window. Unlike the row's accounting it leaves out
+ * the run's start, unsaturated until the load average crosses --shed-above (about a second), when
+ * every request is kept; with the number pending about level, completions in the window are the
+ * steady rate.
+ */
+export function steadyShare(a, b, fromS, toS) {
+  const compared = b.compared - a.compared;
+  const eligible = b.requests - b.skipped - (a.requests - a.skipped);
+  return { compared, eligible, share: eligible > 0 ? compared / eligible : null, from_s: fromS, to_s: toS, pending: [a.pending, b.pending] };
+}
+
 /** fmtShare prints a share as `compared N of M (x%); abandoned A, dropped D, of which shed S`. */
 function fmtShare(acc) {
   if (!acc) return 'n/a';
   const c = comparedShare(acc);
   const pct = c.share === null ? 'n/a' : `${(c.share * 100).toFixed(c.share > 0 && c.share < 0.001 ? 3 : 1)}%`;
   return `compared ${fmt(c.compared)} of ${fmt(c.eligible)} (${pct}); abandoned ${fmt(c.abandoned)}, dropped ${fmt(c.dropped)}, of which shed ${fmt(c.shed)}`;
+}
+
+/** fmtSteady prints a steady share as `second half of the run: x% (N of M)`. */
+function fmtSteady(st) {
+  if (!st || st.share === null) return '';
+  return `; second half of the run: ${(st.share * 100).toFixed(1)}% (${fmt(st.compared)} of ${fmt(st.eligible)})`;
 }
 
 /** logProblems counts the lines of a log matching `re`, with up to three samples. */
@@ -226,8 +261,13 @@ export async function run(ctx, oldS, newS) {
           const classes = x.classes ? ' ' + MIX_CLASSES.map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ') + `, ${fmt(x.mb_per_s, 1)} MB/s` : '';
           log(`${w.id} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
         } else {
+          // The cutover mirror's counters in the second half of the run: its steady share.
+          const half = ctx.opts.seconds / 2;
+          const probes = s === cm ? countsAt(metricsPort, [(ctx.opts.warmup + half) * 1000, (ctx.opts.warmup + ctx.opts.seconds) * 1000 - 200]) : null;
           const a = await measureWrk(ctx, s, w);
           r[s.name] = a;
+          const got = probes && (await probes);
+          if (got) r.steady = steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2);
           log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
         }
         if (s === cm) {
@@ -237,7 +277,7 @@ export async function run(ctx, oldS, newS) {
           // a higher instant.
           r.rss_max_bytes = Math.max(rss.row.max, r[s.name].raw?.rss_max_bytes ?? r[s.name].rss_max_bytes ?? 0, treeRss([cmChild.proc.pid]));
           rss.row = null;
-          log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
+          log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}${fmtSteady(r.steady)}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
         }
         if (cmChild.exited) throw new Error(`cutover mirror died during ${w.id}: ${JSON.stringify(cmChild.exited)}\n${tailLog(cmChild)}`);
         await sleep(w.id === 'mirror-256m' ? 1000 : 300);
@@ -298,6 +338,7 @@ export function toJson(ctx, res) {
       results: targets,
       accounting: r.accounting,
       compared_share: r.accounting ? comparedShare(r.accounting) : null,
+      steady_share: r.steady ?? null,
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
     };
   });
@@ -334,7 +375,7 @@ export function report(ctx, res, meta) {
       `fixed rate ${mirrorRate} req/s (mirror-latency), ${mixedRate} req/s (mirror-mixed, seed ${seed}) x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise)`,
   );
   const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target', 'cutover-mirror: compared of shadow-eligible (warmup+run)', 'cutover-mirror peak RSS']];
-  const shareCell = (w) => fmtShare(W[w.id]?.accounting);
+  const shareCell = (w) => fmtShare(W[w.id]?.accounting) + fmtSteady(W[w.id]?.steady);
   const rssCell = (w) => {
     const b = W[w.id]?.rss_max_bytes;
     return b == null ? 'n/a' : `${fmtMB(b)} (< 250 MB ${b < MIRROR_RSS_TARGET_BYTES ? 'PASS' : 'FAIL'})`;
@@ -377,7 +418,9 @@ export function report(ctx, res, meta) {
       if (w.shareTarget !== undefined) {
         // At saturation the mirror may compare less than everything, but at least this share, while
         // keeping the throughput: one target, both parts shown.
-        const sh = r.accounting ? comparedShare(r.accounting).share : null;
+        // Judged on the steady share (the run's second half) when it was read: the row's whole share
+        // includes the unsaturated start, when everything is kept.
+        const sh = r.steady?.share ?? (r.accounting ? comparedShare(r.accounting).share : null);
         const shV = sh === null ? 'n/a' : sh >= w.shareTarget ? 'PASS' : 'FAIL';
         const both = verdict === 'INVALID' ? 'INVALID' : verdict === 'PASS' && shV === 'PASS' ? 'PASS' : verdict === 'n/a' || shV === 'n/a' ? 'n/a' : 'FAIL';
         targetCell = `compared >= 1/3 (${shV}) at >= ${w.target}x nginx-mirror (${verdict}): ${both}`;
