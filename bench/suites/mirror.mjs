@@ -14,6 +14,7 @@ import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
 import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
 import { fmt, fmtCores, fmtMB, fmtMs, table, targetsLine } from '../lib/report.mjs';
 import { treeRss } from '../lib/sampling.mjs';
+import { steadyShare } from '../lib/share.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
 import { cutoverCommand, nginxMirrorConf } from '../lib/servers.mjs';
 
@@ -137,19 +138,6 @@ function countsAt(metricsPort, offsetsMs) {
     }
     return out;
   })().catch(() => null);
-}
-
-/**
- * steadyShare is the compared share between two readings taken during a saturated run: what was
- * compared (completed) over what came in, in that window. Unlike the row's accounting it leaves out
- * the run's start, unsaturated until the load average crosses --shed-above (about a second), when
- * every request is kept; with the number pending about level, completions in the window are the
- * steady rate.
- */
-export function steadyShare(a, b, fromS, toS) {
-  const compared = b.compared - a.compared;
-  const eligible = b.requests - b.skipped - (a.requests - a.skipped);
-  return { compared, eligible, share: eligible > 0 ? compared / eligible : null, from_s: fromS, to_s: toS, pending: [a.pending, b.pending] };
 }
 
 /** fmtShare prints a share as `compared N of M (x%); abandoned A, dropped D, of which shed S`. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 
-/** The part of bench/suites/mirror.mjs (plain ESM, no types) these tests use. */
+/** bench/lib/share.mjs (plain ESM, no types). */
 interface Counts {
   requests: number
   compared: number
@@ -15,11 +15,11 @@ interface Steady {
   to_s: number
   pending: [number, number]
 }
-interface MirrorSuite {
+interface ShareModule {
   steadyShare(a: Counts, b: Counts, fromS: number, toS: number): Steady
 }
 
-const suite = (await import(new URL('../../../bench/suites/mirror.mjs', import.meta.url).href)) as MirrorSuite
+const suite = (await import(new URL('../../../bench/lib/share.mjs', import.meta.url).href)) as ShareModule
 
 t.test('steadyShare: what was compared over what came in between two readings (table)', async t => {
   const at = (requests: number, compared: number, skipped = 0, pending = 0): Counts => ({ requests, compared, skipped, pending })
