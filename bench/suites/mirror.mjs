@@ -126,9 +126,10 @@ export function comparedShare(acc) {
 
 /**
  * countsAt reads the cutover mirror's counters at each of `offsetsMs` from now (while a load runs);
- * resolves with them in order, or null if a read failed.
+ * resolves with them in order, or, when a read failed, null after logging why (the row's share
+ * target is then n/a, not judged on the whole run's share).
  */
-function countsAt(metricsPort, offsetsMs) {
+function countsAt(metricsPort, offsetsMs, what) {
   const t0 = Date.now();
   return (async () => {
     const out = [];
@@ -137,7 +138,10 @@ function countsAt(metricsPort, offsetsMs) {
       out.push(await mirrorCounts(metricsPort));
     }
     return out;
-  })().catch(() => null);
+  })().catch((err) => {
+    log(`${what}: WARNING: the steady share was not read (${err.message})`);
+    return null;
+  });
 }
 
 /** fmtShare prints a share as `compared N of M (x%); abandoned A, dropped D, of which shed S`. */
@@ -251,7 +255,7 @@ export async function run(ctx, oldS, newS) {
         } else {
           // The cutover mirror's counters in the second half of the run: its steady share.
           const half = ctx.opts.seconds / 2;
-          const probes = s === cm ? countsAt(metricsPort, [(ctx.opts.warmup + half) * 1000, (ctx.opts.warmup + ctx.opts.seconds) * 1000 - 200]) : null;
+          const probes = s === cm ? countsAt(metricsPort, [(ctx.opts.warmup + half) * 1000, (ctx.opts.warmup + ctx.opts.seconds) * 1000 - 200], w.id) : null;
           const a = await measureWrk(ctx, s, w);
           r[s.name] = a;
           const got = probes && (await probes);
@@ -362,7 +366,7 @@ export function report(ctx, res, meta) {
       `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}${mirrorArgs.length ? ` ${mirrorArgs.join(' ')}` : ''}, every request shadowed; wrk -t1 -c${connections} -d${seconds}s, ` +
       `fixed rate ${mirrorRate} req/s (mirror-latency), ${mixedRate} req/s (mirror-mixed, seed ${seed}) x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise)`,
   );
-  const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target', 'cutover-mirror: compared of shadow-eligible (warmup+run)', 'cutover-mirror peak RSS']];
+  const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target', 'cutover-mirror: compared of shadow-eligible (warmup+run; second half of the run)', 'cutover-mirror peak RSS']];
   const shareCell = (w) => fmtShare(W[w.id]?.accounting) + fmtSteady(W[w.id]?.steady);
   const rssCell = (w) => {
     const b = W[w.id]?.rss_max_bytes;
@@ -406,9 +410,9 @@ export function report(ctx, res, meta) {
       if (w.shareTarget !== undefined) {
         // At saturation the mirror may compare less than everything, but at least this share, while
         // keeping the throughput: one target, both parts shown.
-        // Judged on the steady share (the run's second half) when it was read: the row's whole share
-        // includes the unsaturated start, when everything is kept.
-        const sh = r.steady?.share ?? (r.accounting ? comparedShare(r.accounting).share : null);
+        // Judged on the steady share (the run's second half), never on the row's whole share, which
+        // includes the unsaturated start, when everything is kept: unread, the share part is n/a.
+        const sh = r.steady?.share ?? null;
         const shV = sh === null ? 'n/a' : sh >= w.shareTarget ? 'PASS' : 'FAIL';
         const both = verdict === 'INVALID' ? 'INVALID' : verdict === 'PASS' && shV === 'PASS' ? 'PASS' : verdict === 'n/a' || shV === 'n/a' ? 'n/a' : 'FAIL';
         targetCell = `compared >= 1/3 (${shV}) at >= ${w.target}x nginx-mirror (${verdict}): ${both}`;
