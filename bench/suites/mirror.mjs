@@ -3,11 +3,14 @@
 // `cutover mirror` (compares every request). Each load goes through both proxies (and, for the
 // fixed-rate loads, straight to old too); targets are cutover-mirror / nginx-mirror, latency over
 // old, the share of shadow-eligible requests cutover mirror compared, peak RSS in every row, and that
-// every request is accounted for in cutover mirror's /metrics.
+// every request is accounted for in cutover mirror's /metrics. The rows whose targets name a share
+// compared (mirror-mixed: all, mirror-1m: a third) also go through a third proxy, the simplest
+// comparing Node mirror (bench/floor-mirror.mjs: receive, forward, hash exactly that share, nothing
+// else), so that each run shows what that design reaches on this machine.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIG_SIZE, MIRROR_RULES, MiB, OUT, ROOT, RSS_SAMPLE_MS, SMALL_SIZE } from '../lib/constants.mjs';
+import { BENCH, BIG_SIZE, MIRROR_RULES, MiB, OUT, ROOT, RSS_SAMPLE_MS, SMALL_SIZE } from '../lib/constants.mjs';
 import { FIXED_RATE_CONNECTIONS, measureWrk, runFixedRate } from '../lib/load.mjs';
 import { log, sleep } from '../lib/log.mjs';
 import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
@@ -37,9 +40,10 @@ export const workloads = (opts) => [
     kind: 'mixed',
     rate: opts.mixedRate,
     mix: 'mirror-mixed',
+    floorEvery: 1,
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
-  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3 },
   { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7 },
 ];
 
@@ -144,6 +148,28 @@ function countsAt(metricsPort, offsetsMs, what) {
   });
 }
 
+/** floorCounts sets the floor mirror's share (1 in `every`) and returns its counters. */
+async function floorCounts(port, every) {
+  const r = await httpGet(port, `/__floor?every=${every}`);
+  if (r.status !== 200) throw new Error(`floor-mirror /__floor: status ${r.status}`);
+  return JSON.parse(r.body.toString('utf8'));
+}
+
+/**
+ * floorAccounting waits (at most 10 s) until the floor mirror has finished the comparisons of the
+ * requests it answered since `before`, and returns the deltas: requests, compared, differing, errors.
+ */
+async function floorAccounting(port, before) {
+  const t = Date.now();
+  for (;;) {
+    const c = await floorCounts(port, before.every);
+    const d = { every: before.every, requests: c.requests - before.requests, compared: c.compared - before.compared, differing: c.differing - before.differing, errors: c.errors - before.errors };
+    d.settled = d.compared + d.errors >= Math.floor(c.requests / c.every) - Math.floor(before.requests / before.every);
+    if (d.settled || Date.now() - t > 10_000) return d;
+    await sleep(100);
+  }
+}
+
 /** fmtShare prints a share as `compared N of M (x%); abandoned A, dropped D, of which shed S`. */
 function fmtShare(acc) {
   if (!acc) return 'n/a';
@@ -179,7 +205,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort] = await freePorts(3);
+  const [nmPort, cmPort, metricsPort, fmPort] = await freePorts(4);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -211,7 +237,12 @@ export async function run(ctx, oldS, newS) {
   cmChild.drainMs = 2000 + 3000; // --grace 2s, then the summary
   const cm = { name: 'cutover-mirror', port: cmPort, child: cmChild, describe: `node ${cmd.rel} ${cmArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')}` };
 
+  const fmChild = startServer(ctx, 'floor-mirror', process.execPath, [path.join(BENCH, 'floor-mirror.mjs'), String(fmPort), String(oldS.port), String(newS.port), '3']);
+  const fm = { name: 'floor-mirror', port: fmPort, child: fmChild, describe: `node bench/floor-mirror.mjs ${fmPort} ${oldS.port} ${newS.port} EVERY (the Node floor: compares 1 in EVERY)` };
+
   await waitForPort(nmChild, nmPort);
+  await waitForPort(fmChild, fmPort);
+  log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
   await waitForPort(cmChild, metricsPort);
@@ -232,19 +263,22 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, fm, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
+    await sanityCheck(fm);
     await sanityCheck(cm);
     res.sanity_accounting = accounting(c0, await mirrorSettle(metricsPort));
 
     for (const w of selected(ctx)) {
       const r = (res.workloads[w.id] = {});
       const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
-      const targets = fixedRate ? [{ ...oldS, name: 'old' }, nm, cm] : [nm, cm];
+      const floor = w.floorEvery ? [fm] : [];
+      const targets = fixedRate ? [{ ...oldS, name: 'old' }, nm, ...floor, cm] : [nm, ...floor, cm];
       for (const s of targets) {
         const before = s === cm ? (await mirrorSettle(metricsPort)).counts : null;
+        const floorBefore = s === fm ? await floorCounts(fmPort, w.floorEvery) : null;
         if (s === cm) rss.row = { max: treeRss([cmChild.proc.pid]) };
         if (fixedRate) {
           const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed });
@@ -261,6 +295,10 @@ export async function run(ctx, oldS, newS) {
           const got = probes && (await probes);
           if (got) r.steady = steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2);
           log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+        }
+        if (s === fm) {
+          r.floor = await floorAccounting(fmPort, floorBefore);
+          log(`${w.id} floor-mirror: compared ${r.floor.compared} of ${r.floor.requests} (1 in ${r.floor.every}), digests differing ${r.floor.differing}, errors ${r.floor.errors}`);
         }
         if (s === cm) {
           const acc = accounting(before, await mirrorSettle(metricsPort));
@@ -282,6 +320,7 @@ export async function run(ctx, oldS, newS) {
     await stopChild(ctx, cmChild);
     res.stop = { ms: Date.now() - t, exit: cmChild.exited };
     await stopChild(ctx, nmChild);
+    await stopChild(ctx, fmChild);
   }
   // Summary printed by cutover mirror on SIGTERM.
   const logText = fs.readFileSync(cmChild.logPath, 'utf8');
@@ -305,7 +344,7 @@ export function toJson(ctx, res) {
     const r = res.workloads[w.id];
     const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
     const targets = {};
-    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
       const x = r[n];
       if (!x) continue;
       if (fixedRate) targets[n] = x;
@@ -331,6 +370,7 @@ export function toJson(ctx, res) {
       accounting: r.accounting,
       compared_share: r.accounting ? comparedShare(r.accounting) : null,
       steady_share: r.steady ?? null,
+      floor_mirror: r.floor ?? null,
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
     };
   });
@@ -352,6 +392,34 @@ export function toJson(ctx, res) {
     log_problems: res.log_problems,
     nginx_mirror_log_problems: res.nginx_mirror_log_problems,
   };
+}
+
+/**
+ * floorTable is the table of the rows measured through the Node floor too (null when none was):
+ * the floor's figure next to nginx's mirror and cutover's, and whether the floor itself would meet
+ * the row's target.
+ */
+function floorTable(sel, W) {
+  const rows = [['workload', 'floor compares', 'figure', 'old (direct)', 'nginx-mirror', 'floor-mirror', 'cutover-mirror', 'floor/nginx-m', 'cutover-m/floor', 'floor meets the target', 'proxy CPU: floor / cutover (cores)']];
+  for (const w of sel.filter((x) => x.floorEvery)) {
+    const r = W[w.id];
+    const f = r?.['floor-mirror'];
+    if (!f) continue;
+    const share = r.floor ? `${fmt(r.floor.compared)} of ${fmt(r.floor.requests)} (1 in ${r.floor.every})${r.floor.differing ? `, ${r.floor.differing} differing` : ''}${r.floor.errors ? `, ${r.floor.errors} errors` : ''}` : 'n/a';
+    if (w.kind === 'mixed') {
+      const v = (n) => r[n]?.classes?.small?.latency_us?.p99;
+      const cpu = (n) => fmtCores(r[n]?.server_cpu_cores);
+      const meets = v('floor-mirror') - v('old') <= MIXED_SMALL_P99_TARGET_US;
+      rows.push([w.id, share, 'small-file p99', fmtMs(v('old')), fmtMs(v('nginx-mirror')), fmtMs(v('floor-mirror')), fmtMs(v('cutover-mirror')), '', '', `p99 - old = ${((v('floor-mirror') - v('old')) / 1000).toFixed(2)} ms: ${meets ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
+    } else {
+      const v = (n) => r[n]?.value;
+      const q = v('nginx-mirror') ? v('floor-mirror') / v('nginx-mirror') : null;
+      const qc = v('floor-mirror') ? v('cutover-mirror') / v('floor-mirror') : null;
+      const cpu = (n) => fmtCores(r[n]?.raw?.server_cpu_cores);
+      rows.push([w.id, share, w.unit, 'n/a', fmt(v('nginx-mirror')), fmt(v('floor-mirror')), fmt(v('cutover-mirror')), q === null ? 'n/a' : q.toFixed(2), qc === null ? 'n/a' : qc.toFixed(2), q === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${q >= w.target ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
+    }
+  }
+  return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r']) : null;
 }
 
 /** report prints the mirror tables, accounting, summary and the targets line; returns the verdicts. */
@@ -435,11 +503,20 @@ export function report(ctx, res, meta) {
   out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'l', 'r']));
   out.push('compared of shadow-eligible = cutover_mirror_compared_total / (requests_total - skipped_total), deltas over the workload (warmup + run, after its comparisons settled); peak RSS = sampled VmRSS of cutover mirror over the same span.');
   out.push('(!) = errors or implausible byte counts in that run, see warnings.');
+  const floorRows = floorTable(sel, W);
+  if (floorRows) {
+    out.push('');
+    out.push(
+      'The simplest comparing Node mirror (bench/floor-mirror.mjs: every request forwarded to old with node:http and piped to the client; exactly 1 in N also sent to new with undici at once, ' +
+        'both bodies SHA-256 hashed as they come; one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better).',
+    );
+    out.push(floorRows);
+  }
 
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
   const rateTable = (r, withMb) => {
     const lrows = [['fixed rate', 'scheduled', 'ok', 'failed', 'achieved req/s', ...(withMb ? ['MB/s'] : []), 'p50', 'p90', 'p99', 'p99.9', 'max', 'p50 - old', 'p99 - old', 'send lag p50/p99', 'peak RSS', 'target CPU', 'other CPU']];
-    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
       const x = r[n];
       if (!x) continue;
       const l = x.latency_us ?? {};
@@ -464,7 +541,7 @@ export function report(ctx, res, meta) {
     );
     out.push(rateTable(mixed, true));
     const crows = [['per size class', 'class', 'scheduled', 'ok', 'failed', 'p50', 'p90', 'p99', 'max', 'p50 - old', 'p99 - old']];
-    for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
       for (const c of MIX_CLASSES) {
         const x = mixed[n]?.classes?.[c];
         if (!x) continue;
@@ -479,7 +556,7 @@ export function report(ctx, res, meta) {
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
-    for (const n of ['nginx-mirror', 'cutover-mirror']) {
+    for (const n of ['nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
       const r = W[w.id]?.[n];
       if (!r) continue;
       const e = r.raw.errors;

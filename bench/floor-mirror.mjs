@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// The simplest comparing mirror, a reference for the mirror rows whose targets name a share compared:
+// the per-byte work a Node mirror that compares bodies must do, and nothing else. Every request goes to old through node:http (as http-proxy sends it) and its
+// response is piped to the client; every EVERY-th request (the share compared is exactly 1/EVERY)
+// is also sent to new through an undici Pool, as soon as it arrives, and both bodies are hashed
+// with SHA-256 as they come; the digests are compared at the end. No queue, no limit, no shedding,
+// no records, no metrics library, no block digests, no re-requests: what is left is receiving,
+// forwarding and hashing, the per-byte cost any comparing mirror built on Node pays. One thread,
+// as cutover mirror's comparer. It is not a bound: with no pacing, its shadows compete with its
+// clients for the one thread (a mirror that paces its shadows can do better).
+//
+// Usage: node bench/floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY. `GET /__floor` answers its
+// counters as JSON: every, requests, compared, differing (digests unequal), errors;
+// `GET /__floor?every=N` sets EVERY first (the harness compares a third on the saturated rows and
+// everything on the mixed one with the same process). Plain Node ESM; its only dependency is undici
+// (cutover's own).
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { Pool } from 'undici';
+
+const [port, oldPort, newPort, every] = process.argv.slice(2).map(Number);
+if (!(port > 0 && oldPort > 0 && newPort > 0 && every >= 1)) throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY');
+
+const oldAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const newPool = new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 });
+const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
+
+/** The SHA-256 of the new side's body for the same request, or null on a failure. */
+async function shadowDigest(req) {
+  try {
+    const { statusCode, body } = await newPool.request({ path: req.url, method: req.method, headers: { range: req.headers.range } });
+    const h = createHash('sha256');
+    for await (const chunk of body) h.update(chunk);
+    return `${statusCode} ${h.digest('hex')}`;
+  } catch {
+    return null;
+  }
+}
+
+http
+  .createServer((req, res) => {
+    if (req.url.startsWith('/__floor')) {
+      const n = Number(new URL(req.url, 'http://x').searchParams.get('every') ?? counts.every);
+      if (Number.isInteger(n) && n >= 1) counts.every = n;
+      res.end(JSON.stringify(counts));
+      return;
+    }
+    const n = ++counts.requests;
+    const compare = n % counts.every === 0;
+    const shadow = compare ? shadowDigest(req) : null;
+    const up = http.request({ host: '127.0.0.1', port: oldPort, path: req.url, method: req.method, headers: req.headers, agent: oldAgent }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      const h = compare ? createHash('sha256') : null;
+      if (h) r.on('data', (c) => h.update(c));
+      r.pipe(res);
+      r.on('end', () => {
+        if (!h || !shadow) return;
+        const mine = `${r.statusCode} ${h.digest('hex')}`;
+        shadow.then((theirs) => {
+          if (theirs === null) counts.errors++;
+          else {
+            counts.compared++;
+            if (theirs !== mine) counts.differing++;
+          }
+        });
+      });
+      r.on('error', () => res.destroy());
+    });
+    up.on('error', () => {
+      counts.errors++;
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+    req.pipe(up);
+  })
+  .listen(port, '127.0.0.1');
