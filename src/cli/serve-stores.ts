@@ -1,4 +1,5 @@
 import { ChunkCache } from '../cache/chunk-cache.js'
+import { ChunkMemory } from '../cache/chunk-memory.js'
 import type { Clock } from '../core/clock.js'
 import type { BlobSource } from '../payload/blob-source.js'
 import { remoteBlobSource } from '../payload/remote-blob-source.js'
@@ -18,6 +19,7 @@ export interface StoreFlags {
   readonly storeRetries: number
   readonly statTtl: number
   readonly chunkSize: number
+  readonly cachePrealloc: boolean
   readonly prefetch: number
   readonly dotfiles: boolean
   readonly settleTime: number
@@ -54,6 +56,10 @@ export interface RemoteStores {
   /** The blobs, as the manifest resolver reads them: through the stat cache and the chunk cache. */
   readonly source: BlobSource
   readonly cache: ChunkCache
+  /** The chunk cache's memory brought into use at start (--cache-prealloc), if it was. */
+  readonly memory: ChunkMemory | undefined
+  /** How long bringing it into use took, in milliseconds (0 without --cache-prealloc). */
+  readonly memoryMs: number
   /** Each store of the chain, counted (in order). */
   readonly stores: readonly InstrumentedStore[]
   /** The chain, when there is more than one store. */
@@ -69,7 +75,9 @@ export interface RemoteStores {
  * remoteStores builds the chain of `specs` (the first asked first, the next on any error: see
  * FallbackStore), each store counted under its kind (`s3`, `http`, `file`; `s3-2` for a second
  * one), behind a stat cache trusted for `--stat-ttl` and a chunk cache of `chunkBytes` in chunks of
- * `--chunk-size`. Throws for a file store whose directory does not exist (the caller names the flag).
+ * `--chunk-size`; with --cache-prealloc, the chunks' memory is brought into use first (ChunkMemory),
+ * and the stores read into it. Throws for a file store whose directory does not exist (the caller
+ * names the flag).
  */
 export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock): Promise<RemoteStores> {
   // The AWS SDK warns at its first client, on Node < 22, that its releases after January 2027 will
@@ -82,7 +90,13 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
   const latency = new LatencyRelay()
   const names = new Map<string, number>()
   const closers: Array<() => void | Promise<void>> = []
-  const remote = { timeoutMs: f.storeTimeout, retries: f.storeRetries, clock }
+  // Before the stores: they fill the cache's chunks from it. performance.now, not the clock: this
+  // is a duration for the start line, not a time any behaviour depends on.
+  const t0 = performance.now()
+  const memory = f.cachePrealloc ? await ChunkMemory.prepare({ chunkSize: f.chunkSize, chunks: Math.floor(chunkBytes / f.chunkSize) }) : undefined
+  const memoryMs = memory ? Math.round(performance.now() - t0) : 0
+  const allocate = memory ? { allocate: memory.allocate } : {}
+  const remote = { timeoutMs: f.storeTimeout, retries: f.storeRetries, clock, ...allocate }
   const stores = specs.map(spec => {
     const seen = (names.get(spec.kind) ?? 0) + 1
     names.set(spec.kind, seen)
@@ -90,7 +104,7 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
     let store: BlobStore
     switch (spec.kind) {
       case 'file':
-        store = new FileStore({ root: spec.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock })
+        store = new FileStore({ root: spec.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock, ...allocate })
         break
       case 's3': {
         const s3 = new S3Store!({
@@ -120,6 +134,8 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
   return {
     source: remoteBlobSource({ stats, cache, prefetch: f.prefetch }),
     cache,
+    memory,
+    memoryMs,
     stores,
     chain,
     latency,

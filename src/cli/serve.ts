@@ -43,6 +43,7 @@ interface ServeFlags extends PolicyFlags {
   chunkSize: number
   prefetch: number
   cacheSize: number
+  cachePrealloc: boolean
   listen: { host: string; port: number }
   metricsListen?: { host: string; port: number }
   accessLog?: string
@@ -111,6 +112,7 @@ export function register(program: Command): void {
         .argParser(parseBytes),
     )
     .addOption(new Option('--cache-bytes <bytes>', 'the former name of --cache-size').argParser(parseBytes).hideHelp())
+    .option('--cache-prealloc', "with a remote store, bring the chunk cache's whole budget into memory at start-up (RSS at --cache-size from the start), so that no download pays the page faults of memory the process has not used yet", false)
     .addOption(new Option('--etag <format>', 'ETag convention: the old server\'s keeps clients\' validators valid').choices(ETAG_FORMATS).default('cutover'))
     .addOption(new Option('--settle-time <duration>', 'a file changed less than this long ago is served with weak validators and not cached (0: trust at once)').default(DEFAULT_SETTLE_MS, '1s').argParser(parseDuration))
     .option('--mime-types <file>', 'extension table from an nginx or Apache mime.types file, used as is (default: built-in table, text/* with charset=utf-8)')
@@ -214,6 +216,9 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   let store: FileStore | undefined
   let remote: RemoteStores | undefined
   const smallCacheBytes = fileRoot !== undefined ? cacheSize : metadataBytes(cacheSize)
+  if (f.cachePrealloc && fileRoot !== undefined) {
+    throw new Error('--cache-prealloc is for a remote store (the chunk cache); with a directory, small files are cached whole as they are read')
+  }
   try {
     if (fileRoot !== undefined) store = new FileStore({ root: fileRoot, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
     else if (mode.kind === 'manifest') {
@@ -273,6 +278,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   process.stdout.write(
     `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${remote ? remote.describe : store!.root}` +
       `${remote ? `, chunk cache ${formatBytes(remote.cache.maxBytes)} in ${formatBytes(remote.cache.chunkSize)} chunks` : ''}` +
+      `${remote?.memory ? ` (${formatBytes(remote.memory.prepared * remote.memory.chunkSize)} of it brought into memory in ${remote.memoryMs} ms)` : ''}` +
       `${resolver instanceof ManifestResolver ? `, manifest ${resolver.manifest.file} sha256 ${resolver.manifest.hash}` : ''}` +
       `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
   )
@@ -356,7 +362,7 @@ async function startMetrics(
   if (resolver instanceof DirectoryResolver) serveMetrics(m, server, resolver.stats)
   else serveMetrics(m, server, resolver.stats, resolver)
   if (remote) {
-    chunkCacheMetrics(m, remote.cache)
+    chunkCacheMetrics(m, remote.cache, remote.memory)
     const latency = storeLatency(m)
     remote.latency.target = name => latency.forStore(name)
     storeCounters(m, { stores: remote.stores, ...(remote.chain ? { fallback: remote.chain.stats } : {}) })

@@ -2,6 +2,7 @@ import type { Metrics } from '../telemetry/metrics.js'
 import type { ManifestResolver } from '../payload/manifest-resolver.js'
 import type { DownloadServer } from './server.js'
 import type { ChunkCache } from '../cache/chunk-cache.js'
+import type { ChunkMemory } from '../cache/chunk-memory.js'
 
 /**
  * serveMetrics registers the Prometheus metrics of `cutover serve` (`cutover_serve_*`) on `m`'s
@@ -47,9 +48,11 @@ export function serveMetrics(m: Metrics, server: DownloadServer, cache?: { reado
  * (`main`, and `hot` for chunks other peers own), hits, misses, evictions, bytes and chunks held;
  * loads from the store, loads joined by a concurrent miss of the same chunk (singleflight), load
  * failures, loads cancelled (every waiter left), reads of settling blobs that were never cached, and
- * prefetches started, used and wasted (evicted or cancelled before any read).
+ * prefetches started, used and wasted (evicted or cancelled before any read); with `memory`
+ * (--cache-prealloc), the chunk buffers prepared at start-up, those left and the reads that got
+ * fresh memory instead.
  */
-export function chunkCacheMetrics(m: Metrics, cache: ChunkCache): void {
+export function chunkCacheMetrics(m: Metrics, cache: ChunkCache, memory?: ChunkMemory): void {
   const per = (pick: (t: ChunkCache['stats']['main']) => number) => (): Record<string, number> => ({
     main: pick(cache.stats.main),
     hot: pick(cache.stats.hot),
@@ -69,4 +72,9 @@ export function chunkCacheMetrics(m: Metrics, cache: ChunkCache): void {
   m.counter('cutover_serve_prefetch_started_total', 'Chunk loads a sequential download started ahead of its reads.', () => st().prefetchStarted)
   m.counter('cutover_serve_prefetch_used_total', 'Prefetched chunks that a read then used.', () => st().prefetchUsed)
   m.counter('cutover_serve_prefetch_wasted_total', 'Prefetched chunks evicted or cancelled before any read used them.', () => st().prefetchWasted)
+  if (memory) {
+    m.gauge('cutover_serve_chunk_memory_prepared_chunks', 'Chunk buffers brought into memory at start-up (--cache-prealloc).', () => memory.prepared)
+    m.gauge('cutover_serve_chunk_memory_left_chunks', 'Of those, the ones no store read has taken yet.', () => memory.left)
+    m.counter('cutover_serve_chunk_memory_fresh_total', 'Store reads that got fresh memory instead (another length than a chunk, or none prepared left).', () => memory.stats.fresh)
+  }
 }

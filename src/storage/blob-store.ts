@@ -42,6 +42,16 @@ export interface BlobStore<I extends BlobInfo = BlobInfo> {
 }
 
 /**
+ * Allocate gives a store the buffer a read resolves with: exactly `length` bytes, the caller's alone
+ * from then on (never handed out twice). The store writes every byte of it before resolving; a read
+ * that fails drops it. The chunk cache's pre-touched memory (cache/chunk-memory.ts) is one.
+ */
+export type Allocate = (length: number) => Uint8Array
+
+/** newBytes is the {@link Allocate} of a store given none: fresh, zeroed memory. */
+export const newBytes: Allocate = length => new Uint8Array(length)
+
+/**
  * blobChunks is the chunk loader of one blob version for content/chunk-aligned.ts: chunk `index`
  * is the `chunkSize` bytes at `index * chunkSize` (the last one shorter), read from `store`. A
  * chunk cache sits between the two: it may keep a chunk under `<key>@<version>/<index>` only when

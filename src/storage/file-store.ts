@@ -2,7 +2,7 @@ import { readlinkSync, realpathSync, statSync, type BigIntStats, type Stats } fr
 import { LRUCache } from 'lru-cache'
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
 import { systemClock, type Clock } from '../core/clock.js'
-import type { BlobInfo, BlobStore } from './blob-store.js'
+import { newBytes, type Allocate, type BlobInfo, type BlobStore } from './blob-store.js'
 import { bigIntIdentity, FileContent, sameVersion, type FileIdentity } from './file-content.js'
 
 /**
@@ -45,6 +45,8 @@ export interface FileStoreOptions {
   readonly settleMs?: number
   /** Where "now" comes from for the settle rule. If unset, defaults to systemClock (core/clock.ts). */
   readonly clock?: Clock
+  /** Where read() puts the bytes it resolves with. If unset, defaults to newBytes (blob-store.ts). */
+  readonly allocate?: Allocate
 }
 
 /** FileBlobInfo is a {@link BlobInfo} of a file, with what the file store and its users need. */
@@ -126,6 +128,7 @@ export class FileStore implements BlobStore<FileBlobInfo> {
   readonly dotfiles: boolean
   readonly #settleMs: number
   readonly #clock: Clock
+  readonly #allocate: Allocate
   /** Shared descriptors by file path; the cache holds one reference of each. */
   readonly #files = new LRUCache<string, FileContent>({
     max: MAX_OPEN_FILES,
@@ -152,6 +155,7 @@ export class FileStore implements BlobStore<FileBlobInfo> {
     this.#settleMs = o.settleMs ?? DEFAULT_SETTLE_MS
     if (!Number.isFinite(this.#settleMs) || this.#settleMs < 0) throw new TypeError('settleMs must be a nonnegative number')
     this.#clock = o.clock ?? systemClock
+    this.#allocate = o.allocate ?? newBytes
   }
 
   /**
@@ -275,7 +279,7 @@ export class FileStore implements BlobStore<FileBlobInfo> {
     try {
       if (!sameVersion(fc.identity, info.identity)) throw new CutoverError('ERR_BLOB_CHANGED', 'file changed since it was looked at')
       const n = Math.max(0, Math.min(len, info.size - off))
-      const buf = new Uint8Array(n)
+      const buf = n === 0 ? new Uint8Array(0) : this.#allocate(n)
       const got = n === 0 ? 0 : await fc.readAt(buf, off, signal)
       if (got !== n) throw new CutoverError('ERR_SHORT_READ', `got ${got} of ${n} bytes at ${off}`)
       return buf

@@ -177,7 +177,7 @@ export class HttpStore implements BlobStore<HttpBlobInfo> {
           if (range === undefined) throw new CutoverError('ERR_IO', `${what}: 206 without a single byte Content-Range`)
           ;({ length, skip } = rangeSlice(range, info.size, off, n, what))
         }
-        return await readExactly(r.body, length, `${what}: body`, skip, n)
+        return await readExactly(r.body, length, `${what}: body`, skip, n, this.#s.allocate)
       } finally {
         // A body left unread (an error above) is drained, up to undici's limit (then the
         // connection is closed), so the connection can be reused; destroy() would emit an error.

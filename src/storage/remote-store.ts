@@ -1,5 +1,6 @@
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
 import { systemClock, type Clock } from '../core/clock.js'
+import { newBytes, type Allocate } from './blob-store.js'
 import { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS, validateRetryOptions, withRetries } from './retry.js'
 
 /** DEFAULT_TIMEOUT_MS bounds one request to a remote store, from sending it to the last body byte. */
@@ -33,6 +34,8 @@ export interface RemoteStoreOptions {
   readonly clock?: Clock
   /** Uniform randomness in [0, 1) for the jitter. If unset, defaults to Math.random. */
   readonly random?: () => number
+  /** Where read() puts the bytes it resolves with. If unset, defaults to newBytes (blob-store.ts). */
+  readonly allocate?: Allocate
 }
 
 /**
@@ -62,6 +65,7 @@ export interface RemoteSettings {
   readonly retryCapMs: number
   readonly clock: Clock
   readonly random: () => number
+  readonly allocate: Allocate
 }
 
 /** remoteSettings validates `o` (TypeError for a bad value) and fills in the defaults. */
@@ -73,6 +77,7 @@ export function remoteSettings(o: RemoteStoreOptions): RemoteSettings {
     retryCapMs: o.retryCapMs ?? DEFAULT_RETRY_CAP_MS,
     clock: o.clock ?? systemClock,
     random: o.random ?? Math.random,
+    allocate: o.allocate ?? newBytes,
   }
   if (!Number.isFinite(s.timeoutMs) || s.timeoutMs <= 0) throw new TypeError('timeoutMs must be a positive number')
   validateRetryOptions(s.retries, s.retryBaseMs, s.retryCapMs)
@@ -232,7 +237,8 @@ export function parseContentRange(v: string | undefined): ContentRange | undefin
 
 /**
  * readExactly reads a response body that must be exactly `length` bytes and resolves with the `n`
- * of them at `skip` (the asked bytes of an answer that covers more than was asked). A longer body
+ * of them at `skip` (the asked bytes of an answer that covers more than was asked), in a buffer
+ * from `allocate` (if unset, newBytes) taken before the first byte is read. A longer body
  * is ERR_UPSTREAM, a shorter one (the body ended early, its framing intact) ERR_SHORT_READ, both
  * retryable; a stream error (a connection cut mid-body) is thrown as it came. It never resolves
  * with fewer than `n` bytes.
@@ -243,8 +249,9 @@ export async function readExactly(
   what: string,
   skip = 0,
   n = length - skip,
+  allocate: Allocate = newBytes,
 ): Promise<Uint8Array> {
-  const buf = new Uint8Array(n)
+  const buf = allocate(n)
   let got = 0
   for await (const chunk of body) {
     const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk

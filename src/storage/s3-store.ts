@@ -204,7 +204,7 @@ export class S3Store implements BlobStore<S3BlobInfo> {
           }
         }
         if (body === undefined) throw new CutoverError('ERR_UPSTREAM', 'answer without a body')
-        return await readExactly(body, length, `${what}: body`, skip, n)
+        return await readExactly(body, length, `${what}: body`, skip, n, this.#s.allocate)
       } finally {
         abort.removeEventListener('abort', cut)
       }

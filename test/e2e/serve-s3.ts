@@ -4,8 +4,8 @@ import t, { type Test } from 'tap'
 import { get } from 'node:http'
 import { run, sha256, withTimeout } from '../helpers/e2e.js'
 import { seededBytes } from '../helpers/random.js'
-import { bucketOf, envTarget, fetchBody, type Fetched, manifestFile, settled, sample, startS3rver, startS3Serve, type S3Target } from '../helpers/s3-serve.js'
-import { requireTool } from '../helpers/serve.js'
+import { bucketOf, envTarget, fetchBody, type Fetched, manifestFile, scrape, settled, sample, startS3rver, startS3Serve, type S3Target } from '../helpers/s3-serve.js'
+import { CLI, requireTool } from '../helpers/serve.js'
 
 const KIB = 1024
 /** CHUNK is the --chunk-size of these tests: small, so that a 1 MiB blob spans many chunks. */
@@ -230,4 +230,43 @@ t.test('--cache-size is one pool: small S3 files are kept in the chunk cache onl
   text = await settled(serve.metricsUrl)
   t.equal(sample(text, 'cutover_store_reads_total{store="s3"}'), FILES + 3, 'the evicted ones: read again, once each')
   t.ok(sample(text, 'cutover_serve_chunk_cache_bytes{cache="main"}') <= limit, 'still within the limit')
+})
+
+t.test('--cache-prealloc: the chunk cache is brought into memory at start, and a cold download is read into it', async t => {
+  const target = await startS3rver(t)
+  const bucket = bucketOf(t, target)
+  // 21 chunks, the last one short: more than the 15 the budget holds.
+  const blob = seededBytes(200, 20 * CHUNK + 1234)
+  await bucket.put('big.bin', blob)
+  const manifest = manifestFile(t.testdir({}), ['big.bin'])
+  const serve = await startS3Serve(t, {
+    manifest,
+    target,
+    prefix: bucket.prefix,
+    extra: ['--chunk-size', '64KiB', '--cache-size', '1MiB', '--small-file-max', '1', '--cache-prealloc'],
+  })
+  // The chunk cache: 1 MiB less 1/64, 1008 KiB, which holds 15 whole chunks of 64 KiB.
+  t.match(serve.output(), /chunk cache 1008 ?KiB in 64 ?KiB chunks \(960 ?KiB of it brought into memory in \d+ ms\)/, 'the start line says how much was brought into memory')
+  const memory = (text: string): number[] =>
+    ['cutover_serve_chunk_memory_prepared_chunks', 'cutover_serve_chunk_memory_left_chunks', 'cutover_serve_chunk_memory_fresh_total'].map(n => sample(text, n))
+  t.strictSame(memory(await scrape(serve.metricsUrl)), [15, 15, 0], 'before any download: 15 chunks prepared, none taken')
+  if (requireTool(t, 'curl')) {
+    const out = join(t.testdir({}), 'big.bin')
+    const r = await run('curl', ['-sS', '--fail', '--max-time', '20', '-o', out, `${serve.url}/big.bin`], { timeoutMs: 25_000 })
+    t.equal(r.code, 0, `curl: ${r.stderr}`)
+    t.equal(sha256(readFileSync(out)), sha256(blob), 'curl: the sha256 of the blob')
+  } else {
+    const r = await fetchBody(`${serve.url}/big.bin`)
+    t.equal(sha256(r.body), sha256(blob), 'the sha256 of the blob')
+  }
+  const text = await settled(serve.metricsUrl)
+  const reads = sample(text, 'cutover_store_reads_total{store="s3"}')
+  t.ok(reads >= 21, `every chunk read from S3 (${reads} reads)`)
+  t.strictSame(memory(text), [15, 0, reads - 15], 'the first 15 reads filled the prepared memory; the rest got fresh memory')
+})
+
+t.test('--cache-prealloc is refused with a directory, which has no chunk cache', async t => {
+  const r = await run(process.execPath, [CLI, 'serve', '--root', t.testdir({}), '--listen', '127.0.0.1:0', '--cache-prealloc'], { timeoutMs: 20_000 })
+  t.equal(r.code, 2, 'exit 2')
+  t.match(r.stderr, /--cache-prealloc is for a remote store/, 'the flag named, and why')
 })

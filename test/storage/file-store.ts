@@ -5,6 +5,7 @@ import { codeOf } from '../../src/core/errors.js'
 import { blobChunks } from '../../src/storage/blob-store.js'
 import { FileStore } from '../../src/storage/file-store.js'
 import { seededBytes } from '../helpers/random.js'
+import { checkReadsIntoAllocated, recordAllocations } from '../helpers/allocations.js'
 
 /** LATER is a clock ten seconds ahead: files written by the test have settled by then. */
 const LATER = clockWith(() => Date.now() + 10_000)
@@ -159,4 +160,12 @@ t.test('FileStore refuses bad options', async t => {
   t.throws(() => new FileStore({ root: dir, settleMs: -1 }), TypeError, 'a negative settle time')
   const store = new FileStore({ root: dir })
   await t.rejects(store.read((await store.stat('f.txt').catch(() => undefined))!, -1, 1), RangeError, 'a negative offset')
+})
+
+t.test('read puts the bytes in the buffer the allocate option gives', async t => {
+  const data = seededBytes(5, 1000)
+  const dir = t.testdir({ 'f.bin': Buffer.from(data) })
+  const a = recordAllocations()
+  const store = new FileStore({ root: dir, clock: LATER, allocate: a.allocate })
+  await checkReadsIntoAllocated(t, store, a, await store.stat('f.bin'), data)
 })

@@ -9,6 +9,7 @@ import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { listen } from '../helpers/gate.js'
 import { freePort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
+import { checkReadsIntoAllocated, recordAllocations } from '../helpers/allocations.js'
 import { requireTool } from '../helpers/serve.js'
 import { outcome, runFaultRows, runStallRows, TIMEOUT_MS, runStatStatusRows, type StatStatusRow } from '../helpers/store-faults.js'
 
@@ -81,6 +82,12 @@ t.test('HttpStore against real nginx', async t => {
     t.equal(await outcome(blobChunks(store, info, 300)(3), DATA.subarray(900, 1000)), 'bytes ok', 'blobChunks reads the short last chunk')
     t.strictSame([store.stats.errors, store.stats.retries], [0, 0], 'no errors, no retries')
     t.ok(store.stats.reads >= 13 && store.stats.bytes > 2000, `reads and bytes counted (${store.stats.reads} reads, ${store.stats.bytes} bytes)`)
+  })
+
+  t.test('read puts the bytes in the buffer the allocate option gives', async t => {
+    const a = recordAllocations()
+    const own = storeFor(t, `${url}/pub`, { allocate: a.allocate })
+    await checkReadsIntoAllocated(t, own, a, await own.stat('f.bin'), DATA)
   })
 
   t.test('a file replaced or deleted between stat and read: ERR_BLOB_CHANGED (nginx answers If-Match with 412)', async t => {

@@ -8,6 +8,7 @@ import { blobChunks } from '../../src/storage/blob-store.js'
 import { S3Store, type S3Credentials, type S3StoreOptions } from '../../src/storage/s3-store.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { seededBytes } from '../helpers/random.js'
+import { checkReadsIntoAllocated, recordAllocations } from '../helpers/allocations.js'
 import { outcome, runFaultRows, runStallRows, TIMEOUT_MS, runStatStatusRows, type StatStatusRow } from '../helpers/store-faults.js'
 
 /** Target is an S3-compatible service the suite runs against. */
@@ -131,6 +132,12 @@ async function suite(t: Test, target: Target): Promise<void> {
     t.equal(await outcome(chunks(3), data.subarray(900, 1000)), 'bytes ok', 'blobChunks reads the short last chunk')
     await t.rejects(store.read(info, -1, 1), RangeError, 'a negative offset is a programming error')
     t.equal(store.stats.errors, 0, 'no errors counted')
+  })
+
+  t.test('read puts the bytes in the buffer the allocate option gives', async t => {
+    const a = recordAllocations()
+    const own = storeFor(t, target, prefix, { allocate: a.allocate })
+    await checkReadsIntoAllocated(t, own, a, await own.stat('f.bin'), data)
   })
 
   t.test('a blob replaced or deleted between stat and read: ERR_BLOB_CHANGED, never other bytes', async t => {
