@@ -48,14 +48,14 @@ export function writeS3Manifest() {
 
 /**
  * startS3Serve starts a cutover serve (launcher `cmd` of servers.mjs cutoverCommand) in manifest mode
- * on s3rver, `--cache-size cacheSize` (a string as the flag takes it), with a metrics listener, and
- * waits for its port. Returns { name, port, metricsPort, child, describe, cacheBytes }.
+ * on s3rver, `--cache-size cacheSize` (a string as the flag takes it) and the `extra` flags, with a
+ * metrics listener, and waits for its port. Returns { name, port, metricsPort, child, describe, cacheBytes }.
  */
-export async function startS3Serve(ctx, cmd, name, cacheSize, cacheBytes) {
+export async function startS3Serve(ctx, cmd, name, cacheSize, cacheBytes, extra = []) {
   const { endpoint } = await ensureS3rver(ctx);
   const manifest = writeS3Manifest();
   const [port, metricsPort] = await freePorts(2);
-  const flags = ['--manifest', manifest, '--store', `s3://${S3_BUCKET}/`, '--s3-endpoint', endpoint, '--s3-path-style', '--cache-size', cacheSize];
+  const flags = ['--manifest', manifest, '--store', `s3://${S3_BUCKET}/`, '--s3-endpoint', endpoint, '--s3-path-style', '--cache-size', cacheSize, ...extra];
   const child = startServer(ctx, name, process.execPath, [...ctx.opts.nodeArgs, cmd.file, 'serve', ...flags, '--listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${metricsPort}`], { env: S3_ENV });
   child.drainMs = 3000;
   await waitForPort(child, port);

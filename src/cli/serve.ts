@@ -278,7 +278,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   process.stdout.write(
     `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${remote ? remote.describe : store!.root}` +
       `${remote ? `, chunk cache ${formatBytes(remote.cache.maxBytes)} in ${formatBytes(remote.cache.chunkSize)} chunks` : ''}` +
-      `${remote?.memory ? ` (${formatBytes(remote.memory.prepared * remote.memory.chunkSize)} of it brought into memory in ${remote.memoryMs} ms)` : ''}` +
+      `${remote?.memory ? `, ${formatBytes(remote.memory.prepared * remote.memory.chunkSize)} of them brought into memory at start in ${remote.memoryMs} ms` : ''}` +
       `${resolver instanceof ManifestResolver ? `, manifest ${resolver.manifest.file} sha256 ${resolver.manifest.hash}` : ''}` +
       `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
   )

@@ -246,7 +246,7 @@ t.test('--cache-prealloc: the chunk cache is brought into memory at start, and a
     extra: ['--chunk-size', '64KiB', '--cache-size', '1MiB', '--small-file-max', '1', '--cache-prealloc'],
   })
   // The chunk cache: 1 MiB less 1/64, 1008 KiB, which holds 15 whole chunks of 64 KiB.
-  t.match(serve.output(), /chunk cache 1008 ?KiB in 64 ?KiB chunks \(960 ?KiB of it brought into memory in \d+ ms\)/, 'the start line says how much was brought into memory')
+  t.match(serve.output(), /chunk cache 1008 ?KiB in 64 ?KiB chunks, 960 ?KiB of them brought into memory at start in \d+ ms/, 'the start line says how much was brought into memory')
   const memory = (text: string): number[] =>
     ['cutover_serve_chunk_memory_prepared_chunks', 'cutover_serve_chunk_memory_left_chunks', 'cutover_serve_chunk_memory_fresh_total'].map(n => sample(text, n))
   t.strictSame(memory(await scrape(serve.metricsUrl)), [15, 15, 0], 'before any download: 15 chunks prepared, none taken')
