@@ -1,5 +1,5 @@
 import { ChunkCache } from '../cache/chunk-cache.js'
-import { ChunkMemory } from '../cache/chunk-memory.js'
+import type { ChunkMemory } from '../cache/chunk-memory.js'
 import type { Clock } from '../core/clock.js'
 import type { BlobSource } from '../payload/blob-source.js'
 import { remoteBlobSource } from '../payload/remote-blob-source.js'
@@ -19,7 +19,6 @@ export interface StoreFlags {
   readonly storeRetries: number
   readonly statTtl: number
   readonly chunkSize: number
-  readonly cachePrealloc: boolean
   readonly prefetch: number
   readonly dotfiles: boolean
   readonly settleTime: number
@@ -56,10 +55,6 @@ export interface RemoteStores {
   /** The blobs, as the manifest resolver reads them: through the stat cache and the chunk cache. */
   readonly source: BlobSource
   readonly cache: ChunkCache
-  /** The chunk cache's memory brought into use at start (--cache-prealloc), if it was. */
-  readonly memory: ChunkMemory | undefined
-  /** How long bringing it into use took, in milliseconds (0 without --cache-prealloc). */
-  readonly memoryMs: number
   /** Each store of the chain, counted (in order). */
   readonly stores: readonly InstrumentedStore[]
   /** The chain, when there is more than one store. */
@@ -75,11 +70,10 @@ export interface RemoteStores {
  * remoteStores builds the chain of `specs` (the first asked first, the next on any error: see
  * FallbackStore), each store counted under its kind (`s3`, `http`, `file`; `s3-2` for a second
  * one), behind a stat cache trusted for `--stat-ttl` and a chunk cache of `chunkBytes` in chunks of
- * `--chunk-size`; with --cache-prealloc, the chunks' memory is brought into use first (ChunkMemory),
- * and the stores read into it. Throws for a file store whose directory does not exist (the caller
- * names the flag).
+ * `--chunk-size`; given `memory` (--cache-prealloc), the stores read chunks into it. Throws for a
+ * file store whose directory does not exist (the caller names the flag).
  */
-export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock): Promise<RemoteStores> {
+export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock, memory?: ChunkMemory): Promise<RemoteStores> {
   // The AWS SDK warns at its first client, on Node < 22, that its releases after January 2027 will
   // need Node 22. The SDK here is the one package-lock.json pins: moving it past that is a
   // maintainer's step (README, Development), nothing an operator can act on at each start.
@@ -90,11 +84,6 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
   const latency = new LatencyRelay()
   const names = new Map<string, number>()
   const closers: Array<() => void | Promise<void>> = []
-  // Before the stores: they fill the cache's chunks from it. performance.now, not the clock: this
-  // is a duration for the start line, not a time any behaviour depends on.
-  const t0 = performance.now()
-  const memory = f.cachePrealloc ? await ChunkMemory.prepare({ chunkSize: f.chunkSize, chunks: Math.floor(chunkBytes / f.chunkSize) }) : undefined
-  const memoryMs = memory ? Math.round(performance.now() - t0) : 0
   const allocate = memory ? { allocate: memory.allocate } : {}
   const remote = { timeoutMs: f.storeTimeout, retries: f.storeRetries, clock, ...allocate }
   const stores = specs.map(spec => {
@@ -134,8 +123,6 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
   return {
     source: remoteBlobSource({ stats, cache, prefetch: f.prefetch }),
     cache,
-    memory,
-    memoryMs,
     stores,
     chain,
     latency,

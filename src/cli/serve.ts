@@ -16,6 +16,7 @@ import { onReopen, onShutdown } from './on-shutdown.js'
 import { gcHint } from './process-tuning.js'
 import { plural } from '../report/plural.js'
 import type { AddressInfo } from 'node:net'
+import { totalmem } from 'node:os'
 import type { MetricsServer } from '../telemetry/metrics-server.js'
 import { DEFAULT_PIECE_SIZE } from '../http/serve-content.js'
 import { ContentTypeResolver, SNIFF } from '../http/content-type-resolver.js'
@@ -28,6 +29,7 @@ import { DEFAULT_S3_REGION, DEFAULT_TIMEOUT_MS } from '../storage/remote-store.j
 import { DEFAULT_RETRIES } from '../storage/retry.js'
 import { DEFAULT_STAT_TTL_MS } from '../storage/stat-cache.js'
 import { DEFAULT_CHUNK_SIZE } from '../cache/chunk-cache.js'
+import { ChunkMemory } from '../cache/chunk-memory.js'
 
 interface ServeFlags extends PolicyFlags {
   root?: string
@@ -216,15 +218,31 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   let store: FileStore | undefined
   let remote: RemoteStores | undefined
   const smallCacheBytes = fileRoot !== undefined ? cacheSize : metadataBytes(cacheSize)
-  if (f.cachePrealloc && fileRoot !== undefined) {
-    throw new Error('--cache-prealloc is for a remote store (the chunk cache); with a directory, small files are cached whole as they are read')
+  let memory: ChunkMemory | undefined
+  let memoryMs = 0
+  if (f.cachePrealloc) {
+    if (fileRoot !== undefined) throw new Error('--cache-prealloc is for a remote store (the chunk cache); with a directory, small files are cached whole as they are read')
+    // Before the stores, which fill the chunks from it. performance.now, not the clock: a duration
+    // for the start line, not a time any behaviour depends on.
+    const chunks = Math.floor((cacheSize - smallCacheBytes) / f.chunkSize)
+    // Touching more than the machine has would not fail cleanly: it would swap, or be killed.
+    if (chunks * f.chunkSize > totalmem()) {
+      throw new Error(`--cache-prealloc: the chunk cache (${formatBytes(chunks * f.chunkSize)} of --cache-size) is more than this machine's memory (${formatBytes(totalmem())})`)
+    }
+    const t0 = performance.now()
+    try {
+      memory = await ChunkMemory.prepare({ chunkSize: f.chunkSize, chunks })
+    } catch (err) {
+      throw new Error(`--cache-prealloc: ${formatBytes(chunks * f.chunkSize)} could not be brought into memory (${(err as Error).message})`)
+    }
+    memoryMs = Math.round(performance.now() - t0)
   }
   try {
     if (fileRoot !== undefined) store = new FileStore({ root: fileRoot, dotfiles: f.dotfiles, settleMs: f.settleTime, clock: systemClock })
     else if (mode.kind === 'manifest') {
       // Loaded only for remote stores: the AWS SDK alone takes 1.4-2.3 s to import on a busy 2-core machine.
       const { remoteStores } = await import('./serve-stores.js')
-      remote = await remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock)
+      remote = await remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock, memory)
     }
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message
@@ -267,7 +285,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   })
   // Readiness (/readyz on the metrics listener) turns false when a drain starts.
   let draining = false
-  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver, () => !draining, remote) : undefined
+  const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver, () => !draining, remote, memory) : undefined
   let addr
   try {
     addr = await server.listen(f.listen.port, f.listen.host)
@@ -278,7 +296,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   process.stdout.write(
     `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${remote ? remote.describe : store!.root}` +
       `${remote ? `, chunk cache ${formatBytes(remote.cache.maxBytes)} in ${formatBytes(remote.cache.chunkSize)} chunks` : ''}` +
-      `${remote?.memory ? `, ${formatBytes(remote.memory.prepared * remote.memory.chunkSize)} of them brought into memory at start in ${remote.memoryMs} ms` : ''}` +
+      `${memory ? `, ${formatBytes(memory.prepared * memory.chunkSize)} of them brought into memory at start in ${memoryMs} ms` : ''}` +
       `${resolver instanceof ManifestResolver ? `, manifest ${resolver.manifest.file} sha256 ${resolver.manifest.hash}` : ''}` +
       `${metrics ? `, metrics http://${hostPort(metrics.addr)}/metrics` : ''})\n`,
   )
@@ -348,6 +366,7 @@ async function startMetrics(
   resolver: DirectoryResolver | ManifestResolver,
   ready: () => boolean,
   remote: RemoteStores | undefined,
+  memory: ChunkMemory | undefined,
 ): Promise<{ server: MetricsServer; addr: AddressInfo }> {
   const [{ Registry, collectDefaultMetrics }, { Metrics }, { MetricsServer }, { serveMetrics, chunkCacheMetrics }, { storeCounters, storeLatency }] = await Promise.all([
     import('prom-client'),
@@ -362,7 +381,7 @@ async function startMetrics(
   if (resolver instanceof DirectoryResolver) serveMetrics(m, server, resolver.stats)
   else serveMetrics(m, server, resolver.stats, resolver)
   if (remote) {
-    chunkCacheMetrics(m, remote.cache, remote.memory)
+    chunkCacheMetrics(m, remote.cache, memory)
     const latency = storeLatency(m)
     remote.latency.target = name => latency.forStore(name)
     storeCounters(m, { stores: remote.stores, ...(remote.chain ? { fallback: remote.chain.stats } : {}) })

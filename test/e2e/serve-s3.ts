@@ -265,8 +265,16 @@ t.test('--cache-prealloc: the chunk cache is brought into memory at start, and a
   t.strictSame(memory(text), [15, 0, reads - 15], 'the first 15 reads filled the prepared memory; the rest got fresh memory')
 })
 
-t.test('--cache-prealloc is refused with a directory, which has no chunk cache', async t => {
-  const r = await run(process.execPath, [CLI, 'serve', '--root', t.testdir({}), '--listen', '127.0.0.1:0', '--cache-prealloc'], { timeoutMs: 20_000 })
-  t.equal(r.code, 2, 'exit 2')
-  t.match(r.stderr, /--cache-prealloc is for a remote store/, 'the flag named, and why')
+t.test('--cache-prealloc is refused with a directory, and for more than the machine has', async t => {
+  const dir = t.testdir({})
+  // The store is never asked: the flag is checked before any store is made.
+  const rows: Array<[string, string[], RegExp]> = [
+    ['a directory has no chunk cache', ['--root', dir], /--cache-prealloc is for a remote store/],
+    ['more than the machine has', ['--manifest', manifestFile(dir, ['a.bin']), '--store', 's3://bucket/', '--cache-size', '100000GiB'], /--cache-prealloc: the chunk cache \(\S+ of --cache-size\) is more than this machine's memory/],
+  ]
+  for (const [what, args, message] of rows) {
+    const r = await run(process.execPath, [CLI, 'serve', ...args, '--listen', '127.0.0.1:0', '--cache-prealloc'], { timeoutMs: 20_000 })
+    t.equal(r.code, 2, `${what}: exit 2`)
+    t.match(r.stderr, message, `${what}: the flag named, and why`)
+  }
 })
