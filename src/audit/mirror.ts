@@ -53,21 +53,8 @@ export const DEFAULT_TEE_BUDGET = 32 * 1024 * 1024
  */
 export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/**
- * DEFAULT_SHED_KEEP is the share of requests a shedding mirror still takes a shadow for: 0.4, so
- * that what it compares at saturation stays above a third once the queue has dropped its overflow
- * (measured with wrk at 64 connections on 1 MiB: 38.8-40.9% in steady state with 24 slots).
- */
-export const DEFAULT_SHED_KEEP = 0.4
-
-/**
- * DEFAULT_SHADOW_CONCURRENCY is how many shadow exchanges run at once: 24. At saturation a
- * comparison lasts about as long as its client's download (the primary's body is hashed at the
- * client's pace), so the share compared is bounded by running comparisons over busy client
- * connections: 16 kept it at 27-30% in front of 64 connections whatever the keep share, 24 lets
- * it reach 39-41%, with the same peak RSS (218-233 MB against 218-227).
- */
-export const DEFAULT_SHADOW_CONCURRENCY = 24
+/** DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.3. */
+export const DEFAULT_SHED_KEEP = 0.3
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
@@ -98,7 +85,7 @@ export interface MirrorOptions {
    * EtagPairs.
    */
   readonly etags?: EtagPairs
-  /** Where shadow work runs (offered, never awaited). If unset, a TaskQueue of DEFAULT_SHADOW_CONCURRENCY running and its default 256 queued. */
+  /** Where shadow work runs (offered, never awaited). If unset, a TaskQueue with its defaults (16 running, 256 queued). */
   readonly queue?: TaskQueue
   /** Called with every finished comparison (clean ones too), noise already separated. */
   readonly onComparison?: (c: Comparison) => void
@@ -276,7 +263,7 @@ export class Mirror {
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
-    this.queue = o.queue ?? new TaskQueue({ concurrency: DEFAULT_SHADOW_CONCURRENCY })
+    this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
     // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
