@@ -9,7 +9,8 @@
 // as cutover mirror's comparer. It is not a bound: with no pacing, its shadows compete with its
 // clients for the one thread (a mirror that paces its shadows can do better).
 //
-// Usage: node bench/floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY. `GET /__floor` answers its
+// Usage: node bench/floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY (PORT 0: any free one, printed as
+// `floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its
 // counters as JSON: every, requests, compared, differing (digests unequal), errors;
 // `GET /__floor?every=N` sets EVERY first (the harness compares a third on the saturated rows and
 // everything on the mixed one with the same process). Plain Node ESM; its only dependency is undici
@@ -19,7 +20,7 @@ import http from 'node:http';
 import { Pool } from 'undici';
 
 const [port, oldPort, newPort, every] = process.argv.slice(2).map(Number);
-if (!(port > 0 && oldPort > 0 && newPort > 0 && every >= 1)) throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY');
+if (!(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1)) throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY');
 
 const oldAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const newPool = new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 });
@@ -73,4 +74,7 @@ http
     });
     req.pipe(up);
   })
-  .listen(port, '127.0.0.1');
+  .listen(port, '127.0.0.1', function () {
+    // Port 0 takes any free port: the line says which (the harness passes its own and waits for it).
+    console.log(`floor-mirror listening on http://127.0.0.1:${this.address().port}`);
+  });
