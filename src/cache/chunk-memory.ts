@@ -12,21 +12,13 @@ export interface ChunkMemoryOptions {
   readonly chunks: number
 }
 
-/** ChunkMemoryStats count what a {@link ChunkMemory} handed out; each only grows. */
-export interface ChunkMemoryStats {
-  /** Buffers handed out from the prepared ones. */
-  taken: number
-  /** Buffers allocated on the spot: a length other than the chunk size, or none prepared left. */
-  fresh: number
-}
-
 /**
  * ChunkMemory is the chunk cache's memory brought into use before the first request
  * (`serve --cache-prealloc`): `chunks` buffers of `chunkSize` bytes, each page written once, handed
  * out by {@link ChunkMemory.allocate} to the stores that fill the cache's chunks.
  *
  * Why: a cache that keeps what it reads needs memory the process has not used before, and the first
- * write to each page of it costs a page fault (on the benchmark's VM, 0.8-1.1 s of CPU per 256 MiB,
+ * write to each page of it costs a page fault (on the benchmark's VM, 0.75-1.1 s of CPU per 256 MiB,
  * against 3 ms to rewrite memory already in use). Paid during a cold download, it halves the
  * download's speed; paid here, at start-up, a cold download runs as it does on a server that has
  * been up for a while, whose evicted chunks' memory the allocator reuses.
@@ -39,8 +31,11 @@ export class ChunkMemory {
   readonly chunkSize: number
   /** How many buffers were prepared. */
   readonly prepared: number
-  /** What was handed out so far. */
-  readonly stats: ChunkMemoryStats = { taken: 0, fresh: 0 }
+  /**
+   * Buffers allocated on the spot: a length other than the chunk size, or none prepared left. Only
+   * grows. (Those taken from the prepared ones are `prepared - left`.)
+   */
+  fresh = 0
   readonly #free: Uint8Array[]
 
   private constructor(chunkSize: number, free: Uint8Array[]) {
@@ -80,11 +75,8 @@ export class ChunkMemory {
    */
   readonly allocate = (length: number): Uint8Array => {
     const b = length === this.chunkSize ? this.#free.pop() : undefined
-    if (b !== undefined) {
-      this.stats.taken++
-      return b
-    }
-    this.stats.fresh++
+    if (b !== undefined) return b
+    this.fresh++
     return new Uint8Array(length)
   }
 }

@@ -1,9 +1,8 @@
 import { ChunkCache } from '../cache/chunk-cache.js'
-import type { ChunkMemory } from '../cache/chunk-memory.js'
 import type { Clock } from '../core/clock.js'
 import type { BlobSource } from '../payload/blob-source.js'
 import { remoteBlobSource } from '../payload/remote-blob-source.js'
-import type { BlobStore } from '../storage/blob-store.js'
+import type { Allocate, BlobStore } from '../storage/blob-store.js'
 import { FallbackStore } from '../storage/fallback-store.js'
 import { FileStore } from '../storage/file-store.js'
 import { InstrumentedStore, type StoreLatency } from '../storage/instrumented-store.js'
@@ -70,10 +69,10 @@ export interface RemoteStores {
  * remoteStores builds the chain of `specs` (the first asked first, the next on any error: see
  * FallbackStore), each store counted under its kind (`s3`, `http`, `file`; `s3-2` for a second
  * one), behind a stat cache trusted for `--stat-ttl` and a chunk cache of `chunkBytes` in chunks of
- * `--chunk-size`; given `memory` (--cache-prealloc), the stores read chunks into it. Throws for a
+ * `--chunk-size`; given `allocate` (--cache-prealloc's ChunkMemory), the stores read into its buffers. Throws for a
  * file store whose directory does not exist (the caller names the flag).
  */
-export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock, memory?: ChunkMemory): Promise<RemoteStores> {
+export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, chunkBytes: number, clock: Clock, allocate?: Allocate): Promise<RemoteStores> {
   // The AWS SDK warns at its first client, on Node < 22, that its releases after January 2027 will
   // need Node 22. The SDK here is the one package-lock.json pins: moving it past that is a
   // maintainer's step (README, Development), nothing an operator can act on at each start.
@@ -84,8 +83,7 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
   const latency = new LatencyRelay()
   const names = new Map<string, number>()
   const closers: Array<() => void | Promise<void>> = []
-  const allocate = memory ? { allocate: memory.allocate } : {}
-  const remote = { timeoutMs: f.storeTimeout, retries: f.storeRetries, clock, ...allocate }
+  const remote = { timeoutMs: f.storeTimeout, retries: f.storeRetries, clock, ...(allocate ? { allocate } : {}) }
   const stores = specs.map(spec => {
     const seen = (names.get(spec.kind) ?? 0) + 1
     names.set(spec.kind, seen)
@@ -93,7 +91,7 @@ export async function remoteStores(specs: readonly StoreSpec[], f: StoreFlags, c
     let store: BlobStore
     switch (spec.kind) {
       case 'file':
-        store = new FileStore({ root: spec.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock, ...allocate })
+        store = new FileStore({ root: spec.root, dotfiles: f.dotfiles, settleMs: f.settleTime, clock, ...(allocate ? { allocate } : {}) })
         break
       case 's3': {
         const s3 = new S3Store!({

@@ -218,13 +218,14 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   let store: FileStore | undefined
   let remote: RemoteStores | undefined
   const smallCacheBytes = fileRoot !== undefined ? cacheSize : metadataBytes(cacheSize)
+  const chunkBytes = cacheSize - smallCacheBytes
   let memory: ChunkMemory | undefined
   let memoryMs = 0
   if (f.cachePrealloc) {
     if (fileRoot !== undefined) throw new Error('--cache-prealloc is for a remote store (the chunk cache); with a directory, small files are cached whole as they are read')
     // Before the stores, which fill the chunks from it. performance.now, not the clock: a duration
     // for the start line, not a time any behaviour depends on.
-    const chunks = Math.floor((cacheSize - smallCacheBytes) / f.chunkSize)
+    const chunks = Math.floor(chunkBytes / f.chunkSize)
     // Touching more than the machine has would not fail cleanly: it would swap, or be killed.
     if (chunks * f.chunkSize > totalmem()) {
       throw new Error(`--cache-prealloc: the chunk cache (${formatBytes(chunks * f.chunkSize)} of --cache-size) is more than this machine's memory (${formatBytes(totalmem())})`)
@@ -242,7 +243,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     else if (mode.kind === 'manifest') {
       // Loaded only for remote stores: the AWS SDK alone takes 1.4-2.3 s to import on a busy 2-core machine.
       const { remoteStores } = await import('./serve-stores.js')
-      remote = await remoteStores(mode.stores, f, cacheSize - smallCacheBytes, systemClock, memory)
+      remote = await remoteStores(mode.stores, f, chunkBytes, systemClock, memory?.allocate)
     }
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message

@@ -75,6 +75,6 @@ export function chunkCacheMetrics(m: Metrics, cache: ChunkCache, memory?: ChunkM
   if (memory) {
     m.gauge('cutover_serve_chunk_memory_prepared_chunks', 'Chunk buffers brought into memory at start-up (--cache-prealloc).', () => memory.prepared)
     m.gauge('cutover_serve_chunk_memory_left_chunks', 'Of those, the ones no store read has taken yet.', () => memory.left)
-    m.counter('cutover_serve_chunk_memory_fresh_total', 'Store reads that got fresh memory instead (another length than a chunk, or none prepared left).', () => memory.stats.fresh)
+    m.counter('cutover_serve_chunk_memory_fresh_total', 'Store reads that got fresh memory instead (another length than a chunk, or none prepared left).', () => memory.fresh)
   }
 }
