@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BENCH, FOREIGN_CPU_WARN, OUT, PER_RESPONSE_OVERHEAD, ROOT, RSS_SAMPLE_MS, WRK_DIR } from './constants.mjs';
 import { processTree, tailLog } from './processes.mjs';
-import { cpuSnapshot, foreignCpu, statusKb, treeRss, treeTicks } from './sampling.mjs';
+import { cpuSnapshot, foreignCpu, processorOf, statusKb, treeRss, treeTicks } from './sampling.mjs';
 
 /** Connections of the undici Pool of bench/fixed-rate.mjs. */
 export const FIXED_RATE_CONNECTIONS = 16;
@@ -20,9 +20,15 @@ export const FIXED_RATE_CONNECTIONS = 16;
  */
 export async function measureLoad(ctx, pids, command, args, env) {
   let rssMax = treeRss(pids);
+  // Which core the target's main thread was on at each sample: this VM's two cores are not always
+  // equal (a Node server measured 0.55-0.65x as fast on one as on the other, minutes apart), and a
+  // single-threaded server gets only the one it is on.
+  const cores = {};
   const sample = () => {
     const r = treeRss(pids);
     if (r > rssMax) rssMax = r;
+    const c = processorOf(pids[0]);
+    if (c !== null) cores[c] = (cores[c] ?? 0) + 1;
   };
   const sampler = setInterval(sample, RSS_SAMPLE_MS);
   let stdout = '';
@@ -49,6 +55,7 @@ export async function measureLoad(ctx, pids, command, args, env) {
     stdout,
     stderr,
     rssMax,
+    cores,
     foreign: foreignCpu(cpu0, cpu1),
     // Every process's CPU (user + nice + system), in cores: how close the machine was to its limit.
     machine: (cpu1.busy - cpu0.busy) / 100 / Math.max(1e-3, (cpu1.t - cpu0.t) / 1000),
@@ -80,7 +87,7 @@ export async function runWrk(ctx, s, w, seconds, tag) {
   ];
   const pids = processTree(s.child.proc.pid);
   const env = { ...process.env, ...w.env, BENCH_WRK_OUT: outFile };
-  const { code, stdout, stderr, rssMax, foreign, serverCpu } = await measureLoad(ctx, pids, 'wrk', args, env);
+  const { code, stdout, stderr, rssMax, cores, foreign, serverCpu } = await measureLoad(ctx, pids, 'wrk', args, env);
   if (code !== 0) throw new Error(`wrk exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
   let json;
   try {
@@ -90,7 +97,7 @@ export async function runWrk(ctx, s, w, seconds, tag) {
   }
   const hwm = Object.fromEntries(pids.map((p) => [p, (statusKb(p, 'VmHWM') ?? 0) * 1024]));
   if (s.child.exited) throw new Error(`${s.name} died during ${w.id}: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
-  return { ...json, rss_max_bytes: rssMax, vmhwm_bytes: hwm, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, wrk_stdout: stdout };
+  return { ...json, rss_max_bytes: rssMax, vmhwm_bytes: hwm, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, main_thread_cores: cores, wrk_stdout: stdout };
 }
 
 /**

@@ -42,6 +42,15 @@ export function cpuSnapshot(ctx) {
   return { t: Date.now(), busy, ours };
 }
 
+/** processorOf returns the core a process's main thread last ran on (/proc/<pid>/stat field 39), or null. */
+export function processorOf(pid) {
+  const st = readProc(pid, 'stat');
+  if (!st) return null;
+  const x = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  const c = Number(x[36]); // x[0] = field 3
+  return Number.isInteger(c) ? c : null;
+}
+
 /** CPU ticks used so far by a set of pids (a server's tree). */
 export function treeTicks(pids) {
   let t = 0;

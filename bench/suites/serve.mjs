@@ -2,8 +2,10 @@
 // another under the same wrk load on the same data; ratios cutover/go (the targets) and cutover/nginx,
 // and cutover's peak RSS during the 256 MiB GET.
 
-import { BIG_SIZE, KiB, MiB, SERVER_NAMES, SMALL_SIZE } from '../lib/constants.mjs';
+import path from 'node:path';
+import { BENCH, BIG_SIZE, DATA, KiB, MiB, SERVER_NAMES, SMALL_SIZE } from '../lib/constants.mjs';
 import { measureWrk } from '../lib/load.mjs';
+import { freePorts, startServer, stopChild, waitForPort } from '../lib/processes.mjs';
 import { log, sleep } from '../lib/log.mjs';
 import { fmt, fmtMB, fmtMs, median, ratio, table, targetsLine } from '../lib/report.mjs';
 
@@ -40,6 +42,7 @@ export async function run(ctx, servers) {
   const results = {};
   const pairRatios = {};
   const s3Ratios = {};
+  const bareRounds = {};
   const pair = ['cutover', 'manifest'].map((n) => servers.find((s) => s.name === n));
   const paired = pair.every((s) => s !== undefined);
   // The s3 column's target (s3/go >= 1.0) is measured the same way: PAIR_ROUNDS interleaved go/s3 pairs.
@@ -58,14 +61,24 @@ export async function run(ctx, servers) {
     for (const s of servers) if (!inPair(s)) await measure(s);
     if (s3paired) {
       const ratios = [];
-      for (let round = 0; round < PAIR_ROUNDS; round++) {
-        const [a, b] = round % 2 === 0 ? s3pair : [...s3pair].reverse();
-        await measure(a);
-        await measure(b);
-        const g = runs.go.at(-1);
-        const x = runs.s3.at(-1);
-        if (g.value) ratios.push(x.value / g.value);
+      // The small file's pairs also measure the bare Node server (bench/bare-server.mjs) right after
+      // each pair: what a single-threaded Node server can reach at that moment (see bareRounds).
+      const bare = w.id === 'small' ? await startBare(ctx) : null;
+      try {
+        for (let round = 0; round < PAIR_ROUNDS; round++) {
+          const [a, b] = round % 2 === 0 ? s3pair : [...s3pair].reverse();
+          await measure(a);
+          await measure(b);
+          if (bare) await measure(bare);
+          const g = runs.go.at(-1);
+          const x = runs.s3.at(-1);
+          if (g.value) ratios.push(x.value / g.value);
+        }
+      } finally {
+        if (bare) await stopChild(ctx, bare.child);
       }
+      if (bare) bareRounds[w.id] = runs.go.map((g, i) => ({ go: g, s3: runs.s3[i], bare: runs.bare[i] }));
+      delete runs.bare;
       s3Ratios[w.id] = ratios;
     }
     if (paired) {
@@ -85,7 +98,29 @@ export async function run(ctx, servers) {
     }
     for (const [name, rs] of Object.entries(runs)) results[w.id][name] = rs.length === 1 ? rs[0] : medianRun(rs);
   }
-  return { servers, results, pairRatios, s3Ratios };
+  return { servers, results, pairRatios, s3Ratios, bareRounds };
+}
+
+/**
+ * startBare starts bench/bare-server.mjs on the small file: Node's HTTP server answering its bytes from
+ * memory and doing nothing else, the most a single-threaded Node server reaches on this machine at the
+ * moment it is measured.
+ */
+async function startBare(ctx) {
+  const [port] = await freePorts(1);
+  const child = startServer(ctx, 'bare', process.execPath, [path.join(BENCH, 'bare-server.mjs'), String(port), path.join(DATA, 'small.json')]);
+  await waitForPort(child, port);
+  log(`bare listening on 127.0.0.1:${port} (pid ${child.proc.pid}): node bench/bare-server.mjs (the small file from memory, nothing else)`);
+  return { name: 'bare', port, child, describe: 'node bench/bare-server.mjs' };
+}
+
+/** mainCore names the core a server's main thread was on in most samples of a run, with that share ("1 (97%)"). */
+function mainCore(r) {
+  const c = Object.entries(r?.raw?.main_thread_cores ?? {});
+  const n = c.reduce((a, [, k]) => a + k, 0);
+  if (n === 0) return 'n/a';
+  const [core, k] = c.sort((x, y) => y[1] - x[1])[0];
+  return `${core} (${Math.round((100 * k) / n)}%)`;
 }
 
 /** PAIR_ROUNDS is how many back-to-back cutover/manifest pairs each workload measures (see run). */
@@ -104,7 +139,7 @@ function medianRun(rs) {
 }
 
 /** report prints the serve tables, the RSS verdict and the targets line; returns the verdicts. */
-export function report(ctx, { servers, results, pairRatios = {}, s3Ratios = {}, s3Loads = null }, meta) {
+export function report(ctx, { servers, results, pairRatios = {}, s3Ratios = {}, bareRounds = {}, s3Loads = null }, meta) {
   const { connections, seconds, warmup } = ctx.opts;
   const names = SERVER_NAMES.filter((n) => servers.some((s) => s.name === n));
   const has = (n) => names.includes(n);
@@ -186,6 +221,20 @@ export function report(ctx, { servers, results, pairRatios = {}, s3Ratios = {}, 
     out.push(`From S3 (${PAIR_ROUNDS} interleaved go/s3 pairs per workload, alternating which goes first): ${s3.describe}, against s3rver on loopback, after a warm-up that loaded all its data into the chunk cache; go serves the same files from disk`);
     out.push(table(srows, ['l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'r']));
     out.push(`s3 peak RSS over all its runs: ${fmtMB(rssMax)} (target <= --cache-size ${fmtMB(s3.cacheBytes)} + 100 MB = ${fmtMB(budget)}) ${rv}`);
+    for (const [id, rounds] of Object.entries(bareRounds)) {
+      // Each pair next to the bare Node server measured right after it, and the core each Node
+      // server's main thread was on: a pair in which bare/go falls is one in which the machine
+      // slowed the core a single-threaded server runs on, whatever that server does.
+      const brows = [['pair', 'go req/s', 's3 req/s (core)', 'bare req/s (core)', 's3/go', 'bare/go', 's3/bare']];
+      rounds.forEach((r, i) => {
+        const v = (x) => (x ? fmt(x.value) + (x.valid ? '' : ' (!)') : 'n/a');
+        const q = (x, y) => (x?.value && y?.value ? (x.value / y.value).toFixed(2) : 'n/a');
+        brows.push([String(i + 1), v(r.go), `${v(r.s3)} (${mainCore(r.s3)})`, `${v(r.bare)} (${mainCore(r.bare)})`, q(r.s3, r.go), q(r.bare, r.go), q(r.s3, r.bare)]);
+      });
+      out.push('');
+      out.push(`The ${id} row pair by pair, with bench/bare-server.mjs (Node's HTTP server answering the file from memory, nothing else) measured after each pair; "core": the core a Node server's main thread was on in most samples`);
+      out.push(table(brows, ['r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    }
     if (s3Loads) {
       const d = s3Loads.after - s3Loads.before;
       // The rows are meant as serving from the chunk cache: a chunk loaded meanwhile means they were not.
