@@ -4,9 +4,10 @@
 // fixed-rate loads, straight to old too); targets are cutover-mirror / nginx-mirror, latency over
 // old, the share of shadow-eligible requests cutover mirror compared, peak RSS in every row, and that
 // every request is accounted for in cutover mirror's /metrics. The rows whose targets name a share
-// compared (mirror-mixed: all, mirror-1m: a third) also go through a third proxy, the simplest
+// compared (mirror-mixed: all, mirror-1m: a third) and mirror-256m (all) also go through the simplest
 // comparing Node mirror (bench/floor-mirror.mjs: receive, forward, hash exactly that share, nothing
-// else), so that each run shows what that design reaches on this machine.
+// else) and through the same process comparing nothing (node-proxy), so that each run shows what
+// that design, and one Node thread in the path at all, reach on this machine.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +28,11 @@ const MIRROR_P99_TARGET_US = 5000;
 const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through cutover mirror - straight to old
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
+/**
+ * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
+ * so it compares nothing and is a plain Node proxy (node:http to old, piped to the client).
+ */
+const NEVER = 2 ** 31;
 
 /**
  * workloads returns the suite's workloads; the fixed-rate ones (kind 'rate': one path; 'mixed': the
@@ -44,7 +50,7 @@ export const workloads = (opts) => [
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
   { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3 },
-  { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7 },
+  { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7, nodeProxy: true },
 ];
 
 /** selected returns the suite's workloads that ctx.opts.workloads selects. */
@@ -239,6 +245,9 @@ export async function run(ctx, oldS, newS) {
 
   const fmChild = startServer(ctx, 'floor-mirror', process.execPath, [path.join(BENCH, 'floor-mirror.mjs'), String(fmPort), String(oldS.port), String(newS.port), '3']);
   const fm = { name: 'floor-mirror', port: fmPort, child: fmChild, describe: `node bench/floor-mirror.mjs ${fmPort} ${oldS.port} ${newS.port} EVERY (the Node floor: compares 1 in EVERY)` };
+  // The same process set to compare nothing: a plain Node proxy, what a single Node thread costs a
+  // request on its way to old and back before any comparison.
+  const np = { name: 'node-proxy', port: fmPort, child: fmChild, describe: `the floor mirror with EVERY = ${NEVER} (compares nothing)` };
 
   await waitForPort(nmChild, nmPort);
   await waitForPort(fmChild, fmPort);
@@ -263,7 +272,7 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, fm, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, fm, np, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
@@ -274,11 +283,15 @@ export async function run(ctx, oldS, newS) {
     for (const w of selected(ctx)) {
       const r = (res.workloads[w.id] = {});
       const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
-      const floor = w.floorEvery ? [fm] : [];
+      // mirror-256m has no floor: comparing all of 64 concurrent 256 MiB downloads with nothing to
+      // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
+      // what one Node thread in the path reaches.
+      const floor = w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : [];
       const targets = fixedRate ? [{ ...oldS, name: 'old' }, nm, ...floor, cm] : [nm, ...floor, cm];
       for (const s of targets) {
         const before = s === cm ? (await mirrorSettle(metricsPort)).counts : null;
         const floorBefore = s === fm ? await floorCounts(fmPort, w.floorEvery) : null;
+        const proxyBefore = s === np ? await floorCounts(fmPort, NEVER) : null;
         if (s === cm) rss.row = { max: treeRss([cmChild.proc.pid]) };
         if (fixedRate) {
           const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed });
@@ -295,6 +308,10 @@ export async function run(ctx, oldS, newS) {
           const got = probes && (await probes);
           if (got) r.steady = steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2);
           log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+        }
+        if (s === np) {
+          const c = await floorCounts(fmPort, NEVER);
+          if (c.compared !== proxyBefore.compared) throw new Error(`node-proxy compared ${c.compared - proxyBefore.compared} exchanges during ${w.id}; it must compare none`);
         }
         if (s === fm) {
           r.floor = await floorAccounting(fmPort, floorBefore);
@@ -344,7 +361,7 @@ export function toJson(ctx, res) {
     const r = res.workloads[w.id];
     const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
     const targets = {};
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
       const x = r[n];
       if (!x) continue;
       if (fixedRate) targets[n] = x;
@@ -400,26 +417,27 @@ export function toJson(ctx, res) {
  * the row's target.
  */
 function floorTable(sel, W) {
-  const rows = [['workload', 'floor compares', 'figure', 'old (direct)', 'nginx-mirror', 'floor-mirror', 'cutover-mirror', 'floor/nginx-m', 'cutover-m/floor', 'floor meets the target', 'proxy CPU: floor / cutover (cores)']];
-  for (const w of sel.filter((x) => x.floorEvery)) {
+  const rows = [['workload', 'floor compares', 'figure', 'old (direct)', 'nginx-mirror', 'node-proxy', 'floor-mirror', 'cutover-mirror', 'node-proxy/nginx-m', 'floor/nginx-m', 'cutover-m/floor', 'floor meets the target', 'node-proxy meets it (compares nothing)', 'proxy CPU: node-proxy / floor / cutover (cores)']];
+  for (const w of sel.filter((x) => x.floorEvery || x.nodeProxy)) {
     const r = W[w.id];
-    const f = r?.['floor-mirror'];
-    if (!f) continue;
+    if (!r?.['floor-mirror'] && !r?.['node-proxy']) continue;
     const share = r.floor ? `${fmt(r.floor.compared)} of ${fmt(r.floor.requests)} (1 in ${r.floor.every})${r.floor.differing ? `, ${r.floor.differing} differing` : ''}${r.floor.errors ? `, ${r.floor.errors} errors` : ''}` : 'n/a';
     if (w.kind === 'mixed') {
       const v = (n) => r[n]?.classes?.small?.latency_us?.p99;
       const cpu = (n) => fmtCores(r[n]?.server_cpu_cores);
-      const meets = v('floor-mirror') - v('old') <= MIXED_SMALL_P99_TARGET_US;
-      rows.push([w.id, share, 'small-file p99', fmtMs(v('old')), fmtMs(v('nginx-mirror')), fmtMs(v('floor-mirror')), fmtMs(v('cutover-mirror')), '', '', `p99 - old = ${((v('floor-mirror') - v('old')) / 1000).toFixed(2)} ms: ${meets ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
+      const over = (n) => (v(n) == null || v('old') == null ? 'n/a' : `p99 - old = ${((v(n) - v('old')) / 1000).toFixed(2)} ms: ${v(n) - v('old') <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no'}`);
+      rows.push([w.id, share, 'small-file p99', fmtMs(v('old')), fmtMs(v('nginx-mirror')), fmtMs(v('node-proxy')), fmtMs(v('floor-mirror')), fmtMs(v('cutover-mirror')), '', '', '', over('floor-mirror'), over('node-proxy'), `${cpu('node-proxy')} / ${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
     } else {
       const v = (n) => r[n]?.value;
-      const q = v('nginx-mirror') ? v('floor-mirror') / v('nginx-mirror') : null;
-      const qc = v('floor-mirror') ? v('cutover-mirror') / v('floor-mirror') : null;
+      const q = v('nginx-mirror') && v('floor-mirror') ? v('floor-mirror') / v('nginx-mirror') : null;
+      const qc = v('floor-mirror') && v('cutover-mirror') ? v('cutover-mirror') / v('floor-mirror') : null;
+      const qp = v('nginx-mirror') && v('node-proxy') ? v('node-proxy') / v('nginx-mirror') : null;
       const cpu = (n) => fmtCores(r[n]?.raw?.server_cpu_cores);
-      rows.push([w.id, share, w.unit, 'n/a', fmt(v('nginx-mirror')), fmt(v('floor-mirror')), fmt(v('cutover-mirror')), q === null ? 'n/a' : q.toFixed(2), qc === null ? 'n/a' : qc.toFixed(2), q === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${q >= w.target ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
+      const meets = (x) => (x === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${x >= w.target ? 'yes' : 'no'}`);
+      rows.push([w.id, share, w.unit, 'n/a', fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('floor-mirror')), fmt(v('cutover-mirror')), qp === null ? 'n/a' : qp.toFixed(2), q === null ? 'n/a' : q.toFixed(2), qc === null ? 'n/a' : qc.toFixed(2), meets(q), meets(qp), `${cpu('node-proxy')} / ${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
     }
   }
-  return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r']) : null;
+  return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']) : null;
 }
 
 /** report prints the mirror tables, accounting, summary and the targets line; returns the verdicts. */
@@ -508,7 +526,8 @@ export function report(ctx, res, meta) {
     out.push('');
     out.push(
       'The simplest comparing Node mirror (bench/floor-mirror.mjs: every request forwarded to old with node:http and piped to the client; exactly 1 in N also sent to new with undici at once, ' +
-        'both bodies SHA-256 hashed as they come; one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better).',
+        'both bodies SHA-256 hashed as they come; one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better). ' +
+        'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
     );
     out.push(floorRows);
   }
@@ -516,7 +535,7 @@ export function report(ctx, res, meta) {
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
   const rateTable = (r, withMb) => {
     const lrows = [['fixed rate', 'scheduled', 'ok', 'failed', 'achieved req/s', ...(withMb ? ['MB/s'] : []), 'p50', 'p90', 'p99', 'p99.9', 'max', 'p50 - old', 'p99 - old', 'send lag p50/p99', 'peak RSS', 'target CPU', 'other CPU']];
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
       const x = r[n];
       if (!x) continue;
       const l = x.latency_us ?? {};
@@ -541,7 +560,7 @@ export function report(ctx, res, meta) {
     );
     out.push(rateTable(mixed, true));
     const crows = [['per size class', 'class', 'scheduled', 'ok', 'failed', 'p50', 'p90', 'p99', 'max', 'p50 - old', 'p99 - old']];
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
       for (const c of MIX_CLASSES) {
         const x = mixed[n]?.classes?.[c];
         if (!x) continue;
@@ -556,7 +575,7 @@ export function report(ctx, res, meta) {
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
-    for (const n of ['nginx-mirror', 'floor-mirror', 'cutover-mirror']) {
+    for (const n of ['nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
       const r = W[w.id]?.[n];
       if (!r) continue;
       const e = r.raw.errors;
