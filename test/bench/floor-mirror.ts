@@ -55,4 +55,11 @@ t.test('floor-mirror answers from old and compares exactly 1 in EVERY with new',
   await settledCounts(url, 3, 4)
   for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
   t.strictSame(await settledCounts(url, 3, 6), { every: 3, requests: 10, compared: 6, differing: 3, errors: 0 }, 'one in three compared')
+
+  // As the mirror rows' node-proxy: EVERY 2^31, a plain proxy that compares nothing.
+  await settledCounts(url, 2 ** 31, 6)
+  const proxied = []
+  for (let i = 0; i < 3; i++) proxied.push((await fetchBody(`${url}/diff`)).body.toString('utf8'))
+  t.strictSame(proxied, ['abc', 'abc', 'abc'], "as node-proxy, clients still get old's answer")
+  t.strictSame(await settledCounts(url, 2 ** 31, 6), { every: 2 ** 31, requests: 13, compared: 6, differing: 3, errors: 0 }, 'as node-proxy, nothing compared')
 })
