@@ -10,5 +10,10 @@
 export function steadyShare(a, b, fromS, toS) {
   const compared = b.compared - a.compared;
   const eligible = b.requests - b.skipped - (a.requests - a.skipped);
-  return { compared, eligible, share: eligible > 0 ? compared / eligible : null, from_s: fromS, to_s: toS, pending: [a.pending, b.pending] };
+  // With few requests in the window (mirror-256m: one or two 256 MiB downloads start in it) the
+  // completions of earlier ones are no steady rate: 3 of 1 is not a 300% share. No share then.
+  return { compared, eligible, share: eligible >= STEADY_MIN_ELIGIBLE ? compared / eligible : null, from_s: fromS, to_s: toS, pending: [a.pending, b.pending] };
 }
+
+/** The fewest shadow-eligible requests in the window for a steady share to be given. */
+export const STEADY_MIN_ELIGIBLE = 20;

@@ -28,6 +28,8 @@ t.test('steadyShare: what was compared over what came in between two readings (t
     { name: 'skipped requests are not eligible', a: at(100, 10, 50), b: at(300, 60, 150), compared: 50, eligible: 100, share: 0.5 },
     { name: 'earlier comparisons completing count in the window', a: at(500, 100, 0, 270), b: at(600, 180, 0, 200), compared: 80, eligible: 100, share: 0.8 },
     { name: 'nothing came in', a: at(10, 5), b: at(10, 5), compared: 0, eligible: 0, share: null },
+    { name: 'too few came in to say (three long downloads finishing, one new)', a: at(100, 60, 0, 40), b: at(101, 63, 0, 38), compared: 3, eligible: 1, share: null },
+    { name: 'twenty came in: enough', a: at(100, 60, 0, 40), b: at(120, 70, 0, 40), compared: 10, eligible: 20, share: 0.5 },
   ]
   for (const r of rows) {
     const got = suite.steadyShare(r.a, r.b, 3.5, 5.8)
