@@ -278,7 +278,7 @@ export function report(ctx, { servers, results, pairRatios = {}, s3Ratios = {}, 
 }
 
 /** toJson is the suite's part of results.json: one entry per selected workload. */
-export function toJson(ctx, { results, pairRatios = {}, s3Ratios = {}, s3Loads = null }) {
+export function toJson(ctx, { results, pairRatios = {}, s3Ratios = {}, bareRounds = {}, s3Loads = null }) {
   return selected(ctx).map((w) => ({
     id: w.id,
     label: w.label,
@@ -286,6 +286,7 @@ export function toJson(ctx, { results, pairRatios = {}, s3Ratios = {}, s3Loads =
     target_cutover_over_go: w.target,
     ...(pairRatios[w.id] ? { manifest_over_cutover_pairs: pairRatios[w.id], target_manifest_over_cutover: MANIFEST_TARGET } : {}),
     ...(s3Ratios[w.id] ? { s3_over_go_pairs: s3Ratios[w.id], target_s3_over_go: S3_TARGET, s3_chunk_loads_during_workloads: s3Loads && s3Loads.after - s3Loads.before } : {}),
+    ...(bareRounds[w.id] ? { bare_pairs: bareRounds[w.id].map((r) => ({ go: r.go?.value ?? null, s3: r.s3?.value ?? null, bare: r.bare?.value ?? null, s3_core: mainCore(r.s3), bare_core: mainCore(r.bare) })) } : {}),
     results: Object.fromEntries(
       Object.entries(results[w.id]).map(([n, r]) => {
         const { wrk_stdout, ...raw } = r.raw;
