@@ -6,7 +6,7 @@ import { HttpBackend, MARKER_HEADER } from '../../src/audit/http-backend.js'
 import type { ExchangeRequest, Observed } from '../../src/audit/exchange.js'
 import { gate, listen } from '../helpers/gate.js'
 import type { T } from '../helpers/serve.js'
-import { freePort } from '../helpers/nginx.js'
+import { deadPort } from '../helpers/nginx.js'
 
 const req = (headers: Record<string, string> = {}, method = 'GET', path = '/f?x=1'): ExchangeRequest => ({
   id: 'r1',
@@ -157,7 +157,7 @@ t.test('no status within timeoutMs is ERR_TIMEOUT', async t => {
 })
 
 t.test('a refused connection is ERR_CONNECT', async t => {
-  const b = new HttpBackend({ name: 'new', base: `http://127.0.0.1:${await freePort()}` })
+  const b = new HttpBackend({ name: 'new', base: `http://127.0.0.1:${await deadPort()}` })
   t.teardown(() => b.close())
   t.match(await b.send(req()), { kind: 'error', code: 'ERR_CONNECT', message: /^new: .*ECONNREFUSED/ })
 })

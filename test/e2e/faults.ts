@@ -7,7 +7,7 @@ import { ZoomBudget } from '../../src/audit/zoom.js'
 import { DEFAULT_RULES } from '../../src/audit/rules.js'
 import { prngBytes, writeLargeFile } from '../helpers/e2e.js'
 import { startFaulty } from '../helpers/faulty.js'
-import { freePort } from '../helpers/nginx.js'
+import { deadPort } from '../helpers/nginx.js'
 import { startServe } from '../helpers/serve.js'
 
 const MiB = 1024 * 1024
@@ -25,7 +25,7 @@ t.test('each injected fault in the new server is caught and described exactly', 
   const dropped = await startFaulty(t, real.url, { '/one.bin': { dropHeader: 'last-modified' } })
   const badRange = await startFaulty(t, real.url, { '/one.bin': { setHeader: ['content-range', 'bytes 0-99/1048577'] } })
   const err500 = await startFaulty(t, real.url, { '/one.bin': { status: 500 } })
-  const down = `http://127.0.0.1:${await freePort()}`
+  const down = `http://127.0.0.1:${await deadPort()}`
 
   const old = new HttpBackend({ name: 'old', base: real.url })
   t.teardown(() => old.close())

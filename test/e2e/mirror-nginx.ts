@@ -8,7 +8,7 @@ import type { Comparison } from '../../src/audit/divergence.js'
 import { readJsonl, withTimeout, writeLargeFile } from '../helpers/e2e.js'
 import { startFaulty } from '../helpers/faulty.js'
 import { gate } from '../helpers/gate.js'
-import { freePort, startNginx } from '../helpers/nginx.js'
+import { deadPort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
 import { rawServer } from '../helpers/raw-server.js'
 import { MARKER_HEADER } from '../../src/audit/http-backend.js'
@@ -149,7 +149,7 @@ t.test('through cutover mirror, new being down is a divergence and clients do no
   const dir = t.testdir({ 'f.txt': 'hello\n' })
   const old = await startServe(t, dir)
   const out = join(dir, 'out.jsonl')
-  const mirror = await startMirror(t, old.url, `http://127.0.0.1:${await freePort()}`, out)
+  const mirror = await startMirror(t, old.url, `http://127.0.0.1:${await deadPort()}`, out)
   const r = await get(mirror.url, '/f.txt')
   t.equal(r.body.toString(), 'hello\n')
   const c = counts(await mirror.stop())

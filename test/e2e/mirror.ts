@@ -16,7 +16,7 @@ import { TaskQueue } from '../../src/audit/task-queue.js'
 import { AccessLog } from '../../src/telemetry/access-log.js'
 import { header, prngBytes, rawRequest, readJsonl, waitForOutput, withTimeout } from '../helpers/e2e.js'
 import { gate, heldListen, listen } from '../helpers/gate.js'
-import { freePort } from '../helpers/nginx.js'
+import { deadPort } from '../helpers/nginx.js'
 import { CLI, exited, requireTool, startServe } from '../helpers/serve.js'
 
 const MTIME = new Date('2024-05-06T07:08:09Z')
@@ -163,7 +163,7 @@ t.test('with --primary new, clients get new; old is still the control of every r
 
 t.test('a candidate that is down is an error divergence; the client still gets its answer', async t => {
   const old = await listen(t, fixed('payload\n'))
-  const m = await startMirror(t, { old: old.url, new: `http://127.0.0.1:${await freePort()}` })
+  const m = await startMirror(t, { old: old.url, new: `http://127.0.0.1:${await deadPort()}` })
   const res = await fetch(`${m.url}/f`)
   t.equal(res.status, 200)
   t.equal(res.body.toString(), 'payload\n')
@@ -175,7 +175,7 @@ t.test('a candidate that is down is an error divergence; the client still gets i
 
 t.test('a primary that is down gives the client a clean 502, and the record says so', async t => {
   const nw = await listen(t, fixed('payload\n'))
-  const m = await startMirror(t, { old: `http://127.0.0.1:${await freePort()}`, new: nw.url })
+  const m = await startMirror(t, { old: `http://127.0.0.1:${await deadPort()}`, new: nw.url })
   const res = await fetch(`${m.url}/f`)
   t.equal(res.status, 502)
   t.equal(res.body.toString(), '502 Bad Gateway\n', 'no internals in the body')

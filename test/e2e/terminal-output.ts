@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { run, waitForOutput, withTimeout } from '../helpers/e2e.js'
 import { heldListen, listen } from '../helpers/gate.js'
-import { freePort } from '../helpers/nginx.js'
+import { deadPort } from '../helpers/nginx.js'
 import { CLI, REPO, exited, requireTool, startServe } from '../helpers/serve.js'
 
 /**
@@ -60,7 +60,7 @@ const get = async (url: string): Promise<number> => {
 
 t.test('mirror without a terminal: no ESC or CR byte, the log in JSON, the summary whole and after the stop message', async t => {
   const nw = await listen(t, fixed('new\n'))
-  const dead = `http://127.0.0.1:${await freePort()}`
+  const dead = `http://127.0.0.1:${await deadPort()}`
   const { child, output } = merged(t, ['mirror', '--listen', '127.0.0.1:0', '--old', dead, '--new', nw.url, '--status-interval', '20ms', '--shed-above', '1'])
   await waitForOutput(child, output, /listening on http:\/\/\S+/)
   const url = /listening on (http:\/\/[^\s)]+)/.exec(output())![1]!
@@ -85,7 +85,7 @@ t.test('mirror without a terminal: no ESC or CR byte, the log in JSON, the summa
 t.test('mirror on a terminal: a warning erases the status line, is one readable line, and the line is redrawn; the summary comes after the stop message', async t => {
   if (!requireTool(t, 'python3')) return
   const nw = await listen(t, fixed('new\n'))
-  const dead = `http://127.0.0.1:${await freePort()}`
+  const dead = `http://127.0.0.1:${await deadPort()}`
   const { child, screen } = underPty(t, ['mirror', '--listen', '127.0.0.1:0', '--old', dead, '--new', nw.url, '--status-interval', '20ms', '--shed-above', '1'])
   await waitForOutput(child, screen, /listening on http:\/\/\S+/)
   const url = /listening on (http:\/\/[^\s)]+)/.exec(screen())![1]!

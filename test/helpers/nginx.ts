@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
 import type { T } from './serve.js'
@@ -14,6 +14,34 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * deadPort returns a loopback port nothing listens on and that no `listen(0)` of this machine can be
+ * given: one below the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range; 32768 if
+ * unreadable), checked free by binding it once. A port from {@link freePort} is closed again before
+ * use, so a server started next on port 0 (a mirror under test) may be handed that very port and
+ * then proxy to itself: seen once in CI, a 431 where the test expected the dead backend's 502.
+ * At most 100 tries.
+ */
+export async function deadPort(): Promise<number> {
+  let low = 32768
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(first) && first > 2048) low = first
+  } catch {
+    // Not Linux: the usual start of the range.
+  }
+  for (let i = 0; i < 100; i++) {
+    const port = 1024 + Math.floor(Math.random() * (low - 1024))
+    const free = await new Promise<boolean>(resolve => {
+      const s = createServer()
+      s.once('error', () => resolve(false))
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+  throw new Error(`deadPort: no free port below ${low} in 100 tries`)
 }
 
 /** connects tells whether something accepts TCP connections on 127.0.0.1:port. */
