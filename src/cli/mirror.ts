@@ -17,6 +17,7 @@ import { DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
+import { pointsAtSelf } from './points-at-self.js'
 import { parseBytes, parseCount, parseDuration, parseFraction, parseListen, parseUrl, noZoomOption, zoomBudget, zoomRateOption } from './options.js'
 import { loadRules } from './load-rules.js'
 import { systemClock } from '../core/clock.js'
@@ -271,6 +272,19 @@ async function runMirror(f: MirrorFlags): Promise<void> {
         `--metrics-listen: cannot listen on ${f.metricsListen.host}:${f.metricsListen.port}: ${(err as Error).message}`,
       )
     }
+  }
+  // A backend that is this mirror would send every request round until it fails: refuse it here.
+  const self = (
+    [
+      ['--old', f.old],
+      ['--new', f.new],
+      ['--baseline', f.baseline],
+    ] as const
+  ).find(([, url]) => url !== undefined && pointsAtSelf(addr, url))
+  if (self) {
+    await mirror.close(0)
+    await release()
+    throw new Error(`${self[0]} ${self[1]} is this mirror's own address (listening on ${hostPort(addr)}): every request would come back to it`)
   }
   const [primary, shadow] = f.primary === 'old' ? [old, neu] : [neu, old]
   printer.print(
