@@ -1,9 +1,9 @@
+import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { pointsAtSelf } from '../../src/cli/points-at-self.js'
 import { deadPort } from '../helpers/nginx.js'
 import { CLI, exited } from '../helpers/serve.js'
-import { spawn } from 'node:child_process'
 
 const at = (address: string, port: number): AddressInfo => ({ address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' })
 /** This machine's addresses, for the rows: one LAN address. */

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { deadPort } from '../helpers/nginx.js'
+import { deadPort, ephemeralLow } from '../helpers/nginx.js'
 
 /**
  * The e2e tests' "backend that is down": a port nothing listens on that a server started on port 0
@@ -9,12 +8,7 @@ import { deadPort } from '../helpers/nginx.js'
  * to itself (431 instead of the dead backend's 502).
  */
 t.test('deadPort: below the ephemeral range, refusing connections, never handed to listen(0)', async t => {
-  let low = 32768
-  try {
-    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
-  } catch {
-    // Not Linux: the usual start of the range.
-  }
+  const low = ephemeralLow()
   const rows = [1, 2, 3]
   for (const row of rows) {
     const port = await deadPort()

@@ -16,6 +16,17 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** ephemeralLow is the first port of the kernel's ephemeral range (what `listen(0)` picks from); 32768 if unreadable. */
+export function ephemeralLow(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(first) && first > 2048) return first
+  } catch {
+    // Not Linux: the usual start of the range.
+  }
+  return 32768
+}
+
 /**
  * deadPort returns a loopback port nothing listens on and that no `listen(0)` of this machine can be
  * given: one below the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range; 32768 if
@@ -25,13 +36,7 @@ export function freePort(): Promise<number> {
  * At most 100 tries.
  */
 export async function deadPort(): Promise<number> {
-  let low = 32768
-  try {
-    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
-    if (Number.isInteger(first) && first > 2048) low = first
-  } catch {
-    // Not Linux: the usual start of the range.
-  }
+  const low = ephemeralLow()
   for (let i = 0; i < 100; i++) {
     const port = 1024 + Math.floor(Math.random() * (low - 1024))
     const free = await new Promise<boolean>(resolve => {
