@@ -34,6 +34,10 @@ t.test('pointsAtSelf: which backend URLs reach the mirror itself (table)', async
 t.test('cutover mirror refuses an --old that is its own address, exit 2, naming the flag', async t => {
   const port = await deadPort()
   const child = spawn(process.execPath, [CLI, 'mirror', '--listen', `127.0.0.1:${port}`, '--old', `http://localhost:${port}`, '--new', 'http://127.0.0.1:9'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Without the check the mirror would listen for good: stop it by its PID whatever happens.
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let err = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
   t.equal(await exited(child), 2, 'exit 2')
