@@ -22,7 +22,9 @@
 // warmup and measured part planned separately, the measured one from --seed). Every response must
 // have the planned status (200 or 206) and byte count (a two-range answer: every part's
 // Content-Range and length), and the JSON line also has `classes`: the same figures per size class
-// (small, 1m, 64m, range), plus the MB/s received.
+// (small, 1m, 64m, range), plus the MB/s received, and `small_clear`: the small requests that
+// neither started nor ended while a 64 MiB download was under way (the small file's latency with
+// nothing large moving; compared with the whole small class, it shows what the large downloads cost).
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -104,6 +106,8 @@ async function main() {
   const lag = new Float64Array(measuredN); // ms, actual send - scheduled send
   const done = new Uint8Array(measuredN); // 1 ok, 2 error
   const sizes = new Float64Array(measuredN); // bytes received
+  const dueAt = new Float64Array(measuredN); // ms, scheduled send time
+  const endAt = new Float64Array(measuredN); // ms, end of the body (or of the failure)
   const errors = { status: 0, bytes: 0, socket: 0 };
   const errorSamples = [];
   let bytes = 0;
@@ -128,6 +132,8 @@ async function main() {
       if (m < 0) return;
       if (end > lastEnd) lastEnd = end;
       latency[m] = end - due;
+      dueAt[m] = due;
+      endAt[m] = end;
       done[m] = ok ? 1 : 2;
       sizes[m] = n;
       bytes += n;
@@ -209,6 +215,20 @@ async function main() {
       lat.sort((a, b) => a - b);
       classes[c] = { scheduled, completed: lat.length, failed: failedC, bytes: bytesC, latency_us: latencyOf(lat) };
     }
+    // The small requests whose whole life [scheduled send, end of body] fell outside every 64 MiB
+    // download's: what the small file costs when nothing large is moving through the same machine.
+    const big = [];
+    for (let i = 0; i < measuredN; i++) if (plan[i].cls === '64m' && done[i] !== 0) big.push([dueAt[i], endAt[i]]);
+    const clear = [];
+    let scheduledClear = 0;
+    for (let i = 0; i < measuredN; i++) {
+      if (plan[i].cls !== 'small' || done[i] === 0) continue;
+      if (big.some(([a, b]) => dueAt[i] < b && endAt[i] > a)) continue;
+      scheduledClear++;
+      if (done[i] === 1) clear.push(latency[i]);
+    }
+    clear.sort((a, b) => a - b);
+    classes.small_clear = { scheduled: scheduledClear, completed: clear.length, failed: scheduledClear - clear.length, bytes: null, latency_us: latencyOf(clear) };
   }
   const out = {
     url: o.url,

@@ -297,7 +297,7 @@ export async function run(ctx, oldS, newS) {
           const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed });
           r[s.name] = x;
           const l = x.latency_us ?? {};
-          const classes = x.classes ? ' ' + MIX_CLASSES.map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ') + `, ${fmt(x.mb_per_s, 1)} MB/s` : '';
+          const classes = x.classes ? ' ' + [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ') + `, ${fmt(x.mb_per_s, 1)} MB/s` : '';
           log(`${w.id} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
         } else {
           // The cutover mirror's counters in the second half of the run: its steady share.
@@ -561,7 +561,7 @@ export function report(ctx, res, meta) {
     out.push(rateTable(mixed, true));
     const crows = [['per size class', 'class', 'scheduled', 'ok', 'failed', 'p50', 'p90', 'p99', 'max', 'p50 - old', 'p99 - old']];
     for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
-      for (const c of MIX_CLASSES) {
+      for (const c of [...MIX_CLASSES, 'small_clear']) {
         const x = mixed[n]?.classes?.[c];
         if (!x) continue;
         const l = x.latency_us ?? {};
@@ -571,7 +571,7 @@ export function report(ctx, res, meta) {
       }
     }
     out.push(table(crows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
-    out.push('(a class with few requests, e.g. 64m: its p99 is its max)');
+    out.push('(a class with few requests, e.g. 64m: its p99 is its max; small_clear = the small requests that neither started nor ended while a 64 MiB download was under way, not a target: what the large downloads cost the small ones)');
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {

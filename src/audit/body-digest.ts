@@ -41,6 +41,12 @@ export interface BodyDigester {
   update(chunk: Uint8Array): void
   /** finish ends the body (what was received so far) and gives its digest. Called once. */
   finish(): BodyDigest | Promise<BodyDigest>
+  /**
+   * ready says whether the reader may read the next chunk now: undefined if so, else a promise
+   * that resolves when it may (a paced side of a {@link DigestPair} that holds as much as it may
+   * ahead of the other side). It never rejects. If absent, the reader never waits.
+   */
+  ready?(): Promise<void> | undefined
 }
 
 /**

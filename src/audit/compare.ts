@@ -4,7 +4,7 @@ import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 import { parseHttpDate } from '../http/http-date.js'
 import { diffDigests, type BodyDigest, type BodyDigester } from './body-digest.js'
 import { cancelBody } from './cancel-body.js'
-import { digestBody, type SideBody } from './digest-body.js'
+import { digestBody, type Needed, type SideBody } from './digest-body.js'
 import { DigestPair } from './digest-pair.js'
 import type { Comparison, Divergence, NotComparedReason } from './divergence.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
@@ -210,13 +210,21 @@ export function compareHeads(control: Observed, candidate: Observed, o: CompareO
  * digestResponse reads one side's body on its own ({@link digestBody}): multipart parsed when it is
  * a multipart/byteranges answer, with the idle limit unless the side is client-paced.
  */
-export function digestResponse(r: Response, side: Side, o: CompareOptions, signal?: AbortSignal, digester?: BodyDigester): Promise<SideBody> {
+export function digestResponse(
+  r: Response,
+  side: Side,
+  o: CompareOptions,
+  signal?: AbortSignal,
+  digester?: BodyDigester,
+  needed?: Needed,
+): Promise<SideBody> {
   return digestBody(r.body, {
     boundary: boundaryFor(r),
     idleMs: o.paced === side ? undefined : (o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(signal ? { signal } : {}),
     digester,
+    needed,
   })
 }
 

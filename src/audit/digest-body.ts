@@ -41,6 +41,34 @@ export interface SideBody {
   readonly failure?: BodyFailure
 }
 
+/**
+ * Needed tells {@link digestBody} how much of a body is needed: all of it, until {@link cut} names a
+ * length (the body it is compared with was cut there by a client that left, and no comparison looks
+ * further). Set once; later calls are ignored.
+ */
+export class Needed {
+  #bytes = Number.POSITIVE_INFINITY
+  #onCut: (() => void) | undefined
+
+  /** bytes is how many leading bytes are needed (Infinity: all). */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /** cut says that no byte past the first `bytes` is needed. */
+  cut(bytes: number): void {
+    if (this.#bytes !== Number.POSITIVE_INFINITY) return
+    this.#bytes = bytes
+    this.#onCut?.()
+  }
+
+  /** onCut sets what to do when {@link cut} is called (one reader); at once if it was already. */
+  onCut(f: () => void): void {
+    this.#onCut = f
+    if (this.#bytes !== Number.POSITIVE_INFINITY) f()
+  }
+}
+
 /** DigestOptions configure {@link digestBody}. */
 export interface DigestOptions {
   /** The body is multipart with this boundary: it is parsed and each part digested. If unset, one plain body. */
@@ -56,15 +84,24 @@ export interface DigestOptions {
    * the other side. If unset, a BlockDigester of its own.
    */
   readonly digester?: BodyDigester | undefined
+  /**
+   * How much of a plain (not multipart) body is needed: once that many bytes are read, the stream
+   * is cancelled and the digest covers what was read, with no failure. If unset, all of it.
+   */
+  readonly needed?: Needed | undefined
 }
 
 /**
  * Guarded reads a stream for {@link digestBody}: each read in flight can be cut short (abort, idle
  * limit), which rejects it at once and cancels the stream, and every chunk counts as progress.
+ * Before each read it waits for `ready` (the digester's pacing); time spent waiting there is not
+ * idle time: the server sent nothing because we asked for nothing.
  */
 class Guarded implements AsyncIterable<Uint8Array> {
   bytes = 0
   last: number
+  /** True while waiting for `ready`: the idle limit does not run. */
+  waiting = false
   #halted: unknown = undefined
   #reject: ((reason: unknown) => void) | undefined
 
@@ -73,6 +110,7 @@ class Guarded implements AsyncIterable<Uint8Array> {
     readonly it: AsyncIterator<Uint8Array>,
     readonly clock: Clock,
     readonly onChunk?: (chunk: Uint8Array) => void,
+    readonly ready?: () => Promise<void> | undefined,
   ) {
     this.last = clock.monotonic()
   }
@@ -96,22 +134,34 @@ class Guarded implements AsyncIterable<Uint8Array> {
     if (this.#halted !== undefined) return Promise.reject(this.#halted)
     return new Promise((resolve, reject) => {
       this.#reject = reject
-      this.it.next().then(
-        r => {
-          this.#reject = undefined
-          if (!r.done) {
-            this.bytes += r.value.length
-            this.last = this.clock.monotonic()
-            this.onChunk?.(r.value)
-          }
-          resolve(r)
-        },
-        (err: unknown) => {
-          this.#reject = undefined
-          reject(err)
-        },
-      )
+      const gate = this.ready?.()
+      if (gate === undefined) return this.#read(resolve, reject)
+      this.waiting = true
+      void gate.then(() => {
+        this.waiting = false
+        this.last = this.clock.monotonic()
+        // A halt while waiting has rejected this read already.
+        if (this.#halted === undefined) this.#read(resolve, reject)
+      })
     })
+  }
+
+  #read(resolve: (r: IteratorResult<Uint8Array>) => void, reject: (reason: unknown) => void): void {
+    this.it.next().then(
+      r => {
+        this.#reject = undefined
+        if (!r.done) {
+          this.bytes += r.value.length
+          this.last = this.clock.monotonic()
+          this.onChunk?.(r.value)
+        }
+        resolve(r)
+      },
+      (err: unknown) => {
+        this.#reject = undefined
+        reject(err)
+      },
+    )
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -138,14 +188,26 @@ function failureOf(err: unknown, bytes: number): BodyFailure {
 export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptions = {}): Promise<SideBody> {
   const clock = o.clock ?? systemClock
   // The whole body's digest, multipart or not: what is compared when only one side is multipart.
-  const digester = o.digester ?? new BlockDigester()
-  const src = new Guarded(body, body[Symbol.asyncIterator](), clock, o.boundary === undefined ? undefined : c => digester.update(c))
+  const digester: BodyDigester = o.digester ?? new BlockDigester()
+  const src = new Guarded(
+    body,
+    body[Symbol.asyncIterator](),
+    clock,
+    o.boundary === undefined ? undefined : c => digester.update(c),
+    digester.ready?.bind(digester),
+  )
   const onAbort = (): void => {
     const r: unknown = o.signal?.reason
     src.halt(codeOf(r) !== undefined ? r : abortError(o.signal))
   }
   o.signal?.addEventListener('abort', onAbort, { once: true })
   if (o.signal?.aborted) onAbort()
+  // Reading stops, with no failure, once a plain body has given every byte needed.
+  const needed = o.boundary === undefined ? o.needed : undefined
+  const enough = new CutoverError('ERR_ABORTED', 'no byte past this is needed')
+  needed?.onCut(() => {
+    if (src.bytes >= needed.bytes) src.halt(enough)
+  })
   let timer: Timer | undefined
   const idleMs = o.idleMs
   if (idleMs !== undefined) {
@@ -153,7 +215,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
     // per chunk.
     const arm = (ms: number): void => {
       timer = clock.setTimeout(() => {
-        const idle = clock.monotonic() - src.last
+        const idle = src.waiting ? 0 : clock.monotonic() - src.last
         if (idle >= idleMs) src.halt(new CutoverError('ERR_TIMEOUT', `no byte for ${idleMs} ms after ${src.bytes} bytes`))
         else arm(idleMs - idle)
       }, ms)
@@ -168,6 +230,10 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
         const r = await src.next()
         if (r.done) break
         digester.update(r.value)
+        if (needed && src.bytes >= needed.bytes) {
+          src.halt(enough)
+          break
+        }
       }
     } else {
       let headLeft = HEAD_BUDGET_BYTES
@@ -184,7 +250,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
       }
     }
   } catch (err) {
-    failure = failureOf(err, src.bytes)
+    if (err !== enough) failure = failureOf(err, src.bytes)
     src.halt(err)
   } finally {
     timer?.clear()

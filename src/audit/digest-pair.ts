@@ -27,6 +27,30 @@ class Side {
   own: BlockDigester | undefined
   result: Promise<BodyDigest> | undefined
   resolve: ((d: BodyDigest) => void) | undefined
+  /** Every byte this side received (held, shared or its own). */
+  total = 0
+  /** This side's reader waits on {@link gate} rather than get far ahead of the other side. */
+  paced = false
+  /** Set while a paced side must not read on: resolved (and cleared) by {@link wake}. */
+  gate: Promise<void> | undefined
+  open: (() => void) | undefined
+  /** A paused side reads on once it is no more than this many bytes ahead of the other side. */
+  resumeLead = 0
+
+  /** pause makes the reader wait until the other side has come half of the way (`lead` bytes) to it. */
+  pause(lead: number): void {
+    if (this.gate !== undefined) return
+    this.resumeLead = Math.floor(lead / 2)
+    this.gate = new Promise(resolve => (this.open = resolve))
+  }
+
+  /** wake lets a paused reader read on. */
+  wake(): void {
+    const open = this.open
+    this.gate = undefined
+    this.open = undefined
+    open?.()
+  }
 
   hold(chunk: Uint8Array): void {
     this.pending.push(chunk)
@@ -93,6 +117,16 @@ const EMPTY = new Uint8Array(0)
  * when the other side has reached its end, differs, ends, or the pair is detached. Whoever creates
  * a pair must therefore end both sides, or call {@link detach} once one side will never be read
  * (its request failed, or was never sent). Not thread-safe; everything runs on the event loop.
+ *
+ * A *paced* side (one whose reader can wait: the mirror's shadow, read from the other server)
+ * never gets more than `holdBytes` ahead of the other side, paired or split: past that (or, paired,
+ * past the budget) it takes the chunk (held, if paired) and its digester's `ready` makes its reader
+ * wait until the other side has come half of the way, ends, or the pair is detached. The shadow is
+ * then read at the pace the client reads the primary's body, not at the other server's speed: its
+ * work (and the other server's) is spread over the download instead of taking the thread from
+ * clients in a burst, and paired, every byte they agree on is hashed once. A paced side holds at
+ * most the bound it crossed plus one chunk. The other side, which cannot wait (the client path),
+ * splits the pair when it would hold more.
  */
 export class DigestPair {
   readonly #sides: readonly [Side, Side] = [new Side(), new Side()]
@@ -104,13 +138,24 @@ export class DigestPair {
 
   /**
    * @param holdBytes the most bytes the side ahead holds; if unset, {@link PAIR_HOLD_BYTES}.
-   * @param budget a byte budget shared with other pairs (and tees): a hold that would exceed it splits the pair.
+   * @param budget a byte budget shared with other pairs (and tees): a hold that would exceed it
+   *   splits the pair (or, for a paced side, pauses its reader).
+   * @param paced the sides whose readers wait on `ready` rather than split the pair; if unset, none.
    */
-  constructor(holdBytes: number = PAIR_HOLD_BYTES, budget?: TeeBudget) {
+  /** Detached: no side waits for the other any more. */
+  #detached = false
+
+  constructor(holdBytes: number = PAIR_HOLD_BYTES, budget?: TeeBudget, paced: readonly (0 | 1)[] = []) {
     if (!Number.isSafeInteger(holdBytes) || holdBytes < 0) throw new TypeError('holdBytes must be a non-negative integer')
     this.#holdBytes = holdBytes
     this.#budget = budget
+    for (const i of paced) this.#sides[i].paced = true
     this.#digesters = [this.#digester(0), this.#digester(1)]
+  }
+
+  /** paused is true while side i's reader is told to wait (its digester's `ready` is pending). */
+  paused(i: 0 | 1): boolean {
+    return this.#sides[i].gate !== undefined
   }
 
   /** side is the digester of side i (0 or 1), to hash that side's body. */
@@ -133,22 +178,38 @@ export class DigestPair {
    * side that ended ahead resolves now. Idempotent.
    */
   detach(): void {
+    this.#detached = true
     this.#split()
+    for (const s of this.#sides) s.wake()
   }
 
   #digester(i: 0 | 1): BodyDigester {
-    return { update: chunk => this.#update(i, chunk), finish: () => this.#finish(i) }
+    const me = this.#sides[i]
+    return { update: chunk => this.#update(i, chunk), finish: () => this.#finish(i), ready: () => me.gate }
   }
 
   #update(i: 0 | 1, chunk: Uint8Array): void {
     const me = this.#sides[i]
     if (me.ended) throw new Error('DigestPair: update after finish')
+    me.total += chunk.length
+    const other = this.#sides[i === 0 ? 1 : 0]
+    const over = this.#hash(i, me, other, chunk)
+    if (other.gate !== undefined && other.total - me.total <= other.resumeLead) other.wake()
+    if (!me.paced || this.#detached || other.ended) return
+    const lead = me.total - other.total
+    if (over || lead > this.#holdBytes) me.pause(lead)
+  }
+
+  /**
+   * #hash takes side i's next chunk: compared with what the other side holds, hashed once where
+   * they agree, held where this side is ahead. Returns true when a paced side held past its bounds.
+   */
+  #hash(i: 0 | 1, me: Side, other: Side, chunk: Uint8Array): boolean {
     const shared = this.#shared
     if (shared === undefined) {
       me.own!.update(chunk)
-      return
+      return false
     }
-    const other = this.#sides[i === 0 ? 1 : 0]
     let at = 0
     // The other side is ahead: what it holds is compared with this chunk, and what agrees hashed once.
     while (other.bytes > 0 && at < chunk.length) {
@@ -157,7 +218,7 @@ export class DigestPair {
       const mine = chunk.subarray(at, at + n)
       if (Buffer.compare(mine, held.subarray(other.offset, other.offset + n)) !== 0) {
         this.#split(i, chunk.subarray(at))
-        return
+        return false
       }
       shared.update(mine)
       at += n
@@ -169,23 +230,28 @@ export class DigestPair {
       other.settle(shared.snapshot())
       this.#giveShared(i)
       if (at < chunk.length) shared.update(chunk.subarray(at))
-      return
+      return false
     }
-    if (at === chunk.length) return
+    if (at === chunk.length) return false
     const rest = chunk.subarray(at)
     const budget = this.#budget
-    if (me.bytes + rest.length > this.#holdBytes || (budget !== undefined && budget.used + rest.length > budget.max)) {
+    const over = me.bytes + rest.length > this.#holdBytes || (budget !== undefined && budget.used + rest.length > budget.max)
+    if (over && !me.paced) {
       this.#split(i, rest)
-      return
+      return false
     }
+    // A paced side holds one chunk past its bounds at most: its reader then waits.
     me.hold(rest)
     if (budget) budget.used += rest.length
+    return over
   }
 
   #finish(i: 0 | 1): Promise<BodyDigest> {
     const me = this.#sides[i]
     if (me.ended) throw new Error('DigestPair: finish called twice')
     me.ended = true
+    // The other side will not be waited for by this one any more.
+    this.#sides[i === 0 ? 1 : 0].wake()
     me.result = new Promise<BodyDigest>(resolve => (me.resolve = resolve))
     const shared = this.#shared
     if (shared === undefined) {

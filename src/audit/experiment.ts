@@ -14,7 +14,7 @@ import {
 } from './compare.js'
 import type { BodyDigester } from './body-digest.js'
 import type { TeeBudget } from './body-tee.js'
-import type { SideBody } from './digest-body.js'
+import { Needed, type SideBody } from './digest-body.js'
 import { DigestPair } from './digest-pair.js'
 import { withNoise, type Comparison } from './divergence.js'
 import { validatorsFor, type EtagPairs } from './etag-pairs.js'
@@ -182,6 +182,9 @@ export async function runExperiment(
     candidateDigester = pair.side(1)
   }
   const stop = { control: new AbortController(), candidate: new AbortController(), baseline: new AbortController() }
+  // How much of each body read here is needed: all of it, unless the client-paced body it is
+  // compared with was cut by its client, which then compares no further.
+  const needed = { control: new Needed(), candidate: new Needed(), baseline: new Needed() }
   const read = (
     p: Promise<Observed>,
     side: Side,
@@ -189,11 +192,12 @@ export async function runExperiment(
     co: CompareOptions,
     given: ExperimentSide | undefined,
     digester?: BodyDigester,
+    need?: Needed,
   ): Promise<SideBody | undefined> => {
     const digest = given && !isBackend(given) ? given.digest : undefined
     if (digest) ac.signal.addEventListener('abort', () => digest.stop(ac.signal.reason), { once: true })
     return p.then(a => {
-      if (a.kind === 'response') return digest ? digest.body : digestResponse(a, side, co, ac.signal, digester)
+      if (a.kind === 'response') return digest ? digest.body : digestResponse(a, side, co, ac.signal, digester, need)
       // No body on this side: its partner must not wait for it.
       if (digester) pair?.detach()
       return undefined
@@ -204,16 +208,24 @@ export async function runExperiment(
   const release = (): void => {
     if (--controlUsers === 0) stop.control.abort(stopped())
   }
-  const controlBody = read(controlP, 'control', stop.control, options, sides.control, controlDigester).then(b => {
+  /** cutBy: a client-paced body its client cut is compared up to there: no other body is needed further. */
+  const cutBy = (b: SideBody | undefined, others: readonly Needed[]): void => {
+    if (b?.failure?.code === 'ERR_CLIENT_GONE' && b.parts === undefined) for (const n of others) n.cut(b.digest.length)
+  }
+  const controlBody = read(controlP, 'control', stop.control, options, sides.control, controlDigester, needed.control).then(b => {
     // A control that failed or was given up leaves nothing to compare the others with.
     if (b && (failedHere(b) || givenUpReason(b))) {
       stop.candidate.abort(stopped())
       stop.baseline.abort(stopped())
     }
+    if (options.paced === 'control') cutBy(b, [needed.candidate, needed.baseline])
     return b
   })
-  const candidateBody = read(candidateP, 'candidate', stop.candidate, options, sides.candidate, candidateDigester)
-  const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions, undefined)
+  const candidateBody = read(candidateP, 'candidate', stop.candidate, options, sides.candidate, candidateDigester, needed.candidate).then(b => {
+    if (options.paced === 'candidate') cutBy(b, [needed.control])
+    return b
+  })
+  const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions, undefined, undefined, needed.baseline)
 
   /** compareWith compares the control with one other side: heads at once, then bodies. */
   const compareWith = async (

@@ -486,7 +486,8 @@ export class Mirror {
       // It is hashed as one side of a pair with the shadow's body: the bytes they agree on are
       // hashed once, held (within the tee budget) until the shadow's body reaches them.
       const stop = new AbortController()
-      const pair = new DigestPair(undefined, this.#pairBudget)
+      // The shadow's side (1) is paced: read no further ahead of the client than the pair may hold.
+      const pair = new DigestPair(undefined, this.#pairBudget, [1])
       ctx.digest = {
         body: digestBody(tees[0], { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal, digester: pair.side(0) }),
         stop: reason => stop.abort(reason),

@@ -164,6 +164,120 @@ t.test('seeded random interleavings of equal and differing bodies: every digest 
   t.pass('60 rounds')
 })
 
+t.test('a paced side waits rather than split, and reads on once the other side has come half of the way', async t => {
+  const n = 8 * B
+  // Each step: a side (0 the client path, 1 the paced shadow) takes one block, or an action; then
+  // whether side 1 is told to wait, and whether the pair still shares one hash state.
+  type Step = 0 | 1 | 'end0' | 'detach' | 'differ0'
+  const rows: ReadonlyArray<{ name: string; hold: number; budget: number; steps: ReadonlyArray<[Step, boolean, boolean]> }> = [
+    {
+      name: 'within the hold bound: never waits',
+      hold: 4 * B,
+      budget: n,
+      steps: [[1, false, true], [1, false, true], [1, false, true], [1, false, true]],
+    },
+    {
+      name: 'past the hold bound: waits, paired, until the other side matches half',
+      hold: 2 * B,
+      budget: n,
+      steps: [[1, false, true], [1, false, true], [1, true, true], [0, true, true], [0, false, true], [1, false, true], [1, true, true]],
+    },
+    {
+      name: 'past the shared budget: waits, still paired',
+      hold: n,
+      budget: 2 * B - 1,
+      steps: [[1, false, true], [1, true, true], [0, false, true]],
+    },
+    {
+      name: 'the other side ends: no more waiting',
+      hold: B,
+      budget: n,
+      steps: [[1, false, true], [1, true, true], ['end0', false, false], [1, false, false], [1, false, false]],
+    },
+    {
+      name: 'detached: no more waiting',
+      hold: B,
+      budget: n,
+      steps: [[1, false, true], [1, true, true], ['detach', false, false], [1, false, false], [1, false, false]],
+    },
+    {
+      name: 'split by a difference: still paced, by the bytes each side received',
+      hold: 2 * B,
+      budget: n,
+      steps: [[1, false, true], ['differ0', false, false], [1, false, false], [1, false, false], [1, true, false], [0, true, false], [0, false, false]],
+    },
+    {
+      name: 'the client path ahead past its bound splits the pair; the shadow is not held back',
+      hold: B,
+      budget: n,
+      steps: [[0, false, true], [0, false, false], [0, false, false], [1, false, false], [1, false, false], [1, false, false]],
+    },
+  ]
+  for (const r of rows) {
+    const budget = new TeeBudget(r.budget)
+    const pair = new DigestPair(r.hold, budget, [1])
+    const a = body(n)
+    const at = [0, 0]
+    let ended = false
+    for (const [k, [step, waits, paired]] of r.steps.entries()) {
+      if (step === 0 || step === 1 || step === 'differ0') {
+        const i = step === 'differ0' ? 0 : step
+        const chunk = step === 'differ0' ? body(n, at[0]!).subarray(at[0]!, at[0]! + B) : a.subarray(at[i]!, at[i]! + B)
+        pair.side(i).update(chunk)
+        at[i]! += B
+      } else if (step === 'end0') {
+        ended = true
+        void pair.side(0).finish()
+      } else pair.detach()
+      t.equal(pair.paused(1), waits, `${r.name}, step ${k}: side 1 ${waits ? 'waits' : 'reads on'}`)
+      t.equal(pair.side(1).ready?.() !== undefined, waits, `${r.name}, step ${k}: ready() agrees`)
+      t.equal(pair.paired, paired, `${r.name}, step ${k}: ${paired ? 'paired' : 'split'}`)
+      t.notOk(pair.paused(0), `${r.name}, step ${k}: the client path never waits`)
+    }
+    t.ok(budget.used <= r.budget + B, `${r.name}: at most one chunk past the budget`)
+    if (!ended) void pair.side(0).finish()
+    void pair.side(1).finish()
+    pair.detach()
+    t.equal(budget.used, 0, `${r.name}: the budget is given back`)
+  }
+})
+
+t.test('a waiting side\'s ready() resolves when it may read on', async t => {
+  const pair = new DigestPair(B, undefined, [1])
+  const a = body(4 * B)
+  pair.side(1).update(a.subarray(0, 2 * B))
+  const ready = pair.side(1).ready?.()
+  t.ok(ready, 'told to wait')
+  let open = false
+  void ready!.then(() => (open = true))
+  await Promise.resolve()
+  t.notOk(open, 'not before the other side comes')
+  pair.side(0).update(a.subarray(0, B))
+  await Promise.resolve()
+  t.ok(open, 'resolved once the other side came half of the way')
+  t.equal(pair.side(1).ready?.(), undefined, 'and reading on is allowed')
+})
+
+t.test('paced or not, both digests are each side\'s own, whatever the interleaving (seeded)', async t => {
+  const rand = prng(20261206)
+  for (let round = 0; round < 60; round++) {
+    const n = Math.floor(rand() * 5 * B)
+    const a = body(n)
+    const m = rand() < 0.3 ? Math.floor(rand() * 5 * B) : n
+    const flips = rand() < 0.3 && m > 0 ? [Math.floor(rand() * m)] : []
+    const b = body(m, ...flips)
+    const sizes: [number, number] = [1 + Math.floor(rand() * 2 * B), 1 + Math.floor(rand() * 2 * B)]
+    let order = ''
+    for (let k = 0; k < 40; k++) order += rand() < 0.5 ? 'a' : 'b'
+    const budget = new TeeBudget(1 + Math.floor(rand() * 8 * B))
+    const pair = new DigestPair(Math.floor(rand() * 6 * B), budget, [1])
+    const [da, db] = await feed(pair, a, b, sizes, order)
+    const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0 && !pair.paused(1)
+    if (!ok) t.fail(`round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
+  }
+  t.pass('60 rounds')
+})
+
 t.test('fork and snapshot give what finish would, and leave the digester going', async t => {
   for (const n of [0, 10, B, B + 1, 3 * B + 5]) {
     const bytes = body(n + 100)

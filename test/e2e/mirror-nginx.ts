@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
 import { connect as connectTcp, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
@@ -12,6 +13,7 @@ import { deadPort, startNginx } from '../helpers/nginx.js'
 import { seededBytes } from '../helpers/random.js'
 import { rawServer } from '../helpers/raw-server.js'
 import { MARKER_HEADER } from '../../src/audit/http-backend.js'
+import { AccessLog, type AccessRecord } from '../../src/telemetry/access-log.js'
 import { CLI, exited, REPO, requireTool, spawnListening, startServe, type T } from '../helpers/serve.js'
 
 const RULES = join(REPO, 'fixtures/rules/nginx-vs-cutover.yaml')
@@ -291,4 +293,49 @@ t.test('the summary lists the paths never compared, and --out has a line for eve
   const records = readJsonl(out) as unknown as Comparison[]
   t.strictSame(records.map(r => r.request.path).sort(), ['/a.bin', '/a.bin', '/b.bin'])
   for (const r of records) t.match(r.divergences, [{ kind: 'not-compared', reason: 'budget' }], 'each record says why')
+})
+
+t.test('a client that leaves a large download early: compared as far as it got, and new is read no further', async t => {
+  if (!requireTool(t, 'nginx')) return
+  const top = t.testdir({ root: {}, nginx: {} })
+  const root = join(top, 'root')
+  const MiB = 1024 * 1024
+  writeLargeFile(join(root, 'big.bin'), 64)
+  const old = await startNginx(t, root, join(top, 'nginx'))
+  const accessPath = join(top, 'access.jsonl')
+  const accessLog = new AccessLog(accessPath)
+  const nw = await startServe(t, root, { accessLog })
+  const out = join(top, 'out.jsonl')
+  const mirror = await startMirror(t, old.url, nw.url, out)
+  // Read 1 MiB of the 64, then leave.
+  const got = await withTimeout(
+    new Promise<number>((resolve, reject) => {
+      const req = httpGet(`${mirror.url}/big.bin`, res => {
+        let n = 0
+        res.on('data', (c: Buffer) => {
+          n += c.length
+          if (n >= MiB) {
+            res.destroy()
+            resolve(n)
+          }
+        })
+        res.on('error', () => {})
+      })
+      req.on('error', reject)
+    }),
+    30_000,
+    'the client to read 1 MiB',
+  )
+  t.ok(got >= MiB, 'the client read its MiB')
+  const summary = await mirror.stop()
+  t.match(counts(summary), { requests: 1, compared: 1, divergent: 0 }, summary)
+  const [record] = readJsonl(out) as unknown as Comparison[]
+  t.same(record?.divergences, [], 'no divergence: the client cut it short, not a server')
+  t.ok((record?.bytesCompared ?? 0) >= MiB && (record?.bytesCompared ?? 0) < 64 * MiB, `compared as far as the client got (${record?.bytesCompared} bytes)`)
+  await accessLog.flush()
+  const shadow = (readJsonl(accessPath) as unknown as AccessRecord[]).find(r => r.shadow === true)
+  t.ok(shadow, 'new logged the shadow request')
+  // What the client got on its way, the pair's hold, and the sockets' buffers: far below the 64 MiB a
+  // shadow read to its end would have sent.
+  t.ok(shadow!.bytes < 32 * MiB, `new sent ${shadow!.bytes} bytes of 64 MiB to the shadow`)
 })
