@@ -28,7 +28,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { checkMultipart, MIX_CLASSES, mixedPlan } from './lib/mix.mjs';
+import { checkMultipart, clearOf, MIX_CLASSES, mixedPlan } from './lib/mix.mjs';
 
 function parseArgs(argv) {
   const o = { connections: 16, warmup: 0, timeout: 10, expectBytes: null, mix: null, seed: 20240601 };
@@ -217,16 +217,9 @@ async function main() {
     }
     // The small requests whose whole life [scheduled send, end of body] fell outside every 64 MiB
     // download's: what the small file costs when nothing large is moving through the same machine.
-    const big = [];
-    for (let i = 0; i < measuredN; i++) if (plan[i].cls === '64m' && done[i] !== 0) big.push([dueAt[i], endAt[i]]);
-    const clear = [];
-    let scheduledClear = 0;
-    for (let i = 0; i < measuredN; i++) {
-      if (plan[i].cls !== 'small' || done[i] === 0) continue;
-      if (big.some(([a, b]) => dueAt[i] < b && endAt[i] > a)) continue;
-      scheduledClear++;
-      if (done[i] === 1) clear.push(latency[i]);
-    }
+    const clearIdx = clearOf(plan, dueAt, endAt, done);
+    const clear = clearIdx.filter((i) => done[i] === 1).map((i) => latency[i]);
+    const scheduledClear = clearIdx.length;
     clear.sort((a, b) => a - b);
     classes.small_clear = { scheduled: scheduledClear, completed: clear.length, failed: scheduledClear - clear.length, bytes: null, latency_us: latencyOf(clear) };
   }

@@ -130,3 +130,19 @@ export function checkMultipart(contentType, body, ranges) {
   if (pos < 0 || !body.subarray(pos + delim.length, pos + delim.length + 2).equals(Buffer.from('--'))) return 'no closing delimiter after the last part';
   return null;
 }
+
+/**
+ * clearOf picks, of the requests of class `cls`, those whose life [due, end] overlaps no request of
+ * class `big`: plan[i].cls is request i's class, due[i] and end[i] its scheduled send and the end of
+ * its body (ms), done[i] 0 while unfinished (left out), 1 ok, 2 failed. Returns the indices.
+ */
+export function clearOf(plan, due, end, done, cls = 'small', big = '64m') {
+  const spans = [];
+  for (let i = 0; i < plan.length; i++) if (plan[i].cls === big && done[i] !== 0) spans.push([due[i], end[i]]);
+  const out = [];
+  for (let i = 0; i < plan.length; i++) {
+    if (plan[i].cls !== cls || done[i] === 0) continue;
+    if (!spans.some(([a, b]) => due[i] < b && end[i] > a)) out.push(i);
+  }
+  return out;
+}

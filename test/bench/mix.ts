@@ -18,6 +18,7 @@ interface Mix {
     ranges: Array<[number, number]>,
   ): string | null
   MIX_DECK: number
+  clearOf(plan: Array<{ cls: string }>, due: ArrayLike<number>, end: ArrayLike<number>, done: ArrayLike<number>, cls?: string, big?: string): number[]
 }
 
 // dist/test/bench/mix.js -> the repository root is three levels up.
@@ -99,4 +100,26 @@ t.test('checkMultipart', async t => {
     if (want === null) t.equal(got, null, name)
     else t.match(got, want, name)
   }
+})
+
+t.test('clearOf: the small requests that overlap no 64 MiB download, unfinished ones left out', async t => {
+  // Request 0 is a 64 MiB download from 100 to 200 ms; the others are small.
+  const rows: Array<[string, number, number, number, boolean]> = [
+    ['before it', 0, 50, 1, true],
+    ['ends as it starts', 50, 100, 1, true],
+    ['ends inside it', 50, 150, 1, false],
+    ['inside it', 120, 130, 1, false],
+    ['spans it', 50, 250, 1, false],
+    ['starts inside it', 150, 260, 1, false],
+    ['starts as it ends', 200, 260, 1, true],
+    ['after it, failed', 300, 310, 2, true],
+    ['unfinished', 300, 0, 0, false],
+  ]
+  const plan = [{ cls: '64m' }, ...rows.map(() => ({ cls: 'small' }))]
+  const due = [100, ...rows.map(r => r[1])]
+  const end = [200, ...rows.map(r => r[2])]
+  const done = [1, ...rows.map(r => r[3])]
+  const clear = new Set(mix.clearOf(plan, due, end, done))
+  rows.forEach((r, k) => t.equal(clear.has(k + 1), r[4], r[0]))
+  t.same(mix.clearOf([{ cls: 'small' }], [0], [10], [1]), [0], 'no large download: every small request is clear')
 })
