@@ -144,24 +144,26 @@ t.test('a side that ended ahead waits for the other side, and no longer once the
   }
 })
 
-t.test('seeded random interleavings of equal and differing bodies: every digest as alone, nothing held', async t => {
-  const rand = prng(20261205)
-  for (let round = 0; round < 60; round++) {
-    const n = Math.floor(rand() * 5 * B)
-    const a = body(n)
-    const m = rand() < 0.3 ? Math.floor(rand() * 5 * B) : n
-    const flips = rand() < 0.3 && m > 0 ? [Math.floor(rand() * m)] : []
-    const b = body(m, ...flips)
-    const sizes: [number, number] = [1 + Math.floor(rand() * 2 * B), 1 + Math.floor(rand() * 2 * B)]
-    let order = ''
-    for (let k = 0; k < 40; k++) order += rand() < 0.5 ? 'a' : 'b'
-    const budget = new TeeBudget(1 + Math.floor(rand() * 8 * B))
-    const pair = new DigestPair(Math.floor(rand() * 6 * B), budget)
-    const [da, db] = await feed(pair, a, b, sizes, order)
-    const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0
-    if (!ok) t.fail(`round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
+t.test('seeded random interleavings of equal and differing bodies, paced or not: every digest as alone, nothing held', async t => {
+  for (const [seed, paced] of [[20261205, []], [20261206, [1]]] as const) {
+    const rand = prng(seed)
+    for (let round = 0; round < 60; round++) {
+      const n = Math.floor(rand() * 5 * B)
+      const a = body(n)
+      const m = rand() < 0.3 ? Math.floor(rand() * 5 * B) : n
+      const flips = rand() < 0.3 && m > 0 ? [Math.floor(rand() * m)] : []
+      const b = body(m, ...flips)
+      const sizes: [number, number] = [1 + Math.floor(rand() * 2 * B), 1 + Math.floor(rand() * 2 * B)]
+      let order = ''
+      for (let k = 0; k < 40; k++) order += rand() < 0.5 ? 'a' : 'b'
+      const budget = new TeeBudget(1 + Math.floor(rand() * 8 * B))
+      const pair = new DigestPair(Math.floor(rand() * 6 * B), budget, paced)
+      const [da, db] = await feed(pair, a, b, sizes, order)
+      const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0 && !pair.paused(1)
+      if (!ok) t.fail(`paced [${paced.join()}], round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
+    }
+    t.pass(`paced [${paced.join()}]: 60 rounds`)
   }
-  t.pass('60 rounds')
 })
 
 t.test('a paced side waits rather than split, and reads on once the other side has come half of the way', async t => {
@@ -256,26 +258,6 @@ t.test('a waiting side\'s ready() resolves when it may read on', async t => {
   await Promise.resolve()
   t.ok(open, 'resolved once the other side came half of the way')
   t.equal(pair.side(1).ready?.(), undefined, 'and reading on is allowed')
-})
-
-t.test('paced or not, both digests are each side\'s own, whatever the interleaving (seeded)', async t => {
-  const rand = prng(20261206)
-  for (let round = 0; round < 60; round++) {
-    const n = Math.floor(rand() * 5 * B)
-    const a = body(n)
-    const m = rand() < 0.3 ? Math.floor(rand() * 5 * B) : n
-    const flips = rand() < 0.3 && m > 0 ? [Math.floor(rand() * m)] : []
-    const b = body(m, ...flips)
-    const sizes: [number, number] = [1 + Math.floor(rand() * 2 * B), 1 + Math.floor(rand() * 2 * B)]
-    let order = ''
-    for (let k = 0; k < 40; k++) order += rand() < 0.5 ? 'a' : 'b'
-    const budget = new TeeBudget(1 + Math.floor(rand() * 8 * B))
-    const pair = new DigestPair(Math.floor(rand() * 6 * B), budget, [1])
-    const [da, db] = await feed(pair, a, b, sizes, order)
-    const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0 && !pair.paused(1)
-    if (!ok) t.fail(`round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
-  }
-  t.pass('60 rounds')
 })
 
 t.test('fork and snapshot give what finish would, and leave the digester going', async t => {
