@@ -204,7 +204,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
   if (o.signal?.aborted) onAbort()
   // Reading stops, with no failure, once a plain body has given every byte needed.
   const needed = o.boundary === undefined ? o.needed : undefined
-  const enough = new CutoverError('ERR_ABORTED', 'no byte past this is needed')
+  const enough = needed && new CutoverError('ERR_ABORTED', 'no byte past this is needed')
   needed?.onCut(() => {
     if (src.bytes >= needed.bytes) src.halt(enough)
   })
@@ -250,7 +250,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
       }
     }
   } catch (err) {
-    if (err !== enough) failure = failureOf(err, src.bytes)
+    if (enough === undefined || err !== enough) failure = failureOf(err, src.bytes)
     src.halt(err)
   } finally {
     timer?.clear()

@@ -135,6 +135,8 @@ export class DigestPair {
   #shared: BlockDigester | undefined = new BlockDigester()
   readonly #holdBytes: number
   readonly #budget: TeeBudget | undefined
+  /** Detached: no side waits for the other any more. */
+  #detached = false
 
   /**
    * @param holdBytes the most bytes the side ahead holds; if unset, {@link PAIR_HOLD_BYTES}.
@@ -142,9 +144,6 @@ export class DigestPair {
    *   splits the pair (or, for a paced side, pauses its reader).
    * @param paced the sides whose readers wait on `ready` rather than split the pair; if unset, none.
    */
-  /** Detached: no side waits for the other any more. */
-  #detached = false
-
   constructor(holdBytes: number = PAIR_HOLD_BYTES, budget?: TeeBudget, paced: readonly (0 | 1)[] = []) {
     if (!Number.isSafeInteger(holdBytes) || holdBytes < 0) throw new TypeError('holdBytes must be a non-negative integer')
     this.#holdBytes = holdBytes
@@ -250,7 +249,7 @@ export class DigestPair {
     const me = this.#sides[i]
     if (me.ended) throw new Error('DigestPair: finish called twice')
     me.ended = true
-    // The other side will not be waited for by this one any more.
+    // A paced other side no longer waits for this one: it has ended.
     this.#sides[i === 0 ? 1 : 0].wake()
     me.result = new Promise<BodyDigest>(resolve => (me.resolve = resolve))
     const shared = this.#shared
