@@ -14,12 +14,13 @@ function ownAddresses(): Set<string> {
 }
 
 /**
- * pointsAtSelf tells whether `url` (a backend of `cutover mirror`) reaches the mirror's own listening
- * socket `addr`: the same port, and a host that is the address it listens on, a loopback one when it
- * listens on loopback or on every address, or any address of this machine when it listens on every
- * address. Such a mirror would send each request back to itself until the headers it appends grow
- * past the limit. Host names other than `localhost` are not resolved: a name that happens to point
- * here is not caught.
+ * pointsAtSelf tells whether `url` (a backend of `cutover mirror`, a store of `cutover serve`)
+ * reaches the process's own listening socket `addr`: the same port, and a host that is the address
+ * it listens on, a loopback one when it listens on loopback or on every address, or any address of
+ * this machine when it listens on every address. A mirror pointed at itself would send each request
+ * back to itself until the headers it appends grow past the limit; a server whose store is itself
+ * would have each read wait on itself. Host names other than `localhost` are not resolved: a name
+ * that happens to point here is not caught.
  */
 export function pointsAtSelf(addr: AddressInfo, url: string, own: () => Set<string> = ownAddresses): boolean {
   const u = new URL(url)

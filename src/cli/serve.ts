@@ -24,6 +24,7 @@ import { BufferBudget, DEFAULT_MAX_BUFFER_MEMORY } from '../http/buffer-budget.j
 import { hostPort } from '../core/listen.js'
 import { formatBytes, loadMimeTable, parseBytes, parseCount, parseDefaultType, parseDuration, parseListen } from './options.js'
 import { parseStoreUrl, type StoreSpec } from './store-url.js'
+import { pointsAtSelf } from './points-at-self.js'
 import type { RemoteStores } from './serve-stores.js'
 import { DEFAULT_S3_REGION, DEFAULT_TIMEOUT_MS } from '../storage/remote-store.js'
 import { DEFAULT_RETRIES } from '../storage/retry.js'
@@ -167,6 +168,16 @@ export const DEFAULT_PREFETCH_CHUNKS = 4
 /** ServeMode is what serve answers from: a directory, or a manifest and its stores in order. */
 type ServeMode = { kind: 'root'; root: string } | { kind: 'manifest'; manifest: string; stores: StoreSpec[] }
 
+/** storeAddresses are the URLs serve sends store requests to, each with the flag that gave it. */
+function storeAddresses(mode: ServeMode, f: ServeFlags): Array<readonly [string, string]> {
+  if (mode.kind !== 'manifest') return []
+  return mode.stores.flatMap((s, i): Array<readonly [string, string]> => {
+    if (s.kind === 'http') return [[i === 0 ? '--store' : '--fallback-store', s.url]]
+    if (s.kind === 's3' && f.s3Endpoint !== undefined) return [['--s3-endpoint', f.s3Endpoint]]
+    return []
+  })
+}
+
 /** serveMode checks the mode flags: exactly one of --root and --manifest, the store flags with --manifest only. */
 function serveMode(f: ServeFlags, cmd: Command): ServeMode {
   if (f.root !== undefined && f.manifest !== undefined) cmd.error('error: --root and --manifest exclude each other: serve a directory or a manifest')
@@ -293,6 +304,14 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   } catch (err) {
     await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
+  }
+  // A store that is this server would have each read wait on itself (a blob's stat coalesced with the
+  // stat it is waiting for) until --store-timeout: refused at start, naming the flag.
+  const self = storeAddresses(mode, f).find(([, url]) => pointsAtSelf(addr, url))
+  if (self) {
+    await server.close(0)
+    await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
+    throw new Error(`${self[0]} ${self[1]} is this server's own address (listening on ${hostPort(addr)}): every read from the store would come back to it`)
   }
   process.stdout.write(
     `cutover serve: listening on http://${hostPort(addr)} (${resolver instanceof ManifestResolver ? 'store' : 'root'} ${remote ? remote.describe : store!.root}` +

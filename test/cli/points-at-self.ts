@@ -43,3 +43,28 @@ t.test('cutover mirror refuses an --old that is its own address, exit 2, naming 
   t.equal(await exited(child), 2, 'exit 2')
   t.match(err, new RegExp(`--old http://localhost:${port} is this mirror's own address \\(listening on 127\\.0\\.0\\.1:${port}\\)`), err)
 })
+
+t.test('cutover serve refuses a store that is its own address, exit 2, naming the flag', async t => {
+  const manifest = new URL('../../../fixtures/manifests/serve.yaml', import.meta.url).pathname
+  const store = new URL('../../../fixtures/store', import.meta.url).href
+  // [the store flags, with PORT for serve's own port; the flag and URL the error names]
+  const rows: ReadonlyArray<[string[], string]> = [
+    [['--store', 'http://127.0.0.1:PORT/blobs/'], '--store http://127.0.0.1:PORT/blobs/'],
+    [['--store', store, '--fallback-store', 'http://localhost:PORT/'], '--fallback-store http://localhost:PORT/'],
+    [['--store', 's3://bucket/prefix', '--s3-endpoint', 'http://127.0.0.1:PORT'], '--s3-endpoint http://127.0.0.1:PORT'],
+  ]
+  for (const [flags, named] of rows) {
+    const port = await deadPort()
+    const args = flags.map(a => a.replace('PORT', String(port)))
+    const child = spawn(process.execPath, [CLI, 'serve', '--manifest', manifest, ...args, '--listen', `127.0.0.1:${port}`, '--settle-time', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Without the check serve would listen for good: stop it by its PID whatever happens.
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+    t.equal(await exited(child), 2, `${named}: exit 2`)
+    const want = named.replace('PORT', String(port)).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+    t.match(err, new RegExp(`${want} is this server's own address \\(listening on 127\\.0\\.0\\.1:${port}\\)`), err)
+  }
+})
