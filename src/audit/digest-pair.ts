@@ -8,6 +8,14 @@ import type { TeeBudget } from './body-tee.js'
 export const PAIR_HOLD_BYTES = 4 * 1024 * 1024
 
 /**
+ * RESUME_STEP_BYTES is how much closer the other side must come before a paced side that waits
+ * reads on: 64 KiB. A small step keeps the paced body read as its client reads, in small steps,
+ * rather than in bursts with long silences between: a server that closes a connection left unread
+ * for a while (nginx's send_timeout, serve's --idle-timeout) sees a reader as steady as the client.
+ */
+export const RESUME_STEP_BYTES = 64 * 1024
+
+/**
  * DEFAULT_PAIR_BUDGET bounds the bytes all pairs of one mirror or replay hold together: 16 MiB.
  * Past it a pair splits (its sides hash on their own, as they would unpaired): memory stays bounded
  * whatever the number of comparisons in flight, at the price of hashing twice.
@@ -37,10 +45,13 @@ class Side {
   /** A paused side reads on once it is no more than this many bytes ahead of the other side. */
   resumeLead = 0
 
-  /** pause makes the reader wait until the other side has come half of the way (`lead` bytes) to it. */
+  /**
+   * pause makes the reader wait, `lead` bytes ahead, until the other side has come RESUME_STEP_BYTES
+   * closer (half of the way, if that is less).
+   */
   pause(lead: number): void {
     if (this.gate !== undefined) return
-    this.resumeLead = Math.floor(lead / 2)
+    this.resumeLead = lead - Math.min(Math.ceil(lead / 2), RESUME_STEP_BYTES)
     this.gate = new Promise(resolve => (this.open = resolve))
   }
 
@@ -121,7 +132,8 @@ const EMPTY = new Uint8Array(0)
  * A *paced* side (one whose reader can wait: the mirror's shadow, read from the other server)
  * never gets more than `holdBytes` ahead of the other side, paired or split: past that (or, paired,
  * past the budget) it takes the chunk (held, if paired) and its digester's `ready` makes its reader
- * wait until the other side has come half of the way, ends, or the pair is detached. The shadow is
+ * wait until the other side has come {@link RESUME_STEP_BYTES} closer (half of the way, if that is
+ * less), ends, or the pair is detached. The shadow is
  * then read at the pace the client reads the primary's body, not at the other server's speed: its
  * work (and the other server's) is spread over the download instead of taking the thread from
  * clients in a burst, and paired, every byte they agree on is hashed once. A paced side holds at

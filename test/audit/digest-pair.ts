@@ -166,7 +166,7 @@ t.test('seeded random interleavings of equal and differing bodies, paced or not:
   }
 })
 
-t.test('a paced side waits rather than split, and reads on once the other side has come half of the way', async t => {
+t.test('a paced side waits rather than split, and reads on once the other side has come one step closer', async t => {
   const n = 8 * B
   // Each step: a side (0 the client path, 1 the paced shadow) takes one block, or an action; then
   // whether side 1 is told to wait, and whether the pair still shares one hash state.
@@ -179,10 +179,16 @@ t.test('a paced side waits rather than split, and reads on once the other side h
       steps: [[1, false, true], [1, false, true], [1, false, true], [1, false, true]],
     },
     {
-      name: 'past the hold bound: waits, paired, until the other side matches half',
+      name: 'past the hold bound: waits, paired, until the other side comes one step (64 KiB) closer',
       hold: 2 * B,
       budget: n,
-      steps: [[1, false, true], [1, false, true], [1, true, true], [0, true, true], [0, false, true], [1, false, true], [1, true, true]],
+      steps: [[1, false, true], [1, false, true], [1, true, true], [0, false, true], [1, true, true], [0, false, true], [0, false, true], [1, false, true]],
+    },
+    {
+      name: 'a hold bound under one step: waits after one chunk, reads on once the other side catches up',
+      hold: B / 2,
+      budget: n,
+      steps: [[1, true, true], [0, false, true]],
     },
     {
       name: 'past the shared budget: waits, still paired',
@@ -206,7 +212,7 @@ t.test('a paced side waits rather than split, and reads on once the other side h
       name: 'split by a difference: still paced, by the bytes each side received',
       hold: 2 * B,
       budget: n,
-      steps: [[1, false, true], ['differ0', false, false], [1, false, false], [1, false, false], [1, true, false], [0, true, false], [0, false, false]],
+      steps: [[1, false, true], ['differ0', false, false], [1, false, false], [1, false, false], [1, true, false], [0, false, false], [1, true, false], [0, false, false]],
     },
     {
       name: 'the client path ahead past its bound splits the pair; the shadow is not held back',
@@ -244,20 +250,29 @@ t.test('a paced side waits rather than split, and reads on once the other side h
   }
 })
 
-t.test('a waiting side\'s ready() resolves when it may read on', async t => {
-  const pair = new DigestPair(B, undefined, [1])
-  const a = body(4 * B)
-  pair.side(1).update(a.subarray(0, 2 * B))
-  const ready = pair.side(1).ready?.()
-  t.ok(ready, 'told to wait')
-  let open = false
-  void ready!.then(() => (open = true))
-  await Promise.resolve()
-  t.notOk(open, 'not before the other side comes')
-  pair.side(0).update(a.subarray(0, B))
-  await Promise.resolve()
-  t.ok(open, 'resolved once the other side came half of the way')
-  t.equal(pair.side(1).ready?.(), undefined, 'and reading on is allowed')
+t.test('a waiting side\'s ready() resolves once the other side has come one step closer, or half of the way if less', async t => {
+  // [name, hold bound, bytes side 1 is given, then the other side's steps and whether side 1 may then read on]
+  const rows: ReadonlyArray<[string, number, number, ReadonlyArray<[number, boolean]>]> = [
+    ['4 MiB ahead: one step of 64 KiB', 4 * 1024 * 1024, 4 * 1024 * 1024 + B, [[B - 1, false], [1, true]]],
+    ['1,500 bytes ahead: half of the way', 1000, 1500, [[700, false], [50, true]]],
+  ]
+  for (const [name, hold, ahead, steps] of rows) {
+    const pair = new DigestPair(hold, undefined, [1])
+    const a = body(ahead)
+    pair.side(1).update(a)
+    const ready = pair.side(1).ready?.()
+    t.ok(ready, `${name}: told to wait`)
+    let open = false
+    void ready!.then(() => (open = true))
+    let at = 0
+    for (const [n, then] of steps) {
+      pair.side(0).update(a.subarray(at, at + n))
+      at += n
+      await Promise.resolve()
+      t.equal(open, then, `${name}: after ${at} bytes of the other side, ${then ? 'reads on' : 'still waits'}`)
+    }
+    t.equal(pair.side(1).ready?.(), undefined, `${name}: and reading on is allowed`)
+  }
 })
 
 t.test('fork and snapshot give what finish would, and leave the digester going', async t => {
