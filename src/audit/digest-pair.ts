@@ -3,7 +3,8 @@ import type { TeeBudget } from './body-tee.js'
 
 /**
  * PAIR_HOLD_BYTES bounds the bytes one side of a {@link DigestPair} holds while it waits for the
- * other side to reach them: 4 MiB. Past it the pair splits and each side hashes on its own.
+ * other side to reach them, and how far a paced side may get ahead: 4 MiB. Past it the pair splits
+ * and each side hashes on its own, or a paced side waits.
  */
 export const PAIR_HOLD_BYTES = 4 * 1024 * 1024
 
@@ -16,9 +17,10 @@ export const PAIR_HOLD_BYTES = 4 * 1024 * 1024
 export const RESUME_STEP_BYTES = 64 * 1024
 
 /**
- * DEFAULT_PAIR_BUDGET bounds the bytes all pairs of one mirror or replay hold together: 16 MiB.
- * Past it a pair splits (its sides hash on their own, as they would unpaired): memory stays bounded
- * whatever the number of comparisons in flight, at the price of hashing twice.
+ * DEFAULT_PAIR_BUDGET bounds the bytes all pairs of one mirror or replay hold together: 16 MiB
+ * (and one chunk per paced side that waits). Past it a pair splits (its sides hash on their own, as
+ * they would unpaired), or a paced side waits: memory stays bounded whatever the number of
+ * comparisons in flight, at the price of hashing twice.
  */
 export const DEFAULT_PAIR_BUDGET = 16 * 1024 * 1024
 

@@ -298,11 +298,13 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   // Readiness (/readyz on the metrics listener) turns false when a drain starts.
   let draining = false
   const metrics = f.metricsListen ? await startMetrics(f.metricsListen, server, resolver, () => !draining, remote, memory) : undefined
+  /** release closes what serve opened besides its listener: the access log, metrics, the store. */
+  const release = (): Promise<unknown> => Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
   let addr
   try {
     addr = await server.listen(f.listen.port, f.listen.host)
   } catch (err) {
-    await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
+    await release()
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
   // A store that is this server would have each read wait on itself (a blob's stat coalesced with the
@@ -310,7 +312,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
   const self = storeAddresses(mode, f).find(([, url]) => pointsAtSelf(addr, url))
   if (self) {
     await server.close(0)
-    await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
+    await release()
     throw new Error(`${self[0]} ${self[1]} is this server's own address (listening on ${hostPort(addr)}): every read from the store would come back to it`)
   }
   process.stdout.write(
@@ -336,7 +338,7 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
       const closing = server.close(f.grace)
       process.stdout.write(`cutover serve: ${signal}: draining ${plural(server.stats.active, 'response')}, up to ${f.grace} ms\n`)
       void closing.then(async ({ forced }) => {
-        await Promise.all([accessLog?.close(), metrics?.server.close(), remote?.close()])
+        await release()
         process.stdout.write(
           `cutover serve: stopped${forced ? ' (grace period over, connections closed)' : ''}; ` +
             `${plural(server.stats.requests, 'request')}, ${plural(server.stats.bytes, 'body byte')}, ${server.stats.aborted} aborted\n`,

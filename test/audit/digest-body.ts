@@ -156,8 +156,8 @@ t.test('an abort while waiting for the digester ends the body at once, its strea
   ac.abort()
   const got = await p
   t.equal(got.failure?.code, 'ERR_ABORTED')
-  t.equal(got.digest.length, 0, 'nothing read')
-  t.ok(src.closed() || src.pulled() === 0, 'the stream was cancelled before any read')
+  t.equal(got.digest.length, 0, 'nothing hashed')
+  t.equal(src.pulled(), 0, 'nothing read while waiting')
   w.hold.open()
   for (let i = 0; i < 10; i++) await new Promise(setImmediate)
   t.equal(src.pulled(), 0, 'and not read after the wait ends')
