@@ -307,8 +307,8 @@ async function runServe(f: ServeFlags, cmd: Command): Promise<void> {
     await release()
     throw new Error(`cannot listen on ${f.listen.host}:${f.listen.port}: ${(err as Error).message}`)
   }
-  // A store that is this server would have each read wait on itself (a blob's stat coalesced with the
-  // stat it is waiting for) until --store-timeout: refused at start, naming the flag.
+  // A store that is this server sends each read back to itself: a request for a payload was seen held
+  // until its client gave up. Refused at start, naming the flag.
   const self = storeAddresses(mode, f).find(([, url]) => pointsAtSelf(addr, url))
   if (self) {
     await server.close(0)
