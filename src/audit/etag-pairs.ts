@@ -1,11 +1,22 @@
 import { scanETag } from '../http/etag.js'
 import type { ExchangeRequest, Side } from './exchange.js'
 
+/** weakness is an entity-tag's weakness indicator (RFC 9110 §8.8.3): `W/`, or nothing. */
+const weakness = (tag: string): string => (tag.startsWith('W/') ? 'W/' : '')
+
+/** opaqueOf is an entity-tag without its weakness indicator: `W/"x"` → `"x"`. */
+const opaqueOf = (tag: string): string => tag.slice(weakness(tag).length)
+
 /**
  * EtagPairs learns, per path, which candidate ETag goes with which control ETag, so that
  * `etag: consistent` can accept different tag formats while still catching a server that gives one
  * tag to two representations (or two tags to one). It also translates validators: a client's
  * If-None-Match carries the control's tags, and the shadow request must carry the candidate's.
+ *
+ * Tags are paired by their opaque part, as the weak comparison of RFC 9110 §8.8.3.2 matches them:
+ * a server may send `W/"x"` while a file it has just written settles and `"x"` once it has
+ * (Apache's rule, and `cutover serve`'s), one representation all along. A translated tag keeps the
+ * weakness of the tag it translates: a client holding a weak tag holds a weak one on either side.
  * Bounded: at most `maxPaths` paths are remembered (oldest forgotten first).
  */
 export class EtagPairs {
@@ -17,7 +28,8 @@ export class EtagPairs {
 
   /**
    * observe records that `control` and `candidate` tagged the same representation of `path` and
-   * tells whether that is consistent with what was seen before.
+   * tells whether that is consistent with what was seen before: the opaque parts paired one to one
+   * (a tag turning weak or strong changes nothing).
    */
   observe(path: string, control: string, candidate: string): boolean {
     let m = this.#byPath.get(path)
@@ -26,19 +38,22 @@ export class EtagPairs {
       m = { c2n: new Map(), n2c: new Map() }
       this.#byPath.set(path, m)
     }
-    const n = m.c2n.get(control)
-    const c = m.n2c.get(candidate)
-    if (n === undefined && c === undefined) {
-      m.c2n.set(control, candidate)
-      m.n2c.set(candidate, control)
+    const c = opaqueOf(control)
+    const n = opaqueOf(candidate)
+    const knownN = m.c2n.get(c)
+    const knownC = m.n2c.get(n)
+    if (knownN === undefined && knownC === undefined) {
+      m.c2n.set(c, n)
+      m.n2c.set(n, c)
       return true
     }
-    return n === candidate && c === control
+    return knownN === n && knownC === c
   }
 
   /** translate maps a control ETag of `path` to the candidate's, when known. */
   translate(path: string, controlTag: string): string | undefined {
-    return this.#byPath.get(path)?.c2n.get(controlTag)
+    const n = this.#byPath.get(path)?.c2n.get(opaqueOf(controlTag))
+    return n === undefined ? undefined : weakness(controlTag) + n
   }
 
   /**
@@ -46,7 +61,8 @@ export class EtagPairs {
    * server is primary, clients revalidate with its tags and the shadow sent to old needs old's.
    */
   untranslate(path: string, candidateTag: string): string | undefined {
-    return this.#byPath.get(path)?.n2c.get(candidateTag)
+    const c = this.#byPath.get(path)?.n2c.get(opaqueOf(candidateTag))
+    return c === undefined ? undefined : weakness(candidateTag) + c
   }
 }
 /** The request fields that carry entity-tags (RFC 9110 §13.1). */

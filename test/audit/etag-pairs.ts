@@ -58,11 +58,26 @@ t.test('EtagPairs learns one-to-one pairs per path, and says when a pair breaks 
     ['new reuses a tag for another representation', '/f', '"old3"', '"new1"', false],
     ['new gives a second tag to one representation', '/f', '"old1"', '"new7"', false],
     ['pairs are per path', '/other', '"old1"', '"new9"', true],
+    // A server tags a file it has just written weakly while it settles, then strongly (Apache's
+    // rule, serve's): one representation, the same opaque tag (RFC 9110 §8.8.3.2).
+    ['new weak while the file settles', '/s', '"o1"', 'W/"n1"', true],
+    ['new strong once it has settled', '/s', '"o1"', '"n1"', true],
+    ['new weak again (touched, same stamp)', '/s', '"o1"', 'W/"n1"', true],
+    ['old weak, new strong', '/s', 'W/"o1"', '"n1"', true],
+    ['weak or not, another tag for the same representation', '/s', '"o1"', 'W/"n2"', false],
+    ['weak or not, one tag for two representations', '/s', 'W/"o2"', '"n1"', false],
   ]
   for (const [name, path, c, n, want] of table) t.equal(etags.observe(path, c, n), want, name)
-  t.equal(etags.translate('/f', '"old2"'), '"new2"')
-  t.equal(etags.untranslate('/f', '"new2"'), '"old2"')
-  t.equal(etags.translate('/f', '"old3"'), undefined, 'an inconsistent pair is not learnt')
+  const translations: Array<[string, 'translate' | 'untranslate', string, string, string | undefined]> = [
+    ['a control tag', 'translate', '/f', '"old2"', '"new2"'],
+    ['a candidate tag', 'untranslate', '/f', '"new2"', '"old2"'],
+    ['an inconsistent pair is not learnt', 'translate', '/f', '"old3"', undefined],
+    ['learnt weak first, a strong tag translates strong', 'translate', '/s', '"o1"', '"n1"'],
+    ['a weak tag translates weak', 'translate', '/s', 'W/"o1"', 'W/"n1"'],
+    ['a weak tag back', 'untranslate', '/s', 'W/"n1"', 'W/"o1"'],
+    ['a strong tag back', 'untranslate', '/s', '"n1"', '"o1"'],
+  ]
+  for (const [name, way, path, tag, want] of translations) t.equal(etags[way](path, tag), want, name)
 })
 
 t.test('validatorsFor translates toward the side a request is sent to', async t => {
