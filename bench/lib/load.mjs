@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BENCH, FOREIGN_CPU_WARN, OUT, PER_RESPONSE_OVERHEAD, ROOT, RSS_SAMPLE_MS, WRK_DIR } from './constants.mjs';
 import { processTree, tailLog } from './processes.mjs';
-import { cpuSnapshot, foreignCpu, processorOf, statusKb, treeRss, treeTicks } from './sampling.mjs';
+import { childTicks, cpuSnapshot, foreignCpu, processorOf, reapedTicks, statusKb, treeRss, treeTicks } from './sampling.mjs';
 
 /** Connections of the undici Pool of bench/fixed-rate.mjs. */
 export const FIXED_RATE_CONNECTIONS = 16;
@@ -35,6 +35,8 @@ export async function measureLoad(ctx, pids, command, args, env) {
   let stderr = '';
   const cpu0 = cpuSnapshot(ctx);
   const own0 = treeTicks(pids);
+  const kids0 = childTicks(ctx);
+  const reaped0 = reapedTicks();
   let current = null;
   const code = await new Promise((resolve, reject) => {
     const p = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -49,6 +51,8 @@ export async function measureLoad(ctx, pids, command, args, env) {
     clearInterval(sampler);
   });
   const cpu1 = cpuSnapshot(ctx);
+  const kids1 = childTicks(ctx);
+  const secs = Math.max(1e-3, (cpu1.t - cpu0.t) / 1000);
   sample();
   return {
     code,
@@ -58,8 +62,14 @@ export async function measureLoad(ctx, pids, command, args, env) {
     cores,
     foreign: foreignCpu(cpu0, cpu1),
     // Every process's CPU (user + nice + system), in cores: how close the machine was to its limit.
-    machine: (cpu1.busy - cpu0.busy) / 100 / Math.max(1e-3, (cpu1.t - cpu0.t) / 1000),
-    serverCpu: (treeTicks(pids) - own0) / 100 / ((cpu1.t - cpu0.t) / 1000),
+    machine: (cpu1.busy - cpu0.busy) / 100 / secs,
+    // The same with irq and softirq: loopback traffic is partly processed there, charged to no process.
+    machineAll: (cpu1.busyAll - cpu0.busyAll) / 100 / secs,
+    serverCpu: (treeTicks(pids) - own0) / 100 / secs,
+    // Where the rest of the machine went: every started server (old, new, the proxies) and the load
+    // generator itself (a reaped child of this harness), in cores.
+    childrenCpu: Object.fromEntries([...kids1].map(([name, t]) => [name, (t - (kids0.get(name) ?? t)) / 100 / secs])),
+    loadCpu: (reapedTicks() - reaped0) / 100 / secs,
   };
 }
 
@@ -87,7 +97,7 @@ export async function runWrk(ctx, s, w, seconds, tag) {
   ];
   const pids = processTree(s.child.proc.pid);
   const env = { ...process.env, ...w.env, BENCH_WRK_OUT: outFile };
-  const { code, stdout, stderr, rssMax, cores, foreign, serverCpu } = await measureLoad(ctx, pids, 'wrk', args, env);
+  const { code, stdout, stderr, rssMax, cores, foreign, serverCpu, childrenCpu, loadCpu, machineAll } = await measureLoad(ctx, pids, 'wrk', args, env);
   if (code !== 0) throw new Error(`wrk exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
   let json;
   try {
@@ -97,7 +107,7 @@ export async function runWrk(ctx, s, w, seconds, tag) {
   }
   const hwm = Object.fromEntries(pids.map((p) => [p, (statusKb(p, 'VmHWM') ?? 0) * 1024]));
   if (s.child.exited) throw new Error(`${s.name} died during ${w.id}: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
-  return { ...json, rss_max_bytes: rssMax, vmhwm_bytes: hwm, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, main_thread_cores: cores, wrk_stdout: stdout };
+  return { ...json, rss_max_bytes: rssMax, vmhwm_bytes: hwm, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, main_thread_cores: cores, children_cpu_cores: childrenCpu, load_cpu_cores: loadCpu, machine_all_cpu_cores: machineAll, wrk_stdout: stdout };
 }
 
 /**

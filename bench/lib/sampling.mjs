@@ -31,6 +31,8 @@ export function cpuSnapshot(ctx) {
   // user + nice + system: irq/softirq (loopback traffic of our own processes may land there
   // without being charged to them) and steal are left out, so this errs on the low side.
   const busy = f[0] + f[1] + f[2];
+  // Everything but idle and iowait: with irq, softirq and steal.
+  const busyAll = f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0);
   const ticks = (pid, n) => {
     const st = readProc(pid, 'stat');
     if (!st) return 0;
@@ -39,7 +41,14 @@ export function cpuSnapshot(ctx) {
   };
   let ours = ticks(process.pid, 4);
   for (const c of ctx.children) for (const p of processTree(c.proc.pid)) ours += ticks(p, 2);
-  return { t: Date.now(), busy, ours };
+  return { t: Date.now(), busy, busyAll, ours };
+}
+
+/** childTicks returns the CPU ticks used so far by each started server's process tree, by name. */
+export function childTicks(ctx) {
+  const m = new Map();
+  for (const c of ctx.children) m.set(c.name, (m.get(c.name) ?? 0) + treeTicks(processTree(c.proc.pid)));
+  return m;
 }
 
 /** processorOf returns the core a process's main thread last ran on (/proc/<pid>/stat field 39), or null. */

@@ -573,21 +573,23 @@ export function report(ctx, res, meta) {
     out.push(table(crows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     out.push('(a class with few requests, e.g. 64m: its p99 is its max; small_clear = the small requests that neither started nor ended while a 64 MiB download was under way, not a target: what the large downloads cost the small ones)');
   }
-  const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'other CPU']];
+  const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
     for (const n of ['nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
       const r = W[w.id]?.[n];
       if (!r) continue;
       const e = r.raw.errors;
-      drows.push([w.id, n, fmt(r.raw.requests), fmt(r.rps), fmt(r.mbs), fmtMs(r.raw.latency_us?.p50), fmtMs(r.raw.latency_us?.p99), `${e.status}/${e.connect + e.read + e.write}/${e.timeout}`, fmtMB(r.raw.rss_max_bytes), fmtCores(r.raw.server_cpu_cores), fmtCores(r.raw.foreign_cpu_cores)]);
+      const kids = r.raw.children_cpu_cores ?? {};
+      const all = r.raw.machine_all_cpu_cores;
+      drows.push([w.id, n, fmt(r.raw.requests), fmt(r.rps), fmt(r.mbs), fmtMs(r.raw.latency_us?.p50), fmtMs(r.raw.latency_us?.p99), `${e.status}/${e.connect + e.read + e.write}/${e.timeout}`, fmtMB(r.raw.rss_max_bytes), fmtCores(r.raw.server_cpu_cores), `${fmtCores(kids.nginx)} / ${fmtCores(kids.cutover)} / ${fmtCores(r.raw.load_cpu_cores)}`, fmtCores(all), all !== undefined && r.mbs > 0 ? (1000 * all / r.mbs).toFixed(2) : 'n/a', fmtCores(r.raw.foreign_cpu_cores)]);
     }
   }
   if (drows.length > 1) {
     out.push('');
     out.push('Mirror details (wrk; RSS = VmRSS of the proxy process tree sampled every 100 ms during warmup+run)');
-    out.push(table(drows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push(table(drows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
   }
-  out.push('target/proxy CPU = cores used by that process tree during the run (the proxy only, not old/new/load generator); other CPU = cores used by processes outside this benchmark (/proc/stat minus ours), > 0.15 is warned about.');
+  out.push('target/proxy CPU = cores used by that process tree during the run (the proxy only, not old/new/load generator); old / new / wrk CPU = the same for old (nginx), new (cutover serve) and the load generator; machine CPU = every core-second not idle (/proc/stat, with irq and softirq, where much of loopback TCP is processed), of the 2 this machine has, and machine ms per MB = that CPU per MB delivered to the clients; other CPU = cores used by processes outside this benchmark (/proc/stat minus ours), > 0.15 is warned about.');
   const arows = [['cutover mirror (warmup+run)', 'requests', 'compared', 'abandoned', 'dropped', 'skipped', 'shed (in dropped/abandoned)', 'settled after', 'divergent (by kind)', 'noise', 'shadow errors', 'proxy errors', 'check']];
   const arow = (id, a) => [id, fmt(a.requests), fmt(a.compared), fmt(a.abandoned), fmt(a.dropped), fmt(a.skipped), fmt(a.shed), a.settled ? `${a.settle_ms} ms` : `NOT (${a.pending} pending)`, Object.keys(a.divergent).length ? Object.entries(a.divergent).map(([k, v]) => `${k} ${v}`).join(', ') : '0', fmt(a.noise), fmt(a.shadow_errors), fmt(a.proxy_errors), a.ok ? 'PASS' : 'FAIL'];
   if (res.sanity_accounting) arows.push(arow('sanity checks', res.sanity_accounting));

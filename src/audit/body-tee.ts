@@ -39,7 +39,7 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   #error: unknown = undefined
   #failed = false
   #abandoned = false
-  #abandonedBy: 'ERR_ABANDONED' | 'ERR_SHUTDOWN' = 'ERR_ABANDONED'
+  #abandonedBy: GiveUpCode = 'ERR_ABANDONED'
   #closed = false
   #wake: (() => void) | undefined
 
@@ -101,9 +101,10 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
   /**
    * abandon gives up the tee at once: buffered data is dropped and the reader rejects with a
    * CutoverError of `code`: ERR_ABANDONED past the bound (the default), ERR_SHUTDOWN when the
-   * mirror stops. The comparison records it as not compared, with that reason.
+   * mirror stops, ERR_SHED when it sheds the comparison. The comparison records it as not
+   * compared, with that reason.
    */
-  abandon(code: 'ERR_ABANDONED' | 'ERR_SHUTDOWN' = 'ERR_ABANDONED'): void {
+  abandon(code: GiveUpCode = 'ERR_ABANDONED'): void {
     if (this.#ended || this.#failed || this.#abandoned) return
     this.#abandoned = true
     this.#abandonedBy = code
@@ -161,8 +162,12 @@ export class BodyTee implements AsyncIterable<Uint8Array> {
 
 const EMPTY = new Uint8Array(0)
 
+/** GiveUpCode is why a tee was given up: the codes {@link BodyTee.abandon} takes. */
+export type GiveUpCode = 'ERR_ABANDONED' | 'ERR_SHUTDOWN' | 'ERR_SHED'
+
 /** What a reader of an abandoned tee is told, per code. */
-const ABANDONED: Readonly<Record<'ERR_ABANDONED' | 'ERR_SHUTDOWN', (max: number) => string>> = {
+const ABANDONED: Readonly<Record<GiveUpCode, (max: number) => string>> = {
   ERR_ABANDONED: max => `the comparer fell more than ${max} bytes behind the client, or the bytes held for comparers reached their budget`,
   ERR_SHUTDOWN: () => 'the mirror stopped before the body was compared',
+  ERR_SHED: () => 'shed: the mirror stayed saturated while the body was being compared',
 }

@@ -229,7 +229,7 @@ export function digestResponse(
 }
 
 /** The codes of a body given up on purpose, and the reason each gives. */
-const GIVEN_UP: Readonly<Record<string, NotComparedReason>> = { ERR_ABANDONED: 'budget', ERR_SHUTDOWN: 'shutdown' }
+const GIVEN_UP: Readonly<Record<string, NotComparedReason>> = { ERR_ABANDONED: 'budget', ERR_SHUTDOWN: 'shutdown', ERR_SHED: 'shed' }
 
 /** givenUpReason is why a side's body was given up on purpose (not a server's fault), or undefined. */
 export const givenUpReason = (b: SideBody): NotComparedReason | undefined => (b.failure ? GIVEN_UP[b.failure.code] : undefined)

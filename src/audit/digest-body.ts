@@ -22,7 +22,7 @@ export interface PartDigest {
  * BodyFailure is why a body was not read to its end: its code (ERR_TRUNCATED: the stream broke;
  * ERR_MULTIPART: not valid multipart; ERR_TIMEOUT: no byte for the idle limit; ERR_ABORTED: the
  * caller stopped it; or the code the stream itself rejected with, such as ERR_CLIENT_GONE,
- * ERR_ABANDONED or ERR_SHUTDOWN from a mirror's tee) and a sentence.
+ * ERR_ABANDONED, ERR_SHUTDOWN or ERR_SHED from a mirror's tee) and a sentence.
  */
 export interface BodyFailure {
   readonly code: string

@@ -222,7 +222,11 @@ export async function runExperiment(
     return b
   })
   const candidateBody = read(candidateP, 'candidate', stop.candidate, options, sides.candidate, candidateDigester, needed.candidate).then(b => {
-    if (options.paced === 'candidate') cutBy(b, [needed.control])
+    if (options.paced === 'candidate') {
+      // A client-paced candidate (new answering clients) given up leaves nothing to compare with.
+      if (b && givenUpReason(b)) stop.control.abort(stopped())
+      cutBy(b, [needed.control])
+    }
     return b
   })
   const baselineBody = baselineP && read(baselineP, 'candidate', stop.baseline, baseOptions, undefined, undefined, needed.baseline)

@@ -15,7 +15,7 @@ import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import type { AccessLog } from '../telemetry/access-log.js'
 import { Metrics } from '../telemetry/metrics.js'
-import { systemClock, type Clock } from '../core/clock.js'
+import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
@@ -55,6 +55,9 @@ export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', '
 
 /** DEFAULT_SHED_KEEP is the share of requests a shedding mirror still compares: 0.3. */
 export const DEFAULT_SHED_KEEP = 0.3
+
+/** TRIM_INTERVAL_MS is how often a mirror that may shed checks the comparisons in progress: 100 ms. */
+export const TRIM_INTERVAL_MS = 100
 
 /** MirrorOptions configure a {@link Mirror}. */
 export interface MirrorOptions {
@@ -124,9 +127,9 @@ export interface MirrorOptions {
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
    * shed). While it is, new shadows are taken only for `shedKeep` of the requests (and whenever no
    * other shadow is running or queued), and the rest are dropped, counted as shed: the client path
-   * keeps most of the CPU, and the audit keeps a known share. Comparisons in progress are not given
-   * up: each primary body is hashed as it streams, so one costs no more than its client's pace. If
-   * unset, 0.9.
+   * keeps most of the CPU, and the audit keeps a known share. Comparisons in progress are given up
+   * too, newest first, while more of them are still receiving their primary's body than `shedKeep`
+   * of the client responses in flight (see {@link Mirror.trim}). If unset, 0.9.
    */
   readonly shedAbove?: number
   /**
@@ -147,6 +150,10 @@ interface RequestContext {
   readonly tees: BodyTee[]
   /** Why no shadow was sent (admission refused it): recorded as not compared when the response closes. */
   dropped?: NotComparedReason
+  /** The comparison was given up while the mirror stayed saturated (see {@link Mirror.trim}). */
+  shed?: boolean
+  /** The shadow task has started (it had a slot): it sends once the primary has answered. */
+  started?: boolean
   /** Resolves with what the primary answered (response or error). */
   readonly primary: Promise<Observed>
   settle: (o: Observed) => void
@@ -233,6 +240,8 @@ export class Mirror {
   readonly #stop = new AbortController()
   /** Shadowed requests not yet compared or abandoned, oldest first (shedding keeps the oldest). */
   readonly #pending = new Set<RequestContext>()
+  /** Runs {@link trim} while the mirror may shed; undefined when it never does. */
+  readonly #trimTimer: Timer | undefined
   #active = 0
   #clientsIdle: (() => void) | undefined
 
@@ -263,6 +272,7 @@ export class Mirror {
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
+    this.#trimTimer = shedAbove < 1 ? this.#clock.setInterval(() => this.trim(), TRIM_INTERVAL_MS).unref() : undefined
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
@@ -432,8 +442,7 @@ export class Mirror {
    * mirror keeps comparing a known sample instead of a trickle.
    */
   #shed(): boolean {
-    const saturated = this.#shedAbove < 1 && this.#load.utilization > this.#shedAbove
-    if (!saturated) {
+    if (!this.#saturated()) {
       this.#saturatedSeen = 0
       this.#saturatedKept = 0
       return false
@@ -444,6 +453,42 @@ export class Mirror {
       return false
     }
     return true
+  }
+
+  /** #saturated tells whether the mirror's event loop is busy beyond `shedAbove` (never, at 1). */
+  #saturated(): boolean {
+    return this.#shedAbove < 1 && this.#load.utilization > this.#shedAbove
+  }
+
+  /**
+   * trim gives up comparisons in progress while the mirror is saturated, newest first, until no
+   * more of them are still receiving their primary's body than `shedKeep` of the client responses
+   * in flight (at least one is kept). Admission decides once per request, but a comparison costs
+   * the event loop for as long as its download lasts (its primary's body hashed, its shadow's
+   * read and hashed at the client's pace): without this, a burst of large downloads admitted in the
+   * second before the load gauge rose would keep the mirror saturated, and its clients slowed, for
+   * minutes. A comparison given up here is recorded as not compared, reason `shed` (counted as
+   * abandoned and as shed), with the status and header divergences already found. A timer runs it
+   * every {@link TRIM_INTERVAL_MS} ms; returns how many it gave up.
+   */
+  trim(): number {
+    if (!this.#saturated()) return 0
+    let keep = Math.max(1, Math.ceil(this.#shedKeep * this.#active))
+    let given = 0
+    for (const ctx of this.#pending) {
+      // Still receiving the primary's body, or waiting for a slot with its client gone: either reads
+      // the other server, at the client's pace or at full speed up to where the client left.
+      if (ctx.shed || !(!ctx.bodyDone || (ctx.abandoned && !ctx.started))) continue
+      if (keep > 0) {
+        keep--
+        continue
+      }
+      ctx.shed = true
+      this.stats.shed++
+      given++
+      for (const t of ctx.tees) t.abandon('ERR_SHED')
+    }
+    return given
   }
 
   /**
@@ -592,6 +637,7 @@ export class Mirror {
    */
   async #runShadow(req: ExchangeRequest, ctx: RequestContext, remote: string): Promise<void> {
     const clock = this.#clock
+    ctx.started = true
     let c: Comparison | undefined
     try {
       // The shadow goes out once the primary has answered, not alongside the client's request: on a
@@ -608,6 +654,12 @@ export class Mirror {
       }
       if (primary.kind === 'error' && primary.code === 'ERR_CLIENT_GONE') {
         c = notComparedRecord(req, 'client-gone', primary.message, {}, clock)
+        return
+      }
+      if (ctx.shed) {
+        // Given up while it waited for a slot: the other server is not asked.
+        const status = primary.kind === 'response' ? primary.status : undefined
+        c = notComparedRecord(req, 'shed', 'shed: the mirror stayed saturated while the body was being compared', side(status), clock)
         return
       }
       // The primary's one digest serves the baseline comparison too; a differing block is
@@ -689,6 +741,7 @@ export class Mirror {
     }
     this.#agent.destroy()
     this.#ownLoad?.close()
+    this.#trimTimer?.clear()
     return { forced }
   }
 }

@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .description(
       [
         'A proxy for the migration. Every client is answered by the primary server (--primary: old during the audit, new after the cut-over), untouched: status, headers, body, trailers. Sampled GET and HEAD requests are also sent to the other server in the background and the two answers are compared: status, headers (hop-by-hop and Date ignored, --rules for the rest) and bodies byte for byte, ranges and multipart parts included. The old server is always the control and the new one the candidate.',
-        'Clients never wait for the shadow: shadow requests run with bounded concurrency and a bounded queue, and overflow is dropped and counted; while the mirror\'s event loop is saturated (--shed-above), shadows are shed (dropped, counted) but one at a time; a comparison that falls more than 8 MiB behind the client is abandoned and counted. Every request ends compared, abandoned, dropped or skipped (not sampled, or a method not shadowed).',
+        'Clients never wait for the shadow: shadow requests run with bounded concurrency and a bounded queue, and overflow is dropped and counted; while the mirror\'s event loop is saturated (--shed-above), new shadows are taken for --shed-keep of the requests and the rest shed (dropped, counted), and comparisons in progress beyond that share of the clients in flight are given up, newest first (abandoned, counted as shed). Every request ends compared, abandoned, dropped or skipped (not sampled, or a method not shadowed).',
         '--out gets one JSON line per comparison that has at least one divergence, ignored difference or noise entry; clean comparisons are only counted. With --baseline (a second old instance), divergences that old-vs-baseline also shows are recorded as noise, apart.',
         'A status line shows the counts (rewritten in place on a terminal, every 10 s otherwise). SIGINT/SIGTERM: stop accepting, let responses and comparisons finish for --grace, print a summary and exit 0 (divergences are data, not failures). A second signal exits at once. --out and --capture lines are on disk within 1 s, and complete when the command exits; SIGHUP/SIGUSR1 reopen them (after logrotate moved them).',
       ].join('\n\n'),
@@ -137,13 +137,13 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--shed-above <fraction>',
-        'while the event loop is busier than this (0..1), run one shadow at a time and drop the rest (1: never)',
+        'while the event loop is busier than this (0..1), shed shadow work, keeping --shed-keep of it (1: never)',
       )
         .default(0.9)
         .argParser(parseFraction),
     )
     .addOption(
-      new Option('--shed-keep <fraction>', 'while shedding, the share of requests still compared (0..1)')
+      new Option('--shed-keep <fraction>', 'while shedding, the share of requests still compared, and of client responses in flight with a comparison in progress (0..1)')
         .default(DEFAULT_SHED_KEEP)
         .argParser(parseFraction),
     )

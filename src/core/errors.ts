@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'ERR_ABANDONED'
   /** A comparison was cut because the audit was stopping (grace period over). */
   | 'ERR_SHUTDOWN'
+  /** A comparison in progress was given up because the mirror stayed saturated (load shedding). */
+  | 'ERR_SHED'
   /** The client went away before the end of a body: what it received is all there is to compare. */
   | 'ERR_CLIENT_GONE'
   /** A multipart body that does not parse (audit comparison). */

@@ -68,14 +68,23 @@ t.test('a single chunk larger than the bound abandons the tee', async t => {
   t.equal(tee.abandoned, true)
 })
 
-t.test('abandon() wakes a waiting reader', async t => {
-  const tee = new BodyTee(10)
-  const it = tee[Symbol.asyncIterator]()
-  const next = it.next()
-  tee.abandon()
-  await t.rejects(next, { code: 'ERR_ABANDONED' })
-  tee.abandon() // idempotent
-  t.equal(tee.abandoned, true)
+t.test('abandon() wakes a waiting reader with the code it was given', async t => {
+  const table: Array<[string, 'ERR_ABANDONED' | 'ERR_SHUTDOWN' | 'ERR_SHED' | undefined, string, RegExp]> = [
+    ['the default: fell behind or over budget', undefined, 'ERR_ABANDONED', /behind the client/],
+    ['the mirror stopping', 'ERR_SHUTDOWN', 'ERR_SHUTDOWN', /mirror stopped/],
+    ['the mirror shedding a comparison in progress', 'ERR_SHED', 'ERR_SHED', /saturated/],
+  ]
+  for (const [name, code, want, message] of table) {
+    const tee = new BodyTee(10)
+    const it = tee[Symbol.asyncIterator]()
+    const next = it.next()
+    if (code) tee.abandon(code)
+    else tee.abandon()
+    await t.rejects(next, { code: want, message }, name)
+    tee.abandon('ERR_SHUTDOWN') // idempotent: the first reason stays
+    await t.rejects(it.next(), { code: want }, `${name}: the first reason stays`)
+    t.equal(tee.abandoned, true)
+  }
 })
 
 t.test('abandon() after the end changes nothing: the body was complete', async t => {

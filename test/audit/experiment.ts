@@ -255,59 +255,71 @@ t.test('a client-paced body its client cut short is compared as far as the clien
   t.match(early.divergences, [{ kind: 'not-compared', reason: 'client-gone' }], 'a client gone before the status: not compared')
 })
 
-t.test('once a client-paced body is cut by its client, the other side is read no further than it was', async t => {
+t.test('once a client-paced body is cut by its client or given up, the other side is read no further than it was', async t => {
   const full = pattern(16 * 64 * KiB)
-  const controlDone = gate()
-  const control: Observed = {
-    kind: 'response',
-    status: 200,
-    headers: [['etag', '"v1"'], ['content-type', 'application/octet-stream'], ['content-length', String(full.length)]],
-    body: (async function* () {
-      try {
-        yield full.subarray(0, 64 * KiB)
-        yield full.subarray(64 * KiB, 2 * 64 * KiB)
-        throw new CutoverError('ERR_CLIENT_GONE', 'the client went away')
-      } finally {
-        controlDone.open()
-      }
-    })(),
-    durationMs: 1,
-  }
-  let pulled = 0
-  let closed = false
-  const candidate: Backend = {
-    name: 'new',
-    base: 'http://new.invalid',
-    send: async () => ({
+  const headers: Array<[string, string]> = [['etag', '"v1"'], ['content-type', 'application/octet-stream'], ['content-length', String(full.length)]]
+  const table: Array<[string, 'control' | 'candidate', 'ERR_CLIENT_GONE' | 'ERR_SHED', unknown[], number]> = [
+    ['old answers clients, its client left', 'control', 'ERR_CLIENT_GONE', [], 2 * 64 * KiB],
+    ['old answers clients, the mirror shed the comparison', 'control', 'ERR_SHED', [{ kind: 'not-compared', reason: 'shed' }], 0],
+    ['new answers clients, its client left', 'candidate', 'ERR_CLIENT_GONE', [], 2 * 64 * KiB],
+    ['new answers clients, the mirror shed the comparison', 'candidate', 'ERR_SHED', [{ kind: 'not-compared', reason: 'shed' }], 0],
+  ]
+  for (const [name, pacedSide, code, divergences, compared] of table) {
+    const pacedDone = gate()
+    const paced: Observed = {
       kind: 'response',
       status: 200,
-      headers: [['etag', '"v1"'], ['content-type', 'application/octet-stream'], ['content-length', String(full.length)]],
+      headers,
       body: (async function* () {
         try {
-          for (let k = 0; k < 16; k++) {
-            // The third chunk comes only after the client left: nothing races the cut.
-            if (k === 2) {
-              await controlDone.promise
-              for (let i = 0; i < 5; i++) await new Promise(setImmediate)
-            }
-            pulled++
-            yield full.subarray(k * 64 * KiB, (k + 1) * 64 * KiB)
-          }
+          yield full.subarray(0, 64 * KiB)
+          yield full.subarray(64 * KiB, 2 * 64 * KiB)
+          throw new CutoverError(code, 'cut')
         } finally {
-          closed = true
+          pacedDone.open()
         }
       })(),
       durationMs: 1,
-    }),
-    close: async () => {},
+    }
+    let pulled = 0
+    let closed = false
+    const other: Backend = {
+      name: 'other',
+      base: 'http://other.invalid',
+      send: async () => ({
+        kind: 'response',
+        status: 200,
+        headers,
+        body: (async function* () {
+          try {
+            for (let k = 0; k < 16; k++) {
+              // The third chunk comes only after the paced body ended: nothing races the cut.
+              if (k === 2) {
+                await pacedDone.promise
+                for (let i = 0; i < 5; i++) await new Promise(setImmediate)
+              }
+              pulled++
+              yield full.subarray(k * 64 * KiB, (k + 1) * 64 * KiB)
+            }
+          } finally {
+            closed = true
+          }
+        })(),
+        durationMs: 1,
+      }),
+      close: async () => {},
+    }
+    const answered = { answer: paced, paced: true }
+    const sides = pacedSide === 'control' ? { control: answered, candidate: other } : { control: other, candidate: answered }
+    const c = await runExperiment(req(), sides, { rules: DEFAULT_RULES })
+    t.match(c.divergences, divergences, `${name}: what is recorded`)
+    t.equal(c.divergences.length, divergences.length, `${name}: nothing else`)
+    t.equal(c.bytesCompared, compared, `${name}: bytes compared`)
+    // A cancelled generator runs its `finally` once it is next resumed.
+    for (let i = 0; i < 20 && !closed; i++) await new Promise(setImmediate)
+    t.ok(closed, `${name}: the other stream was cancelled`)
+    t.ok(pulled <= 3, `${name}: the other side read ${pulled} of 16 chunks, no more than needed`)
   }
-  const c = await runExperiment(req(), { control: { answer: control, paced: true }, candidate }, { rules: DEFAULT_RULES })
-  t.same(c.divergences, [], 'no divergence: the client cut it')
-  t.equal(c.bytesCompared, 2 * 64 * KiB, 'compared as far as the client got')
-  // A cancelled generator runs its `finally` once it is next resumed.
-  for (let i = 0; i < 20 && !closed; i++) await new Promise(setImmediate)
-  t.ok(closed, 'its stream was cancelled')
-  t.ok(pulled <= 3, `the other side read ${pulled} of 16 chunks, no more than needed`)
 })
 
 t.test('a side that sends no byte for the body timeout times out; a client-paced side never does', async t => {

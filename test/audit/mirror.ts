@@ -11,6 +11,7 @@ import type { Backend, SendOptions } from '../../src/audit/http-backend.js'
 import { Mirror, outgoingTarget, type MirrorOptions, type MirrorStats } from '../../src/audit/mirror.js'
 import { TaskQueue } from '../../src/audit/task-queue.js'
 import { gate, listen, type Gate } from '../helpers/gate.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 const BODY = 'payload\n'
 
@@ -237,6 +238,41 @@ t.test('while shedding, shedKeep of the requests are still compared, spread even
   t.match(m.mirror.stats, { requests: 8, compared: 4, dropped: 4, shed: 4 })
   addsUp(t, m.mirror.stats, 'at the end')
   t.throws(() => new Mirror({ old: m.old, new: m.nw, shedKeep: 1.5 }), TypeError)
+})
+
+t.test('while saturated, comparisons in progress beyond shedKeep of the clients in flight are given up, newest first', async t => {
+  const load = { utilization: 0 }
+  const rest = gate()
+  const half = Buffer.alloc(64 * 1024, 'x')
+  // The trim timer runs on this clock, which never moves: the test calls trim() itself.
+  const m = await setup(t, { shedAbove: 0.9, shedKeep: 0.25, load, clock: new ManualClock(), queue: new TaskQueue({ concurrency: 2, maxQueued: 8 }) }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(2 * half.length) })
+    res.write(half)
+    void rest.promise.then(() => res.end(half))
+  })
+  m.nw.reply = req => answer(req, { body: Buffer.concat([half, half]).toString(), headers: [['content-type', 'text/plain'], ['content-length', String(2 * half.length)]] })
+  // Four downloads in flight, admitted before the load rose: /a and /b have shadow slots, /c and /d wait.
+  const clients = []
+  for (const p of ['/a', '/b', '/c', '/d']) clients.push(await request(`${m.url}${p}`))
+  await m.nw.arrived[1]!.promise
+  t.equal(m.mirror.trim(), 0, 'not saturated: nothing is given up')
+  load.utilization = 1
+  // Four clients in flight, a quarter kept: the oldest comparison.
+  t.equal(m.mirror.trim(), 3, 'saturated: all but one are given up')
+  t.equal(m.mirror.trim(), 0, 'and only once')
+  t.match(m.mirror.stats, { requests: 4, shed: 3, dropped: 0 })
+  rest.open()
+  const bodies = await Promise.all(clients.map(c => c.body.arrayBuffer()))
+  t.strictSame(bodies.map(b => b.byteLength), [1, 2, 3, 4].map(() => 2 * half.length), 'every client got its whole answer')
+  await m.mirror.queue.idle()
+  t.strictSame(
+    m.comparisons.map(c => [c.request.path, c.divergences.map(d => (d.kind === 'not-compared' ? d.reason : d.kind)), c.bytesCompared]).sort(),
+    [['/a', [], 2 * half.length], ['/b', ['shed'], 0], ['/c', ['shed'], 0], ['/d', ['shed'], 0]],
+  )
+  t.match(m.comparisons.find(c => c.request.path === '/c'), { status: { control: 200 } }, 'a comparison given up before its shadow was sent has the primary status')
+  t.strictSame(m.nw.seen.map(s => s.req.path), ['/a', '/b'], 'new is not asked for the ones given up while they waited')
+  t.match(m.mirror.stats, { requests: 4, compared: 1, abandoned: 3, shed: 3, dropped: 0, pending: 0 })
+  addsUp(t, m.mirror.stats, 'at the end')
 })
 
 t.test('accounting: counters count comparisons, and the metrics are the same numbers', async t => {
