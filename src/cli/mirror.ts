@@ -13,7 +13,7 @@ import { JsonlFile } from '../telemetry/jsonl-file.js'
 import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../telemetry/metrics-server.js'
-import { DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_SHADOW_CONCURRENCY, DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
@@ -116,7 +116,7 @@ export function register(program: Command): void {
     )
     .addOption(
       new Option('--shadow-concurrency <n>', 'shadow exchanges running at once')
-        .default(16)
+        .default(DEFAULT_SHADOW_CONCURRENCY)
         .argParser(parseCount(1)),
     )
     .addOption(

@@ -45,9 +45,10 @@ t.test('keepFreedHeap: once warm, 200 MiB of downloads reuse their buffers inste
   // (development VM). With glibc's default thresholds the collected buffers go back to the kernel
   // whenever the heap's top is free and are faulted in again: 25k-50k faults in 4 of 5 runs (477 in
   // one). Which of the two a process gets depends on its heap's layout, so only the kept case is
-  // asserted: a keepFreedHeap that does nothing fails this in most runs.
+  // asserted: a keepFreedHeap that does nothing fails this in most runs. The bound leaves room for a
+  // machine busy with other tests: 1,334 faults were seen kept, with the test files run in parallel.
   const kept = faults(true)
-  t.ok(kept < 2_000, `with the heap kept, few faults (${kept}, bound 2,000)`)
+  t.ok(kept < 10_000, `with the heap kept, few faults (${kept}, bound 10,000)`)
   t.comment(`the same without keepFreedHeap, for comparison: ${faults(false)} faults`)
 })
 
