@@ -140,8 +140,8 @@ export interface MirrorOptions {
    * shed). While it is, new shadows are taken only for `shedKeep` of the requests (and whenever no
    * other shadow is running or queued), and the rest are dropped, counted as shed: the client path
    * keeps most of the CPU, and the audit keeps a known share. Comparisons in progress are given up
-   * too, newest first, while more of them are still receiving their primary's body than `shedKeep`
-   * of the client responses in flight (see {@link Mirror.trim}). If unset, 0.9.
+   * too, newest first, while more of them still cost the loop than `shedKeep` of the client
+   * responses in flight (see {@link Mirror.trim}). If unset, 0.9.
    */
   readonly shedAbove?: number
   /**
@@ -252,8 +252,8 @@ export class Mirror {
   readonly #stop = new AbortController()
   /** Shadowed requests not yet compared or abandoned, oldest first (shedding keeps the oldest). */
   readonly #pending = new Set<RequestContext>()
-  /** Runs {@link trim} while the mirror may shed; undefined when it never does. */
-  readonly #trimTimer: Timer | undefined
+  /** Runs {@link trim} from listen() to close(), when the mirror may shed. */
+  #trimTimer: Timer | undefined
   #active = 0
   #clientsIdle: (() => void) | undefined
 
@@ -284,7 +284,6 @@ export class Mirror {
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
-    this.#trimTimer = shedAbove < 1 ? this.#clock.setInterval(() => this.trim(), TRIM_INTERVAL_MS).unref() : undefined
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
@@ -332,6 +331,7 @@ export class Mirror {
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
   listen(port: number, host: string): Promise<AddressInfo> {
+    if (this.#shedAbove < 1) this.#trimTimer ??= this.#clock.setInterval(() => this.trim(), TRIM_INTERVAL_MS).unref()
     return listenOn(this.server, port, host)
   }
 
@@ -474,8 +474,10 @@ export class Mirror {
 
   /**
    * trim gives up comparisons in progress while the mirror is saturated, newest first, until no
-   * more of them are still receiving their primary's body than `shedKeep` of the client responses
-   * in flight (at least one is kept). Admission decides once per request, but a comparison costs
+   * more of them still cost the loop than `shedKeep` of the client responses in flight (at least
+   * one is kept): those still receiving their primary's body, and those waiting for a slot whose
+   * client has gone (their shadow would read the other server at full speed up to where the
+   * client left). Admission decides once per request, but a comparison costs
    * the event loop for as long as its download lasts (its primary's body hashed, its shadow's
    * read and hashed at the client's pace): without this, a burst of large downloads admitted in the
    * second before the load gauge rose would keep the mirror saturated, and its clients slowed, for
@@ -490,7 +492,8 @@ export class Mirror {
     for (const ctx of this.#pending) {
       // Still receiving the primary's body, or waiting for a slot with its client gone: either reads
       // the other server, at the client's pace or at full speed up to where the client left.
-      if (ctx.shed || !(!ctx.bodyDone || (ctx.abandoned && !ctx.started))) continue
+      const costly = !ctx.bodyDone || (ctx.abandoned && !ctx.started)
+      if (ctx.shed || !costly) continue
       if (keep > 0) {
         keep--
         continue
