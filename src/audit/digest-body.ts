@@ -204,9 +204,11 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
   if (o.signal?.aborted) onAbort()
   // Reading stops, with no failure, once a plain body has given every byte needed.
   const needed = o.boundary === undefined ? o.needed : undefined
-  const enough = needed && new CutoverError('ERR_ABORTED', 'no byte past this is needed')
+  // Made when first needed, not for every body: an error costs a stack trace.
+  let enough: CutoverError | undefined
+  const stopEnough = (): void => src.halt((enough ??= new CutoverError('ERR_ABORTED', 'no byte past this is needed')))
   needed?.onCut(() => {
-    if (src.bytes >= needed.bytes) src.halt(enough)
+    if (src.bytes >= needed.bytes) stopEnough()
   })
   let timer: Timer | undefined
   const idleMs = o.idleMs
@@ -231,7 +233,7 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
         if (r.done) break
         digester.update(r.value)
         if (needed && src.bytes >= needed.bytes) {
-          src.halt(enough)
+          stopEnough()
           break
         }
       }

@@ -490,9 +490,11 @@ export class Mirror {
     let keep = Math.max(1, Math.ceil(this.#shedKeep * this.#active))
     let given = 0
     for (const ctx of this.#pending) {
-      // Still receiving the primary's body, or waiting for a slot with its client gone: either reads
-      // the other server, at the client's pace or at full speed up to where the client left.
-      const costly = !ctx.bodyDone || (ctx.abandoned && !ctx.started)
+      // Waiting for a slot while its primary's body streams, or with its client gone (its shadow would
+      // read the other server at full speed up to where the client left); or running while the
+      // body streams to a client still there. A running one whose client left reads no further
+      // than the client got, and its tee is done: it is left to finish, and nothing is counted.
+      const costly = ctx.started ? !ctx.bodyDone && !ctx.abandoned : !ctx.bodyDone || ctx.abandoned
       if (ctx.shed || !costly) continue
       if (keep > 0) {
         keep--
@@ -667,14 +669,14 @@ export class Mirror {
         c = notComparedRecord(req, 'shutdown', 'the mirror stopped before the shadow was sent', side(primary?.kind === 'response' ? primary.status : undefined), clock)
         return
       }
-      if (primary.kind === 'error' && primary.code === 'ERR_CLIENT_GONE') {
-        c = notComparedRecord(req, 'client-gone', primary.message, {}, clock)
-        return
-      }
       if (ctx.shed) {
-        // Given up while it waited for a slot: the other server is not asked.
+        // Given up while it waited for a slot (counted as shed then): the other server is not asked.
         const status = primary.kind === 'response' ? primary.status : undefined
         c = notComparedRecord(req, 'shed', 'shed: the mirror stayed saturated while the body was being compared', side(status), clock)
+        return
+      }
+      if (primary.kind === 'error' && primary.code === 'ERR_CLIENT_GONE') {
+        c = notComparedRecord(req, 'client-gone', primary.message, {}, clock)
         return
       }
       // The primary's one digest serves the baseline comparison too; a differing block is
