@@ -265,9 +265,20 @@ t.test('aria2c -x4 through cutover mirror, default flags: every segment is compa
   t.equal(full.body.length, 50 * 1024 * 1024, 'a full download through the mirror')
   const c = counts(await mirror.stop())
   t.ok(c.requests! >= 3, `aria2c split the download (${c.requests! - 1} requests)`)
-  t.equal(c.compared, c.requests, 'every exchange compared, the segments aria2c closed early included')
-  t.equal(c.abandoned, 0)
-  const records = (readJsonl(out) as unknown as Comparison[]).filter(r => r.divergences.some(d => d.kind === 'body-bytes'))
+  // Every exchange is compared, the segments aria2c closed early included (as far as each got),
+  // except one whose client left before the mirror had a byte of its answer: there is nothing to
+  // compare then. In one full test run 3 of 9 were not compared; their reason was not kept, and
+  // this test alone did not fail again in 15 runs, 11 of them next to busy loops.
+  const all = readJsonl(out) as unknown as Comparison[]
+  const gone = all.filter(r => r.divergences.some(d => d.kind === 'not-compared'))
+  t.strictSame(
+    gone.flatMap(r => r.divergences.filter(d => d.kind === 'not-compared').map(d => d.reason)),
+    gone.map(() => 'client-gone'),
+    'nothing given up but exchanges whose client left before a byte of the body',
+  )
+  t.equal(c.compared! + gone.length, c.requests, 'every other exchange compared')
+  t.equal(c.abandoned, gone.length)
+  const records = all.filter(r => r.divergences.some(d => d.kind === 'body-bytes'))
   t.ok(records.length >= 2, 'the full download and the segment holding the bad byte')
   for (const r of records) {
     const start = Number(/^bytes=(\d+)-/.exec(r.request.headers.range ?? 'bytes=0-')![1])
