@@ -26,6 +26,7 @@
 // neither started nor ended while a 64 MiB download was under way (the small file's latency with
 // nothing large moving; compared with the whole small class, it shows what the large downloads cost).
 
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { checkMultipart, clearOf, MIX_CLASSES, mixedPlan } from './lib/mix.mjs';
@@ -52,6 +53,7 @@ function parseArgs(argv) {
       if (v !== 'mirror-mixed') throw new Error(`--mix: unknown mix ${JSON.stringify(v)} (known: mirror-mixed)`);
       (o.mix = v), i++;
     } else if (a === '--seed') o.seed = num();
+    else if (a === '--dump') (o.dump = v), i++;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N]');
@@ -243,6 +245,15 @@ async function main() {
     ...(o.mix ? { mix: o.mix, seed: o.seed, classes } : {}),
     send_lag_us: { p50: us(percentile(lags, 50)), p99: us(percentile(lags, 99)), max: us(lags[lags.length - 1]) },
   };
+  if (o.dump) {
+    // One line per measured request: index, class, scheduled send and end (ms from the first
+    // measured send), latency (ms), ok: to see when the slow ones happened, not only how slow.
+    const lines = [];
+    for (let i = 0; i < measuredN; i++) {
+      lines.push([i, plan ? plan[i].cls : 'get', (dueAt[i] - measureStart).toFixed(3), (endAt[i] - measureStart).toFixed(3), latency[i].toFixed(3), done[i] === 1 ? 1 : 0].join('\t'));
+    }
+    writeFileSync(o.dump, `# first measured send at ${(performance.timeOrigin + measureStart).toFixed(3)} ms since the epoch\n` + lines.join('\n') + '\n');
+  }
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
