@@ -8,7 +8,7 @@ import type { Socket } from 'node:net'
  * Why a bound: libuv reads a readable TCP socket up to 32 times (64 KiB each) in one poll before it
  * looks at any other, and a proxied body is consumed as it comes (written to the client, hashed
  * for the comparison). A 64 MiB download from a fast primary then held the mirror's one thread for
- * 2 MiB at a time, 8-20 ms per turn once the comparison's hashing was counted, and every other
+ * 2 MiB at a time, 9-15 ms per turn on average (up to 28 ms) with its comparison, and every other
  * client of the mirror waited that long for each step of its own exchange (measured: the event
  * loop's gaps during such a download, and the small file's p99 in the bench's mixed workload).
  */
