@@ -25,6 +25,10 @@
 // (small, 1m, 64m, range), plus the MB/s received, and `small_clear`: the small requests that
 // neither started nor ended while a 64 MiB download was under way (the small file's latency with
 // nothing large moving; compared with the whole small class, it shows what the large downloads cost).
+//
+// --dump FILE: also writes one tab-separated line per measured request (index, class, scheduled
+// send and end in ms from the first measured send, latency in ms, 1 if ok), after a `#` line giving
+// that first send in ms since the epoch: to line the slow requests up with what else was happening.
 
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -56,7 +60,7 @@ function parseArgs(argv) {
     else if (a === '--dump') (o.dump = v), i++;
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N]');
+  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N] [--dump FILE]');
   return o;
 }
 
