@@ -30,11 +30,17 @@ interface PausableSocket extends Socket {
  * response that applies backpressure (its client is slower) still pauses the socket as before:
  * resuming at the check phase lets at most one more read into the message's buffer, which then
  * pauses the socket again. At most `bytesPerTurn` plus one socket read (64 KiB) of the body is
- * delivered per turn. Nothing is lost or reordered: a paused socket keeps what it has read.
+ * delivered per turn. Nothing is lost or reordered: a paused socket keeps what it has read. A kept-
+ * alive socket handed to the next request in the same turn reads for it from the check phase on.
+ * A response whose Content-Length is under `bytesPerTurn` is left alone.
  */
 export function boundReadTurns(res: IncomingMessage, bytesPerTurn: number = READ_TURN_BYTES): void {
   const socket = res.socket as PausableSocket | null
   if (!socket) return
+  // A body its Content-Length says is under the bound never reaches it: no listener, no timer (the
+  // small file's answers are most of a mirror's traffic).
+  const length = Number(res.headers['content-length'] ?? Number.NaN)
+  if (Number.isSafeInteger(length) && length < bytesPerTurn) return
   let taken = 0
   let held = false
   let turnOpen = false

@@ -675,7 +675,7 @@ export class Mirror {
       if (ctx.shed) {
         // Given up while it waited for a slot (counted as shed then): the other server is not asked.
         const status = primary.kind === 'response' ? primary.status : undefined
-        c = notComparedRecord(req, 'shed', 'shed: the mirror stayed saturated while the body was being compared', side(status), clock)
+        c = notComparedRecord(req, 'shed', 'shed: the mirror stayed saturated while the shadow waited for a slot', side(status), clock)
         return
       }
       if (primary.kind === 'error' && primary.code === 'ERR_CLIENT_GONE') {

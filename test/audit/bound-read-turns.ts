@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { request, type IncomingMessage } from 'node:http'
+import { IncomingMessage, request } from 'node:http'
+import { Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { boundReadTurns, READ_TURN_BYTES } from '../../src/audit/bound-read-turns.js'
 
@@ -144,4 +145,20 @@ t.test('without the bound the same body comes in bursts over it (what the bound 
   t.equal(got.bytes, 16 * MiB)
   const max = Math.max(...got.perTurn)
   t.ok(max >= SMALLEST + SOCKET_READ, `some turn took two reads or more (most: ${max})`)
+})
+
+t.test('a response whose Content-Length is under the bound is left alone; one over it or without one is bounded', async t => {
+  const cases: Array<[string, Record<string, string>, boolean]> = [
+    ['1,238 bytes', { 'content-length': '1238' }, false],
+    ['one byte under the bound', { 'content-length': String(READ_TURN_BYTES - 1) }, false],
+    ['exactly the bound', { 'content-length': String(READ_TURN_BYTES) }, true],
+    ['16 MiB', { 'content-length': String(16 * MiB) }, true],
+    ['no Content-Length (chunked)', {}, true],
+  ]
+  for (const [name, headers, bounded] of cases) {
+    const res = new IncomingMessage(new Socket())
+    res.headers = headers
+    boundReadTurns(res)
+    t.equal(res.listenerCount('data'), bounded ? 1 : 0, `${name}: ${bounded ? 'bounded' : 'left alone'}`)
+  }
 })
