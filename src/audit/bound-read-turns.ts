@@ -14,9 +14,37 @@ import type { Socket } from 'node:net'
  */
 export const READ_TURN_BYTES = 256 * 1024
 
+/**
+ * TURN_WRITE_BYTES is the write buffer a client's connection needs for a turn's worth of body to be
+ * written as one: {@link READ_TURN_BYTES} plus one socket read (what a turn can deliver). With a
+ * smaller buffer the pipe that forwards the body stops at the first chunk of each turn (the corked
+ * socket reports backpressure) and the turn forwards one read instead of four. The mirror's server
+ * is made with it as its highWaterMark; a client slower than its answer then holds up to this much
+ * in the mirror (the kernel's socket buffers hold more) before its body stops being read.
+ */
+export const TURN_WRITE_BYTES = READ_TURN_BYTES + 64 * 1024
+
 /** The flag `IncomingMessage` checks before it resumes its socket (`readStart`, lib/_http_incoming.js). */
 interface PausableSocket extends Socket {
   _paused?: boolean
+}
+
+/** Corkable is where a body is written: a socket, whose writes between cork and uncork go out as one. */
+export interface Corkable {
+  cork(): void
+  uncork(): void
+}
+
+/** TurnOptions tune {@link boundReadTurns}. */
+export interface TurnOptions {
+  /** The most of the body delivered per turn, plus one socket read. If unset, {@link READ_TURN_BYTES}. */
+  readonly bytesPerTurn?: number
+  /**
+   * The client's socket the body is forwarded to: corked from the first chunk of a turn to the
+   * turn's end, so that the turn's chunks leave in one write (writev) rather than one system call
+   * per 64 KiB read. If unset, the writes are left as they are.
+   */
+  readonly writesTo?: Corkable | null | undefined
 }
 
 /**
@@ -32,22 +60,39 @@ interface PausableSocket extends Socket {
  * pauses the socket again. At most `bytesPerTurn` plus one socket read (64 KiB) of the body is
  * delivered per turn. Nothing is lost or reordered: a paused socket keeps what it has read. A kept-
  * alive socket handed to the next request in the same turn reads for it from the check phase on.
- * A response whose Content-Length is under `bytesPerTurn` is left alone.
+ *
+ * With `writesTo`, the client's socket is corked while a turn delivers the body and uncorked at the
+ * same check phase: a turn's chunks are written together. Measured by hand with wrk (64
+ * connections, 1 MiB) through a Node proxy: one write per 64 KiB read cost about a third of its
+ * throughput; each write to a loopback socket also runs the receiver's side of TCP. The cork is
+ * undone on the socket it was made on even if the response has let go of it, and every cork is
+ * undone in the turn it was made in.
+ *
+ * A response whose Content-Length is under `bytesPerTurn` is left alone (no listener, no timer).
  */
-export function boundReadTurns(res: IncomingMessage, bytesPerTurn: number = READ_TURN_BYTES): void {
+export function boundReadTurns(res: IncomingMessage, o: TurnOptions = {}): void {
+  const bytesPerTurn = o.bytesPerTurn ?? READ_TURN_BYTES
   const socket = res.socket as PausableSocket | null
   if (!socket) return
   // A body its Content-Length says is under the bound never reaches it: no listener, no timer (the
   // small file's answers are most of a mirror's traffic).
   const length = Number(res.headers['content-length'] ?? Number.NaN)
   if (Number.isSafeInteger(length) && length < bytesPerTurn) return
+  const out = o.writesTo ?? undefined
   let taken = 0
   let held = false
   let turnOpen = false
-  // The check phase ends the turn: the count starts again and a held socket reads again.
+  let corked: Corkable | undefined
+  // The check phase ends the turn: the turn's writes leave together, the count starts again and a
+  // held socket reads again.
   const endTurn = (): void => {
     turnOpen = false
     taken = 0
+    if (corked) {
+      const c = corked
+      corked = undefined
+      c.uncork()
+    }
     if (!held) return
     held = false
     socket._paused = false
@@ -58,6 +103,11 @@ export function boundReadTurns(res: IncomingMessage, bytesPerTurn: number = READ
     if (!turnOpen) {
       turnOpen = true
       setImmediate(endTurn)
+      // Corked before this chunk is written: the body's listener that forwards it comes after this one.
+      if (out) {
+        corked = out
+        out.cork()
+      }
     }
     if (held || taken < bytesPerTurn) return
     held = true
