@@ -205,14 +205,17 @@ export async function runExperiment(
   }
   // A body the comparisons no longer need is stopped: the control's once neither comparison needs it.
   let controlUsers = baselineP ? 2 : 1
+  let controlRead = false
   const release = (): void => {
-    if (--controlUsers === 0) stop.control.abort(stopped())
+    // A body read to its end has nothing left to stop (and the reason would cost a stack trace).
+    if (--controlUsers === 0 && !controlRead) stop.control.abort(stopped())
   }
   /** cutBy: a client-paced body its client cut is compared up to there: no other body is needed further. */
   const cutBy = (b: SideBody | undefined, others: readonly Needed[]): void => {
     if (b?.failure?.code === 'ERR_CLIENT_GONE' && b.parts === undefined) for (const n of others) n.cut(b.digest.length)
   }
   const controlBody = read(controlP, 'control', stop.control, options, sides.control, controlDigester, needed.control).then(b => {
+    controlRead = true
     // A control that failed or was given up leaves nothing to compare the others with.
     if (b && (failedHere(b) || givenUpReason(b))) {
       stop.candidate.abort(stopped())

@@ -662,6 +662,8 @@ export class Mirror {
     const clock = this.#clock
     ctx.started = true
     let c: Comparison | undefined
+    // Once the experiment has run, it has read or stopped the primary's digest itself.
+    let ran = false
     try {
       // The shadow goes out once the primary has answered, not alongside the client's request: on a
       // busy machine the other server's work would compete for the CPU with the primary's while the
@@ -697,6 +699,7 @@ export class Mirror {
         },
         { ...this.#experiment, send: { signal: this.#stop.signal, marker: true, forwardedFor: remote } },
       )
+      ran = true
       if (this.#stop.signal.aborted) c = cutByShutdown(c)
     } catch (err) {
       // runExperiment does not reject: this is a bug, recorded as not compared so the stats add up.
@@ -706,7 +709,7 @@ export class Mirror {
       this.#pending.delete(ctx)
       this.stats.pending = this.#pending.size
       for (const t of ctx.tees) t.abandon() // stop buffering for a reader that is done or never came
-      ctx.digest?.stop(new CutoverError('ERR_ABORTED', 'the comparison is over'))
+      if (!ran) ctx.digest?.stop(new CutoverError('ERR_ABORTED', 'the comparison is over'))
       ctx.digest?.pair?.detach() // a shadow that never ran leaves the primary's digest nothing to wait for
       if (c) this.#record(c, true)
     }
