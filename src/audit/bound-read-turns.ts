@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 
 /**
  * READ_TURN_BYTES is how much of one upstream response body the mirror takes in per turn of its
- * event loop: 512 KiB, eight reads of the socket.
+ * event loop: 256 KiB, four reads of the socket.
  *
  * Why a bound: libuv reads a readable TCP socket up to 32 times (64 KiB each) in one poll before it
  * looks at any other, and a proxied body is consumed as it comes (written to the client, hashed
@@ -11,18 +11,19 @@ import type { Socket } from 'node:net'
  * 2 MiB at a time, 9-15 ms per turn on average (up to 28 ms) with its comparison, and every other
  * client of the mirror waited that long for each step of its own exchange (measured: the event
  * loop's gaps during such a download, and the small file's p99 in the bench's mixed workload).
- * Why not less: what a turn takes in is written to the client in one call (see `writesTo`), and
- * the larger that write the less each byte costs. Measured in the bench (wrk, 64 connections,
- * 1 MiB, three runs each, alternated): 511 MB/s on average at 512 KiB, 468 at 256 KiB; the mixed
- * workload's small-file p99 was no worse (1 MiB per turn made it two to three times worse).
+ * Why not more: what a turn takes in is written to the client in one call (see `writesTo`), and a
+ * larger write costs less per byte (512 KiB: 511 MB/s against 468 on 1 MiB files at 64
+ * connections, three alternated bench runs each), but every connection then holds up to that much
+ * until the turn ends: at 512 KiB the mirror's peak RSS on 256 MiB downloads at 64 connections went
+ * from 189-196 MB to 220-252 MB (two runs each), against the 250 MB it must stay under.
  */
-export const READ_TURN_BYTES = 512 * 1024
+export const READ_TURN_BYTES = 256 * 1024
 
 /**
  * TURN_WRITE_BYTES is the write buffer a client's connection needs for a turn's worth of body to be
  * written as one: {@link READ_TURN_BYTES} plus one socket read (what a turn can deliver). With a
  * smaller buffer the pipe that forwards the body stops at the first chunk of each turn (the corked
- * socket reports backpressure) and the turn forwards one read instead of eight. The mirror's server
+ * socket reports backpressure) and the turn forwards one read instead of four. The mirror's server
  * is made with it as its highWaterMark; a client slower than its answer then holds up to this much
  * in the mirror (the kernel's socket buffers hold more) before its body stops being read.
  */

@@ -125,7 +125,7 @@ t.test('a fast body is taken in at most the bound (plus one socket read) per tur
   const cases: Array<[string, number]> = [
     ['16 KiB per turn', SMALLEST],
     ['64 KiB per turn', 64 * 1024],
-    ['the default, 512 KiB per turn', READ_TURN_BYTES],
+    ['the default, 256 KiB per turn', READ_TURN_BYTES],
   ]
   for (const [name, bound] of cases) {
     const got = await fetchCounting(sender, bound)
