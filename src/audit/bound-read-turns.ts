@@ -21,11 +21,13 @@ export const READ_TURN_BYTES = 256 * 1024
 
 /**
  * TURN_WRITE_BYTES is the write buffer a client's connection needs for a turn's worth of body to be
- * written as one: {@link READ_TURN_BYTES} plus one socket read (what a turn can deliver). With a
- * smaller buffer the pipe that forwards the body stops at the first chunk of each turn (the corked
- * socket reports backpressure) and the turn forwards one read instead of four. The mirror's server
- * is made with it as its highWaterMark; a client slower than its answer then holds up to this much
- * in the mirror (the kernel's socket buffers hold more) before its body stops being read.
+ * written as one: {@link READ_TURN_BYTES} plus one socket read (what a turn can deliver). With the
+ * default buffer (16 KiB) the pipe that forwards the body stops at the first chunk of each turn
+ * (the corked socket reports backpressure) and the turn forwards one read instead of four. The
+ * buffer is raised to this only while a turn is corked, on a connection that had nothing left to
+ * send: a client slower than its answer keeps the default, and holds no more in the mirror than it
+ * did (a server-wide 320 KiB buffer raised the mirror's peak RSS at 1 MiB from 199-203 to 211-217 MB
+ * by hand, and to 257.7 MB in one bench run of three).
  */
 export const TURN_WRITE_BYTES = READ_TURN_BYTES + 64 * 1024
 
@@ -34,10 +36,16 @@ interface PausableSocket extends Socket {
   _paused?: boolean
 }
 
-/** Corkable is where a body is written: a socket, whose writes between cork and uncork go out as one. */
+/**
+ * Corkable is where a body is written: a socket, whose writes between cork and uncork go out as one.
+ * `_writableState.highWaterMark` is the buffer size Node's Writable checks on each write (a plain
+ * field of the stream's state since Node 10); without it the socket is never corked.
+ */
 export interface Corkable {
   cork(): void
   uncork(): void
+  readonly writableLength: number
+  readonly _writableState?: { highWaterMark: number }
 }
 
 /** TurnOptions tune {@link boundReadTurns}. */
@@ -45,9 +53,10 @@ export interface TurnOptions {
   /** The most of the body delivered per turn, plus one socket read. If unset, {@link READ_TURN_BYTES}. */
   readonly bytesPerTurn?: number
   /**
-   * The client's socket the body is forwarded to: corked from the first chunk of a turn to the
-   * turn's end, so that the turn's chunks leave in one write (writev) rather than one system call
-   * per 64 KiB read. If unset, the writes are left as they are.
+   * The client's socket the body is forwarded to: if it has nothing left to send when a turn's first
+   * chunk arrives, it is corked (its buffer raised to {@link TURN_WRITE_BYTES}) until the turn's end,
+   * so that the turn's chunks leave in one write (writev) rather than one system call per 64 KiB
+   * read. If unset, the writes are left as they are.
    */
   readonly writesTo?: Corkable | null | undefined
 }
@@ -66,8 +75,8 @@ export interface TurnOptions {
  * delivered per turn. Nothing is lost or reordered: a paused socket keeps what it has read. A kept-
  * alive socket handed to the next request in the same turn reads for it from the check phase on.
  *
- * With `writesTo`, the client's socket is corked while a turn delivers the body and uncorked at the
- * same check phase: a turn's chunks are written together. Each write to a loopback socket also
+ * With `writesTo`, a client's socket that has caught up is corked while a turn delivers the body
+ * and uncorked at the same check phase: a turn's chunks are written together. Each write to a loopback socket also
  * runs the receiver's side of TCP and wakes it; measured with wrk (64 connections, 1 MiB), a plain
  * Node proxy writing each 64 KiB read on its own moved 545-581 req/s, writing a turn at a time
  * 773-822, and the mirror gained 10-12% at 256 KiB per turn (three runs of each). The cork is
@@ -89,14 +98,17 @@ export function boundReadTurns(res: IncomingMessage, o: TurnOptions = {}): void 
   let held = false
   let turnOpen = false
   let corked: Corkable | undefined
-  // The check phase ends the turn: the turn's writes leave together, the count starts again and a
-  // held socket reads again.
+  let buffer = 0
+  // The check phase ends the turn: the turn's writes leave together (under the socket's own buffer
+  // size again, so that what the kernel does not take now holds the body back as before), the count
+  // starts again and a held socket reads again.
   const endTurn = (): void => {
     turnOpen = false
     taken = 0
     if (corked) {
       const c = corked
       corked = undefined
+      if (c._writableState) c._writableState.highWaterMark = buffer
       c.uncork()
     }
     if (!held) return
@@ -109,9 +121,13 @@ export function boundReadTurns(res: IncomingMessage, o: TurnOptions = {}): void 
     if (!turnOpen) {
       turnOpen = true
       setImmediate(endTurn)
-      // Corked before this chunk is written: the body's listener that forwards it comes after this one.
-      if (out) {
+      // Corked before this chunk is written: the body's listener that forwards it comes after this
+      // one. A client that has not taken the last turn's bytes yet is not: it sets the pace anyway.
+      const state = out?._writableState
+      if (out && out.writableLength === 0 && typeof state?.highWaterMark === 'number') {
         corked = out
+        buffer = state.highWaterMark
+        state.highWaterMark = Math.max(buffer, TURN_WRITE_BYTES)
         out.cork()
       }
     }

@@ -20,7 +20,7 @@ import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
-import { boundReadTurns, TURN_WRITE_BYTES } from './bound-read-turns.js'
+import { boundReadTurns } from './bound-read-turns.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
 import { digestBody, type SideBody } from './digest-body.js'
@@ -322,9 +322,7 @@ export class Mirror {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res))
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
-    // A client's connection buffers a turn's worth of its body (TURN_WRITE_BYTES), so that the turn's
-    // chunks are written to it together.
-    this.server = createServer({ keepAliveTimeout: 5000, highWaterMark: TURN_WRITE_BYTES }, (req, res) => this.#handle(req, res))
+    this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
   }
 
   /** heldBytes is how many bytes of primary bodies are held for comparers right now (all tees together). */

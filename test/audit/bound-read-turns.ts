@@ -170,10 +170,10 @@ async function forwardCounting(t: Test, sender: Sender, coalesce: boolean): Prom
   let bytes = 0
   let received!: () => void
   const all = new Promise<void>(resolve => (received = resolve))
-  // The client's socket is the accepted end of a server made as the mirror's is (TURN_WRITE_BYTES).
+  // The client's socket is the accepted end of a server made as the mirror's is (default buffers).
   let accepted!: (sock: Socket) => void
   const destP = new Promise<Socket>(resolve => (accepted = resolve))
-  const server = createServer({ highWaterMark: TURN_WRITE_BYTES }, accepted)
+  const server = createServer(accepted)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())
   const port = (server.address() as { port: number }).port
@@ -212,6 +212,7 @@ async function forwardCounting(t: Test, sender: Sender, coalesce: boolean): Prom
   boundReadTurns(res, { writesTo: coalesce ? dest : undefined })
   res.pipe(dest, { end: false })
   await all
+  t.equal(dest.writableHighWaterMark, 16 * 1024, "the client's socket has its own buffer size back")
   dest.destroy()
   return { turns, chunks, writes, bytes, sha256: hash.digest('hex') }
 }
@@ -232,6 +233,32 @@ t.test("with writesTo, a turn's chunks reach the client's socket in one write, e
     t.ok(got.turns < got.chunks, `${name}: some turn delivered more than one read (${note})`)
     if (coalesce) t.ok(got.writes <= got.turns, `${name}: one write per turn (${note})`)
     else t.ok(got.writes > got.turns, `${name}: more writes than turns (${note})`)
+  }
+})
+
+t.test("a turn corks only a client socket that has caught up, and gives it back its buffer size", async t => {
+  const cases: Array<[string, number, boolean]> = [
+    ['nothing left to send', 0, true],
+    ['1 byte still to send (a slower client sets the pace)', 1, false],
+  ]
+  for (const [name, pending, corks] of cases) {
+    const calls: string[] = []
+    const state = { highWaterMark: 16 * 1024 }
+    const out = {
+      writableLength: pending,
+      _writableState: state,
+      cork: () => calls.push(`cork at ${state.highWaterMark}`),
+      uncork: () => calls.push(`uncork at ${state.highWaterMark}`),
+    }
+    const res = new IncomingMessage(new Socket())
+    res.headers = { 'content-length': String(16 * MiB) }
+    boundReadTurns(res, { writesTo: out })
+    res.emit('data', Buffer.alloc(1024))
+    res.emit('data', Buffer.alloc(1024))
+    await new Promise(resolve => setImmediate(resolve))
+    const want = corks ? [`cork at ${TURN_WRITE_BYTES}`, `uncork at ${16 * 1024}`] : []
+    t.same(calls, want, `${name}: ${corks ? 'corked for the turn, at a turn-sized buffer' : 'left alone'}`)
+    t.equal(state.highWaterMark, 16 * 1024, `${name}: its buffer size after the turn`)
   }
 })
 
