@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 // The simplest comparing mirror, a reference for the mirror rows whose targets name a share compared:
 // the per-byte work a Node mirror that compares bodies must do, and nothing else. Every request
-// goes to old through node:http (as http-proxy sends it) and its response is piped to the client,
-// one write per read; every EVERY-th request (the share compared is exactly 1/EVERY) is also sent
+// goes to old through node:http (as http-proxy sends it) and its response is piped to the client;
+// every EVERY-th request (the share compared is exactly 1/EVERY) is also sent
 // to new through an undici Pool, as soon as it arrives. Old's body is hashed with SHA-256 as it
 // comes (one hash: when the bytes agree it is both sides' digest, as cutover's pair hashes them)
 // and its chunks are kept with new's until both have ended, when the bytes are compared. No
 // queue, no limit, no shedding, no records, no metrics library, no block digests, no re-requests:
 // what is left is receiving, forwarding, comparing and hashing, the per-byte cost any comparing
 // mirror built on Node pays. One thread, as cutover mirror's comparer. It is not a bound: with no
-// pacing, its shadows compete with its clients for the one thread, and its writes to a client are
-// not gathered per turn (cutover mirror does both).
+// pacing, its shadows compete with its clients for the one thread (a mirror that paces its shadows
+// can do better).
 //
 // Usage: node bench/floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY (PORT 0: any free one, printed as
 // `floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its

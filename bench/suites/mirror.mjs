@@ -526,7 +526,7 @@ export function report(ctx, res, meta) {
     out.push('');
     out.push(
       'The simplest comparing Node mirror (bench/floor-mirror.mjs: every request forwarded to old with node:http and piped to the client; exactly 1 in N also sent to new with undici at once, ' +
-        'old\'s body SHA-256 hashed as it comes (one hash, as cutover\'s pair when the bytes agree) and both bodies compared byte for byte; one thread, no queue, no limit, no shedding, no records, one write to the client per read), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows and gathers its writes can do better). ' +
+        'old\'s body SHA-256 hashed as it comes (one hash, as cutover\'s pair when the bytes agree) and both bodies compared byte for byte; one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better). ' +
         'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
     );
     out.push(floorRows);

@@ -534,9 +534,8 @@ export class Mirror {
       return
     }
     ctx.upstream = proxyRes
-    // A large body from a fast primary must not hold the thread every other client waits on; what a
-    // turn takes in of it goes to the client in one write.
-    boundReadTurns(proxyRes, { writesTo: res.socket })
+    // A large body from a fast primary must not hold the thread every other client waits on.
+    boundReadTurns(proxyRes)
     if (connectionTokens(req.headers.connection).includes('close')) {
       // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
       // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told

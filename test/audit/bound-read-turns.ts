@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { IncomingMessage, request } from 'node:http'
-import { connect, createServer, Socket } from 'node:net'
+import { Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { boundReadTurns, READ_TURN_BYTES, TURN_WRITE_BYTES } from '../../src/audit/bound-read-turns.js'
+import { boundReadTurns, READ_TURN_BYTES } from '../../src/audit/bound-read-turns.js'
 
 const MiB = 1024 * 1024
 const SOCKET_READ = 64 * 1024 // what libuv reads from a socket at a time
@@ -105,7 +105,7 @@ async function fetchCounting(sender: Sender, bound: number | null): Promise<Turn
     })
     // Bounded after this listener is on: its setImmediate, queued first, closes the count of a turn
     // before the bound's own resumes the socket (whose buffered read is the next turn's).
-    if (bound !== null) boundReadTurns(res, { bytesPerTurn: bound })
+    if (bound !== null) boundReadTurns(res, bound)
     res.once('end', resolve)
     res.once('error', reject)
   })
@@ -145,121 +145,6 @@ t.test('without the bound the same body comes in bursts over it (what the bound 
   t.equal(got.bytes, 16 * MiB)
   const max = Math.max(...got.perTurn)
   t.ok(max >= SMALLEST + SOCKET_READ, `some turn took two reads or more (most: ${max})`)
-})
-
-interface Forwarded {
-  /** Turns of the event loop that delivered part of the body. */
-  turns: number
-  /** Chunks of the body delivered (socket reads). */
-  chunks: number
-  /** System-call writes (`_write` or `_writev`) to the client's socket. */
-  writes: number
-  /** What the client received. */
-  bytes: number
-  sha256: string
-}
-
-/**
- * forwardCounting fetches the sender's body and pipes it to a client socket, as the mirror does,
- * bounded per turn and, if `coalesce`, with that socket given as `writesTo`; it counts the writes
- * made to the client's socket and checks what the client got.
- */
-async function forwardCounting(t: Test, sender: Sender, coalesce: boolean): Promise<Forwarded> {
-  const size = 16 * MiB
-  const hash = createHash('sha256')
-  let bytes = 0
-  let received!: () => void
-  const all = new Promise<void>(resolve => (received = resolve))
-  // The client's socket is the accepted end of a server made as the mirror's is (default buffers).
-  let accepted!: (sock: Socket) => void
-  const destP = new Promise<Socket>(resolve => (accepted = resolve))
-  const server = createServer(accepted)
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => server.close())
-  const port = (server.address() as { port: number }).port
-  const client = connect({ port, host: '127.0.0.1' })
-  client.on('data', (d: Buffer) => {
-    hash.update(d)
-    bytes += d.length
-    if (bytes >= size) received()
-  })
-  t.teardown(() => client.destroy())
-  const dest = await destP
-  let writes = 0
-  const raw = dest as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>
-  for (const m of ['_write', '_writev'] as const) {
-    const f = raw[m].bind(dest)
-    raw[m] = (...a: unknown[]) => {
-      writes++
-      return f(...a)
-    }
-  }
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    request({ host: '127.0.0.1', port: sender.port, path: '/', agent: false }, resolve).on('error', reject).end()
-  })
-  await sender.full()
-  let turns = 0
-  let chunks = 0
-  let open = false
-  res.on('data', () => {
-    chunks++
-    if (open) return
-    open = true
-    turns++
-    setImmediate(() => (open = false))
-  })
-  // The order of the mirror: the bound's listener, then the pipe that writes to the client.
-  boundReadTurns(res, { writesTo: coalesce ? dest : undefined })
-  res.pipe(dest, { end: false })
-  await all
-  t.equal(dest.writableHighWaterMark, 16 * 1024, "the client's socket has its own buffer size back")
-  dest.destroy()
-  return { turns, chunks, writes, bytes, sha256: hash.digest('hex') }
-}
-
-t.test("with writesTo, a turn's chunks reach the client's socket in one write, every byte in order", async t => {
-  const sender = await startSender(t)
-  const want = expectedSha(16 * MiB)
-  const cases: Array<[string, boolean]> = [
-    ['coalesced', true],
-    ['each read written on its own (the reference)', false],
-  ]
-  for (const [name, coalesce] of cases) {
-    const got = await forwardCounting(t, sender, coalesce)
-    t.equal(got.bytes, 16 * MiB, `${name}: every byte`)
-    t.equal(got.sha256, want, `${name}: the bytes as sent, in order`)
-    const note = `${got.writes} writes for ${got.chunks} reads in ${got.turns} turns`
-    // Some turn must have delivered two reads or more, or there was nothing to write together.
-    t.ok(got.turns < got.chunks, `${name}: some turn delivered more than one read (${note})`)
-    if (coalesce) t.ok(got.writes <= got.turns, `${name}: one write per turn (${note})`)
-    else t.ok(got.writes > got.turns, `${name}: more writes than turns (${note})`)
-  }
-})
-
-t.test("a turn corks only a client socket that has caught up, and gives it back its buffer size", async t => {
-  const cases: Array<[string, number, boolean]> = [
-    ['nothing left to send', 0, true],
-    ['1 byte still to send (a slower client sets the pace)', 1, false],
-  ]
-  for (const [name, pending, corks] of cases) {
-    const calls: string[] = []
-    const state = { highWaterMark: 16 * 1024 }
-    const out = {
-      writableLength: pending,
-      _writableState: state,
-      cork: () => calls.push(`cork at ${state.highWaterMark}`),
-      uncork: () => calls.push(`uncork at ${state.highWaterMark}`),
-    }
-    const res = new IncomingMessage(new Socket())
-    res.headers = { 'content-length': String(16 * MiB) }
-    boundReadTurns(res, { writesTo: out })
-    res.emit('data', Buffer.alloc(1024))
-    res.emit('data', Buffer.alloc(1024))
-    await new Promise(resolve => setImmediate(resolve))
-    const want = corks ? [`cork at ${TURN_WRITE_BYTES}`, `uncork at ${16 * 1024}`] : []
-    t.same(calls, want, `${name}: ${corks ? 'corked for the turn, at a turn-sized buffer' : 'left alone'}`)
-    t.equal(state.highWaterMark, 16 * 1024, `${name}: its buffer size after the turn`)
-  }
 })
 
 t.test('a response whose Content-Length is under the bound is left alone; one over it or without one is bounded', async t => {

@@ -258,9 +258,8 @@ t.test('the primary body is hashed as it streams: a shadow answering late is sti
 
 t.test('a large body reaches a fast and a slow client whole and in order, and is compared in full', async t => {
   // The mirror takes in at most 256 KiB of a body per turn of its loop (boundReadTurns), pausing
-  // the primary's socket, and writes what a turn took in to the client at once (its socket corked
-  // for the turn); a slow client pauses it too (backpressure). Whichever holds it, every byte must
-  // arrive once and in order, and the comparison must see them all.
+  // the primary's socket; a slow client pauses it too (backpressure). Whichever holds it, every
+  // byte must arrive once and in order, and the comparison must see them all.
   const body = prngBytes(16 * 1024 * 1024, 11)
   const old = await listen(t, fixed(body))
   const nw = await listen(t, fixed(body))
