@@ -4,8 +4,8 @@
 // goes to old through node:http (as http-proxy sends it) and its response is piped to the client;
 // every EVERY-th request (the share compared is exactly 1/EVERY) is also sent to new through an
 // undici Pool, as soon as it arrives. Old's body is hashed with SHA-256 as it comes (one hash: when
-// the bytes agree it is both sides' digest, as cutover's pair hashes them) and its chunks are kept
-// with new's until both have ended, when the bytes are compared. No
+// the bytes agree it is both sides' digest, as cutover's pair hashes them) and the two bodies are
+// compared as they come, the side ahead holding its bytes until the other reaches them. No
 // queue, no limit, no shedding, no records, no metrics library, no block digests, no re-requests:
 // what is left is receiving, forwarding, comparing and hashing, the per-byte cost any comparing
 // mirror built on Node pays. One thread, as cutover mirror's comparer. It is not a bound: with no
@@ -30,31 +30,51 @@ const newPool = new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 });
 const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
 
 /**
- * The new side's answer to the same request: its status and its body's chunks, as received (not
- * copied), or null on a failure.
+ * ByteMatch compares two bodies as they arrive, each side pushed chunk by chunk: the side that is
+ * ahead holds its bytes (not copied) until the other reaches them, then they are compared and
+ * dropped, so it holds no more than the distance between the two sides, as cutover's pair does.
  */
-async function shadowBody(req) {
-  try {
-    const { statusCode, body } = await newPool.request({ path: req.url, method: req.method, headers: { range: req.headers.range } });
-    const chunks = [];
-    for await (const chunk of body) chunks.push(chunk);
-    return { statusCode, chunks };
-  } catch {
-    return null;
+class ByteMatch {
+  held = [[], []];
+  offset = [0, 0];
+  differ = false;
+
+  push(side, chunk) {
+    if (this.differ) return;
+    const other = this.held[1 - side];
+    let at = 0;
+    while (at < chunk.length && other.length > 0) {
+      const head = other[0];
+      const o = this.offset[1 - side];
+      const n = Math.min(head.length - o, chunk.length - at);
+      if (Buffer.compare(chunk.subarray(at, at + n), head.subarray(o, o + n)) !== 0) {
+        this.differ = true;
+        this.held = [[], []];
+        return;
+      }
+      at += n;
+      if (o + n === head.length) {
+        other.shift();
+        this.offset[1 - side] = 0;
+      } else this.offset[1 - side] = o + n;
+    }
+    if (at < chunk.length) this.held[side].push(at === 0 ? chunk : chunk.subarray(at));
+  }
+
+  /** same says, once both bodies have ended, whether they held the same bytes. */
+  same() {
+    return !this.differ && this.held[0].length === 0 && this.held[1].length === 0;
   }
 }
 
-/** sameBytes says whether two lists of chunks hold the same bytes, walking both without a copy. */
-function sameBytes(a, b) {
-  let i = 0, j = 0, ai = 0, bj = 0;
-  for (;;) {
-    while (i < a.length && ai === a[i].length) { i++; ai = 0; }
-    while (j < b.length && bj === b[j].length) { j++; bj = 0; }
-    if (i === a.length || j === b.length) return i === a.length && j === b.length;
-    const n = Math.min(a[i].length - ai, b[j].length - bj);
-    if (Buffer.compare(a[i].subarray(ai, ai + n), b[j].subarray(bj, bj + n)) !== 0) return false;
-    ai += n;
-    bj += n;
+/** The new side's status for the same request, its body pushed into `match` as side 1; null on a failure. */
+async function shadowBody(req, match) {
+  try {
+    const { statusCode, body } = await newPool.request({ path: req.url, method: req.method, headers: { range: req.headers.range } });
+    for await (const chunk of body) match.push(1, chunk);
+    return statusCode;
+  } catch {
+    return null;
   }
 }
 
@@ -68,15 +88,15 @@ http
     }
     const n = ++counts.requests;
     const compare = n % counts.every === 0;
-    const shadow = compare ? shadowBody(req) : null;
+    const match = compare ? new ByteMatch() : null;
+    const shadow = compare ? shadowBody(req, match) : null;
     const up = http.request({ host: '127.0.0.1', port: oldPort, path: req.url, method: req.method, headers: req.headers, agent: oldAgent }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       // One SHA-256, of old's body: it is the digest of both when the bytes agree, and a
       // divergence's record needs both digests, which only a pass over the bytes can give. The
       // digest is the work measured; what decides is the bytes.
       const h = compare ? createHash('sha256') : null;
-      const mine = compare ? [] : null;
-      if (h) r.on('data', (c) => { h.update(c); mine.push(c); });
+      if (h) r.on('data', (c) => { h.update(c); match.push(0, c); });
       r.pipe(res);
       r.on('end', () => {
         if (!h || !shadow) return;
@@ -85,7 +105,7 @@ http
           if (theirs === null) counts.errors++;
           else {
             counts.compared++;
-            if (theirs.statusCode !== r.statusCode || !sameBytes(mine, theirs.chunks)) counts.differing++;
+            if (theirs !== r.statusCode || !match.same()) counts.differing++;
           }
         });
       });
