@@ -12,18 +12,27 @@
 // pacing, its shadows compete with its clients for the one thread (a mirror that paces its shadows
 // can do better).
 //
-// Usage: node bench/floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY (PORT 0: any free one, printed as
-// `floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its
+// Usage: node bench/floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY [PROCESSES] (PORT 0: any free one,
+// printed as `floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its
 // counters as JSON: every, requests, compared, differing (status or bytes unequal), errors;
 // `GET /__floor?every=N` sets EVERY first (the harness compares a third on the saturated rows and
 // everything on the mixed one with the same process). Plain Node ESM; its only dependency is undici
 // (cutover's own).
+//
+// PROCESSES (default 1) runs it as that many worker processes behind one port (node:cluster: the
+// primary accepts each connection and hands it to the workers in turn), what a Node mirror must do
+// to use more than one core; the listening line then names the workers' pids. `/__floor` then
+// answers for whichever worker gets the connection. SIGTERM or SIGINT to the primary stops the
+// workers; it exits once they have.
+import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { Pool } from 'undici';
 
-const [port, oldPort, newPort, every] = process.argv.slice(2).map(Number);
-if (!(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1)) throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY');
+const [port, oldPort, newPort, every, processes = 1] = process.argv.slice(2).map(Number);
+if (!(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1 && Number.isInteger(processes) && processes >= 1)) {
+  throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY [PROCESSES]');
+}
 
 const oldAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const newPool = new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 });
@@ -78,47 +87,82 @@ async function shadowBody(req, match) {
   }
 }
 
-http
-  .createServer((req, res) => {
-    if (req.url.startsWith('/__floor')) {
-      const n = Number(new URL(req.url, 'http://x').searchParams.get('every') ?? counts.every);
-      if (Number.isInteger(n) && n >= 1) counts.every = n;
-      res.end(JSON.stringify(counts));
-      return;
-    }
-    const n = ++counts.requests;
-    const compare = n % counts.every === 0;
-    const match = compare ? new ByteMatch() : null;
-    const shadow = compare ? shadowBody(req, match) : null;
-    const up = http.request({ host: '127.0.0.1', port: oldPort, path: req.url, method: req.method, headers: req.headers, agent: oldAgent }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      // One SHA-256, of old's body: it is the digest of both when the bytes agree, and a
-      // divergence's record needs both digests, which only a pass over the bytes can give. The
-      // digest is the work measured; what decides is the bytes.
-      const h = compare ? createHash('sha256') : null;
-      if (h) r.on('data', (c) => { h.update(c); match.push(0, c); });
-      r.pipe(res);
-      r.on('end', () => {
-        if (!h || !shadow) return;
-        h.digest();
-        shadow.then((theirs) => {
-          if (theirs === null) counts.errors++;
-          else {
-            counts.compared++;
-            if (theirs !== r.statusCode || !match.same()) counts.differing++;
-          }
-        });
+/** mirrorRequest answers one client request from old, comparing 1 in EVERY with new. */
+function mirrorRequest(req, res) {
+  if (req.url.startsWith('/__floor')) {
+    const n = Number(new URL(req.url, 'http://x').searchParams.get('every') ?? counts.every);
+    if (Number.isInteger(n) && n >= 1) counts.every = n;
+    res.end(JSON.stringify(counts));
+    return;
+  }
+  const n = ++counts.requests;
+  const compare = n % counts.every === 0;
+  const match = compare ? new ByteMatch() : null;
+  const shadow = compare ? shadowBody(req, match) : null;
+  const up = http.request({ host: '127.0.0.1', port: oldPort, path: req.url, method: req.method, headers: req.headers, agent: oldAgent }, (r) => {
+    res.writeHead(r.statusCode ?? 502, r.headers);
+    // One SHA-256, of old's body: it is the digest of both when the bytes agree, and a
+    // divergence's record needs both digests, which only a pass over the bytes can give. The
+    // digest is the work measured; what decides is the bytes.
+    const h = compare ? createHash('sha256') : null;
+    if (h) r.on('data', (c) => { h.update(c); match.push(0, c); });
+    r.pipe(res);
+    r.on('end', () => {
+      if (!h || !shadow) return;
+      h.digest();
+      shadow.then((theirs) => {
+        if (theirs === null) counts.errors++;
+        else {
+          counts.compared++;
+          if (theirs !== r.statusCode || !match.same()) counts.differing++;
+        }
       });
-      r.on('error', () => res.destroy());
     });
-    up.on('error', () => {
-      counts.errors++;
-      if (!res.headersSent) res.writeHead(502).end();
-      else res.destroy();
-    });
-    req.pipe(up);
-  })
-  .listen(port, '127.0.0.1', function () {
-    // Port 0 takes any free port: the line says which (the harness passes its own and waits for it).
-    console.log(`floor-mirror listening on http://127.0.0.1:${this.address().port}`);
+    r.on('error', () => res.destroy());
   });
+  up.on('error', () => {
+    counts.errors++;
+    if (!res.headersSent) res.writeHead(502).end();
+    else res.destroy();
+  });
+  req.pipe(up);
+}
+
+if (processes > 1 && cluster.isPrimary) {
+  // The workers run this script again with the same arguments; they serve, this process accepts.
+  let listening = 0;
+  let stopping = false;
+  cluster.on('listening', (w, address) => {
+    if (++listening === processes) {
+      const pids = Object.values(cluster.workers).map((x) => x.process.pid);
+      console.log(`floor-mirror listening on http://127.0.0.1:${address.port} (${processes} processes: pids ${pids.join(', ')})`);
+    }
+  });
+  cluster.on('exit', (w, code, signal) => {
+    if (!stopping) {
+      console.error(`floor-mirror: worker ${w.process.pid} exited (${signal ?? code})`);
+      process.exitCode = 1;
+      stopping = true;
+      for (const x of Object.values(cluster.workers)) x.process.kill('SIGTERM');
+    }
+    if (Object.keys(cluster.workers).length === 0) process.exit();
+  });
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.on(sig, () => {
+      stopping = true;
+      for (const x of Object.values(cluster.workers)) x.process.kill('SIGTERM');
+    });
+  }
+  for (let i = 0; i < processes; i++) cluster.fork();
+} else {
+  serve();
+}
+
+/** serve runs the mirror in this process (the only one, or one of the workers). */
+function serve() {
+  http.createServer(mirrorRequest).listen(port, '127.0.0.1', function () {
+    // Port 0 takes any free port: the line says which (the harness passes its own and waits for
+    // it). With workers, the primary prints it once every worker listens.
+    if (cluster.isPrimary) console.log(`floor-mirror listening on http://127.0.0.1:${this.address().port}`);
+  });
+}

@@ -35,6 +35,13 @@ const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation
 const NEVER = 2 ** 31;
 
 /**
+ * The worker processes of `node-proxy-2p`: node-proxy as a node:cluster primary that accepts and
+ * this many workers that proxy, measured on the rows marked `twoProcesses`: what a Node proxy
+ * reaches, and what memory it takes, when it uses both of this machine's cores.
+ */
+const TWO_PROCESSES = 2;
+
+/**
  * workloads returns the suite's workloads; the fixed-rate ones (kind 'rate': one path; 'mixed': the
  * seeded mix of bench/lib/mix.mjs) carry their rate, opts.mirrorRate or opts.mixedRate.
  */
@@ -49,7 +56,7 @@ export const workloads = (opts) => [
     floorEvery: 1,
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
-  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3 },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true },
   { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7, nodeProxy: true },
 ];
 
@@ -211,7 +218,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort] = await freePorts(4);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort] = await freePorts(5);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -249,8 +256,16 @@ export async function run(ctx, oldS, newS) {
   // request on its way to old and back before any comparison.
   const np = { name: 'node-proxy', port: fmPort, child: fmChild, describe: `the floor mirror with EVERY = ${NEVER} (compares nothing)` };
 
+  // node-proxy as two worker processes, started only when a selected row measures it.
+  const tpChild = selected(ctx).some((w) => w.twoProcesses)
+    ? startServer(ctx, 'node-proxy-2p', process.execPath, [path.join(BENCH, 'floor-mirror.mjs'), String(tpPort), String(oldS.port), String(newS.port), String(NEVER), String(TWO_PROCESSES)])
+    : null;
+  const tp = tpChild && { name: 'node-proxy-2p', port: tpPort, child: tpChild, describe: `node bench/floor-mirror.mjs ${tpPort} ${oldS.port} ${newS.port} ${NEVER} ${TWO_PROCESSES} (node-proxy as a node:cluster primary and ${TWO_PROCESSES} workers)` };
+
   await waitForPort(nmChild, nmPort);
   await waitForPort(fmChild, fmPort);
+  // The primary prints its line once every worker listens.
+  if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
@@ -272,11 +287,12 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, fm, np, cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, fm, np, ...(tp ? [tp] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
     await sanityCheck(fm);
+    if (tp) await sanityCheck(tp);
     await sanityCheck(cm);
     res.sanity_accounting = accounting(c0, await mirrorSettle(metricsPort));
 
@@ -286,7 +302,7 @@ export async function run(ctx, oldS, newS) {
       // mirror-256m has no floor: comparing all of 64 concurrent 256 MiB downloads with nothing to
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
-      const floor = w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : [];
+      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : [])];
       const targets = fixedRate ? [{ ...oldS, name: 'old' }, nm, ...floor, cm] : [nm, ...floor, cm];
       for (const s of targets) {
         const before = s === cm ? (await mirrorSettle(metricsPort)).counts : null;
@@ -338,6 +354,7 @@ export async function run(ctx, oldS, newS) {
     res.stop = { ms: Date.now() - t, exit: cmChild.exited };
     await stopChild(ctx, nmChild);
     await stopChild(ctx, fmChild);
+    if (tpChild) await stopChild(ctx, tpChild);
   }
   // Summary printed by cutover mirror on SIGTERM.
   const logText = fs.readFileSync(cmChild.logPath, 'utf8');
@@ -361,7 +378,7 @@ export function toJson(ctx, res) {
     const r = res.workloads[w.id];
     const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
     const targets = {};
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror']) {
       const x = r[n];
       if (!x) continue;
       if (fixedRate) targets[n] = x;
@@ -438,6 +455,25 @@ function floorTable(sel, W) {
     }
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']) : null;
+}
+
+/**
+ * twoProcessTable is the table of the rows measured through node-proxy-2p too (null when none was):
+ * one process against two, throughput over nginx's mirror and peak RSS against the mirror's bound.
+ */
+function twoProcessTable(sel, W) {
+  const rows = [['workload', 'figure', 'nginx-mirror', 'node-proxy', `node-proxy x${TWO_PROCESSES}`, 'cutover-mirror', 'node-proxy/nginx-m', `node-proxy x${TWO_PROCESSES}/nginx-m`, 'node-proxy peak RSS (the floor process, after its own run)', `node-proxy x${TWO_PROCESSES} peak RSS (< 250 MB?)`, 'cutover-mirror peak RSS']];
+  for (const w of sel.filter((x) => x.twoProcesses)) {
+    const r = W[w.id];
+    const x2 = r?.['node-proxy-2p'];
+    if (!x2) continue;
+    const v = (n) => r[n]?.value;
+    const q = (n) => (v('nginx-mirror') && v(n) ? (v(n) / v('nginx-mirror')).toFixed(2) : 'n/a');
+    const rssOf = (n) => r[n]?.raw?.rss_max_bytes;
+    const b = rssOf('node-proxy-2p');
+    rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('node-proxy-2p')), fmt(v('cutover-mirror')), q('node-proxy'), q('node-proxy-2p'), fmtMB(rssOf('node-proxy')), b == null ? 'n/a' : `${fmtMB(b)} (${b < MIRROR_RSS_TARGET_BYTES ? 'yes' : 'no'})`, fmtMB(r.rss_max_bytes)]);
+  }
+  return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']) : null;
 }
 
 /** report prints the mirror tables, accounting, summary and the targets line; returns the verdicts. */
@@ -521,6 +557,7 @@ export function report(ctx, res, meta) {
   out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'l', 'r']));
   out.push('compared of shadow-eligible = cutover_mirror_compared_total / (requests_total - skipped_total), deltas over the workload (warmup + run, after its comparisons settled); peak RSS = sampled VmRSS of cutover mirror over the same span.');
   out.push('(!) = errors or implausible byte counts in that run, see warnings.');
+  const twoRows = twoProcessTable(sel, W);
   const floorRows = floorTable(sel, W);
   if (floorRows) {
     out.push('');
@@ -530,6 +567,14 @@ export function report(ctx, res, meta) {
         'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
     );
     out.push(floorRows);
+  }
+  if (twoRows) {
+    out.push('');
+    out.push(
+      `node-proxy on ${TWO_PROCESSES} cores: the same plain Node proxy (compares nothing) as a node:cluster primary, which accepts each connection and hands it to the workers in turn, and ${TWO_PROCESSES} worker processes, ` +
+        'measured in the same run: what a Node mirror gains in throughput by using more than one core, and what it costs in memory before any comparison (peak RSS = sampled VmRSS summed over the primary and its workers, as for cutover mirror).',
+    );
+    out.push(twoRows);
   }
 
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
@@ -575,7 +620,7 @@ export function report(ctx, res, meta) {
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
-    for (const n of ['nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
+    for (const n of ['nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror']) {
       const r = W[w.id]?.[n];
       if (!r) continue;
       const e = r.raw.errors;

@@ -63,3 +63,30 @@ t.test('floor-mirror answers from old and compares exactly 1 in EVERY with new',
   t.strictSame(proxied, ['abc', 'abc', 'abc'], "as node-proxy, clients still get old's answer")
   t.strictSame(await settledCounts(url, 2 ** 31, 6), { every: 2 ** 31, requests: 13, compared: 6, differing: 3, errors: 0 }, 'as node-proxy, nothing compared')
 })
+
+t.test('floor-mirror with PROCESSES 2: workers behind one port, all stopped by SIGTERM to the primary', async t => {
+  const old = await server(t, { '/same': 'abc' })
+  const nw = await server(t, { '/same': 'abc' })
+  const { url, child, output } = await spawnListening(t, process.execPath, [FLOOR, '0', String(old), String(nw), '1', '2'], 'floor-mirror')
+  const m = /\(2 processes: pids (\d+), (\d+)\)/.exec(output())
+  t.ok(m, `the listening line names both workers: ${output()}`)
+  const workers = [Number(m?.[1]), Number(m?.[2])]
+  t.notOk(workers.includes(child.pid ?? -1), 'the workers are not the primary')
+  const got = []
+  for (let i = 0; i < 4; i++) got.push((await fetchBody(`${url}/same`)).body.toString('utf8'))
+  t.strictSame(got, ['abc', 'abc', 'abc', 'abc'], "every client gets old's answer")
+
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, 'the primary exits 0 once its workers have')
+  // The primary exits after both workers' exit events, so they are reaped by then.
+  const alive = workers.filter(pid => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  })
+  t.strictSame(alive, [], 'no worker outlives the primary')
+})
