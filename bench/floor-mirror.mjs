@@ -24,18 +24,25 @@
 // to use more than one core; the listening line then names the workers' pids. `/__floor` then
 // answers for whichever worker gets the connection. SIGTERM or SIGINT to the primary stops the
 // workers; it exits once they have.
+//
+// Imported rather than run (a test), it starts nothing and exports ByteMatch.
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import { pathToFileURL } from 'node:url';
 import { Pool } from 'undici';
 
-const [port, oldPort, newPort, every, processes = 1] = process.argv.slice(2).map(Number);
-if (!(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1 && Number.isInteger(processes) && processes >= 1)) {
+/** Run as a script (by the harness, or as a cluster worker), not imported. */
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
+
+const [port, oldPort, newPort, every, processes = 1] = isMain ? process.argv.slice(2).map(Number) : [];
+if (isMain && !(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1 && Number.isInteger(processes) && processes >= 1)) {
   throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY [PROCESSES]');
 }
 
-const oldAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-const newPool = new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 });
+const oldAgent = isMain ? new http.Agent({ keepAlive: true, maxSockets: Infinity }) : null;
+const newPool = isMain ? new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 }) : null;
 const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
 
 /**
@@ -43,7 +50,7 @@ const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
  * ahead holds its bytes (not copied) until the other reaches them, then they are compared and
  * dropped, so it holds no more than the distance between the two sides, as cutover's pair does.
  */
-class ByteMatch {
+export class ByteMatch {
   held = [[], []];
   offset = [0, 0];
   differ = false;
@@ -128,7 +135,9 @@ function mirrorRequest(req, res) {
   req.pipe(up);
 }
 
-if (processes > 1 && cluster.isPrimary) {
+if (!isMain) {
+  // Imported: nothing to start.
+} else if (processes > 1 && cluster.isPrimary) {
   // The workers run this script again with the same arguments; they serve, this process accepts.
   let listening = 0;
   let stopping = false;

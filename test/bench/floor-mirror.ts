@@ -8,6 +8,34 @@ import { spawnListening } from '../helpers/serve.js'
 /** bench/floor-mirror.mjs, the mirror rows' Node reference. */
 const FLOOR = fileURLToPath(new URL('../../../bench/floor-mirror.mjs', import.meta.url))
 
+/** The part of bench/floor-mirror.mjs (plain ESM, no types) these tests use: imported, it starts nothing. */
+interface ByteMatchLike {
+  push(side: 0 | 1, chunk: Buffer): void
+  same(): boolean
+}
+const { ByteMatch } = (await import(new URL('../../../bench/floor-mirror.mjs', import.meta.url).href)) as {
+  ByteMatch: new () => ByteMatchLike
+}
+
+t.test('ByteMatch: the two bodies compared as they come, whatever the order and the chunking', async t => {
+  const cases: Array<{ name: string; pushes: Array<[0 | 1, string]>; same: boolean }> = [
+    { name: 'both empty', pushes: [], same: true },
+    { name: 'one side first, chunked differently', pushes: [[0, 'ab'], [0, 'cdef'], [1, 'abc'], [1, 'def']], same: true },
+    { name: 'interleaved, each side ahead in turn', pushes: [[0, 'ab'], [1, 'abcd'], [0, 'cdef'], [1, 'ef']], same: true },
+    { name: 'one byte differs', pushes: [[0, 'abcdef'], [1, 'abXdef']], same: false },
+    { name: 'differs inside a held chunk after a partial match', pushes: [[0, 'abcdef'], [1, 'ab'], [1, 'cX']], same: false },
+    { name: 'differs, then more bytes that agree', pushes: [[1, 'aX'], [0, 'ab'], [0, 'cd'], [1, 'cd']], same: false },
+    { name: 'old a prefix of new', pushes: [[0, 'abc'], [1, 'abcd']], same: false },
+    { name: 'new a prefix of old', pushes: [[1, 'ab'], [0, 'a'], [0, 'bc']], same: false },
+    { name: 'one side empty', pushes: [[1, 'a']], same: false },
+  ]
+  for (const c of cases) {
+    const m = new ByteMatch()
+    for (const [side, text] of c.pushes) m.push(side, Buffer.from(text))
+    t.equal(m.same(), c.same, c.name)
+  }
+})
+
 /** server answers each path of `bodies` with 200 and its body (404 otherwise) on a free port. */
 async function server(t: Test, bodies: Record<string, string>): Promise<number> {
   const s = http.createServer((req, res) => {
