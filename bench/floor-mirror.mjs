@@ -41,8 +41,10 @@ if (isMain && !(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1 && Number.
   throw new Error('usage: floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY [PROCESSES]');
 }
 
-const oldAgent = isMain ? new http.Agent({ keepAlive: true, maxSockets: Infinity }) : null;
-const newPool = isMain ? new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 }) : null;
+/** This process answers clients: run as a script, and not the primary of PROCESSES > 1 workers. */
+const serves = isMain && !(processes > 1 && cluster.isPrimary);
+const oldAgent = serves ? new http.Agent({ keepAlive: true, maxSockets: Infinity }) : null;
+const newPool = serves ? new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 }) : null;
 const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
 
 /**
@@ -135,11 +137,14 @@ function mirrorRequest(req, res) {
   req.pipe(up);
 }
 
-if (!isMain) {
-  // Imported: nothing to start.
-} else if (processes > 1 && cluster.isPrimary) {
-  // The workers run this script again with the same arguments; they serve, this process accepts.
+if (serves) serve();
+else if (isMain) startWorkers();
+
+/** startWorkers forks the PROCESSES workers, which run this script again with the same arguments: they serve, this process accepts. */
+function startWorkers() {
   let listening = 0;
+  // Counted here: cluster.workers may still hold a worker when its 'exit' event fires.
+  let alive = processes;
   let stopping = false;
   cluster.on('listening', (w, address) => {
     if (++listening === processes) {
@@ -152,9 +157,9 @@ if (!isMain) {
       console.error(`floor-mirror: worker ${w.process.pid} exited (${signal ?? code})`);
       process.exitCode = 1;
       stopping = true;
-      for (const x of Object.values(cluster.workers)) x.process.kill('SIGTERM');
+      for (const x of Object.values(cluster.workers)) if (x !== w) x.process.kill('SIGTERM');
     }
-    if (Object.keys(cluster.workers).length === 0) process.exit();
+    if (--alive === 0) process.exit();
   });
   for (const sig of ['SIGTERM', 'SIGINT']) {
     process.on(sig, () => {
@@ -163,8 +168,6 @@ if (!isMain) {
     });
   }
   for (let i = 0; i < processes; i++) cluster.fork();
-} else {
-  serve();
 }
 
 /** serve runs the mirror in this process (the only one, or one of the workers). */
