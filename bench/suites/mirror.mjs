@@ -268,6 +268,7 @@ export async function run(ctx, oldS, newS) {
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
+  if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
   await waitForPort(cmChild, metricsPort);
   log(`cutover-mirror listening on 127.0.0.1:${cmPort}, metrics 127.0.0.1:${metricsPort} (pid ${cmChild.proc.pid}): ${cm.describe}`);
