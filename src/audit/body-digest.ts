@@ -104,6 +104,15 @@ export class BlockDigester implements BodyDigester {
   }
 
   /**
+   * state is the running hash's digest of the bytes hashed so far (32 bytes), the digester going on:
+   * two digesters that hashed the same number of bytes have the same state exactly when those bytes
+   * are the same (SHA-256 collisions aside), whatever their chunking. A hash-state copy, no pass.
+   */
+  state(): Buffer {
+    return this.#hash.copy().digest()
+  }
+
+  /**
    * fork is an independent copy of this digester as it stands: the same bytes hashed so far, and
    * from now on each hashes what it is given. Costs a hash-state copy and copies of the head and
    * the block digests (one block plus 1/4096 of the body), not a pass over the bytes.

@@ -122,9 +122,19 @@ const EMPTY = new Uint8Array(0)
  * Each side's digest is exactly what a {@link BlockDigester} of that side alone would give, so a
  * comparison reads the same whether its sides were paired or not. The side that is ahead holds the
  * bytes the other has not reached yet, by reference and up to `holdBytes` (and within `budget`, a
- * bound shared with other pairs). The pair *splits*, for good, at the first byte on which the sides
- * differ, when the side ahead would hold more than that, or on {@link detach}: each side then
- * continues with its own copy of the shared hash state (a copy, not a pass over the bytes).
+ * bound shared with other pairs). The pair *splits* at the first byte on which the sides differ,
+ * when the side ahead would hold more than that, or on {@link detach}: each side then continues
+ * with its own copy of the shared hash state (a copy, not a pass over the bytes), and every byte
+ * from there on is hashed twice, once per side.
+ *
+ * A pair split only because one side got too far ahead (a server that stalled, a shadow that started
+ * late) *re-pairs* once the sides are within half the hold bound again: the side ahead stops hashing
+ * and holds what it receives (within the same bounds), and when the other side has hashed up to
+ * the same offset, the two hash states are compared: equal states mean equal bytes so far, and the
+ * pair shares one hash again, the held bytes compared and hashed once as before. Unequal states mean
+ * the bodies differ: the pair stays split for good, as after a difference or a detach. A re-pairing
+ * that the side ahead cannot wait for (it would hold more than its bounds, or either side ends) is
+ * given up, its held bytes hashed by that side alone, and may start again later.
  *
  * A side's `finish` resolves at once when that side is not ahead; a side that ended ahead resolves
  * when the other side has reached its end, differs, ends, or the pair is detached. Whoever creates
@@ -151,6 +161,15 @@ export class DigestPair {
   readonly #budget: TeeBudget | undefined
   /** Detached: no side waits for the other any more. */
   #detached = false
+  /**
+   * Why the pair split, once it has: 'lead' (a side would have held too much) may re-pair;
+   * 'differ' (the bytes differ) and 'detach' never do.
+   */
+  #splitBy: 'lead' | 'differ' | 'detach' | undefined
+  /** A re-pairing under way: side `ahead` holds what comes past offset `at` until the other side reaches it. */
+  #rejoin: { readonly ahead: 0 | 1; readonly at: number } | undefined
+  /** Bytes hashed, by both sides at once or by one side alone (see {@link hashedBytes}). */
+  #hashed = 0
 
   /**
    * @param holdBytes the most bytes the side ahead holds; if unset, {@link PAIR_HOLD_BYTES}.
@@ -187,12 +206,23 @@ export class DigestPair {
   }
 
   /**
+   * hashedBytes is how many bytes the pair has hashed so far: a byte both sides agree on while
+   * paired counts once, a byte hashed by one side alone once for that side. Two equal bodies that
+   * stay paired: their length; split from the start: twice it.
+   */
+  get hashedBytes(): number {
+    return this.#hashed
+  }
+
+  /**
    * detach ends the sharing: each side hashes its held bytes and everything after on its own, and a
    * side that ended ahead resolves now. Idempotent.
    */
   detach(): void {
     this.#detached = true
-    this.#split()
+    this.#abandonRejoin()
+    this.#split('detach')
+    this.#splitBy = 'detach'
     for (const s of this.#sides) s.wake()
   }
 
@@ -218,11 +248,33 @@ export class DigestPair {
    * they agree, held where this side is ahead. Returns true when a paced side held past its bounds.
    */
   #hash(i: 0 | 1, me: Side, other: Side, chunk: Uint8Array): boolean {
-    const shared = this.#shared
-    if (shared === undefined) {
-      me.own!.update(chunk)
-      return false
+    if (this.#shared === undefined) {
+      const rejoin = this.#rejoin
+      if (rejoin === undefined) {
+        this.#own(me, chunk)
+        this.#startRejoin()
+        return false
+      }
+      if (rejoin.ahead === i) return this.#holdAhead(me, chunk)
+      // The side behind hashes on its own up to the offset the side ahead stopped at, then the two
+      // states are compared; past that offset, paired again, its bytes go the paired way.
+      const before = rejoin.at - (me.total - chunk.length)
+      if (before > chunk.length) {
+        this.#own(me, chunk)
+        return false
+      }
+      this.#own(me, chunk.subarray(0, before))
+      if (!this.#tryRejoin()) {
+        this.#own(me, chunk.subarray(before))
+        return false
+      }
+      chunk = chunk.subarray(before)
     }
+    return this.#hashPaired(i, me, other, chunk, this.#shared!)
+  }
+
+  /** #hashPaired is {@link #hash} while both sides share `shared`. */
+  #hashPaired(i: 0 | 1, me: Side, other: Side, chunk: Uint8Array, shared: BlockDigester): boolean {
     let at = 0
     // The other side is ahead: what it holds is compared with this chunk, and what agrees hashed once.
     while (other.bytes > 0 && at < chunk.length) {
@@ -230,10 +282,11 @@ export class DigestPair {
       const n = Math.min(held.length - other.offset, chunk.length - at)
       const mine = chunk.subarray(at, at + n)
       if (Buffer.compare(mine, held.subarray(other.offset, other.offset + n)) !== 0) {
-        this.#split(i, chunk.subarray(at))
+        this.#split('differ', i, chunk.subarray(at))
         return false
       }
       shared.update(mine)
+      this.#hashed += n
       at += n
       other.drop(n)
       this.#release(n)
@@ -242,21 +295,103 @@ export class DigestPair {
       // The other body ended exactly where the agreed prefix now ends: its digest is the shared one.
       other.settle(shared.snapshot())
       this.#giveShared(i)
-      if (at < chunk.length) shared.update(chunk.subarray(at))
+      if (at < chunk.length) {
+        shared.update(chunk.subarray(at))
+        this.#hashed += chunk.length - at
+      }
       return false
     }
     if (at === chunk.length) return false
     const rest = chunk.subarray(at)
-    const budget = this.#budget
-    const over = me.bytes + rest.length > this.#holdBytes || (budget !== undefined && budget.used + rest.length > budget.max)
+    const over = this.#over(me, rest)
     if (over && !me.paced) {
-      this.#split(i, rest)
+      this.#split('lead', i, rest)
       return false
     }
     // A paced side holds one chunk past its bounds at most: its reader then waits.
     me.hold(rest)
-    if (budget) budget.used += rest.length
+    if (this.#budget) this.#budget.used += rest.length
     return over
+  }
+
+  /** #over tells whether side `me` holding `rest` too would pass the hold bound or the budget. */
+  #over(me: Side, rest: Uint8Array): boolean {
+    const budget = this.#budget
+    return me.bytes + rest.length > this.#holdBytes || (budget !== undefined && budget.used + rest.length > budget.max)
+  }
+
+  /** #own hashes a chunk of side `me` into its own digester (the pair is split). */
+  #own(me: Side, chunk: Uint8Array): void {
+    me.own!.update(chunk)
+    this.#hashed += chunk.length
+  }
+
+  /**
+   * #startRejoin begins a re-pairing when the pair split only over a lead, nothing has ended, and
+   * the sides are within half the hold bound: the side ahead stops hashing where it is. Sides at the
+   * same offset are compared at once.
+   */
+  #startRejoin(): void {
+    const [a, b] = this.#sides
+    if (this.#splitBy !== 'lead' || this.#detached || a.ended || b.ended) return
+    const ahead: 0 | 1 = a.total >= b.total ? 0 : 1
+    const at = this.#sides[ahead].total
+    if (at - this.#sides[ahead === 0 ? 1 : 0].total > this.#holdBytes / 2) return
+    this.#rejoin = { ahead, at }
+    if (a.total === b.total) this.#tryRejoin()
+  }
+
+  /**
+   * #holdAhead takes a chunk of the side ahead during a re-pairing: held, within the bounds; past
+   * them a paced side holds it and waits (returns true), any other gives the re-pairing up.
+   */
+  #holdAhead(me: Side, chunk: Uint8Array): boolean {
+    const over = this.#over(me, chunk)
+    if (over && !me.paced) {
+      this.#abandonRejoin()
+      this.#own(me, chunk)
+      return false
+    }
+    me.hold(chunk)
+    if (this.#budget) this.#budget.used += chunk.length
+    return over
+  }
+
+  /**
+   * #tryRejoin ends a re-pairing, both sides having hashed up to its offset: equal hash states share
+   * one digester again (true); unequal ones mean the bodies differ, and the pair stays split for
+   * good, the side ahead hashing what it held.
+   */
+  #tryRejoin(): boolean {
+    const rejoin = this.#rejoin!
+    this.#rejoin = undefined
+    const ahead = this.#sides[rejoin.ahead]
+    const behind = this.#sides[rejoin.ahead === 0 ? 1 : 0]
+    if (ahead.own!.state().equals(behind.own!.state())) {
+      this.#shared = ahead.own
+      ahead.own = undefined
+      behind.own = undefined
+      this.#splitBy = undefined
+      return true
+    }
+    this.#splitBy = 'differ'
+    this.#flush(ahead)
+    return false
+  }
+
+  /** #abandonRejoin gives a re-pairing under way up: the side ahead hashes what it held. */
+  #abandonRejoin(): void {
+    const rejoin = this.#rejoin
+    if (rejoin === undefined) return
+    this.#rejoin = undefined
+    this.#flush(this.#sides[rejoin.ahead])
+  }
+
+  /** #flush hashes what side `s` holds into its own digester and gives the bytes back to the budget. */
+  #flush(s: Side): void {
+    const n = s.flush()
+    this.#hashed += n
+    this.#release(n)
   }
 
   #finish(i: 0 | 1): Promise<BodyDigest> {
@@ -266,6 +401,8 @@ export class DigestPair {
     // A paced other side no longer waits for this one: it has ended.
     this.#sides[i === 0 ? 1 : 0].wake()
     me.result = new Promise<BodyDigest>(resolve => (me.resolve = resolve))
+    // A side that ends gives a re-pairing up: the other will never wait for it again.
+    this.#abandonRejoin()
     const shared = this.#shared
     if (shared === undefined) {
       me.settle(me.own!.finish())
@@ -283,20 +420,24 @@ export class DigestPair {
     const me = this.#sides[i]
     me.own = this.#shared
     this.#shared = undefined
-    this.#release(me.flush())
+    this.#flush(me)
     if (me.ended) me.settle(me.own!.finish())
   }
 
-  /** #split gives each side its own digester; side `i` then hashes `rest` too. */
-  #split(i?: 0 | 1, rest?: Uint8Array): void {
+  /**
+   * #split gives each side its own digester, `by` saying why; side `i` then hashes `rest` too.
+   */
+  #split(by: 'lead' | 'differ' | 'detach', i?: 0 | 1, rest?: Uint8Array): void {
     const shared = this.#shared
     if (shared === undefined) return
     this.#shared = undefined
+    this.#splitBy = by
     const [a, b] = this.#sides
     a.own = shared
     b.own = shared.fork()
-    this.#release(a.flush() + b.flush())
-    if (i !== undefined && rest !== undefined && rest.length > 0) this.#sides[i].own!.update(rest)
+    this.#flush(a)
+    this.#flush(b)
+    if (i !== undefined && rest !== undefined && rest.length > 0) this.#own(this.#sides[i], rest)
     for (const s of this.#sides) if (s.ended && s.resolve) s.settle(s.own!.finish())
   }
 

@@ -34,6 +34,7 @@ async function feed(
   b: Buffer,
   sizes: readonly [number, number],
   order = '',
+  afterOrder?: () => void,
 ): Promise<[BodyDigest, BodyDigest]> {
   const bodies = [a, b] as const
   const at = [0, 0]
@@ -57,6 +58,7 @@ async function feed(
       for (let k = 0; k <= bodies[i].length && !done[i]; k++) step(i)
     }
   }
+  afterOrder?.()
   // Bounded: each body takes at most length / size + 1 steps.
   const bound = a.length + b.length + 4
   for (let k = 0; k < bound && !(done[0] && done[1]); k++) step(k % 2 === 0 ? 0 : 1)
@@ -145,7 +147,7 @@ t.test('a side that ended ahead waits for the other side, and no longer once the
 })
 
 t.test('seeded random interleavings of equal and differing bodies, paced or not: every digest as alone, nothing held', async t => {
-  for (const [seed, paced] of [[20261205, []], [20261206, [1]]] as const) {
+  for (const [seed, paced, holdMax] of [[20261205, [], 6 * B], [20261206, [1], 6 * B], [20261207, [], 2 * B], [20261208, [1], 2 * B]] as const) {
     const rand = prng(seed)
     for (let round = 0; round < 60; round++) {
       const n = Math.floor(rand() * 5 * B)
@@ -157,12 +159,43 @@ t.test('seeded random interleavings of equal and differing bodies, paced or not:
       let order = ''
       for (let k = 0; k < 40; k++) order += rand() < 0.5 ? 'a' : 'b'
       const budget = new TeeBudget(1 + Math.floor(rand() * 8 * B))
-      const pair = new DigestPair(Math.floor(rand() * 6 * B), budget, paced)
+      const pair = new DigestPair(Math.floor(rand() * holdMax), budget, paced)
       const [da, db] = await feed(pair, a, b, sizes, order)
-      const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0 && !pair.paused(1)
-      if (!ok) t.fail(`paced [${paced.join()}], round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
+      const ok = same(da, digestOf(a)) && same(db, digestOf(b)) && budget.used === 0 && !pair.paused(1) && pair.hashedBytes <= n + m
+      if (!ok) t.fail(`paced [${paced.join()}], hold < ${holdMax}, round ${round}: n=${n} m=${m} flips=${flips.join()} sizes=${sizes.join()} order=${order}`)
     }
-    t.pass(`paced [${paced.join()}]: 60 rounds`)
+    t.pass(`paced [${paced.join()}], hold < ${holdMax}: 60 rounds`)
+  }
+})
+
+t.test('a pair split by a lead pairs again once the sides are close, and every byte past that is hashed once', async t => {
+  const n = 12 * B
+  // Hold bound 2 blocks, one block per step. 'bbb' splits the pair (b would hold 3 blocks); 'aa'
+  // brings a within one block (half the bound) of b, and b stops hashing where it is (3 blocks).
+  const rows: ReadonlyArray<{ name: string; a: Buffer; b: Buffer; order: string; pairedAfter: boolean; hashed: number }> = [
+    { name: 'a catches up: paired again at 3 blocks', a: body(n), b: body(n), order: 'bbbaaa', pairedAfter: true, hashed: n + 3 * B },
+    { name: 'a catches up in one step from level', a: body(n), b: body(n), order: 'bbbaaab', pairedAfter: true, hashed: n + 3 * B },
+    { name: 'the bodies differ before the meeting point: split for good', a: body(n, B + 5), b: body(n), order: 'bbbaaa', pairedAfter: false, hashed: 2 * n },
+    // Split again at the differing chunk (block 9), which both sides then hash, with the 2 after it.
+    { name: 'the bodies differ after it: paired, then split at the difference', a: body(n, 9 * B + 1), b: body(n), order: 'bbbaaa', pairedAfter: true, hashed: n + 6 * B },
+    {
+      name: 'b, ahead, would hold too much while a catches up: given up, then paired again at 6 blocks',
+      a: body(n),
+      b: body(n),
+      order: 'bbbaabbbaaaa',
+      pairedAfter: true,
+      hashed: n + 6 * B,
+    },
+    { name: 'b, ahead, ends while a catches up: no re-pairing, each side alone', a: body(4 * B), b: body(4 * B), order: 'bbbaaB', pairedAfter: false, hashed: 8 * B },
+  ]
+  for (const r of rows) {
+    const budget = new TeeBudget(64 * B)
+    const pair = new DigestPair(2 * B, budget)
+    const [da, db] = await feed(pair, r.a, r.b, [B, B], r.order, () => t.equal(pair.paired, r.pairedAfter, `${r.name}: ${r.pairedAfter ? 'paired again' : 'still split'} after ${r.order}`))
+    t.ok(same(da, digestOf(r.a)), `${r.name}: a's digest`)
+    t.ok(same(db, digestOf(r.b)), `${r.name}: b's digest`)
+    t.equal(pair.hashedBytes, r.hashed, `${r.name}: bytes hashed`)
+    t.equal(budget.used, 0, `${r.name}: the budget is given back`)
   }
 })
 
@@ -215,10 +248,10 @@ t.test('a paced side waits rather than split, and reads on once the other side h
       steps: [[1, false, true], ['differ0', false, false], [1, false, false], [1, false, false], [1, true, false], [0, false, false], [1, true, false], [0, false, false]],
     },
     {
-      name: 'the client path ahead past its bound splits the pair; the shadow is not held back',
+      name: 'the client path ahead past its bound splits the pair; the shadow is not held back, and they pair again once level',
       hold: B,
       budget: n,
-      steps: [[0, false, true], [0, false, false], [0, false, false], [1, false, false], [1, false, false], [1, false, false]],
+      steps: [[0, false, true], [0, false, false], [0, false, false], [1, false, false], [1, false, false], [1, false, true], [0, false, true], [1, false, true]],
     },
   ]
   for (const r of rows) {
