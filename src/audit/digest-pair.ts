@@ -328,15 +328,18 @@ export class DigestPair {
 
   /**
    * #startRejoin begins a re-pairing when the pair split only over a lead, nothing has ended, and
-   * the sides are within half the hold bound: the side ahead stops hashing where it is. Sides at the
-   * same offset are compared at once.
+   * the sides are close: the side ahead stops hashing where it is. Close is within half the hold
+   * bound when the side ahead cannot wait (it needs room to hold while the other catches up), and
+   * within the bound when it is paced (it holds and waits there anyway: a paced shadow that got
+   * ahead after a split stays about one bound ahead). Sides at the same offset are compared at once.
    */
   #startRejoin(): void {
     const [a, b] = this.#sides
     if (this.#splitBy !== 'lead' || this.#detached || a.ended || b.ended) return
     const ahead: 0 | 1 = a.total >= b.total ? 0 : 1
     const at = this.#sides[ahead].total
-    if (at - this.#sides[ahead === 0 ? 1 : 0].total > this.#holdBytes / 2) return
+    const close = this.#sides[ahead].paced ? this.#holdBytes : this.#holdBytes / 2
+    if (at - this.#sides[ahead === 0 ? 1 : 0].total > close) return
     this.#rejoin = { ahead, at }
     if (a.total === b.total) this.#tryRejoin()
   }

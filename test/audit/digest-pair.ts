@@ -172,7 +172,7 @@ t.test('a pair split by a lead pairs again once the sides are close, and every b
   const n = 12 * B
   // Hold bound 2 blocks, one block per step. 'bbb' splits the pair (b would hold 3 blocks); 'aa'
   // brings a within one block (half the bound) of b, and b stops hashing where it is (3 blocks).
-  const rows: ReadonlyArray<{ name: string; a: Buffer; b: Buffer; order: string; pairedAfter: boolean; hashed: number }> = [
+  const rows: ReadonlyArray<{ name: string; a: Buffer; b: Buffer; order: string; pairedAfter: boolean; hashed: number; sizes?: [number, number]; paced?: [1] }> = [
     { name: 'a catches up: paired again at 3 blocks', a: body(n), b: body(n), order: 'bbbaaa', pairedAfter: true, hashed: n + 3 * B },
     { name: 'a catches up in one step from level', a: body(n), b: body(n), order: 'bbbaaab', pairedAfter: true, hashed: n + 3 * B },
     { name: 'the bodies differ before the meeting point: split for good', a: body(n, B + 5), b: body(n), order: 'bbbaaa', pairedAfter: false, hashed: 2 * n },
@@ -187,11 +187,24 @@ t.test('a pair split by a lead pairs again once the sides are close, and every b
       hashed: n + 6 * B,
     },
     { name: 'b, ahead, ends while a catches up: no re-pairing, each side alone', a: body(4 * B), b: body(4 * B), order: 'bbbaaB', pairedAfter: false, hashed: 8 * B },
+    // a (2-block chunks) splits the pair at 4 blocks; paced b jumps to 5.5, 1.5 blocks ahead: within
+    // the bound, so a paced side ahead stops hashing there (half the bound is for a side that cannot
+    // wait). a reaches 5.5 in its next chunk: paired; b's next chunk is compared with what a holds.
+    {
+      name: 'the paced side gets ahead after a split: paired again where it stopped, within the bound',
+      a: body(n),
+      b: body(n),
+      order: 'aabab',
+      pairedAfter: true,
+      hashed: n + 5.5 * B,
+      sizes: [2 * B, 5.5 * B],
+      paced: [1],
+    },
   ]
   for (const r of rows) {
     const budget = new TeeBudget(64 * B)
-    const pair = new DigestPair(2 * B, budget)
-    const [da, db] = await feed(pair, r.a, r.b, [B, B], r.order, () => t.equal(pair.paired, r.pairedAfter, `${r.name}: ${r.pairedAfter ? 'paired again' : 'still split'} after ${r.order}`))
+    const pair = new DigestPair(2 * B, budget, r.paced)
+    const [da, db] = await feed(pair, r.a, r.b, r.sizes ?? [B, B], r.order, () => t.equal(pair.paired, r.pairedAfter, `${r.name}: ${r.pairedAfter ? 'paired again' : 'still split'} after ${r.order}`))
     t.ok(same(da, digestOf(r.a)), `${r.name}: a's digest`)
     t.ok(same(db, digestOf(r.b)), `${r.name}: b's digest`)
     t.equal(pair.hashedBytes, r.hashed, `${r.name}: bytes hashed`)
