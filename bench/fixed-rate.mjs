@@ -26,6 +26,9 @@
 // neither started nor ended while a 64 MiB download was under way (the small file's latency with
 // nothing large moving; compared with the whole small class, it shows what the large downloads cost).
 //
+// --raw: the JSON line also has `raw_ms`: every measured latency (ms), of the whole run and of each
+// class, so that several runs can be pooled into one percentile (bench/lib/latency.mjs).
+//
 // --dump FILE: also writes one tab-separated line per measured request (index, class, scheduled
 // send and end in ms from the first measured send, latency in ms, 1 if ok), after a `#` line giving
 // that first send in ms since the epoch: to line the slow requests up with what else was happening.
@@ -33,6 +36,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { latencyOf, percentile, us } from './lib/latency.mjs';
 import { checkMultipart, clearOf, MIX_CLASSES, mixedPlan } from './lib/mix.mjs';
 
 function parseArgs(argv) {
@@ -58,33 +62,11 @@ function parseArgs(argv) {
       (o.mix = v), i++;
     } else if (a === '--seed') o.seed = num();
     else if (a === '--dump') (o.dump = v), i++;
+    else if (a === '--raw') o.raw = true;
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N] [--dump FILE]');
+  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N] [--dump FILE] [--raw]');
   return o;
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
-
-const us = (ms) => (ms === null ? null : Math.round(ms * 1000));
-
-/** latencyOf summarises sorted latencies (ms) in microseconds; null when there are none. */
-function latencyOf(ok) {
-  return ok.length
-    ? {
-        min: us(ok[0]),
-        mean: us(ok.reduce((a, b) => a + b, 0) / ok.length),
-        p50: us(percentile(ok, 50)),
-        p90: us(percentile(ok, 90)),
-        p99: us(percentile(ok, 99)),
-        p999: us(percentile(ok, 99.9)),
-        max: us(ok[ok.length - 1]),
-      }
-    : null;
 }
 
 async function main() {
@@ -203,6 +185,8 @@ async function main() {
   const lags = Array.from(lag).sort((a, b) => a - b);
   const scheduleEnd = measureStart + measuredN * interval;
   const elapsedS = (Math.max(lastEnd, scheduleEnd) - measureStart) / 1000;
+  // --raw: every latency (ms, to the microsecond), whole run and per class, for pooling runs.
+  const raw = o.raw ? { all: ok } : null;
   let classes;
   if (o.mix) {
     classes = {};
@@ -220,6 +204,7 @@ async function main() {
       }
       lat.sort((a, b) => a - b);
       classes[c] = { scheduled, completed: lat.length, failed: failedC, bytes: bytesC, latency_us: latencyOf(lat) };
+      if (raw) raw[c] = lat;
     }
     // The small requests whose whole life [scheduled send, end of body] fell outside every 64 MiB
     // download's: what the small file costs when nothing large is moving through the same machine.
@@ -228,6 +213,7 @@ async function main() {
     const scheduledClear = clearIdx.length;
     clear.sort((a, b) => a - b);
     classes.small_clear = { scheduled: scheduledClear, completed: clear.length, failed: scheduledClear - clear.length, bytes: null, latency_us: latencyOf(clear) };
+    if (raw) raw.small_clear = clear;
   }
   const out = {
     url: o.url,
@@ -248,6 +234,7 @@ async function main() {
     latency_us: latencyOf(ok),
     ...(o.mix ? { mix: o.mix, seed: o.seed, classes } : {}),
     send_lag_us: { p50: us(percentile(lags, 50)), p99: us(percentile(lags, 99)), max: us(lags[lags.length - 1]) },
+    ...(raw ? { raw_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Array.from(v, (x) => Math.round(x * 1000) / 1000)])) } : {}),
   };
   if (o.dump) {
     // One line per measured request: index, class, scheduled send and end (ms from the first

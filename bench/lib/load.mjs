@@ -149,11 +149,12 @@ export async function measureWrk(ctx, s, w) {
  * runFixedRate runs bench/fixed-rate.mjs (a separate process) against one target at `rate` req/s for
  * `seconds` after `warmup` seconds, expecting w.body bytes per response, or (w.mix set) sending
  * that seeded mix of requests (`seed`, each response checked against its plan); its JSON line is
- * kept in bench/out/wrk/<server>-<workload>.json. Returns it with the sampled figures, warnings and
- * `valid`.
+ * kept in bench/out/wrk/<server>-<workload>.json (<server>-<workload>-r<round>.json for a `round`).
+ * With `raw`, the line also has every latency (`raw_ms`, for poolRounds of bench/lib/latency.mjs).
+ * Returns it with the sampled figures, warnings and `valid`.
  * @throws {Error} when the client fails or the target died meanwhile.
  */
-export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed }) {
+export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed, raw = false, round }) {
   const args = [
     path.join(BENCH, 'fixed-rate.mjs'),
     '--url',
@@ -169,6 +170,7 @@ export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed }) {
     ...(w.mix ? ['--mix', w.mix, '--seed', String(seed)] : ['--expect-bytes', String(w.body)]),
     '--timeout',
     '10',
+    ...(raw ? ['--raw'] : []),
   ];
   const pids = processTree(s.child.proc.pid);
   const { code, stdout, stderr, rssMax, foreign, serverCpu } = await measureLoad(ctx, pids, process.execPath, args, process.env);
@@ -180,7 +182,7 @@ export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed }) {
     throw new Error(`fixed-rate.mjs printed no JSON (${s.name}): ${e.message}\n${stdout}${stderr}`);
   }
   fs.mkdirSync(path.join(OUT, 'wrk'), { recursive: true });
-  fs.writeFileSync(path.join(OUT, 'wrk', `${s.name}-${w.id}.json`), JSON.stringify(json) + '\n');
+  fs.writeFileSync(path.join(OUT, 'wrk', `${s.name}-${w.id}${round === undefined ? '' : `-r${round}`}.json`), JSON.stringify(json) + '\n');
   if (s.child.exited) throw new Error(`${s.name} died during ${w.id}: ${JSON.stringify(s.child.exited)}\n${tailLog(s.child)}`);
   const warnings = [];
   if (json.failed > 0) warnings.push(`${json.failed} of ${json.scheduled} requests failed (${JSON.stringify(json.errors)}${json.error_samples.length ? '; ' + json.error_samples.join(', ') : ''})`);

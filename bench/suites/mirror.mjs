@@ -20,6 +20,7 @@ import { fmt, fmtCores, fmtMB, fmtMs, table, targetsLine } from '../lib/report.m
 import { treeRss } from '../lib/sampling.mjs';
 import { steadyShare } from '../lib/share.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
+import { poolRounds } from '../lib/latency.mjs';
 import { cutoverCommand, nginxMirrorConf } from '../lib/servers.mjs';
 
 const MIRROR_RSS_TARGET_BYTES = 250e6;
@@ -183,6 +184,22 @@ async function floorAccounting(port, before) {
   }
 }
 
+/**
+ * roundDiffs is, for a mirror-mixed result pooled over rounds, target `name`'s small-file p99 minus
+ * old's in each round (us); null when the row was not pooled.
+ */
+function roundDiffs(r, name) {
+  const a = r[name]?.per_round;
+  const o = r.old?.per_round;
+  if (!a || !o || a.length !== o.length) return null;
+  return a.map((x, k) => (x.classes?.small?.latency_us?.p99 ?? Number.NaN) - (o[k].classes?.small?.latency_us?.p99 ?? Number.NaN));
+}
+
+/** sumFloor adds two of floorAccounting's deltas (runs of one row): settled when both are. */
+function sumFloor(a, b) {
+  return { every: a.every, requests: a.requests + b.requests, compared: a.compared + b.compared, differing: a.differing + b.differing, errors: a.errors + b.errors, settled: a.settled && b.settled };
+}
+
 /** fmtShare prints a share as `compared N of M (x%); abandoned A, dropped D, of which shed S`. */
 function fmtShare(acc) {
   if (!acc) return 'n/a';
@@ -305,46 +322,70 @@ export async function run(ctx, oldS, newS) {
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : [])];
       const targets = fixedRate ? [{ ...oldS, name: 'old' }, nm, ...floor, cm] : [nm, ...floor, cm];
-      for (const s of targets) {
-        const before = s === cm ? (await mirrorSettle(metricsPort)).counts : null;
-        const floorBefore = s === fm ? await floorCounts(fmPort, w.floorEvery) : null;
-        const proxyBefore = s === np ? await floorCounts(fmPort, NEVER) : null;
-        if (s === cm) rss.row = { max: treeRss([cmChild.proc.pid]) };
-        if (fixedRate) {
-          const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed });
-          r[s.name] = x;
-          const l = x.latency_us ?? {};
-          const classes = x.classes ? ' ' + [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ') + `, ${fmt(x.mb_per_s, 1)} MB/s` : '';
-          log(`${w.id} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
-        } else {
-          // The cutover mirror's counters in the second half of the run: its steady share.
-          const half = ctx.opts.seconds / 2;
-          const probes = s === cm ? countsAt(metricsPort, [(ctx.opts.warmup + half) * 1000, (ctx.opts.warmup + ctx.opts.seconds) * 1000 - 200], w.id) : null;
-          const a = await measureWrk(ctx, s, w);
-          r[s.name] = a;
-          const got = probes && (await probes);
-          if (got) r.steady = steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2);
-          log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+      // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
+      // the rounds (see BENCH_MIXED_ROUNDS); the accounting spans every round.
+      const rounds = w.kind === 'mixed' ? ctx.opts.mixedRounds : 1;
+      const pooling = rounds > 1;
+      const runs = {};
+      let before = null;
+      for (let k = 0; k < rounds; k++) {
+        const first = k === 0;
+        const last = k === rounds - 1;
+        const tag = pooling ? ` round ${k + 1}/${rounds}` : '';
+        for (const s of targets) {
+          if (s === cm && first) {
+            before = (await mirrorSettle(metricsPort)).counts;
+            rss.row = { max: treeRss([cmChild.proc.pid]) };
+          }
+          // The floor and node-proxy are one process: its share is set before each of their runs.
+          const floorBefore = s === fm ? await floorCounts(fmPort, w.floorEvery) : null;
+          const proxyBefore = s === np ? await floorCounts(fmPort, NEVER) : null;
+          if (fixedRate) {
+            const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed, raw: pooling, round: pooling ? k + 1 : undefined });
+            (runs[s.name] ??= []).push(x);
+            const l = x.latency_us ?? {};
+            const classes = x.classes ? ' ' + [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ') + `, ${fmt(x.mb_per_s, 1)} MB/s` : '';
+            log(`${w.id}${tag} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
+            if (last) {
+              r[s.name] = pooling ? poolRounds(runs[s.name]) : x;
+              if (pooling) {
+                const p = r[s.name];
+                const pc = p.classes ? ' ' + [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(p.classes[c]?.latency_us?.p99)}`).join(', ') : '';
+                log(`${w.id} pooled over ${rounds} rounds ${s.name.padEnd(14)} p50 ${fmtMs(p.latency_us?.p50)} p99 ${fmtMs(p.latency_us?.p99)}${pc}`);
+              }
+            }
+          } else {
+            // The cutover mirror's counters in the second half of the run: its steady share.
+            const half = ctx.opts.seconds / 2;
+            const probes = s === cm ? countsAt(metricsPort, [(ctx.opts.warmup + half) * 1000, (ctx.opts.warmup + ctx.opts.seconds) * 1000 - 200], w.id) : null;
+            const a = await measureWrk(ctx, s, w);
+            r[s.name] = a;
+            const got = probes && (await probes);
+            if (got) r.steady = steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2);
+            log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+          }
+          if (s === np) {
+            const c = await floorCounts(fmPort, NEVER);
+            if (c.compared !== proxyBefore.compared) throw new Error(`node-proxy compared ${c.compared - proxyBefore.compared} exchanges during ${w.id}; it must compare none`);
+          }
+          if (s === fm) {
+            const d = await floorAccounting(fmPort, floorBefore);
+            r.floor = r.floor ? sumFloor(r.floor, d) : d;
+            log(`${w.id}${tag} floor-mirror: compared ${d.compared} of ${d.requests} (1 in ${d.every}), differing ${d.differing}, errors ${d.errors}`);
+          }
+          if (s === cm && last) {
+            const acc = accounting(before, await mirrorSettle(metricsPort));
+            r.accounting = acc;
+            // Peak over warmup, run and settling (every round's, and what ran between them); the
+            // load's own sampling (also every 100 ms) may catch a higher instant.
+            const loadPeak = fixedRate ? Math.max(...runs[s.name].map((x) => x.rss_max_bytes ?? 0)) : (r[s.name].raw?.rss_max_bytes ?? 0);
+            r.rss_max_bytes = Math.max(rss.row.max, loadPeak, treeRss([cmChild.proc.pid]));
+            rss.row = null;
+            log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}${fmtSteady(r.steady)}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
+          }
+          if (cmChild.exited) throw new Error(`cutover mirror died during ${w.id}: ${JSON.stringify(cmChild.exited)}\n${tailLog(cmChild)}`);
+          await sleep(w.id === 'mirror-256m' ? 1000 : 300);
         }
-        if (s === np) {
-          const c = await floorCounts(fmPort, NEVER);
-          if (c.compared !== proxyBefore.compared) throw new Error(`node-proxy compared ${c.compared - proxyBefore.compared} exchanges during ${w.id}; it must compare none`);
-        }
-        if (s === fm) {
-          r.floor = await floorAccounting(fmPort, floorBefore);
-          log(`${w.id} floor-mirror: compared ${r.floor.compared} of ${r.floor.requests} (1 in ${r.floor.every}), differing ${r.floor.differing}, errors ${r.floor.errors}`);
-        }
-        if (s === cm) {
-          const acc = accounting(before, await mirrorSettle(metricsPort));
-          r.accounting = acc;
-          // Peak over warmup, run and settling; the load's own sampling (also every 100 ms) may catch
-          // a higher instant.
-          r.rss_max_bytes = Math.max(rss.row.max, r[s.name].raw?.rss_max_bytes ?? r[s.name].rss_max_bytes ?? 0, treeRss([cmChild.proc.pid]));
-          rss.row = null;
-          log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}${fmtSteady(r.steady)}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
-        }
-        if (cmChild.exited) throw new Error(`cutover mirror died during ${w.id}: ${JSON.stringify(cmChild.exited)}\n${tailLog(cmChild)}`);
-        await sleep(w.id === 'mirror-256m' ? 1000 : 300);
       }
     }
     res.final_counts = (await mirrorSettle(metricsPort)).counts;
@@ -487,7 +528,7 @@ export function report(ctx, res, meta) {
   out.push(
     `Mirror (${meta.date}; old = nginx, new = cutover serve, same data; proxies: nginx-mirror = nginx proxy_pass+mirror, ` +
       `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}${mirrorArgs.length ? ` ${mirrorArgs.join(' ')}` : ''}, every request shadowed; wrk -t1 -c${connections} -d${seconds}s, ` +
-      `fixed rate ${mirrorRate} req/s (mirror-latency), ${mixedRate} req/s (mirror-mixed, seed ${seed}) x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise)`,
+      `fixed rate ${mirrorRate} req/s (mirror-latency), ${mixedRate} req/s (mirror-mixed, seed ${seed}, ${ctx.opts.mixedRounds} rounds: every target in turn, latencies pooled) x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise)`,
   );
   const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target', 'cutover-mirror: compared of shadow-eligible (warmup+run; second half of the run)', 'cutover-mirror peak RSS']];
   const shareCell = (w) => fmtShare(W[w.id]?.accounting) + fmtSteady(W[w.id]?.steady);
@@ -517,7 +558,10 @@ export function report(ctx, res, meta) {
       const invalid = !r.old?.valid || !r['cutover-mirror']?.valid;
       const verdict = invalid || Number.isNaN(diff) ? 'INVALID' : diff <= MIXED_SMALL_P99_TARGET_US ? 'PASS' : 'FAIL';
       verdicts.push({ what: `mirror-mixed cutover-mirror small-file p99 - old <= ${MIXED_SMALL_P99_TARGET_US / 1000} ms`, verdict, value: diff });
-      rows.push([`${w.label}, small-file p99`, 'ms', cell('old'), cell('nginx-mirror'), cell('cutover-mirror'), v('nginx-mirror') ? (v('cutover-mirror') / v('nginx-mirror')).toFixed(2) : 'n/a', `small p99 - old <= ${MIXED_SMALL_P99_TARGET_US / 1000} ms: ${signedMs(diff)} ${verdict}`, shareCell(w), rssCell(w)]);
+      // Pooled over rounds: each round's own difference too, to show how far one run can be trusted.
+      const perRound = roundDiffs(r, 'cutover-mirror');
+      const pooledNote = perRound ? ` (pooled over ${perRound.length} rounds; per round ${perRound.map(signedMs).join(', ')})` : '';
+      rows.push([`${w.label}, small-file p99`, 'ms', cell('old'), cell('nginx-mirror'), cell('cutover-mirror'), v('nginx-mirror') ? (v('cutover-mirror') / v('nginx-mirror')).toFixed(2) : 'n/a', `small p99 - old <= ${MIXED_SMALL_P99_TARGET_US / 1000} ms: ${signedMs(diff)} ${verdict}${pooledNote}`, shareCell(w), rssCell(w)]);
       const mb = (n) => (r[n] ? fmt(r[n].mb_per_s, 1) + (r[n].valid ? '' : ' (!)') : 'n/a');
       const sh = r.accounting ? comparedShare(r.accounting).share : null;
       const shV = sh === null ? 'n/a' : sh >= MIXED_SHARE_TARGET ? 'PASS' : 'FAIL';
@@ -618,6 +662,19 @@ export function report(ctx, res, meta) {
     }
     out.push(table(crows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     out.push('(a class with few requests, e.g. 64m: its p99 is its max; small_clear = the small requests that neither started nor ended while a 64 MiB download was under way, not a target: what the large downloads cost the small ones)');
+    const nRounds = mixed.old?.per_round?.length ?? 0;
+    if (nRounds > 1) {
+      const prows = [['small-file p99, per round', ...Array.from({ length: nRounds }, (_, k) => `round ${k + 1}`), 'pooled', 'pooled - old']];
+      for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
+        const x = mixed[n];
+        if (!x?.per_round) continue;
+        const pooled = x.classes?.small?.latency_us?.p99;
+        const o = mixed.old?.classes?.small?.latency_us?.p99;
+        prows.push([n, ...x.per_round.map((p) => fmtMs(p.classes?.small?.latency_us?.p99)), fmtMs(pooled), n === 'old' || pooled == null || o == null ? '' : signedMs(pooled - o)]);
+      }
+      out.push(`Each target measured ${nRounds} times in turn (old, nginx-mirror, floor-mirror, node-proxy, cutover-mirror, then again), the figures above pooled over every round's requests:`);
+      out.push(table(prows, ['l', ...Array.from({ length: nRounds + 2 }, () => 'r')]));
+    }
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
