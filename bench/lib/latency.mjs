@@ -36,8 +36,8 @@ const ascending = (xs) => Float64Array.from(xs).sort();
  * its JSON line plus rss_max_bytes, server_cpu_cores, foreign_cpu_cores, warnings, valid) against
  * one target into one result of the same shape: counts and bytes summed, latency percentiles (whole
  * run and per class) over the requests of every run together, rates averaged, peak RSS and foreign
- * CPU the worst run's, valid when every run is. `per_round` keeps each run's own figures; the raw
- * latencies are dropped.
+ * CPU the worst run's, valid when every run is; failures by kind summed, the first 5 samples of
+ * all runs kept. `per_round` keeps each run's own figures; the raw latencies are dropped.
  * @throws {Error} when there is no run, or a run has no raw latencies.
  */
 export function poolRounds(rounds) {
@@ -53,6 +53,12 @@ export function poolRounds(rounds) {
     failed: sum(rounds.map((r) => r.failed)),
     unfinished: sum(rounds.map((r) => r.unfinished ?? 0)),
     bytes: sum(rounds.map((r) => r.bytes)),
+    errors: rounds.reduce((acc, r) => {
+      for (const [k, v] of Object.entries(r.errors ?? {})) acc[k] = (acc[k] ?? 0) + v;
+      return acc;
+    }, {}),
+    error_samples: rounds.flatMap((r) => r.error_samples ?? []).slice(0, 5),
+    max_inflight: Math.max(...rounds.map((r) => r.max_inflight ?? 0)),
     achieved_rate: mean(rounds.map((r) => r.achieved_rate)),
     mb_per_s: mean(rounds.map((r) => r.mb_per_s)),
     latency_us: pooled('all'),

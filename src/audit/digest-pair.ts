@@ -222,8 +222,8 @@ export class DigestPair {
   detach(): void {
     this.#detached = true
     this.#abandonRejoin()
+    // Never re-paired after this: #startRejoin checks #detached.
     this.#split('detach')
-    this.#splitBy = 'detach'
     for (const s of this.#sides) s.wake()
   }
 

@@ -31,6 +31,9 @@ interface Run {
   foreign_cpu_cores: number
   warnings: string[]
   valid: boolean
+  errors: Record<string, number>
+  error_samples: string[]
+  max_inflight: number
   classes?: Record<string, ClassFigures>
   raw_ms?: Record<string, number[]>
 }
@@ -71,6 +74,9 @@ function run(byClass: Record<string, number[]>, extra: Partial<Run> = {}): Run {
     foreign_cpu_cores: 0,
     warnings: [],
     valid: true,
+    errors: { status: 0, bytes: 0, socket: 0 },
+    error_samples: [],
+    max_inflight: 4,
     classes,
     raw_ms: raw,
     ...extra,
@@ -94,7 +100,7 @@ t.test('percentile is the nearest rank, as fixed-rate.mjs has always computed it
 })
 
 t.test('poolRounds: percentiles over every round\'s requests, counts summed, the worst of the rest', async t => {
-  const rows: ReadonlyArray<{ name: string; rounds: Run[]; small: { p50: number; p99: number; max: number }; scheduled: number; valid: boolean; rss: number; warnings: number }> = [
+  const rows: ReadonlyArray<{ name: string; rounds: Run[]; small: { p50: number; p99: number; max: number }; scheduled: number; valid: boolean; rss: number; warnings: number; errors?: Record<string, number>; samples?: number; inflight?: number }> = [
     {
       name: 'one round: its own figures',
       rounds: [run({ small: ramp(900), '64m': [300] })],
@@ -117,12 +123,18 @@ t.test('poolRounds: percentiles over every round\'s requests, counts summed, the
     },
     {
       name: 'a failed round makes the pool invalid; peak RSS and warnings from every round',
-      rounds: [run({ small: ramp(10) }), run({ small: ramp(10) }, { valid: false, rss_max_bytes: 5000, warnings: ['1 of 10 requests failed'] })],
+      rounds: [
+        run({ small: ramp(10) }, { errors: { status: 1, bytes: 0, socket: 0 }, error_samples: ['status: 502'] }),
+        run({ small: ramp(10) }, { valid: false, rss_max_bytes: 5000, warnings: ['1 of 10 requests failed'], errors: { status: 0, bytes: 0, socket: 2 }, error_samples: ['socket: a', 'socket: b'], max_inflight: 9 }),
+      ],
       small: { p50: 5_000, p99: 10_000, max: 10_000 },
       scheduled: 20,
       valid: false,
       rss: 5000,
       warnings: 1,
+      errors: { status: 1, bytes: 0, socket: 2 },
+      samples: 3,
+      inflight: 9,
     },
   ]
   for (const r of rows) {
@@ -138,6 +150,9 @@ t.test('poolRounds: percentiles over every round\'s requests, counts summed, the
     t.equal(p.per_round.length, r.rounds.length, `${r.name}: one entry per round`)
     t.equal(p.per_round[0]!.classes!.small!.latency_us!.p99, r.rounds[0]!.classes!.small!.latency_us!.p99, `${r.name}: each round's own p99 kept`)
     t.notOk('raw_ms' in p, `${r.name}: the raw latencies are not kept`)
+    t.same(p.errors, r.errors ?? { status: 0, bytes: 0, socket: 0 }, `${r.name}: failures by kind, every round's`)
+    t.equal(p.error_samples.length, r.samples ?? 0, `${r.name}: failure samples from every round`)
+    t.equal(p.max_inflight, r.inflight ?? 4, `${r.name}: the most requests in flight`)
   }
 })
 
