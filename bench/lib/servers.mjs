@@ -115,6 +115,28 @@ export function nginxMirrorConf(port, oldPort, newPort) {
 }
 
 /**
+ * nginxProxyConf is nginx as a plain reverse proxy to old (no mirror, comparing nothing), configured
+ * as nginxMirrorConf's client path: what any proxy between the client and old costs, in C.
+ */
+export function nginxProxyConf(port, oldPort) {
+  return nginxConfWith('nginx-proxy', `
+    upstream old {
+        server 127.0.0.1:${oldPort};
+        keepalive 64;
+    }
+
+    server {
+        listen 127.0.0.1:${port};
+        # proxy_buffering on (the default)
+        location / {
+            proxy_pass http://old;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }`);
+}
+
+/**
  * cutoverCommand is the cutover launcher to measure: ctx.opts.cutover ($BENCH_CUTOVER) if set, else
  * bin/cutover, else dist/src/cli/index.js; null when none exists. `rel` is its path for printing.
  * @throws {Error} when $BENCH_CUTOVER names a missing file.

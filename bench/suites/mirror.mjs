@@ -7,7 +7,9 @@
 // compared (mirror-mixed: all, mirror-1m: a third) and mirror-256m (all) also go through the simplest
 // comparing Node mirror (bench/floor-mirror.mjs: receive, forward, hash exactly that share, nothing
 // else) and through the same process comparing nothing (node-proxy), so that each run shows what
-// that design, and one Node thread in the path at all, reach on this machine.
+// that design, and one Node thread in the path at all, reach on this machine. The mixed row also goes
+// through nginx as a plain reverse proxy (nginx-proxy: no mirror), what any proxy in the path costs
+// the small file's latency.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,13 +23,15 @@ import { treeRss } from '../lib/sampling.mjs';
 import { steadyShare } from '../lib/share.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
 import { poolRounds } from '../lib/latency.mjs';
-import { cutoverCommand, nginxMirrorConf } from '../lib/servers.mjs';
+import { cutoverCommand, nginxMirrorConf, nginxProxyConf } from '../lib/servers.mjs';
 
 const MIRROR_RSS_TARGET_BYTES = 250e6;
 const MIRROR_P50_TARGET_US = 1000; // cutover mirror p50 - straight-to-old p50
 const MIRROR_P99_TARGET_US = 5000;
 const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through cutover mirror - straight to old
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
+/** The targets of the fixed-rate rows, in the order they are measured and reported (each where measured). */
+const RATE_TARGETS = ['old', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -235,12 +239,22 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort] = await freePorts(5);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort] = await freePorts(6);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
   const nmChild = startServer(ctx, 'nginx-mirror', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-mirror-error.log'), '-c', confPath]);
   const nm = { name: 'nginx-mirror', port: nmPort, child: nmChild, describe: `nginx -c ${path.relative(ROOT, confPath)} (proxy_pass old + mirror to new, 1 worker)` };
+  // nginx as a plain reverse proxy to old, started only when the mixed row is measured: what any
+  // proxy in the path costs the small file's latency, comparing nothing.
+  let nx = null;
+  if (selected(ctx).some((w) => w.kind === 'mixed')) {
+    const nxConf = path.join(OUT, 'nginx-proxy.conf');
+    fs.writeFileSync(nxConf, nginxProxyConf(nxPort, oldS.port));
+    fs.rmSync(path.join(OUT, 'nginx-proxy-error.log'), { force: true });
+    const nxChild = startServer(ctx, 'nginx-proxy', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-proxy-error.log'), '-c', nxConf]);
+    nx = { name: 'nginx-proxy', port: nxPort, child: nxChild, describe: `nginx -c ${path.relative(ROOT, nxConf)} (proxy_pass old, no mirror, 1 worker)` };
+  }
 
   const cmd = cutoverCommand(ctx);
   const outFile = path.join(OUT, 'mirror-divergences.jsonl');
@@ -280,11 +294,13 @@ export async function run(ctx, oldS, newS) {
   const tp = tpChild && { name: 'node-proxy-2p', port: tpPort, child: tpChild, describe: `node bench/floor-mirror.mjs ${tpPort} ${oldS.port} ${newS.port} ${NEVER} ${TWO_PROCESSES} (node-proxy as a node:cluster primary and ${TWO_PROCESSES} workers)` };
 
   await waitForPort(nmChild, nmPort);
+  if (nx) await waitForPort(nx.child, nxPort);
   await waitForPort(fmChild, fmPort);
   // The primary prints its line once every worker listens.
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
+  if (nx) log(`nginx-proxy listening on 127.0.0.1:${nxPort} (pid ${nx.child.proc.pid}): ${nx.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
   await waitForPort(cmChild, metricsPort);
@@ -305,10 +321,11 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, fm, np, ...(tp ? [tp] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
+    if (nx) await sanityCheck(nx);
     await sanityCheck(fm);
     if (tp) await sanityCheck(tp);
     await sanityCheck(cm);
@@ -321,7 +338,7 @@ export async function run(ctx, oldS, newS) {
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : [])];
-      const targets = fixedRate ? [{ ...oldS, name: 'old' }, nm, ...floor, cm] : [nm, ...floor, cm];
+      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' && nx ? [nx] : []), nm, ...floor, cm] : [nm, ...floor, cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the accounting spans every round.
       const rounds = w.kind === 'mixed' ? ctx.opts.mixedRounds : 1;
@@ -395,6 +412,7 @@ export async function run(ctx, oldS, newS) {
     await stopChild(ctx, cmChild);
     res.stop = { ms: Date.now() - t, exit: cmChild.exited };
     await stopChild(ctx, nmChild);
+    if (nx) await stopChild(ctx, nx.child);
     await stopChild(ctx, fmChild);
     if (tpChild) await stopChild(ctx, tpChild);
   }
@@ -410,6 +428,7 @@ export async function run(ctx, oldS, newS) {
   // pino: level 40 warn, 50 error, 60 fatal; anything on stderr that is not JSON is suspicious too.
   res.log_problems = logProblems(cmChild.logPath, /"level":(4|5|6)0|Error|error:|Unhandled|WARNING/);
   res.nginx_mirror_log_problems = logProblems(path.join(OUT, 'nginx-mirror-error.log'), /\[(error|crit|alert|emerg)\]/);
+  if (nx) res.nginx_proxy_log_problems = logProblems(path.join(OUT, 'nginx-proxy-error.log'), /\[(error|crit|alert|emerg)\]/);
   return res;
 }
 
@@ -420,7 +439,7 @@ export function toJson(ctx, res) {
     const r = res.workloads[w.id];
     const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
     const targets = {};
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror']) {
+    for (const n of ['old', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror']) {
       const x = r[n];
       if (!x) continue;
       if (fixedRate) targets[n] = x;
@@ -467,6 +486,7 @@ export function toJson(ctx, res) {
     stop: res.stop,
     log_problems: res.log_problems,
     nginx_mirror_log_problems: res.nginx_mirror_log_problems,
+    ...(res.nginx_proxy_log_problems ? { nginx_proxy_log_problems: res.nginx_proxy_log_problems } : {}),
   };
 }
 
@@ -625,7 +645,7 @@ export function report(ctx, res, meta) {
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
   const rateTable = (r, withMb) => {
     const lrows = [['fixed rate', 'scheduled', 'ok', 'failed', 'achieved req/s', ...(withMb ? ['MB/s'] : []), 'p50', 'p90', 'p99', 'p99.9', 'max', 'p50 - old', 'p99 - old', 'send lag p50/p99', 'peak RSS', 'target CPU', 'other CPU']];
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
+    for (const n of RATE_TARGETS) {
       const x = r[n];
       if (!x) continue;
       const l = x.latency_us ?? {};
@@ -650,7 +670,7 @@ export function report(ctx, res, meta) {
     );
     out.push(rateTable(mixed, true));
     const crows = [['per size class', 'class', 'scheduled', 'ok', 'failed', 'p50', 'p90', 'p99', 'max', 'p50 - old', 'p99 - old']];
-    for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
+    for (const n of RATE_TARGETS) {
       for (const c of [...MIX_CLASSES, 'small_clear']) {
         const x = mixed[n]?.classes?.[c];
         if (!x) continue;
@@ -665,14 +685,14 @@ export function report(ctx, res, meta) {
     const nRounds = mixed.old?.per_round?.length ?? 0;
     if (nRounds > 1) {
       const prows = [['small-file p99, per round', ...Array.from({ length: nRounds }, (_, k) => `round ${k + 1}`), 'pooled', 'pooled - old']];
-      for (const n of ['old', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror']) {
+      for (const n of RATE_TARGETS) {
         const x = mixed[n];
         if (!x?.per_round) continue;
         const pooled = x.classes?.small?.latency_us?.p99;
         const o = mixed.old?.classes?.small?.latency_us?.p99;
         prows.push([n, ...x.per_round.map((p) => fmtMs(p.classes?.small?.latency_us?.p99)), fmtMs(pooled), n === 'old' || pooled == null || o == null ? '' : signedMs(pooled - o)]);
       }
-      out.push(`Each target measured ${nRounds} times in turn (old, nginx-mirror, floor-mirror, node-proxy, cutover-mirror, then again), the figures above pooled over every round's requests:`);
+      out.push(`Each target measured ${nRounds} times in turn (${RATE_TARGETS.filter((n) => mixed[n]).join(', ')}, then again), the figures above pooled over every round's requests:`);
       out.push(table(prows, ['l', ...Array.from({ length: nRounds + 2 }, () => 'r')]));
     }
   }
