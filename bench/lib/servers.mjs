@@ -83,17 +83,21 @@ function nginxConf(port) {
     }`);
 }
 
-/** The anchor: a second nginx as proxy_pass to old + mirror to new (it compares nothing). */
-export function nginxMirrorConf(port, oldPort, newPort) {
-  return nginxConfWith('nginx-mirror', `
+/**
+ * proxyConf is nginx as proxy_pass to old and, given `newPort`, also mirroring every request to new
+ * (whose answers it reads and throws away); `name` names the instance's pid, logs and temp paths.
+ */
+function proxyConf(name, port, oldPort, newPort) {
+  const mirror = newPort !== undefined;
+  return nginxConfWith(name, `
     upstream old {
         server 127.0.0.1:${oldPort};
         keepalive 64;
-    }
+    }${mirror ? `
     upstream new {
         server 127.0.0.1:${newPort};
         keepalive 64;
-    }
+    }` : ''}
 
     server {
         listen 127.0.0.1:${port};
@@ -101,17 +105,22 @@ export function nginxMirrorConf(port, oldPort, newPort) {
         location / {
             proxy_pass http://old;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Connection "";${mirror ? `
             mirror /__mirror;
-            mirror_request_body off;
-        }
+            mirror_request_body off;` : ''}
+        }${mirror ? `
         location = /__mirror {
             internal;
             proxy_pass http://new$request_uri;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-        }
+        }` : ''}
     }`);
+}
+
+/** The anchor: a second nginx as proxy_pass to old + mirror to new (it compares nothing). */
+export function nginxMirrorConf(port, oldPort, newPort) {
+  return proxyConf('nginx-mirror', port, oldPort, newPort);
 }
 
 /**
@@ -119,21 +128,7 @@ export function nginxMirrorConf(port, oldPort, newPort) {
  * as nginxMirrorConf's client path: what any proxy between the client and old costs, in C.
  */
 export function nginxProxyConf(port, oldPort) {
-  return nginxConfWith('nginx-proxy', `
-    upstream old {
-        server 127.0.0.1:${oldPort};
-        keepalive 64;
-    }
-
-    server {
-        listen 127.0.0.1:${port};
-        # proxy_buffering on (the default)
-        location / {
-            proxy_pass http://old;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }`);
+  return proxyConf('nginx-proxy', port, oldPort);
 }
 
 /**
