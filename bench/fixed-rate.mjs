@@ -143,6 +143,7 @@ class Receiver {
   #worker;
   #waiting = new Map();
   #next = 0;
+  #exited = false;
 
   constructor(origin, o) {
     this.#worker = new Worker(new URL(import.meta.url), { workerData: { origin, connections: o.connections, timeout: o.timeout } });
@@ -153,10 +154,14 @@ class Receiver {
     });
     // A thread that dies fails what it had, rather than leaving the run waiting for its timeout.
     this.#worker.on('error', (e) => this.#failAll(String(e?.message ?? e)));
-    this.#worker.on('exit', () => this.#failAll('receiving thread exited'));
+    this.#worker.on('exit', () => {
+      this.#exited = true;
+      this.#failAll('receiving thread exited');
+    });
   }
 
   send(q) {
+    if (this.#exited) return Promise.resolve({ ok: false, why: 'socket', n: 0, detail: 'receiving thread exited', end: performance.timeOrigin + performance.now() });
     const k = this.#next++;
     return new Promise((resolve) => {
       this.#waiting.set(k, resolve);
@@ -170,6 +175,7 @@ class Receiver {
   }
 
   async close() {
+    if (this.#exited) return;
     const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
     this.#worker.postMessage('close');
     await exited;
@@ -183,8 +189,8 @@ async function main() {
   // --mix: the small file is sent and received by this thread alone; the larger classes by two
   // threads of their own (1 MiB and ranges; 64 MiB), each with its own pool, as separate clients
   // would. On one thread, reading a 64 MiB body held up the reading of every small answer behind it:
-  // straight to old, the small file's p99 went from 4.7 ms to 9.7 ms, a stall of this process that
-  // a server behind a proxy then seemed to share.
+  // straight to old, the small file's p99 was 9.7 ms that way and about 4.7 ms with the larger
+  // classes on a thread of their own (by hand), a stall of this process that every target shared.
   const receivers = o.mix ? { mid: new Receiver(url.origin, o), large: new Receiver(url.origin, o) } : null;
   const threadOf = (cls) => (cls === 'small' ? null : cls === '64m' ? receivers.large : receivers.mid);
   const reqPath = url.pathname + url.search;
