@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 
 /**
  * READ_TURN_BYTES is how much of one upstream response body the mirror takes in per turn of its
- * event loop while the loop has time to spare: 64 KiB, one read of the socket.
+ * event loop: 256 KiB, four reads of the socket.
  *
  * Why a bound: libuv reads a readable TCP socket up to 32 times (64 KiB each) in one poll before it
  * looks at any other, and a proxied body is consumed as it comes (written to the client, hashed
@@ -11,22 +11,8 @@ import type { Socket } from 'node:net'
  * 2 MiB at a time, 9-15 ms per turn on average (up to 28 ms) with its comparison, and every other
  * client of the mirror waited that long for each step of its own exchange (measured: the event
  * loop's gaps during such a download, and the small file's p99 in the bench's mixed workload).
- * At 64 KiB rather than 256 KiB, the small file's p99 in that workload was 13.26 ms against
- * 16.03 ms (pooled over 12 rounds each, by hand).
  */
-export const READ_TURN_BYTES = 64 * 1024
-
-/**
- * SATURATED_READ_TURN_BYTES is the bound while the loop is saturated: 256 KiB, four reads. Every
- * client then waits on a full loop whatever the bound, and each pause and resume of a socket costs
- * the loop time: at 64 KiB, 1 MiB downloads at saturation went 4-12% slower than at 256 KiB.
- */
-export const SATURATED_READ_TURN_BYTES = 256 * 1024
-
-/** readTurnBytes is the per-turn bound for a body that starts now: the larger one while `saturated`. */
-export function readTurnBytes(saturated: boolean): number {
-  return saturated ? SATURATED_READ_TURN_BYTES : READ_TURN_BYTES
-}
+export const READ_TURN_BYTES = 256 * 1024
 
 /** The flag `IncomingMessage` checks before it resumes its socket (`readStart`, lib/_http_incoming.js). */
 interface PausableSocket extends Socket {

@@ -20,7 +20,7 @@ import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
-import { boundReadTurns, readTurnBytes } from './bound-read-turns.js'
+import { boundReadTurns } from './bound-read-turns.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
 import { digestBody, type SideBody } from './digest-body.js'
@@ -534,9 +534,8 @@ export class Mirror {
       return
     }
     ctx.upstream = proxyRes
-    // A large body from a fast primary must not hold the thread every other client waits on; a
-    // saturated loop takes larger steps (each pause of the socket costs it time).
-    boundReadTurns(proxyRes, readTurnBytes(this.#saturated()))
+    // A large body from a fast primary must not hold the thread every other client waits on.
+    boundReadTurns(proxyRes)
     if (connectionTokens(req.headers.connection).includes('close')) {
       // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
       // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told

@@ -257,7 +257,7 @@ t.test('the primary body is hashed as it streams: a shadow answering late is sti
 })
 
 t.test('a large body reaches a fast and a slow client whole and in order, and is compared in full', async t => {
-  // The mirror takes in at most 64 KiB of a body per turn of its loop (boundReadTurns), pausing
+  // The mirror takes in at most 256 KiB of a body per turn of its loop (boundReadTurns), pausing
   // the primary's socket; a slow client pauses it too (backpressure). Whichever holds it, every
   // byte must arrive once and in order, and the comparison must see them all.
   const body = prngBytes(16 * 1024 * 1024, 11)
