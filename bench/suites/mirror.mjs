@@ -30,8 +30,11 @@ const MIRROR_P50_TARGET_US = 1000; // cutover mirror p50 - straight-to-old p50
 const MIRROR_P99_TARGET_US = 5000;
 const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through cutover mirror - straight to old
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
-/** The targets of the fixed-rate rows, in the order they are measured and reported (each where measured). */
-const RATE_TARGETS = ['old', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'cutover-mirror'];
+/**
+ * Every target a mirror row may measure, in the order they are measured and reported; each table
+ * lists those its rows have (old and nginx-proxy only in the fixed-rate rows, node-proxy-2p in mirror-1m).
+ */
+const TARGETS = ['old', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -439,7 +442,7 @@ export function toJson(ctx, res) {
     const r = res.workloads[w.id];
     const fixedRate = w.kind === 'rate' || w.kind === 'mixed';
     const targets = {};
-    for (const n of ['old', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror']) {
+    for (const n of TARGETS) {
       const x = r[n];
       if (!x) continue;
       if (fixedRate) targets[n] = x;
@@ -645,7 +648,7 @@ export function report(ctx, res, meta) {
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
   const rateTable = (r, withMb) => {
     const lrows = [['fixed rate', 'scheduled', 'ok', 'failed', 'achieved req/s', ...(withMb ? ['MB/s'] : []), 'p50', 'p90', 'p99', 'p99.9', 'max', 'p50 - old', 'p99 - old', 'send lag p50/p99', 'peak RSS', 'target CPU', 'other CPU']];
-    for (const n of RATE_TARGETS) {
+    for (const n of TARGETS) {
       const x = r[n];
       if (!x) continue;
       const l = x.latency_us ?? {};
@@ -670,7 +673,7 @@ export function report(ctx, res, meta) {
     );
     out.push(rateTable(mixed, true));
     const crows = [['per size class', 'class', 'scheduled', 'ok', 'failed', 'p50', 'p90', 'p99', 'max', 'p50 - old', 'p99 - old']];
-    for (const n of RATE_TARGETS) {
+    for (const n of TARGETS) {
       for (const c of [...MIX_CLASSES, 'small_clear']) {
         const x = mixed[n]?.classes?.[c];
         if (!x) continue;
@@ -685,20 +688,20 @@ export function report(ctx, res, meta) {
     const nRounds = mixed.old?.per_round?.length ?? 0;
     if (nRounds > 1) {
       const prows = [['small-file p99, per round', ...Array.from({ length: nRounds }, (_, k) => `round ${k + 1}`), 'pooled', 'pooled - old']];
-      for (const n of RATE_TARGETS) {
+      for (const n of TARGETS) {
         const x = mixed[n];
         if (!x?.per_round) continue;
         const pooled = x.classes?.small?.latency_us?.p99;
         const o = mixed.old?.classes?.small?.latency_us?.p99;
         prows.push([n, ...x.per_round.map((p) => fmtMs(p.classes?.small?.latency_us?.p99)), fmtMs(pooled), n === 'old' || pooled == null || o == null ? '' : signedMs(pooled - o)]);
       }
-      out.push(`Each target measured ${nRounds} times in turn (${RATE_TARGETS.filter((n) => mixed[n]).join(', ')}, then again), the figures above pooled over every round's requests:`);
+      out.push(`Each target measured ${nRounds} times in turn (${TARGETS.filter((n) => mixed[n]).join(', ')}, then again), the figures above pooled over every round's requests:`);
       out.push(table(prows, ['l', ...Array.from({ length: nRounds + 2 }, () => 'r')]));
     }
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
-    for (const n of ['nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror']) {
+    for (const n of TARGETS) {
       const r = W[w.id]?.[n];
       if (!r) continue;
       const e = r.raw.errors;
