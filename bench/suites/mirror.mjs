@@ -8,9 +8,11 @@
 // comparing Node mirror (bench/floor-mirror.mjs: receive, forward, hash exactly that share, nothing
 // else) and through the same process comparing nothing (node-proxy), so that each run shows what
 // that design, and one Node thread in the path at all, reach on this machine. The mixed row also goes
-// through nginx as a plain reverse proxy (nginx-proxy: no mirror), what any proxy in the path costs
-// the small file's latency.
+// through nginx as a plain reverse proxy (nginx-proxy: no mirror) and through HAProxy splicing bodies
+// in the kernel (haproxy: the cheapest proxy there is), what any proxy in the path costs the small
+// file's latency.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BENCH, BIG_SIZE, MIRROR_RULES, MiB, OUT, ROOT, RSS_SAMPLE_MS, SMALL_SIZE } from '../lib/constants.mjs';
@@ -23,7 +25,7 @@ import { treeRss } from '../lib/sampling.mjs';
 import { steadyShare } from '../lib/share.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
 import { poolRounds } from '../lib/latency.mjs';
-import { cutoverCommand, nginxMirrorConf, nginxProxyConf } from '../lib/servers.mjs';
+import { cutoverCommand, haproxyConf, nginxMirrorConf, nginxProxyConf } from '../lib/servers.mjs';
 
 const MIRROR_RSS_TARGET_BYTES = 250e6;
 const MIRROR_P50_TARGET_US = 1000; // cutover mirror p50 - straight-to-old p50
@@ -32,9 +34,10 @@ const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through 
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
- * lists those its rows have (old and nginx-proxy only in the fixed-rate rows, node-proxy-2p in mirror-1m).
+ * lists those its rows have (old in the fixed-rate rows, haproxy and nginx-proxy in mirror-mixed,
+ * node-proxy-2p in mirror-1m).
  */
-const TARGETS = ['old', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -242,7 +245,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort] = await freePorts(6);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort] = await freePorts(7);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -257,6 +260,18 @@ export async function run(ctx, oldS, newS) {
     fs.rmSync(path.join(OUT, 'nginx-proxy-error.log'), { force: true });
     const nxChild = startServer(ctx, 'nginx-proxy', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-proxy-error.log'), '-c', nxConf]);
     nx = { name: 'nginx-proxy', port: nxPort, child: nxChild, describe: `nginx -c ${path.relative(ROOT, nxConf)} (proxy_pass old, no mirror, 1 worker)` };
+  }
+  // HAProxy splicing bodies in the kernel, with the mixed row too, when installed: the cheapest proxy.
+  let hp = null;
+  if (selected(ctx).some((w) => w.kind === 'mixed')) {
+    if (spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).status !== 0) {
+      log('haproxy not found in PATH: mirror-mixed runs without it (apt-get install -y haproxy)');
+    } else {
+      const hpConf = path.join(OUT, 'haproxy.cfg');
+      fs.writeFileSync(hpConf, haproxyConf(hpPort, oldS.port));
+      const hpChild = startServer(ctx, 'haproxy', 'haproxy', ['-db', '-f', hpConf]);
+      hp = { name: 'haproxy', port: hpPort, child: hpChild, describe: `haproxy -db -f ${path.relative(ROOT, hpConf)} (HTTP proxy to old, bodies spliced in the kernel, a thread per core)` };
+    }
   }
 
   const cmd = cutoverCommand(ctx);
@@ -298,12 +313,14 @@ export async function run(ctx, oldS, newS) {
 
   await waitForPort(nmChild, nmPort);
   if (nx) await waitForPort(nx.child, nxPort);
+  if (hp) await waitForPort(hp.child, hpPort);
   await waitForPort(fmChild, fmPort);
   // The primary prints its line once every worker listens.
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
   if (nx) log(`nginx-proxy listening on 127.0.0.1:${nxPort} (pid ${nx.child.proc.pid}): ${nx.describe}`);
+  if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
   await waitForPort(cmChild, metricsPort);
@@ -324,11 +341,12 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
     if (nx) await sanityCheck(nx);
+    if (hp) await sanityCheck(hp);
     await sanityCheck(fm);
     if (tp) await sanityCheck(tp);
     await sanityCheck(cm);
@@ -341,7 +359,7 @@ export async function run(ctx, oldS, newS) {
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : [])];
-      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' && nx ? [nx] : []), nm, ...floor, cm] : [nm, ...floor, cm];
+      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, nx].filter(Boolean) : []), nm, ...floor, cm] : [nm, ...floor, cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the accounting spans every round.
       const rounds = w.kind === 'mixed' ? ctx.opts.mixedRounds : 1;
@@ -416,6 +434,7 @@ export async function run(ctx, oldS, newS) {
     res.stop = { ms: Date.now() - t, exit: cmChild.exited };
     await stopChild(ctx, nmChild);
     if (nx) await stopChild(ctx, nx.child);
+    if (hp) await stopChild(ctx, hp.child);
     await stopChild(ctx, fmChild);
     if (tpChild) await stopChild(ctx, tpChild);
   }
@@ -432,6 +451,7 @@ export async function run(ctx, oldS, newS) {
   res.log_problems = logProblems(cmChild.logPath, /"level":(4|5|6)0|Error|error:|Unhandled|WARNING/);
   res.nginx_mirror_log_problems = logProblems(path.join(OUT, 'nginx-mirror-error.log'), /\[(error|crit|alert|emerg)\]/);
   if (nx) res.nginx_proxy_log_problems = logProblems(path.join(OUT, 'nginx-proxy-error.log'), /\[(error|crit|alert|emerg)\]/);
+  if (hp) res.haproxy_log_problems = logProblems(hp.child.logPath, /\[(ALERT|WARNING)\]/);
   return res;
 }
 
@@ -490,6 +510,7 @@ export function toJson(ctx, res) {
     log_problems: res.log_problems,
     nginx_mirror_log_problems: res.nginx_mirror_log_problems,
     ...(res.nginx_proxy_log_problems ? { nginx_proxy_log_problems: res.nginx_proxy_log_problems } : {}),
+    ...(res.haproxy_log_problems ? { haproxy_log_problems: res.haproxy_log_problems } : {}),
   };
 }
 
@@ -520,6 +541,25 @@ function floorTable(sel, W) {
     }
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']) : null;
+}
+
+/**
+ * hopTable is mirror-mixed's table of the proxies in the path (null when none but cutover's was
+ * measured): each one's small-file p99 over old, pooled, with and without the 64 MiB downloads
+ * under way, how long its 64 MiB download took, and whether it is within the row's +2 ms.
+ */
+function hopTable(mixed) {
+  const hops = TARGETS.filter((n) => n !== 'old' && n !== 'floor-mirror' && n !== 'node-proxy-2p' && mixed[n]);
+  if (hops.length < 2 || !mixed.old) return null;
+  const p99 = (n, c) => mixed[n]?.classes?.[c]?.latency_us?.p99;
+  const over = (n, c) => (p99(n, c) == null || p99('old', c) == null ? null : p99(n, c) - p99('old', c));
+  const ms = (us) => (us == null ? 'n/a' : `${us >= 0 ? '+' : ''}${(us / 1000).toFixed(2)} ms`);
+  const rows = [['proxy in the path', 'small p99 - old (pooled)', 'within +2 ms', 'small_clear p99 - old', '64m download p99 (old: ' + fmtMs(p99('old', '64m')) + ')']];
+  for (const n of hops) {
+    const d = over(n, 'small');
+    rows.push([n, ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
+  }
+  return table(rows, ['l', 'r', 'l', 'r', 'r']);
 }
 
 /**
@@ -698,6 +738,15 @@ export function report(ctx, res, meta) {
       out.push(`Each target measured ${nRounds} times in turn (${TARGETS.filter((n) => mixed[n]).join(', ')}, then again), the figures above pooled over every round's requests:`);
       out.push(table(prows, ['l', ...Array.from({ length: nRounds + 2 }, () => 'r')]));
     }
+    const hop = hopTable(mixed);
+    if (hop) {
+      out.push(
+        'What a hop costs the small file, whatever the hop does: every target in the path between the client and old against the +2 ms target ' +
+          '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy there is; nginx-proxy and node-proxy compare nothing; nginx-mirror also sends every request to new; cutover-mirror also compares). ' +
+          'A row that fails here fails for the proxy in the path, not for what it does besides.',
+      );
+      out.push(hop);
+    }
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];
   for (const w of sel.filter((x) => x.script)) {
@@ -733,6 +782,8 @@ export function report(ctx, res, meta) {
   out.push(`Divergences found by cutover mirror over the whole part: ${res.summary_counts ? res.summary_counts.divergent : totalDiv} requests (by kind: ${JSON.stringify(res.final_counts?.divergent ?? {})})${mirrorOut ? `; records in ${path.relative(ROOT, path.join(OUT, 'mirror-divergences.jsonl'))}` : ' (BENCH_MIRROR_OUT=1 to record them)'}`);
   if (res.log_problems.count) out.push(`WARNING cutover-mirror.log: ${res.log_problems.count} warning/error lines, e.g.:\n  ${res.log_problems.samples.join('\n  ')}`);
   if (res.nginx_mirror_log_problems.count) out.push(`nginx-mirror-error.log: ${res.nginx_mirror_log_problems.count} error lines, e.g.:\n  ${res.nginx_mirror_log_problems.samples.join('\n  ')}`);
+  if (res.nginx_proxy_log_problems?.count) out.push(`nginx-proxy-error.log: ${res.nginx_proxy_log_problems.count} error lines, e.g.:\n  ${res.nginx_proxy_log_problems.samples.join('\n  ')}`);
+  if (res.haproxy_log_problems?.count) out.push(`haproxy.log: ${res.haproxy_log_problems.count} alert/warning lines, e.g.:\n  ${res.haproxy_log_problems.samples.join('\n  ')}`);
   const warns = [];
   for (const [id, r] of Object.entries(W)) for (const n of ['old', 'nginx-mirror', 'cutover-mirror']) for (const x of r[n]?.warnings ?? []) warns.push(`WARNING ${n} ${id}: ${x}`);
   if (warns.length) out.push('', ...warns);
