@@ -62,7 +62,7 @@ export function readOptions(env) {
     // other targets) gave 12.06, 7.98, 11.97 and 13.89 ms, a spread larger than the 2 ms the target allows.
     // Pooled over 4 rounds (4 large downloads), four runs of one build still gave cutover − old
     // +0.25 to +6.66 ms. (Those figures are from before fixed-rate.mjs read the large classes on
-    // threads of their own.) 8 rounds of the row's six targets take about 9 minutes.
+    // threads of their own.) 8 rounds of the row's seven targets (with haproxy) take about 10 minutes.
     mixedRounds: envInt(env, 'BENCH_MIXED_ROUNDS', 8, 1),
     // The seed of the random ranges (wrk scripts read $BENCH_SEED themselves) and of mirror-mixed's plan.
     seed: envInt(env, 'BENCH_SEED', 20240601, 0),

@@ -125,7 +125,7 @@ export function nginxMirrorConf(port, oldPort, newPort) {
 
 /**
  * nginxProxyConf is nginx as a plain reverse proxy to old (no mirror, comparing nothing), configured
- * as nginxMirrorConf's client path: what any proxy between the client and old costs, in C.
+ * as nginxMirrorConf's client path: what that path costs before anything is mirrored.
  */
 export function nginxProxyConf(port, oldPort) {
   return proxyConf('nginx-proxy', port, oldPort);

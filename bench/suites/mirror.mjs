@@ -9,8 +9,8 @@
 // else) and through the same process comparing nothing (node-proxy), so that each run shows what
 // that design, and one Node thread in the path at all, reach on this machine. The mixed row also goes
 // through nginx as a plain reverse proxy (nginx-proxy: no mirror) and through HAProxy splicing bodies
-// in the kernel (haproxy: the cheapest proxy there is), what any proxy in the path costs the small
-// file's latency.
+// in the kernel (haproxy: the cheapest proxy there is): what a proxy that compares nothing costs the
+// small file's latency, in C, copying bodies or not.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -205,6 +205,11 @@ function roundDiffs(r, name) {
   return a.map((x, k) => (x.classes?.small?.latency_us?.p99 ?? Number.NaN) - (o[k].classes?.small?.latency_us?.p99 ?? Number.NaN));
 }
 
+/** classP99s prints a mixed run's p99 per size class (and small_clear's) for the log. */
+function classP99s(x) {
+  return [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ');
+}
+
 /** sumFloor adds two of floorAccounting's deltas (runs of one row): settled when both are. */
 function sumFloor(a, b) {
   return { every: a.every, requests: a.requests + b.requests, compared: a.compared + b.compared, differing: a.differing + b.differing, errors: a.errors + b.errors, settled: a.settled && b.settled };
@@ -251,19 +256,17 @@ export async function run(ctx, oldS, newS) {
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
   const nmChild = startServer(ctx, 'nginx-mirror', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-mirror-error.log'), '-c', confPath]);
   const nm = { name: 'nginx-mirror', port: nmPort, child: nmChild, describe: `nginx -c ${path.relative(ROOT, confPath)} (proxy_pass old + mirror to new, 1 worker)` };
-  // nginx as a plain reverse proxy to old, started only when the mixed row is measured: what any
-  // proxy in the path costs the small file's latency, comparing nothing.
+  // Two proxies that compare nothing, started only when the mixed row is measured: nginx as a plain
+  // reverse proxy to old (its client path, buffered, one worker), and HAProxy splicing bodies in the
+  // kernel when it is installed (the cheapest proxy there is).
   let nx = null;
+  let hp = null;
   if (selected(ctx).some((w) => w.kind === 'mixed')) {
     const nxConf = path.join(OUT, 'nginx-proxy.conf');
     fs.writeFileSync(nxConf, nginxProxyConf(nxPort, oldS.port));
     fs.rmSync(path.join(OUT, 'nginx-proxy-error.log'), { force: true });
     const nxChild = startServer(ctx, 'nginx-proxy', 'nginx', ['-p', OUT + '/', '-e', path.join(OUT, 'nginx-proxy-error.log'), '-c', nxConf]);
     nx = { name: 'nginx-proxy', port: nxPort, child: nxChild, describe: `nginx -c ${path.relative(ROOT, nxConf)} (proxy_pass old, no mirror, 1 worker)` };
-  }
-  // HAProxy splicing bodies in the kernel, with the mixed row too, when installed: the cheapest proxy.
-  let hp = null;
-  if (selected(ctx).some((w) => w.kind === 'mixed')) {
     if (spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).status !== 0) {
       log('haproxy not found in PATH: mirror-mixed runs without it (apt-get install -y haproxy)');
     } else {
@@ -382,13 +385,13 @@ export async function run(ctx, oldS, newS) {
             const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed, raw: pooling, round: pooling ? k + 1 : undefined });
             (runs[s.name] ??= []).push(x);
             const l = x.latency_us ?? {};
-            const classes = x.classes ? ' ' + [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(x.classes[c]?.latency_us?.p99)}`).join(', ') + `, ${fmt(x.mb_per_s, 1)} MB/s` : '';
+            const classes = x.classes ? ` ${classP99s(x)}, ${fmt(x.mb_per_s, 1)} MB/s` : '';
             log(`${w.id}${tag} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
             if (last) {
               r[s.name] = pooling ? poolRounds(runs[s.name]) : x;
               if (pooling) {
                 const p = r[s.name];
-                const pc = p.classes ? ' ' + [...MIX_CLASSES, 'small_clear'].map((c) => `${c} p99 ${fmtMs(p.classes[c]?.latency_us?.p99)}`).join(', ') : '';
+                const pc = p.classes ? ` ${classP99s(p)}` : '';
                 log(`${w.id} pooled over ${rounds} rounds ${s.name.padEnd(14)} p50 ${fmtMs(p.latency_us?.p50)} p99 ${fmtMs(p.latency_us?.p99)}${pc}`);
               }
             }
@@ -743,9 +746,9 @@ export function report(ctx, res, meta) {
     const hop = hopTable(mixed);
     if (hop) {
       out.push(
-        'What a hop costs the small file, whatever the hop does: every target in the path between the client and old against the +2 ms target ' +
+        'What a hop costs the small file: every target in the path between the client and old against the +2 ms target ' +
           '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy there is; nginx-proxy and node-proxy compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
-          'A row that fails here fails for the proxy in the path, not for what it does besides.',
+          "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring.",
       );
       out.push(hop);
     }
