@@ -8,6 +8,12 @@ import { createHash, type Hash } from 'node:crypto'
  */
 export const BLOCK_BYTES = 64 * 1024
 
+/**
+ * SKIPPED_BLOCK is the entry of a block whose bytes were compared, not hashed ({@link BlockDigester.skip}):
+ * 16 zero bytes.
+ */
+const SKIPPED_BLOCK = Buffer.alloc(16)
+
 /** DIGEST_BYTES is how much of each block's digest is kept: 16 bytes (128 bits) of a SHA-256. */
 export const DIGEST_BYTES = 16
 
@@ -24,8 +30,11 @@ export const DIGEST_BYTES = 16
 export interface BodyDigest {
   /** Bytes received. */
   readonly length: number
-  /** SHA-256 of the bytes received, hex. */
-  readonly sha256: string
+  /**
+   * SHA-256 of the bytes received, hex; undefined when some were compared with the other side's
+   * rather than hashed ({@link BlockDigester.skip}).
+   */
+  readonly sha256: string | undefined
   /** The first min(length, BLOCK_BYTES) bytes (fewer when the caller's head budget ran out). */
   readonly head: Buffer
   /** Packed prefix digests, DIGEST_BYTES each, one per block begun (the last one may be partial). */
@@ -61,6 +70,8 @@ export class BlockDigester implements BodyDigester {
   #length = 0
   #blocks: Buffer = Buffer.allocUnsafe(DIGEST_BYTES * 4)
   #count = 0
+  /** Bytes taken by {@link skip}, not hashed. */
+  #skipped = 0
 
   /** @param headMax how many leading bytes to keep whole; if unset, BLOCK_BYTES (at most BLOCK_BYTES). */
   constructor(headMax: number = BLOCK_BYTES) {
@@ -75,12 +86,7 @@ export class BlockDigester implements BodyDigester {
 
   /** update hashes the next bytes of the body. */
   update(chunk: Uint8Array): void {
-    if (this.#headLength < this.#headMax && chunk.length > 0) {
-      if (this.#head.length === 0) this.#head = Buffer.allocUnsafe(this.#headMax)
-      const n = Math.min(chunk.length, this.#headMax - this.#headLength)
-      this.#head.set(chunk.subarray(0, n), this.#headLength)
-      this.#headLength += n
-    }
+    this.#keepHead(chunk)
     let at = 0
     while (at < chunk.length) {
       const toBoundary = BLOCK_BYTES - (this.#length % BLOCK_BYTES)
@@ -91,6 +97,32 @@ export class BlockDigester implements BodyDigester {
       // A block just completed: its prefix digest. The last, partial block's comes from finish().
       if (n === toBoundary) this.#push(this.#hash.copy().digest())
     }
+  }
+
+  /**
+   * skip takes the next bytes of the body without hashing them: the caller has compared them with
+   * the same bytes of the body this one is compared with, at the same offset, and they were equal
+   * (a {@link DigestPair} while its two sides agree). They count in the length and the head, and
+   * every block they complete gets {@link SKIPPED_BLOCK} as its entry. The digest then no longer
+   * gives the body's SHA-256 ({@link BodyDigest.sha256} is undefined), and its entries are only
+   * comparable with those of the digester it shares this history with (its fork): both skipped the
+   * same bytes, so their entries agree exactly where the bytes hashed after agree.
+   */
+  skip(chunk: Uint8Array): void {
+    this.#keepHead(chunk)
+    const before = this.#length
+    this.#length += chunk.length
+    this.#skipped += chunk.length
+    for (let k = Math.floor(before / BLOCK_BYTES); k < Math.floor(this.#length / BLOCK_BYTES); k++) this.#push(SKIPPED_BLOCK)
+  }
+
+  /** #keepHead copies what of the chunk still belongs in the head. */
+  #keepHead(chunk: Uint8Array): void {
+    if (this.#headLength >= this.#headMax || chunk.length === 0) return
+    if (this.#head.length === 0) this.#head = Buffer.allocUnsafe(this.#headMax)
+    const n = Math.min(chunk.length, this.#headMax - this.#headLength)
+    this.#head.set(chunk.subarray(0, n), this.#headLength)
+    this.#headLength += n
   }
 
   #push(digest: Buffer): void {
@@ -125,6 +157,7 @@ export class BlockDigester implements BodyDigester {
     f.#length = this.#length
     f.#blocks = Buffer.from(this.#blocks)
     f.#count = this.#count
+    f.#skipped = this.#skipped
     return f
   }
 
@@ -142,7 +175,7 @@ export class BlockDigester implements BodyDigester {
     if (partial) full.copy(blocks, whole, 0, DIGEST_BYTES)
     return {
       length: this.#length,
-      sha256: full.toString('hex'),
+      sha256: this.#skipped === 0 ? full.toString('hex') : undefined,
       // Later bytes of a body shorter than the head are written past this view, never into it.
       head: this.#head.subarray(0, this.#headLength),
       blocks,
@@ -155,7 +188,7 @@ export class BlockDigester implements BodyDigester {
     if (this.#length % BLOCK_BYTES !== 0) this.#push(full)
     return {
       length: this.#length,
-      sha256: full.toString('hex'),
+      sha256: this.#skipped === 0 ? full.toString('hex') : undefined,
       head: this.#head.subarray(0, this.#headLength),
       blocks: this.#blocks.subarray(0, this.#count * DIGEST_BYTES),
     }
@@ -202,7 +235,7 @@ export type DigestDiff =
 export function diffDigests(a: BodyDigest, b: BodyDigest, limit?: number): DigestDiff {
   const upTo = limit ?? Math.max(a.length, b.length)
   const shortest = Math.min(a.length, b.length, upTo)
-  if (limit === undefined && a.length === b.length && a.sha256 === b.sha256) return { kind: 'equal', compared: a.length }
+  if (limit === undefined && a.length === b.length && a.blocks.equals(b.blocks)) return { kind: 'equal', compared: a.length }
   // Entries are comparable where both cover the same prefix: whole blocks, and the last entries of
   // bodies of equal length. The first comparable entry that differs locates the first difference.
   const n = Math.min(blockCount(a), blockCount(b))

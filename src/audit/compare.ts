@@ -289,8 +289,8 @@ class Locator {
     const bytes = {
       controlLength: a.length,
       candidateLength: b.length,
-      controlSha256: a.sha256,
-      candidateSha256: b.sha256,
+      ...(a.sha256 === undefined ? {} : { controlSha256: a.sha256 }),
+      ...(b.sha256 === undefined ? {} : { candidateSha256: b.sha256 }),
       ...p,
     }
     switch (d.kind) {
@@ -475,7 +475,7 @@ export function comparisonOf(
 
 /**
  * digestBoth reads two bodies at once, each on its own ({@link digestResponse}): neither waits for
- * the other, and the bytes they agree on are hashed once ({@link DigestPair}). When one fails
+ * the other, and the bytes they agree on are compared, not hashed ({@link DigestPair}). When one fails
  * through its server's fault (or is given up), the other is stopped: there is nothing left to
  * compare it with.
  */

@@ -114,13 +114,16 @@ class Side {
 const EMPTY = new Uint8Array(0)
 
 /**
- * DigestPair hashes two bodies that are expected to hold the same bytes (the two sides of one
- * comparison) at the cost of about one: the bytes both sides agree on are compared directly
- * (`Buffer.compare`, some 40 GB/s) and hashed once, into one running SHA-256 both share, where
- * hashing each side on its own costs two passes at about 1.6 GB/s.
+ * DigestPair digests two bodies that are expected to hold the same bytes (the two sides of one
+ * comparison) at the cost of comparing them: the bytes both sides agree on are compared directly
+ * (`Buffer.compare`, some 40 GB/s) and not hashed at all ({@link BlockDigester.skip} on the one
+ * digester both share), where hashing costs a pass at about 1.7 GB/s per side; only what one side
+ * receives while the sides are apart is hashed.
  *
- * Each side's digest is exactly what a {@link BlockDigester} of that side alone would give, so a
- * comparison reads the same whether its sides were paired or not. The side that is ahead holds the
+ * The two digests locate the first difference exactly as digests of each side alone would
+ * ({@link diffDigests}): where the sides agreed they hold the same entries, and past the point where
+ * they parted each hashes its own bytes from the same state. A side's digest has no SHA-256 of its
+ * body once some of its bytes were only compared ({@link BodyDigest.sha256}). The side that is ahead holds the
  * bytes the other has not reached yet, by reference and up to `holdBytes` (and within `budget`, a
  * bound shared with other pairs). The pair *splits* at the first byte on which the sides differ,
  * when the side ahead would hold more than that, or on {@link detach}: each side then continues
@@ -132,7 +135,7 @@ const EMPTY = new Uint8Array(0)
  * when the side ahead is paced): the side ahead stops hashing and holds what it receives (within the
  * same bounds), and when the other side has hashed up to the same offset, the two hash states are
  * compared: equal states mean equal bytes so far, and the pair shares one hash again, the held
- * bytes compared and hashed once as before. Unequal states mean the bodies differ: the pair stays
+ * bytes compared (not hashed) as before. Unequal states mean the bodies differ: the pair stays
  * split for good, as after a difference or a detach. A re-pairing
  * that the side ahead cannot wait for (it would hold more than its bounds, or either side ends) is
  * given up, its held bytes hashed by that side alone, and may start again later.
@@ -149,7 +152,7 @@ const EMPTY = new Uint8Array(0)
  * less), ends, or the pair is detached. The shadow is
  * then read at the pace the client reads the primary's body, not at the other server's speed: its
  * work (and the other server's) is spread over the download instead of taking the thread from
- * clients in a burst, and paired, every byte they agree on is hashed once. A paced side holds at
+ * clients in a burst, and paired, no byte they agree on is hashed. A paced side holds at
  * most the bound it crossed plus one chunk. The other side, which cannot wait (the client path),
  * splits the pair when it would hold more.
  */
@@ -208,8 +211,8 @@ export class DigestPair {
 
   /**
    * hashedBytes is how many bytes the pair has hashed so far: a byte both sides agree on while
-   * paired counts once, a byte hashed by one side alone once for that side. Two equal bodies that
-   * stay paired: their length; split from the start: twice it.
+   * paired is compared, not hashed, and a byte hashed by one side alone counts once for that side.
+   * Two equal bodies that stay paired: none; split from the start: twice their length.
    */
   get hashedBytes(): number {
     return this.#hashed
@@ -245,7 +248,7 @@ export class DigestPair {
   }
 
   /**
-   * #hash takes side i's next chunk: compared with what the other side holds, hashed once where
+   * #hash takes side i's next chunk: compared with what the other side holds, not hashed where
    * they agree, held where this side is ahead. Returns true when a paced side held past its bounds.
    */
   #hash(i: 0 | 1, me: Side, other: Side, chunk: Uint8Array): boolean {
@@ -277,7 +280,7 @@ export class DigestPair {
   /** #hashPaired is {@link #hash} while both sides share `shared`. */
   #hashPaired(i: 0 | 1, me: Side, other: Side, chunk: Uint8Array, shared: BlockDigester): boolean {
     let at = 0
-    // The other side is ahead: what it holds is compared with this chunk, and what agrees hashed once.
+    // The other side is ahead: what it holds is compared with this chunk; what agrees is not hashed.
     while (other.bytes > 0 && at < chunk.length) {
       const held = other.pending[other.first]!
       const n = Math.min(held.length - other.offset, chunk.length - at)
@@ -286,8 +289,7 @@ export class DigestPair {
         this.#split('differ', i, chunk.subarray(at))
         return false
       }
-      shared.update(mine)
-      this.#hashed += n
+      shared.skip(mine)
       at += n
       other.drop(n)
       this.#release(n)

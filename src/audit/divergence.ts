@@ -27,8 +27,13 @@ export type Divergence =
       readonly offset: number
       readonly controlLength: number
       readonly candidateLength: number
-      readonly controlSha256: string
-      readonly candidateSha256: string
+      /**
+       * Each side's SHA-256, hex, when every byte of its body was hashed. Bytes the two sides agreed
+       * on while they were read side by side are compared, not hashed (hashing them costs a pass over
+       * every compared byte): a body that differs after such a stretch has none.
+       */
+      readonly controlSha256?: string
+      readonly candidateSha256?: string
       /** Set when the bodies are multipart: which part (0-based) the offset is in. */
       readonly part?: number
       /**

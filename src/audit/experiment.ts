@@ -167,7 +167,7 @@ export async function runExperiment(
   const baseOptions: CompareOptions = { ...options, zoom: undefined, paced: options.paced === 'control' ? 'control' : undefined }
 
   // Each body is read from the moment its answer is there, whatever the other sides do. The
-  // control's and the candidate's are hashed as a pair: what they agree on is hashed once.
+  // control's and the candidate's are digested as a pair: what they agree on is compared, not hashed.
   const givenPair = (s: ExperimentSide): DigestPair | undefined => (isBackend(s) ? undefined : s.digest?.pair)
   let pair = givenPair(sides.control) ?? givenPair(sides.candidate)
   let controlDigester: BodyDigester | undefined

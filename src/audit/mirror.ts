@@ -548,8 +548,8 @@ export class Mirror {
     if (tees[0]) {
       // Hashed as it streams from now on, whether or not a shadow slot is free yet: a comparison
       // waiting in the queue then holds no bytes of the body (nothing to abandon over the budget).
-      // It is hashed as one side of a pair with the shadow's body: the bytes they agree on are
-      // hashed once, held (within the tee budget) until the shadow's body reaches them.
+      // It is digested as one side of a pair with the shadow's body: the bytes they agree on are
+      // compared, not hashed, held (within the tee budget) until the shadow's body reaches them.
       const stop = new AbortController()
       // The shadow's side (1) is paced: read no further ahead of the client than the pair may hold.
       const pair = new DigestPair(undefined, this.#pairBudget, [1])

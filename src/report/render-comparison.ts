@@ -24,6 +24,9 @@ const SHA_SHOWN = 12
 const side = (s: 'control' | 'candidate'): string => (s === 'control' ? 'old' : 'new')
 const value = (v: string | undefined): string => (v === undefined ? '(absent)' : JSON.stringify(v))
 const sha = (h: string): string => (h.length > SHA_SHOWN ? `${h.slice(0, SHA_SHOWN)}…` : h)
+
+/** shaOf is ` sha256 …` for a side whose body was hashed whole, nothing for one that was not. */
+const shaOf = (h: string | undefined): string => (h === undefined ? '' : ` sha256 ${sha(h)}`)
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
 const ofPart = (part: number | undefined): string => (part === undefined ? '' : ` of part ${part}`)
 
@@ -50,8 +53,8 @@ export function describeDivergence(d: Divergence): string {
         : `first difference at byte ${d.offset}${ofPart(d.part)}`
       return (
         `body-bytes: ${where}; ` +
-        `old ${d.controlLength} B sha256 ${sha(d.controlSha256)}, ` +
-        `new ${d.candidateLength} B sha256 ${sha(d.candidateSha256)}`
+        `old ${d.controlLength} B${shaOf(d.controlSha256)}, ` +
+        `new ${d.candidateLength} B${shaOf(d.candidateSha256)}`
       )
     }
     case 'range-part':

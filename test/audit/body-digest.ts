@@ -57,3 +57,32 @@ t.test('diffDigests locates the first difference from the digests and the heads'
     }
   }
 })
+
+t.test('skipped bytes count in the length and the head, not in the hash; digests forked after them still locate a difference', async t => {
+  // [name, bytes skipped, then bytes each fork hashes: the same, or with a byte flipped at an offset]
+  const rows: ReadonlyArray<[string, number, number, number | undefined, DigestDiff]> = [
+    ['nothing skipped, equal', 0, 3 * B, undefined, { kind: 'equal', compared: 3 * B }],
+    ['two blocks skipped, equal after', 2 * B, B + 10, undefined, { kind: 'equal', compared: 3 * B + 10 }],
+    ['half a block skipped, a difference after it in the head', B / 2, 2 * B, B / 2 + 7, { kind: 'bytes', offset: B / 2 + 7 }],
+    ['two and a half blocks skipped, a difference after it', 2 * B + B / 2, 2 * B, 3 * B + 1, { kind: 'block', from: 3 * B, to: 4 * B }],
+    ['a whole body skipped', 3 * B + 5, 0, undefined, { kind: 'equal', compared: 3 * B + 5 }],
+  ]
+  for (const [name, skipped, after, flip, want] of rows) {
+    const bytes = body(skipped + after)
+    const other = flip === undefined ? bytes : body(skipped + after, flip)
+    const d = new BlockDigester()
+    // Skipped in two pieces: a block boundary may fall in either.
+    d.skip(bytes.subarray(0, Math.floor(skipped / 3)))
+    d.skip(bytes.subarray(Math.floor(skipped / 3), skipped))
+    const f = d.fork()
+    d.update(bytes.subarray(skipped))
+    f.update(other.subarray(skipped))
+    const [a, b] = [d.finish(), f.finish()]
+    t.equal(a.length, skipped + after, `${name}: length`)
+    t.ok(a.head.equals(bytes.subarray(0, Math.min(B, bytes.length))), `${name}: the head holds skipped bytes too`)
+    t.equal(a.blocks.length, Math.ceil((skipped + after) / B) * DIGEST_BYTES, `${name}: one entry per block begun`)
+    t.equal(a.sha256 === undefined, skipped > 0, `${name}: no SHA-256 once a byte was skipped`)
+    if (skipped === 0) t.equal(a.sha256, createHash('sha256').update(bytes).digest('hex'), `${name}: the SHA-256 otherwise`)
+    t.strictSame(diffDigests(a, b), want, name)
+  }
+})

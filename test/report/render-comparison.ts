@@ -46,6 +46,11 @@ t.test('describeDivergence renders every kind in one line', async t => {
       'body-bytes: first difference at byte 17 of part 2; old 5 B sha256 ab, new 5 B sha256 cd',
     ],
     [
+      // Bodies whose first bytes were only compared, not hashed, have no sha256.
+      { kind: 'body-bytes', offset: 70000, controlLength: 90000, candidateLength: 90000 },
+      'body-bytes: first difference at byte 70000; old 90000 B, new 90000 B',
+    ],
+    [
       { kind: 'range-part', part: 1, field: 'content-range', control: 'bytes 0-9/100', candidate: 'bytes 0-9/101' },
       'range-part: part 1 content-range: old "bytes 0-9/100", new "bytes 0-9/101"',
     ],
