@@ -3,11 +3,11 @@
 // the per-byte work a Node mirror that compares bodies must do, and nothing else. Every request
 // goes to old through node:http (as http-proxy sends it) and its response is piped to the client;
 // every EVERY-th request (the share compared is exactly 1/EVERY) is also sent to new through an
-// undici Pool, as soon as it arrives. Old's body is hashed with SHA-256 as it comes (one hash: when
-// the bytes agree it is both sides' digest, as cutover's pair hashes them) and the two bodies are
-// compared as they come, the side ahead holding its bytes until the other reaches them. No
-// queue, no limit, no shedding, no records, no metrics library, no block digests, no re-requests:
-// what is left is receiving, forwarding, comparing and hashing, the per-byte cost any comparing
+// undici Pool, as soon as it arrives. The two bodies are compared as they come, the side ahead
+// holding its bytes until the other reaches them; nothing is hashed (cutover's pair hashes nothing
+// either while the bytes agree). No queue, no limit, no shedding, no records, no metrics library,
+// no block digests, no re-requests:
+// what is left is receiving, forwarding and comparing, the per-byte cost any comparing
 // mirror built on Node pays. One thread, as cutover mirror's comparer. It is not a bound: with no
 // pacing, its shadows compete with its clients for the one thread (a mirror that paces its shadows
 // can do better).
@@ -27,7 +27,6 @@
 //
 // Imported rather than run (a test), it starts nothing and exports ByteMatch.
 import cluster from 'node:cluster';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -110,15 +109,10 @@ function mirrorRequest(req, res) {
   const shadow = compare ? shadowBody(req, match) : null;
   const up = http.request({ host: '127.0.0.1', port: oldPort, path: req.url, method: req.method, headers: req.headers, agent: oldAgent }, (r) => {
     res.writeHead(r.statusCode ?? 502, r.headers);
-    // One SHA-256, of old's body: it is the digest of both when the bytes agree, and a
-    // divergence's record needs both digests, which only a pass over the bytes can give. The
-    // digest is the work measured; what decides is the bytes.
-    const h = compare ? createHash('sha256') : null;
-    if (h) r.on('data', (c) => { h.update(c); match.push(0, c); });
+    if (match) r.on('data', (c) => match.push(0, c));
     r.pipe(res);
     r.on('end', () => {
-      if (!h || !shadow) return;
-      h.digest();
+      if (!shadow) return;
       shadow.then((theirs) => {
         if (theirs === null) counts.errors++;
         else {

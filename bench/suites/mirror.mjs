@@ -5,8 +5,8 @@
 // old, the share of shadow-eligible requests cutover mirror compared, peak RSS in every row, and that
 // every request is accounted for in cutover mirror's /metrics. The rows whose targets name a share
 // compared (mirror-mixed: all, mirror-1m: a third) and mirror-256m (all) also go through the simplest
-// comparing Node mirror (bench/floor-mirror.mjs: receive, forward, hash exactly that share, nothing
-// else) and through the same process comparing nothing (node-proxy), so that each run shows what
+// comparing Node mirror (bench/floor-mirror.mjs: receive, forward, compare exactly that share,
+// nothing else) and through the same process comparing nothing (node-proxy), so that each run shows what
 // that design, and one Node thread in the path at all, reach on this machine. The mixed row also goes
 // through nginx as a plain reverse proxy (nginx-proxy: no mirror) and through HAProxy splicing bodies
 // in the kernel (haproxy: the cheapest proxy there is): what a proxy that compares nothing costs the
@@ -676,7 +676,7 @@ export function report(ctx, res, meta) {
     out.push('');
     out.push(
       'The simplest comparing Node mirror (bench/floor-mirror.mjs: every request forwarded to old with node:http and piped to the client; exactly 1 in N also sent to new with undici at once, ' +
-        'old\'s body SHA-256 hashed as it comes (one hash, as cutover\'s pair when the bytes agree) and both bodies compared byte for byte; one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better). ' +
+        'both bodies compared byte for byte as they come, nothing hashed (as cutover\'s pair while the bytes agree); one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better). ' +
         'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
     );
     out.push(floorRows);
