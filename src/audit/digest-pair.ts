@@ -174,16 +174,23 @@ export class DigestPair {
   #rejoin: { readonly ahead: 0 | 1; readonly at: number } | undefined
   /** Bytes hashed, by both sides at once or by one side alone (see {@link hashedBytes}). */
   #hashed = 0
+  /** The bytes both sides agree on are hashed too, once for both (see the constructor). */
+  readonly #hashAgreed: boolean
 
   /**
    * @param holdBytes the most bytes the side ahead holds; if unset, {@link PAIR_HOLD_BYTES}.
    * @param budget a byte budget shared with other pairs (and tees): a hold that would exceed it
    *   splits the pair (or, for a paced side, pauses its reader).
    * @param paced the sides whose readers wait on `ready` rather than split the pair; if unset, none.
+   * @param hashAgreed hash the bytes both sides agree on too, once for both, so that each side's
+   *   digest is exactly what a {@link BlockDigester} of that side alone would give: needed when a
+   *   side's digest is also compared with a third body's (a baseline), whose digest shares no
+   *   skipped history with it. If unset, they are only compared.
    */
-  constructor(holdBytes: number = PAIR_HOLD_BYTES, budget?: TeeBudget, paced: readonly (0 | 1)[] = []) {
+  constructor(holdBytes: number = PAIR_HOLD_BYTES, budget?: TeeBudget, paced: readonly (0 | 1)[] = [], hashAgreed = false) {
     if (!Number.isSafeInteger(holdBytes) || holdBytes < 0) throw new TypeError('holdBytes must be a non-negative integer')
     this.#holdBytes = holdBytes
+    this.#hashAgreed = hashAgreed
     this.#budget = budget
     for (const i of paced) this.#sides[i].paced = true
     this.#digesters = [this.#digester(0), this.#digester(1)]
@@ -289,7 +296,10 @@ export class DigestPair {
         this.#split('differ', i, chunk.subarray(at))
         return false
       }
-      shared.skip(mine)
+      if (this.#hashAgreed) {
+        shared.update(mine)
+        this.#hashed += n
+      } else shared.skip(mine)
       at += n
       other.drop(n)
       this.#release(n)

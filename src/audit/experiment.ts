@@ -177,7 +177,8 @@ export async function runExperiment(
     if (givenPair(sides.control) === pair) candidateDigester = pair.side(1)
     else controlDigester = pair.side(1)
   } else if (isBackend(sides.control) && isBackend(sides.candidate)) {
-    pair = new DigestPair(undefined, o.pairBudget)
+    // The control's digest is compared with the baseline's too: agreed bytes must then be hashed.
+    pair = new DigestPair(undefined, o.pairBudget, [], sides.baseline !== undefined)
     controlDigester = pair.side(0)
     candidateDigester = pair.side(1)
   }

@@ -552,7 +552,9 @@ export class Mirror {
       // compared, not hashed, held (within the tee budget) until the shadow's body reaches them.
       const stop = new AbortController()
       // The shadow's side (1) is paced: read no further ahead of the client than the pair may hold.
-      const pair = new DigestPair(undefined, this.#pairBudget, [1])
+      // With a baseline, the primary's digest is compared with the baseline's too: the bytes the
+      // pair agrees on must then be hashed, not only compared.
+      const pair = new DigestPair(undefined, this.#pairBudget, [1], this.#o.baseline !== undefined)
       ctx.digest = {
         body: digestBody(tees[0], { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal, digester: pair.side(0) }),
         stop: reason => stop.abort(reason),

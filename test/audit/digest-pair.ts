@@ -107,6 +107,22 @@ t.test('a pair\'s digests locate the first difference as digests of each side al
   }
 })
 
+t.test('a pair that hashes the bytes its sides agree on gives each side exactly its digest alone (a third body can be compared with it)', async t => {
+  const n = 3 * B + 100
+  const rows: ReadonlyArray<{ name: string; a: Buffer; b: Buffer; sizes: [number, number]; order?: string }> = [
+    { name: 'equal bodies, same chunks, in step', a: body(n), b: body(n), sizes: [4096, 4096] },
+    { name: 'equal bodies, a all first', a: body(n), b: body(n), sizes: [B, B], order: 'aaaaaA' },
+    { name: 'a differs in block 2', a: body(n, 2 * B + 5), b: body(n), sizes: [4096, 5000] },
+    { name: 'b is a prefix of a, b ahead', a: body(n), b: body(2 * B + 3), sizes: [B, 100], order: 'bbbbbbbbbbbbbbbbbB' },
+  ]
+  for (const r of rows) {
+    const pair = new DigestPair(undefined, new TeeBudget(64 * B), [], true)
+    const [da, db] = await feed(pair, r.a, r.b, r.sizes, r.order)
+    t.ok(same(da, digestOf(r.a)) && same(db, digestOf(r.b)), `${r.name}: each digest as alone, SHA-256 included`)
+    t.ok(pair.hashedBytes >= Math.max(r.a.length, r.b.length), `${r.name}: every byte hashed at least once`)
+  }
+})
+
 t.test('a pair splits when the side ahead would hold more than its bound or its budget, and stays right', async t => {
   const n = 8 * B
   const rows: ReadonlyArray<{ name: string; hold: number; budget: number; sizes: [number, number]; order: string; split: boolean }> = [

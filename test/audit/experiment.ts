@@ -174,6 +174,27 @@ t.test('a difference beyond the first block: located exactly by re-requesting it
   }
 })
 
+t.test('with a baseline, bodies past the first block that old and new read side by side are judged against the baseline on every byte', async t => {
+  const size = 1024 * KiB
+  const at = 300_000 // in block 4, past the head
+  // [name, new's bytes, baseline's bytes, divergences, noise]
+  const rows: Array<[string, Buffer, Buffer, object[], object[]]> = [
+    ['all three equal', pattern(size), pattern(size), [], []],
+    ['new differs, the baseline does not: a divergence, not noise', pattern(size, at), pattern(size), [{ kind: 'body-bytes', offset: at }], []],
+    ['new and the baseline differ alike: noise', pattern(size, at), pattern(size, at), [], [{ kind: 'body-bytes' }]],
+  ]
+  for (const [name, newBytes, baseBytes, divergences, noise] of rows) {
+    const old = new RangeBackend('old', pattern(size), '"o"')
+    const nw = new RangeBackend('new', newBytes, '"n"')
+    const baseline = new RangeBackend('baseline', baseBytes, '"o"')
+    const c = await runExperiment(req(), { control: old, candidate: nw, baseline }, { rules: tagsIgnored, zoom: new ZoomBudget() })
+    t.match(c.divergences, divergences, `${name}: divergences`)
+    t.equal(c.divergences.length, divergences.length, `${name}: no other divergence`)
+    t.match(c.noise, noise, `${name}: noise`)
+    t.equal(c.noise.length, noise.length, `${name}: no other noise`)
+  }
+})
+
 /** spent is a budget with nothing left. */
 function spent(): ZoomBudget {
   const b = new ZoomBudget(1, new ManualClock())

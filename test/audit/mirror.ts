@@ -292,6 +292,47 @@ t.test('while saturated, comparisons in progress beyond shedKeep of the clients 
   addsUp(t, m.mirror.stats, 'at the end')
 })
 
+t.test('with a baseline, a body the client and the shadow read side by side is judged against the baseline on every byte', async t => {
+  const size = 1024 * 1024
+  const at = 300_000 // past the first block, kept whole
+  const bytes = (...flips: number[]): Buffer => {
+    const b = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) b[i] = (i * 7 + (i >> 10)) & 0xff
+    for (const f of flips) b[f] = b[f]! ^ 0x5a
+    return b
+  }
+  const big = (body: Buffer): Observed => ({
+    kind: 'response',
+    status: 200,
+    headers: [['content-type', 'application/octet-stream'], ['content-length', String(size)]],
+    body: (async function* () {
+      for (let i = 0; i < size; i += 64 * 1024) yield body.subarray(i, i + 64 * 1024)
+    })(),
+    durationMs: 1,
+  })
+  const primary = bytes()
+  const baseline = new FakeBackend('baseline', 'http://baseline.invalid')
+  const m = await setup(t, { baseline }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size })
+    res.end(primary)
+  })
+  // [path, new's bytes, the baseline's bytes, divergences, noise]
+  const rows: Array<[string, Buffer, Buffer, object[], object[]]> = [
+    ['/equal', bytes(), bytes(), [], []],
+    ['/new-differs', bytes(at), bytes(), [{ kind: 'body-bytes' }], []],
+    ['/both-differ', bytes(at), bytes(at), [], [{ kind: 'body-bytes' }]],
+  ]
+  for (const [path, newBytes, baseBytes, divergences, noise] of rows) {
+    m.nw.reply = () => big(newBytes)
+    baseline.reply = () => big(baseBytes)
+    t.equal((await m.get(path)).length, size, `${path}: the client gets the primary's body`)
+    await m.mirror.queue.idle()
+    const c = m.comparisons.at(-1)!
+    t.match(c, { divergences, noise }, `${path}: divergences and noise`)
+    t.equal(c.divergences.length + c.noise.length, divergences.length + noise.length, `${path}: nothing else`)
+  }
+})
+
 t.test('accounting: counters count comparisons, and the metrics are the same numbers', async t => {
   const baseline = new FakeBackend('baseline', 'http://baseline.invalid')
   const m = await setup(t, { baseline })
