@@ -8,14 +8,14 @@ import { createHash, type Hash } from 'node:crypto'
  */
 export const BLOCK_BYTES = 64 * 1024
 
-/**
- * SKIPPED_BLOCK is the entry of a block whose bytes were compared, not hashed ({@link BlockDigester.skip}):
- * 16 zero bytes.
- */
-const SKIPPED_BLOCK = Buffer.alloc(16)
-
 /** DIGEST_BYTES is how much of each block's digest is kept: 16 bytes (128 bits) of a SHA-256. */
 export const DIGEST_BYTES = 16
+
+/**
+ * SKIPPED_BLOCK is the entry of a block whose bytes were compared, not hashed ({@link BlockDigester.skip}):
+ * DIGEST_BYTES zero bytes.
+ */
+const SKIPPED_BLOCK = Buffer.alloc(DIGEST_BYTES)
 
 /**
  * BodyDigest is one side's body, reduced to what a comparison needs, in O(block) memory whatever
