@@ -26,6 +26,10 @@ const SKIPPED_BLOCK = Buffer.alloc(DIGEST_BYTES)
  * hash of the body, so hashing in blocks costs one SHA-256 pass plus a state copy per block. Two
  * bodies agree up to the end of block k exactly when their entries k agree; the first entry that
  * differs locates the first differing block. They take DIGEST_BYTES per block (1/4096 of the body).
+ * Bytes that were compared with the other body rather than hashed ({@link BlockDigester.skip}) are
+ * left out of the running hash, and a block made only of them has a fixed entry: such a digest is
+ * comparable only with the one that shares that history (the other side of its pair), and has no
+ * SHA-256.
  */
 export interface BodyDigest {
   /** Bytes received. */
