@@ -348,6 +348,31 @@ t.test('divergences that old-vs-baseline also shows are noise', async t => {
   }
 })
 
+t.test('with a baseline, a 2 MiB body differing past its first block: a divergence when only new differs, noise when the baseline differs alike', async t => {
+  const size = 2 * 1024 * 1024
+  const at = 1_500_000
+  const same = prngBytes(size, 11)
+  const differs = Buffer.from(same)
+  differs[at] = differs[at]! ^ 0xff
+  const old = await listen(t, fixed(same))
+  const nw = await listen(t, fixed(differs))
+  // [baseline's body, divergences, noise]
+  const rows: Array<[string, Buffer, object[], object[]]> = [
+    ['the baseline as old', same, [{ kind: 'body-bytes' }], []],
+    ['the baseline as new', differs, [], [{ kind: 'body-bytes' }]],
+  ]
+  for (const [name, baseBody, divergences, noise] of rows) {
+    const baseline = await listen(t, fixed(baseBody))
+    for (const primary of ['old', 'new'] as const) {
+      const m = await startMirror(t, { old: old.url, new: nw.url, baseline: baseline.url }, { primary })
+      t.equal((await fetch(`${m.url}/big`)).body.length, size, `${name}, ${primary} primary: the client gets the whole body`)
+      await m.settled()
+      t.match(m.comparisons, [{ divergences, noise }], `${name}, ${primary} primary`)
+      t.equal(m.comparisons[0]!.divergences.length + m.comparisons[0]!.noise.length, divergences.length + noise.length, `${name}, ${primary} primary: nothing else`)
+    }
+  }
+})
+
 t.test('with a baseline, an ETag of new that breaks consistency is a divergence, not noise', async t => {
   const rules = parseRules('etag: consistent\n')
   const old = await listen(t, fixed('same\n', { etag: '"o"' }))
