@@ -9,7 +9,7 @@
 // nothing else) and through the same process comparing nothing (node-proxy), so that each run shows what
 // that design, and one Node thread in the path at all, reach on this machine. The mixed row also goes
 // through nginx as a plain reverse proxy (nginx-proxy: no mirror) and through HAProxy splicing bodies
-// in the kernel (haproxy: the cheapest proxy there is): what a proxy that compares nothing costs the
+// in the kernel (haproxy: the cheapest proxy measured here): what a proxy that compares nothing costs the
 // small file's latency, in C, copying bodies or not.
 
 import { spawnSync } from 'node:child_process';
@@ -258,7 +258,7 @@ export async function run(ctx, oldS, newS) {
   const nm = { name: 'nginx-mirror', port: nmPort, child: nmChild, describe: `nginx -c ${path.relative(ROOT, confPath)} (proxy_pass old + mirror to new, 1 worker)` };
   // Two proxies that compare nothing, started only when the mixed row is measured: nginx as a plain
   // reverse proxy to old (its client path, buffered, one worker), and HAProxy splicing bodies in the
-  // kernel when it is installed (the cheapest proxy there is).
+  // kernel when it is installed (the cheapest proxy measured here).
   let nx = null;
   let hp = null;
   if (selected(ctx).some((w) => w.kind === 'mixed')) {
@@ -747,7 +747,7 @@ export function report(ctx, res, meta) {
     if (hop) {
       out.push(
         'What a hop costs the small file: every target in the path between the client and old against the +2 ms target ' +
-          '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy there is; nginx-proxy and node-proxy compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
+          '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy measured here; nginx-proxy and node-proxy compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
           "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring.",
       );
       out.push(hop);
