@@ -64,6 +64,11 @@ export function readOptions(env) {
     // +0.25 to +6.66 ms. (Those figures are from before fixed-rate.mjs read the large classes on
     // threads of their own.) 8 rounds of the row's seven targets (with haproxy) take about 10 minutes.
     mixedRounds: envInt(env, 'BENCH_MIXED_ROUNDS', 8, 1),
+    // The saturated mirror rows (mirror-small, -1m, -256m): every target measured this many times in
+    // turn, the ratio to nginx's mirror taken within each round and its median judged. Measured one
+    // after the other once, the 1m row's ratio for one build ranged 0.47-0.65 over five runs,
+    // nginx's mirror alone 602-853 MB/s; in alternated pairs by hand, 0.57-0.66.
+    saturatedRounds: envInt(env, 'BENCH_SATURATED_ROUNDS', 3, 1),
     // The seed of the random ranges (wrk scripts read $BENCH_SEED themselves) and of mirror-mixed's plan.
     seed: envInt(env, 'BENCH_SEED', 20240601, 0),
     mirrorOut: env.BENCH_MIRROR_OUT === '1',

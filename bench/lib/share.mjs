@@ -17,3 +17,25 @@ export function steadyShare(a, b, fromS, toS) {
 
 /** The fewest shadow-eligible requests in the window for a steady share to be given. */
 export const STEADY_MIN_ELIGIBLE = 20;
+
+/**
+ * poolSteady adds up the steady windows of one row's rounds (one window per run of cutover mirror;
+ * null for a round whose counters were not read): what was compared over what came in, in all of
+ * them together, and each round's own share. null when no window was read.
+ */
+export function poolSteady(windows) {
+  const read = windows.filter(Boolean);
+  if (read.length === 0) return null;
+  const compared = read.reduce((n, s) => n + s.compared, 0);
+  const eligible = read.reduce((n, s) => n + s.eligible, 0);
+  const last = read[read.length - 1];
+  return {
+    compared,
+    eligible,
+    share: eligible >= STEADY_MIN_ELIGIBLE ? compared / eligible : null,
+    from_s: last.from_s,
+    to_s: last.to_s,
+    pending: last.pending,
+    per_round: windows.map((s) => s?.share ?? null),
+  };
+}

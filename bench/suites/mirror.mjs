@@ -22,7 +22,8 @@ import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
 import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
 import { fmt, fmtCores, fmtMB, fmtMs, table, targetsLine } from '../lib/report.mjs';
 import { treeRss } from '../lib/sampling.mjs';
-import { steadyShare } from '../lib/share.mjs';
+import { poolSteady, steadyShare } from '../lib/share.mjs';
+import { medianRun, pairedRatios } from '../lib/rounds.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
 import { poolRounds } from '../lib/latency.mjs';
 import { cutoverCommand, haproxyConf, nginxMirrorConf, nginxProxyConf } from '../lib/servers.mjs';
@@ -223,10 +224,15 @@ function fmtShare(acc) {
   return `compared ${fmt(c.compared)} of ${fmt(c.eligible)} (${pct}); abandoned ${fmt(c.abandoned)}, dropped ${fmt(c.dropped)}, of which shed ${fmt(c.shed)}`;
 }
 
-/** fmtSteady prints a steady share as `second half of the run: x% (N of M)`. */
+/**
+ * fmtSteady prints a steady share as `second half of the run: x% (N of M)`, or, pooled over rounds,
+ * `second half of the 3 runs: x% (N of M; per run a%, b%, c%)`.
+ */
 function fmtSteady(st) {
   if (!st || st.share === null) return '';
-  return `; second half of the run: ${(st.share * 100).toFixed(1)}% (${fmt(st.compared)} of ${fmt(st.eligible)})`;
+  const pct = (x) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+  const rounds = st.per_round?.length > 1 ? st.per_round : null;
+  return `; second half of the ${rounds ? `${rounds.length} runs` : 'run'}: ${pct(st.share)} (${fmt(st.compared)} of ${fmt(st.eligible)}${rounds ? `; per run ${rounds.map(pct).join(', ')}` : ''})`;
 }
 
 /** logProblems counts the lines of a log matching `re`, with up to three samples. */
@@ -364,10 +370,13 @@ export async function run(ctx, oldS, newS) {
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : [])];
       const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, nx].filter(Boolean) : []), nm, ...floor, cm] : [nm, ...floor, cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
-      // the rounds (see BENCH_MIXED_ROUNDS); the accounting spans every round.
-      const rounds = w.kind === 'mixed' ? ctx.opts.mixedRounds : 1;
+      // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
+      // turn, each target's figure its median round's and the target judged on the median of the
+      // rounds' own ratios (see BENCH_SATURATED_ROUNDS). The accounting spans every round.
+      const rounds = w.kind === 'mixed' ? ctx.opts.mixedRounds : fixedRate ? 1 : ctx.opts.saturatedRounds;
       const pooling = rounds > 1;
       const runs = {};
+      const steadies = [];
       let before = null;
       for (let k = 0; k < rounds; k++) {
         const first = k === 0;
@@ -400,10 +409,21 @@ export async function run(ctx, oldS, newS) {
             const half = ctx.opts.seconds / 2;
             const probes = s === cm ? countsAt(metricsPort, [(ctx.opts.warmup + half) * 1000, (ctx.opts.warmup + ctx.opts.seconds) * 1000 - 200], w.id) : null;
             const a = await measureWrk(ctx, s, w);
-            r[s.name] = a;
+            (runs[s.name] ??= []).push(a);
             const got = probes && (await probes);
-            if (got) r.steady = steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2);
-            log(`${w.id} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+            if (s === cm) steadies.push(got ? steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2) : null);
+            log(`${w.id}${tag} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${s === cm ? fmtSteady(steadies.at(-1)) : ''}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
+            if (last) {
+              r[s.name] = medianRun(runs[s.name]);
+              if (s === cm) {
+                const st = poolSteady(steadies);
+                if (st) r.steady = st;
+                const q = pairedRatios(runs[cm.name], runs[nm.name]);
+                r.ratio = q.median;
+                r.ratio_rounds = q.per_round;
+                if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map((x) => (x === null ? 'n/a' : x.toFixed(2))).join(', ')}, median ${q.median === null ? 'n/a' : q.median.toFixed(2)}${fmtSteady(r.steady)}`);
+              }
+            }
           }
           if (s === np) {
             const c = await floorCounts(fmPort, NEVER);
@@ -419,7 +439,7 @@ export async function run(ctx, oldS, newS) {
             r.accounting = acc;
             // Peak over warmup, run and settling (every round's, and what ran between them); the
             // load's own sampling (also every 100 ms) may catch a higher instant.
-            const loadPeak = fixedRate ? Math.max(...runs[s.name].map((x) => x.rss_max_bytes ?? 0)) : (r[s.name].raw?.rss_max_bytes ?? 0);
+            const loadPeak = Math.max(...runs[s.name].map((x) => (fixedRate ? x.rss_max_bytes : x.raw?.rss_max_bytes) ?? 0));
             r.rss_max_bytes = Math.max(rss.row.max, loadPeak, treeRss([cmChild.proc.pid]));
             rss.row = null;
             log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}${fmtSteady(r.steady)}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
@@ -491,6 +511,7 @@ export function toJson(ctx, res) {
       accounting: r.accounting,
       compared_share: r.accounting ? comparedShare(r.accounting) : null,
       steady_share: r.steady ?? null,
+      ...(r.ratio_rounds ? { cutover_mirror_over_nginx_mirror: { median: r.ratio, per_round: r.ratio_rounds } } : {}),
       floor_mirror: r.floor ?? null,
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
     };
@@ -597,7 +618,8 @@ export function report(ctx, res, meta) {
   out.push(
     `Mirror (${meta.date}; old = nginx, new = cutover serve, same data; proxies: nginx-mirror = nginx proxy_pass+mirror, ` +
       `cutover-mirror = cutover mirror --rules ${MIRROR_RULES}${mirrorArgs.length ? ` ${mirrorArgs.join(' ')}` : ''}, every request shadowed; wrk -t1 -c${connections} -d${seconds}s, ` +
-      `fixed rate ${mirrorRate} req/s (mirror-latency), ${mixedRate} req/s (mirror-mixed, seed ${seed}, ${ctx.opts.mixedRounds} rounds: every target in turn, latencies pooled) x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise)`,
+      `fixed rate ${mirrorRate} req/s (mirror-latency), ${mixedRate} req/s (mirror-mixed, seed ${seed}, ${ctx.opts.mixedRounds} rounds: every target in turn, latencies pooled) x ${seconds}s over ${FIXED_RATE_CONNECTIONS} connections after ${mirrorWarmup}s at that rate; warmup ${warmup}s otherwise; ` +
+      `the wrk rows ${ctx.opts.saturatedRounds} rounds: every target in turn, each figure its median round's, cutover-m/nginx-m the median of the rounds' own ratios, peak RSS the highest of every round)`,
   );
   const rows = [['workload', 'unit', 'old (direct)', 'nginx-mirror', 'cutover-mirror', 'cutover-m/nginx-m', 'target', 'cutover-mirror: compared of shadow-eligible (warmup+run; second half of the run)', 'cutover-mirror peak RSS']];
   const shareCell = (w) => fmtShare(W[w.id]?.accounting) + fmtSteady(W[w.id]?.steady);
@@ -639,9 +661,11 @@ export function report(ctx, res, meta) {
       const cell = (n) => (r[n] ? fmt(r[n].value) + (r[n].valid ? '' : ' (!)') : 'n/a');
       const x = r['cutover-mirror'];
       const y = r['nginx-mirror'];
-      const q = x && y && y.value ? x.value / y.value : null;
+      // The median of the rounds' own ratios (see pairedRatios); a result without rounds, its one ratio.
+      const q = r.ratio !== undefined ? r.ratio : x && y && y.value ? x.value / y.value : null;
       let verdict = q === null ? 'n/a' : !x.valid || !y.valid ? 'INVALID' : q >= w.target ? 'PASS' : 'FAIL';
-      let targetCell = `>= ${w.target} ${verdict}`;
+      const perRound = r.ratio_rounds?.length > 1 ? ` (median of ${r.ratio_rounds.length} rounds: ${r.ratio_rounds.map((v) => (v === null ? 'n/a' : v.toFixed(2))).join(', ')})` : '';
+      let targetCell = `>= ${w.target} ${verdict}${perRound}`;
       if (w.shareTarget !== undefined) {
         // At saturation the mirror may compare less than everything, but at least this share, while
         // keeping the throughput: one target, both parts shown.
@@ -650,7 +674,7 @@ export function report(ctx, res, meta) {
         const sh = r.steady?.share ?? null;
         const shV = sh === null ? 'n/a' : sh >= w.shareTarget ? 'PASS' : 'FAIL';
         const both = verdict === 'INVALID' ? 'INVALID' : verdict === 'PASS' && shV === 'PASS' ? 'PASS' : verdict === 'n/a' || shV === 'n/a' ? 'n/a' : 'FAIL';
-        targetCell = `compared >= 1/3 (${shV}) at >= ${w.target}x nginx-mirror (${verdict}): ${both}`;
+        targetCell = `compared >= 1/3 (${shV}) at >= ${w.target}x nginx-mirror (${verdict}): ${both}${perRound}`;
         verdict = both;
         if (q !== null) verdicts.push({ what: `${w.id} cutover mirror compared >= 1/3 at >= ${w.target}x nginx-mirror`, verdict, value: { ratio: q, compared_share: sh } });
       } else if (q !== null) verdicts.push({ what: `${w.id} cutover-mirror/nginx-mirror >= ${w.target}`, verdict, value: q });

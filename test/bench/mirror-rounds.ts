@@ -1,0 +1,96 @@
+import t from 'tap'
+
+/** bench/lib/rounds.mjs and share.mjs's poolSteady (plain ESM, no types). */
+interface Run {
+  value: number
+  valid: boolean
+  warnings: string[]
+  raw: { rss_max_bytes?: number; tag?: string }
+  rounds?: number[]
+}
+interface Steady {
+  compared: number
+  eligible: number
+  share: number | null
+  from_s: number
+  to_s: number
+  pending: [number, number]
+  per_round?: Array<number | null>
+}
+interface RoundsModule {
+  medianRun(runs: Run[]): Run | null
+  pairedRatios(a: Array<Run | undefined>, b: Array<Run | undefined>): { per_round: Array<number | null>; median: number | null }
+}
+interface ShareModule {
+  poolSteady(windows: Array<Steady | null>): Steady | null
+}
+
+const rounds = (await import(new URL('../../../bench/lib/rounds.mjs', import.meta.url).href)) as RoundsModule
+const share = (await import(new URL('../../../bench/lib/share.mjs', import.meta.url).href)) as ShareModule
+
+const run = (value: number, rss: number, tag: string, valid = true, warnings: string[] = []): Run => ({ value, valid, warnings, raw: { rss_max_bytes: rss, tag } })
+
+t.test('medianRun: the median round stands for the row, with the peak RSS of every round (table)', async t => {
+  const rows: Array<{ name: string; runs: Run[]; tag: string | null; rss?: number; valid?: boolean; warnings?: string[] }> = [
+    { name: 'no run', runs: [], tag: null },
+    { name: 'one run: itself', runs: [run(5, 100, 'a')], tag: 'a', rss: 100, valid: true, warnings: [] },
+    { name: 'three runs: the middle value, the highest RSS', runs: [run(7, 120, 'a'), run(3, 200, 'b'), run(5, 150, 'c')], tag: 'c', rss: 200, valid: true, warnings: [] },
+    { name: 'four runs: the lower of the two middle ones', runs: [run(4, 1, 'a'), run(9, 1, 'b'), run(1, 1, 'c'), run(6, 9, 'd')], tag: 'a', rss: 9, valid: true, warnings: [] },
+    { name: 'one invalid round makes the row invalid, its warnings named by round', runs: [run(5, 1, 'a'), run(6, 1, 'b', false, ['errors']), run(7, 1, 'c')], tag: 'b', rss: 1, valid: false, warnings: ['round 2: errors'] },
+    { name: 'equal values: one of them', runs: [run(2, 1, 'a'), run(2, 3, 'b'), run(2, 2, 'c')], tag: 'b', rss: 3, valid: true, warnings: [] },
+  ]
+  for (const r of rows) {
+    const got = rounds.medianRun(r.runs)
+    if (r.tag === null) {
+      t.equal(got, null, `${r.name}: null`)
+      continue
+    }
+    t.equal(got?.raw.tag, r.tag, `${r.name}: the run`)
+    t.equal(got?.raw.rss_max_bytes, r.rss, `${r.name}: peak RSS`)
+    t.equal(got?.valid, r.valid, `${r.name}: valid`)
+    t.strictSame(got?.warnings, r.warnings, `${r.name}: warnings`)
+    t.strictSame(got?.rounds, r.runs.map(x => x.value), `${r.name}: every round's value kept`)
+  }
+})
+
+t.test('pairedRatios: the ratio within each round, and the median of them (table)', async t => {
+  const v = (value: number): Run => run(value, 0, '')
+  const rows: Array<{ name: string; a: Array<Run | undefined>; b: Array<Run | undefined>; per: Array<number | null>; median: number | null }> = [
+    { name: 'one round', a: [v(3)], b: [v(6)], per: [0.5], median: 0.5 },
+    // The median of the ratios, not the ratio of the medians (that would be 4/8 = 0.5).
+    { name: 'three rounds', a: [v(4), v(6), v(2)], b: [v(8), v(6), v(10)], per: [0.5, 1, 0.2], median: 0.5 },
+    { name: 'two rounds: the mean of the two', a: [v(1), v(3)], b: [v(2), v(4)], per: [0.5, 0.75], median: 0.625 },
+    { name: 'a zero or missing denominator has no ratio', a: [v(1), v(2), v(3)], b: [v(0), undefined, v(6)], per: [null, null, 0.5], median: 0.5 },
+    { name: 'no ratio at all', a: [v(1)], b: [v(0)], per: [null], median: null },
+  ]
+  for (const r of rows) {
+    const got = rounds.pairedRatios(r.a, r.b)
+    t.strictSame(got.per_round, r.per, `${r.name}: per round`)
+    t.equal(got.median, r.median, `${r.name}: median`)
+  }
+})
+
+t.test('poolSteady: compared over eligible over every round read (table)', async t => {
+  const w = (compared: number, eligible: number): Steady => ({ compared, eligible, share: eligible >= 20 ? compared / eligible : null, from_s: 3.5, to_s: 5.8, pending: [1, 2] })
+  const rows: Array<{ name: string; windows: Array<Steady | null>; compared?: number; eligible?: number; share?: number | null; per?: Array<number | null> }> = [
+    { name: 'nothing read', windows: [null, null] },
+    { name: 'none', windows: [] },
+    { name: 'three rounds', windows: [w(30, 90), w(40, 100), w(35, 110)], compared: 105, eligible: 300, share: 0.35, per: [1 / 3, 0.4, 35 / 110] },
+    { name: 'a round not read is left out of the sums, shown as n/a', windows: [w(30, 90), null, w(40, 100)], compared: 70, eligible: 190, share: 70 / 190, per: [1 / 3, null, 0.4] },
+    { name: 'too few together: no share', windows: [w(3, 5), w(4, 6)], compared: 7, eligible: 11, share: null, per: [null, null] },
+    { name: 'too few in each, enough together', windows: [w(5, 10), w(6, 12)], compared: 11, eligible: 22, share: 0.5, per: [null, null] },
+  ]
+  for (const r of rows) {
+    const got = share.poolSteady(r.windows)
+    if (r.compared === undefined) {
+      t.equal(got, null, `${r.name}: null`)
+      continue
+    }
+    t.equal(got?.compared, r.compared, `${r.name}: compared`)
+    t.equal(got?.eligible, r.eligible, `${r.name}: eligible`)
+    if (r.share === null) t.equal(got?.share, null, `${r.name}: no share`)
+    else t.ok(Math.abs(got!.share! - r.share!) < 1e-9, `${r.name}: share ${got?.share}`)
+    t.equal(got?.per_round?.length, r.per!.length, `${r.name}: one entry per round`)
+    r.per!.forEach((p, k) => (p === null ? t.equal(got?.per_round?.[k], null, `${r.name}: round ${k + 1} n/a`) : t.ok(Math.abs(got!.per_round![k]! - p) < 1e-9, `${r.name}: round ${k + 1}`)))
+  }
+})
