@@ -7,7 +7,8 @@
 // compared (mirror-mixed: all, mirror-1m: a third) and mirror-256m (all) also go through the simplest
 // comparing Node mirror (bench/floor-mirror.mjs: receive, forward, compare exactly that share,
 // nothing else) and through the same process comparing nothing (node-proxy), so that each run shows what
-// that design, and one Node thread in the path at all, reach on this machine. The mixed row also goes
+// that design, and one Node thread in the path at all, reach on this machine; mirror-1m also through
+// the floor over plain net sockets (bench/raw-floor-mirror.mjs: no node:http on its client path). The mixed row also goes
 // through nginx as a plain reverse proxy (nginx-proxy: no mirror) and through HAProxy splicing bodies
 // in the kernel (haproxy: the cheapest proxy measured here): what a proxy that compares nothing costs the
 // small file's latency, in C, copying bodies or not.
@@ -36,9 +37,9 @@ const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request com
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
  * lists those its rows have (old in the fixed-rate rows, haproxy and nginx-proxy in mirror-mixed,
- * node-proxy-2p in mirror-1m).
+ * node-proxy-2p and raw-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -68,7 +69,7 @@ export const workloads = (opts) => [
     floorEvery: 1,
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
-  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true },
   { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7, nodeProxy: true },
 ];
 
@@ -256,7 +257,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort] = await freePorts(7);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort] = await freePorts(8);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -318,6 +319,11 @@ export async function run(ctx, oldS, newS) {
   const tpChild = selected(ctx).some((w) => w.twoProcesses)
     ? startServer(ctx, 'node-proxy-2p', process.execPath, [path.join(BENCH, 'floor-mirror.mjs'), String(tpPort), String(oldS.port), String(newS.port), String(NEVER), String(TWO_PROCESSES)])
     : null;
+  // The floor without node:http on its client path, started only when a selected row measures it.
+  const rfChild = selected(ctx).some((w) => w.rawFloor)
+    ? startServer(ctx, 'raw-floor-mirror', process.execPath, [path.join(BENCH, 'raw-floor-mirror.mjs'), String(rfPort), String(oldS.port), String(newS.port), '3'])
+    : null;
+  const rf = rfChild && { name: 'raw-floor-mirror', port: rfPort, child: rfChild, describe: `node bench/raw-floor-mirror.mjs ${rfPort} ${oldS.port} ${newS.port} EVERY (the floor over net sockets, no node:http: compares 1 in EVERY)` };
   const tp = tpChild && { name: 'node-proxy-2p', port: tpPort, child: tpChild, describe: `node bench/floor-mirror.mjs ${tpPort} ${oldS.port} ${newS.port} ${NEVER} ${TWO_PROCESSES} (node-proxy as a node:cluster primary and ${TWO_PROCESSES} workers)` };
 
   await waitForPort(nmChild, nmPort);
@@ -326,10 +332,12 @@ export async function run(ctx, oldS, newS) {
   await waitForPort(fmChild, fmPort);
   // The primary prints its line once every worker listens.
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
+  if (rfChild) await waitForPort(rfChild, rfPort);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
   if (nx) log(`nginx-proxy listening on 127.0.0.1:${nxPort} (pid ${nx.child.proc.pid}): ${nx.describe}`);
   if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
+  if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
   await waitForPort(cmChild, metricsPort);
@@ -350,7 +358,7 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
@@ -358,6 +366,7 @@ export async function run(ctx, oldS, newS) {
     if (hp) await sanityCheck(hp);
     await sanityCheck(fm);
     if (tp) await sanityCheck(tp);
+    if (rf) await sanityCheck(rf);
     await sanityCheck(cm);
     res.sanity_accounting = accounting(c0, await mirrorSettle(metricsPort));
 
@@ -367,7 +376,7 @@ export async function run(ctx, oldS, newS) {
       // mirror-256m has no floor: comparing all of 64 concurrent 256 MiB downloads with nothing to
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
-      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : [])];
+      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : [])];
       const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, nx].filter(Boolean) : []), nm, ...floor, cm] : [nm, ...floor, cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
@@ -390,6 +399,7 @@ export async function run(ctx, oldS, newS) {
           // The floor and node-proxy are one process: its share is set before each of their runs.
           const floorBefore = s === fm ? await floorCounts(fmPort, w.floorEvery) : null;
           const proxyBefore = s === np ? await floorCounts(fmPort, NEVER) : null;
+          const rawBefore = s === rf ? await floorCounts(rfPort, w.floorEvery) : null;
           if (fixedRate) {
             const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed, raw: pooling, round: pooling ? k + 1 : undefined });
             (runs[s.name] ??= []).push(x);
@@ -434,6 +444,11 @@ export async function run(ctx, oldS, newS) {
             r.floor = r.floor ? sumFloor(r.floor, d) : d;
             log(`${w.id}${tag} floor-mirror: compared ${d.compared} of ${d.requests} (1 in ${d.every}), differing ${d.differing}, errors ${d.errors}`);
           }
+          if (s === rf) {
+            const d = await floorAccounting(rfPort, rawBefore);
+            r.raw_floor = r.raw_floor ? sumFloor(r.raw_floor, d) : d;
+            log(`${w.id}${tag} raw-floor-mirror: compared ${d.compared} of ${d.requests} (1 in ${d.every}), differing ${d.differing}, errors ${d.errors}`);
+          }
           if (s === cm && last) {
             const acc = accounting(before, await mirrorSettle(metricsPort));
             r.accounting = acc;
@@ -460,6 +475,7 @@ export async function run(ctx, oldS, newS) {
     if (hp) await stopChild(ctx, hp.child);
     await stopChild(ctx, fmChild);
     if (tpChild) await stopChild(ctx, tpChild);
+    if (rfChild) await stopChild(ctx, rfChild);
   }
   // Summary printed by cutover mirror on SIGTERM.
   const logText = fs.readFileSync(cmChild.logPath, 'utf8');
@@ -513,6 +529,7 @@ export function toJson(ctx, res) {
       steady_share: r.steady ?? null,
       ...(r.ratio_rounds ? { cutover_mirror_over_nginx_mirror: { median: r.ratio, per_round: r.ratio_rounds } } : {}),
       floor_mirror: r.floor ?? null,
+      ...(r.raw_floor ? { raw_floor_mirror: r.raw_floor } : {}),
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
     };
   });
@@ -606,6 +623,27 @@ function twoProcessTable(sel, W) {
     rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('node-proxy-2p')), fmt(v('cutover-mirror')), q('node-proxy'), q('node-proxy-2p'), fmtMB(rssOf('node-proxy')), b == null ? 'n/a' : `${fmtMB(b)} (${b < MIRROR_RSS_TARGET_BYTES ? 'yes' : 'no'})`, fmtMB(r.rss_max_bytes)]);
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']) : null;
+}
+
+/**
+ * rawFloorTable is the table of the rows measured through raw-floor-mirror too (null when none was):
+ * the floor's comparisons with node:http on the client path (floor-mirror) and without it
+ * (raw-floor-mirror), next to nginx's mirror and cutover's.
+ */
+function rawFloorTable(sel, W) {
+  const rows = [['workload', 'raw-floor compares', 'figure', 'nginx-mirror', 'node-proxy', 'floor-mirror', 'raw-floor-mirror', 'cutover-mirror', 'floor/nginx-m', 'raw-floor/nginx-m', 'raw-floor meets the target', 'proxy CPU: floor / raw-floor / cutover (cores)', 'raw-floor peak RSS']];
+  for (const w of sel.filter((x) => x.rawFloor)) {
+    const r = W[w.id];
+    if (!r?.['raw-floor-mirror']) continue;
+    const v = (n) => r[n]?.value;
+    const q = (n) => (v('nginx-mirror') && v(n) ? v(n) / v('nginx-mirror') : null);
+    const f = r.raw_floor;
+    const share = f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.differing ? `, ${f.differing} differing` : ''}${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
+    const cpu = (n) => fmtCores(r[n]?.raw?.server_cpu_cores);
+    const qr = q('raw-floor-mirror');
+    rows.push([w.id, share, w.unit, fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('floor-mirror')), fmt(v('raw-floor-mirror')), fmt(v('cutover-mirror')), q('floor-mirror')?.toFixed(2) ?? 'n/a', qr?.toFixed(2) ?? 'n/a', qr === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${qr >= w.target ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('raw-floor-mirror')} / ${cpu('cutover-mirror')}`, fmtMB(r['raw-floor-mirror'].raw?.rss_max_bytes)]);
+  }
+  return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r']) : null;
 }
 
 /** report prints the mirror tables, accounting, summary and the targets line; returns the verdicts. */
@@ -704,6 +742,15 @@ export function report(ctx, res, meta) {
         'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
     );
     out.push(floorRows);
+  }
+  const rawRows = rawFloorTable(sel, W);
+  if (rawRows) {
+    out.push('');
+    out.push(
+      'The floor without node:http on its client path (bench/raw-floor-mirror.mjs: old\'s answer passed to the client as the bytes old sent, over net sockets, framed by its Content-Length; ' +
+        'the same 1 in N sent to new with undici and compared as the floor does), measured in the same run: what the same comparisons cost when Node\'s HTTP client, which copies every body chunk, is not in the path. A reference, not a mirror: GET without a body and Content-Length answers only.',
+    );
+    out.push(rawRows);
   }
   if (twoRows) {
     out.push('');

@@ -1,0 +1,105 @@
+import http from 'node:http'
+import net, { type AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { fetchBody } from '../helpers/s3-serve.js'
+import { spawnListening } from '../helpers/serve.js'
+
+/** bench/raw-floor-mirror.mjs, the 1m row's floor without node:http on its client path. */
+const RAW_FLOOR = fileURLToPath(new URL('../../../bench/raw-floor-mirror.mjs', import.meta.url))
+
+/** server answers each path of `bodies` with 200 and its body (404 otherwise), framed by Content-Length, on a free port. */
+async function server(t: Test, bodies: Record<string, string>): Promise<number> {
+  const s = http.createServer((req, res) => {
+    const body = bodies[req.url ?? ''] ?? 'missing'
+    res.writeHead(body === bodies[req.url ?? ''] ? 200 : 404, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body)
+  })
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    s.closeAllConnections()
+    return new Promise<void>(resolve => s.close(() => resolve()))
+  })
+  return (s.address() as AddressInfo).port
+}
+
+interface FloorCounts {
+  every: number
+  requests: number
+  compared: number
+  differing: number
+  errors: number
+}
+
+/** settledCounts reads /__floor (setting `every`) until `due` comparisons have ended; at most 200 reads. */
+async function settledCounts(url: string, every: number, due: number): Promise<FloorCounts> {
+  let c: FloorCounts | undefined
+  for (let i = 0; i < 200; i++) {
+    c = JSON.parse((await fetchBody(`${url}/__floor?every=${every}`)).body.toString('utf8')) as FloorCounts
+    if (c.compared + c.errors >= due) return c
+  }
+  throw new Error(`raw-floor-mirror: comparisons still due after 200 reads: ${JSON.stringify(c)}`)
+}
+
+/** pipelined sends `requests` on one connection at once and resolves with everything read until the server closes it. */
+function pipelined(url: string, requests: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: hostname, port: Number(port) }, () => s.write(requests))
+    let got = ''
+    s.setEncoding('latin1')
+    s.on('data', (d: string) => (got += d))
+    s.on('end', () => resolve(got))
+    s.on('error', reject)
+  })
+}
+
+t.test('raw-floor-mirror answers from old, byte for byte, and compares exactly 1 in EVERY with new', async t => {
+  const old = await server(t, { '/same': 'abc', '/diff': 'abc' })
+  const nw = await server(t, { '/same': 'abc', '/diff': 'abd' })
+  const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(nw), '1'], 'raw-floor-mirror')
+  const got = []
+  for (const p of ['/same', '/diff', '/missing', '/same']) {
+    const r = await fetchBody(`${url}${p}`)
+    got.push(`${r.status} ${r.body.toString('utf8')}`)
+  }
+  t.strictSame(got, ['200 abc', '200 abc', '404 missing', '200 abc'], "every client gets old's answer")
+  t.strictSame(await settledCounts(url, 1, 4), { every: 1, requests: 4, compared: 4, differing: 1, errors: 0 }, 'one in one compared, one differing')
+
+  await settledCounts(url, 3, 4)
+  for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
+  t.strictSame(await settledCounts(url, 3, 6), { every: 3, requests: 10, compared: 6, differing: 3, errors: 0 }, 'one in three compared')
+})
+
+t.test('raw-floor-mirror: pipelined requests answered in order on one connection; what it cannot forward is a 502', async t => {
+  const old = await server(t, { '/a': 'first', '/b': 'second' })
+  const nw = await server(t, { '/a': 'first', '/b': 'second' })
+  const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(nw), '2'], 'raw-floor-mirror')
+  const text = await pipelined(url, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  const bodies = text.split('\r\n\r\n').slice(1).map(part => part.split('HTTP/1.1')[0])
+  t.strictSame(bodies, ['first', 'second'], 'both answers, in order, then the connection closes as asked')
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n/, "old's status line as old sent it")
+
+  const post = await pipelined(url, 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx')
+  t.match(post, /^HTTP\/1\.1 502 Bad Gateway\r\n/, 'a request with a body: 502, the connection closed')
+  const c = await settledCounts(url, 2, 1)
+  t.equal(c.errors, 1, 'counted as an error')
+  t.equal(c.requests, 2, 'not counted as a request forwarded')
+})
+
+t.test('raw-floor-mirror: an answer old frames otherwise than by Content-Length is cut and counted, never passed on as complete', async t => {
+  const s = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end('chunked') // no Content-Length: Node frames it with Transfer-Encoding: chunked
+  })
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    s.closeAllConnections()
+    return new Promise<void>(resolve => s.close(() => resolve()))
+  })
+  const old = (s.address() as AddressInfo).port
+  const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(old), '1000'], 'raw-floor-mirror')
+  const got = await pipelined(url, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.equal(got, '', 'the client gets nothing and its connection is closed')
+  const c = await settledCounts(url, 1000, 1)
+  t.equal(c.errors, 1, 'counted as an error')
+})
