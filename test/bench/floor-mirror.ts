@@ -1,8 +1,7 @@
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { fetchBody } from '../helpers/s3-serve.js'
+import { answersAndCompares, floorServer as server, settledCounts as settled } from '../helpers/floor.js'
 import { spawnListening } from '../helpers/serve.js'
 
 /** bench/floor-mirror.mjs, the mirror rows' Node reference. */
@@ -36,60 +35,15 @@ t.test('ByteMatch: the two bodies compared as they come, whatever the order and 
   }
 })
 
-/** server answers each path of `bodies` with 200 and its body (404 otherwise) on a free port. */
-async function server(t: Test, bodies: Record<string, string>): Promise<number> {
-  const s = http.createServer((req, res) => {
-    const b = bodies[req.url ?? '']
-    res.writeHead(b === undefined ? 404 : 200, { 'content-type': 'text/plain' }).end(b ?? 'missing')
-  })
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>(resolve => s.close(() => resolve())))
-  return (s.address() as AddressInfo).port
-}
-
-interface FloorCounts {
-  every: number
-  requests: number
-  compared: number
-  differing: number
-  errors: number
-}
-
-/** settledCounts reads /__floor (setting `every`) until each comparison due has ended; at most 200 reads. */
-async function settledCounts(url: string, every: number, due: number): Promise<FloorCounts> {
-  let c: FloorCounts | undefined
-  for (let i = 0; i < 200; i++) {
-    c = JSON.parse((await fetchBody(`${url}/__floor?every=${every}`)).body.toString('utf8')) as FloorCounts
-    if (c.compared + c.errors >= due) return c
-  }
-  throw new Error(`floor-mirror: comparisons still due after 200 reads: ${JSON.stringify(c)}`)
-}
-
 t.test('floor-mirror answers from old and compares exactly 1 in EVERY with new', async t => {
-  const paths = ['/same', '/diff', '/missing', '/same']
-  const old = await server(t, { '/same': 'abc', '/diff': 'abc' })
-  const nw = await server(t, { '/same': 'abc', '/diff': 'abd' })
-  const { url } = await spawnListening(t, process.execPath, [FLOOR, '0', String(old), String(nw), '1'], 'floor-mirror')
-  const got = []
-  for (const p of paths) {
-    const r = await fetchBody(`${url}${p}`)
-    got.push(`${r.status} ${r.body.toString('utf8')}`)
-  }
-  t.strictSame(got, ['200 abc', '200 abc', '404 missing', '200 abc'], "every client gets old's answer")
-  // Every request compared: /diff's bodies differ; /missing's two 404 answers are the same.
-  t.strictSame(await settledCounts(url, 1, 4), { every: 1, requests: 4, compared: 4, differing: 1, errors: 0 }, 'one in one compared, one differing')
-
-  // One in three from now on (set by this read): requests 5 to 10 (the count goes on), of which 6 and 9 are compared.
-  await settledCounts(url, 3, 4)
-  for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
-  t.strictSame(await settledCounts(url, 3, 6), { every: 3, requests: 10, compared: 6, differing: 3, errors: 0 }, 'one in three compared')
+  const url = await answersAndCompares(t, FLOOR, 'floor-mirror')
 
   // As the mirror rows' node-proxy: EVERY 2^31, a plain proxy that compares nothing.
-  await settledCounts(url, 2 ** 31, 6)
+  await settled(url, 2 ** 31, 6, 'floor-mirror')
   const proxied = []
   for (let i = 0; i < 3; i++) proxied.push((await fetchBody(`${url}/diff`)).body.toString('utf8'))
   t.strictSame(proxied, ['abc', 'abc', 'abc'], "as node-proxy, clients still get old's answer")
-  t.strictSame(await settledCounts(url, 2 ** 31, 6), { every: 2 ** 31, requests: 13, compared: 6, differing: 3, errors: 0 }, 'as node-proxy, nothing compared')
+  t.strictSame(await settled(url, 2 ** 31, 6, 'floor-mirror'), { every: 2 ** 31, requests: 13, compared: 6, differing: 3, errors: 0 }, 'as node-proxy, nothing compared')
 })
 
 t.test('floor-mirror with PROCESSES 2: workers behind one port, all stopped by SIGTERM to the primary', async t => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 
-/** bench/lib/rounds.mjs and share.mjs's poolSteady (plain ESM, no types). */
+/** bench/lib/rounds.mjs (plain ESM, no types). */
 interface Run {
   value: number
   valid: boolean
@@ -8,25 +8,12 @@ interface Run {
   raw: { rss_max_bytes?: number; tag?: string }
   rounds?: number[]
 }
-interface Steady {
-  compared: number
-  eligible: number
-  share: number | null
-  from_s: number
-  to_s: number
-  pending: [number, number]
-  per_round?: Array<number | null>
-}
 interface RoundsModule {
   medianRun(runs: Run[]): Run | null
   pairedRatios(a: Array<Run | undefined>, b: Array<Run | undefined>): { per_round: Array<number | null>; median: number | null }
 }
-interface ShareModule {
-  poolSteady(windows: Array<Steady | null>): Steady | null
-}
 
 const rounds = (await import(new URL('../../../bench/lib/rounds.mjs', import.meta.url).href)) as RoundsModule
-const share = (await import(new URL('../../../bench/lib/share.mjs', import.meta.url).href)) as ShareModule
 
 const run = (value: number, rss: number, tag: string, valid = true, warnings: string[] = []): Run => ({ value, valid, warnings, raw: { rss_max_bytes: rss, tag } })
 
@@ -67,30 +54,5 @@ t.test('pairedRatios: the ratio within each round, and the median of them (table
     const got = rounds.pairedRatios(r.a, r.b)
     t.strictSame(got.per_round, r.per, `${r.name}: per round`)
     t.equal(got.median, r.median, `${r.name}: median`)
-  }
-})
-
-t.test('poolSteady: compared over eligible over every round read (table)', async t => {
-  const w = (compared: number, eligible: number): Steady => ({ compared, eligible, share: eligible >= 20 ? compared / eligible : null, from_s: 3.5, to_s: 5.8, pending: [1, 2] })
-  const rows: Array<{ name: string; windows: Array<Steady | null>; compared?: number; eligible?: number; share?: number | null; per?: Array<number | null> }> = [
-    { name: 'nothing read', windows: [null, null] },
-    { name: 'none', windows: [] },
-    { name: 'three rounds', windows: [w(30, 90), w(40, 100), w(35, 110)], compared: 105, eligible: 300, share: 0.35, per: [1 / 3, 0.4, 35 / 110] },
-    { name: 'a round not read is left out of the sums, shown as n/a', windows: [w(30, 90), null, w(40, 100)], compared: 70, eligible: 190, share: 70 / 190, per: [1 / 3, null, 0.4] },
-    { name: 'too few together: no share', windows: [w(3, 5), w(4, 6)], compared: 7, eligible: 11, share: null, per: [null, null] },
-    { name: 'too few in each, enough together', windows: [w(5, 10), w(6, 12)], compared: 11, eligible: 22, share: 0.5, per: [null, null] },
-  ]
-  for (const r of rows) {
-    const got = share.poolSteady(r.windows)
-    if (r.compared === undefined) {
-      t.equal(got, null, `${r.name}: null`)
-      continue
-    }
-    t.equal(got?.compared, r.compared, `${r.name}: compared`)
-    t.equal(got?.eligible, r.eligible, `${r.name}: eligible`)
-    if (r.share === null) t.equal(got?.share, null, `${r.name}: no share`)
-    else t.ok(Math.abs(got!.share! - r.share!) < 1e-9, `${r.name}: share ${got?.share}`)
-    t.equal(got?.per_round?.length, r.per!.length, `${r.name}: one entry per round`)
-    r.per!.forEach((p, k) => (p === null ? t.equal(got?.per_round?.[k], null, `${r.name}: round ${k + 1} n/a`) : t.ok(Math.abs(got!.per_round![k]! - p) < 1e-9, `${r.name}: round ${k + 1}`)))
   }
 })

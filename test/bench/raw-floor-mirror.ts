@@ -1,44 +1,12 @@
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import t, { type Test } from 'tap'
-import { fetchBody } from '../helpers/s3-serve.js'
+import t from 'tap'
+import { answersAndCompares, floorServer as server, settledCounts as settled } from '../helpers/floor.js'
 import { spawnListening } from '../helpers/serve.js'
 
 /** bench/raw-floor-mirror.mjs, the 1m row's floor without node:http on its client path. */
 const RAW_FLOOR = fileURLToPath(new URL('../../../bench/raw-floor-mirror.mjs', import.meta.url))
-
-/** server answers each path of `bodies` with 200 and its body (404 otherwise), framed by Content-Length, on a free port. */
-async function server(t: Test, bodies: Record<string, string>): Promise<number> {
-  const s = http.createServer((req, res) => {
-    const body = bodies[req.url ?? ''] ?? 'missing'
-    res.writeHead(body === bodies[req.url ?? ''] ? 200 : 404, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body)
-  })
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    s.closeAllConnections()
-    return new Promise<void>(resolve => s.close(() => resolve()))
-  })
-  return (s.address() as AddressInfo).port
-}
-
-interface FloorCounts {
-  every: number
-  requests: number
-  compared: number
-  differing: number
-  errors: number
-}
-
-/** settledCounts reads /__floor (setting `every`) until `due` comparisons have ended; at most 200 reads. */
-async function settledCounts(url: string, every: number, due: number): Promise<FloorCounts> {
-  let c: FloorCounts | undefined
-  for (let i = 0; i < 200; i++) {
-    c = JSON.parse((await fetchBody(`${url}/__floor?every=${every}`)).body.toString('utf8')) as FloorCounts
-    if (c.compared + c.errors >= due) return c
-  }
-  throw new Error(`raw-floor-mirror: comparisons still due after 200 reads: ${JSON.stringify(c)}`)
-}
 
 /** pipelined sends `requests` on one connection at once and resolves with everything read until the server closes it. */
 function pipelined(url: string, requests: string): Promise<string> {
@@ -54,20 +22,7 @@ function pipelined(url: string, requests: string): Promise<string> {
 }
 
 t.test('raw-floor-mirror answers from old, byte for byte, and compares exactly 1 in EVERY with new', async t => {
-  const old = await server(t, { '/same': 'abc', '/diff': 'abc' })
-  const nw = await server(t, { '/same': 'abc', '/diff': 'abd' })
-  const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(nw), '1'], 'raw-floor-mirror')
-  const got = []
-  for (const p of ['/same', '/diff', '/missing', '/same']) {
-    const r = await fetchBody(`${url}${p}`)
-    got.push(`${r.status} ${r.body.toString('utf8')}`)
-  }
-  t.strictSame(got, ['200 abc', '200 abc', '404 missing', '200 abc'], "every client gets old's answer")
-  t.strictSame(await settledCounts(url, 1, 4), { every: 1, requests: 4, compared: 4, differing: 1, errors: 0 }, 'one in one compared, one differing')
-
-  await settledCounts(url, 3, 4)
-  for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
-  t.strictSame(await settledCounts(url, 3, 6), { every: 3, requests: 10, compared: 6, differing: 3, errors: 0 }, 'one in three compared')
+  await answersAndCompares(t, RAW_FLOOR, 'raw-floor-mirror')
 })
 
 t.test('raw-floor-mirror: pipelined requests answered in order on one connection; what it cannot forward is a 502', async t => {
@@ -81,7 +36,7 @@ t.test('raw-floor-mirror: pipelined requests answered in order on one connection
 
   const post = await pipelined(url, 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx')
   t.match(post, /^HTTP\/1\.1 502 Bad Gateway\r\n/, 'a request with a body: 502, the connection closed')
-  const c = await settledCounts(url, 2, 1)
+  const c = await settled(url, 2, 1, 'raw-floor-mirror')
   t.equal(c.errors, 1, 'counted as an error')
   t.equal(c.requests, 2, 'not counted as a request forwarded')
 })
@@ -100,6 +55,6 @@ t.test('raw-floor-mirror: an answer old frames otherwise than by Content-Length 
   const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(old), '1000'], 'raw-floor-mirror')
   const got = await pipelined(url, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n')
   t.equal(got, '', 'the client gets nothing and its connection is closed')
-  const c = await settledCounts(url, 1000, 1)
+  const c = await settled(url, 1000, 1, 'raw-floor-mirror')
   t.equal(c.errors, 1, 'counted as an error')
 })
