@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The floor mirror (bench/floor-mirror.mjs) without node:http on its client path: what the same
 // comparisons cost when the primary's response goes to the client as the bytes old sent, over plain
-// net sockets. A reference for the 1m row, not a mirror anyone should run: GET and HEAD-free
-// traffic only, requests without a body, responses framed by Content-Length (what nginx sends for
-// the bench's files); anything else is answered 502 and counted as an error.
+// net sockets. A reference for the 1m row, not a mirror anyone should run: GET requests without a
+// body, answers framed by Content-Length (what nginx sends for the bench's files); any other
+// request is answered 502, any other answer cuts the client's connection, both counted as errors.
 //
 // Why it exists: in a CPU profile of node-proxy (node:http to old, piped to the client) at 1 MiB,
 // Node's HTTP client (its parser copies every body chunk into a new buffer), the collector and the
