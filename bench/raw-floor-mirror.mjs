@@ -66,7 +66,8 @@ net
     let busy = false;
     client.on('error', () => client.destroy());
     const next = () => {
-      if (busy || client.destroyed) return;
+      // After a `Connection: close` request or a refused one, what follows on the connection is not read.
+      if (busy || client.destroyed || client.writableEnded) return;
       const end = pending.indexOf(HEAD_END);
       if (end < 0) {
         if (pending.length > MAX_HEAD) client.destroy();

@@ -24,7 +24,7 @@ t.test('medianRun: the median round stands for the row, with the peak RSS of eve
     { name: 'three runs: the middle value, the highest RSS', runs: [run(7, 120, 'a'), run(3, 200, 'b'), run(5, 150, 'c')], tag: 'c', rss: 200, valid: true, warnings: [] },
     { name: 'four runs: the lower of the two middle ones', runs: [run(4, 1, 'a'), run(9, 1, 'b'), run(1, 1, 'c'), run(6, 9, 'd')], tag: 'a', rss: 9, valid: true, warnings: [] },
     { name: 'one invalid round makes the row invalid, its warnings named by round', runs: [run(5, 1, 'a'), run(6, 1, 'b', false, ['errors']), run(7, 1, 'c')], tag: 'b', rss: 1, valid: false, warnings: ['round 2: errors'] },
-    { name: 'equal values: one of them', runs: [run(2, 1, 'a'), run(2, 3, 'b'), run(2, 2, 'c')], tag: 'b', rss: 3, valid: true, warnings: [] },
+    { name: 'equal values: the middle one in the order measured', runs: [run(2, 1, 'a'), run(2, 3, 'b'), run(2, 2, 'c')], tag: 'b', rss: 3, valid: true, warnings: [] },
   ]
   for (const r of rows) {
     const got = rounds.medianRun(r.runs)

@@ -1,25 +1,13 @@
 import http from 'node:http'
-import net, { type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { answersAndCompares, floorServer as server, settledCounts as settled } from '../helpers/floor.js'
+import { exchange } from '../helpers/raw-http.js'
 import { spawnListening } from '../helpers/serve.js'
 
 /** bench/raw-floor-mirror.mjs, the 1m row's floor without node:http on its client path. */
 const RAW_FLOOR = fileURLToPath(new URL('../../../bench/raw-floor-mirror.mjs', import.meta.url))
-
-/** pipelined sends `requests` on one connection at once and resolves with everything read until the server closes it. */
-function pipelined(url: string, requests: string): Promise<string> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: hostname, port: Number(port) }, () => s.write(requests))
-    let got = ''
-    s.setEncoding('latin1')
-    s.on('data', (d: string) => (got += d))
-    s.on('end', () => resolve(got))
-    s.on('error', reject)
-  })
-}
 
 t.test('raw-floor-mirror answers from old, byte for byte, and compares exactly 1 in EVERY with new', async t => {
   await answersAndCompares(t, RAW_FLOOR, 'raw-floor-mirror')
@@ -29,13 +17,13 @@ t.test('raw-floor-mirror: pipelined requests answered in order on one connection
   const old = await server(t, { '/a': 'first', '/b': 'second' })
   const nw = await server(t, { '/a': 'first', '/b': 'second' })
   const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(nw), '2'], 'raw-floor-mirror')
-  const text = await pipelined(url, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-  const bodies = text.split('\r\n\r\n').slice(1).map(part => part.split('HTTP/1.1')[0])
-  t.strictSame(bodies, ['first', 'second'], 'both answers, in order, then the connection closes as asked')
-  t.match(text, /^HTTP\/1\.1 200 OK\r\n/, "old's status line as old sent it")
+  // exchange resolves once the server closes the connection: after the second answer, as asked.
+  const two = await exchange(url, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  t.strictSame(two.responses.map(r => `${r.statusLine} ${r.body.toString('latin1')}`), ['HTTP/1.1 200 OK first', 'HTTP/1.1 200 OK second'], "both of old's answers, in order, status lines as old sent them")
 
-  const post = await pipelined(url, 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx')
-  t.match(post, /^HTTP\/1\.1 502 Bad Gateway\r\n/, 'a request with a body: 502, the connection closed')
+  // The body and the request after it are not read: the connection closes after the 502.
+  const post = await exchange(url, 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nxGET /a HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.strictSame(post.responses.map(r => r.status), [502], 'a request with a body: 502, then the connection closed')
   const c = await settled(url, 2, 1, 'raw-floor-mirror')
   t.equal(c.errors, 1, 'counted as an error')
   t.equal(c.requests, 2, 'not counted as a request forwarded')
@@ -53,8 +41,8 @@ t.test('raw-floor-mirror: an answer old frames otherwise than by Content-Length 
   })
   const old = (s.address() as AddressInfo).port
   const { url } = await spawnListening(t, process.execPath, [RAW_FLOOR, '0', String(old), String(old), '1000'], 'raw-floor-mirror')
-  const got = await pipelined(url, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n')
-  t.equal(got, '', 'the client gets nothing and its connection is closed')
+  const got = await exchange(url, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.equal(got.raw.length, 0, 'the client gets nothing and its connection is closed')
   const c = await settled(url, 1000, 1, 'raw-floor-mirror')
   t.equal(c.errors, 1, 'counted as an error')
 })
