@@ -135,8 +135,8 @@ const EMPTY = new Uint8Array(0)
  * when the side ahead is paced): the side ahead stops hashing and holds what it receives (within the
  * same bounds), and when the other side has hashed up to the same offset, the two hash states are
  * compared: equal states mean equal bytes so far, and the pair shares one hash again, the held
- * bytes compared (not hashed) as before. Unequal states mean the bodies differ: the pair stays
- * split for good, as after a difference or a detach. A re-pairing
+ * bytes compared as before (and hashed once for both only with `hashAgreed`). Unequal states mean
+ * the bodies differ: the pair stays split for good, as after a difference or a detach. A re-pairing
  * that the side ahead cannot wait for (it would hold more than its bounds, or either side ends) is
  * given up, its held bytes hashed by that side alone, and may start again later.
  *
