@@ -245,6 +245,10 @@ export class DigestPair {
   #update(i: 0 | 1, chunk: Uint8Array): void {
     const me = this.#sides[i]
     if (me.ended) throw new Error('DigestPair: update after finish')
+    // An empty chunk (undici's HTTP/1.1 parser hands some over to a dispatch handler) changes
+    // nothing; held, it would sit at the head of a side's pending chunks, and the comparison loop
+    // of #hashPaired, which advances by the held chunk's length, would never end.
+    if (chunk.length === 0) return
     me.total += chunk.length
     const other = this.#sides[i === 0 ? 1 : 0]
     const over = this.#hash(i, me, other, chunk)
