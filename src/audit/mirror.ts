@@ -11,6 +11,7 @@ import {
 import { Agent as HttpsAgent } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import httpProxy from 'http-proxy'
+import { Pool } from 'undici'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import type { AccessLog } from '../telemetry/access-log.js'
@@ -20,7 +21,7 @@ import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
-import { boundReadTurns } from './bound-read-turns.js'
+import { boundReadTurns, READ_TURN_BYTES } from './bound-read-turns.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
 import { digestBody, type SideBody } from './digest-body.js'
@@ -33,6 +34,7 @@ import { runExperiment, type Answered, type ExperimentOptions, type SideName } f
 import { classify, describe, requestFields, type Backend } from './http-backend.js'
 import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
+import { PrimaryAnswer } from './primary-answer.js'
 import type { Rules } from './rules.js'
 import { TaskQueue } from './task-queue.js'
 import { listenOn } from '../core/listen.js'
@@ -180,7 +182,7 @@ interface RequestContext {
   /** Body bytes received from the primary and handed to the client (counted only for the capture). */
   bytes: number
   /** The primary's response, once it answered: cut when the client goes away. */
-  upstream: IncomingMessage | undefined
+  upstream: PrimaryResponse | undefined
   /** The request was sent to the primary a second time after a reset kept-alive connection. */
   retried?: boolean
   /** The request target both servers are sent (see {@link outgoingTarget}); undefined: sent as received. */
@@ -189,10 +191,28 @@ interface RequestContext {
   readonly fields: string[]
   /** The client's request framed its body with Transfer-Encoding, re-framed on the way to the primary. */
   readonly chunked: boolean
+  /** The client's request had an Expect field (sent on through http-proxy, whose client honours it). */
+  readonly expects: boolean
   /** The primary's body being hashed from the moment it answers (shadowed requests only). */
   digest?: { readonly body: Promise<SideBody>; readonly stop: (reason: unknown) => void; readonly pair: DigestPair }
 }
 
+
+/**
+ * PrimaryResponse is what the mirror reads of the primary's answer, whichever client read it: Node's
+ * (an IncomingMessage, through http-proxy) or undici's (a {@link PrimaryAnswer}). Body chunks come as
+ * `'data'`, its end as `'end'` (trailers in `rawTrailers`), a break as `'aborted'` or `'error'`.
+ */
+interface PrimaryResponse {
+  readonly statusCode?: number | undefined
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly rawHeaders: string[]
+  readonly rawTrailers: string[]
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown
+  on(event: 'end' | 'aborted', listener: () => void): unknown
+  on(event: 'error', listener: (err: Error) => void): unknown
+  destroy(): unknown
+}
 
 /**
  * CONTEXT is where a request's {@link RequestContext} rides on its IncomingMessage. Not a WeakMap:
@@ -210,7 +230,11 @@ type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext }
  * server in the background to compare the two answers byte for byte (Scientist's rule,
  * "the control always wins").
  *
- * Client path: http-proxy streams the primary's answer; the client never waits for the shadow.
+ * Client path: a GET or HEAD without a body, to an origin-form target, is sent to the primary with
+ * undici and its answer is read as a {@link PrimaryAnswer} (the bulk of a download service's
+ * traffic, and the cheaper client: see there); every other request goes through http-proxy. Either
+ * way the request line and fields are the same ({@link outgoingTarget}, {@link requestFields}) and
+ * the primary's answer streams to the client; the client never waits for the shadow.
  * The primary's body is also pushed into bounded {@link BodyTee}s that never block: a comparer
  * that falls behind abandons its comparison. Shadow path: work items go to a bounded
  * {@link TaskQueue}, each one {@link runExperiment} with the primary's answer as an answered side; a
@@ -245,6 +269,8 @@ export class Mirror {
   #saturatedKept = 0
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
+  /** The primary's connections for the requests read with undici (see {@link PrimaryAnswer}). */
+  readonly #pool: Pool
   readonly #primaryHost: string
   readonly #primaryPrefix: string
   readonly #keepHost: boolean
@@ -308,6 +334,9 @@ export class Mirror {
     this.#primaryHost = primaryUrl.host
     this.#primaryPrefix = primaryUrl.pathname.replace(/\/+$/, '')
     this.#keepHost = o.hostHeader === 'keep'
+    // No timeouts of its own, as with http-proxy: how long to wait for the primary is its client's
+    // call (the client goes away, the exchange is cut).
+    this.#pool = new Pool(primaryUrl.origin, { headersTimeout: 0, bodyTimeout: 0 })
     this.#proxy = httpProxy.createProxyServer({
       target: this.#primary.base,
       agent: this.#agent,
@@ -319,7 +348,18 @@ export class Mirror {
       preserveHeaderKeyCase: true,
     })
     this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req))
-    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req, res))
+    this.#proxy.on('proxyRes', (proxyRes, req, res) => {
+      // A large body from a fast primary must not hold the thread every other client waits on.
+      boundReadTurns(proxyRes)
+      if (connectionTokens(req.headers.connection).includes('close')) {
+        // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
+        // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told
+        // its connection closes, as the primary would have told it (the comparer reads the raw fields).
+        proxyRes.headers.connection = 'close'
+        delete proxyRes.headers['keep-alive']
+      }
+      this.#onProxyRes(proxyRes, req, res)
+    })
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
@@ -352,12 +392,14 @@ export class Mirror {
     })
     // Node writes the request head early when it holds an Expect field, before #onProxyReq could set
     // it: the field goes to the primary with the others there.
+    const expects = req.headers.expect !== undefined
     delete req.headers.expect
     let settle!: (o: Observed) => void
     const ctx: RequestContext = {
       target,
       fields,
       chunked: req.headers['transfer-encoding'] !== undefined,
+      expects,
       start,
       tees: [],
       primary: new Promise<Observed>(resolve => (settle = resolve)),
@@ -438,7 +480,57 @@ export class Mirror {
       if (this.#active === 0) this.#clientsIdle?.()
     })
 
-    this.#proxy.web(req, res, {}, err => this.#onProxyError(err, req, res, ctx))
+    this.#forward(req, res, ctx)
+  }
+
+  /** #forward sends the request to the primary, with undici where it can (see the class doc), else with http-proxy. */
+  #forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    const method = req.method
+    if ((method === 'GET' || method === 'HEAD') && ctx.target !== undefined && ctx.target !== '*' && !hasBody(req) && !ctx.expects)
+      this.#dispatch(req, res, ctx, method)
+    else this.#proxy.web(req, res, {}, err => this.#onProxyError(err, req, res, ctx))
+  }
+
+  /**
+   * #dispatch sends a request without a body to the primary with undici, and streams the answer to
+   * the client as http-proxy would (status, fields, body, trailers), minding the client's pace.
+   */
+  #dispatch(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, method: 'GET' | 'HEAD'): void {
+    const answer = new PrimaryAnswer(READ_TURN_BYTES)
+    let answered = false
+    answer.on('response', () => {
+      answered = true
+      this.#onProxyRes(answer, req, res)
+      if (ctx.abandoned || res.destroyed) return
+      try {
+        res.writeHead(answer.statusCode, answer.statusMessage || undefined, clientFields(answer.rawHeaders, req))
+      } catch (err) {
+        // Node refuses fields it cannot write (it checked the client's own; the primary's it did
+        // not): the client's connection is cut rather than answered with something else.
+        this.#o.logger?.warn({ err, path: req.url }, "could not pass the primary's answer on")
+        answer.destroy(err as Error)
+        res.destroy()
+        return
+      }
+      answer.on('data', (chunk: Buffer) => {
+        if (res.write(chunk)) return
+        answer.hold('drain')
+        res.once('drain', () => answer.release('drain'))
+      })
+      // After #onProxyRes's own 'end' listener, which hands the trailers over.
+      answer.on('end', () => res.end())
+    })
+    answer.on('error', (err: Error) => {
+      // After the status, #onProxyRes's listener cuts the client's connection.
+      if (!answered) this.#onProxyError(err, req, res, ctx)
+    })
+    // A client gone before the answer is complete: the exchange with the primary is cut (after the
+    // status, #handle's close listener does it through ctx.upstream).
+    res.once('close', () => {
+      if (!answered) answer.destroy(new CutoverError('ERR_CLIENT_GONE', 'the client went away'))
+    })
+    const path = this.#primaryPrefix + ctx.target
+    this.#pool.dispatch({ method, path, headers: ctx.fields }, answer)
   }
 
   /** #dropped counts a shadow refused before it started: the queue was full, or `shed`. */
@@ -524,8 +616,11 @@ export class Mirror {
     if (ctx.chunked) proxyReq.setHeader('transfer-encoding', 'chunked')
   }
 
-  /** #onProxyRes tees the primary's answer; http-proxy pipes it to the client right after this returns. */
-  #onProxyRes(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * #onProxyRes tees the primary's answer; the client path streams it to the client right after
+   * this returns (http-proxy's pipe, or #dispatch).
+   */
+  #onProxyRes(proxyRes: PrimaryResponse, req: IncomingMessage, res: ServerResponse): void {
     const ctx = (req as ContextCarrier)[CONTEXT]
     if (!ctx) return
     ctx.status = proxyRes.statusCode ?? 0
@@ -534,15 +629,6 @@ export class Mirror {
       return
     }
     ctx.upstream = proxyRes
-    // A large body from a fast primary must not hold the thread every other client waits on.
-    boundReadTurns(proxyRes)
-    if (connectionTokens(req.headers.connection).includes('close')) {
-      // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
-      // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told
-      // its connection closes, as the primary would have told it (the comparer reads the raw fields).
-      proxyRes.headers.connection = 'close'
-      delete proxyRes.headers['keep-alive']
-    }
     const tees = ctx.tees
     // Only a shadowed request has a comparison to feed (the others have no tee and no reader).
     if (tees[0]) {
@@ -579,11 +665,14 @@ export class Mirror {
     proxyRes.on('end', () => {
       ctx.bodyDone = true
       for (const t of tees) t.end()
-      // http-proxy pipes the body but drops trailers; this listener runs before the pipe ends the
-      // response, so the trailers go out as the primary sent them.
+      // http-proxy pipes the body but drops trailers; this listener runs before the client path
+      // ends the response, so the trailers go out as the primary sent them.
       if (proxyRes.rawTrailers.length > 0 && !res.writableEnded) {
         try {
-          res.addTrailers(rawHeaderPairs(proxyRes.rawTrailers))
+          const raw = proxyRes.rawTrailers
+          const pairs: Array<[string, string]> = []
+          for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!])
+          res.addTrailers(pairs)
         } catch (err) {
           this.#o.logger?.warn({ err, path: req.url }, 'could not forward trailers')
         }
@@ -594,8 +683,8 @@ export class Mirror {
       ctx.bodyDone = true
       const e = err ?? new CutoverError('ERR_UPSTREAM', 'primary response aborted')
       for (const t of tees) t.error(e)
-      // http-proxy leaves the response open when the upstream body breaks: cut the client's
-      // connection so that it sees a truncated body, as it would talking to the primary directly.
+      // The response is left open when the upstream body breaks: cut the client's connection so
+      // that it sees a truncated body, as it would talking to the primary directly.
       if (!res.destroyed) res.destroy()
     }
     proxyRes.on('aborted', () => broken())
@@ -611,7 +700,7 @@ export class Mirror {
     const code = (err as NodeJS.ErrnoException).code
     if (
       !ctx.retried &&
-      (code === 'ECONNRESET' || code === 'EPIPE') &&
+      (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') &&
       (req.method === 'GET' || req.method === 'HEAD') &&
       'writeHead' in res &&
       !res.headersSent &&
@@ -622,7 +711,7 @@ export class Mirror {
       // keep-alive proxy meets. An idempotent request with no answer yet is sent once more, on a
       // fresh connection, as nginx's proxy_next_upstream does; the client never sees the reset.
       ctx.retried = true
-      this.#proxy.web(req, res, {}, e => this.#onProxyError(e, req, res, ctx))
+      this.#forward(req, res, ctx)
       return
     }
     this.stats.proxyErrors++
@@ -765,6 +854,7 @@ export class Mirror {
       await within(this.queue.idle(), 5000, this.#clock)
     }
     this.#agent.destroy()
+    await this.#pool.destroy()
     this.#ownLoad?.close()
     this.#trimTimer?.clear()
     return { forced }
@@ -790,8 +880,50 @@ function cutByShutdown(c: Comparison): Comparison {
 const EMPTY_BODY: Readonly<AsyncIterable<Uint8Array>> = { [Symbol.asyncIterator]: async function* () {} }
 
 /** boundaryOfRaw is the multipart boundary of a 206 from the primary, or undefined (see compare.boundaryFor). */
-function boundaryOfRaw(res: IncomingMessage): string | undefined {
-  return res.statusCode === 206 ? boundaryOf(res.headers['content-type']) : undefined
+function boundaryOfRaw(res: PrimaryResponse): string | undefined {
+  const type = res.headers['content-type']
+  return res.statusCode === 206 ? boundaryOf(Array.isArray(type) ? type[0] : type) : undefined
+}
+
+/**
+ * clientFields are the primary's fields as the client gets them, as http-proxy writes them (its
+ * web-outgoing passes): as sent (names' case, order, repeats), except the hop's own. An HTTP/1.0
+ * client is sent no Transfer-Encoding or Trailer (its body ends with the connection) and `Connection: close`
+ * unless it asked otherwise; a client that asked to close is told `Connection: close` (and no
+ * Keep-Alive), since the primary's Connection spoke for the mirror's own connection (RFC 9110
+ * §7.6.1); otherwise the primary's Connection stands, or the client's is echoed, or keep-alive.
+ */
+function clientFields(raw: readonly string[], req: IncomingMessage): string[] {
+  const http10 = req.httpVersion === '1.0'
+  const close = connectionTokens(req.headers.connection).includes('close')
+  const out: string[] = []
+  let connectionAt = -1
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!
+    const lower = name.toLowerCase()
+    // No chunked body and so no trailers for HTTP/1.0 (RFC 9112 §7.1.2).
+    if ((lower === 'transfer-encoding' || lower === 'trailer') && http10) continue
+    if (lower === 'keep-alive' && close) continue
+    if (lower === 'connection') {
+      if (connectionAt >= 0) {
+        out[connectionAt + 1] = `${out[connectionAt + 1]}, ${raw[i + 1]!}`
+        continue
+      }
+      connectionAt = out.length
+    }
+    out.push(name, raw[i + 1]!)
+  }
+  const asked = req.headers.connection
+  if (http10 || connectionAt < 0) {
+    const value = http10 ? (asked ?? 'close') : (asked ?? 'keep-alive')
+    if (connectionAt >= 0) out[connectionAt + 1] = value
+    else {
+      connectionAt = out.length
+      out.push('connection', value)
+    }
+  }
+  if (close) out[connectionAt + 1] = 'close'
+  return out
 }
 
 /** withBody gives a response observation another body reader (one tee per comparison). */

@@ -83,8 +83,17 @@ export function parseResponses(raw: Buffer, headOnly = false): RawResponse[] {
         if (!Number.isFinite(size)) throw new Error('bad chunk size')
         pos = eol + 2
         if (size === 0) {
-          const trailerEnd = raw.indexOf('\r\n', pos)
-          pos = trailerEnd < 0 ? raw.length : trailerEnd + 2
+          // The trailer section: fields up to an empty line (RFC 9112 §7.1.2).
+          for (let f = 0; f < 1000; f++) {
+            const lineEnd = raw.indexOf('\r\n', pos)
+            if (lineEnd < 0) {
+              pos = raw.length
+              break
+            }
+            const empty = lineEnd === pos
+            pos = lineEnd + 2
+            if (empty) break
+          }
           break
         }
         parts.push(raw.subarray(pos, pos + size))
