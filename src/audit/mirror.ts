@@ -521,8 +521,9 @@ export class Mirror {
       answer.on('end', () => res.end())
     })
     answer.on('error', (err: Error) => {
-      // After the status, #onProxyRes's listener cuts the client's connection.
-      if (!answered) this.#onProxyError(err, req, res, ctx)
+      // After the status, #onProxyRes's listener cuts the client's connection. Before it, a client
+      // that went away is no failure of the primary (its close listener settled the exchange).
+      if (!answered && !ctx.abandoned) this.#onProxyError(err, req, res, ctx)
     })
     // A client gone before the answer is complete: the exchange with the primary is cut (after the
     // status, #handle's close listener does it through ctx.upstream).

@@ -230,7 +230,7 @@ t.test("a body the primary cuts short cuts the client's connection: never a comp
   t.equal(body, 'x'.repeat(10), 'then the 10 bytes it sent, and the connection ends')
 })
 
-t.test('a client that goes away before the answer: the exchange with the primary is cut', async t => {
+t.test('a client that goes away before the answer: the exchange with the primary is cut, and no proxy error counted', async t => {
   const primary = await scripted(t, SCRIPTS)
   const m = await startMirror(t, primary.url)
   const { connect } = await import('node:net')
@@ -242,4 +242,7 @@ t.test('a client that goes away before the answer: the exchange with the primary
   sock.destroy()
   await primary.seen('closed /hang')
   t.pass("the primary's connection closed")
+  // Closed, the mirror has heard the end of every exchange with the primary.
+  await m.mirror.close(1000)
+  t.equal(m.mirror.stats.proxyErrors, 0, 'a client gone is no failure of the primary')
 })
