@@ -512,10 +512,11 @@ export class Mirror {
         res.destroy()
         return
       }
+      // One 'drain' listener for the whole body: a once() per full write cost more than the
+      // write's own bookkeeping in a CPU profile (the client's socket is full after most chunks).
+      res.on('drain', () => answer.release('drain'))
       answer.on('data', (chunk: Buffer) => {
-        if (res.write(chunk)) return
-        answer.hold('drain')
-        res.once('drain', () => answer.release('drain'))
+        if (!res.write(chunk)) answer.hold('drain')
       })
       // After #onProxyRes's own 'end' listener, which hands the trailers over.
       answer.on('end', () => res.end())
