@@ -890,10 +890,11 @@ function boundaryOfRaw(res: PrimaryResponse): string | undefined {
 /**
  * clientFields are the primary's fields as the client gets them, as http-proxy writes them (its
  * web-outgoing passes): as sent (names' case, order, repeats), except the hop's own. An HTTP/1.0
- * client is sent no Transfer-Encoding or Trailer (its body ends with the connection) and `Connection: close`
- * unless it asked otherwise; a client that asked to close is told `Connection: close` (and no
- * Keep-Alive), since the primary's Connection spoke for the mirror's own connection (RFC 9110
- * §7.6.1); otherwise the primary's Connection stands, or the client's is echoed, or keep-alive.
+ * client is sent no Transfer-Encoding or Trailer (its body ends with the connection) and
+ * `Connection: close` unless it asked otherwise; a client that asked to close is told
+ * `Connection: close` (and no Keep-Alive), since the primary's Connection spoke for the mirror's own
+ * connection (RFC 9110 §7.6.1); otherwise the primary's Connection stands, or the client's is echoed,
+ * or keep-alive.
  */
 function clientFields(raw: readonly string[], req: IncomingMessage): string[] {
   const http10 = req.httpVersion === '1.0'
