@@ -2,12 +2,18 @@
 // and written to the client by the mirror itself. What the client gets, byte for byte, for answers
 // framed every way RFC 9112 §6.3 allows, from a scripted primary on a raw socket; and what the
 // primary sees when the client goes away or the answer breaks.
+import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
 import { createServer, type Socket } from 'node:net'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { request } from 'undici'
 import { HttpBackend } from '../../src/audit/http-backend.js'
 import { Mirror } from '../../src/audit/mirror.js'
-import { header, withTimeout } from '../helpers/e2e.js'
+import { header, waitForOutput, withTimeout } from '../helpers/e2e.js'
 import { exchange } from '../helpers/raw-http.js'
+import { CLI, exited, requireTool } from '../helpers/serve.js'
 
 /** A scripted answer: the bytes to send, then whether to close the connection. */
 interface Script {
@@ -245,4 +251,55 @@ t.test('a client that goes away before the answer: the exchange with the primary
   // Closed, the mirror has heard the end of every exchange with the primary.
   await m.mirror.close(1000)
   t.equal(m.mirror.stats.proxyErrors, 0, 'a client gone is no failure of the primary')
+})
+
+t.test('an https primary: both client paths (undici for GET, http-proxy for POST) speak TLS to it and verify its certificate', async t => {
+  if (!requireTool(t, 'openssl')) return
+  const dir = t.testdir({})
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')]
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { stdio: 'ignore', timeout: 30_000 },
+  )
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    let body = ''
+    req.setEncoding('latin1').on('data', (d: string) => (body += d))
+    req.on('end', () => {
+      const text = `${req.method} ${body}`
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) })
+      res.end(text)
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const primary = `https://127.0.0.1:${(server.address() as { port: number }).port}`
+  /** mirror runs `cutover mirror` in front of the https server, trusting `ca` if given. */
+  const mirror = async (ca?: string) => {
+    const env = { ...process.env }
+    delete env.NODE_EXTRA_CA_CERTS
+    if (ca) env.NODE_EXTRA_CA_CERTS = ca
+    const child = spawn(process.execPath, [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', primary, '--new', primary, '--shed-above', '1', '--grace', '5s'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    })
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
+    let output = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
+    await waitForOutput(child, () => output, /listening on http:\/\/\S+/)
+    const url = /listening on (http:\/\/\S+)/.exec(output)![1]!
+    const ask = async (method: 'GET' | 'POST') => {
+      const res = await request(`${url}/f`, { method, ...(method === 'POST' ? { body: 'x' } : {}) })
+      return `${res.statusCode} ${await res.body.text()}`
+    }
+    const got = { get: await ask('GET'), post: await ask('POST') }
+    child.kill('SIGTERM')
+    t.equal(await exited(child), 0, `${ca ? 'trusting' : 'not trusting'} the certificate: the mirror exits 0`)
+    return got
+  }
+  t.strictSame(await mirror(cert), { get: '200 GET ', post: '200 POST x' }, 'trusted: both paths answered by the primary')
+  t.strictSame(await mirror(), { get: '502 502 Bad Gateway\n', post: '502 502 Bad Gateway\n' }, 'not trusted: both paths refuse it (502)')
 })

@@ -22,7 +22,7 @@ export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 export const CLI = `${REPO}bin/cutover`
 
 /** The one line that installs every system tool the end-to-end tests use. */
-export const APT_LINE = 'apt-get install -y nginx apache2 curl wget aria2 unzip python3 golang-go chromium logrotate libmaxmind-db-writer-perl mmdb-bin'
+export const APT_LINE = 'apt-get install -y nginx apache2 curl wget aria2 unzip python3 golang-go chromium openssl logrotate libmaxmind-db-writer-perl mmdb-bin'
 
 /**
  * hasTool tells whether a system tool is on PATH. When it is missing the caller should skip with
