@@ -118,6 +118,9 @@ const SCRIPTS: Record<string, Script> = {
   '/keep-alive': { bytes: head('200 OK', ['Connection: keep-alive', 'Keep-Alive: timeout=5', 'Content-Length: 2']) + 'ok' },
   '/cut': { bytes: head('200 OK', ['Content-Length: 1000']) + 'x'.repeat(10), close: true },
   '/hang': { bytes: '', hang: true },
+  '/garbage': { bytes: 'NOT HTTP AT ALL\r\n\r\n', close: true },
+  '/two-lengths': { bytes: head('200 OK', ['Content-Length: 2', 'Content-Length: 3']) + 'abc', close: true },
+  '/bad-field': { bytes: head('200 OK', ['Content-Length: 2', 'X-Bad: a\x00b']) + 'ok', close: true },
 }
 
 t.test("the client gets the primary's answer as sent, framed for its own connection", async t => {
@@ -234,6 +237,18 @@ t.test("a body the primary cuts short cuts the client's connection: never a comp
   t.match(text, /content-length: 1000/i, 'with the length the primary announced')
   const body = text.slice(text.indexOf('\r\n\r\n') + 4)
   t.equal(body, 'x'.repeat(10), 'then the 10 bytes it sent, and the connection ends')
+})
+
+t.test('an answer that is not HTTP, or that HTTP forbids: a clean 502, counted, nothing of it passed on', async t => {
+  const primary = await scripted(t, SCRIPTS)
+  const m = await startMirror(t, primary.url)
+  for (const path of ['/garbage', '/two-lengths', '/bad-field']) {
+    const got = await exchange(m.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+    const res = got.responses[0]
+    t.equal(res?.status, 502, `${path}: 502`)
+    t.equal(res?.body.toString(), '502 Bad Gateway\n', `${path}: the mirror's own body, no internals`)
+  }
+  t.equal(m.mirror.stats.proxyErrors, 3, 'each one counted as a proxy error')
 })
 
 t.test('a client that goes away before the answer: the exchange with the primary is cut, and no proxy error counted', async t => {
