@@ -2,7 +2,7 @@
 // and written to the client by the mirror itself. What the client gets, byte for byte, for answers
 // framed every way RFC 9112 §6.3 allows, from a scripted primary on a raw socket; and what the
 // primary sees when the client goes away or the answer breaks.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer, type Socket } from 'node:net'
@@ -11,9 +11,9 @@ import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { HttpBackend } from '../../src/audit/http-backend.js'
 import { Mirror } from '../../src/audit/mirror.js'
-import { header, waitForOutput, withTimeout } from '../helpers/e2e.js'
+import { header, withTimeout } from '../helpers/e2e.js'
 import { exchange } from '../helpers/raw-http.js'
-import { CLI, exited, requireTool } from '../helpers/serve.js'
+import { CLI, exited, requireTool, spawnListening } from '../helpers/serve.js'
 
 /** A scripted answer: the bytes to send, then whether to close the connection. */
 interface Script {
@@ -294,18 +294,14 @@ t.test('an https primary: both client paths (undici for GET, http-proxy for POST
     const env = { ...process.env }
     delete env.NODE_EXTRA_CA_CERTS
     if (ca) env.NODE_EXTRA_CA_CERTS = ca
-    const child = spawn(process.execPath, [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', primary, '--new', primary, '--shed-above', '1', '--grace', '5s'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { url, child } = await spawnListening(
+      t,
+      process.execPath,
+      [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', primary, '--new', primary, '--shed-above', '1', '--grace', '5s'],
+      'cutover mirror',
+      10_000,
       env,
-    })
-    t.teardown(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
-    await waitForOutput(child, () => output, /listening on http:\/\/\S+/)
-    const url = /listening on (http:\/\/\S+)/.exec(output)![1]!
+    )
     const ask = async (method: 'GET' | 'POST') => {
       const res = await request(`${url}/f`, { method, ...(method === 'POST' ? { body: 'x' } : {}) })
       return `${res.statusCode} ${await res.body.text()}`

@@ -92,8 +92,9 @@ export async function startServe(
 }
 
 /**
- * spawnListening starts `command args` and resolves with the URL it prints in a
- * "listening on http://..." line (bounded: `startMs`, 10 s if unset). The child is killed at teardown.
+ * spawnListening starts `command args` (in `env`, this process's if unset) and resolves with the URL
+ * it prints in a "listening on http://..." line (bounded: `startMs`, 10 s if unset). The child is
+ * killed at teardown.
  */
 export async function spawnListening(
   t: T,
@@ -101,8 +102,9 @@ export async function spawnListening(
   args: string[],
   what = command,
   startMs = 10_000,
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) })
   let out = ''
   child.stdout!.setEncoding('utf8')
   child.stderr!.setEncoding('utf8')
