@@ -351,6 +351,10 @@ export class Mirror {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => {
       // A large body from a fast primary must not hold the thread every other client waits on.
       boundReadTurns(proxyRes)
+      // http-proxy drops Transfer-Encoding for an HTTP/1.0 client but not Trailer, which Node then
+      // refuses to write on a response it cannot chunk, throwing from inside http-proxy's pipe:
+      // no chunked body, so no trailers (RFC 9112 §7.1.2), as clientFields has it.
+      if (req.httpVersion === '1.0') delete proxyRes.headers.trailer
       if (connectionTokens(req.headers.connection).includes('close')) {
         // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
         // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told
@@ -669,7 +673,7 @@ export class Mirror {
       for (const t of tees) t.end()
       // http-proxy pipes the body but drops trailers; this listener runs before the client path
       // ends the response, so the trailers go out as the primary sent them.
-      if (proxyRes.rawTrailers.length > 0 && !res.writableEnded) {
+      if (proxyRes.rawTrailers.length > 0 && !res.writableEnded && req.httpVersion !== '1.0') {
         try {
           const raw = proxyRes.rawTrailers
           const pairs: Array<[string, string]> = []
