@@ -351,10 +351,9 @@ export class Mirror {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => {
       // A large body from a fast primary must not hold the thread every other client waits on.
       boundReadTurns(proxyRes)
-      // http-proxy drops Transfer-Encoding for an HTTP/1.0 client but not Trailer, which Node then
-      // refuses to write on a response it cannot chunk, throwing from inside http-proxy's pipe:
-      // no chunked body, so no trailers (RFC 9112 §7.1.2), as clientFields has it.
-      if (req.httpVersion === '1.0') delete proxyRes.headers.trailer
+      // Node refuses to write a Trailer field on a response it does not chunk, and threw from inside
+      // http-proxy's pipe (the mirror crashed): see chunkedToClient.
+      if (!chunkedToClient(proxyRes.statusCode ?? 0, req, proxyRes.headers['transfer-encoding'])) delete proxyRes.headers.trailer
       if (connectionTokens(req.headers.connection).includes('close')) {
         // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
         // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told
@@ -507,7 +506,8 @@ export class Mirror {
       this.#onProxyRes(answer, req, res)
       if (ctx.abandoned || res.destroyed) return
       try {
-        res.writeHead(answer.statusCode, answer.statusMessage || undefined, clientFields(answer.rawHeaders, req))
+        const trailers = chunkedToClient(answer.statusCode, req, answer.headers['transfer-encoding'])
+        res.writeHead(answer.statusCode, answer.statusMessage || undefined, clientFields(answer.rawHeaders, req, trailers))
       } catch (err) {
         // Node refuses fields it cannot write (it checked the client's own; the primary's it did
         // not): the client's connection is cut rather than answered with something else.
@@ -673,7 +673,8 @@ export class Mirror {
       for (const t of tees) t.end()
       // http-proxy pipes the body but drops trailers; this listener runs before the client path
       // ends the response, so the trailers go out as the primary sent them.
-      if (proxyRes.rawTrailers.length > 0 && !res.writableEnded && req.httpVersion !== '1.0') {
+      const chunked = chunkedToClient(proxyRes.statusCode ?? 0, req, proxyRes.headers['transfer-encoding'])
+      if (proxyRes.rawTrailers.length > 0 && !res.writableEnded && chunked) {
         try {
           const raw = proxyRes.rawTrailers
           const pairs: Array<[string, string]> = []
@@ -892,15 +893,29 @@ function boundaryOfRaw(res: PrimaryResponse): string | undefined {
 }
 
 /**
+ * chunkedToClient tells whether the answer goes to the client chunked, the only framing that carries
+ * trailers (RFC 9112 §7.1.2), and so whether its Trailer field may go too (Node refuses to write one
+ * otherwise): the primary chunked it, it has a body (not to a HEAD, not 1xx, 204 or 304), and the
+ * client speaks HTTP/1.1.
+ */
+function chunkedToClient(status: number, req: IncomingMessage, transferEncoding: string | string[] | undefined): boolean {
+  const te = Array.isArray(transferEncoding) ? transferEncoding.join(',') : (transferEncoding ?? '')
+  return (
+    req.httpVersion !== '1.0' && req.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304 && /(^|[\s,])chunked\s*$/i.test(te)
+  )
+}
+
+/**
  * clientFields are the primary's fields as the client gets them, as http-proxy writes them (its
- * web-outgoing passes): as sent (names' case, order, repeats), except the hop's own. An HTTP/1.0
- * client is sent no Transfer-Encoding or Trailer (its body ends with the connection) and
- * `Connection: close` unless it asked otherwise; a client that asked to close is told
+ * web-outgoing passes): as sent (names' case, order, repeats), except the hop's own. No Trailer
+ * field unless `trailers` (see {@link chunkedToClient}). An HTTP/1.0 client is sent no
+ * Transfer-Encoding (its body ends with the connection) and `Connection: close` unless it asked
+ * otherwise; a client that asked to close is told
  * `Connection: close` (and no Keep-Alive), since the primary's Connection spoke for the mirror's own
  * connection (RFC 9110 §7.6.1); otherwise the primary's Connection stands, or the client's is echoed,
  * or keep-alive.
  */
-function clientFields(raw: readonly string[], req: IncomingMessage): string[] {
+function clientFields(raw: readonly string[], req: IncomingMessage, trailers: boolean): string[] {
   const http10 = req.httpVersion === '1.0'
   const close = connectionTokens(req.headers.connection).includes('close')
   const out: string[] = []
@@ -908,8 +923,8 @@ function clientFields(raw: readonly string[], req: IncomingMessage): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!
     const lower = name.toLowerCase()
-    // No chunked body and so no trailers for HTTP/1.0 (RFC 9112 §7.1.2).
-    if ((lower === 'transfer-encoding' || lower === 'trailer') && http10) continue
+    if (lower === 'transfer-encoding' && http10) continue
+    if (lower === 'trailer' && !trailers) continue
     if (lower === 'keep-alive' && close) continue
     if (lower === 'connection') {
       if (connectionAt >= 0) {
