@@ -12,7 +12,7 @@ import { request } from 'undici'
 import { HttpBackend } from '../../src/audit/http-backend.js'
 import { Mirror } from '../../src/audit/mirror.js'
 import { header, withTimeout } from '../helpers/e2e.js'
-import { exchange } from '../helpers/raw-http.js'
+import { exchange, requestBytes } from '../helpers/raw-http.js'
 import { CLI, exited, requireTool, spawnListening } from '../helpers/serve.js'
 
 /** A scripted answer: the bytes to send, then whether to close the connection. */
@@ -150,7 +150,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: 'a chunked body and its trailers, to an HTTP/1.1 client',
-      request: 'GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('GET', '/chunked'),
       status: 200,
       has: [['Transfer-Encoding', 'chunked'], ['Trailer', 'X-Sum'], ['connection', 'close']],
       hasNot: ['content-length'],
@@ -167,7 +167,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: 'a Trailer field on an answer framed by its length: dropped (no trailers without chunks)',
-      request: 'GET /length-trailer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('GET', '/length-trailer'),
       status: 200,
       has: [['Content-Length', '5']],
       hasNot: ['trailer', 'transfer-encoding'],
@@ -175,7 +175,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: 'a Trailer field on the answer to a HEAD: dropped',
-      request: 'HEAD /head-trailer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('HEAD', '/head-trailer'),
       status: 200,
       has: [['Transfer-Encoding', 'chunked']],
       hasNot: ['trailer'],
@@ -191,7 +191,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: '204: no body',
-      request: 'GET /no-content HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('GET', '/no-content'),
       status: 204,
       has: [['X-Why', 'none']],
       hasNot: ['content-length', 'transfer-encoding'],
@@ -199,7 +199,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: '304: no body, the validator passed on',
-      request: 'GET /not-modified HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('GET', '/not-modified'),
       status: 304,
       has: [['ETag', '"v1"']],
       hasNot: ['transfer-encoding'],
@@ -207,7 +207,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: "HEAD: the GET's Content-Length, no body",
-      request: 'HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('HEAD', '/head'),
       status: 200,
       has: [['Content-Length', '1000'], ['ETag', '"h"']],
       hasNot: [],
@@ -215,7 +215,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: 'a 103 before the answer: the client gets the answer',
-      request: 'GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('GET', '/hints'),
       status: 200,
       has: [['Content-Length', '2']],
       hasNot: ['link'],
@@ -223,7 +223,7 @@ t.test("the client gets the primary's answer as sent, framed for its own connect
     },
     {
       name: "a client that asked to close is told so, without the primary's Keep-Alive",
-      request: 'GET /keep-alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      request: requestBytes('GET', '/keep-alive'),
       status: 200,
       has: [['Connection', 'close']],
       hasNot: ['keep-alive'],
@@ -260,7 +260,7 @@ t.test('through http-proxy too: a Trailer field the client cannot get (HTTP/1.0,
   const framed = await exchange(m.url, 'POST /length-trailer HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx')
   t.equal(framed.responses[0]?.body.toString(), 'hello', 'a Trailer field on an answer framed by its length: the body')
   t.equal(framed.responses[0] && header(framed.responses[0], 'trailer'), undefined, 'without the field')
-  const again = await exchange(m.url, 'GET /dup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  const again = await exchange(m.url, requestBytes('GET', '/dup'))
   t.equal(again.responses[0]?.status, 200, 'and the mirror is still there')
 })
 
@@ -279,7 +279,7 @@ t.test('an answer that is not HTTP, or that HTTP forbids: a clean 502, counted, 
   const primary = await scripted(t, SCRIPTS)
   const m = await startMirror(t, primary.url)
   for (const path of ['/garbage', '/two-lengths', '/bad-field']) {
-    const got = await exchange(m.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+    const got = await exchange(m.url, requestBytes('GET', path))
     const res = got.responses[0]
     t.equal(res?.status, 502, `${path}: 502`)
     t.equal(res?.body.toString(), '502 Bad Gateway\n', `${path}: the mirror's own body, no internals`)
