@@ -181,7 +181,7 @@ interface RequestContext {
   status: number
   /** Body bytes received from the primary and handed to the client (counted only for the capture). */
   bytes: number
-  /** The primary's response, once it answered: cut when the client goes away. */
+  /** The primary's response, once it answered (read with undici: from the start), cut when the client goes away. */
   upstream: PrimaryResponse | undefined
   /** The request was sent to the primary a second time after a reset kept-alive connection. */
   retried?: boolean
@@ -530,11 +530,9 @@ export class Mirror {
       // that went away is no failure of the primary (its close listener settled the exchange).
       if (!answered && !ctx.abandoned) this.#onProxyError(err, req, res, ctx)
     })
-    // A client gone before the answer is complete: the exchange with the primary is cut (after the
-    // status, #handle's close listener does it through ctx.upstream).
-    res.once('close', () => {
-      if (!answered) answer.destroy(new CutoverError('ERR_CLIENT_GONE', 'the client went away'))
-    })
+    // A client gone before the answer is complete: #handle's close listener cuts the exchange with
+    // the primary through ctx.upstream, from the start (http-proxy cuts its own before the status).
+    ctx.upstream = answer
     const path = this.#primaryPrefix + ctx.target
     this.#pool.dispatch({ method, path, headers: ctx.fields }, answer)
   }
