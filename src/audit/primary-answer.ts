@@ -9,8 +9,9 @@ export type HoldReason = 'drain' | 'turn'
  * API: it is the handler passed to `Dispatcher.dispatch`, and it tells the mirror what comes as
  * events. undici frames the body by RFC 9112 §6.3 (no body for HEAD, 1xx, 204 and 304; chunked with
  * its trailers; Content-Length; until the connection closes) and hands the body over as views of the
- * bytes read from the socket, where Node's HTTP client copies every chunk (in a CPU profile of a
- * proxy at saturation, Node's client and the garbage it made were most of the proxy's own work).
+ * bytes read from the socket, where Node's HTTP client copies every chunk (in CPU profiles of a
+ * plain proxy at saturation, Node's client took 232 µs of the proxy's 1,459 per request, and the
+ * proxy spent five times as long in GC as the same proxy on plain sockets).
  *
  * Events, in order: `'response'` once the status and fields are in (1xx answers are skipped, as
  * Node's client does), `'data'` per body chunk (never empty), then `'end'` (the trailers in
