@@ -11,7 +11,9 @@
 // the floor over plain net sockets (bench/raw-floor-mirror.mjs: no node:http on its client path). The mixed row also goes
 // through nginx as a plain reverse proxy (nginx-proxy: no mirror) and through HAProxy splicing bodies
 // in the kernel (haproxy: the cheapest proxy measured here): what a proxy that compares nothing costs the
-// small file's latency, in C, copying bodies or not.
+// small file's latency, in C, copying bodies or not; and through a second cutover mirror that
+// shadows nothing (cutover-client: `--sample 0`): what cutover's own client path costs before it
+// compares anything, measured in the same run as the target.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,10 +38,10 @@ const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through 
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
- * lists those its rows have (old in the fixed-rate rows, haproxy and nginx-proxy in mirror-mixed,
+ * lists those its rows have (old in the fixed-rate rows, haproxy, nginx-proxy and cutover-client in mirror-mixed,
  * node-proxy-2p and raw-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-client', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -257,7 +259,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort] = await freePorts(8);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort] = await freePorts(9);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -308,6 +310,17 @@ export async function run(ctx, oldS, newS) {
   const cmChild = startServer(ctx, 'cutover-mirror', process.execPath, cmArgs);
   cmChild.drainMs = 2000 + 3000; // --grace 2s, then the summary
   const cm = { name: 'cutover-mirror', port: cmPort, child: cmChild, describe: `node ${cmd.rel} ${cmArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')}` };
+  // cutover's client path alone, started only when the mixed row is measured: the same command
+  // shadowing nothing (`--sample 0`, after any BENCH_MIRROR_ARGS), so the same requests reach old
+  // the same way and nothing is sent to new or compared. It shows, in the same run, how much of
+  // cutover-mirror's latency over old its client path takes before any comparison.
+  let cc = null;
+  if (selected(ctx).some((w) => w.kind === 'mixed')) {
+    const ccArgs = [cmd.file, 'mirror', '--listen', `127.0.0.1:${ccPort}`, '--old', `http://127.0.0.1:${oldS.port}`, '--new', `http://127.0.0.1:${newS.port}`, '--grace', '2s', '--rules', MIRROR_RULES, ...mirrorArgs, '--sample', '0'];
+    const ccChild = startServer(ctx, 'cutover-client', process.execPath, ccArgs);
+    ccChild.drainMs = 2000 + 3000;
+    cc = { name: 'cutover-client', port: ccPort, child: ccChild, describe: `node ${cmd.rel} ${ccArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')} (cutover mirror shadowing nothing: its client path alone)` };
+  }
 
   const fmChild = startServer(ctx, 'floor-mirror', process.execPath, [path.join(BENCH, 'floor-mirror.mjs'), String(fmPort), String(oldS.port), String(newS.port), '3']);
   const fm = { name: 'floor-mirror', port: fmPort, child: fmChild, describe: `node bench/floor-mirror.mjs ${fmPort} ${oldS.port} ${newS.port} EVERY (the Node floor: compares 1 in EVERY)` };
@@ -333,12 +346,14 @@ export async function run(ctx, oldS, newS) {
   // The primary prints its line once every worker listens.
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   if (rfChild) await waitForPort(rfChild, rfPort);
+  if (cc) await waitForLog(cc.child, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
   if (nx) log(`nginx-proxy listening on 127.0.0.1:${nxPort} (pid ${nx.child.proc.pid}): ${nx.describe}`);
   if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
   if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
+  if (cc) log(`cutover-client listening on 127.0.0.1:${ccPort} (pid ${cc.child.proc.pid}): ${cc.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
   await waitForPort(cmChild, metricsPort);
   log(`cutover-mirror listening on 127.0.0.1:${cmPort}, metrics 127.0.0.1:${metricsPort} (pid ${cmChild.proc.pid}): ${cm.describe}`);
@@ -358,7 +373,7 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), ...(cc ? [cc] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
@@ -367,6 +382,7 @@ export async function run(ctx, oldS, newS) {
     await sanityCheck(fm);
     if (tp) await sanityCheck(tp);
     if (rf) await sanityCheck(rf);
+    if (cc) await sanityCheck(cc);
     await sanityCheck(cm);
     res.sanity_accounting = accounting(c0, await mirrorSettle(metricsPort));
 
@@ -377,7 +393,7 @@ export async function run(ctx, oldS, newS) {
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : [])];
-      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, nx].filter(Boolean) : []), nm, ...floor, cm] : [nm, ...floor, cm];
+      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm] : [nm, ...floor, cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
       // turn, each target's figure its median round's and the target judged on the median of the
@@ -476,6 +492,7 @@ export async function run(ctx, oldS, newS) {
     await stopChild(ctx, fmChild);
     if (tpChild) await stopChild(ctx, tpChild);
     if (rfChild) await stopChild(ctx, rfChild);
+    if (cc) await stopChild(ctx, cc.child);
   }
   // Summary printed by cutover mirror on SIGTERM.
   const logText = fs.readFileSync(cmChild.logPath, 'utf8');
@@ -689,7 +706,10 @@ export function report(ctx, res, meta) {
       // Pooled over rounds: each round's own difference too, to show how far one run can be trusted.
       const perRound = roundDiffs(r, 'cutover-mirror');
       const pooledNote = perRound ? ` (pooled over ${perRound.length} rounds; per round ${perRound.map(signedMs).join(', ')})` : '';
-      rows.push([`${w.label}, small-file p99`, 'ms', cell('old'), cell('nginx-mirror'), cell('cutover-mirror'), v('nginx-mirror') ? (v('cutover-mirror') / v('nginx-mirror')).toFixed(2) : 'n/a', `small p99 - old <= ${MIXED_SMALL_P99_TARGET_US / 1000} ms: ${signedMs(diff)} ${verdict}${pooledNote}`, shareCell(w), rssCell(w)]);
+      // What cutover's client path alone took in the same run, before any comparison: the part of
+      // the difference no change to the comparison can remove.
+      const clientNote = v('cutover-client') == null || v('old') == null ? '' : `; cutover-client (--sample 0, compares nothing) ${signedMs(v('cutover-client') - v('old'))}`;
+      rows.push([`${w.label}, small-file p99`, 'ms', cell('old'), cell('nginx-mirror'), cell('cutover-mirror'), v('nginx-mirror') ? (v('cutover-mirror') / v('nginx-mirror')).toFixed(2) : 'n/a', `small p99 - old <= ${MIXED_SMALL_P99_TARGET_US / 1000} ms: ${signedMs(diff)} ${verdict}${pooledNote}${clientNote}`, shareCell(w), rssCell(w)]);
       const mb = (n) => (r[n] ? fmt(r[n].mb_per_s, 1) + (r[n].valid ? '' : ' (!)') : 'n/a');
       const sh = r.accounting ? comparedShare(r.accounting).share : null;
       const shV = sh === null ? 'n/a' : sh >= MIXED_SHARE_TARGET ? 'PASS' : 'FAIL';
@@ -818,7 +838,7 @@ export function report(ctx, res, meta) {
     if (hop) {
       out.push(
         'What a hop costs the small file: every target in the path between the client and old against the +2 ms target ' +
-          '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy measured here; nginx-proxy and node-proxy compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
+          '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy measured here; nginx-proxy, node-proxy and cutover-client (cutover mirror with --sample 0) compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
           "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring.",
       );
       out.push(hop);
