@@ -289,26 +289,12 @@ export async function run(ctx, oldS, newS) {
   const cmd = cutoverCommand(ctx);
   const outFile = path.join(OUT, 'mirror-divergences.jsonl');
   fs.rmSync(outFile, { force: true });
-  const cmArgs = [
-    cmd.file,
-    'mirror',
-    '--listen',
-    `127.0.0.1:${cmPort}`,
-    '--old',
-    `http://127.0.0.1:${oldS.port}`,
-    '--new',
-    `http://127.0.0.1:${newS.port}`,
-    '--grace',
-    '2s',
-    '--metrics-listen',
-    `127.0.0.1:${metricsPort}`,
-    '--rules',
-    MIRROR_RULES,
-    ...(mirrorOut ? ['--out', outFile] : []),
-    ...mirrorArgs,
-  ];
+  // The command both cutover mirrors (cutover-mirror, cutover-client) run, listening on `port`.
+  const mirrorCommand = (port) => [cmd.file, 'mirror', '--listen', `127.0.0.1:${port}`, '--old', `http://127.0.0.1:${oldS.port}`, '--new', `http://127.0.0.1:${newS.port}`, '--grace', '2s', '--rules', MIRROR_RULES];
+  const mirrorDrainMs = 2000 + 3000; // --grace 2s, then the summary
+  const cmArgs = [...mirrorCommand(cmPort), '--metrics-listen', `127.0.0.1:${metricsPort}`, ...(mirrorOut ? ['--out', outFile] : []), ...mirrorArgs];
   const cmChild = startServer(ctx, 'cutover-mirror', process.execPath, cmArgs);
-  cmChild.drainMs = 2000 + 3000; // --grace 2s, then the summary
+  cmChild.drainMs = mirrorDrainMs;
   const cm = { name: 'cutover-mirror', port: cmPort, child: cmChild, describe: `node ${cmd.rel} ${cmArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')}` };
   // cutover's client path alone, started only when the mixed row is measured: the same command
   // shadowing nothing (`--sample 0`, after any BENCH_MIRROR_ARGS), so the same requests reach old
@@ -316,9 +302,9 @@ export async function run(ctx, oldS, newS) {
   // cutover-mirror's latency over old its client path takes before any comparison.
   let cc = null;
   if (selected(ctx).some((w) => w.kind === 'mixed')) {
-    const ccArgs = [cmd.file, 'mirror', '--listen', `127.0.0.1:${ccPort}`, '--old', `http://127.0.0.1:${oldS.port}`, '--new', `http://127.0.0.1:${newS.port}`, '--grace', '2s', '--rules', MIRROR_RULES, ...mirrorArgs, '--sample', '0'];
+    const ccArgs = [...mirrorCommand(ccPort), ...mirrorArgs, '--sample', '0'];
     const ccChild = startServer(ctx, 'cutover-client', process.execPath, ccArgs);
-    ccChild.drainMs = 2000 + 3000;
+    ccChild.drainMs = mirrorDrainMs;
     cc = { name: 'cutover-client', port: ccPort, child: ccChild, describe: `node ${cmd.rel} ${ccArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')} (cutover mirror shadowing nothing: its client path alone)` };
   }
 
