@@ -352,8 +352,9 @@ export class Mirror {
       // A large body from a fast primary must not hold the thread every other client waits on.
       boundReadTurns(proxyRes)
       // Node refuses to write a Trailer field on a response it does not chunk, and threw from inside
-      // http-proxy's pipe (the mirror crashed): see chunkedToClient.
-      if (!chunkedToClient(proxyRes.statusCode ?? 0, req, proxyRes.headers['transfer-encoding'])) delete proxyRes.headers.trailer
+      // http-proxy's pipe (the mirror crashed): see chunkedToClient. (The comparison reads the raw
+      // fields: what is changed here only changes what the client is sent.)
+      if (!this.#onProxyRes(proxyRes, req, res)) delete proxyRes.headers.trailer
       if (connectionTokens(req.headers.connection).includes('close')) {
         // The client's Connection is not forwarded (RFC 9110 §7.6.1), so the primary's Connection and
         // Keep-Alive speak for the mirror's own connection to it: a client that asked to close is told
@@ -361,7 +362,6 @@ export class Mirror {
         proxyRes.headers.connection = 'close'
         delete proxyRes.headers['keep-alive']
       }
-      this.#onProxyRes(proxyRes, req, res)
     })
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
@@ -503,10 +503,9 @@ export class Mirror {
     let answered = false
     answer.on('response', () => {
       answered = true
-      this.#onProxyRes(answer, req, res)
+      const trailers = this.#onProxyRes(answer, req, res)
       if (ctx.abandoned || res.destroyed) return
       try {
-        const trailers = chunkedToClient(answer.statusCode, req, answer.headers['transfer-encoding'])
         res.writeHead(answer.statusCode, answer.statusMessage || undefined, clientFields(answer.rawHeaders, req, trailers))
       } catch (err) {
         // Node refuses fields it cannot write (it checked the client's own; the primary's it did
@@ -622,15 +621,17 @@ export class Mirror {
 
   /**
    * #onProxyRes tees the primary's answer; the client path streams it to the client right after
-   * this returns (http-proxy's pipe, or #dispatch).
+   * this returns (http-proxy's pipe, or #dispatch). Returns whether the answer goes to the client
+   * chunked, with its trailers ({@link chunkedToClient}): decided once, for both paths.
    */
-  #onProxyRes(proxyRes: PrimaryResponse, req: IncomingMessage, res: ServerResponse): void {
+  #onProxyRes(proxyRes: PrimaryResponse, req: IncomingMessage, res: ServerResponse): boolean {
+    const chunked = chunkedToClient(proxyRes.statusCode ?? 0, req, proxyRes.headers['transfer-encoding'])
     const ctx = (req as ContextCarrier)[CONTEXT]
-    if (!ctx) return
+    if (!ctx) return chunked
     ctx.status = proxyRes.statusCode ?? 0
     if (ctx.abandoned) {
       proxyRes.destroy() // the client is gone already
-      return
+      return chunked
     }
     ctx.upstream = proxyRes
     const tees = ctx.tees
@@ -671,13 +672,9 @@ export class Mirror {
       for (const t of tees) t.end()
       // http-proxy pipes the body but drops trailers; this listener runs before the client path
       // ends the response, so the trailers go out as the primary sent them.
-      const chunked = chunkedToClient(proxyRes.statusCode ?? 0, req, proxyRes.headers['transfer-encoding'])
       if (proxyRes.rawTrailers.length > 0 && !res.writableEnded && chunked) {
         try {
-          const raw = proxyRes.rawTrailers
-          const pairs: Array<[string, string]> = []
-          for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!])
-          res.addTrailers(pairs)
+          res.addTrailers(rawHeaderPairs(proxyRes.rawTrailers, { keepCase: true }))
         } catch (err) {
           this.#o.logger?.warn({ err, path: req.url }, 'could not forward trailers')
         }
@@ -694,6 +691,7 @@ export class Mirror {
     }
     proxyRes.on('aborted', () => broken())
     proxyRes.on('error', err => broken(err))
+    return chunked
   }
 
   #onProxyError(

@@ -33,12 +33,13 @@ export function connectionTokens(value: string | undefined): string[] {
 
 /**
  * rawHeaderPairs turns Node's (and undici's) flat raw field list `[name, value, name, value, ...]`
- * into `[lower-case name, value]` pairs in wire order, repeated fields kept apart. A trailing name
- * without a value is dropped.
+ * into `[name, value]` pairs in wire order, repeated fields kept apart: names in lower case (what
+ * comparisons read), or as sent with `keepCase` (what is passed on, e.g. trailers). A trailing
+ * name without a value is dropped.
  */
-export function rawHeaderPairs(raw: readonly string[]): Array<[string, string]> {
+export function rawHeaderPairs(raw: readonly string[], o: { readonly keepCase?: boolean } = {}): Array<[string, string]> {
   const out: Array<[string, string]> = []
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!])
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([o.keepCase ? raw[i]! : raw[i]!.toLowerCase(), raw[i + 1]!])
   return out
 }
 
