@@ -4,6 +4,7 @@ import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 import { parseHttpDate } from '../http/http-date.js'
 import { diffDigests, type BodyDigest, type BodyDigester } from './body-digest.js'
 import { cancelBody } from './cancel-body.js'
+import type { ReadPace } from './read-pacer.js'
 import { digestBody, type Needed, type SideBody } from './digest-body.js'
 import { DigestPair } from './digest-pair.js'
 import type { Comparison, Divergence, NotComparedReason } from './divergence.js'
@@ -54,6 +55,11 @@ export interface CompareOptions {
    * is compared. If unset, none.
    */
   readonly paced?: Side | undefined
+  /**
+   * How the side compared with a client-paced one is read past its first bytes (the mirror's
+   * shadow; see ExperimentOptions.shadowPace). Unused without `paced`. If unset, as fast as it comes.
+   */
+  readonly shadowPace?: ReadPace | undefined
   /** Locating a difference exactly by a ranged re-request of its block. If unset, no re-request. */
   readonly zoom?: Zoom | undefined
 }
@@ -221,6 +227,7 @@ export function digestResponse(
   return digestBody(r.body, {
     boundary: boundaryFor(r),
     idleMs: o.paced === side ? undefined : (o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS),
+    pace: o.paced !== undefined && o.paced !== side ? o.shadowPace : undefined,
     ...(o.clock ? { clock: o.clock } : {}),
     ...(signal ? { signal } : {}),
     digester,

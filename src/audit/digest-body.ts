@@ -3,6 +3,7 @@ import { abortError, codeOf, CutoverError } from '../core/errors.js'
 import { BLOCK_BYTES, BlockDigester, type BodyDigest, type BodyDigester } from './body-digest.js'
 import { cancelStream } from './cancel-body.js'
 import { parseMultipart } from './multipart-parser.js'
+import { ReadPacer, type ReadPace } from './read-pacer.js'
 
 /**
  * HEAD_BUDGET_BYTES bounds the leading bytes kept whole per side: the first block of a body, or of
@@ -89,6 +90,11 @@ export interface DigestOptions {
    * is cancelled and the digest covers what was read, with no failure. If unset, all of it.
    */
   readonly needed?: Needed | undefined
+  /**
+   * Past its first bytes, the body is read no faster than this ({@link ReadPace}): time spent
+   * waiting is not idle time. If unset, as fast as it comes.
+   */
+  readonly pace?: ReadPace | undefined
 }
 
 /**
@@ -169,6 +175,13 @@ class Guarded implements AsyncIterable<Uint8Array> {
   }
 }
 
+/** both is a gate open once two gates (either unset: open) are. */
+function both(a: Promise<void> | undefined, b: Promise<void> | undefined): Promise<void> | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  return Promise.all([a, b]).then(() => undefined)
+}
+
 /** failureOf names what stopped a body. */
 function failureOf(err: unknown, bytes: number): BodyFailure {
   const code = codeOf(err)
@@ -189,12 +202,14 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
   const clock = o.clock ?? systemClock
   // The whole body's digest, multipart or not: what is compared when only one side is multipart.
   const digester: BodyDigester = o.digester ?? new BlockDigester()
-  const src = new Guarded(
+  const pacer = o.pace && new ReadPacer(o.pace, clock)
+  const ready = pacer ? (): Promise<void> | undefined => both(digester.ready?.(), pacer.gate(src.bytes)) : digester.ready?.bind(digester)
+  const src: Guarded = new Guarded(
     body,
     body[Symbol.asyncIterator](),
     clock,
     o.boundary === undefined ? undefined : c => digester.update(c),
-    digester.ready?.bind(digester),
+    ready,
   )
   const onAbort = (): void => {
     const r: unknown = o.signal?.reason

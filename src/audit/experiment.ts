@@ -21,6 +21,7 @@ import { validatorsFor, type EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
 import type { Backend, SendOptions } from './http-backend.js'
 import { DEFAULT_RULES, type Rules } from './rules.js'
+import type { ReadPace } from './read-pacer.js'
 import type { ZoomBudget } from './zoom.js'
 
 /**
@@ -113,6 +114,14 @@ export interface ExperimentOptions {
    * only has its own bound (PAIR_HOLD_BYTES).
    */
   readonly pairBudget?: TeeBudget | undefined
+  /**
+   * How the bodies sent for are read past their first bytes when the other side is client-paced
+   * ({@link Answered.paced}, the mirror): no faster than this, so that comparing a large fast
+   * download spreads its reading, its hashing and the other server's sending over time instead of
+   * taking the CPU from the clients in a burst. The client-paced body is never slowed. If unset, as
+   * fast as they come (still no further ahead of the client than the pair may hold).
+   */
+  readonly shadowPace?: ReadPace | undefined
 }
 
 const isBackend = (s: ExperimentSide): s is Backend => 'send' in s
@@ -160,6 +169,7 @@ export async function runExperiment(
     bodyTimeoutMs: o.bodyTimeoutMs,
     ...(o.clock ? { clock: o.clock } : {}),
     paced: pacedSide(sides.control) ? 'control' : pacedSide(sides.candidate) ? 'candidate' : undefined,
+    shadowPace: o.shadowPace,
     zoom: o.zoom && { budget: o.zoom, control: serverOf(sides.control), candidate: serverOf(sides.candidate), send: o.send },
   }
   // Control-vs-baseline only needs kinds, for noise: no re-request is made for it.

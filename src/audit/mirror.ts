@@ -25,7 +25,7 @@ import { boundReadTurns, READ_TURN_BYTES } from './bound-read-turns.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
 import { digestBody, type SideBody } from './digest-body.js'
-import { DEFAULT_PAIR_BUDGET, DigestPair } from './digest-pair.js'
+import { DEFAULT_PAIR_BUDGET, DigestPair, PAIR_HOLD_BYTES } from './digest-pair.js'
 import { boundaryOf } from './multipart-parser.js'
 import type { Comparison, NotComparedReason } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
@@ -62,6 +62,14 @@ export const SHADOWABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', '
  * at saturation on 1 MiB downloads the mirror compared 34.6-36.3% of them in steady state.
  */
 export const DEFAULT_SHED_KEEP = 0.36
+
+/**
+ * DEFAULT_SHADOW_RATE is `cutover mirror`'s bound on how fast each shadow body is read past its
+ * first 4 MiB: 16 MiB a second. On a two-core machine serving a mix of small files and a 64 MiB
+ * download at 200 requests a second, reading the shadow of the large one as fast as its client
+ * read it added 3 ms to the small files' p99; at 16 MiB a second, under 1 ms (bench/README.md).
+ */
+export const DEFAULT_SHADOW_RATE = 16 * 1024 * 1024
 
 /**
  * DEFAULT_SHADOW_CONCURRENCY is how many shadow exchanges `cutover mirror` runs at once: 32. With
@@ -122,6 +130,14 @@ export interface MirrorOptions {
    * the tee that would exceed it is abandoned (and counted). If unset, DEFAULT_TEE_BUDGET (32 MiB).
    */
   readonly teeBudgetBytes?: number
+  /**
+   * The most bytes a second each shadow body is read, past its first PAIR_HOLD_BYTES (within them
+   * the shadow keeps up with the client, and the bytes both sides agree on are compared, not
+   * hashed): comparing a large fast download then takes longer than the download, instead of
+   * doubling the work the mirror and the machine do while it runs. If unset, no limit beyond the
+   * client's pace.
+   */
+  readonly shadowRate?: number | undefined
   /**
    * Host header on the client path: `rewrite` sends the primary's host:port, `keep` the client's.
    * Pass the same choice to the backends so that both sides see the same Host. If unset, `rewrite`.
@@ -308,6 +324,7 @@ export class Mirror {
     this.#shedAbove = shedAbove
     const shedKeep = o.shedKeep ?? DEFAULT_SHED_KEEP
     if (!(shedKeep >= 0 && shedKeep <= 1)) throw new TypeError('shedKeep must be between 0 and 1')
+    if (o.shadowRate !== undefined && !(o.shadowRate > 0 && Number.isFinite(o.shadowRate))) throw new TypeError('shadowRate must be a positive number')
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
@@ -324,6 +341,7 @@ export class Mirror {
       bodyTimeoutMs: o.bodyTimeoutMs,
       zoom: o.zoom,
       clock: this.#clock,
+      shadowPace: o.shadowRate === undefined ? undefined : { afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: o.shadowRate },
       onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a),
     }
 

@@ -13,7 +13,7 @@ import { JsonlFile } from '../telemetry/jsonl-file.js'
 import type { Comparison, DivergenceKind } from '../audit/divergence.js'
 import { HttpBackend } from '../audit/http-backend.js'
 import { MetricsServer } from '../telemetry/metrics-server.js'
-import { DEFAULT_SHADOW_CONCURRENCY, DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
+import { DEFAULT_SHADOW_CONCURRENCY, DEFAULT_SHADOW_RATE, DEFAULT_SHED_KEEP, DEFAULT_TEE_BUDGET, Mirror, SHADOWABLE_METHODS, type MirrorStats } from '../audit/mirror.js'
 import { DEFAULT_TEE_BYTES } from '../audit/body-tee.js'
 import { TaskQueue } from '../audit/task-queue.js'
 import { hostPort } from '../core/listen.js'
@@ -38,6 +38,7 @@ interface MirrorFlags {
   shadowConcurrency: number
   shadowQueue: number
   maxLag: number
+  shadowRate: number | false
   maxBuffered: number
   shedAbove: number
   statusInterval?: number
@@ -135,6 +136,12 @@ export function register(program: Command): void {
         .argParser(parseBytes),
     )
     .addOption(
+      new Option('--shadow-rate <bytes>', 'past its first 4 MiB, each shadow body is read no faster than this a second')
+        .default(DEFAULT_SHADOW_RATE, '16MiB')
+        .argParser(parseBytes),
+    )
+    .addOption(new Option('--no-shadow-rate', "read each shadow body as fast as the primary's client reads its body"))
+    .addOption(
       new Option(
         '--shed-above <fraction>',
         'while the event loop is busier than this (0..1), shed shadow work, keeping --shed-keep of it (1: never)',
@@ -228,6 +235,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     rules,
     queue: new TaskQueue({ concurrency: f.shadowConcurrency, maxQueued: f.shadowQueue }),
     teeBytes: f.maxLag,
+    shadowRate: f.shadowRate === false ? undefined : f.shadowRate,
     teeBudgetBytes: f.maxBuffered,
     shedAbove: f.shedAbove,
     shedKeep: f.shedKeep,

@@ -162,3 +162,40 @@ t.test('an abort while waiting for the digester ends the body at once, its strea
   for (let i = 0; i < 10; i++) await new Promise(setImmediate)
   t.equal(src.pulled(), 0, 'and not read after the wait ends')
 })
+
+t.test('a paced body is read at its pace past its first bytes; waiting is not idle; an abort cuts the wait', async t => {
+  const clock = new ManualClock()
+  const whole = patterned(4 * B)
+  const src = source(whole, B)
+  // One chunk a second past the first chunk; an idle limit shorter than that wait.
+  const p = digestBody(src.body, { clock, idleMs: 500, pace: { afterBytes: B, bytesPerSecond: B } })
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise(setImmediate)
+  }
+  await settle()
+  t.equal(src.pulled(), 2, 'the first chunk is free; the second is read, then the pace holds the third')
+  const pulled: number[] = []
+  for (let i = 0; i < 3; i++) {
+    clock.advance(999)
+    await settle()
+    pulled.push(src.pulled())
+    clock.advance(1)
+    await settle()
+    pulled.push(src.pulled())
+  }
+  t.same(pulled, [2, 3, 3, 4, 4, 4], 'one more chunk a second, not before')
+  const got = await p
+  t.equal(got.failure, undefined, 'no idle timeout while the pace holds it')
+  t.ok(same(got.digest, digestOf(whole)))
+
+  const ac = new AbortController()
+  const src2 = source(whole, B)
+  const q = digestBody(src2.body, { clock, signal: ac.signal, pace: { afterBytes: 0, bytesPerSecond: B / 10 } })
+  await settle()
+  t.equal(src2.pulled(), 1, 'held after the first chunk for ten seconds')
+  ac.abort()
+  const cut = await q
+  t.equal(cut.failure?.code, 'ERR_ABORTED', 'an abort ends the wait at once')
+  t.equal(cut.digest.length, B)
+  t.ok(src2.closed(), 'and cancels the stream')
+})

@@ -387,6 +387,29 @@ t.test('close() cuts shadows that outlive the grace period and counts them aband
   addsUp(t, m.mirror.stats, 'after close')
 })
 
+t.test('past its first 4 MiB the shadow body is read at shadowRate: the comparison ends when its time is due, not with the client', async t => {
+  const clock = new ManualClock()
+  const size = 6 * 1024 * 1024
+  const body = Buffer.alloc(size, 'x')
+  // 1 MiB a second: the 2 MiB past the first 4 MiB take 2 s.
+  const rate = 1024 * 1024
+  const m = await setup(t, { clock, shadowRate: rate }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) })
+    res.end(body)
+  })
+  m.nw.reply = req => answer(req, { body: body.toString(), headers: [['content-type', 'text/plain'], ['content-length', String(size)]] })
+  t.equal((await m.get('/big')).length, size, 'the client got its answer at once')
+  for (let i = 0; i < 200 && m.mirror.stats.compared === 0; i++) await new Promise(setImmediate)
+  t.match(m.mirror.stats, { compared: 0, pending: 1 }, "the shadow's last 2 MiB wait for their time")
+  clock.advance(1999)
+  for (let i = 0; i < 200 && m.mirror.stats.compared === 0; i++) await new Promise(setImmediate)
+  t.match(m.mirror.stats, { compared: 0, pending: 1 }, 'not before 2 s')
+  clock.advance(1)
+  await m.mirror.queue.idle()
+  t.match(m.mirror.stats, { compared: 1, divergent: 0, abandoned: 0, pending: 0 })
+  t.equal(m.comparisons[0]?.bytesCompared, size, 'every byte compared')
+})
+
 t.test('bad options are refused at construction', async t => {
   const old = new FakeBackend('old', 'http://127.0.0.1:1')
   const nw = new FakeBackend('new', 'http://127.0.0.1:2')
@@ -398,6 +421,8 @@ t.test('bad options are refused at construction', async t => {
     // A shadow is sent without the client's body: it would be compared with old's answer to the body.
     ['a method with a body', { shadowMethods: ['GET', 'POST'] }],
     ['PUT in lower case', { shadowMethods: ['put'] }],
+    ['a shadow rate of 0', { shadowRate: 0 }],
+    ['an unbounded shadow rate', { shadowRate: Number.POSITIVE_INFINITY }],
   ]
   for (const [name, o] of table) t.throws(() => new Mirror({ old, new: nw, ...o }), TypeError, name)
 })

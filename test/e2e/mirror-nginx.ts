@@ -287,6 +287,30 @@ t.test('aria2c -x4 through cutover mirror, default flags: every segment is compa
   }
 })
 
+t.test('--shadow-rate: a large download is compared in full at any rate, and a rate that is none is refused', async t => {
+  if (!requireTool(t, 'nginx')) return
+  const top = t.testdir({ root: {}, nginx: {} })
+  const root = join(top, 'root')
+  writeLargeFile(join(root, 'big.bin'), 12) // 12 MiB: 8 MiB past the first 4
+  const old = await startNginx(t, root, join(top, 'nginx'))
+  const nw = await startServe(t, root)
+  const want = createHash('sha256').update(readFileSync(join(root, 'big.bin'))).digest('hex')
+  for (const flags of [['--shadow-rate', '4MiB'], ['--no-shadow-rate']]) {
+    const out = join(top, `out-${flags.length}.jsonl`)
+    const mirror = await startMirror(t, old.url, nw.url, out, flags)
+    const got = await get(mirror.url, '/big.bin')
+    t.equal(createHash('sha256').update(got.body).digest('hex'), want, `${flags.join(' ')}: the client got old's bytes`)
+    const c = counts(await mirror.stop())
+    t.match(c, { requests: 1, compared: 1, divergent: 0, abandoned: 0 }, `${flags.join(' ')}: compared in full before the mirror stopped`)
+  }
+  const { spawnSync } = await import('node:child_process')
+  for (const rate of ['0', 'fast', '-1MiB']) {
+    const r = spawnSync(process.execPath, [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old.url, '--new', nw.url, '--shadow-rate', rate], { encoding: 'utf8', timeout: 30_000 })
+    t.equal(r.status, 2, `--shadow-rate ${rate}: exit 2`)
+    t.match(r.stderr, /--shadow-rate/, `--shadow-rate ${rate}: the error names the flag`)
+  }
+})
+
 t.test('the summary lists the paths never compared, and --out has a line for every one', async t => {
   if (!requireTool(t, 'nginx')) return
   const top = t.testdir({ root: {}, nginx: {} })
