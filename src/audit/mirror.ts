@@ -65,9 +65,11 @@ export const DEFAULT_SHED_KEEP = 0.36
 
 /**
  * DEFAULT_SHADOW_RATE is `cutover mirror`'s bound on how fast each shadow body is read past its
- * first 4 MiB: 16 MiB a second. On a two-core machine serving a mix of small files and a 64 MiB
- * download at 200 requests a second, reading the shadow of the large one as fast as its client
- * read it added 3 ms to the small files' p99; at 16 MiB a second, under 1 ms (bench/README.md).
+ * first 4 MiB: 16 MiB a second. On a two-core machine serving small files, 1 MiB files and now and
+ * then a 64 MiB download at 200 requests a second, reading the large one's shadow at that rate
+ * instead of at its client's pace took 1.0-2.8 ms off the small files' p99 in four alternated
+ * batches (bench/README.md). The price: past the pair's hold both bodies are hashed, more CPU in all
+ * than comparing them side by side, but spread over seconds.
  */
 export const DEFAULT_SHADOW_RATE = 16 * 1024 * 1024
 
