@@ -20,8 +20,8 @@ import { withNoise, type Comparison } from './divergence.js'
 import { validatorsFor, type EtagPairs } from './etag-pairs.js'
 import type { ExchangeRequest, Observed, Side } from './exchange.js'
 import type { Backend, SendOptions } from './http-backend.js'
-import { DEFAULT_RULES, type Rules } from './rules.js'
 import type { ReadPace } from './read-pacer.js'
+import { DEFAULT_RULES, type Rules } from './rules.js'
 import type { ZoomBudget } from './zoom.js'
 
 /**

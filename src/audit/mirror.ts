@@ -35,6 +35,7 @@ import { classify, describe, requestFields, type Backend } from './http-backend.
 import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
 import { PrimaryAnswer } from './primary-answer.js'
+import { checkPace } from './read-pacer.js'
 import type { Rules } from './rules.js'
 import { TaskQueue } from './task-queue.js'
 import { listenOn } from '../core/listen.js'
@@ -326,7 +327,6 @@ export class Mirror {
     this.#shedAbove = shedAbove
     const shedKeep = o.shedKeep ?? DEFAULT_SHED_KEEP
     if (!(shedKeep >= 0 && shedKeep <= 1)) throw new TypeError('shedKeep must be between 0 and 1')
-    if (o.shadowRate !== undefined && !(o.shadowRate > 0 && Number.isFinite(o.shadowRate))) throw new TypeError('shadowRate must be a positive number')
     this.#shedKeep = shedKeep
     this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
     this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
@@ -343,7 +343,8 @@ export class Mirror {
       bodyTimeoutMs: o.bodyTimeoutMs,
       zoom: o.zoom,
       clock: this.#clock,
-      shadowPace: o.shadowRate === undefined ? undefined : { afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: o.shadowRate },
+      // Checked here, not at the first large body.
+      shadowPace: o.shadowRate === undefined ? undefined : checkPace({ afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: o.shadowRate }),
       onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a),
     }
 

@@ -8,6 +8,13 @@ export interface ReadPace {
   readonly bytesPerSecond: number
 }
 
+/** checkPace returns `pace`, or throws a TypeError naming what makes it no pace. */
+export function checkPace(pace: ReadPace): ReadPace {
+  if (!(pace.bytesPerSecond > 0) || !Number.isFinite(pace.bytesPerSecond)) throw new TypeError('bytesPerSecond must be a positive number')
+  if (!Number.isSafeInteger(pace.afterBytes) || pace.afterBytes < 0) throw new TypeError('afterBytes must be a non-negative integer')
+  return pace
+}
+
 /**
  * ReadPacer spreads the reading of one body over time ({@link ReadPace}): told how many bytes have
  * been read so far, {@link gate} says how long to wait before the next read. It earns no credit
@@ -24,9 +31,7 @@ export class ReadPacer {
   #due = Number.NEGATIVE_INFINITY
 
   constructor(pace: ReadPace, clock: Clock) {
-    if (!(pace.bytesPerSecond > 0) || !Number.isFinite(pace.bytesPerSecond)) throw new TypeError('bytesPerSecond must be a positive number')
-    if (!Number.isSafeInteger(pace.afterBytes) || pace.afterBytes < 0) throw new TypeError('afterBytes must be a non-negative integer')
-    this.#pace = pace
+    this.#pace = checkPace(pace)
     this.#clock = clock
   }
 
@@ -41,6 +46,7 @@ export class ReadPacer {
     if (over > 0) this.#due = Math.max(this.#due, now) + (over / this.#pace.bytesPerSecond) * 1000
     const wait = this.#due - now
     if (!(wait >= 1)) return undefined
-    return new Promise(resolve => this.#clock.setTimeout(resolve, wait))
+    // The body's own connection keeps the process alive while it matters; the wait never does.
+    return new Promise(resolve => void this.#clock.setTimeout(resolve, wait).unref())
   }
 }
