@@ -40,6 +40,8 @@ export class ReadPacer {
    * start now, or a promise that resolves when it may.
    */
   gate(total: number): Promise<void> | undefined {
+    // Within the first bytes (every read of a body no longer than them): nothing to account, no clock read.
+    if (total <= this.#pace.afterBytes) return undefined
     const over = Math.min(total - this.#seen, total - this.#pace.afterBytes)
     this.#seen = Math.max(this.#seen, total)
     const now = this.#clock.monotonic()
