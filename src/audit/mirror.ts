@@ -69,8 +69,10 @@ export const DEFAULT_SHED_KEEP = 0.36
  * first 4 MiB: 16 MiB a second. On a two-core machine serving small files, 1 MiB files and now and
  * then a 64 MiB download at 200 requests a second, reading the large one's shadow at that rate
  * instead of at its client's pace took 1.0-2.8 ms off the small files' p99 in four alternated
- * batches (bench/README.md). The price: past the pair's hold both bodies are hashed, more CPU in all
- * than comparing them side by side, but spread over seconds.
+ * batches with a fresh mirror each round; through one mirror serving every round (as in the bench)
+ * two batches were split, 11.01 against 10.34 ms and 10.80 against 14.30 ms (bench/README.md). The
+ * price: past the pair's hold both bodies are hashed, more CPU in all than comparing them side by
+ * side, but spread over seconds.
  */
 export const DEFAULT_SHADOW_RATE = 16 * 1024 * 1024
 
@@ -872,7 +874,10 @@ export class Mirror {
     if (!(await within(this.queue.idle(), deadline - this.#clock.monotonic(), this.#clock))) {
       forced = true
       for (const ctx of this.#pending) for (const t of ctx.tees) t.abandon('ERR_SHUTDOWN')
-      this.#stop.abort()
+      // The reason reaches every body still being read (undici fails a body with its signal's
+      // reason): a shadow body cut here is a comparison given up at shutdown, not a body the other
+      // server broke (without it, an error divergence that never was).
+      this.#stop.abort(new CutoverError('ERR_SHUTDOWN', 'the mirror stopped before the comparison was done'))
       // Cut sends fail at once and queued items return without sending; the bound only guards
       // against a comparer that ignores its streams ending.
       await within(this.queue.idle(), 5000, this.#clock)

@@ -287,7 +287,7 @@ t.test('aria2c -x4 through cutover mirror, default flags: every segment is compa
   }
 })
 
-t.test('--shadow-rate: a large download is compared in full at any rate, and a rate that is none is refused', async t => {
+t.test('--shadow-rate: a large download is compared in full at any rate, a slow one outlasts a short grace, and a rate that is none is refused', async t => {
   if (!requireTool(t, 'nginx')) return
   const top = t.testdir({ root: {}, nginx: {} })
   const root = join(top, 'root')
@@ -303,6 +303,12 @@ t.test('--shadow-rate: a large download is compared in full at any rate, and a r
     const c = counts(await mirror.stop())
     t.match(c, { requests: 1, compared: 1, divergent: 0, abandoned: 0 }, `${flags.join(' ')}: compared in full before the mirror stopped`)
   }
+  // The flag reaches the comparison: at 1 MiB a second the 8 MiB past the first 4 take at least 8 s,
+  // longer than a 1 s grace, so the stop gives the comparison up; at the default rate (0.5 s for
+  // them) it would end within the grace and this would fail.
+  const slow = await startMirror(t, old.url, nw.url, join(top, 'out-slow.jsonl'), ['--shadow-rate', '1MiB', '--grace', '1s'])
+  t.equal((await get(slow.url, '/big.bin')).body.length, 12 * 1024 * 1024, '--shadow-rate 1MiB: the client is not slowed')
+  t.match(counts(await slow.stop()), { requests: 1, compared: 0, divergent: 0, abandoned: 1 }, '--shadow-rate 1MiB: still reading at the stop, given up after the grace, not recorded as an error of the other server')
   const { spawnSync } = await import('node:child_process')
   for (const rate of ['0', 'fast', '-1MiB']) {
     const r = spawnSync(process.execPath, [CLI, 'mirror', '--listen', '127.0.0.1:0', '--old', old.url, '--new', nw.url, '--shadow-rate', rate], { encoding: 'utf8', timeout: 30_000 })
