@@ -17,8 +17,13 @@ export const FIXED_RATE_CONNECTIONS = 16;
  * VmRSS (every RSS_SAMPLE_MS, once more after the load), the target's CPU (cores) and the CPU of
  * processes outside the benchmark. The generator is in ctx.loads while it runs, so the exit
  * handler can kill it.
+ *
+ * `companion` ({ command, args }), if given, is a second process started at the same moment and
+ * waited for too, before the CPU is read (its CPU is then the harness's, not another process's):
+ * what a target needs alongside its load (haproxy-reader's reader of new). Its exit code and
+ * output come back as `companion`.
  */
-export async function measureLoad(ctx, pids, command, args, env) {
+export async function measureLoad(ctx, pids, command, args, env, companion) {
   let rssMax = treeRss(pids);
   // Which core the target's main thread was on at each sample: this VM's two cores are not always
   // equal (a Node server measured 0.55-0.65x as fast on one as on the other, minutes apart), and a
@@ -31,25 +36,28 @@ export async function measureLoad(ctx, pids, command, args, env) {
     if (c !== null) cores[c] = (cores[c] ?? 0) + 1;
   };
   const sampler = setInterval(sample, RSS_SAMPLE_MS);
-  let stdout = '';
-  let stderr = '';
   const cpu0 = cpuSnapshot(ctx);
   const own0 = treeTicks(pids);
   const kids0 = childTicks(ctx);
   const reaped0 = reapedTicks();
-  let current = null;
-  const code = await new Promise((resolve, reject) => {
-    const p = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    current = p;
-    ctx.loads.add(p);
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('exit', (c, sig) => resolve(sig ?? c));
-  }).finally(() => {
-    ctx.loads.delete(current);
-    clearInterval(sampler);
-  });
+  // One process run to its end, in ctx.loads while it runs.
+  const run = (cmd, argv) => {
+    const out = { code: null, stdout: '', stderr: '' };
+    let current = null;
+    return new Promise((resolve, reject) => {
+      const p = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      current = p;
+      ctx.loads.add(p);
+      p.stdout.on('data', (d) => (out.stdout += d));
+      p.stderr.on('data', (d) => (out.stderr += d));
+      p.on('error', reject);
+      p.on('exit', (c, sig) => resolve(sig ?? c));
+    })
+      .then((code) => ({ ...out, code }))
+      .finally(() => ctx.loads.delete(current));
+  };
+  const [main, side] = await Promise.all([run(command, args), companion ? run(companion.command, companion.args) : null]).finally(() => clearInterval(sampler));
+  const { code, stdout, stderr } = main;
   const cpu1 = cpuSnapshot(ctx);
   const kids1 = childTicks(ctx);
   const secs = Math.max(1e-3, (cpu1.t - cpu0.t) / 1000);
@@ -70,6 +78,7 @@ export async function measureLoad(ctx, pids, command, args, env) {
     // generator itself (a reaped child of this harness), in cores.
     childrenCpu: Object.fromEntries([...kids1].map(([name, t]) => [name, (t - (kids0.get(name) ?? t)) / 100 / secs])),
     loadCpu: (reapedTicks() - reaped0) / 100 / secs,
+    ...(side ? { companion: side } : {}),
   };
 }
 
@@ -146,6 +155,20 @@ export async function measureWrk(ctx, s, w) {
 }
 
 /**
+ * readerCommand is the command of a target's reader (haproxy-reader's): `nice -n <reader.nice>`
+ * and this Node running bench/fixed-rate.mjs with the load's own arguments `args` (the script
+ * first), but its `--url` pointing at 127.0.0.1:<reader.port> and without `--raw` (only the counts
+ * of a reader are kept).
+ * @throws {Error} when `args` has no `--url` followed by a value.
+ */
+export function readerCommand(args, reader) {
+  const at = args.indexOf('--url');
+  if (at < 0 || at + 1 >= args.length) throw new Error('readerCommand: the load has no --url');
+  const own = args.map((a, i) => (i === at + 1 ? `http://127.0.0.1:${reader.port}` : a)).filter((a) => a !== '--raw');
+  return { command: 'nice', args: ['-n', String(reader.nice), process.execPath, ...own] };
+}
+
+/**
  * runFixedRate runs bench/fixed-rate.mjs (a separate process) against one target at `rate` req/s for
  * `seconds` after `warmup` seconds, expecting w.body bytes per response, or (w.mix set) sending
  * that seeded mix of requests (`seed`, each response checked against its plan); its JSON line is
@@ -173,8 +196,22 @@ export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed, raw
     ...(raw ? ['--raw'] : []),
   ];
   const pids = processTree(s.child.proc.pid);
-  const { code, stdout, stderr, rssMax, foreign, serverCpu } = await measureLoad(ctx, pids, process.execPath, args, process.env);
+  // A target with a reader (haproxy-reader): the same requests, at the same moments, also sent
+  // straight to the reader's server by a second generator at the lowest CPU priority, which reads
+  // every answer and compares nothing. Not --raw: only its counts are kept.
+  const companion = s.reader ? readerCommand(args, s.reader) : undefined;
+  const { code, stdout, stderr, rssMax, foreign, serverCpu, companion: side } = await measureLoad(ctx, pids, process.execPath, args, process.env, companion);
   if (code !== 0) throw new Error(`fixed-rate.mjs exited with ${code} (${s.name}, ${w.id}):\n${stdout}${stderr}`);
+  let reader;
+  if (side) {
+    if (side.code !== 0) throw new Error(`the reader's fixed-rate.mjs exited with ${side.code} (${s.name}, ${w.id}):\n${side.stdout}${side.stderr}`);
+    try {
+      const j = JSON.parse(side.stdout.trim().split('\n').pop());
+      reader = { port: s.reader.port, nice: s.reader.nice, scheduled: j.scheduled, completed: j.completed, failed: j.failed };
+    } catch (e) {
+      throw new Error(`the reader's fixed-rate.mjs printed no JSON (${s.name}): ${e.message}\n${side.stdout}${side.stderr}`);
+    }
+  }
   let json;
   try {
     json = JSON.parse(stdout.trim().split('\n').pop());
@@ -188,5 +225,6 @@ export async function runFixedRate(ctx, s, w, { rate, seconds, warmup, seed, raw
   if (json.failed > 0) warnings.push(`${json.failed} of ${json.scheduled} requests failed (${JSON.stringify(json.errors)}${json.error_samples.length ? '; ' + json.error_samples.join(', ') : ''})`);
   if (json.achieved_rate < rate * 0.95) warnings.push(`achieved ${json.achieved_rate.toFixed(0)} req/s, below ${rate}`);
   if (foreign > FOREIGN_CPU_WARN) warnings.push(`other processes used ${foreign.toFixed(2)} cores during the run (figure skewed)`);
-  return { ...json, rss_max_bytes: rssMax, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, warnings, valid: json.failed === 0 };
+  if (reader?.failed > 0) warnings.push(`the reader's ${reader.failed} of ${reader.scheduled} requests to new failed`);
+  return { ...json, rss_max_bytes: rssMax, foreign_cpu_cores: foreign, server_cpu_cores: serverCpu, ...(reader ? { reader } : {}), warnings, valid: json.failed === 0 && !(reader?.failed > 0) };
 }

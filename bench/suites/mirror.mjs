@@ -13,7 +13,11 @@
 // in the kernel (haproxy: the cheapest proxy measured here): what a proxy that compares nothing costs the
 // small file's latency, in C, copying bodies or not; and through a second cutover mirror that
 // shadows nothing (cutover-client: `--sample 0`): what cutover's own client path costs before it
-// compares anything, measured in the same run as the target.
+// compares anything, measured in the same run as the target. And through haproxy while a second
+// generator at the lowest CPU priority (nice 19) sends the same requests straight to new and reads
+// every answer (haproxy-reader): the cheapest hop plus the least that comparing everything adds on a
+// machine that runs old and new too (new serves every request twice, something reads its answers),
+// with nothing compared and old's bytes handed to no one: a floor no comparing mirror goes under here.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,10 +42,12 @@ const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through 
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
- * lists those its rows have (old in the fixed-rate rows, haproxy, nginx-proxy and cutover-client in mirror-mixed,
+ * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader, nginx-proxy and cutover-client in mirror-mixed,
  * node-proxy-2p and raw-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-client', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-client', 'cutover-mirror'];
+/** haproxy-reader's reader of new runs at this nice value: the lowest CPU priority. */
+const READER_NICE = 19;
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -270,6 +276,7 @@ export async function run(ctx, oldS, newS) {
   // kernel when it is installed (the cheapest proxy measured here).
   let nx = null;
   let hp = null;
+  let hr = null;
   if (selected(ctx).some((w) => w.kind === 'mixed')) {
     const nxConf = path.join(OUT, 'nginx-proxy.conf');
     fs.writeFileSync(nxConf, nginxProxyConf(nxPort, oldS.port));
@@ -283,6 +290,8 @@ export async function run(ctx, oldS, newS) {
       fs.writeFileSync(hpConf, haproxyConf(hpPort, oldS.port));
       const hpChild = startServer(ctx, 'haproxy', 'haproxy', ['-db', '-f', hpConf]);
       hp = { name: 'haproxy', port: hpPort, child: hpChild, describe: `haproxy -db -f ${path.relative(ROOT, hpConf)} (HTTP proxy to old, bodies spliced in the kernel, a thread per core)` };
+      // The same haproxy, measured while new is read as a mirror comparing everything would read it.
+      hr = { ...hp, name: 'haproxy-reader', reader: { port: newS.port, nice: READER_NICE }, describe: `haproxy as above, while \`nice -n ${READER_NICE} node bench/fixed-rate.mjs\` sends the same requests at the same moments straight to new (port ${newS.port}) and reads every answer, comparing nothing` };
     }
   }
 
@@ -337,6 +346,7 @@ export async function run(ctx, oldS, newS) {
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
   if (nx) log(`nginx-proxy listening on 127.0.0.1:${nxPort} (pid ${nx.child.proc.pid}): ${nx.describe}`);
   if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
+  if (hr) log(`haproxy-reader: ${hr.describe}`);
   if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   if (cc) log(`cutover-client listening on 127.0.0.1:${ccPort} (pid ${cc.child.proc.pid}): ${cc.describe}`);
@@ -359,7 +369,7 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), ...(cc ? [cc] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(hr ? [hr] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), ...(cc ? [cc] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
@@ -379,7 +389,7 @@ export async function run(ctx, oldS, newS) {
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : [])];
-      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm] : [nm, ...floor, cm];
+      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm] : [nm, ...floor, cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
       // turn, each target's figure its median round's and the target judged on the median of the
@@ -410,6 +420,8 @@ export async function run(ctx, oldS, newS) {
             log(`${w.id}${tag} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
             if (last) {
               r[s.name] = pooling ? poolRounds(runs[s.name]) : x;
+              // haproxy-reader: its reader's counts over every round, not the first round's.
+              if (pooling && x.reader) r[s.name].reader = { ...x.reader, ...Object.fromEntries(['scheduled', 'completed', 'failed'].map((k) => [k, runs[s.name].reduce((a, y) => a + (y.reader?.[k] ?? 0), 0)])) };
               if (pooling) {
                 const p = r[s.name];
                 const pc = p.classes ? ` ${classP99s(p)}` : '';
@@ -607,6 +619,21 @@ function hopTable(mixed) {
     rows.push([n, ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
   }
   return table(rows, ['l', 'r', 'l', 'r', 'r']);
+}
+
+/**
+ * mixedFloor says, for a mixed row measured through haproxy-reader, whether that floor left the
+ * +2 ms target any room in this run (null when it was not measured).
+ */
+export function mixedFloor(mixed) {
+  const p99 = (n) => mixed[n]?.classes?.small?.latency_us?.p99;
+  if (p99('haproxy-reader') == null || p99('old') == null) return null;
+  const floor = p99('haproxy-reader') - p99('old');
+  const r = mixed['haproxy-reader'].reader;
+  const read = r ? `; the reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
+  return floor > MIXED_SMALL_P99_TARGET_US
+    ? `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, over the +${MIXED_SMALL_P99_TARGET_US / 1000} ms target: no mirror comparing every exchange could meet it in this run${read}.`
+    : `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, within the +${MIXED_SMALL_P99_TARGET_US / 1000} ms target: it leaves ${signedMs(MIXED_SMALL_P99_TARGET_US - floor)} for a mirror's own work${read}.`;
 }
 
 /**
@@ -825,9 +852,12 @@ export function report(ctx, res, meta) {
       out.push(
         'What a hop costs the small file: every target in the path between the client and old against the +2 ms target ' +
           '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy measured here; nginx-proxy, node-proxy and cutover-client (cutover mirror with --sample 0) compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
-          "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring.",
+          "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring. " +
+          `haproxy-reader is haproxy while new is read at nice ${READER_NICE} as a mirror comparing everything must read it (every request sent to new at the same moment, every answer read; nothing compared, no byte of old's handed over): the least that comparing 100% costs on this machine, which runs old and new too.`,
       );
       out.push(hop);
+      const fl = mixedFloor(mixed);
+      if (fl) out.push(fl);
     }
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];

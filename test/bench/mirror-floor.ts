@@ -1,0 +1,54 @@
+import t from 'tap'
+
+/** bench/suites/mirror.mjs and bench/lib/load.mjs (plain ESM, no types). */
+interface ClassP99 {
+  classes?: { small?: { latency_us?: { p99?: number } } }
+  reader?: { scheduled: number; completed: number; failed: number }
+}
+interface MirrorSuite {
+  mixedFloor(mixed: Record<string, ClassP99 | undefined>): string | null
+}
+interface LoadModule {
+  readerCommand(args: string[], reader: { port: number; nice: number }): { command: string; args: string[] }
+}
+
+const suite = (await import(new URL('../../../bench/suites/mirror.mjs', import.meta.url).href)) as MirrorSuite
+const load = (await import(new URL('../../../bench/lib/load.mjs', import.meta.url).href)) as LoadModule
+
+const at = (p99: number, reader?: ClassP99['reader']): ClassP99 => ({ classes: { small: { latency_us: { p99 } } }, ...(reader ? { reader } : {}) })
+
+t.test('mixedFloor: whether the floor of comparing everything left the +2 ms target room (table)', async t => {
+  const read = { scheduled: 8000, completed: 8000, failed: 0 }
+  const rows: Array<{ name: string; mixed: Record<string, ClassP99 | undefined>; want: RegExp | null }> = [
+    { name: 'not measured', mixed: { old: at(5000), haproxy: at(6000) }, want: null },
+    { name: 'no old', mixed: { 'haproxy-reader': at(6000) }, want: null },
+    { name: 'over the target', mixed: { old: at(5000), 'haproxy-reader': at(9590, read) }, want: /\+4\.59 ms over old, over the \+2 ms target: no mirror comparing every exchange could meet it in this run; the reader got 8,000 of 8,000 answers from new, 0 failed\.$/ },
+    { name: 'exactly at the target: within', mixed: { old: at(5000), 'haproxy-reader': at(7000) }, want: /\+2\.00 ms over old, within the \+2 ms target: it leaves \+0\.00 ms for a mirror's own work\.$/ },
+    { name: 'within, room left', mixed: { old: at(5000), 'haproxy-reader': at(6250, read) }, want: /\+1\.25 ms over old, within the \+2 ms target: it leaves \+0\.75 ms for a mirror's own work; the reader/ },
+    { name: 'faster than old', mixed: { old: at(5000), 'haproxy-reader': at(4500) }, want: /-0\.50 ms over old, within .* leaves \+2\.50 ms/ },
+  ]
+  for (const r of rows) {
+    const got = suite.mixedFloor(r.mixed)
+    if (r.want === null) t.equal(got, null, r.name)
+    else t.match(got, r.want, r.name)
+  }
+})
+
+t.test("readerCommand: the load's own arguments, to the reader's port, at its nice value, without --raw (table)", async t => {
+  const base = ['/b/fixed-rate.mjs', '--url', 'http://127.0.0.1:41500', '--rate', '200', '--mix', 'mirror-mixed', '--seed', '7']
+  const rows: Array<{ name: string; args: string[]; want: string[] | null }> = [
+    { name: 'the url replaced', args: base, want: ['-n', '19', process.execPath, '/b/fixed-rate.mjs', '--url', 'http://127.0.0.1:47001', '--rate', '200', '--mix', 'mirror-mixed', '--seed', '7'] },
+    { name: '--raw dropped', args: [...base, '--raw'], want: ['-n', '19', process.execPath, '/b/fixed-rate.mjs', '--url', 'http://127.0.0.1:47001', '--rate', '200', '--mix', 'mirror-mixed', '--seed', '7'] },
+    { name: 'no --url', args: ['/b/fixed-rate.mjs', '--rate', '200'], want: null },
+    { name: '--url without a value', args: ['/b/fixed-rate.mjs', '--url'], want: null },
+  ]
+  for (const r of rows) {
+    if (r.want === null) {
+      t.throws(() => load.readerCommand(r.args, { port: 47001, nice: 19 }), /no --url/, r.name)
+      continue
+    }
+    const got = load.readerCommand(r.args, { port: 47001, nice: 19 })
+    t.equal(got.command, 'nice', `${r.name}: run under nice`)
+    t.strictSame(got.args, r.want, `${r.name}: its arguments`)
+  }
+})
