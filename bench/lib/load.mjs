@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BENCH, FOREIGN_CPU_WARN, OUT, PER_RESPONSE_OVERHEAD, ROOT, RSS_SAMPLE_MS, WRK_DIR } from './constants.mjs';
+import { readerCommand } from './floor.mjs';
 import { processTree, tailLog } from './processes.mjs';
 import { childTicks, cpuSnapshot, foreignCpu, processorOf, reapedTicks, statusKb, treeRss, treeTicks } from './sampling.mjs';
 
@@ -152,20 +153,6 @@ export async function measureWrk(ctx, s, w) {
   if (ctx.opts.warmup > 0) await runWrk(ctx, s, w, ctx.opts.warmup, '-warmup');
   const raw = await runWrk(ctx, s, w, ctx.opts.seconds, '');
   return { ...analyse(ctx, w, raw), raw };
-}
-
-/**
- * readerCommand is the command of a target's reader (haproxy-reader's): `nice -n <reader.nice>`
- * and this Node running bench/fixed-rate.mjs with the load's own arguments `args` (the script
- * first), but its `--url` pointing at 127.0.0.1:<reader.port> and without `--raw` (only the counts
- * of a reader are kept).
- * @throws {Error} when `args` has no `--url` followed by a value.
- */
-export function readerCommand(args, reader) {
-  const at = args.indexOf('--url');
-  if (at < 0 || at + 1 >= args.length) throw new Error('readerCommand: the load has no --url');
-  const own = args.map((a, i) => (i === at + 1 ? `http://127.0.0.1:${reader.port}` : a)).filter((a) => a !== '--raw');
-  return { command: 'nice', args: ['-n', String(reader.nice), process.execPath, ...own] };
 }
 
 /**

@@ -9,6 +9,8 @@ export const fmtMB = (b) => (b === undefined || b === null ? 'n/a' : `${(b / 1e6
 export const fmtCores = (c) => (c === undefined || c === null ? 'n/a' : c.toFixed(2));
 /** fmtMs formats microseconds as milliseconds (two decimals). */
 export const fmtMs = (us) => (us === undefined || us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`);
+/** signedMs prints a difference in µs as signed milliseconds: `+1.72 ms`. */
+export const signedMs = (us) => `${us >= 0 ? '+' : ''}${(us / 1000).toFixed(2)} ms`;
 
 /** table renders rows (the first is the header) as a Markdown table; align[i] 'r' pads column i left. */
 export function table(rows, align) {

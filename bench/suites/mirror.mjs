@@ -27,7 +27,8 @@ import { FIXED_RATE_CONNECTIONS, measureWrk, runFixedRate } from '../lib/load.mj
 import { log, sleep } from '../lib/log.mjs';
 import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
 import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
-import { fmt, fmtCores, fmtMB, fmtMs, table, targetsLine } from '../lib/report.mjs';
+import { fmt, fmtCores, fmtMB, fmtMs, signedMs, table, targetsLine } from '../lib/report.mjs';
+import { mixedFloor, READER_NICE } from '../lib/floor.mjs';
 import { treeRss } from '../lib/sampling.mjs';
 import { poolSteady, steadyShare } from '../lib/share.mjs';
 import { medianRun, pairedRatios } from '../lib/rounds.mjs';
@@ -46,8 +47,6 @@ const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request com
  * node-proxy-2p and raw-floor-mirror in mirror-1m).
  */
 const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-client', 'cutover-mirror'];
-/** haproxy-reader's reader of new runs at this nice value: the lowest CPU priority. */
-const READER_NICE = 19;
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -599,8 +598,6 @@ function floorTable(sel, W) {
   return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']) : null;
 }
 
-/** signedMs prints a difference in µs as signed milliseconds: `+1.72 ms`. */
-const signedMs = (us) => `${us >= 0 ? '+' : ''}${(us / 1000).toFixed(2)} ms`;
 
 /**
  * hopTable is mirror-mixed's table of the proxies in the path (null when fewer than two were
@@ -619,21 +616,6 @@ function hopTable(mixed) {
     rows.push([n, ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
   }
   return table(rows, ['l', 'r', 'l', 'r', 'r']);
-}
-
-/**
- * mixedFloor says, for a mixed row measured through haproxy-reader, whether that floor left the
- * +2 ms target any room in this run (null when it was not measured).
- */
-export function mixedFloor(mixed) {
-  const p99 = (n) => mixed[n]?.classes?.small?.latency_us?.p99;
-  if (p99('haproxy-reader') == null || p99('old') == null) return null;
-  const floor = p99('haproxy-reader') - p99('old');
-  const r = mixed['haproxy-reader'].reader;
-  const read = r ? `; the reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
-  return floor > MIXED_SMALL_P99_TARGET_US
-    ? `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, over the +${MIXED_SMALL_P99_TARGET_US / 1000} ms target: no mirror comparing every exchange could meet it in this run${read}.`
-    : `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, within the +${MIXED_SMALL_P99_TARGET_US / 1000} ms target: it leaves ${signedMs(MIXED_SMALL_P99_TARGET_US - floor)} for a mirror's own work${read}.`;
 }
 
 /**
@@ -856,7 +838,7 @@ export function report(ctx, res, meta) {
           `haproxy-reader is haproxy while new is read at nice ${READER_NICE} as a mirror comparing everything must read it (every request sent to new at the same moment, every answer read; nothing compared, no byte of old's handed over): the least that comparing 100% costs on this machine, which runs old and new too.`,
       );
       out.push(hop);
-      const fl = mixedFloor(mixed);
+      const fl = mixedFloor(mixed, MIXED_SMALL_P99_TARGET_US);
       if (fl) out.push(fl);
     }
   }

@@ -1,19 +1,16 @@
 import t from 'tap'
 
-/** bench/suites/mirror.mjs and bench/lib/load.mjs (plain ESM, no types). */
+/** bench/lib/floor.mjs (plain ESM, no types). */
 interface ClassP99 {
   classes?: { small?: { latency_us?: { p99?: number } } }
   reader?: { scheduled: number; completed: number; failed: number }
 }
-interface MirrorSuite {
-  mixedFloor(mixed: Record<string, ClassP99 | undefined>): string | null
-}
-interface LoadModule {
+interface FloorModule {
+  mixedFloor(mixed: Record<string, ClassP99 | undefined>, targetUs: number): string | null
   readerCommand(args: string[], reader: { port: number; nice: number }): { command: string; args: string[] }
 }
 
-const suite = (await import(new URL('../../../bench/suites/mirror.mjs', import.meta.url).href)) as MirrorSuite
-const load = (await import(new URL('../../../bench/lib/load.mjs', import.meta.url).href)) as LoadModule
+const floor = (await import(new URL('../../../bench/lib/floor.mjs', import.meta.url).href)) as FloorModule
 
 const at = (p99: number, reader?: ClassP99['reader']): ClassP99 => ({ classes: { small: { latency_us: { p99 } } }, ...(reader ? { reader } : {}) })
 
@@ -28,7 +25,7 @@ t.test('mixedFloor: whether the floor of comparing everything left the +2 ms tar
     { name: 'faster than old', mixed: { old: at(5000), 'haproxy-reader': at(4500) }, want: /-0\.50 ms over old, within .* leaves \+2\.50 ms/ },
   ]
   for (const r of rows) {
-    const got = suite.mixedFloor(r.mixed)
+    const got = floor.mixedFloor(r.mixed, 2000)
     if (r.want === null) t.equal(got, null, r.name)
     else t.match(got, r.want, r.name)
   }
@@ -44,10 +41,10 @@ t.test("readerCommand: the load's own arguments, to the reader's port, at its ni
   ]
   for (const r of rows) {
     if (r.want === null) {
-      t.throws(() => load.readerCommand(r.args, { port: 47001, nice: 19 }), /no --url/, r.name)
+      t.throws(() => floor.readerCommand(r.args, { port: 47001, nice: 19 }), /no --url/, r.name)
       continue
     }
-    const got = load.readerCommand(r.args, { port: 47001, nice: 19 })
+    const got = floor.readerCommand(r.args, { port: 47001, nice: 19 })
     t.equal(got.command, 'nice', `${r.name}: run under nice`)
     t.strictSame(got.args, r.want, `${r.name}: its arguments`)
   }
