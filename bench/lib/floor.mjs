@@ -34,6 +34,6 @@ export function mixedFloor(mixed, targetUs) {
   const read = r ? `; the reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
   const target = `+${targetUs / 1000} ms target`;
   return floor > targetUs
-    ? `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, over the ${target}: no mirror comparing every exchange could meet it in this run${read}.`
+    ? `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, over the ${target}: no mirror that sends its shadows as requests come and compares every exchange could meet it in this run${read}.`
     : `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, within the ${target}: it leaves ${signedMs(targetUs - floor)} for a mirror's own work${read}.`;
 }

@@ -20,7 +20,8 @@ export const FIXED_RATE_CONNECTIONS = 16;
  * handler can kill it.
  *
  * `companion` ({ command, args }), if given, is a second process started at the same moment and
- * waited for too, before the CPU is read (its CPU is then the harness's, not another process's):
+ * waited for too, before the CPU is read (a reaped child of the harness, its CPU counts with the
+ * load generator's, not as another process's):
  * what a target needs alongside its load (haproxy-reader's reader of new). Its exit code and
  * output come back as `companion`.
  */

@@ -17,7 +17,8 @@
 // generator at the lowest CPU priority (nice 19) sends the same requests straight to new and reads
 // every answer (haproxy-reader): the cheapest hop plus the least that comparing everything adds on a
 // machine that runs old and new too (new serves every request twice, something reads its answers),
-// with nothing compared and old's bytes handed to no one: a floor no comparing mirror goes under here.
+// with nothing compared and old's bytes handed to no one: a floor under any mirror here that sends its
+// shadows as requests come and compares them all.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
