@@ -44,8 +44,8 @@ const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through 
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
- * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader, nginx-proxy and cutover-client in mirror-mixed,
- * node-proxy-2p and raw-floor-mirror in mirror-1m).
+ * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader and nginx-proxy in mirror-mixed,
+ * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p and raw-floor-mirror in mirror-1m).
  */
 const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-client', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
@@ -77,7 +77,7 @@ export const workloads = (opts) => [
     floorEvery: 1,
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
-  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true, clientPath: true },
   { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7, nodeProxy: true },
 ];
 
@@ -305,12 +305,13 @@ export async function run(ctx, oldS, newS) {
   const cmChild = startServer(ctx, 'cutover-mirror', process.execPath, cmArgs);
   cmChild.drainMs = mirrorDrainMs;
   const cm = { name: 'cutover-mirror', port: cmPort, child: cmChild, describe: `node ${cmd.rel} ${cmArgs.slice(1).join(' ').replaceAll(ROOT + '/', '')}` };
-  // cutover's client path alone, started only when the mixed row is measured: the same command
-  // shadowing nothing (`--sample 0`, after any BENCH_MIRROR_ARGS), so the same requests reach old
-  // the same way and nothing is sent to new or compared. It shows, in the same run, how much of
-  // cutover-mirror's latency over old its client path takes before any comparison.
+  // cutover's client path alone, started only when a row that measures it is selected (mirror-mixed,
+  // and the rows marked `clientPath`): the same command shadowing nothing (`--sample 0`, after any
+  // BENCH_MIRROR_ARGS), so the same requests reach old the same way and nothing is sent to new or
+  // compared. It shows, in the same run, how much of cutover-mirror's latency over old its client
+  // path takes before any comparison, and at saturation how much throughput comparing costs.
   let cc = null;
-  if (selected(ctx).some((w) => w.kind === 'mixed')) {
+  if (selected(ctx).some((w) => w.kind === 'mixed' || w.clientPath)) {
     const ccArgs = [...mirrorCommand(ccPort), ...mirrorArgs, '--sample', '0'];
     const ccChild = startServer(ctx, 'cutover-client', process.execPath, ccArgs);
     ccChild.drainMs = mirrorDrainMs;
@@ -389,7 +390,9 @@ export async function run(ctx, oldS, newS) {
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : [])];
-      const targets = fixedRate ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm] : [nm, ...floor, cm];
+      const targets = fixedRate
+        ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm]
+        : [nm, ...floor, ...(w.clientPath && cc ? [cc] : []), cm];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
       // turn, each target's figure its median round's and the target judged on the median of the
@@ -446,6 +449,8 @@ export async function run(ctx, oldS, newS) {
                 r.ratio = q.median;
                 r.ratio_rounds = q.per_round;
                 if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map((x) => (x === null ? 'n/a' : x.toFixed(2))).join(', ')}, median ${q.median === null ? 'n/a' : q.median.toFixed(2)}${fmtSteady(r.steady)}`);
+                // cutover's client path alone against nginx's mirror, and cutover mirror against it, round by round.
+                if (runs[CLIENT]) r.client_path = { client_vs_anchor: pairedRatios(runs[CLIENT], runs[nm.name]), mirror_vs_client: pairedRatios(runs[cm.name], runs[CLIENT]) };
               }
             }
           }
@@ -638,6 +643,29 @@ function twoProcessTable(sel, W) {
   return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']) : null;
 }
 
+/** The name of cutover's client path alone (cutover mirror with `--sample 0`) as a target. */
+const CLIENT = 'cutover-client';
+
+/**
+ * clientPathTable is the table of the saturated rows measured through cutover-client too (null when
+ * none was): what cutover's client path reaches alone against nginx's mirror and the row's target,
+ * and what share of it cutover mirror keeps while comparing.
+ */
+function clientPathTable(sel, W) {
+  const rows = [['workload', 'figure', 'nginx-mirror', CLIENT, 'cutover-mirror', `${CLIENT}/nginx-m (per round)`, 'client path alone meets the target', `cutover-m/${CLIENT} (per round)`]];
+  const q = (x) => (x == null ? 'n/a' : x.toFixed(2));
+  const perRound = (p) => `${q(p.median)} (${p.per_round.map(q).join(', ')})`;
+  for (const w of sel.filter((x) => x.clientPath)) {
+    const r = W[w.id];
+    const c = r?.client_path;
+    if (!c) continue;
+    const v = (n) => r[n]?.value;
+    const m = c.client_vs_anchor.median;
+    rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v(CLIENT)), fmt(v('cutover-mirror')), perRound(c.client_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_client)]);
+  }
+  return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r']) : null;
+}
+
 /**
  * rawFloorTable is the table of the rows measured through raw-floor-mirror too (null when none was):
  * the floor's comparisons with node:http on the client path (floor-mirror) and without it
@@ -775,6 +803,15 @@ export function report(ctx, res, meta) {
         'measured in the same run: what a Node mirror gains in throughput by using more than one core, and what it costs in memory before any comparison (peak RSS = sampled VmRSS summed over the primary and its workers, as for cutover mirror).',
     );
     out.push(twoRows);
+  }
+  const clientRows = clientPathTable(sel, W);
+  if (clientRows) {
+    out.push('');
+    out.push(
+      `cutover's client path at saturation (${CLIENT}: the same cutover mirror command with --sample 0, shadowing and comparing nothing), measured in the same rounds: ` +
+        'whether the path every request takes reaches the target on its own, and what share of that cutover mirror keeps while it compares (every figure a median of per-round ratios).',
+    );
+    out.push(clientRows);
   }
 
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
