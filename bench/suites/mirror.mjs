@@ -450,7 +450,7 @@ export async function run(ctx, oldS, newS) {
                 r.ratio_rounds = q.per_round;
                 if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map((x) => (x === null ? 'n/a' : x.toFixed(2))).join(', ')}, median ${q.median === null ? 'n/a' : q.median.toFixed(2)}${fmtSteady(r.steady)}`);
                 // cutover's client path alone against nginx's mirror, and cutover mirror against it, round by round.
-                if (runs[CLIENT]) r.client_path = { client_vs_anchor: pairedRatios(runs[CLIENT], runs[nm.name]), mirror_vs_client: pairedRatios(runs[cm.name], runs[CLIENT]) };
+                if (cc && runs[cc.name]) r.client_path = { client_vs_anchor: pairedRatios(runs[cc.name], runs[nm.name]), mirror_vs_client: pairedRatios(runs[cm.name], runs[cc.name]) };
               }
             }
           }
@@ -643,16 +643,13 @@ function twoProcessTable(sel, W) {
   return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']) : null;
 }
 
-/** The name of cutover's client path alone (cutover mirror with `--sample 0`) as a target. */
-const CLIENT = 'cutover-client';
-
 /**
  * clientPathTable is the table of the saturated rows measured through cutover-client too (null when
  * none was): what cutover's client path reaches alone against nginx's mirror and the row's target,
  * and what share of it cutover mirror keeps while comparing.
  */
 function clientPathTable(sel, W) {
-  const rows = [['workload', 'figure', 'nginx-mirror', CLIENT, 'cutover-mirror', `${CLIENT}/nginx-m (per round)`, 'client path alone meets the target', `cutover-m/${CLIENT} (per round)`]];
+  const rows = [['workload', 'figure', 'nginx-mirror', 'cutover-client', 'cutover-mirror', 'cutover-client/nginx-m (per round)', 'client path alone meets the target', 'cutover-m/cutover-client (per round)']];
   const q = (x) => (x == null ? 'n/a' : x.toFixed(2));
   const perRound = (p) => `${q(p.median)} (${p.per_round.map(q).join(', ')})`;
   for (const w of sel.filter((x) => x.clientPath)) {
@@ -661,7 +658,7 @@ function clientPathTable(sel, W) {
     if (!c) continue;
     const v = (n) => r[n]?.value;
     const m = c.client_vs_anchor.median;
-    rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v(CLIENT)), fmt(v('cutover-mirror')), perRound(c.client_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_client)]);
+    rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v('cutover-client')), fmt(v('cutover-mirror')), perRound(c.client_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_client)]);
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r']) : null;
 }
@@ -808,7 +805,7 @@ export function report(ctx, res, meta) {
   if (clientRows) {
     out.push('');
     out.push(
-      `cutover's client path at saturation (${CLIENT}: the same cutover mirror command with --sample 0, shadowing and comparing nothing), measured in the same rounds: ` +
+      `cutover's client path at saturation (cutover-client: the same cutover mirror command with --sample 0, shadowing and comparing nothing), measured in the same rounds: ` +
         'whether the path every request takes reaches the target on its own, and what share of that cutover mirror keeps while it compares (every figure a median of per-round ratios).',
     );
     out.push(clientRows);

@@ -11,8 +11,8 @@ export interface Load {
  * DEFAULT_ALPHA is the weight of the newest 50 ms sample in the moving average: 0.05, a time
  * constant of about a second. A mirror comparing every request of a mixed load at 200 req/s
  * (35 MB/s) runs its loop at 0.35-0.7, and one compared 64 MiB download at loopback speed holds it
- * at 1 for 0.5-0.9 s on a two-core machine: at 0.1 the average crossed 0.9 on such a burst (up to
- * 0.93, and requests were shed), at 0.05 it stays at or below 0.81. Overload that lasts is shed
+ * at 1 for 0.4-0.9 s on a two-core machine: at 0.1 the average crossed 0.9 on such a burst (up to
+ * 0.93, and requests were shed); at 0.05 the same samples peak at 0.81. Overload that lasts is shed
  * 1.1 s later than at 0.1 (after 2.25 s from idle instead of 1.1 s), which cost no measurable
  * throughput at saturation (1 MiB, 64 connections).
  */

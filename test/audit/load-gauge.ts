@@ -43,7 +43,7 @@ t.test('LoadGauge averages the utilization of each interval, weighing the newest
 
 t.test('LoadGauge by default tells a burst from lasting overload (samples of 50 ms)', async t => {
   // Measured in the mixed bench row on a two-core machine: the mirror's loop at 0.35-0.7 while it
-  // compares every request, and at 1 for 0.5-0.9 s while one 64 MiB download is compared.
+  // compares every request, and at 1 for 0.4-0.9 s while one 64 MiB download is compared.
   const settle = (share: number, n: number) => Array.from({ length: n }, () => share)
   const cases: Array<[string, number[], 'below' | 'above']> = [
     ['a busy loop (0.6), then a compared 64 MiB download holding it for 0.9 s', [...settle(0.6, 100), ...settle(1, 18)], 'below'],
