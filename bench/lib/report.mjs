@@ -7,6 +7,8 @@ export const fmt = (x, d = 0) => (x === undefined || x === null || Number.isNaN(
 export const fmtMB = (b) => (b === undefined || b === null ? 'n/a' : `${(b / 1e6).toFixed(1)} MB`);
 /** fmtCores formats a CPU figure in cores (two decimals). */
 export const fmtCores = (c) => (c === undefined || c === null ? 'n/a' : c.toFixed(2));
+/** fmtRatio formats a ratio of two figures (two decimals); 'n/a' when missing. */
+export const fmtRatio = (q) => (q === undefined || q === null ? 'n/a' : q.toFixed(2));
 /** fmtMs formats microseconds as milliseconds (two decimals). */
 export const fmtMs = (us) => (us === undefined || us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`);
 /** signedMs prints a difference in µs as signed milliseconds: `+1.72 ms`. */

@@ -28,7 +28,7 @@ import { FIXED_RATE_CONNECTIONS, measureWrk, runFixedRate } from '../lib/load.mj
 import { log, sleep } from '../lib/log.mjs';
 import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
 import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
-import { fmt, fmtCores, fmtMB, fmtMs, signedMs, table, targetsLine } from '../lib/report.mjs';
+import { fmt, fmtCores, fmtMB, fmtMs, fmtRatio, signedMs, table, targetsLine } from '../lib/report.mjs';
 import { mixedFloor, READER_NICE } from '../lib/floor.mjs';
 import { treeRss } from '../lib/sampling.mjs';
 import { poolSteady, steadyShare } from '../lib/share.mjs';
@@ -448,7 +448,7 @@ export async function run(ctx, oldS, newS) {
                 const q = pairedRatios(runs[cm.name], runs[nm.name]);
                 r.ratio = q.median;
                 r.ratio_rounds = q.per_round;
-                if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map((x) => (x === null ? 'n/a' : x.toFixed(2))).join(', ')}, median ${q.median === null ? 'n/a' : q.median.toFixed(2)}${fmtSteady(r.steady)}`);
+                if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map(fmtRatio).join(', ')}, median ${fmtRatio(q.median)}${fmtSteady(r.steady)}`);
                 // cutover's client path alone against nginx's mirror, and cutover mirror against it, round by round.
                 if (cc && runs[cc.name]) r.client_path = { client_vs_anchor: pairedRatios(runs[cc.name], runs[nm.name]), mirror_vs_client: pairedRatios(runs[cm.name], runs[cc.name]) };
               }
@@ -548,6 +548,7 @@ export function toJson(ctx, res) {
       compared_share: r.accounting ? comparedShare(r.accounting) : null,
       steady_share: r.steady ?? null,
       ...(r.ratio_rounds ? { cutover_mirror_over_nginx_mirror: { median: r.ratio, per_round: r.ratio_rounds } } : {}),
+      ...(r.client_path ? { cutover_client_over_nginx_mirror: r.client_path.client_vs_anchor, cutover_mirror_over_cutover_client: r.client_path.mirror_vs_client } : {}),
       floor_mirror: r.floor ?? null,
       ...(r.raw_floor ? { raw_floor_mirror: r.raw_floor } : {}),
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
@@ -598,7 +599,7 @@ function floorTable(sel, W) {
       const qp = v('nginx-mirror') && v('node-proxy') ? v('node-proxy') / v('nginx-mirror') : null;
       const cpu = (n) => fmtCores(r[n]?.raw?.server_cpu_cores);
       const meets = (x) => (x === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${x >= w.target ? 'yes' : 'no'}`);
-      rows.push([w.id, share, w.unit, 'n/a', fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('floor-mirror')), fmt(v('cutover-mirror')), qp === null ? 'n/a' : qp.toFixed(2), q === null ? 'n/a' : q.toFixed(2), qc === null ? 'n/a' : qc.toFixed(2), meets(q), meets(qp), `${cpu('node-proxy')} / ${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
+      rows.push([w.id, share, w.unit, 'n/a', fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('floor-mirror')), fmt(v('cutover-mirror')), fmtRatio(qp), fmtRatio(q), fmtRatio(qc), meets(q), meets(qp), `${cpu('node-proxy')} / ${cpu('floor-mirror')} / ${cpu('cutover-mirror')}`]);
     }
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']) : null;
@@ -650,8 +651,7 @@ function twoProcessTable(sel, W) {
  */
 function clientPathTable(sel, W) {
   const rows = [['workload', 'figure', 'nginx-mirror', 'cutover-client', 'cutover-mirror', 'cutover-client/nginx-m (per round)', 'client path alone meets the target', 'cutover-m/cutover-client (per round)']];
-  const q = (x) => (x == null ? 'n/a' : x.toFixed(2));
-  const perRound = (p) => `${q(p.median)} (${p.per_round.map(q).join(', ')})`;
+  const perRound = (p) => `${fmtRatio(p.median)} (${p.per_round.map(fmtRatio).join(', ')})`;
   for (const w of sel.filter((x) => x.clientPath)) {
     const r = W[w.id];
     const c = r?.client_path;
@@ -679,7 +679,7 @@ function rawFloorTable(sel, W) {
     const share = f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.differing ? `, ${f.differing} differing` : ''}${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
     const cpu = (n) => fmtCores(r[n]?.raw?.server_cpu_cores);
     const qr = q('raw-floor-mirror');
-    rows.push([w.id, share, w.unit, fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('floor-mirror')), fmt(v('raw-floor-mirror')), fmt(v('cutover-mirror')), q('floor-mirror')?.toFixed(2) ?? 'n/a', qr?.toFixed(2) ?? 'n/a', qr === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${qr >= w.target ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('raw-floor-mirror')} / ${cpu('cutover-mirror')}`, fmtMB(r['raw-floor-mirror'].raw?.rss_max_bytes)]);
+    rows.push([w.id, share, w.unit, fmt(v('nginx-mirror')), fmt(v('node-proxy')), fmt(v('floor-mirror')), fmt(v('raw-floor-mirror')), fmt(v('cutover-mirror')), fmtRatio(q('floor-mirror')), fmtRatio(qr), qr === null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${qr >= w.target ? 'yes' : 'no'}`, `${cpu('floor-mirror')} / ${cpu('raw-floor-mirror')} / ${cpu('cutover-mirror')}`, fmtMB(r['raw-floor-mirror'].raw?.rss_max_bytes)]);
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r']) : null;
 }
@@ -743,7 +743,7 @@ export function report(ctx, res, meta) {
       // The median of the rounds' own ratios (see pairedRatios); a result without rounds, its one ratio.
       const q = r.ratio !== undefined ? r.ratio : x && y && y.value ? x.value / y.value : null;
       let verdict = q === null ? 'n/a' : !x.valid || !y.valid ? 'INVALID' : q >= w.target ? 'PASS' : 'FAIL';
-      const perRound = r.ratio_rounds?.length > 1 ? ` (median of ${r.ratio_rounds.length} rounds: ${r.ratio_rounds.map((v) => (v === null ? 'n/a' : v.toFixed(2))).join(', ')})` : '';
+      const perRound = r.ratio_rounds?.length > 1 ? ` (median of ${r.ratio_rounds.length} rounds: ${r.ratio_rounds.map(fmtRatio).join(', ')})` : '';
       let targetCell = `>= ${w.target} ${verdict}${perRound}`;
       if (w.shareTarget !== undefined) {
         // At saturation the mirror may compare less than everything, but at least this share, while
@@ -757,7 +757,7 @@ export function report(ctx, res, meta) {
         verdict = both;
         if (q !== null) verdicts.push({ what: `${w.id} cutover mirror compared >= 1/3 at >= ${w.target}x nginx-mirror`, verdict, value: { ratio: q, compared_share: sh } });
       } else if (q !== null) verdicts.push({ what: `${w.id} cutover-mirror/nginx-mirror >= ${w.target}`, verdict, value: q });
-      rows.push([w.label, w.unit, 'n/a', cell('nginx-mirror'), cell('cutover-mirror'), q === null ? 'n/a' : q.toFixed(2), targetCell, shareCell(w), rssCell(w)]);
+      rows.push([w.label, w.unit, 'n/a', cell('nginx-mirror'), cell('cutover-mirror'), fmtRatio(q), targetCell, shareCell(w), rssCell(w)]);
     }
     if (r.rss_max_bytes != null) {
       verdicts.push({ what: `${w.id} cutover mirror peak RSS < 250 MB`, verdict: r.rss_max_bytes < MIRROR_RSS_TARGET_BYTES ? 'PASS' : 'FAIL', value: r.rss_max_bytes });
