@@ -45,9 +45,9 @@ const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request com
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
  * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader and nginx-proxy in mirror-mixed,
- * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p and raw-floor-mirror in mirror-1m).
+ * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p, raw-floor-mirror and reader-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'cutover-client', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'cutover-client', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -77,7 +77,7 @@ export const workloads = (opts) => [
     floorEvery: 1,
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
-  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true, clientPath: true },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true, readerFloor: true, clientPath: true },
   { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7, nodeProxy: true },
 ];
 
@@ -265,7 +265,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort] = await freePorts(9);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort, rdPort] = await freePorts(10);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -333,6 +333,12 @@ export async function run(ctx, oldS, newS) {
     ? startServer(ctx, 'raw-floor-mirror', process.execPath, [path.join(BENCH, 'raw-floor-mirror.mjs'), String(rfPort), String(oldS.port), String(newS.port), '3'])
     : null;
   const rf = rfChild && { name: 'raw-floor-mirror', port: rfPort, child: rfChild, describe: `node bench/raw-floor-mirror.mjs ${rfPort} ${oldS.port} ${newS.port} EVERY (the floor over net sockets, no node:http: compares 1 in EVERY)` };
+  // The ceiling of a mirror built as cutover's (node:http, undici), reading a share of new's answers
+  // and comparing nothing; started only when a selected row measures it.
+  const rdChild = selected(ctx).some((w) => w.readerFloor)
+    ? startServer(ctx, 'reader-floor-mirror', process.execPath, [path.join(BENCH, 'reader-floor-mirror.mjs'), String(rdPort), String(oldS.port), String(newS.port), '3'])
+    : null;
+  const rd = rdChild && { name: 'reader-floor-mirror', port: rdPort, child: rdChild, describe: `node bench/reader-floor-mirror.mjs ${rdPort} ${oldS.port} ${newS.port} EVERY (node:http for clients, undici for old and new: reads 1 in EVERY of new's answers and throws them away, comparing nothing)` };
   const tp = tpChild && { name: 'node-proxy-2p', port: tpPort, child: tpChild, describe: `node bench/floor-mirror.mjs ${tpPort} ${oldS.port} ${newS.port} ${NEVER} ${TWO_PROCESSES} (node-proxy as a node:cluster primary and ${TWO_PROCESSES} workers)` };
 
   await waitForPort(nmChild, nmPort);
@@ -342,6 +348,7 @@ export async function run(ctx, oldS, newS) {
   // The primary prints its line once every worker listens.
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   if (rfChild) await waitForPort(rfChild, rfPort);
+  if (rdChild) await waitForPort(rdChild, rdPort);
   if (cc) await waitForLog(cc.child, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
@@ -349,6 +356,7 @@ export async function run(ctx, oldS, newS) {
   if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
   if (hr) log(`haproxy-reader: ${hr.describe}`);
   if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
+  if (rd) log(`reader-floor-mirror listening on 127.0.0.1:${rdPort} (pid ${rdChild.proc.pid}): ${rd.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   if (cc) log(`cutover-client listening on 127.0.0.1:${ccPort} (pid ${cc.child.proc.pid}): ${cc.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
@@ -389,7 +397,7 @@ export async function run(ctx, oldS, newS) {
       // mirror-256m has no floor: comparing all of 64 concurrent 256 MiB downloads with nothing to
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
-      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : [])];
+      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : []), ...(w.readerFloor && rd ? [rd] : [])];
       const targets = fixedRate
         ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm]
         : [nm, ...floor, ...(w.clientPath && cc ? [cc] : []), cm];
@@ -415,6 +423,7 @@ export async function run(ctx, oldS, newS) {
           const floorBefore = s === fm ? await floorCounts(fmPort, w.floorEvery) : null;
           const proxyBefore = s === np ? await floorCounts(fmPort, NEVER) : null;
           const rawBefore = s === rf ? await floorCounts(rfPort, w.floorEvery) : null;
+          const readerBefore = s === rd ? await floorCounts(rdPort, w.floorEvery) : null;
           if (fixedRate) {
             const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed, raw: pooling, round: pooling ? k + 1 : undefined });
             (runs[s.name] ??= []).push(x);
@@ -451,6 +460,8 @@ export async function run(ctx, oldS, newS) {
                 if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map(fmtRatio).join(', ')}, median ${fmtRatio(q.median)}${fmtSteady(r.steady)}`);
                 // cutover's client path alone against nginx's mirror, and cutover mirror against it, round by round.
                 if (cc && runs[cc.name]) r.client_path = { client_vs_anchor: pairedRatios(runs[cc.name], runs[nm.name]), mirror_vs_client: pairedRatios(runs[cm.name], runs[cc.name]) };
+                // The reader floor against nginx's mirror, and cutover mirror against it, round by round.
+                if (rd && runs[rd.name]) r.reader_ceiling = { ceiling_vs_anchor: pairedRatios(runs[rd.name], runs[nm.name]), mirror_vs_ceiling: pairedRatios(runs[cm.name], runs[rd.name]) };
               }
             }
           }
@@ -467,6 +478,11 @@ export async function run(ctx, oldS, newS) {
             const d = await floorAccounting(rfPort, rawBefore);
             r.raw_floor = r.raw_floor ? sumFloor(r.raw_floor, d) : d;
             log(`${w.id}${tag} raw-floor-mirror: compared ${d.compared} of ${d.requests} (1 in ${d.every}), differing ${d.differing}, errors ${d.errors}`);
+          }
+          if (s === rd) {
+            const d = await floorAccounting(rdPort, readerBefore);
+            r.reader_floor = r.reader_floor ? sumFloor(r.reader_floor, d) : d;
+            log(`${w.id}${tag} reader-floor-mirror: read ${d.compared} of ${d.requests} of new's answers (1 in ${d.every}), errors ${d.errors}`);
           }
           if (s === cm && last) {
             const acc = accounting(before, await mirrorSettle(metricsPort));
@@ -549,6 +565,7 @@ export function toJson(ctx, res) {
       steady_share: r.steady ?? null,
       ...(r.ratio_rounds ? { cutover_mirror_over_nginx_mirror: { median: r.ratio, per_round: r.ratio_rounds } } : {}),
       ...(r.client_path ? { cutover_client_over_nginx_mirror: r.client_path.client_vs_anchor, cutover_mirror_over_cutover_client: r.client_path.mirror_vs_client } : {}),
+      ...(r.reader_ceiling ? { reader_floor_over_nginx_mirror: r.reader_ceiling.ceiling_vs_anchor, cutover_mirror_over_reader_floor: r.reader_ceiling.mirror_vs_ceiling, reader_floor_read: r.reader_floor } : {}),
       floor_mirror: r.floor ?? null,
       ...(r.raw_floor ? { raw_floor_mirror: r.raw_floor } : {}),
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
@@ -661,6 +678,28 @@ function clientPathTable(sel, W) {
     rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v('cutover-client')), fmt(v('cutover-mirror')), perRound(c.client_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_client)]);
   }
   return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r']) : null;
+}
+
+/**
+ * readerFloorTable is the table of the rows measured through reader-floor-mirror too (null when none
+ * was): the most a mirror built as cutover's (node:http, undici) reaches while it reads the row's
+ * share of new's answers and compares nothing, against nginx's mirror and the row's target, and what
+ * share of it cutover mirror keeps while it compares (medians of per-round ratios).
+ */
+function readerFloorTable(sel, W) {
+  const rows = [['workload', 'reader-floor read', 'figure', 'nginx-mirror', 'reader-floor-mirror', 'cutover-mirror', 'reader-floor/nginx-m (per round)', 'the ceiling meets the target', 'cutover-m/reader-floor (per round)', 'reader-floor peak RSS']];
+  const perRound = (p) => `${fmtRatio(p.median)} (${p.per_round.map(fmtRatio).join(', ')})`;
+  for (const w of sel.filter((x) => x.readerFloor)) {
+    const r = W[w.id];
+    const c = r?.reader_ceiling;
+    if (!c) continue;
+    const v = (n) => r[n]?.value;
+    const f = r.reader_floor;
+    const read = f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
+    const m = c.ceiling_vs_anchor.median;
+    rows.push([w.id, read, w.unit, fmt(v('nginx-mirror')), fmt(v('reader-floor-mirror')), fmt(v('cutover-mirror')), perRound(c.ceiling_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_ceiling), fmtMB(r['reader-floor-mirror'].raw?.rss_max_bytes)]);
+  }
+  return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'r']) : null;
 }
 
 /**
@@ -792,6 +831,15 @@ export function report(ctx, res, meta) {
         'the same 1 in N sent to new with undici and compared as the floor does), measured in the same run: what the same comparisons cost when Node\'s HTTP client, which copies every body chunk, is not in the path. A reference, not a mirror: GET without a body and Content-Length answers only.',
     );
     out.push(rawRows);
+  }
+  const readerRows = readerFloorTable(sel, W);
+  if (readerRows) {
+    out.push('');
+    out.push(
+      'The ceiling of a mirror built as cutover\'s (bench/reader-floor-mirror.mjs: clients served by node:http, every outgoing request sent with undici\'s dispatch API; old\'s answer written to the client as it comes; ' +
+        'exactly 1 in N also sent to new at once and its answer read to the end and thrown away), measured in the same rounds: the I/O that reading the row\'s share of new\'s answers costs such a mirror before it compares a byte, so the most a comparing mirror of that build could reach. Not a mirror: it compares nothing.',
+    );
+    out.push(readerRows);
   }
   if (twoRows) {
     out.push('');

@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { request } from 'undici'
+import { floorServer as server, settledCounts as settled } from '../helpers/floor.js'
+import { fetchBody } from '../helpers/s3-serve.js'
+import { spawnListening } from '../helpers/serve.js'
+
+/** bench/reader-floor-mirror.mjs, the 1m row's ceiling for a mirror built on node:http and undici. */
+const READER_FLOOR = fileURLToPath(new URL('../../../bench/reader-floor-mirror.mjs', import.meta.url))
+
+/** countingServer is a floorServer that also counts the requests it got per path. */
+async function countingServer(t: Parameters<typeof server>[0], bodies: Record<string, string>): Promise<{ port: number; hits: Map<string, number> }> {
+  const hits = new Map<string, number>()
+  const s = http.createServer((req, res) => {
+    hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1)
+    const known = bodies[req.url ?? '']
+    const body = known ?? 'missing'
+    res.writeHead(known === undefined ? 404 : 200, { 'content-length': Buffer.byteLength(body) }).end(body)
+  })
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    s.closeAllConnections()
+    return new Promise<void>(resolve => s.close(() => resolve()))
+  })
+  return { port: (s.address() as AddressInfo).port, hits }
+}
+
+t.test("reader-floor-mirror answers from old and reads exactly 1 in EVERY of new's answers, comparing nothing", async t => {
+  const old = await server(t, { '/same': 'abc', '/diff': 'abc' })
+  const nw = await countingServer(t, { '/same': 'abc', '/diff': 'abd' })
+  const { url } = await spawnListening(t, process.execPath, [READER_FLOOR, '0', String(old), String(nw.port), '1'], 'reader-floor-mirror')
+  const got = []
+  for (const p of ['/same', '/diff', '/missing', '/same']) {
+    const r = await fetchBody(`${url}${p}`)
+    got.push(`${r.status} ${r.body.toString('utf8')}`)
+  }
+  t.strictSame(got, ['200 abc', '200 abc', '404 missing', '200 abc'], "every client gets old's answer")
+  // Every answer of new read to its end; /diff differs but nothing is compared.
+  t.strictSame(await settled(url, 1, 4, 'reader-floor-mirror'), { every: 1, requests: 4, compared: 4, differing: 0, errors: 0 }, 'one in one read, none compared')
+  t.strictSame(Object.fromEntries(nw.hits), { '/same': 2, '/diff': 1, '/missing': 1 }, 'new got each request once')
+  // One in three from now on: requests 5 to 10, of which 6 and 9 are sent to new.
+  await settled(url, 3, 4, 'reader-floor-mirror')
+  for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
+  t.strictSame(await settled(url, 3, 6, 'reader-floor-mirror'), { every: 3, requests: 10, compared: 6, differing: 0, errors: 0 }, 'one in three read')
+  t.equal(nw.hits.get('/diff'), 3, 'new got /diff twice more, not six times')
+})
+
+t.test('reader-floor-mirror: a large body passes whole to a slow client, and a client that leaves is no error', async t => {
+  const big = Buffer.alloc(8 * 1024 * 1024)
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i)
+  let stall: http.ServerResponse | undefined
+  let stallClosed: Promise<void> | undefined
+  const s = http.createServer((req, res) => {
+    if (req.url === '/stall') {
+      // Headers and a first byte, then nothing: the client leaves mid-answer.
+      res.writeHead(200, { 'content-length': 10 })
+      res.write('x')
+      stall = res
+      stallClosed = new Promise(resolve => res.once('close', () => resolve()))
+      return
+    }
+    res.writeHead(200, { 'content-length': big.length }).end(big)
+  })
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    stall?.destroy()
+    s.closeAllConnections()
+    return new Promise<void>(resolve => s.close(() => resolve()))
+  })
+  const port = (s.address() as AddressInfo).port
+  const { url } = await spawnListening(t, process.execPath, [READER_FLOOR, '0', String(port), String(port), '1000'], 'reader-floor-mirror')
+
+  // Read in small steps with pauses between them (the floor holds old's answer while the client's socket is full).
+  const res = await request(`${url}/big`, { highWaterMark: 16 * 1024 })
+  const hash = createHash('sha256')
+  let n = 0
+  for await (const chunk of res.body) {
+    hash.update(chunk as Buffer)
+    n += (chunk as Buffer).length
+    if (n % (1024 * 1024) < 65536) await new Promise(resolve => setImmediate(resolve))
+  }
+  t.equal(n, big.length, 'every byte')
+  t.equal(hash.digest('hex'), createHash('sha256').update(big).digest('hex'), 'the bytes old sent')
+
+  const ac = new AbortController()
+  const cut = await request(`${url}/stall`, { signal: ac.signal })
+  t.equal(cut.statusCode, 200, "old's status came through")
+  ac.abort()
+  await cut.body.resume().once('error', () => {})
+  // The floor cut its exchange with old once the client left: old's side of it closed.
+  await stallClosed
+  const c = await settled(url, 1000, 0, 'reader-floor-mirror')
+  t.equal(c.errors, 0, 'the client leaving is not counted as an error')
+  t.equal(c.requests, 2, 'both requests counted')
+})
