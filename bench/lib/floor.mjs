@@ -25,16 +25,32 @@ export function readerCommand(args, reader) {
 /**
  * mixedFloor says, for a mixed row measured through haproxy-reader, whether that floor left the
  * small-file target (`targetUs` over old's p99) any room in this run; null when it was not measured.
+ * With the floor's interval over the rounds (`small_p99_minus_old_ci`, see pooledDiffInterval), the
+ * verdict is the interval's: wholly over the target, wholly within it, or across it (not decided by
+ * this run).
  */
 export function mixedFloor(mixed, targetUs) {
   const p99 = (n) => mixed[n]?.classes?.small?.latency_us?.p99;
   if (p99('haproxy-reader') == null || p99('old') == null) return null;
   const floor = p99('haproxy-reader') - p99('old');
   const r = mixed['haproxy-reader'].reader;
+  const ci = mixed['haproxy-reader'].small_p99_minus_old_ci;
   const read = r ? `; the reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
-  const verdict =
-    floor > targetUs
-      ? `over the +${targetUs / 1000} ms target: no mirror that sends its shadows as requests come and compares every exchange could meet it in this run`
-      : `within the +${targetUs / 1000} ms target: it leaves ${signedMs(targetUs - floor)} for a mirror's own work`;
+  const target = `+${targetUs / 1000} ms target`;
+  let verdict;
+  if (ci) {
+    const interval = `its ${Math.round(ci.level * 100)}% interval over ${ci.rounds} rounds (resampled ${fmt(ci.resamples)} times) is ${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)}`;
+    verdict =
+      ci.lo_us > targetUs
+        ? `${interval}, wholly over the ${target}: no mirror that sends its shadows as requests come and compares every exchange could meet it on this machine`
+        : ci.hi_us <= targetUs
+          ? `${interval}, wholly within the ${target}: it leaves ${signedMs(targetUs - floor)} for a mirror's own work`
+          : `${interval}, across the ${target}: this run does not decide whether a mirror comparing every exchange could meet it`;
+  } else {
+    verdict =
+      floor > targetUs
+        ? `over the ${target}: no mirror that sends its shadows as requests come and compares every exchange could meet it in this run`
+        : `within the ${target}: it leaves ${signedMs(targetUs - floor)} for a mirror's own work`;
+  }
   return `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, ${verdict}${read}.`;
 }

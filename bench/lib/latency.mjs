@@ -92,3 +92,49 @@ export function poolRounds(rounds) {
   }
   return out;
 }
+
+/** mulberry32 is a small seeded PRNG: the same resamples for the same seed, run after run. */
+function mulberry32(a) {
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * pooledDiffInterval is how sure a pooled percentile's difference between two targets measured in
+ * turn is: `a` and `b` are their runs of bench/fixed-rate.mjs with `--raw`, round k of one next to
+ * round k of the other (the rounds past the shorter list are left out). The difference is the
+ * `p`-th percentile of `cls`'s latencies pooled over a's rounds minus the same over b's; its
+ * interval comes from `resamples` bootstrap resamples of the rounds (drawn with replacement, a
+ * round of a always with the round of b measured next to it, so that a slow minute of the machine
+ * weighs on both alike), the middle `level` of their differences. Rounds, not requests, are
+ * resampled: the requests of one round share that round's conditions and are not independent.
+ * Returns microseconds: { diff_us, lo_us, hi_us, rounds, resamples, level }, or null when a class
+ * has no latencies or fewer than two rounds pair up.
+ */
+export function pooledDiffInterval(a, b, cls, { p = 99, resamples = 2000, level = 0.95, seed = 20240601 } = {}) {
+  const n = Math.min(a.length, b.length);
+  if (n < 2) return null;
+  const of = (runs, i) => runs[i]?.raw_ms?.[cls] ?? [];
+  const xa = Array.from({ length: n }, (_, i) => of(a, i));
+  const xb = Array.from({ length: n }, (_, i) => of(b, i));
+  if (xa.every((x) => x.length === 0) || xb.every((x) => x.length === 0)) return null;
+  const pooledP = (xs, picks) => percentile(ascending(picks.flatMap((i) => xs[i])), p);
+  const all = Array.from({ length: n }, (_, i) => i);
+  const diff = pooledP(xa, all) - pooledP(xb, all);
+  const rnd = mulberry32(seed);
+  const ds = [];
+  for (let k = 0; k < resamples; k++) {
+    const picks = all.map(() => Math.floor(rnd() * n));
+    const pa = pooledP(xa, picks);
+    const pb = pooledP(xb, picks);
+    // A resample whose rounds of one side hold no latency of the class has no difference to give.
+    if (pa != null && pb != null) ds.push(pa - pb);
+  }
+  ds.sort((x, y) => x - y);
+  const tail = (1 - level) / 2;
+  return { diff_us: us(diff), lo_us: us(percentile(ds, tail * 100)), hi_us: us(percentile(ds, (1 - tail) * 100)), rounds: n, resamples: ds.length, level };
+}

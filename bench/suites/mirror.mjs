@@ -34,7 +34,7 @@ import { treeRss } from '../lib/sampling.mjs';
 import { poolSteady, steadyShare } from '../lib/share.mjs';
 import { medianRun, pairedRatios } from '../lib/rounds.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
-import { poolRounds } from '../lib/latency.mjs';
+import { pooledDiffInterval, poolRounds } from '../lib/latency.mjs';
 import { cutoverCommand, haproxyConf, nginxMirrorConf, nginxProxyConf } from '../lib/servers.mjs';
 
 const MIRROR_RSS_TARGET_BYTES = 250e6;
@@ -498,6 +498,14 @@ export async function run(ctx, oldS, newS) {
           await sleep(w.id === 'mirror-256m' ? 1000 : 300);
         }
       }
+      // mirror-mixed: how sure each hop's small-file p99 over old's is, from its rounds and old's
+      // (rounds resampled, each with old's round next to it).
+      if (w.kind === 'mixed' && runs.old) {
+        for (const n of Object.keys(runs)) {
+          if (n === 'old' || !r[n]) continue;
+          r[n].small_p99_minus_old_ci = pooledDiffInterval(runs[n], runs.old, 'small', { seed });
+        }
+      }
     }
     res.final_counts = (await mirrorSettle(metricsPort)).counts;
   } finally {
@@ -511,6 +519,7 @@ export async function run(ctx, oldS, newS) {
     await stopChild(ctx, fmChild);
     if (tpChild) await stopChild(ctx, tpChild);
     if (rfChild) await stopChild(ctx, rfChild);
+    if (rdChild) await stopChild(ctx, rdChild);
     if (cc) await stopChild(ctx, cc.child);
   }
   // Summary printed by cutover mirror on SIGTERM.
@@ -634,12 +643,13 @@ function hopTable(mixed) {
   const p99 = (n, c) => mixed[n]?.classes?.[c]?.latency_us?.p99;
   const over = (n, c) => (p99(n, c) == null || p99('old', c) == null ? null : p99(n, c) - p99('old', c));
   const ms = (us) => (us == null ? 'n/a' : signedMs(us));
-  const rows = [['proxy in the path', 'small p99 - old', 'within +2 ms', 'small_clear p99 - old', '64m download p99 (old: ' + fmtMs(p99('old', '64m')) + ')']];
+  const rows = [['proxy in the path', 'small p99 - old', 'within +2 ms', '95% interval (rounds resampled)', 'small_clear p99 - old', '64m download p99 (old: ' + fmtMs(p99('old', '64m')) + ')']];
   for (const n of hops) {
     const d = over(n, 'small');
-    rows.push([n, ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
+    const ci = mixed[n].small_p99_minus_old_ci;
+    rows.push([n, ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ci ? `${ms(ci.lo_us)} to ${ms(ci.hi_us)}` : 'n/a', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
   }
-  return table(rows, ['l', 'r', 'l', 'r', 'r']);
+  return table(rows, ['l', 'r', 'l', 'r', 'r', 'r']);
 }
 
 /**

@@ -45,6 +45,12 @@ interface Latency {
   percentile(sorted: ArrayLike<number>, p: number): number | null
   latencyOf(sorted: ArrayLike<number>): Summary | null
   poolRounds(rounds: Run[]): Pooled
+  pooledDiffInterval(
+    a: Run[],
+    b: Run[],
+    cls: string,
+    o?: { p?: number; resamples?: number; level?: number; seed?: number },
+  ): { diff_us: number; lo_us: number; hi_us: number; rounds: number; resamples: number; level: number } | null
 }
 
 // dist/test/bench/latency.js -> the repository root is three levels up.
@@ -160,4 +166,35 @@ t.test('poolRounds refuses nothing to pool, and a run without raw latencies', as
   t.throws(() => lat.poolRounds([]), /no run/)
   const { raw_ms: _, ...bare } = run({ small: ramp(5) })
   t.throws(() => lat.poolRounds([bare]), /--raw/)
+})
+
+t.test('pooledDiffInterval: the pooled difference and its interval over resampled rounds (table)', async t => {
+  // Each round: 100 small latencies 1..100 ms plus a shift, so a round's p99 is 99 ms plus its shift.
+  const rounds = (shifts: number[]): Run[] => shifts.map(d => run({ small: ramp(100, d) }))
+  const rows: Array<{ name: string; a: Run[]; b: Run[]; want: { diff: number; lo: number; hi: number; rounds: number } | null }> = [
+    // Every round 5 ms slower: every resample gives +5 ms, so the interval is that point.
+    { name: 'a constant shift', a: rounds([5, 5, 5, 5]), b: rounds([0, 0, 0, 0]), want: { diff: 5000, lo: 5000, hi: 5000, rounds: 4 } },
+    // One round of a far slower: the pooled p99 falls in it, and resamples without it are faster.
+    { name: 'one slow round widens the interval', a: rounds([0, 0, 0, 50]), b: rounds([0, 0, 0, 0]), want: { diff: 47000, lo: 0, hi: 50000, rounds: 4 } },
+    // Rounds past the shorter list are left out: a's fifth round (+100) does not count.
+    { name: 'paired by round, the extra ones left out', a: rounds([2, 2, 2, 2, 100]), b: rounds([0, 0, 0, 0]), want: { diff: 2000, lo: 2000, hi: 2000, rounds: 4 } },
+    { name: 'one round pairs up: no interval', a: rounds([1]), b: rounds([0, 0]), want: null },
+    { name: 'no latency of the class', a: [run({ big: ramp(10) }), run({ big: ramp(10) })], b: rounds([0, 0]), want: null },
+  ]
+  for (const r of rows) {
+    const got = lat.pooledDiffInterval(r.a, r.b, 'small', { resamples: 400 })
+    if (r.want === null) {
+      t.equal(got, null, r.name)
+      continue
+    }
+    t.ok(got, r.name)
+    if (!got) continue
+    t.strictSame([got.diff_us, got.lo_us, got.hi_us, got.rounds, got.level], [r.want.diff, r.want.lo, r.want.hi, r.want.rounds, 0.95], r.name)
+    t.ok(got.lo_us <= got.diff_us && got.diff_us <= got.hi_us, `${r.name}: the difference lies in its interval`)
+  }
+  // The same seed gives the same interval; the resamples are the count asked for.
+  const a = rounds([0, 3, 9, 1, 4])
+  const b = rounds([1, 0, 2, 0, 1])
+  t.strictSame(lat.pooledDiffInterval(a, b, 'small', { seed: 7 }), lat.pooledDiffInterval(a, b, 'small', { seed: 7 }), 'deterministic for a seed')
+  t.equal(lat.pooledDiffInterval(a, b, 'small', { resamples: 123 })?.resamples, 123, 'as many resamples as asked')
 })

@@ -4,6 +4,7 @@ import t from 'tap'
 interface ClassP99 {
   classes?: { small?: { latency_us?: { p99?: number } } }
   reader?: { scheduled: number; completed: number; failed: number }
+  small_p99_minus_old_ci?: { diff_us: number; lo_us: number; hi_us: number; rounds: number; resamples: number; level: number }
 }
 interface FloorModule {
   mixedFloor(mixed: Record<string, ClassP99 | undefined>, targetUs: number): string | null
@@ -12,6 +13,7 @@ interface FloorModule {
 
 const floor = (await import(new URL('../../../bench/lib/floor.mjs', import.meta.url).href)) as FloorModule
 
+const ci = (diff: number, lo: number, hi: number): NonNullable<ClassP99['small_p99_minus_old_ci']> => ({ diff_us: diff, lo_us: lo, hi_us: hi, rounds: 16, resamples: 2000, level: 0.95 })
 const at = (p99: number, reader?: ClassP99['reader']): ClassP99 => ({ classes: { small: { latency_us: { p99 } } }, ...(reader ? { reader } : {}) })
 
 t.test('mixedFloor: whether the floor of comparing everything left the +2 ms target room (table)', async t => {
@@ -23,6 +25,9 @@ t.test('mixedFloor: whether the floor of comparing everything left the +2 ms tar
     { name: 'exactly at the target: within', mixed: { old: at(5000), 'haproxy-reader': at(7000) }, want: /\+2\.00 ms over old, within the \+2 ms target: it leaves \+0\.00 ms for a mirror's own work\.$/ },
     { name: 'within, room left', mixed: { old: at(5000), 'haproxy-reader': at(6250, read) }, want: /\+1\.25 ms over old, within the \+2 ms target: it leaves \+0\.75 ms for a mirror's own work; the reader/ },
     { name: 'faster than old', mixed: { old: at(5000), 'haproxy-reader': at(4500) }, want: /-0\.50 ms over old, within .* leaves \+2\.50 ms/ },
+    { name: 'interval wholly over', mixed: { old: at(5000), 'haproxy-reader': { ...at(9730, read), small_p99_minus_old_ci: ci(4730, 3290, 6210) } }, want: /\+4\.73 ms over old, its 95% interval over 16 rounds \(resampled 2,000 times\) is \+3\.29 ms to \+6\.21 ms, wholly over the \+2 ms target: no mirror .* could meet it on this machine; the reader got 8,000/ },
+    { name: 'interval across the target', mixed: { old: at(5000), 'haproxy-reader': { ...at(6910), small_p99_minus_old_ci: ci(1910, 400, 3100) } }, want: /\+1\.91 ms over old, its 95% interval .* is \+0\.40 ms to \+3\.10 ms, across the \+2 ms target: this run does not decide/ },
+    { name: 'interval exactly at the target: within', mixed: { old: at(5000), 'haproxy-reader': { ...at(6500), small_p99_minus_old_ci: ci(1500, 1000, 2000) } }, want: /is \+1\.00 ms to \+2\.00 ms, wholly within the \+2 ms target: it leaves \+0\.50 ms for a mirror's own work\.$/ },
   ]
   for (const r of rows) {
     const got = floor.mixedFloor(r.mixed, 2000)
