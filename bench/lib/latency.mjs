@@ -113,11 +113,12 @@ function mulberry32(a) {
  * weighs on both alike), the middle `level` of their differences. Rounds, not requests, are
  * resampled: the requests of one round share that round's conditions and are not independent.
  * Returns microseconds: { diff_us, lo_us, hi_us, rounds, resamples, level }, or null when a class
- * has no latencies or fewer than two rounds pair up.
+ * has no latencies or fewer than `minRounds` rounds pair up (resampling two or three rounds gives a
+ * handful of distinct draws, not an interval).
  */
-export function pooledDiffInterval(a, b, cls, { p = 99, resamples = 2000, level = 0.95, seed = 20240601 } = {}) {
+export function pooledDiffInterval(a, b, cls, { p = 99, resamples = 2000, level = 0.95, seed = 20240601, minRounds = 5 } = {}) {
   const n = Math.min(a.length, b.length);
-  if (n < 2) return null;
+  if (n < Math.max(2, minRounds)) return null;
   const of = (runs, i) => runs[i]?.raw_ms?.[cls] ?? [];
   const xa = Array.from({ length: n }, (_, i) => of(a, i));
   const xb = Array.from({ length: n }, (_, i) => of(b, i));

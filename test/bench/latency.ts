@@ -49,7 +49,7 @@ interface Latency {
     a: Run[],
     b: Run[],
     cls: string,
-    o?: { p?: number; resamples?: number; level?: number; seed?: number },
+    o?: { p?: number; resamples?: number; level?: number; seed?: number; minRounds?: number },
   ): { diff_us: number; lo_us: number; hi_us: number; rounds: number; resamples: number; level: number } | null
 }
 
@@ -173,13 +173,15 @@ t.test('pooledDiffInterval: the pooled difference and its interval over resample
   const rounds = (shifts: number[]): Run[] => shifts.map(d => run({ small: ramp(100, d) }))
   const rows: Array<{ name: string; a: Run[]; b: Run[]; want: { diff: number; lo: number; hi: number; rounds: number } | null }> = [
     // Every round 5 ms slower: every resample gives +5 ms, so the interval is that point.
-    { name: 'a constant shift', a: rounds([5, 5, 5, 5]), b: rounds([0, 0, 0, 0]), want: { diff: 5000, lo: 5000, hi: 5000, rounds: 4 } },
-    // One round of a far slower: the pooled p99 falls in it, and resamples without it are faster.
-    { name: 'one slow round widens the interval', a: rounds([0, 0, 0, 50]), b: rounds([0, 0, 0, 0]), want: { diff: 47000, lo: 0, hi: 50000, rounds: 4 } },
-    // Rounds past the shorter list are left out: a's fifth round (+100) does not count.
-    { name: 'paired by round, the extra ones left out', a: rounds([2, 2, 2, 2, 100]), b: rounds([0, 0, 0, 0]), want: { diff: 2000, lo: 2000, hi: 2000, rounds: 4 } },
-    { name: 'one round pairs up: no interval', a: rounds([1]), b: rounds([0, 0]), want: null },
-    { name: 'no latency of the class', a: [run({ big: ramp(10) }), run({ big: ramp(10) })], b: rounds([0, 0]), want: null },
+    { name: 'a constant shift', a: rounds([5, 5, 5, 5, 5]), b: rounds([0, 0, 0, 0, 0]), want: { diff: 5000, lo: 5000, hi: 5000, rounds: 5 } },
+    // One round of a far slower: the pooled p99 falls in it (the 6th largest of 500: 145 against
+    // 99); a third of the resamples leave it out (+0), and more than 2.5% draw it three times or more (+50).
+    { name: 'one slow round widens the interval', a: rounds([0, 0, 0, 0, 50]), b: rounds([0, 0, 0, 0, 0]), want: { diff: 46000, lo: 0, hi: 50000, rounds: 5 } },
+    // Rounds past the shorter list are left out: a's sixth round (+100) does not count.
+    { name: 'paired by round, the extra ones left out', a: rounds([2, 2, 2, 2, 2, 100]), b: rounds([0, 0, 0, 0, 0]), want: { diff: 2000, lo: 2000, hi: 2000, rounds: 5 } },
+    { name: 'four rounds: too few for an interval', a: rounds([1, 1, 1, 1]), b: rounds([0, 0, 0, 0]), want: null },
+    { name: 'one round pairs up: no interval', a: rounds([1]), b: rounds([0, 0, 0, 0, 0]), want: null },
+    { name: 'no latency of the class', a: Array.from({ length: 5 }, () => run({ big: ramp(10) })), b: rounds([0, 0, 0, 0, 0]), want: null },
   ]
   for (const r of rows) {
     const got = lat.pooledDiffInterval(r.a, r.b, 'small', { resamples: 400 })
