@@ -16,8 +16,8 @@
 // printed as `floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its
 // counters as JSON: every, requests, compared, differing (status or bytes unequal), errors;
 // `GET /__floor?every=N` sets EVERY first (the harness compares a third on the saturated rows and
-// everything on the mixed one with the same process). Plain Node ESM; its only dependency is undici
-// (cutover's own).
+// everything on the mixed one with the same process). Plain Node ESM; its only dependencies are undici
+// (cutover's own) and bench/lib/floor-counters.mjs.
 //
 // PROCESSES (default 1) runs it as that many worker processes behind one port (node:cluster: the
 // primary accepts each connection and hands it to the workers in turn), what a Node mirror must do
@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { Pool } from 'undici';
+import { answerCounters } from './lib/floor-counters.mjs';
 
 /** Run as a script (by the harness, or as a cluster worker), not imported. */
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
@@ -97,12 +98,7 @@ async function shadowBody(req, match) {
 
 /** mirrorRequest answers one client request from old, comparing 1 in EVERY with new. */
 function mirrorRequest(req, res) {
-  if (req.url.startsWith('/__floor')) {
-    const n = Number(new URL(req.url, 'http://x').searchParams.get('every') ?? counts.every);
-    if (Number.isInteger(n) && n >= 1) counts.every = n;
-    res.end(JSON.stringify(counts));
-    return;
-  }
+  if (answerCounters(req, res, counts)) return;
   const n = ++counts.requests;
   const compare = n % counts.every === 0;
   const match = compare ? new ByteMatch() : null;

@@ -14,9 +14,11 @@
 // printed as `reader-floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its
 // counters as JSON, in the shape floor-mirror's have: every, requests, compared (here: new's
 // answers read to their end; nothing is compared), differing (always 0), errors;
-// `GET /__floor?every=N` sets EVERY first. Plain Node ESM; its only dependency is undici.
+// `GET /__floor?every=N` sets EVERY first. Plain Node ESM; its only dependencies are undici and
+// bench/lib/floor-counters.mjs.
 import http from 'node:http';
 import { Pool } from 'undici';
+import { answerCounters } from './lib/floor-counters.mjs';
 
 const [port, oldPort, newPort, every] = process.argv.slice(2).map(Number);
 if (!(port >= 0 && oldPort > 0 && newPort > 0 && every >= 1)) {
@@ -112,12 +114,7 @@ function forward(req, res, headers) {
 
 http
   .createServer((req, res) => {
-    if (req.url.startsWith('/__floor')) {
-      const n = Number(new URL(req.url, 'http://x').searchParams.get('every') ?? counts.every);
-      if (Number.isInteger(n) && n >= 1) counts.every = n;
-      res.end(JSON.stringify(counts));
-      return;
-    }
+    if (answerCounters(req, res, counts)) return;
     const n = ++counts.requests;
     const headers = fields(req);
     if (n % counts.every === 0) readShadow(req, headers);

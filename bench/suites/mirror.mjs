@@ -672,22 +672,43 @@ function twoProcessTable(sel, W) {
 }
 
 /**
+ * referenceTable is the table of the saturated rows (those with `o.flag`) measured through the
+ * reference target `o.ref` too (null when none was): the reference's throughput over nginx's mirror
+ * against the row's target, and what share of it cutover mirror keeps while it compares, each the
+ * median of per-round ratios. `o.ratios(r)` gives a row's { anchor, mirror } per-round ratios (the
+ * reference over nginx's mirror, cutover mirror over the reference), or nothing when it was not
+ * measured; `o.short` names the reference in the ratio columns, `o.meets` heads the verdict column;
+ * `o.lead` and `o.tail` add [header, cell(r)] columns before the figures and after them.
+ */
+function referenceTable(sel, W, o) {
+  const lead = o.lead ?? [];
+  const tail = o.tail ?? [];
+  const rows = [['workload', ...lead.map(([h]) => h), 'figure', 'nginx-mirror', o.ref, 'cutover-mirror', `${o.short}/nginx-m (per round)`, o.meets, `cutover-m/${o.short} (per round)`, ...tail.map(([h]) => h)]];
+  const perRound = (p) => `${fmtRatio(p.median)} (${p.per_round.map(fmtRatio).join(', ')})`;
+  for (const w of sel.filter((x) => x[o.flag])) {
+    const r = W[w.id];
+    const c = r && o.ratios(r);
+    if (!c) continue;
+    const v = (n) => r[n]?.value;
+    const m = c.anchor.median;
+    rows.push([w.id, ...lead.map(([, f]) => f(r)), w.unit, fmt(v('nginx-mirror')), fmt(v(o.ref)), fmt(v('cutover-mirror')), perRound(c.anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror), ...tail.map(([, f]) => f(r))]);
+  }
+  return rows.length > 1 ? table(rows, ['l', ...lead.map(() => 'l'), 'l', 'r', 'r', 'r', 'r', 'l', 'r', ...tail.map(() => 'r')]) : null;
+}
+
+/**
  * clientPathTable is the table of the saturated rows measured through cutover-client too (null when
  * none was): what cutover's client path reaches alone against nginx's mirror and the row's target,
  * and what share of it cutover mirror keeps while comparing.
  */
 function clientPathTable(sel, W) {
-  const rows = [['workload', 'figure', 'nginx-mirror', 'cutover-client', 'cutover-mirror', 'cutover-client/nginx-m (per round)', 'client path alone meets the target', 'cutover-m/cutover-client (per round)']];
-  const perRound = (p) => `${fmtRatio(p.median)} (${p.per_round.map(fmtRatio).join(', ')})`;
-  for (const w of sel.filter((x) => x.clientPath)) {
-    const r = W[w.id];
-    const c = r?.client_path;
-    if (!c) continue;
-    const v = (n) => r[n]?.value;
-    const m = c.client_vs_anchor.median;
-    rows.push([w.id, w.unit, fmt(v('nginx-mirror')), fmt(v('cutover-client')), fmt(v('cutover-mirror')), perRound(c.client_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_client)]);
-  }
-  return rows.length > 1 ? table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r']) : null;
+  return referenceTable(sel, W, {
+    flag: 'clientPath',
+    ref: 'cutover-client',
+    short: 'cutover-client',
+    meets: 'client path alone meets the target',
+    ratios: (r) => r.client_path && { anchor: r.client_path.client_vs_anchor, mirror: r.client_path.mirror_vs_client },
+  });
 }
 
 /**
@@ -697,19 +718,19 @@ function clientPathTable(sel, W) {
  * share of it cutover mirror keeps while it compares (medians of per-round ratios).
  */
 function readerFloorTable(sel, W) {
-  const rows = [['workload', 'reader-floor read', 'figure', 'nginx-mirror', 'reader-floor-mirror', 'cutover-mirror', 'reader-floor/nginx-m (per round)', 'the ceiling meets the target', 'cutover-m/reader-floor (per round)', 'reader-floor peak RSS']];
-  const perRound = (p) => `${fmtRatio(p.median)} (${p.per_round.map(fmtRatio).join(', ')})`;
-  for (const w of sel.filter((x) => x.readerFloor)) {
-    const r = W[w.id];
-    const c = r?.reader_ceiling;
-    if (!c) continue;
-    const v = (n) => r[n]?.value;
+  const read = (r) => {
     const f = r.reader_floor;
-    const read = f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
-    const m = c.ceiling_vs_anchor.median;
-    rows.push([w.id, read, w.unit, fmt(v('nginx-mirror')), fmt(v('reader-floor-mirror')), fmt(v('cutover-mirror')), perRound(c.ceiling_vs_anchor), m == null ? 'n/a' : `>= ${w.target}x nginx-mirror: ${m >= w.target ? 'yes' : 'no'}`, perRound(c.mirror_vs_ceiling), fmtMB(r['reader-floor-mirror'].raw?.rss_max_bytes)]);
-  }
-  return rows.length > 1 ? table(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'r']) : null;
+    return f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
+  };
+  return referenceTable(sel, W, {
+    flag: 'readerFloor',
+    ref: 'reader-floor-mirror',
+    short: 'reader-floor',
+    meets: 'the ceiling meets the target',
+    ratios: (r) => r.reader_ceiling && { anchor: r.reader_ceiling.ceiling_vs_anchor, mirror: r.reader_ceiling.mirror_vs_ceiling },
+    lead: [['reader-floor read', read]],
+    tail: [['reader-floor peak RSS', (r) => fmtMB(r['reader-floor-mirror']?.raw?.rss_max_bytes)]],
+  });
 }
 
 /**
