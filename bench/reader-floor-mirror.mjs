@@ -9,6 +9,7 @@
 // beyond the counters below: what is left is the I/O that reading that share of new's answers
 // costs such a mirror, which any comparing mirror of the same build pays before its first
 // comparison. Its throughput is what a comparing mirror of that build could reach at best.
+// Requests are forwarded without their body (the row sends GETs only).
 //
 // Usage: node bench/reader-floor-mirror.mjs PORT OLD_PORT NEW_PORT EVERY (PORT 0: any free one,
 // printed as `reader-floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its
