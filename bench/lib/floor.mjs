@@ -37,20 +37,22 @@ export function mixedFloor(mixed, targetUs) {
   const ci = mixed['haproxy-reader'].small_p99_minus_old_ci;
   const read = r ? `; the reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
   const target = `+${targetUs / 1000} ms target`;
+  const noMirror = 'no mirror that sends its shadows as requests come and compares every exchange could meet it';
+  const room = `it leaves ${signedMs(targetUs - floor)} for a mirror's own work`;
   let verdict;
   if (ci) {
     const interval = `its ${Math.round(ci.level * 100)}% interval over ${ci.rounds} rounds (resampled ${fmt(ci.resamples)} times) is ${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)}`;
     verdict =
       ci.lo_us > targetUs
-        ? `${interval}, wholly over the ${target}: no mirror that sends its shadows as requests come and compares every exchange could meet it on this machine`
+        ? `${interval}, wholly over the ${target}: ${noMirror} on this machine`
         : ci.hi_us <= targetUs
-          ? `${interval}, wholly within the ${target}: it leaves ${signedMs(targetUs - floor)} for a mirror's own work`
+          ? `${interval}, wholly within the ${target}: ${room}`
           : `${interval}, across the ${target}: this run does not decide whether a mirror comparing every exchange could meet it`;
   } else {
     verdict =
       floor > targetUs
-        ? `over the ${target}: no mirror that sends its shadows as requests come and compares every exchange could meet it in this run`
-        : `within the ${target}: it leaves ${signedMs(targetUs - floor)} for a mirror's own work`;
+        ? `over the ${target}: ${noMirror} in this run`
+        : `within the ${target}: ${room}`;
   }
   return `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, ${verdict}${read}.`;
 }

@@ -2,6 +2,8 @@
 // percentile over more requests, measured in turns with the other targets, so that a slow minute of
 // the machine weighs on every target alike instead of deciding one target's figure alone.
 
+import { mulberry32 } from './mix.mjs';
+
 /** percentile is the p-th percentile (nearest rank) of ascending `sorted`; null when empty. */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return null;
@@ -91,16 +93,6 @@ export function poolRounds(rounds) {
     }
   }
   return out;
-}
-
-/** mulberry32 is a small seeded PRNG: the same resamples for the same seed, run after run. */
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -458,10 +458,12 @@ export async function run(ctx, oldS, newS) {
                 r.ratio = q.median;
                 r.ratio_rounds = q.per_round;
                 if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map(fmtRatio).join(', ')}, median ${fmtRatio(q.median)}${fmtSteady(r.steady)}`);
-                // cutover's client path alone against nginx's mirror, and cutover mirror against it, round by round.
-                if (cc && runs[cc.name]) r.client_path = { client_vs_anchor: pairedRatios(runs[cc.name], runs[nm.name]), mirror_vs_client: pairedRatios(runs[cm.name], runs[cc.name]) };
-                // The reader floor against nginx's mirror, and cutover mirror against it, round by round.
-                if (rd && runs[rd.name]) r.reader_ceiling = { ceiling_vs_anchor: pairedRatios(runs[rd.name], runs[nm.name]), mirror_vs_ceiling: pairedRatios(runs[cm.name], runs[rd.name]) };
+                // Each reference measured in the rounds (cutover's client path alone, the reader
+                // floor) against nginx's mirror, and cutover mirror against it, round by round.
+                r.against = {};
+                for (const x of [cc, rd]) {
+                  if (x && runs[x.name]) r.against[x.name] = { anchor: pairedRatios(runs[x.name], runs[nm.name]), mirror: pairedRatios(runs[cm.name], runs[x.name]) };
+                }
               }
             }
           }
@@ -573,8 +575,8 @@ export function toJson(ctx, res) {
       compared_share: r.accounting ? comparedShare(r.accounting) : null,
       steady_share: r.steady ?? null,
       ...(r.ratio_rounds ? { cutover_mirror_over_nginx_mirror: { median: r.ratio, per_round: r.ratio_rounds } } : {}),
-      ...(r.client_path ? { cutover_client_over_nginx_mirror: r.client_path.client_vs_anchor, cutover_mirror_over_cutover_client: r.client_path.mirror_vs_client } : {}),
-      ...(r.reader_ceiling ? { reader_floor_over_nginx_mirror: r.reader_ceiling.ceiling_vs_anchor, cutover_mirror_over_reader_floor: r.reader_ceiling.mirror_vs_ceiling, reader_floor_read: r.reader_floor } : {}),
+      ...(r.against?.['cutover-client'] ? { cutover_client_over_nginx_mirror: r.against['cutover-client'].anchor, cutover_mirror_over_cutover_client: r.against['cutover-client'].mirror } : {}),
+      ...(r.against?.['reader-floor-mirror'] ? { reader_floor_over_nginx_mirror: r.against['reader-floor-mirror'].anchor, cutover_mirror_over_reader_floor: r.against['reader-floor-mirror'].mirror, reader_floor_read: r.reader_floor } : {}),
       floor_mirror: r.floor ?? null,
       ...(r.raw_floor ? { raw_floor_mirror: r.raw_floor } : {}),
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
@@ -675,9 +677,9 @@ function twoProcessTable(sel, W) {
  * referenceTable is the table of the saturated rows (those with `o.flag`) measured through the
  * reference target `o.ref` too (null when none was): the reference's throughput over nginx's mirror
  * against the row's target, and what share of it cutover mirror keeps while it compares, each the
- * median of per-round ratios. `o.ratios(r)` gives a row's { anchor, mirror } per-round ratios (the
- * reference over nginx's mirror, cutover mirror over the reference), or nothing when it was not
- * measured; `o.short` names the reference in the ratio columns, `o.meets` heads the verdict column;
+ * median of per-round ratios (a row's `against[o.ref]`: the reference over nginx's mirror, `anchor`,
+ * and cutover mirror over the reference, `mirror`); `o.short` names the reference in the ratio
+ * columns, `o.meets` heads the verdict column;
  * `o.lead` and `o.tail` add [header, cell(r)] columns before the figures and after them.
  */
 function referenceTable(sel, W, o) {
@@ -687,7 +689,7 @@ function referenceTable(sel, W, o) {
   const perRound = (p) => `${fmtRatio(p.median)} (${p.per_round.map(fmtRatio).join(', ')})`;
   for (const w of sel.filter((x) => x[o.flag])) {
     const r = W[w.id];
-    const c = r && o.ratios(r);
+    const c = r?.against?.[o.ref];
     if (!c) continue;
     const v = (n) => r[n]?.value;
     const m = c.anchor.median;
@@ -707,7 +709,6 @@ function clientPathTable(sel, W) {
     ref: 'cutover-client',
     short: 'cutover-client',
     meets: 'client path alone meets the target',
-    ratios: (r) => r.client_path && { anchor: r.client_path.client_vs_anchor, mirror: r.client_path.mirror_vs_client },
   });
 }
 
@@ -727,7 +728,6 @@ function readerFloorTable(sel, W) {
     ref: 'reader-floor-mirror',
     short: 'reader-floor',
     meets: 'the ceiling meets the target',
-    ratios: (r) => r.reader_ceiling && { anchor: r.reader_ceiling.ceiling_vs_anchor, mirror: r.reader_ceiling.mirror_vs_ceiling },
     lead: [['reader-floor read', read]],
     tail: [['reader-floor peak RSS', (r) => fmtMB(r['reader-floor-mirror']?.raw?.rss_max_bytes)]],
   });
@@ -843,52 +843,39 @@ export function report(ctx, res, meta) {
   out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'l', 'r']));
   out.push('compared of shadow-eligible = cutover_mirror_compared_total / (requests_total - skipped_total), deltas over the workload (warmup + run, after its comparisons settled); peak RSS = sampled VmRSS of cutover mirror over the same span.');
   out.push('(!) = errors or implausible byte counts in that run, see warnings.');
-  const twoRows = twoProcessTable(sel, W);
-  const floorRows = floorTable(sel, W);
-  if (floorRows) {
+  // A reference table with the paragraph that says what it measures, when its rows were measured.
+  const tableSection = (rows, intro) => {
+    if (!rows) return;
     out.push('');
-    out.push(
-      'The simplest comparing Node mirror (bench/floor-mirror.mjs: every request forwarded to old with node:http and piped to the client; exactly 1 in N also sent to new with undici at once, ' +
-        'both bodies compared byte for byte as they come, nothing hashed (as cutover\'s pair while the bytes agree); one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better). ' +
-        'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
-    );
-    out.push(floorRows);
-  }
-  const rawRows = rawFloorTable(sel, W);
-  if (rawRows) {
-    out.push('');
-    out.push(
-      'The floor without node:http on its client path (bench/raw-floor-mirror.mjs: old\'s answer passed to the client as the bytes old sent, over net sockets, framed by its Content-Length; ' +
-        'the same 1 in N sent to new with undici and compared as the floor does), measured in the same run: what the same comparisons cost when Node\'s HTTP client, which copies every body chunk, is not in the path. A reference, not a mirror: GET without a body and Content-Length answers only.',
-    );
-    out.push(rawRows);
-  }
-  const readerRows = readerFloorTable(sel, W);
-  if (readerRows) {
-    out.push('');
-    out.push(
-      'The ceiling of a mirror built as cutover\'s (bench/reader-floor-mirror.mjs: clients served by node:http, every outgoing request sent with undici\'s dispatch API; old\'s answer written to the client as it comes; ' +
-        'exactly 1 in N also sent to new at once and its answer read to the end and thrown away), measured in the same rounds: the I/O that reading the row\'s share of new\'s answers costs such a mirror before it compares a byte, so the most a comparing mirror of that build could reach. Not a mirror: it compares nothing.',
-    );
-    out.push(readerRows);
-  }
-  if (twoRows) {
-    out.push('');
-    out.push(
-      `node-proxy on ${TWO_PROCESSES} cores: the same plain Node proxy (compares nothing) as a node:cluster primary, which accepts each connection and hands it to the workers in turn, and ${TWO_PROCESSES} worker processes, ` +
-        'measured in the same run: what a Node mirror gains in throughput by using more than one core, and what it costs in memory before any comparison (peak RSS = sampled VmRSS summed over the primary and its workers, as for cutover mirror).',
-    );
-    out.push(twoRows);
-  }
-  const clientRows = clientPathTable(sel, W);
-  if (clientRows) {
-    out.push('');
-    out.push(
-      `cutover's client path at saturation (cutover-client: the same cutover mirror command with --sample 0, shadowing and comparing nothing), measured in the same rounds: ` +
-        'whether the path every request takes reaches the target on its own, and what share of that cutover mirror keeps while it compares (every figure a median of per-round ratios).',
-    );
-    out.push(clientRows);
-  }
+    out.push(intro);
+    out.push(rows);
+  };
+  tableSection(
+    floorTable(sel, W),
+    'The simplest comparing Node mirror (bench/floor-mirror.mjs: every request forwarded to old with node:http and piped to the client; exactly 1 in N also sent to new with undici at once, ' +
+      'both bodies compared byte for byte as they come, nothing hashed (as cutover\'s pair while the bytes agree); one thread, no queue, no limit, no shedding, no records), measured in the same run: a reference for the rows whose targets name a share compared, not a target and not a bound (a mirror that paces its shadows can do better). ' +
+      'node-proxy: the same process comparing nothing, a plain Node proxy: what one Node thread between the client and old costs before any comparison.',
+  );
+  tableSection(
+    rawFloorTable(sel, W),
+    'The floor without node:http on its client path (bench/raw-floor-mirror.mjs: old\'s answer passed to the client as the bytes old sent, over net sockets, framed by its Content-Length; ' +
+      'the same 1 in N sent to new with undici and compared as the floor does), measured in the same run: what the same comparisons cost when Node\'s HTTP client, which copies every body chunk, is not in the path. A reference, not a mirror: GET without a body and Content-Length answers only.',
+  );
+  tableSection(
+    readerFloorTable(sel, W),
+    'The ceiling of a mirror built as cutover\'s (bench/reader-floor-mirror.mjs: clients served by node:http, every outgoing request sent with undici\'s dispatch API; old\'s answer written to the client as it comes; ' +
+      'exactly 1 in N also sent to new at once and its answer read to the end and thrown away), measured in the same rounds: the I/O that reading the row\'s share of new\'s answers costs such a mirror before it compares a byte, so the most a comparing mirror of that build could reach. Not a mirror: it compares nothing.',
+  );
+  tableSection(
+    twoProcessTable(sel, W),
+    `node-proxy on ${TWO_PROCESSES} cores: the same plain Node proxy (compares nothing) as a node:cluster primary, which accepts each connection and hands it to the workers in turn, and ${TWO_PROCESSES} worker processes, ` +
+      'measured in the same run: what a Node mirror gains in throughput by using more than one core, and what it costs in memory before any comparison (peak RSS = sampled VmRSS summed over the primary and its workers, as for cutover mirror).',
+  );
+  tableSection(
+    clientPathTable(sel, W),
+    `cutover's client path at saturation (cutover-client: the same cutover mirror command with --sample 0, shadowing and comparing nothing), measured in the same rounds: ` +
+      'whether the path every request takes reaches the target on its own, and what share of that cutover mirror keeps while it compares (every figure a median of per-round ratios).',
+  );
 
   // Per target of a fixed-rate workload: the whole run (every class together for mirror-mixed).
   const rateTable = (r, withMb) => {
