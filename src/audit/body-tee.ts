@@ -16,6 +16,18 @@ export class TeeBudget {
 }
 
 /**
+ * TeeSink is the producer's side of a tee: the client path calls {@link push} for every chunk it
+ * writes to the client, then exactly one of {@link end} or {@link error}; none of them blocks or
+ * waits. {@link abandon} gives the comparison up (see {@link BodyTee.abandon}).
+ */
+export interface TeeSink {
+  push(chunk: Uint8Array): void
+  end(): void
+  error(err: unknown): void
+  abandon(code?: GiveUpCode): void
+}
+
+/**
  * BodyTee hands the chunks of a response that is being streamed to a client to one comparer,
  * without ever slowing the client down (Scientist's rule: "the control always wins").
  *
@@ -30,7 +42,7 @@ export class TeeBudget {
  * stream chunks are never reused). The consumer may stop early with the iterator's `return()`;
  * later pushes are then discarded. For a second consumer, create a second tee and push to both.
  */
-export class BodyTee implements AsyncIterable<Uint8Array> {
+export class BodyTee implements AsyncIterable<Uint8Array>, TeeSink {
   readonly #max: number
   #chunks: Uint8Array[] = []
   #head = 0

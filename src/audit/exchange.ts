@@ -39,3 +39,11 @@ export type Observed =
 
 /** Side names one of the servers of an exchange. */
 export type Side = 'control' | 'candidate'
+
+/** EMPTY_BODY is a body with no byte. */
+export const EMPTY_BODY: Readonly<AsyncIterable<Uint8Array>> = { [Symbol.asyncIterator]: async function* () {} }
+
+/** withBody gives a response observation another body reader (an empty one if unset); an error observation is returned as is. */
+export function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Observed {
+  return o.kind === 'response' ? { ...o, body: body ?? EMPTY_BODY } : o
+}

@@ -54,6 +54,12 @@ export interface HttpBackendOptions {
   readonly clock?: Clock
 }
 
+/**
+ * PortableBackendOptions are the options of an {@link HttpBackend} that can be handed to another
+ * thread (plain data: no dispatcher, no clock), from which it makes the same backend.
+ */
+export type PortableBackendOptions = Pick<HttpBackendOptions, 'name' | 'base' | 'timeoutMs' | 'hostHeader' | 'connections'>
+
 /** MARKER_HEADER is the header that tells a backend a request is shadow traffic (SHADOW_MARKER). */
 export const MARKER_HEADER = SHADOW_MARKER
 
@@ -143,6 +149,11 @@ export class HttpBackend implements Backend {
   readonly #keepHost: boolean
   readonly #dispatcher: Dispatcher
   readonly #owned: boolean
+  /**
+   * The options another thread makes the same backend from; undefined when it was given a
+   * dispatcher or a clock other than the system's, which cannot go to another thread.
+   */
+  readonly portable: PortableBackendOptions | undefined
 
   constructor(o: HttpBackendOptions) {
     let url: URL
@@ -169,6 +180,10 @@ export class HttpBackend implements Backend {
     this.#clock = o.clock ?? systemClock
     this.#keepHost = o.hostHeader === 'keep'
     this.#owned = o.dispatcher === undefined
+    this.portable =
+      this.#owned && (o.clock === undefined || o.clock === systemClock)
+        ? { name: o.name, base: o.base, timeoutMs, hostHeader: o.hostHeader ?? 'rewrite', connections }
+        : undefined
     // The status timeout is ours (it also covers waiting for a free connection); undici's own
     // headers timeout only backs it up. Its body timeout counts idle time while the body is
     // flowing and pauses with backpressure, so a slow comparer does not trip it.

@@ -20,7 +20,7 @@ import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
-import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget } from './body-tee.js'
+import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget, type TeeSink } from './body-tee.js'
 import { boundReadTurns, READ_TURN_BYTES } from './bound-read-turns.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
@@ -29,14 +29,15 @@ import { DEFAULT_PAIR_BUDGET, DigestPair, PAIR_HOLD_BYTES } from './digest-pair.
 import { boundaryOf } from './multipart-parser.js'
 import type { Comparison, NotComparedReason } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
-import type { ExchangeRequest, Observed } from './exchange.js'
+import { EMPTY_BODY, withBody, type ExchangeRequest, type Observed } from './exchange.js'
 import { runExperiment, type Answered, type ExperimentOptions, type SideName } from './experiment.js'
-import { classify, describe, requestFields, type Backend } from './http-backend.js'
+import { classify, describe, HttpBackend, requestFields, type Backend, type PortableBackendOptions } from './http-backend.js'
 import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
 import { PrimaryAnswer } from './primary-answer.js'
 import { checkPace } from './read-pacer.js'
 import type { Rules } from './rules.js'
+import { ShadowThread, type ThreadFeed } from './shadow-thread.js'
 import { TaskQueue } from './task-queue.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
@@ -177,13 +178,33 @@ export interface MirrorOptions {
   readonly load?: Load
   /** Where the capture's and the records' times come from. If unset, the system clock. */
   readonly clock?: Clock
+  /**
+   * Run the comparisons in a thread of their own (a worker): the other server's answers are read,
+   * and both bodies hashed and compared, there; the primary's body is copied over in blocks. The
+   * client path then keeps this thread, and a saturated mirror compares its share at a higher
+   * throughput where a core is free (see bench/README.md). Shedding then follows the busier of the
+   * two threads. Needs HttpBackends without a dispatcher of their own, the system clock, and no
+   * `etags` (the thread learns its own). If unset, false: everything runs on this thread.
+   */
+  readonly thread?: boolean
+}
+
+/** The backends of a mirror, as the comparison thread makes them. */
+interface Portable {
+  readonly old: PortableBackendOptions
+  readonly new: PortableBackendOptions
+  readonly baseline: PortableBackendOptions | undefined
 }
 
 /** Per-request state shared by the client path and the shadow task. */
 interface RequestContext {
   readonly start: number
-  /** The primary's body reader, when shadowed (its one digest serves the baseline comparison too). */
-  readonly tees: BodyTee[]
+  /** Where the primary's body goes for its comparison, when shadowed (its one digest serves the baseline comparison too). */
+  readonly tees: TeeSink[]
+  /** The primary's body reader, when shadowed and compared on this thread. */
+  tee?: BodyTee
+  /** The primary's body on its way to the comparison thread, when shadowed and compared there. */
+  feed?: ThreadFeed
   /** Why no shadow was sent (admission refused it): recorded as not compared when the response closes. */
   dropped?: NotComparedReason
   /** The comparison was given up while the mirror stayed saturated (see {@link Mirror.trim}). */
@@ -282,7 +303,9 @@ export class Mirror {
   /** Bytes of bodies held by the pairs that hash the primary's and the shadow's bodies together. */
   readonly #pairBudget = new TeeBudget(DEFAULT_PAIR_BUDGET)
   readonly #load: Load
-  readonly #ownLoad: LoadGauge | undefined
+  readonly #ownLoad: LoadGauge[]
+  /** Where the comparisons run when {@link MirrorOptions.thread}; otherwise on this thread. */
+  readonly #thread: ShadowThread | undefined
   readonly #shedAbove: number
   readonly #shedKeep: number
   /** Shadowable requests seen, and admitted, since the mirror last began shedding. */
@@ -330,8 +353,12 @@ export class Mirror {
     const shedKeep = o.shedKeep ?? DEFAULT_SHED_KEEP
     if (!(shedKeep >= 0 && shedKeep <= 1)) throw new TypeError('shedKeep must be between 0 and 1')
     this.#shedKeep = shedKeep
-    this.#ownLoad = o.load ? undefined : shedAbove < 1 ? new LoadGauge({ clock: this.#clock }) : undefined
-    this.#load = o.load ?? this.#ownLoad ?? { utilization: 0 }
+    // Checked before anything starts; the thread itself starts last, once nothing else can throw.
+    const portable = o.thread ? this.#portable(o) : undefined
+    this.#ownLoad = o.load || shedAbove >= 1 ? [] : [new LoadGauge({ clock: this.#clock })]
+    const gauges = this.#ownLoad
+    // With a comparison thread, the busier of the two threads decides.
+    this.#load = o.load ?? (gauges.length === 0 ? { utilization: 0 } : { get utilization() { return Math.max(...gauges.map(g => g.utilization)) } })
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
@@ -347,7 +374,7 @@ export class Mirror {
       clock: this.#clock,
       // Checked here, not at the first large body.
       shadowPace: o.shadowRate === undefined ? undefined : checkPace({ afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: o.shadowRate }),
-      onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a),
+      onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a.durationMs, a.kind === 'error'),
     }
 
     const https = new URL(this.#primary.base).protocol === 'https:'
@@ -389,11 +416,43 @@ export class Mirror {
     // A client that went away: http-proxy aborts the upstream request and reports it here.
     this.#proxy.on('econnreset', () => undefined)
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => this.#handle(req, res))
+    this.#thread = portable && this.#startThread(portable, teeBytes)
+    if (this.#thread && gauges.length > 0) gauges.push(new LoadGauge({ clock: this.#clock, elu: this.#thread.eventLoopUtilization }))
+  }
+
+  /** #portable checks that the comparisons can run in a thread of their own: the backends as plain data. */
+  #portable(o: MirrorOptions): Portable {
+    const portable = (b: Backend | undefined, name: string): PortableBackendOptions | undefined => {
+      if (b === undefined) return undefined
+      if (b instanceof HttpBackend && b.portable) return b.portable
+      throw new TypeError(`thread: the ${name} backend must be an HttpBackend with no dispatcher or clock of its own`)
+    }
+    if (o.clock !== undefined && o.clock !== systemClock) throw new TypeError('thread: comparisons in a thread use the system clock')
+    if (o.etags !== undefined) throw new TypeError('thread: the comparison thread learns its own ETag pairs')
+    return { old: portable(o.old, 'old')!, new: portable(o.new, 'new')!, baseline: portable(o.baseline, 'baseline') }
+  }
+
+  /** #startThread starts the comparison thread. */
+  #startThread(backends: Portable, teeBytes: number): ShadowThread {
+    const o = this.#o
+    return new ShadowThread({
+      config: {
+        primaryIsOld: this.#primaryIsOld,
+        ...backends,
+        rules: o.rules,
+        zoomPerMinute: o.zoom?.perMinute,
+        bodyTimeoutMs: o.bodyTimeoutMs,
+        shadowRate: o.shadowRate,
+        teeBytes,
+        budgetBytes: o.teeBudgetBytes ?? DEFAULT_TEE_BUDGET,
+      },
+      onFailure: err => this.#o.logger?.error({ err }, 'the comparison thread failed: comparisons are given up'),
+    })
   }
 
   /** heldBytes is how many bytes of primary bodies are held for comparers right now (all tees together). */
   get heldBytes(): number {
-    return this.#teeBudget.used
+    return this.#teeBudget.used + (this.#thread?.held ?? 0)
   }
 
   /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
@@ -463,7 +522,8 @@ export class Mirror {
       if (this.queue.offer(() => this.#runShadow(exchange, ctx, remote))) {
         // The task starts on a microtask and the primary is asked below: the tee exists before
         // either can read or feed it.
-        ctx.tees.push(new BodyTee(this.#teeBytes, this.#teeBudget))
+        if (this.#thread) ctx.tees.push((ctx.feed = this.#thread.feed()))
+        else ctx.tees.push((ctx.tee = new BodyTee(this.#teeBytes, this.#teeBudget)))
         this.#pending.add(ctx)
         this.stats.pending = this.#pending.size
       } else {
@@ -659,7 +719,10 @@ export class Mirror {
     ctx.upstream = proxyRes
     const tees = ctx.tees
     // Only a shadowed request has a comparison to feed (the others have no tee and no reader).
-    if (tees[0]) {
+    if (ctx.feed) {
+      // Hashed in the comparison thread as it streams, from now on (as below).
+      ctx.feed.begin(boundaryOfRaw(proxyRes))
+    } else if (ctx.tee) {
       // Hashed as it streams from now on, whether or not a shadow slot is free yet: a comparison
       // waiting in the queue then holds no bytes of the body (nothing to abandon over the budget).
       // It is digested as one side of a pair with the shadow's body: the bytes they agree on are
@@ -670,7 +733,7 @@ export class Mirror {
       // pair agrees on must then be hashed, not only compared.
       const pair = new DigestPair(undefined, this.#pairBudget, [1], this.#o.baseline !== undefined)
       ctx.digest = {
-        body: digestBody(tees[0], { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal, digester: pair.side(0) }),
+        body: digestBody(ctx.tee, { boundary: boundaryOfRaw(proxyRes), clock: this.#clock, signal: stop.signal, digester: pair.side(0) }),
         stop: reason => stop.abort(reason),
         pair,
       }
@@ -678,7 +741,17 @@ export class Mirror {
         kind: 'response',
         status: proxyRes.statusCode ?? 0,
         headers: rawHeaderPairs(proxyRes.rawHeaders),
-        body: tees[0],
+        body: ctx.tee,
+        durationMs: this.#clock.monotonic() - ctx.start,
+      })
+    }
+    if (ctx.feed) {
+      ctx.settle({
+        kind: 'response',
+        status: proxyRes.statusCode ?? 0,
+        headers: rawHeaderPairs(proxyRes.rawHeaders),
+        // Its bytes go to the comparison thread, not to a reader here.
+        body: EMPTY_BODY,
         durationMs: this.#clock.monotonic() - ctx.start,
       })
     }
@@ -801,9 +874,22 @@ export class Mirror {
         c = notComparedRecord(req, 'client-gone', primary.message, {}, clock)
         return
       }
+      if (this.#thread && ctx.feed) {
+        const out = await this.#thread.run(ctx.feed, req, primary, remote)
+        ran = true
+        for (const a of out.answers) this.#onShadowAnswer(a.durationMs, a.error)
+        if (this.#o.zoom) Object.assign(this.#o.zoom, this.#thread.zooms)
+        if (out.comparison) c = this.#stop.signal.aborted ? cutByShutdown(out.comparison) : out.comparison
+        else {
+          // A thread that failed was logged once, when it did; a comparison that threw is a bug, logged each time.
+          if (!out.threadFailed) this.#o.logger?.error({ err: out.failure, path: req.path }, 'shadow comparison failed')
+          c = notComparedRecord(req, 'shutdown', out.threadFailed ? `${out.failure} (see the log)` : 'the comparison failed (see the log)', {}, clock)
+        }
+        return
+      }
       // The primary's one digest serves the baseline comparison too; a differing block is
       // re-requested from the primary itself.
-      const answered: Answered = { answer: withBody(primary, ctx.tees[0]), backend: this.#primary, paced: true, digest: ctx.digest }
+      const answered: Answered = { answer: withBody(primary, ctx.tee), backend: this.#primary, paced: true, digest: ctx.digest }
       c = await runExperiment(
         req,
         {
@@ -824,15 +910,16 @@ export class Mirror {
       this.stats.pending = this.#pending.size
       for (const t of ctx.tees) t.abandon() // stop buffering for a reader that is done or never came
       if (!ran) ctx.digest?.stop(new CutoverError('ERR_ABORTED', 'the comparison is over'))
+      if (!ran && ctx.feed) this.#thread?.stop(ctx.feed)
       ctx.digest?.pair?.detach() // a shadow that never ran leaves the primary's digest nothing to wait for
       if (c) this.#record(c, true)
     }
   }
 
   /** #onShadowAnswer counts one answer of a shadow send (the other server's or the baseline's). */
-  #onShadowAnswer(a: Observed): void {
-    this.#m.shadowSeconds.observe(a.durationMs / 1000)
-    if (a.kind === 'error' && !this.#stop.signal.aborted) this.stats.shadowErrors++
+  #onShadowAnswer(durationMs: number, error: boolean): void {
+    this.#m.shadowSeconds.observe(durationMs / 1000)
+    if (error && !this.#stop.signal.aborted) this.stats.shadowErrors++
   }
 
   /**
@@ -878,13 +965,15 @@ export class Mirror {
       // reason): a shadow body cut here is a comparison given up at shutdown, not a body the other
       // server broke (without it, an error divergence that never was).
       this.#stop.abort(new CutoverError('ERR_SHUTDOWN', 'the mirror stopped before the comparison was done'))
+      this.#thread?.shutdown('the mirror stopped before the comparison was done')
       // Cut sends fail at once and queued items return without sending; the bound only guards
       // against a comparer that ignores its streams ending.
       await within(this.queue.idle(), 5000, this.#clock)
     }
     this.#agent.destroy()
     await this.#pool.destroy()
-    this.#ownLoad?.close()
+    await this.#thread?.close()
+    for (const g of this.#ownLoad) g.close()
     this.#trimTimer?.clear()
     return { forced }
   }
@@ -905,8 +994,6 @@ function cutByShutdown(c: Comparison): Comparison {
     ],
   }
 }
-
-const EMPTY_BODY: Readonly<AsyncIterable<Uint8Array>> = { [Symbol.asyncIterator]: async function* () {} }
 
 /** boundaryOfRaw is the multipart boundary of a 206 from the primary, or undefined (see compare.boundaryFor). */
 function boundaryOfRaw(res: PrimaryResponse): string | undefined {
@@ -968,11 +1055,6 @@ function clientFields(raw: readonly string[], req: IncomingMessage, trailers: bo
   }
   if (close) out[connectionAt + 1] = 'close'
   return out
-}
-
-/** withBody gives a response observation another body reader (one tee per comparison). */
-function withBody(o: Observed, body: AsyncIterable<Uint8Array> | undefined): Observed {
-  return o.kind === 'response' ? { ...o, body: body ?? EMPTY_BODY } : o
 }
 
 /**

@@ -16,6 +16,8 @@ export class ZoomBudget {
   made = 0
   /** Re-requests refused because the budget was spent: those differences stay located to a block. */
   refused = 0
+  /** Re-requests allowed a minute. */
+  readonly perMinute: number
   readonly #perMs: number
   readonly #burst: number
   readonly #clock: Clock
@@ -28,6 +30,7 @@ export class ZoomBudget {
    */
   constructor(perMinute: number = DEFAULT_ZOOMS_PER_MINUTE, clock: Clock = systemClock) {
     if (!(perMinute > 0) || !Number.isFinite(perMinute)) throw new TypeError('perMinute must be a positive number')
+    this.perMinute = perMinute
     this.#perMs = perMinute / 60_000
     this.#burst = Math.max(1, Math.min(10, perMinute))
     this.#clock = clock

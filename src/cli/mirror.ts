@@ -48,6 +48,7 @@ interface MirrorFlags {
   zoom: boolean
   zoomRate: number
   grace: number
+  thread: boolean
 }
 
 const parseMethods = (s: string): string[] => {
@@ -176,6 +177,12 @@ export function register(program: Command): void {
       ).argParser(parseDuration),
     )
     .addOption(
+      new Option(
+        '--thread',
+        'compare in a thread of its own (a second core): the other server is read, and both bodies compared, there, and the clients keep this thread; more memory (see the README)',
+      ).default(false),
+    )
+    .addOption(
       new Option('--grace <duration>', 'how long responses and comparisons in flight may finish on shutdown')
         .default(30_000, '30s')
         .argParser(parseDuration),
@@ -247,6 +254,7 @@ async function runMirror(f: MirrorFlags): Promise<void> {
     registry,
     logger,
     hostHeader: f.hostHeader,
+    thread: f.thread,
   })
   // Readiness (/readyz) turns false when a drain starts, before the grace period ends.
   let draining = false
