@@ -12,7 +12,8 @@ import type { Rules } from './rules.js'
  * A body is copied into a slot of shared memory as it comes, and the slot is handed over (one small
  * message) when it is full, when the body ends, or when it has waited {@link FLUSH_MS}. The thread
  * copies the bytes out at once and frees the slot: the memory is fixed, and no buffer goes from one
- * thread's collector to the other's (moving buffers, the mirror's memory grew past 500 MB).
+ * thread's collector to the other's (moving them, the mirror peaked at 520-685 MB in three runs at
+ * saturation).
  */
 export const SLOT_BYTES = 256 * 1024
 
@@ -128,7 +129,7 @@ export class ThreadFeed implements TeeSink {
   /** The slot being filled, if any, and how many bytes it holds. */
   #slot = -1
   #gathered = 0
-  /** When the slot being filled got its first byte (flushed after FLUSH_MS). */
+  /** @internal when the slot being filled got its first byte (handed over after FLUSH_MS). */
   since = 0
   #boundary: string | undefined
   /** The primary answered: a body is coming. */
@@ -446,7 +447,7 @@ export class ShadowThread {
   }
 }
 
-/** giveUpError is the error a tee of the comparison thread is failed with, from a {@link ToWorker} `error`. */
+/** feedError is the error a tee of the comparison thread is failed with, from a {@link ToWorker} `error`: a CutoverError when it had a code. */
 export function feedError(code: string | undefined, message: string): Error {
   return code === undefined ? new Error(message) : new CutoverError(code as ConstructorParameters<typeof CutoverError>[0], message)
 }
