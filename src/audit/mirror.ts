@@ -179,11 +179,11 @@ export interface MirrorOptions {
   /** Where the capture's and the records' times come from. If unset, the system clock. */
   readonly clock?: Clock
   /**
-   * Run the comparisons in a thread of their own (a worker): the other server's answers are read,
-   * and both bodies hashed and compared, there; the primary's body is copied over in blocks. The
-   * client path then keeps this thread, and a saturated mirror compares its share at a higher
-   * throughput where a core is free (see bench/README.md). Shedding then follows the busier of the
-   * two threads. Needs HttpBackends without a dispatcher of their own, the system clock, and no
+   * Run the comparisons in a thread of their own (a worker, see {@link ShadowThread}): the other
+   * server's answers are read, and both bodies compared, there; the primary's body is copied over
+   * through slots of shared memory. The client path keeps this thread; the process takes more
+   * memory and more CPU in all (measured in bench/README.md). Shedding then follows the busier of
+   * the two threads. Needs HttpBackends without a dispatcher of their own, the system clock, and no
    * `etags` (the thread learns its own). If unset, false: everything runs on this thread.
    */
   readonly thread?: boolean
@@ -455,8 +455,12 @@ export class Mirror {
     return this.#teeBudget.used + (this.#thread?.held ?? 0)
   }
 
-  /** listen starts accepting on host:port (port 0 picks a free one) and resolves with the address. */
-  listen(port: number, host: string): Promise<AddressInfo> {
+  /**
+   * listen starts accepting on host:port (port 0 picks a free one) and resolves with the address;
+   * with a comparison thread, once that thread listens too.
+   */
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    await this.#thread?.ready
     if (this.#shedAbove < 1) this.#trimTimer ??= this.#clock.setInterval(() => this.trim(), TRIM_INTERVAL_MS).unref()
     return listenOn(this.server, port, host)
   }
@@ -737,21 +741,14 @@ export class Mirror {
         stop: reason => stop.abort(reason),
         pair,
       }
-      ctx.settle({
-        kind: 'response',
-        status: proxyRes.statusCode ?? 0,
-        headers: rawHeaderPairs(proxyRes.rawHeaders),
-        body: ctx.tee,
-        durationMs: this.#clock.monotonic() - ctx.start,
-      })
     }
-    if (ctx.feed) {
+    if (ctx.tee || ctx.feed) {
       ctx.settle({
         kind: 'response',
         status: proxyRes.statusCode ?? 0,
         headers: rawHeaderPairs(proxyRes.rawHeaders),
-        // Its bytes go to the comparison thread, not to a reader here.
-        body: EMPTY_BODY,
+        // A feed's bytes go to the comparison thread, not to a reader here.
+        body: ctx.tee ?? EMPTY_BODY,
         durationMs: this.#clock.monotonic() - ctx.start,
       })
     }

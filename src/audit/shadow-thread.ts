@@ -91,6 +91,8 @@ export type ToWorker =
 
 /** FromWorker are the messages the comparison thread sends back. */
 export type FromWorker =
+  /** The thread listens: what is sent from now on is taken as it comes. */
+  | { readonly t: 'ready' }
   | {
       readonly t: 'done'
       readonly id: number
@@ -126,8 +128,9 @@ export interface ThreadOutcome {
 export class ThreadFeed implements TeeSink {
   readonly id: number
   readonly #thread: ShadowThread
-  /** The slot being filled, if any, and how many bytes it holds. */
+  /** The slot being filled, if any (-1), its bytes, and how many it holds. */
   #slot = -1
+  #view: Uint8Array | undefined
   #gathered = 0
   /** @internal when the slot being filled got its first byte (handed over after FLUSH_MS). */
   since = 0
@@ -172,11 +175,12 @@ export class ThreadFeed implements TeeSink {
           this.abandon('ERR_ABANDONED')
           return
         }
+        this.#view = thread.slot(this.#slot)
         this.since = thread.now()
         thread.filling(this)
       }
       const n = Math.min(SLOT_BYTES - this.#gathered, chunk.length - at)
-      thread.slot(this.#slot).set(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n), this.#gathered)
+      this.#view!.set(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n), this.#gathered)
       this.#gathered += n
       at += n
       if (this.#gathered === SLOT_BYTES || this.#gathered >= bound) this.#flush(false)
@@ -226,6 +230,7 @@ export class ThreadFeed implements TeeSink {
   #drop(): void {
     if (this.#slot >= 0) this.#thread.free(this.#slot)
     this.#slot = -1
+    this.#view = undefined
     this.#gathered = 0
   }
 
@@ -235,6 +240,7 @@ export class ThreadFeed implements TeeSink {
     const length = this.#gathered
     const slot = this.#slot
     this.#slot = -1
+    this.#view = undefined
     this.#gathered = 0
     if (length > 0) this.#thread.posted(length)
     else if (slot >= 0) this.#thread.free(slot)
@@ -275,6 +281,13 @@ export class ShadowThread {
   #failed: string | undefined
   /** Re-requests made and refused by the thread's zoom budget so far. */
   zooms = { made: 0, refused: 0 }
+  /**
+   * Resolves once the thread listens (or has failed). Bodies sent before are queued, not lost, but
+   * a fast one could pass its tee's bound while the thread loads: a 16 MiB download at loopback
+   * speed, the first request after the start, was given up that way in tests.
+   */
+  readonly ready: Promise<void>
+  #readied!: () => void
 
   constructor(o: ShadowThreadOptions) {
     const count = slotCount(o.config.budgetBytes)
@@ -290,6 +303,7 @@ export class ShadowThread {
     this.#slots = new Uint8Array(data.slots)
     this.#slotState = new Int32Array(data.slotState)
     this.#onFailure = o.onFailure
+    this.ready = new Promise(resolve => (this.#readied = resolve))
     this.#worker = new Worker(new URL('./shadow-worker.js', import.meta.url), {
       workerData: data,
       // The thread's garbage is short-lived (socket buffers, the bytes it takes from the slots): a
@@ -426,7 +440,8 @@ export class ShadowThread {
   }
 
   #onMessage(m: FromWorker): void {
-    if (m.t === 'done') {
+    if (m.t === 'ready') this.#readied()
+    else if (m.t === 'done') {
       this.zooms = m.zooms
       const feed = this.#feeds.get(m.id)
       if (feed) this.#release(feed)
@@ -439,6 +454,7 @@ export class ShadowThread {
   #fail(err: Error): void {
     if (this.#failed !== undefined) return
     this.#failed = `the comparison thread failed: ${err.message}`
+    this.#readied()
     for (const resolve of this.#runs.values()) resolve({ failure: this.#failed, threadFailed: true, answers: [] })
     this.#runs.clear()
     for (const f of this.#feeds.values()) f.close()

@@ -72,6 +72,7 @@ class ShadowWorker {
       shadowPace: config.shadowRate === undefined ? undefined : checkPace({ afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: config.shadowRate }),
     }
     port.on('message', (m: ToWorker) => this.#onMessage(m))
+    this.#post({ t: 'ready' })
   }
 
   #onMessage(m: ToWorker): void {
