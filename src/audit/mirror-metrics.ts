@@ -52,7 +52,7 @@ const BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
  * the summary are the same numbers; the two latency histograms are returned for the mirror to
  * observe.
  */
-export function mirrorMetrics(m: Metrics, stats: MirrorStats, queue: TaskQueue, load: Load, zoom?: ZoomBudget): MirrorHistograms {
+export function mirrorMetrics(m: Metrics, stats: MirrorStats, queue: TaskQueue, load: Load, zoom?: Pick<ZoomBudget, 'made' | 'refused'>): MirrorHistograms {
   m.gauge('cutover_mirror_pending', 'Shadowed requests not yet compared or abandoned.', () => stats.pending)
   m.gauge('cutover_mirror_shadow_queued', 'Shadow work items waiting for a slot.', () => queue.stats.queued)
   m.gauge(

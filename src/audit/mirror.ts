@@ -25,7 +25,7 @@ import { boundReadTurns, READ_TURN_BYTES } from './bound-read-turns.js'
 import { captureRecord } from './capture-record.js'
 import { notComparedRecord } from './compare.js'
 import { digestBody, type SideBody } from './digest-body.js'
-import { DEFAULT_PAIR_BUDGET, DigestPair, PAIR_HOLD_BYTES } from './digest-pair.js'
+import { DEFAULT_PAIR_BUDGET, DigestPair } from './digest-pair.js'
 import { boundaryOf } from './multipart-parser.js'
 import type { Comparison, NotComparedReason } from './divergence.js'
 import { EtagPairs } from './etag-pairs.js'
@@ -35,9 +35,8 @@ import { classify, describe, HttpBackend, requestFields, type Backend, type Port
 import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
 import { PrimaryAnswer } from './primary-answer.js'
-import { checkPace } from './read-pacer.js'
 import type { Rules } from './rules.js'
-import { ShadowThread, type ThreadFeed } from './shadow-thread.js'
+import { shadowExperiment, ShadowThread, type ThreadFeed } from './shadow-thread.js'
 import { TaskQueue } from './task-queue.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
@@ -361,19 +360,14 @@ export class Mirror {
     this.#load = o.load ?? (gauges.length === 0 ? { utilization: 0 } : { get utilization() { return Math.max(...gauges.map(g => g.utilization)) } })
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
-    this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, o.zoom)
+    // With a comparison thread, its own budget takes the re-requests: the counts are the thread's.
+    const counts = (): Pick<ZoomBudget, 'made' | 'refused'> | undefined => this.#thread?.zooms ?? o.zoom
+    const zooms = o.zoom && { get made() { return counts()!.made }, get refused() { return counts()!.refused } }
+    this.#m = mirrorMetrics(new Metrics(this.registry), this.stats, this.queue, this.#load, zooms)
     // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
     setMaxListeners(0, this.#stop.signal)
     this.#experiment = {
-      rules: o.rules,
-      etags: o.etags ?? new EtagPairs(),
-      // While new answers clients, their validators carry new's tags.
-      validatorsOf: this.#primaryIsOld ? 'control' : 'candidate',
-      bodyTimeoutMs: o.bodyTimeoutMs,
-      zoom: o.zoom,
-      clock: this.#clock,
-      // Checked here, not at the first large body.
-      shadowPace: o.shadowRate === undefined ? undefined : checkPace({ afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: o.shadowRate }),
+      ...shadowExperiment({ ...o, primaryIsOld: this.#primaryIsOld, etags: o.etags ?? new EtagPairs(), clock: this.#clock }),
       onAnswer: (_side: SideName, a: Observed) => this.#onShadowAnswer(a.durationMs, a.kind === 'error'),
     }
 
@@ -875,7 +869,6 @@ export class Mirror {
         const out = await this.#thread.run(ctx.feed, req, primary, remote)
         ran = true
         for (const a of out.answers) this.#onShadowAnswer(a.durationMs, a.error)
-        if (this.#o.zoom) Object.assign(this.#o.zoom, this.#thread.zooms)
         if (out.comparison) c = this.#stop.signal.aborted ? cutByShutdown(out.comparison) : out.comparison
         else {
           // A thread that failed was logged once, when it did; a comparison that threw is a bug, logged each time.

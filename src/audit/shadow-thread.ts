@@ -1,11 +1,19 @@
 import { performance } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
+import { systemClock } from '../core/clock.js'
 import { codeOf, CutoverError } from '../core/errors.js'
+import { within } from '../core/within.js'
 import type { GiveUpCode, TeeSink } from './body-tee.js'
 import type { Comparison } from './divergence.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import type { PortableBackendOptions } from './http-backend.js'
+import type { Clock } from '../core/clock.js'
+import { PAIR_HOLD_BYTES } from './digest-pair.js'
+import type { EtagPairs } from './etag-pairs.js'
+import type { ExperimentOptions } from './experiment.js'
+import { checkPace } from './read-pacer.js'
 import type { Rules } from './rules.js'
+import type { ZoomBudget } from './zoom.js'
 
 /**
  * SLOT_BYTES is the size of the slots the primary's bodies go to the comparison thread in: 256 KiB.
@@ -28,11 +36,42 @@ export const FLUSH_MS = 50
 export const POSTED = 0
 export const UNREAD = 1
 
+/** CLOSE_MS is how long close() waits for the thread to exit on its own before stopping it: 5 s. */
+const CLOSE_MS = 5000
+
 /** THREAD_YOUNG_MB is the comparison thread's young generation, in MB (see ShadowThread). */
 const THREAD_YOUNG_MB = 8
 
 /** slotCount is how many slots a budget of `budgetBytes` makes (at least one). */
 export const slotCount = (budgetBytes: number): number => Math.max(1, Math.floor(budgetBytes / SLOT_BYTES))
+
+/** ShadowExperiment is what the mirror's experiment options are made from, on either thread. */
+export interface ShadowExperiment {
+  readonly primaryIsOld: boolean
+  readonly rules?: Rules | undefined
+  readonly etags: EtagPairs
+  readonly bodyTimeoutMs?: number | undefined
+  readonly zoom?: ZoomBudget | undefined
+  readonly clock: Clock
+  readonly shadowRate?: number | undefined
+}
+
+/**
+ * shadowExperiment is the options of a mirror's comparisons, the same whichever thread runs them:
+ * validators carry the tags of whichever server answers clients; past the pair's hold, the shadow
+ * body is read no faster than `shadowRate` (checked here, not at the first large body).
+ */
+export function shadowExperiment(o: ShadowExperiment): ExperimentOptions {
+  return {
+    rules: o.rules,
+    etags: o.etags,
+    validatorsOf: o.primaryIsOld ? 'control' : 'candidate',
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    zoom: o.zoom,
+    clock: o.clock,
+    shadowPace: o.shadowRate === undefined ? undefined : checkPace({ afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: o.shadowRate }),
+  }
+}
 
 /** ShadowThreadConfig is what the comparison thread is started with: plain data only. */
 export interface ShadowThreadConfig {
@@ -176,7 +215,7 @@ export class ThreadFeed implements TeeSink {
           return
         }
         this.#view = thread.slot(this.#slot)
-        this.since = thread.now()
+        this.since = performance.now()
         thread.filling(this)
       }
       const n = Math.min(SLOT_BYTES - this.#gathered, chunk.length - at)
@@ -279,8 +318,10 @@ export class ShadowThread {
   readonly #flushTimer: NodeJS.Timeout
   #next = 1
   #failed: string | undefined
-  /** Re-requests made and refused by the thread's zoom budget so far. */
-  zooms = { made: 0, refused: 0 }
+  /** close() was called: the thread's exit is expected. */
+  #closing = false
+  /** Re-requests made and refused by the thread's zoom budget so far (updated with each record). */
+  readonly zooms = { made: 0, refused: 0 }
   /**
    * Resolves once the thread listens (or has failed). Bodies sent before are queued, not lost, but
    * a fast one could pass its tee's bound while the thread loads: a 16 MiB download at loopback
@@ -316,8 +357,8 @@ export class ShadowThread {
     this.#worker.on('error', err => this.#fail(err))
     this.#exited = new Promise(resolve =>
       this.#worker.once('exit', code => {
-        if (code !== 0) this.#fail(new Error(`the comparison thread exited with code ${code}`))
-        else this.#fail(new Error('the comparison thread exited'))
+        // Asked to close, it exits: nothing failed (what still waits is given up all the same).
+        this.#fail(new Error(`the comparison thread exited${code === 0 ? '' : ` with code ${code}`}`))
         resolve()
       }),
     )
@@ -332,7 +373,9 @@ export class ShadowThread {
   /** feed makes the tee of one primary body that a comparison in this thread will read. */
   feed(): ThreadFeed {
     const f = new ThreadFeed(this, this.#next++)
-    this.#feeds.set(f.id, f)
+    // A failed thread takes nothing more: the feed is closed at once, and its comparison gives up when it runs.
+    if (this.#failed === undefined) this.#feeds.set(f.id, f)
+    else f.close()
     return f
   }
 
@@ -366,11 +409,11 @@ export class ShadowThread {
 
   /** close stops the thread once its comparisons are done or cut; resolves when it has exited. */
   async close(): Promise<void> {
-    if (this.#failed === undefined) this.post({ t: 'close' })
-    // The thread closes its connections and exits; a thread that does not is stopped.
-    const exited = await Promise.race([this.#exited.then(() => true), new Promise<boolean>(r => setTimeout(() => r(false), 5000).unref())])
-    if (!exited) await this.#worker.terminate()
+    this.#closing = true
     clearInterval(this.#flushTimer)
+    this.post({ t: 'close' })
+    // The thread closes its connections and exits; a thread that does not is stopped.
+    if (!(await within(this.#exited, CLOSE_MS, systemClock))) await this.#worker.terminate()
   }
 
   /** held is how many bytes of primary bodies the thread holds, or are on their way to it. */
@@ -408,11 +451,6 @@ export class ShadowThread {
     Atomics.store(this.#slotState, i, 0)
   }
 
-  /** @internal now, for FLUSH_MS. */
-  now(): number {
-    return performance.now()
-  }
-
   /** @internal a feed started filling a slot. */
   filling(feed: ThreadFeed): void {
     this.#filling.add(feed)
@@ -442,7 +480,7 @@ export class ShadowThread {
   #onMessage(m: FromWorker): void {
     if (m.t === 'ready') this.#readied()
     else if (m.t === 'done') {
-      this.zooms = m.zooms
+      Object.assign(this.zooms, m.zooms)
       const feed = this.#feeds.get(m.id)
       if (feed) this.#release(feed)
       const resolve = this.#runs.get(m.id)
@@ -459,7 +497,7 @@ export class ShadowThread {
     this.#runs.clear()
     for (const f of this.#feeds.values()) f.close()
     this.#feeds.clear()
-    if (err.message !== 'the comparison thread exited') this.#onFailure?.(err)
+    if (!this.#closing) this.#onFailure?.(err)
   }
 }
 

@@ -9,13 +9,12 @@ import { CutoverError } from '../core/errors.js'
 import { systemClock } from '../core/clock.js'
 import { BodyTee, TeeBudget } from './body-tee.js'
 import { digestBody, type SideBody } from './digest-body.js'
-import { DEFAULT_PAIR_BUDGET, DigestPair, PAIR_HOLD_BYTES } from './digest-pair.js'
+import { DEFAULT_PAIR_BUDGET, DigestPair } from './digest-pair.js'
 import { EtagPairs } from './etag-pairs.js'
 import { EMPTY_BODY, withBody, type ExchangeRequest, type Observed } from './exchange.js'
 import { runExperiment, type Answered, type ExperimentOptions } from './experiment.js'
 import { HttpBackend } from './http-backend.js'
-import { checkPace } from './read-pacer.js'
-import { feedError, POSTED, SLOT_BYTES, UNREAD, type FromWorker, type ObservedHead, type ToWorker, type WorkerData } from './shadow-thread.js'
+import { feedError, POSTED, shadowExperiment, SLOT_BYTES, UNREAD, type FromWorker, type ObservedHead, type ToWorker, type WorkerData } from './shadow-thread.js'
 import { ZoomBudget } from './zoom.js'
 
 /** One primary body in the thread: the tee its comparer reads, and its digest (started at its first message). */
@@ -62,15 +61,7 @@ class ShadowWorker {
     this.#zoom = config.zoomPerMinute === undefined ? undefined : new ZoomBudget(config.zoomPerMinute)
     // Every shadow send in flight listens to the stop signal: no listener-leak warning past 10.
     setMaxListeners(0, this.#stop.signal)
-    this.#experiment = {
-      rules: config.rules,
-      etags: new EtagPairs(),
-      validatorsOf: config.primaryIsOld ? 'control' : 'candidate',
-      bodyTimeoutMs: config.bodyTimeoutMs,
-      zoom: this.#zoom,
-      clock: systemClock,
-      shadowPace: config.shadowRate === undefined ? undefined : checkPace({ afterBytes: PAIR_HOLD_BYTES, bytesPerSecond: config.shadowRate }),
-    }
+    this.#experiment = shadowExperiment({ ...config, etags: new EtagPairs(), zoom: this.#zoom, clock: systemClock })
     port.on('message', (m: ToWorker) => this.#onMessage(m))
     this.#post({ t: 'ready' })
   }

@@ -111,7 +111,6 @@ t.test('a body whose comparison never runs is stopped: nothing stays held', asyn
   const feed = thread.feed()
   feed.begin(undefined)
   feedAll(feed, body)
-  t.ok(thread.held > 0, 'held while it waits')
   thread.stop(feed)
   // The thread received and dropped it by the time it answers the next comparison.
   const next = thread.feed()
@@ -133,6 +132,19 @@ t.test('a thread that fails gives up the comparisons in flight and later ones, a
   const later = thread.feed()
   t.match(await thread.run(later, req('b'), primaryOf(0), '127.0.0.1'), { failure: /base must be a URL/ })
   t.equal(failures.length, 1, 'reported once')
+})
+
+t.test('a thread asked to close exits without being reported as failed; a feed made after is closed at once', async t => {
+  const failures: Error[] = []
+  const thread = startThread(t, 'http://127.0.0.1:9', {}, err => failures.push(err))
+  await thread.ready
+  await thread.close()
+  t.same(failures, [], 'no failure reported')
+  const feed = thread.feed()
+  feed.begin(undefined)
+  feed.push(Buffer.alloc(10))
+  t.equal(thread.held, 0, 'nothing taken for a thread that is gone')
+  t.match(await thread.run(feed, req('late'), primaryOf(10), '127.0.0.1'), { threadFailed: true })
 })
 
 t.test('a mirror compares in a thread only with what can go there', async t => {

@@ -17,6 +17,7 @@ import { MetricsServer } from '../../src/telemetry/metrics-server.js'
 import { Mirror, type MirrorOptions, type MirrorStats } from '../../src/audit/mirror.js'
 import { parseRules } from '../../src/audit/rules.js'
 import { TaskQueue } from '../../src/audit/task-queue.js'
+import { ZoomBudget } from '../../src/audit/zoom.js'
 import { AccessLog } from '../../src/telemetry/access-log.js'
 import { header, prngBytes, rawRequest, readJsonl, waitForOutput, withTimeout } from '../helpers/e2e.js'
 import { gate, heldListen, listen } from '../helpers/gate.js'
@@ -157,6 +158,24 @@ export function mirrorCases(thread: boolean): void {
       { status: { control: 304, candidate: 304 } },
       'the revalidation was shadowed as the client sent it',
     )
+  })
+
+  t.test('a difference past the first block is located exactly by a re-request, counted in the metrics', async t => {
+    const body = prngBytes(256 * 1024, 5)
+    const other = Buffer.from(body)
+    const at = 3 * 64 * 1024 + 5
+    other[at] = other[at]! ^ 0xff
+    const base = t.testdir({ old: { 'f.bin': body }, new: { 'f.bin': other } })
+    for (const side of ['old', 'new']) utimesSync(join(base, side, 'f.bin'), MTIME, MTIME)
+    const old = await startServe(t, join(base, 'old'))
+    const nw = await startServe(t, join(base, 'new'))
+    const m = await startMirror(t, { old: old.url, new: nw.url }, { zoom: new ZoomBudget(60) })
+    t.ok((await fetch(`${m.url}/f.bin`)).body.equals(body), 'the client got old')
+    await m.settled()
+    t.match(m.comparisons, [{ divergences: [{ kind: 'body-bytes', offset: at }] }], 'located to the byte')
+    const metrics = await m.mirror.registry.metrics()
+    t.match(metrics, /^cutover_mirror_zooms_total 1$/m, 'one re-request, counted')
+    t.match(metrics, /^cutover_mirror_zooms_refused_total 0$/m)
   })
 
   t.test('with --primary new, clients get new; old is still the control of every record', async t => {
