@@ -78,6 +78,20 @@ function fixed(body: string | Buffer, headers: Record<string, string> = {}) {
   }
 }
 
+/**
+ * watched makes a spawned child killed at teardown if it is still running, and gathers what it
+ * writes (stdout and stderr together): the returned function reads it so far.
+ */
+function watched(t: Test, child: ReturnType<typeof spawn>): () => string {
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  let output = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d))
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d))
+  return () => output
+}
+
 /** The accounting identity every mirror keeps once nothing is pending. */
 function addsUp(t: Test, s: MirrorStats): void {
   t.equal(s.pending, 0, 'nothing pending')
@@ -657,16 +671,11 @@ export function mirrorCases(thread: boolean): void {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
-    t.teardown(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
-    await waitForOutput(child, () => output, /listening on http:\/\/\S+ \(.*metrics http:\/\/\S+\/metrics\)/)
-    t.match(output, `(primary old ${old.url}, shadow new ${nw.url}, metrics http://127.0.0.1:`)
-    const url = /listening on (http:\/\/\S+)/.exec(output)![1]!
-    const metricsUrl = /metrics (http:\/\/\S+\/metrics)/.exec(output)![1]!
+    const output = watched(t, child)
+    await waitForOutput(child, output, /listening on http:\/\/\S+ \(.*metrics http:\/\/\S+\/metrics\)/)
+    t.match(output(), `(primary old ${old.url}, shadow new ${nw.url}, metrics http://127.0.0.1:`)
+    const url = /listening on (http:\/\/\S+)/.exec(output())![1]!
+    const metricsUrl = /metrics (http:\/\/\S+\/metrics)/.exec(output())![1]!
     t.equal((await fetch(`${url}/f`)).body.toString(), 'old\n')
     t.equal((await fetch(`${url}/g`, { method: 'POST' })).body.toString(), 'old\n')
     t.match(
@@ -678,10 +687,10 @@ export function mirrorCases(thread: boolean): void {
     child.kill('SIGTERM')
     t.equal(await withTimeout(exited(child), 10_000, 'mirror to exit'), 0)
     t.match(
-      output,
+      output(),
       /stopped\n {2}requests 2 {2}compared 1 {2}divergent 1 {2}noise 0 {2}dropped 0 {2}abandoned 0 {2}skipped 1\n/,
     )
-    t.match(output, /divergent comparisons by kind: body-bytes 1/)
+    t.match(output(), /divergent comparisons by kind: body-bytes 1/)
     t.match(readJsonl(out), [
       { request: { method: 'GET', path: '/f' }, divergences: [{ kind: 'body-bytes', offset: 0 }] },
     ])
@@ -696,17 +705,12 @@ export function mirrorCases(thread: boolean): void {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
-    t.teardown(() => {
-      if (child2.exitCode === null && child2.signalCode === null) child2.kill('SIGKILL')
-    })
-    let output2 = ''
-    child2.stdout.setEncoding('utf8').on('data', (d: string) => (output2 += d))
-    child2.stderr.setEncoding('utf8').on('data', (d: string) => (output2 += d))
-    await waitForOutput(child2, () => output2, /listening on http:\/\/\S+/)
-    await fetch(`${/listening on (http:\/\/\S+)/.exec(output2)![1]!}/f`)
+    const output2 = watched(t, child2)
+    await waitForOutput(child2, output2, /listening on http:\/\/\S+/)
+    await fetch(`${/listening on (http:\/\/\S+)/.exec(output2())![1]!}/f`)
     child2.kill('SIGINT')
     t.equal(await withTimeout(exited(child2), 10_000, 'mirror to exit'), 0)
-    t.match(output2, /requests 1 {2}compared 1 {2}divergent 0/)
+    t.match(output2(), /requests 1 {2}compared 1 {2}divergent 0/)
     t.equal(readFileSync(out2, 'utf8'), '', 'nothing written for a clean comparison')
 
     // Bad rules: exit 2, naming the file and the field.
@@ -764,20 +768,15 @@ export function mirrorCases(thread: boolean): void {
       ['-c', 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)', process.execPath, ...args],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     )
-    t.teardown(() => {
-      if (pty.exitCode === null && pty.signalCode === null) pty.kill('SIGKILL')
-    })
-    let screen = ''
-    pty.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d))
-    pty.stderr.setEncoding('utf8').on('data', (d: string) => (screen += d))
-    await waitForOutput(pty, () => screen, /listening on http:\/\/\S+/)
-    await fetch(`${/listening on (http:\/\/[^\s)]+)/.exec(screen)![1]!}/f`)
-    await waitForOutput(pty, () => screen, /\rrequests 1 {2}compared 1 {2}divergent 1 \(body-bytes 1\)[^\r\n]*\x1b\[K/)
-    t.notMatch(screen, /cutover mirror: requests/, 'no plain status lines on a terminal')
+    const screen = watched(t, pty)
+    await waitForOutput(pty, screen, /listening on http:\/\/\S+/)
+    await fetch(`${/listening on (http:\/\/[^\s)]+)/.exec(screen())![1]!}/f`)
+    await waitForOutput(pty, screen, /\rrequests 1 {2}compared 1 {2}divergent 1 \(body-bytes 1\)[^\r\n]*\x1b\[K/)
+    t.notMatch(screen(), /cutover mirror: requests/, 'no plain status lines on a terminal')
     // Ctrl-C typed at the terminal: the line is cleared, the summary printed, exit 0.
     pty.stdin.write('\x03')
     t.equal(await withTimeout(exited(pty), 10_000, 'mirror under a pty to exit'), 0)
-    t.match(screen, /SIGINT: draining/)
-    t.match(screen, /stopped\r?\n {2}requests 1 {2}compared 1 {2}divergent 1/)
+    t.match(screen(), /SIGINT: draining/)
+    t.match(screen(), /stopped\r?\n {2}requests 1 {2}compared 1 {2}divergent 1/)
   })
 }
