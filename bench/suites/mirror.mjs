@@ -45,9 +45,9 @@ const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request com
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
  * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader and nginx-proxy in mirror-mixed,
- * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p, raw-floor-mirror and reader-floor-mirror in mirror-1m).
+ * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p, raw-floor-mirror, reader-floor-mirror and compare-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'cutover-client', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'compare-floor-mirror', 'cutover-client', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -77,7 +77,7 @@ export const workloads = (opts) => [
     floorEvery: 1,
   },
   { id: 'mirror-small', label: 'small file GET via proxy (1,238 B)', unit: 'req/s', path: '/small.json', script: 'get.lua', body: SMALL_SIZE, target: 0.5 },
-  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true, readerFloor: true, clientPath: true },
+  { id: 'mirror-1m', label: '1 MiB GET via proxy', unit: 'MB/s', path: '/1m.bin', script: 'get.lua', body: MiB, target: 0.7, shareTarget: SATURATED_SHARE_TARGET, floorEvery: 3, twoProcesses: true, rawFloor: true, readerFloor: true, compareFloor: true, clientPath: true },
   { id: 'mirror-256m', label: '256 MiB GET via proxy', unit: 'MB/s', path: '/256m.bin', script: 'get.lua', body: BIG_SIZE, target: 0.7, nodeProxy: true },
 ];
 
@@ -265,7 +265,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort, rdPort] = await freePorts(10);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort, rdPort, cfPort] = await freePorts(11);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -339,6 +339,12 @@ export async function run(ctx, oldS, newS) {
     ? startServer(ctx, 'reader-floor-mirror', process.execPath, [path.join(BENCH, 'reader-floor-mirror.mjs'), String(rdPort), String(oldS.port), String(newS.port), '3'])
     : null;
   const rd = rdChild && { name: 'reader-floor-mirror', port: rdPort, child: rdChild, describe: `node bench/reader-floor-mirror.mjs ${rdPort} ${oldS.port} ${newS.port} EVERY (node:http for clients, undici for old and new: reads 1 in EVERY of new's answers and throws them away, comparing nothing)` };
+  // The same build comparing that share, status and bytes, and doing nothing else: the least work
+  // a comparing mirror of the build does; started only when a selected row measures it.
+  const cfChild = selected(ctx).some((w) => w.compareFloor)
+    ? startServer(ctx, 'compare-floor-mirror', process.execPath, [path.join(BENCH, 'reader-floor-mirror.mjs'), String(cfPort), String(oldS.port), String(newS.port), '3', 'compare'])
+    : null;
+  const cf = cfChild && { name: 'compare-floor-mirror', port: cfPort, child: cfChild, describe: `node bench/reader-floor-mirror.mjs ${cfPort} ${oldS.port} ${newS.port} EVERY compare (the reader floor comparing the two answers of 1 in EVERY, status and bytes, as they come: nothing else)` };
   const tp = tpChild && { name: 'node-proxy-2p', port: tpPort, child: tpChild, describe: `node bench/floor-mirror.mjs ${tpPort} ${oldS.port} ${newS.port} ${NEVER} ${TWO_PROCESSES} (node-proxy as a node:cluster primary and ${TWO_PROCESSES} workers)` };
 
   await waitForPort(nmChild, nmPort);
@@ -349,6 +355,7 @@ export async function run(ctx, oldS, newS) {
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
   if (rfChild) await waitForPort(rfChild, rfPort);
   if (rdChild) await waitForPort(rdChild, rdPort);
+  if (cfChild) await waitForPort(cfChild, cfPort);
   if (cc) await waitForLog(cc.child, /listening on http:\/\//);
   log(`floor-mirror listening on 127.0.0.1:${fmPort} (pid ${fmChild.proc.pid}): ${fm.describe}`);
   log(`nginx-mirror listening on 127.0.0.1:${nmPort} (pid ${nmChild.proc.pid}): ${nm.describe}`);
@@ -357,6 +364,7 @@ export async function run(ctx, oldS, newS) {
   if (hr) log(`haproxy-reader: ${hr.describe}`);
   if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
   if (rd) log(`reader-floor-mirror listening on 127.0.0.1:${rdPort} (pid ${rdChild.proc.pid}): ${rd.describe}`);
+  if (cf) log(`compare-floor-mirror listening on 127.0.0.1:${cfPort} (pid ${cfChild.proc.pid}): ${cf.describe}`);
   if (tp) log(`node-proxy-2p listening on 127.0.0.1:${tpPort} (pids ${processTree(tpChild.proc.pid).join(', ')}): ${tp.describe}`);
   if (cc) log(`cutover-client listening on 127.0.0.1:${ccPort} (pid ${cc.child.proc.pid}): ${cc.describe}`);
   await waitForLog(cmChild, /listening on http:\/\//);
@@ -397,7 +405,7 @@ export async function run(ctx, oldS, newS) {
       // mirror-256m has no floor: comparing all of 64 concurrent 256 MiB downloads with nothing to
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
-      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : []), ...(w.readerFloor && rd ? [rd] : [])];
+      const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : []), ...(w.readerFloor && rd ? [rd] : []), ...(w.compareFloor && cf ? [cf] : [])];
       const targets = fixedRate
         ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm]
         : [nm, ...floor, ...(w.clientPath && cc ? [cc] : []), cm];
@@ -424,6 +432,7 @@ export async function run(ctx, oldS, newS) {
           const proxyBefore = s === np ? await floorCounts(fmPort, NEVER) : null;
           const rawBefore = s === rf ? await floorCounts(rfPort, w.floorEvery) : null;
           const readerBefore = s === rd ? await floorCounts(rdPort, w.floorEvery) : null;
+          const compareBefore = s === cf ? await floorCounts(cfPort, w.floorEvery) : null;
           if (fixedRate) {
             const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed, raw: pooling, round: pooling ? k + 1 : undefined });
             (runs[s.name] ??= []).push(x);
@@ -461,7 +470,7 @@ export async function run(ctx, oldS, newS) {
                 // Each reference measured in the rounds (cutover's client path alone, the reader
                 // floor) against nginx's mirror, and cutover mirror against it, round by round.
                 r.against = {};
-                for (const x of [cc, rd]) {
+                for (const x of [cc, rd, cf]) {
                   if (x && runs[x.name]) r.against[x.name] = { anchor: pairedRatios(runs[x.name], runs[nm.name]), mirror: pairedRatios(runs[cm.name], runs[x.name]) };
                 }
               }
@@ -485,6 +494,11 @@ export async function run(ctx, oldS, newS) {
             const d = await floorAccounting(rdPort, readerBefore);
             r.reader_floor = r.reader_floor ? sumFloor(r.reader_floor, d) : d;
             log(`${w.id}${tag} reader-floor-mirror: read ${d.compared} of ${d.requests} of new's answers (1 in ${d.every}), errors ${d.errors}`);
+          }
+          if (s === cf) {
+            const d = await floorAccounting(cfPort, compareBefore);
+            r.compare_floor = r.compare_floor ? sumFloor(r.compare_floor, d) : d;
+            log(`${w.id}${tag} compare-floor-mirror: compared ${d.compared} of ${d.requests} (1 in ${d.every}), differing ${d.differing}, errors ${d.errors}`);
           }
           if (s === cm && last) {
             const acc = accounting(before, await mirrorSettle(metricsPort));
@@ -522,6 +536,7 @@ export async function run(ctx, oldS, newS) {
     if (tpChild) await stopChild(ctx, tpChild);
     if (rfChild) await stopChild(ctx, rfChild);
     if (rdChild) await stopChild(ctx, rdChild);
+    if (cfChild) await stopChild(ctx, cfChild);
     if (cc) await stopChild(ctx, cc.child);
   }
   // Summary printed by cutover mirror on SIGTERM.
@@ -577,6 +592,7 @@ export function toJson(ctx, res) {
       ...(r.ratio_rounds ? { cutover_mirror_over_nginx_mirror: { median: r.ratio, per_round: r.ratio_rounds } } : {}),
       ...(r.against?.['cutover-client'] ? { cutover_client_over_nginx_mirror: r.against['cutover-client'].anchor, cutover_mirror_over_cutover_client: r.against['cutover-client'].mirror } : {}),
       ...(r.against?.['reader-floor-mirror'] ? { reader_floor_over_nginx_mirror: r.against['reader-floor-mirror'].anchor, cutover_mirror_over_reader_floor: r.against['reader-floor-mirror'].mirror, reader_floor_read: r.reader_floor } : {}),
+      ...(r.against?.['compare-floor-mirror'] ? { compare_floor_over_nginx_mirror: r.against['compare-floor-mirror'].anchor, cutover_mirror_over_compare_floor: r.against['compare-floor-mirror'].mirror, compare_floor_compared: r.compare_floor } : {}),
       floor_mirror: r.floor ?? null,
       ...(r.raw_floor ? { raw_floor_mirror: r.raw_floor } : {}),
       cutover_mirror_rss_max_bytes: r.rss_max_bytes ?? null,
@@ -734,6 +750,27 @@ function readerFloorTable(sel, W) {
 }
 
 /**
+ * compareFloorTable is the table of the rows measured through compare-floor-mirror too (null when
+ * none was): what a mirror built as cutover's reaches when it compares the row's share, status and
+ * bytes, and does nothing else, against nginx's mirror and the row's target, and what share of it
+ * cutover mirror keeps (medians of per-round ratios).
+ */
+function compareFloorTable(sel, W) {
+  const compared = (r) => {
+    const f = r.compare_floor;
+    return f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.differing ? `, ${f.differing} differing` : ''}${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
+  };
+  return referenceTable(sel, W, {
+    flag: 'compareFloor',
+    ref: 'compare-floor-mirror',
+    short: 'compare-floor',
+    meets: 'the least comparing meets the target',
+    lead: [['compare-floor compared', compared]],
+    tail: [['compare-floor peak RSS', (r) => fmtMB(r['compare-floor-mirror']?.raw?.rss_max_bytes)]],
+  });
+}
+
+/**
  * rawFloorTable is the table of the rows measured through raw-floor-mirror too (null when none was):
  * the floor's comparisons with node:http on the client path (floor-mirror) and without it
  * (raw-floor-mirror), next to nginx's mirror and cutover's.
@@ -865,6 +902,11 @@ export function report(ctx, res, meta) {
     readerFloorTable(sel, W),
     'The ceiling of a mirror built as cutover\'s (bench/reader-floor-mirror.mjs: clients served by node:http, every outgoing request sent with undici\'s dispatch API; old\'s answer written to the client as it comes; ' +
       'exactly 1 in N also sent to new at once and its answer read to the end and thrown away), measured in the same rounds: the I/O that reading the row\'s share of new\'s answers costs such a mirror before it compares a byte, so the most a comparing mirror of that build could reach. Not a mirror: it compares nothing.',
+  );
+  tableSection(
+    compareFloorTable(sel, W),
+    'The least comparing a mirror built as cutover\'s does (bench/reader-floor-mirror.mjs in MODE compare: the reader floor above, and the two answers of exactly 1 in N compared as they come, status and bytes, ' +
+      'the side ahead holding its bytes until the other reaches them; nothing hashed, no headers compared, no queue, no pacing, no records), measured in the same rounds: what comparing the row\'s share costs such a mirror when it does nothing else. Not a bound (its shadows are unpaced).',
   );
   tableSection(
     twoProcessTable(sel, W),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { request } from 'undici'
-import { floorServer as server, settledCounts as settled } from '../helpers/floor.js'
+import { answersAndCompares, floorServer as server, settledCounts as settled } from '../helpers/floor.js'
 import { fetchBody } from '../helpers/s3-serve.js'
 import { spawnListening } from '../helpers/serve.js'
 
@@ -46,6 +46,43 @@ t.test("reader-floor-mirror answers from old and reads exactly 1 in EVERY of new
   for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
   t.strictSame(await settled(url, 3, 6, 'reader-floor-mirror'), { every: 3, requests: 10, compared: 6, differing: 0, errors: 0 }, 'one in three read')
   t.equal(nw.hits.get('/diff'), 3, 'new got /diff twice more, not six times')
+})
+
+t.test('reader-floor-mirror compare: old answers every client, 1 in EVERY compared', async t => {
+  await answersAndCompares(t, READER_FLOOR, 'reader-floor-mirror (compare)', ['compare'])
+})
+
+t.test('reader-floor-mirror compare: a pair differs by status or bytes, wherever they part', async t => {
+  // Each row: a path, what old and new answer it with (undefined: 404 "missing"), and whether the pair differs.
+  const rows: { path: string; old?: string; new?: string; differs: boolean; why: string }[] = [
+    { path: '/same', old: 'abc', new: 'abc', differs: false, why: 'the same bytes' },
+    { path: '/byte', old: 'abc', new: 'abd', differs: true, why: 'the last byte differs' },
+    { path: '/short', old: 'abc', new: 'ab', differs: true, why: 'new ends early' },
+    { path: '/long', old: 'ab', new: 'abc', differs: true, why: 'new goes on' },
+    { path: '/status', old: 'missing', differs: true, why: '200 against 404, the same bytes' },
+    { path: '/none', differs: false, why: 'both 404 with the same body' },
+  ]
+  const pick = (side: 'old' | 'new') => Object.fromEntries(rows.flatMap(r => (r[side] === undefined ? [] : [[r.path, r[side]]])))
+  const old = await server(t, pick('old'))
+  const nw = await countingServer(t, pick('new'))
+  const { url } = await spawnListening(t, process.execPath, [READER_FLOOR, '0', String(old), String(nw.port), '1', 'compare'], 'reader-floor-mirror')
+  let due = 0
+  for (const r of rows) {
+    const before = await settled(url, 1, due, 'reader-floor-mirror')
+    const got = await fetchBody(`${url}${r.path}`)
+    t.equal(`${got.status} ${got.body.toString('utf8')}`, `${r.old === undefined ? 404 : 200} ${r.old ?? 'missing'}`, `${r.path}: old's answer`)
+    const after = await settled(url, 1, ++due, 'reader-floor-mirror')
+    t.equal(after.compared - before.compared, 1, `${r.path}: compared`)
+    t.equal(after.differing - before.differing, r.differs ? 1 : 0, `${r.path}: ${r.why}`)
+  }
+  t.strictSame(await settled(url, 1, due, 'reader-floor-mirror'), { every: 1, requests: rows.length, compared: rows.length, differing: 4, errors: 0 }, 'every pair counted once')
+})
+
+t.test('reader-floor-mirror refuses a MODE it does not know', async t => {
+  const { spawnSync } = await import('node:child_process')
+  const r = spawnSync(process.execPath, [READER_FLOOR, '0', '1', '2', '3', 'hash'], { encoding: 'utf8', timeout: 10_000 })
+  t.not(r.status, 0, 'exits non-zero')
+  t.match(r.stderr, /usage: reader-floor-mirror\.mjs PORT OLD_PORT NEW_PORT EVERY \[read\|compare\]/, 'says how it is used')
 })
 
 t.test('reader-floor-mirror: a large body passes whole to a slow client, and a client that leaves is no error', async t => {

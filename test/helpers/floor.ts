@@ -48,12 +48,13 @@ export async function settledCounts(url: string, every: number, due: number, wha
  * answersAndCompares starts the floor mirror `script` in front of two floorServers that differ on
  * `/diff` and checks what every floor must do: each client gets old's answer, every request is
  * compared with EVERY 1 (one differing, the two 404s alike), and exactly one in three once EVERY
- * is set to 3 through `/__floor`. Resolves with the mirror's URL (its count is then at 10 requests).
+ * is set to 3 through `/__floor`. `args` follow the script's four (a mode). Resolves with the
+ * mirror's URL (its count is then at 10 requests).
  */
-export async function answersAndCompares(t: Test, script: string, what: string): Promise<string> {
+export async function answersAndCompares(t: Test, script: string, what: string, args: readonly string[] = []): Promise<string> {
   const old = await floorServer(t, { '/same': 'abc', '/diff': 'abc' })
   const nw = await floorServer(t, { '/same': 'abc', '/diff': 'abd' })
-  const { url } = await spawnListening(t, process.execPath, [script, '0', String(old), String(nw), '1'], what)
+  const { url } = await spawnListening(t, process.execPath, [script, '0', String(old), String(nw), '1', ...args], what)
   const got = []
   for (const p of ['/same', '/diff', '/missing', '/same']) {
     const r = await fetchBody(`${url}${p}`)
