@@ -1,4 +1,6 @@
 import { Pool, type Dispatcher } from 'undici'
+import { CutoverError } from '../core/errors.js'
+import { ResponseBody } from './response-body.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs, SHADOW_MARKER } from '../http/header-facts.js'
@@ -192,56 +194,58 @@ export class HttpBackend implements Backend {
   }
 
   /** send sends one exchange; see the class contract. */
-  async send(req: ExchangeRequest, o: SendOptions = {}): Promise<Observed> {
+  send(req: ExchangeRequest, o: SendOptions = {}): Promise<Observed> {
     const clock = this.#clock
     const start = clock.monotonic()
     const ms = (): number => clock.monotonic() - start
-    // One controller per exchange, fed by the status timer and the caller's signal. Not
-    // AbortSignal.any: on Node 20 every signal it makes stays referenced by a long-lived source
-    // (the mirror's one stop signal), which grows the heap by tens of bytes per request.
-    const ac = new AbortController()
-    let timedOut = false
-    const timer = clock.setTimeout(() => {
-      timedOut = true
-      ac.abort()
-    }, this.#timeoutMs)
     const caller = o.signal
-    const onAbort = (): void => ac.abort(caller?.reason)
-    if (caller?.aborted) onAbort()
-    else caller?.addEventListener('abort', onAbort, { once: true })
-    const unlink = (): void => caller?.removeEventListener('abort', onAbort)
-    try {
-      const res = await this.#dispatcher.request({
-        origin: this.#origin,
-        path: this.#prefix + req.path,
-        method: req.method,
-        headers: this.#headers(req, o),
-        signal: ac.signal,
-        responseHeaders: 'raw',
-      })
-      const durationMs = ms()
-      // The caller's abort still cuts the body, until the body is done.
-      res.body.once('close', unlink)
-      // With responseHeaders: 'raw', undici gives the fields as a flat [name, value, ...] list.
-      const headers = rawHeaderPairs(res.headers as unknown as string[])
-      return { kind: 'response', status: res.statusCode, headers, body: res.body, durationMs }
-    } catch (err) {
-      unlink()
-      const durationMs = ms()
-      if (timedOut) {
-        return {
-          kind: 'error',
-          code: 'ERR_TIMEOUT',
-          message: `${this.name}: no status in ${this.#timeoutMs} ms`,
-          durationMs,
-        }
+    return new Promise<Observed>(resolve => {
+      let settled = false
+      // The status timeout, and the caller's abort before the status, settle at once: the exchange
+      // may still be waiting for a free connection, and is aborted as soon as it has one.
+      const fail = (code: string, message: string): void => {
+        if (settled) return
+        settled = true
+        timer.clear()
+        unlink()
+        resolve({ kind: 'error', code, message, durationMs: ms() })
       }
-      if (caller?.aborted)
-        return { kind: 'error', code: 'ERR_ABORTED', message: `${this.name}: aborted`, durationMs }
-      return { kind: 'error', code: classify(err), message: `${this.name}: ${describe(err)}`, durationMs }
-    } finally {
-      timer.clear()
-    }
+      const body = new ResponseBody(
+        r => {
+          if (settled) return
+          settled = true
+          timer.clear()
+          // The caller's abort still cuts the body, until the body is done.
+          body.onClose = unlink
+          resolve({ kind: 'response', status: r.status, headers: rawHeaderPairs(r.rawHeaders), body, durationMs: ms() })
+        },
+        err => {
+          if (caller?.aborted) fail('ERR_ABORTED', `${this.name}: aborted`)
+          else fail(classify(err), `${this.name}: ${describe(err)}`)
+        },
+      )
+      const timer = clock.setTimeout(() => {
+        fail('ERR_TIMEOUT', `${this.name}: no status in ${this.#timeoutMs} ms`)
+        body.abort(new CutoverError('ERR_TIMEOUT', `${this.name}: no status in ${this.#timeoutMs} ms`))
+      }, this.#timeoutMs)
+      // Before the status an abort is an ERR_ABORTED observation; after it, the body rejects with
+      // the caller's reason (a mirror that stops tells its comparisons why).
+      const onAbort = (): void => {
+        const reason = caller?.reason
+        fail('ERR_ABORTED', `${this.name}: aborted`)
+        body.abort(reason instanceof Error ? reason : new CutoverError('ERR_ABORTED', `${this.name}: aborted`))
+      }
+      const unlink = (): void => caller?.removeEventListener('abort', onAbort)
+      if (caller?.aborted) {
+        onAbort()
+        return
+      }
+      caller?.addEventListener('abort', onAbort, { once: true })
+      this.#dispatcher.dispatch(
+        { origin: this.#origin, path: this.#prefix + req.path, method: req.method, headers: this.#headers(req, o) },
+        body,
+      )
+    })
   }
 
   /** #headers builds the outgoing header list: {@link requestFields} of a bodiless request. */
