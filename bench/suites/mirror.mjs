@@ -735,18 +735,7 @@ function clientPathTable(sel, W) {
  * share of it cutover mirror keeps while it compares (medians of per-round ratios).
  */
 function readerFloorTable(sel, W) {
-  const read = (r) => {
-    const f = r.reader_floor;
-    return f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
-  };
-  return referenceTable(sel, W, {
-    flag: 'readerFloor',
-    ref: 'reader-floor-mirror',
-    short: 'reader-floor',
-    meets: 'the ceiling meets the target',
-    lead: [['reader-floor read', read]],
-    tail: [['reader-floor peak RSS', (r) => fmtMB(r['reader-floor-mirror']?.raw?.rss_max_bytes)]],
-  });
+  return floorReferenceTable(sel, W, { flag: 'readerFloor', ref: 'reader-floor-mirror', short: 'reader-floor', counts: 'reader_floor', verb: 'read', meets: 'the ceiling meets the target' });
 }
 
 /**
@@ -756,17 +745,26 @@ function readerFloorTable(sel, W) {
  * cutover mirror keeps (medians of per-round ratios).
  */
 function compareFloorTable(sel, W) {
-  const compared = (r) => {
-    const f = r.compare_floor;
+  return floorReferenceTable(sel, W, { flag: 'compareFloor', ref: 'compare-floor-mirror', short: 'compare-floor', counts: 'compare_floor', verb: 'compared', meets: 'the least comparing meets the target' });
+}
+
+/**
+ * floorReferenceTable is {@link referenceTable} for a bench/reader-floor-mirror.mjs reference: its
+ * counters summed over the rounds (row field `o.counts`, headed `<short> <verb>`) first, its peak RSS
+ * last.
+ */
+function floorReferenceTable(sel, W, o) {
+  const counts = (r) => {
+    const f = r[o.counts];
     return f ? `${fmt(f.compared)} of ${fmt(f.requests)} (1 in ${f.every})${f.differing ? `, ${f.differing} differing` : ''}${f.errors ? `, ${f.errors} errors` : ''}` : 'n/a';
   };
   return referenceTable(sel, W, {
-    flag: 'compareFloor',
-    ref: 'compare-floor-mirror',
-    short: 'compare-floor',
-    meets: 'the least comparing meets the target',
-    lead: [['compare-floor compared', compared]],
-    tail: [['compare-floor peak RSS', (r) => fmtMB(r['compare-floor-mirror']?.raw?.rss_max_bytes)]],
+    flag: o.flag,
+    ref: o.ref,
+    short: o.short,
+    meets: o.meets,
+    lead: [[`${o.short} ${o.verb}`, counts]],
+    tail: [[`${o.short} peak RSS`, (r) => fmtMB(r[o.ref]?.raw?.rss_max_bytes)]],
   });
 }
 

@@ -78,13 +78,6 @@ t.test('reader-floor-mirror compare: a pair differs by status or bytes, wherever
   t.strictSame(await settled(url, 1, due, 'reader-floor-mirror'), { every: 1, requests: rows.length, compared: rows.length, differing: 4, errors: 0 }, 'every pair counted once')
 })
 
-t.test('reader-floor-mirror refuses a MODE it does not know', async t => {
-  const { spawnSync } = await import('node:child_process')
-  const r = spawnSync(process.execPath, [READER_FLOOR, '0', '1', '2', '3', 'hash'], { encoding: 'utf8', timeout: 10_000 })
-  t.not(r.status, 0, 'exits non-zero')
-  t.match(r.stderr, /usage: reader-floor-mirror\.mjs PORT OLD_PORT NEW_PORT EVERY \[read\|compare\]/, 'says how it is used')
-})
-
 t.test('reader-floor-mirror: a large body passes whole to a slow client, and a client that leaves is no error', async t => {
   const big = Buffer.alloc(8 * 1024 * 1024)
   for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i)
