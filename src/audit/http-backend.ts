@@ -1,8 +1,8 @@
 import { Pool, type Dispatcher } from 'undici'
-import { CutoverError } from '../core/errors.js'
-import { ResponseBody } from './response-body.js'
 import { systemClock, type Clock } from '../core/clock.js'
+import { CutoverError } from '../core/errors.js'
 import type { ExchangeRequest, Observed } from './exchange.js'
+import { ResponseBody } from './response-body.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs, SHADOW_MARKER } from '../http/header-facts.js'
 
 /** SendOptions tune one {@link Backend.send}. */
@@ -137,8 +137,11 @@ const CONNECT_CODES: ReadonlySet<string> = new Set([
  * the rule the mirror's client path follows too.
  *
  * `send` never rejects. Before a status: a connection failure is `ERR_CONNECT`, a reset or protocol
- * error `ERR_UPSTREAM`, no status within `timeoutMs` `ERR_TIMEOUT`, the caller's abort `ERR_ABORTED`.
- * After the status, a broken body rejects the body iterator. Safe for concurrent use.
+ * error `ERR_UPSTREAM`, no status within `timeoutMs` `ERR_TIMEOUT`, the caller's abort `ERR_ABORTED`
+ * (the last two at once, even while the request waits for a free connection). After the status, a
+ * broken body rejects the body iterator, and the caller's abort rejects it with the signal's
+ * reason. The answer is read with undici's dispatch API ({@link ResponseBody}). Safe for
+ * concurrent use.
  */
 export class HttpBackend implements Backend {
   readonly name: string
@@ -225,8 +228,9 @@ export class HttpBackend implements Backend {
         },
       )
       const timer = clock.setTimeout(() => {
-        fail('ERR_TIMEOUT', `${this.name}: no status in ${this.#timeoutMs} ms`)
-        body.abort(new CutoverError('ERR_TIMEOUT', `${this.name}: no status in ${this.#timeoutMs} ms`))
+        const message = `${this.name}: no status in ${this.#timeoutMs} ms`
+        fail('ERR_TIMEOUT', message)
+        body.abort(new CutoverError('ERR_TIMEOUT', message))
       }, this.#timeoutMs)
       // Before the status an abort is an ERR_ABORTED observation; after it, the body rejects with
       // the caller's reason (a mirror that stops tells its comparisons why).

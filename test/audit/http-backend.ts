@@ -156,6 +156,47 @@ t.test('no status within timeoutMs is ERR_TIMEOUT', async t => {
   t.match(o, { kind: 'error', code: 'ERR_TIMEOUT', message: /new: no status in 200 ms/, durationMs: 200 })
 })
 
+t.test('waiting for a free connection: the timeout and the abort answer at once, and the request is never sent', async t => {
+  const first = gate()
+  const urls: string[] = []
+  const { url } = await listen(t, rq => {
+    urls.push(rq.url ?? '')
+    first.open()
+  }) // never answers; closed at teardown
+  const clock = new ManualClock()
+  // One connection, held by the first request: the others wait in the pool's queue.
+  const b = new HttpBackend({ name: 'new', base: url, timeoutMs: 200, clock, connections: 1 })
+  t.teardown(() => b.close())
+  void b.send(req({}, 'GET', '/held'), {}).catch(() => undefined)
+  await first.promise
+  const ac = new AbortController()
+  const timed = b.send(req({}, 'GET', '/timed'))
+  const aborted = b.send(req({}, 'GET', '/aborted'), { signal: ac.signal })
+  ac.abort()
+  t.match(await aborted, { kind: 'error', code: 'ERR_ABORTED' }, 'the abort, while queued')
+  clock.advance(200)
+  // Both timers (the held request's and the queued one's) fire; the queued one answers without its connection.
+  t.match(await timed, { kind: 'error', code: 'ERR_TIMEOUT', durationMs: 200 }, 'the timeout, while queued')
+  t.strictSame(urls, ['/held'], 'neither queued request reached the server')
+})
+
+t.test("the caller's abort after the status rejects the body with the signal's reason", async t => {
+  const { url } = await listen(t, (_rq, res) => {
+    res.writeHead(200, { 'content-length': '100' })
+    res.write('partial')
+  })
+  const b = new HttpBackend({ name: 'new', base: url })
+  t.teardown(() => b.close())
+  const ac = new AbortController()
+  const o = await b.send(req(), { signal: ac.signal })
+  if (o.kind !== 'response') throw new Error(`expected a response, got ${o.code}`)
+  const it = o.body[Symbol.asyncIterator]()
+  t.equal(Buffer.from((await it.next()).value as Uint8Array).toString(), 'partial', 'the bytes before the abort')
+  const why = new Error('the mirror stopped')
+  ac.abort(why)
+  await t.rejects(it.next(), why, 'the reason, as given')
+})
+
 t.test('a refused connection is ERR_CONNECT', async t => {
   const b = new HttpBackend({ name: 'new', base: `http://127.0.0.1:${await deadPort()}` })
   t.teardown(() => b.close())
