@@ -222,10 +222,8 @@ export class HttpBackend implements Backend {
           body.onClose = unlink
           resolve({ kind: 'response', status: r.status, headers: rawHeaderPairs(r.rawHeaders), body, durationMs: ms() })
         },
-        err => {
-          if (caller?.aborted) fail('ERR_ABORTED', `${this.name}: aborted`)
-          else fail(classify(err), `${this.name}: ${describe(err)}`)
-        },
+        // The caller's abort settled the exchange already (onAbort): what follows it is no failure.
+        err => fail(classify(err), `${this.name}: ${describe(err)}`),
       )
       const timer = clock.setTimeout(() => {
         const message = `${this.name}: no status in ${this.#timeoutMs} ms`

@@ -19,8 +19,8 @@ export interface ResponseStart {
  * `Dispatcher.dispatch`, and the response's body as an async iterable for one reader. It exists
  * because the body stream `request()` makes, read with `for await`, costs a comparing mirror's
  * thread a stream, its events and its promises for every chunk (with its shadows read that way, the
- * bench's least comparing mirror kept 0.88-1.07 of its throughput at 1 MiB in four rounds, 0.93 at
- * the median); here a chunk is handed from the parser to the reader directly.
+ * bench's least comparing mirror, run by hand at 1 MiB, kept 0.88-1.07 of its throughput in four
+ * rounds, 0.93 at the median); here a chunk is handed from the parser to the reader directly.
  *
  * Before the status, exactly one of `onStart` (the status and fields) or `onFailure` (the error that
  * stopped the exchange: a connection failure, a reset, an invalid request, or the reason given to
@@ -74,7 +74,7 @@ export class ResponseBody implements Dispatcher.DispatchHandler, AsyncIterable<U
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx answers are not the response (RFC 9110 §15.2): skipped, as Node's client does.
-    if (statusCode < 200 || this.#started) return true
+    if (statusCode < 200) return true
     this.#started = true
     this.#resume = resume
     const raw: string[] = []
@@ -155,7 +155,10 @@ export class ResponseBody implements Dispatcher.DispatchHandler, AsyncIterable<U
     })
   }
 
-  /** return stops reading: the exchange is aborted if its body is not over (its connection closed). */
+  /**
+   * return stops reading: the exchange is aborted if its body is not over (its connection closed),
+   * and a read still waiting ends.
+   */
   return(): Promise<IteratorResult<Uint8Array, undefined>> {
     this.#chunks = []
     this.#head = 0
@@ -168,26 +171,19 @@ export class ResponseBody implements Dispatcher.DispatchHandler, AsyncIterable<U
       this.#pending = reason
       this.#abortFn?.(reason)
     }
+    this.#settle()
     this.#closed()
     return Promise.resolve({ value: undefined, done: true })
   }
 
-  /** #settle wakes a reader waiting for a chunk: the body ended or failed. */
+  /** #settle hands a reader waiting for a chunk what {@link next} now gives: the end or the error. */
   #settle(): void {
     const wake = this.#wake
     const fail = this.#fail
+    if (!wake || !fail) return
     this.#wake = undefined
     this.#fail = undefined
-    if (this.#error && fail) {
-      const err = this.#error
-      this.#error = undefined
-      this.#ended = true
-      this.#closed()
-      fail(err)
-    } else if (this.#ended && wake) {
-      this.#closed()
-      wake({ value: undefined, done: true })
-    }
+    this.next().then(wake, fail)
   }
 
   #closed(): void {

@@ -27,7 +27,7 @@ function made() {
   return { body, told, aborts, resume, resumes: () => resumes, start: () => start }
 }
 
-/** settle reads one step of the iterator without waiting past this turn: a chunk's length, 'end', 'error: message', or 'pending'. */
+/** step reads one step of the iterator without waiting past this turn: a chunk's length, 'end', 'error: message', or 'pending'. */
 async function step(body: ResponseBody): Promise<string> {
   const p = body.next().then(
     r => (r.done ? 'end' : `${r.value.length}`),
@@ -141,6 +141,14 @@ t.test('abort: before the connection, before the status, after it; and a cancel'
   t.strictSame(m.aborts, ['the body was cancelled'], 'the connection is given up')
   t.equal(closed, 1)
   t.equal(await step(m.body), 'end', 'nothing more is read')
+  // A read waiting when the reader gives up ends, rather than waiting for ever.
+  m = made()
+  m.body.onConnect(err => m.aborts.push(err?.message ?? ''))
+  m.body.onHeaders(200, [], m.resume)
+  const waiting = step(m.body)
+  await m.body.return()
+  t.equal(await waiting, 'end', 'the waiting read ends')
+  t.strictSame(m.aborts, ['the body was cancelled'])
   t.equal(m.body.onData(Buffer.alloc(4)), true, 'late bytes are dropped')
   m = made()
   m.body.onConnect(err => m.aborts.push(err?.message ?? ''))
