@@ -151,3 +151,63 @@ t.test('tees sharing a budget: the push that would exceed it abandons its tee, r
   await it.return?.()
   t.equal(budget.used, 0, 'a reader that stops gives everything back')
 })
+
+t.test('pushed to a sink: chunks in the producer call, holds buffered within the bounds, the end or the error after them', async t => {
+  // Each row: what happens in order (a push of n bytes, 'sink' to attach it, 'resume', 'end',
+  // 'error', 'abandon' with ERR_SHED, 'cancel' through the iterator), the chunks after which the
+  // sink holds, what it got, and the bytes buffered at the end.
+  type Step = number | 'sink' | 'resume' | 'end' | 'error' | 'abandon' | 'cancel'
+  const rows: Array<{ name: string; steps: Step[]; hold?: number[]; got: string[]; buffered?: number; abandoned?: boolean }> = [
+    { name: 'attached first', steps: ['sink', 1, 2, 'end'], got: ['1', '2', 'end'] },
+    { name: 'what came before first', steps: [3, 'sink', 4, 'end'], got: ['3', '4', 'end'] },
+    { name: 'a hold buffers; resume hands it over', steps: ['sink', 1, 2, 3, 'resume', 'end'], hold: [1], got: ['1', '2', '3', 'end'] },
+    { name: 'the end waits for the resume', steps: ['sink', 1, 'end', 'resume'], hold: [1], got: ['1', 'end'] },
+    { name: 'held at the end: nothing more', steps: ['sink', 1, 2, 'end'], hold: [1], got: ['1'], buffered: 2 },
+    { name: 'an error after the chunks buffered', steps: ['sink', 1, 2, 'error', 'resume'], hold: [1], got: ['1', '2', 'error: reset'] },
+    { name: 'abandoned while held: at once, the buffer dropped', steps: ['sink', 1, 2, 'abandon', 'resume'], hold: [1], got: ['1', 'error: ERR_SHED'], abandoned: true },
+    { name: 'abandoned before the sink came', steps: [1, 'abandon', 'sink'], got: ['error: ERR_SHED'], abandoned: true },
+    { name: 'held past the bound: abandoned', steps: ['sink', 1, 6, 5], hold: [1], got: ['1', 'error: ERR_ABANDONED'], abandoned: true },
+    { name: 'cancelled: nothing more', steps: ['sink', 1, 'cancel', 2, 'end'], got: ['1'] },
+  ]
+  for (const row of rows) {
+    const tee = new BodyTee(10)
+    const got: string[] = []
+    let n = 0
+    const sink = {
+      data: (c: Uint8Array): boolean => {
+        got.push(`${c.length}`)
+        return !(row.hold ?? []).includes(++n)
+      },
+      end: () => got.push('end'),
+      error: (e: unknown) => got.push(`error: ${codeOf(e) ?? (e as Error).message}`),
+    }
+    for (const s of row.steps) {
+      if (s === 'sink') tee.pushTo(sink)
+      else if (s === 'resume') tee.resume()
+      else if (s === 'end') tee.end()
+      else if (s === 'error') tee.error(new Error('reset'))
+      else if (s === 'abandon') tee.abandon('ERR_SHED')
+      else if (s === 'cancel') await tee[Symbol.asyncIterator]().return!()
+      else tee.push(new Uint8Array(s))
+    }
+    t.strictSame(got, row.got, `${row.name}: handed over`)
+    t.equal(tee.buffered, row.buffered ?? 0, `${row.name}: buffered`)
+    t.equal(tee.abandoned, row.abandoned ?? false, `${row.name}: abandoned`)
+  }
+})
+
+t.test('pushed to a sink: the shared budget counts only what waits for a held sink', async t => {
+  const budget = new TeeBudget(10)
+  const tee = new BodyTee(100, budget)
+  let hold = false
+  tee.pushTo({ data: () => !hold, end: () => undefined, error: () => undefined })
+  tee.push(new Uint8Array(50))
+  t.equal(budget.used, 0, 'handed over at once: nothing held')
+  hold = true
+  tee.push(new Uint8Array(1)) // taken, and the sink holds after it
+  tee.push(new Uint8Array(6))
+  t.equal(budget.used, 6, 'what waits is counted')
+  hold = false
+  tee.resume()
+  t.equal(budget.used, 0, 'and given back once handed over')
+})
