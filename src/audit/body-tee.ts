@@ -1,5 +1,4 @@
 import { CutoverError } from '../core/errors.js'
-import type { BodySink, PushSource } from './body-sink.js'
 
 /** DEFAULT_TEE_BYTES is the default bound of a {@link BodyTee}: 8 MiB. */
 export const DEFAULT_TEE_BYTES = 8 * 1024 * 1024
@@ -42,12 +41,8 @@ export interface TeeSink {
  * Chunks are kept by reference, not copied: the producer must not reuse a pushed buffer (Node's
  * stream chunks are never reused). The consumer may stop early with the iterator's `return()`;
  * later pushes are then discarded. For a second consumer, create a second tee and push to both.
- *
- * Instead of the iterator, the consumer may take the chunks pushed to it ({@link PushSource}): each
- * push then goes to its sink in the producer's call, and only what comes while the sink holds is
- * buffered (within the same bounds). An abandon reaches the sink at once, its buffer dropped.
  */
-export class BodyTee implements PushSource, TeeSink {
+export class BodyTee implements AsyncIterable<Uint8Array>, TeeSink {
   readonly #max: number
   #chunks: Uint8Array[] = []
   #head = 0
@@ -59,10 +54,6 @@ export class BodyTee implements PushSource, TeeSink {
   #abandonedBy: GiveUpCode = 'ERR_ABANDONED'
   #closed = false
   #wake: (() => void) | undefined
-  /** The consumer that takes the chunks pushed ({@link pushTo}); undefined once it was handed the end. */
-  #sink: BodySink | undefined
-  /** The sink asked to be handed nothing until {@link resume}. */
-  #held = false
 
   readonly #budget: TeeBudget | undefined
 
@@ -91,11 +82,6 @@ export class BodyTee implements PushSource, TeeSink {
   /** push hands one chunk to the reader, or abandons the tee when the reader is too far behind. */
   push(chunk: Uint8Array): void {
     if (this.#ended || this.#failed || this.#abandoned || this.#closed) return
-    const sink = this.#sink
-    if (sink && !this.#held && this.#head === this.#chunks.length) {
-      if (!sink.data(chunk)) this.#held = true
-      return
-    }
     if (this.#buffered + chunk.length > this.#max || (this.#budget && this.#budget.used + chunk.length > this.#budget.max)) {
       this.abandon('ERR_ABANDONED')
       return
@@ -111,7 +97,6 @@ export class BodyTee implements PushSource, TeeSink {
     if (this.#ended || this.#failed || this.#abandoned) return
     this.#ended = true
     this.#signal()
-    this.#deliver()
   }
 
   /**
@@ -123,7 +108,6 @@ export class BodyTee implements PushSource, TeeSink {
     this.#failed = true
     this.#error = err
     this.#signal()
-    this.#deliver()
   }
 
   /**
@@ -138,62 +122,6 @@ export class BodyTee implements PushSource, TeeSink {
     this.#abandonedBy = code
     this.#drop()
     this.#signal()
-    const sink = this.#sink
-    this.#sink = undefined
-    sink?.error(this.#abandonment())
-  }
-
-  /** pushTo hands every chunk from now on to `sink` instead of the iterator (see {@link PushSource}). */
-  pushTo(sink: BodySink): void {
-    if (this.#sink || this.#closed) return
-    if (this.#abandoned) {
-      sink.error(this.#abandonment())
-      return
-    }
-    this.#sink = sink
-    this.#deliver()
-  }
-
-  /** resume ends the sink's hold: what was buffered meanwhile is handed over. */
-  resume(): void {
-    if (!this.#held) return
-    this.#held = false
-    this.#deliver()
-  }
-
-  /** #deliver hands the sink what is buffered, then the end or the error, until it holds. */
-  #deliver(): void {
-    const sink = this.#sink
-    if (!sink) return
-    // The sink may cancel the tee from its call (the iterator's return() clears #sink).
-    while (this.#sink === sink && !this.#held && this.#head < this.#chunks.length) {
-      if (!sink.data(this.#take())) this.#held = true
-    }
-    if (this.#sink !== sink || this.#held || this.#head < this.#chunks.length) return
-    if (this.#failed) {
-      this.#sink = undefined
-      sink.error(this.#error)
-    } else if (this.#ended) {
-      this.#sink = undefined
-      sink.end()
-    }
-  }
-
-  #abandonment(): CutoverError {
-    return new CutoverError(this.#abandonedBy, ABANDONED[this.#abandonedBy](this.#max))
-  }
-
-  /** #take removes the oldest buffered chunk (there is one) and gives its bytes back. */
-  #take(): Uint8Array {
-    const chunk = this.#chunks[this.#head]!
-    this.#chunks[this.#head++] = EMPTY // release the reference now, not at the next compaction
-    this.#buffered -= chunk.length
-    if (this.#budget) this.#budget.used -= chunk.length
-    if (this.#head === this.#chunks.length) {
-      this.#chunks = []
-      this.#head = 0
-    }
-    return chunk
   }
 
   #drop(): void {
@@ -212,8 +140,18 @@ export class BodyTee implements PushSource, TeeSink {
   async #next(): Promise<IteratorResult<Uint8Array, undefined>> {
     for (;;) {
       if (this.#closed) return { done: true, value: undefined }
-      if (this.#abandoned) throw this.#abandonment()
-      if (this.#head < this.#chunks.length) return { done: false, value: this.#take() }
+      if (this.#abandoned) throw new CutoverError(this.#abandonedBy, ABANDONED[this.#abandonedBy](this.#max))
+      if (this.#head < this.#chunks.length) {
+        const chunk = this.#chunks[this.#head]!
+        this.#chunks[this.#head++] = EMPTY // release the reference now, not at the next compaction
+        this.#buffered -= chunk.length
+        if (this.#budget) this.#budget.used -= chunk.length
+        if (this.#head === this.#chunks.length) {
+          this.#chunks = []
+          this.#head = 0
+        }
+        return { done: false, value: chunk }
+      }
       if (this.#failed) throw this.#error
       if (this.#ended) return { done: true, value: undefined }
       await new Promise<void>(resolve => (this.#wake = resolve))
@@ -226,7 +164,6 @@ export class BodyTee implements PushSource, TeeSink {
       next: () => this.#next(),
       return: async () => {
         this.#closed = true
-        this.#sink = undefined
         this.#drop()
         this.#signal()
         return { done: true, value: undefined }

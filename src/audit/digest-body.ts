@@ -332,7 +332,7 @@ class PushReader implements BodySink, Reading {
   halt(reason: unknown): void {
     if (this.#over) return
     this.#finish(this.watch?.isEnough(reason) ? undefined : failureOf(reason, this.bytes))
-    // Not from within the source's own call (undici's parser, the client path's push): after it.
+    // Not from within the source's own call (undici's parser): after it.
     if (this.#inData) queueMicrotask(() => cancelStream(this.body))
     else cancelStream(this.body)
   }
