@@ -1,7 +1,6 @@
 import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
 import { BLOCK_BYTES, BlockDigester, type BodyDigest, type BodyDigester } from './body-digest.js'
-import { isPushSource, type BodySink, type PushSource } from './body-sink.js'
 import { cancelStream } from './cancel-body.js'
 import { parseMultipart } from './multipart-parser.js'
 import { ReadPacer, type ReadPace } from './read-pacer.js'
@@ -104,7 +103,7 @@ export interface DigestOptions {
  * Before each read it waits for `ready` (the digester's pacing); time spent waiting there is not
  * idle time: the server sent nothing because we asked for nothing.
  */
-class Guarded implements AsyncIterable<Uint8Array>, Reading {
+class Guarded implements AsyncIterable<Uint8Array> {
   bytes = 0
   last: number
   /** True while waiting for `ready`: the idle limit does not run. */
@@ -192,208 +191,54 @@ function failureOf(err: unknown, bytes: number): BodyFailure {
   return { code: 'ERR_TRUNCATED', message: `body broke after ${bytes} bytes: ${why}` }
 }
 
-/** Reading is what may cut a body's reading short (see {@link Watch}). */
-interface Reading {
-  /** Bytes read so far. */
-  readonly bytes: number
-  /** When the last byte came (clock.monotonic). */
-  readonly last: number
-  /** True while the reader waits for its digester or its pace: the idle limit does not run. */
-  readonly waiting: boolean
-  /** halt stops the reading with `reason` (and cancels the body); nothing after the first. */
-  halt(reason: unknown): void
-}
-
-/**
- * Watch cuts a body's reading short when {@link digestBody}'s options say so: the signal's abort,
- * a cut of what is needed (`needed`; no failure then: see {@link isEnough}), or no byte for the idle
- * limit. {@link start} it before reading, {@link close} once the reading is over.
- */
-class Watch {
-  #enough: CutoverError | undefined
-  #timer: Timer | undefined
-  readonly #onAbort: () => void
-
-  constructor(
-    readonly src: Reading,
-    readonly o: DigestOptions,
-    readonly clock: Clock,
-    /** How much of a plain body is needed (undefined: all; a multipart body is read whole). */
-    readonly needed: Needed | undefined,
-  ) {
-    this.#onAbort = (): void => {
-      const r: unknown = o.signal?.reason
-      src.halt(codeOf(r) !== undefined ? r : abortError(o.signal))
-    }
-  }
-
-  /** start watches from now on (and may halt the reading at once: an abort or a cut already made). */
-  start(): void {
-    const { src, o, clock, needed } = this
-    o.signal?.addEventListener('abort', this.#onAbort, { once: true })
-    if (o.signal?.aborted) this.#onAbort()
-    needed?.onCut(() => {
-      if (src.bytes >= needed.bytes) this.stopEnough()
-    })
-    const idleMs = o.idleMs
-    if (idleMs !== undefined) {
-      // One timer, re-armed only when it fires early: resetting it on every chunk would cost a timer
-      // per chunk.
-      const arm = (ms: number): void => {
-        this.#timer = clock.setTimeout(() => {
-          const idle = src.waiting ? 0 : clock.monotonic() - src.last
-          if (idle >= idleMs) src.halt(new CutoverError('ERR_TIMEOUT', `no byte for ${idleMs} ms after ${src.bytes} bytes`))
-          else arm(idleMs - idle)
-        }, ms)
-      }
-      arm(idleMs)
-    }
-  }
-
-  /** enoughRead tells whether every byte needed has been read. */
-  enoughRead(): boolean {
-    return this.needed !== undefined && this.src.bytes >= this.needed.bytes
-  }
-
-  /** stopEnough stops the reading: no byte past this is needed. */
-  stopEnough(): void {
-    // Made when first needed, not for every body: an error costs a stack trace.
-    this.src.halt((this.#enough ??= new CutoverError('ERR_ABORTED', 'no byte past this is needed')))
-  }
-
-  /** isEnough tells whether `reason` is {@link stopEnough}'s: a reading stopped with no failure. */
-  isEnough(reason: unknown): boolean {
-    return this.#enough !== undefined && reason === this.#enough
-  }
-
-  close(): void {
-    this.#timer?.clear()
-    this.o.signal?.removeEventListener('abort', this.#onAbort)
-  }
-}
-
-/**
- * PushReader reads a plain body that pushes its chunks ({@link PushSource}) for {@link digestBody}:
- * each chunk is hashed in the source's own call, and the source is told to hold while the
- * digester or the pace says to wait. {@link done} resolves with the failure that stopped it, if any.
- */
-class PushReader implements BodySink, Reading {
-  bytes = 0
-  last: number
-  waiting = false
-  watch: Watch | undefined
-  readonly done: Promise<BodyFailure | undefined>
-  #over = false
-  #inData = false
-  #settle!: (f: BodyFailure | undefined) => void
-
-  constructor(
-    readonly body: PushSource,
-    readonly digester: BodyDigester,
-    readonly clock: Clock,
-    readonly ready: (() => Promise<void> | undefined) | undefined,
-  ) {
-    this.last = clock.monotonic()
-    this.done = new Promise(resolve => (this.#settle = resolve))
-  }
-
-  /** start takes the body's chunks, once the digester and the pace let it read. */
-  start(): void {
-    if (this.#over) return
-    const go = (): void => this.body.pushTo(this)
-    if (this.#mayRead(go)) go()
-  }
-
-  data(chunk: Uint8Array): boolean {
-    if (this.#over) return false
-    this.bytes += chunk.length
-    this.last = this.clock.monotonic()
-    this.#inData = true
-    try {
-      this.digester.update(chunk)
-      if (this.watch?.enoughRead()) this.watch.stopEnough()
-    } catch (err) {
-      this.halt(err)
-    } finally {
-      this.#inData = false
-    }
-    if (this.#over) return false
-    return this.#mayRead(() => this.body.resume())
-  }
-
-  end(): void {
-    this.#finish(undefined)
-  }
-
-  error(err: unknown): void {
-    this.#finish(failureOf(err, this.bytes))
-  }
-
-  halt(reason: unknown): void {
-    if (this.#over) return
-    this.#finish(this.watch?.isEnough(reason) ? undefined : failureOf(reason, this.bytes))
-    // Not from within the source's own call (undici's parser): after it.
-    if (this.#inData) queueMicrotask(() => cancelStream(this.body))
-    else cancelStream(this.body)
-  }
-
-  /**
-   * #mayRead returns true when nothing says to wait before the next chunk; else it returns false and
-   * runs `then` once the wait is over (not if the reading was stopped meanwhile).
-   */
-  #mayRead(then: () => void): boolean {
-    const gate = this.ready?.()
-    if (gate === undefined) return true
-    this.waiting = true
-    void gate.then(() => {
-      this.waiting = false
-      this.last = this.clock.monotonic()
-      if (!this.#over) then()
-    })
-    return false
-  }
-
-  #finish(failure: BodyFailure | undefined): void {
-    if (this.#over) return
-    this.#over = true
-    this.#settle(failure)
-  }
-}
-
 /**
  * digestBody reads one side's body to its end on its own, never waiting for any other body, and
  * hashes it in blocks ({@link BlockDigester}): O(block) memory whatever the body's size or pace. A
  * multipart body is parsed and each part digested apart (boundaries differ between servers by
- * design). A plain body that can push its chunks ({@link PushSource}) is hashed as they come, with
- * no promise per chunk. It never rejects: a body that breaks, times out or is aborted resolves with
- * what was read and the {@link BodyFailure}; the stream is then cancelled.
+ * design). It never rejects: a body that breaks, times out or is aborted resolves with what was
+ * read and the {@link BodyFailure}; the stream is then cancelled.
  */
 export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptions = {}): Promise<SideBody> {
   const clock = o.clock ?? systemClock
   // The whole body's digest, multipart or not: what is compared when only one side is multipart.
   const digester: BodyDigester = o.digester ?? new BlockDigester()
   const pacer = o.pace && new ReadPacer(o.pace, clock)
-  const readyAt = (bytes: () => number): (() => Promise<void> | undefined) | undefined =>
-    pacer ? (): Promise<void> | undefined => both(digester.ready?.(), pacer.gate(bytes())) : digester.ready?.bind(digester)
-  if (o.boundary === undefined && isPushSource(body)) {
-    const reader: PushReader = new PushReader(body, digester, clock, readyAt(() => reader.bytes))
-    const watch = (reader.watch = new Watch(reader, o, clock, o.needed))
-    watch.start()
-    reader.start()
-    const failure = await reader.done
-    watch.close()
-    return { digest: await digester.finish(), ...(failure ? { failure } : {}) }
-  }
+  const ready = pacer ? (): Promise<void> | undefined => both(digester.ready?.(), pacer.gate(src.bytes)) : digester.ready?.bind(digester)
   const src: Guarded = new Guarded(
     body,
     body[Symbol.asyncIterator](),
     clock,
     o.boundary === undefined ? undefined : c => digester.update(c),
-    readyAt(() => src.bytes),
+    ready,
   )
+  const onAbort = (): void => {
+    const r: unknown = o.signal?.reason
+    src.halt(codeOf(r) !== undefined ? r : abortError(o.signal))
+  }
+  o.signal?.addEventListener('abort', onAbort, { once: true })
+  if (o.signal?.aborted) onAbort()
   // Reading stops, with no failure, once a plain body has given every byte needed.
-  const watch = new Watch(src, o, clock, o.boundary === undefined ? o.needed : undefined)
-  watch.start()
+  const needed = o.boundary === undefined ? o.needed : undefined
+  // Made when first needed, not for every body: an error costs a stack trace.
+  let enough: CutoverError | undefined
+  const stopEnough = (): void => src.halt((enough ??= new CutoverError('ERR_ABORTED', 'no byte past this is needed')))
+  needed?.onCut(() => {
+    if (src.bytes >= needed.bytes) stopEnough()
+  })
+  let timer: Timer | undefined
+  const idleMs = o.idleMs
+  if (idleMs !== undefined) {
+    // One timer, re-armed only when it fires early: resetting it on every chunk would cost a timer
+    // per chunk.
+    const arm = (ms: number): void => {
+      timer = clock.setTimeout(() => {
+        const idle = src.waiting ? 0 : clock.monotonic() - src.last
+        if (idle >= idleMs) src.halt(new CutoverError('ERR_TIMEOUT', `no byte for ${idleMs} ms after ${src.bytes} bytes`))
+        else arm(idleMs - idle)
+      }, ms)
+    }
+    arm(idleMs)
+  }
   const parts: PartDigest[] = []
   let failure: BodyFailure | undefined
   try {
@@ -402,8 +247,8 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
         const r = await src.next()
         if (r.done) break
         digester.update(r.value)
-        if (watch.enoughRead()) {
-          watch.stopEnough()
+        if (needed && src.bytes >= needed.bytes) {
+          stopEnough()
           break
         }
       }
@@ -422,10 +267,11 @@ export async function digestBody(body: AsyncIterable<Uint8Array>, o: DigestOptio
       }
     }
   } catch (err) {
-    if (!watch.isEnough(err)) failure = failureOf(err, src.bytes)
+    if (enough === undefined || err !== enough) failure = failureOf(err, src.bytes)
     src.halt(err)
   } finally {
-    watch.close()
+    timer?.clear()
+    o.signal?.removeEventListener('abort', onAbort)
   }
   return {
     digest: await digester.finish(),

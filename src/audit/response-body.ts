@@ -1,5 +1,4 @@
 import type { Dispatcher } from 'undici'
-import type { BodySink, PushSource } from './body-sink.js'
 
 /**
  * HIGH_WATER_BYTES is how many bytes of a {@link ResponseBody} wait for their reader before the
@@ -32,12 +31,8 @@ export interface ResponseStart {
  * aborts the exchange (its connection is closed, as undici closes it for a destroyed body stream).
  * {@link abort} ends the exchange at any time with a reason: before the status through `onFailure`,
  * after it as the body's rejection; nothing once the body is over. One reader; not thread-safe.
- *
- * Instead of the iterator, the reader may take the chunks pushed ({@link PushSource}): each is
- * then handed to its sink in the parser's own call, and the connection's reading is paused only
- * while the sink holds (what the parser had already read meanwhile waits for its resume).
  */
-export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, AsyncIterator<Uint8Array> {
+export class ResponseBody implements Dispatcher.DispatchHandler, AsyncIterable<Uint8Array>, AsyncIterator<Uint8Array> {
   readonly #onStart: (r: ResponseStart) => void
   readonly #onFailure: (err: Error) => void
   /** Set once the status came (onStart called). */
@@ -56,12 +51,6 @@ export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, Asy
   #resume: (() => void) | undefined
   #wake: ((r: IteratorResult<Uint8Array, undefined>) => void) | undefined
   #fail: ((err: unknown) => void) | undefined
-  /** The reader that takes the chunks pushed ({@link pushTo}); undefined once it was handed the end. */
-  #sink: BodySink | undefined
-  /** The sink asked to be handed nothing until {@link resume}. */
-  #held = false
-  /** Set by return(): the reader gave the body up. */
-  #cancelled = false
   /** Called once the body is over for the reader (ended, failed or cancelled). */
   onClose: (() => void) | undefined
 
@@ -97,16 +86,6 @@ export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, Asy
   onData(chunk: Buffer): boolean {
     // undici's parser hands over empty chunks: they carry nothing. After a cancel, nothing is kept.
     if (chunk.length === 0 || this.#over) return !this.#paused
-    const sink = this.#sink
-    if (sink && !this.#held && this.#head === this.#chunks.length) {
-      const more = sink.data(chunk)
-      // Cancelled from the sink's call: nothing more is read.
-      if (this.#over) return false
-      if (more) return true
-      this.#held = true
-      this.#paused = true
-      return false
-    }
     const wake = this.#wake
     if (wake) {
       this.#wake = undefined
@@ -116,66 +95,8 @@ export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, Asy
     }
     this.#chunks.push(chunk)
     this.#waiting += chunk.length
-    if (this.#waiting >= HIGH_WATER_BYTES || sink) this.#paused = true
+    if (this.#waiting >= HIGH_WATER_BYTES) this.#paused = true
     return !this.#paused
-  }
-
-  /** pushTo hands the body to `sink` instead of the iterator (see {@link PushSource}). */
-  pushTo(sink: BodySink): void {
-    // A cancelled body hands nothing over: the reader gave it up.
-    if (this.#sink || this.#cancelled) return
-    this.#sink = sink
-    this.#deliver()
-  }
-
-  /** resume ends the sink's hold: what came meanwhile is handed over, then the connection read on. */
-  resume(): void {
-    if (!this.#held) return
-    this.#held = false
-    this.#deliver()
-  }
-
-  /**
-   * #deliver hands the sink what waits, until it holds; once nothing waits, the end or the error,
-   * or else the connection's reading resumed.
-   */
-  #deliver(): void {
-    const sink = this.#sink
-    if (!sink) return
-    // The sink may cancel the body from its call (return() clears #sink).
-    while (this.#sink === sink && !this.#held && this.#head < this.#chunks.length) {
-      if (!sink.data(this.#take())) this.#held = true
-    }
-    if (this.#sink !== sink || this.#held || this.#head < this.#chunks.length) return
-    if (this.#error) {
-      const err = this.#error
-      this.#error = undefined
-      this.#ended = true
-      this.#sink = undefined
-      sink.error(err)
-      this.#closed()
-    } else if (this.#ended) {
-      this.#sink = undefined
-      sink.end()
-      this.#closed()
-    } else if (this.#paused) {
-      this.#paused = false
-      // The parser may already have handed its socket to another request: a finished exchange
-      // never resumes it.
-      if (!this.#over) this.#resume?.()
-    }
-  }
-
-  /** #take removes the oldest chunk waiting (there is one). */
-  #take(): Uint8Array {
-    const chunk = this.#chunks[this.#head]!
-    this.#chunks[this.#head++] = EMPTY
-    if (this.#head === this.#chunks.length) {
-      this.#chunks = []
-      this.#head = 0
-    }
-    this.#waiting -= chunk.length
-    return chunk
   }
 
   onComplete(): void {
@@ -202,7 +123,13 @@ export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, Asy
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
     if (this.#head < this.#chunks.length) {
-      const chunk = this.#take()
+      const chunk = this.#chunks[this.#head]!
+      this.#chunks[this.#head++] = EMPTY
+      if (this.#head === this.#chunks.length) {
+        this.#chunks = []
+        this.#head = 0
+      }
+      this.#waiting -= chunk.length
       if (this.#paused && this.#waiting < HIGH_WATER_BYTES) {
         this.#paused = false
         // The parser may already have handed its socket to another request: a finished exchange
@@ -233,8 +160,6 @@ export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, Asy
    * and a read still waiting ends.
    */
   return(): Promise<IteratorResult<Uint8Array, undefined>> {
-    this.#sink = undefined
-    this.#cancelled = true
     this.#chunks = []
     this.#head = 0
     this.#waiting = 0
@@ -253,10 +178,6 @@ export class ResponseBody implements Dispatcher.DispatchHandler, PushSource, Asy
 
   /** #settle hands a reader waiting for a chunk what {@link next} now gives: the end or the error. */
   #settle(): void {
-    if (this.#sink) {
-      this.#deliver()
-      return
-    }
     const wake = this.#wake
     const fail = this.#fail
     if (!wake || !fail) return

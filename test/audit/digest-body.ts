@@ -1,6 +1,5 @@
 import t from 'tap'
 import { BLOCK_BYTES, BlockDigester, digestOf, type BodyDigest, type BodyDigester } from '../../src/audit/body-digest.js'
-import type { BodySink, PushSource } from '../../src/audit/body-sink.js'
 import { digestBody, Needed } from '../../src/audit/digest-body.js'
 import { gate } from '../helpers/gate.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -25,114 +24,52 @@ function source(body: Buffer, size: number): { body: AsyncIterable<Uint8Array>; 
   return { body: gen(), pulled: () => pulled, closed: () => closed }
 }
 
-/**
- * pushed is `body` as a {@link PushSource}, as a socket's parser hands a body over: the next chunk
- * is pulled only while the sink does not hold, and handed over in the pump's own call.
- */
-function pushed(body: AsyncIterable<Uint8Array>): PushSource {
-  const it = body[Symbol.asyncIterator]()
-  let sink: BodySink | undefined
-  let held = false
-  let pumping = false
-  let closed = false
-  const pump = async (): Promise<void> => {
-    if (pumping) return
-    pumping = true
-    try {
-      while (sink && !held && !closed) {
-        const r = await it.next()
-        if (closed || !sink) return
-        if (r.done) {
-          const s = sink
-          sink = undefined
-          s.end()
-          return
-        }
-        if (!sink.data(r.value)) held = true
-      }
-    } catch (err) {
-      const s = sink
-      sink = undefined
-      if (!closed) s?.error(err)
-    } finally {
-      pumping = false
-    }
-  }
-  return {
-    pushTo: s => {
-      sink = s
-      void pump()
-    },
-    resume: () => {
-      held = false
-      void pump()
-    },
-    [Symbol.asyncIterator]: () => ({
-      next: () => Promise.reject(new Error('a pushed body is not iterated')),
-      return: async () => {
-        closed = true
-        sink = undefined
-        void it.return?.()
-        return { done: true, value: undefined }
-      },
-    }),
-  }
-}
-
-/** Every plain body is read both ways: pulled through its iterator, and pushed to a sink. */
-const MODES: ReadonlyArray<[string, (b: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>]> = [
-  ['pulled', b => b],
-  ['pushed', pushed],
-]
-
 const same = (a: BodyDigest, b: BodyDigest): boolean => a.length === b.length && a.sha256 === b.sha256 && a.blocks.equals(b.blocks)
 
-for (const [mode, as] of MODES) {
-  t.test(`${mode}: ` + 'a body needed only so far is read that far, with no failure, and its stream cancelled', async t => {
-    const whole = patterned(8 * B)
-    // [name, when the cut is made (before reading, or after reading k chunks), the cut, the bytes read]
-    const rows: ReadonlyArray<[string, number | 'before' | 'never', number, number]> = [
-      ['cut at 0 before any read', 'before', 0, 0],
-      ['cut mid-chunk before any read', 'before', B + 10, 2 * B],
-      ['cut on a chunk boundary before any read', 'before', 3 * B, 3 * B],
-      ['cut at a length already read', 4, 2 * B, 4 * B],
-      ['cut beyond the end', 'before', 100 * B, 8 * B],
-      ['never cut', 'never', 0, 8 * B],
-    ]
-    for (const [name, when, cut, read] of rows) {
-      const src = source(whole, B)
-      const needed = new Needed()
-      if (when === 'before') needed.cut(cut)
-      const reached = gate<void>()
-      // A body that stalls after k chunks until the cut is made.
-      const body =
-        typeof when === 'number'
-          ? (async function* () {
-              let k = 0
-              for await (const c of src.body) {
-                yield c
-                if (++k === when) {
-                  reached.open()
-                  await new Promise<void>(r => setImmediate(r))
-                }
+t.test('a body needed only so far is read that far, with no failure, and its stream cancelled', async t => {
+  const whole = patterned(8 * B)
+  // [name, when the cut is made (before reading, or after reading k chunks), the cut, the bytes read]
+  const rows: ReadonlyArray<[string, number | 'before' | 'never', number, number]> = [
+    ['cut at 0 before any read', 'before', 0, 0],
+    ['cut mid-chunk before any read', 'before', B + 10, 2 * B],
+    ['cut on a chunk boundary before any read', 'before', 3 * B, 3 * B],
+    ['cut at a length already read', 4, 2 * B, 4 * B],
+    ['cut beyond the end', 'before', 100 * B, 8 * B],
+    ['never cut', 'never', 0, 8 * B],
+  ]
+  for (const [name, when, cut, read] of rows) {
+    const src = source(whole, B)
+    const needed = new Needed()
+    if (when === 'before') needed.cut(cut)
+    const reached = gate<void>()
+    // A body that stalls after k chunks until the cut is made.
+    const body =
+      typeof when === 'number'
+        ? (async function* () {
+            let k = 0
+            for await (const c of src.body) {
+              yield c
+              if (++k === when) {
+                reached.open()
+                await new Promise<void>(r => setImmediate(r))
               }
-            })()
-          : src.body
-      const p = digestBody(as(body), { needed })
-      if (typeof when === 'number') {
-        await reached.promise
-        needed.cut(cut)
-      }
-      const got = await p
-      t.equal(got.failure, undefined, `${name}: no failure`)
-      t.equal(got.digest.length, read, `${name}: ${read} bytes read`)
-      t.ok(same(got.digest, digestOf(whole.subarray(0, read))), `${name}: the digest of what was read`)
-      for (let i = 0; i < 10 && !src.closed(); i++) await new Promise(setImmediate)
-      if (read < whole.length) t.ok(src.closed() || src.pulled() === 0, `${name}: the stream was cancelled (or never started)`)
-      t.ok(src.pulled() <= read / B + 1, `${name}: at most one chunk pulled past it`)
+            }
+          })()
+        : src.body
+    const p = digestBody(body, { needed })
+    if (typeof when === 'number') {
+      await reached.promise
+      needed.cut(cut)
     }
-  })
-}
+    const got = await p
+    t.equal(got.failure, undefined, `${name}: no failure`)
+    t.equal(got.digest.length, read, `${name}: ${read} bytes read`)
+    t.ok(same(got.digest, digestOf(whole.subarray(0, read))), `${name}: the digest of what was read`)
+    for (let i = 0; i < 10 && !src.closed(); i++) await new Promise(setImmediate)
+    if (read < whole.length) t.ok(src.closed() || src.pulled() === 0, `${name}: the stream was cancelled (or never started)`)
+    t.ok(src.pulled() <= read / B + 1, `${name}: at most one chunk pulled past it`)
+  }
+})
 
 t.test('a multipart body is read whole whatever is said to be needed', async t => {
   const boundary = 'XYZ'
@@ -163,108 +100,102 @@ function waiting(): BodyDigester & { hold: ReturnType<typeof gate<void>> | undef
   return w
 }
 
-for (const [mode, as] of MODES) {
-  t.test(`${mode}: ` + 'time spent waiting for the digester is not idle time; the idle limit runs again after it', async t => {
-    const clock = new ManualClock()
-    const w = waiting()
-    w.hold = gate<void>()
-    const whole = patterned(3 * B)
-    const src = source(whole, B)
-    const p = digestBody(as(src.body), { clock, idleMs: 1000, digester: w })
-    for (let i = 0; i < 100 && w.asked === 0; i++) await new Promise(setImmediate)
-    t.equal(src.pulled(), 0, 'nothing read while told to wait')
-    clock.advance(60_000)
-    let done = false
-    void p.then(() => (done = true))
-    for (let i = 0; i < 10; i++) await new Promise(setImmediate)
-    t.notOk(done, 'a minute of waiting is no timeout')
-    w.hold.open()
-    w.hold = undefined
-    const got = await p
-    t.equal(got.failure, undefined, 'read to its end once allowed')
-    t.ok(same(got.digest, digestOf(whole)))
-  
-    // A stream that stalls after its wait is given up after the idle limit, counted from the wait's end.
-    const w2 = waiting()
-    w2.hold = gate<void>()
-    const stall = gate<void>()
-    const stalled = (async function* () {
-      yield Buffer.from('abc')
-      await stall.promise
-    })()
-    const q = digestBody(as(stalled), { clock, idleMs: 1000, digester: w2 })
-    for (let i = 0; i < 100 && w2.asked === 0; i++) await new Promise(setImmediate)
-    clock.advance(5000)
-    w2.hold.open()
-    w2.hold = undefined
-    // Let the read after the wait happen (at time 5000) before time moves on.
-    for (let i = 0; i < 10; i++) await new Promise(setImmediate)
+t.test('time spent waiting for the digester is not idle time; the idle limit runs again after it', async t => {
+  const clock = new ManualClock()
+  const w = waiting()
+  w.hold = gate<void>()
+  const whole = patterned(3 * B)
+  const src = source(whole, B)
+  const p = digestBody(src.body, { clock, idleMs: 1000, digester: w })
+  for (let i = 0; i < 100 && w.asked === 0; i++) await new Promise(setImmediate)
+  t.equal(src.pulled(), 0, 'nothing read while told to wait')
+  clock.advance(60_000)
+  let done = false
+  void p.then(() => (done = true))
+  for (let i = 0; i < 10; i++) await new Promise(setImmediate)
+  t.notOk(done, 'a minute of waiting is no timeout')
+  w.hold.open()
+  w.hold = undefined
+  const got = await p
+  t.equal(got.failure, undefined, 'read to its end once allowed')
+  t.ok(same(got.digest, digestOf(whole)))
+
+  // A stream that stalls after its wait is given up after the idle limit, counted from the wait's end.
+  const w2 = waiting()
+  w2.hold = gate<void>()
+  const stall = gate<void>()
+  const stalled = (async function* () {
+    yield Buffer.from('abc')
+    await stall.promise
+  })()
+  const q = digestBody(stalled, { clock, idleMs: 1000, digester: w2 })
+  for (let i = 0; i < 100 && w2.asked === 0; i++) await new Promise(setImmediate)
+  clock.advance(5000)
+  w2.hold.open()
+  w2.hold = undefined
+  // Let the read after the wait happen (at time 5000) before time moves on.
+  for (let i = 0; i < 10; i++) await new Promise(setImmediate)
+  clock.advance(999)
+  let timedOut = false
+  void q.then(() => (timedOut = true))
+  for (let i = 0; i < 10; i++) await new Promise(setImmediate)
+  t.notOk(timedOut, 'not before the limit after the wait')
+  clock.advance(1)
+  const r = await q
+  t.equal(r.failure?.code, 'ERR_TIMEOUT', 'then it times out')
+  stall.open()
+})
+
+t.test('an abort while waiting for the digester ends the body at once, its stream cancelled', async t => {
+  const w = waiting()
+  w.hold = gate<void>()
+  const src = source(patterned(3 * B), B)
+  const ac = new AbortController()
+  const p = digestBody(src.body, { signal: ac.signal, digester: w })
+  for (let i = 0; i < 100 && w.asked === 0; i++) await new Promise(setImmediate)
+  ac.abort()
+  const got = await p
+  t.equal(got.failure?.code, 'ERR_ABORTED')
+  t.equal(got.digest.length, 0, 'nothing hashed')
+  t.equal(src.pulled(), 0, 'nothing read while waiting')
+  w.hold.open()
+  for (let i = 0; i < 10; i++) await new Promise(setImmediate)
+  t.equal(src.pulled(), 0, 'and not read after the wait ends')
+})
+
+t.test('a paced body is read at its pace past its first bytes; waiting is not idle; an abort cuts the wait', async t => {
+  const clock = new ManualClock()
+  const whole = patterned(4 * B)
+  const src = source(whole, B)
+  // One chunk a second past the first chunk; an idle limit shorter than that wait.
+  const p = digestBody(src.body, { clock, idleMs: 500, pace: { afterBytes: B, bytesPerSecond: B } })
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise(setImmediate)
+  }
+  await settle()
+  t.equal(src.pulled(), 2, 'the first chunk is free; the second is read, then the pace holds the third')
+  const pulled: number[] = []
+  for (let i = 0; i < 3; i++) {
     clock.advance(999)
-    let timedOut = false
-    void q.then(() => (timedOut = true))
-    for (let i = 0; i < 10; i++) await new Promise(setImmediate)
-    t.notOk(timedOut, 'not before the limit after the wait')
+    await settle()
+    pulled.push(src.pulled())
     clock.advance(1)
-    const r = await q
-    t.equal(r.failure?.code, 'ERR_TIMEOUT', 'then it times out')
-    stall.open()
-  })
-}
-
-for (const [mode, as] of MODES) {
-  t.test(`${mode}: ` + 'an abort while waiting for the digester ends the body at once, its stream cancelled', async t => {
-    const w = waiting()
-    w.hold = gate<void>()
-    const src = source(patterned(3 * B), B)
-    const ac = new AbortController()
-    const p = digestBody(as(src.body), { signal: ac.signal, digester: w })
-    for (let i = 0; i < 100 && w.asked === 0; i++) await new Promise(setImmediate)
-    ac.abort()
-    const got = await p
-    t.equal(got.failure?.code, 'ERR_ABORTED')
-    t.equal(got.digest.length, 0, 'nothing hashed')
-    t.equal(src.pulled(), 0, 'nothing read while waiting')
-    w.hold.open()
-    for (let i = 0; i < 10; i++) await new Promise(setImmediate)
-    t.equal(src.pulled(), 0, 'and not read after the wait ends')
-  })
-}
-
-for (const [mode, as] of MODES) {
-  t.test(`${mode}: ` + 'a paced body is read at its pace past its first bytes; waiting is not idle; an abort cuts the wait', async t => {
-    const clock = new ManualClock()
-    const whole = patterned(4 * B)
-    const src = source(whole, B)
-    // One chunk a second past the first chunk; an idle limit shorter than that wait.
-    const p = digestBody(as(src.body), { clock, idleMs: 500, pace: { afterBytes: B, bytesPerSecond: B } })
-    const settle = async (): Promise<void> => {
-      for (let i = 0; i < 20; i++) await new Promise(setImmediate)
-    }
     await settle()
-    t.equal(src.pulled(), 2, 'the first chunk is free; the second is read, then the pace holds the third')
-    const pulled: number[] = []
-    for (let i = 0; i < 3; i++) {
-      clock.advance(999)
-      await settle()
-      pulled.push(src.pulled())
-      clock.advance(1)
-      await settle()
-      pulled.push(src.pulled())
-    }
-    t.same(pulled, [2, 3, 3, 4, 4, 4], 'one more chunk a second, not before')
-    const got = await p
-    t.equal(got.failure, undefined, 'no idle timeout while the pace holds it')
-    t.ok(same(got.digest, digestOf(whole)))
-  
-    const ac = new AbortController()
-    const src2 = source(whole, B)
-    const q = digestBody(as(src2.body), { clock, signal: ac.signal, pace: { afterBytes: 0, bytesPerSecond: B / 10 } })
-    await settle()
-    t.equal(src2.pulled(), 1, 'held after the first chunk for ten seconds')
-    ac.abort()
-    const cut = await q
-    t.equal(cut.failure?.code, 'ERR_ABORTED', 'an abort ends the wait at once')
-    t.equal(cut.digest.length, B)
-    t.ok(src2.closed(), 'and cancels the stream')
-  })
-}
+    pulled.push(src.pulled())
+  }
+  t.same(pulled, [2, 3, 3, 4, 4, 4], 'one more chunk a second, not before')
+  const got = await p
+  t.equal(got.failure, undefined, 'no idle timeout while the pace holds it')
+  t.ok(same(got.digest, digestOf(whole)))
+
+  const ac = new AbortController()
+  const src2 = source(whole, B)
+  const q = digestBody(src2.body, { clock, signal: ac.signal, pace: { afterBytes: 0, bytesPerSecond: B / 10 } })
+  await settle()
+  t.equal(src2.pulled(), 1, 'held after the first chunk for ten seconds')
+  ac.abort()
+  const cut = await q
+  t.equal(cut.failure?.code, 'ERR_ABORTED', 'an abort ends the wait at once')
+  t.equal(cut.digest.length, B)
+  t.ok(src2.closed(), 'and cancels the stream')
+})

@@ -24,7 +24,7 @@ function made() {
   const resume = (): void => {
     resumes++
   }
-  return { body, told, aborts, abort, resume, resumes: () => resumes, start: () => start }
+  return { body, told, aborts, resume, resumes: () => resumes, start: () => start }
 }
 
 /** step reads one step of the iterator without waiting past this turn: a chunk's length, 'end', 'error: message', or 'pending'. */
@@ -156,84 +156,4 @@ t.test('abort: before the connection, before the status, after it; and a cancel'
   m.body.onComplete()
   await m.body.return()
   t.strictSame(m.aborts, [], 'a body over is not aborted')
-})
-
-/** sinkOf is a BodySink that writes down what it was handed, holding after the chunk numbers in `holdAfter`. */
-function sinkOf(holdAfter: readonly number[] = [], onData?: () => void) {
-  const got: string[] = []
-  let n = 0
-  const sink = {
-    data: (c: Uint8Array): boolean => {
-      got.push(`${c.length}`)
-      onData?.()
-      return !holdAfter.includes(++n)
-    },
-    end: () => got.push('end'),
-    error: (e: unknown) => got.push(`error: ${(e as Error).message}`),
-  }
-  return { sink, got }
-}
-
-t.test('pushed to a sink: chunks in order in the parser call, holds, the end or the error after them', async t => {
-  // Each row: what happens in order (a chunk of n bytes from the parser, 'push' to attach the sink,
-  // 'resume', 'end', 'error', 'empty'), the chunks after which the sink holds, what the sink got,
-  // what each parser call returned (true: read on), and how often undici was told to resume.
-  type Step = number | 'push' | 'resume' | 'end' | 'error' | 'empty'
-  const rows: Array<{ name: string; steps: Step[]; hold?: number[]; got: string[]; returns: boolean[]; resumes: number }> = [
-    { name: 'attached first: each chunk handed over in its call', steps: ['push', 3, 4, 'end'], got: ['3', '4', 'end'], returns: [true, true], resumes: 0 },
-    { name: 'chunks that came before are handed over first', steps: [5, 'push', 6, 'end'], got: ['5', '6', 'end'], returns: [true, true], resumes: 0 },
-    { name: 'paused at the mark before the sink came: resumed once it took them', steps: [HIGH_WATER_BYTES, 'push', 6, 'end'], got: [`${HIGH_WATER_BYTES}`, '6', 'end'], returns: [false, true], resumes: 1 },
-    { name: 'a hold pauses reading; resume hands over what came and reads on', steps: ['push', 1, 2, 'resume', 3, 'end'], hold: [1], got: ['1', '2', '3', 'end'], returns: [false, false, true], resumes: 1 },
-    { name: 'the end waits for the resume', steps: ['push', 1, 'end', 'resume'], hold: [1], got: ['1', 'end'], returns: [false], resumes: 0 },
-    { name: 'an error after chunks: they come first', steps: ['push', 7, 8, 'error', 'resume'], hold: [1], got: ['7', '8', 'error: cut'], returns: [false, false], resumes: 0 },
-    { name: 'an error before the sink: after the chunks', steps: [2, 'error', 'push'], got: ['2', 'error: cut'], returns: [true], resumes: 0 },
-    { name: 'an empty chunk is nothing', steps: ['push', 'empty', 3, 'end'], got: ['3', 'end'], returns: [true], resumes: 0 },
-    { name: 'a resume with no hold does nothing', steps: ['push', 'resume', 2, 'end'], got: ['2', 'end'], returns: [true], resumes: 0 },
-  ]
-  for (const row of rows) {
-    const m = made()
-    m.body.onConnect(() => undefined)
-    m.body.onHeaders(200, [], m.resume)
-    const { sink, got } = sinkOf(row.hold)
-    let closed = 0
-    m.body.onClose = () => closed++
-    const returns: boolean[] = []
-    for (const s of row.steps) {
-      if (s === 'push') m.body.pushTo(sink)
-      else if (s === 'resume') m.body.resume()
-      else if (s === 'empty') m.body.onData(Buffer.alloc(0))
-      else if (s === 'end') m.body.onComplete()
-      else if (s === 'error') m.body.onError(new Error('cut'))
-      else returns.push(m.body.onData(Buffer.alloc(s)))
-    }
-    t.strictSame(got, row.got, `${row.name}: handed over`)
-    t.strictSame(returns, row.returns, `${row.name}: the parser told`)
-    t.equal(m.resumes(), row.resumes, `${row.name}: resumes`)
-    t.equal(closed, 1, `${row.name}: closed once`)
-  }
-})
-
-t.test('pushed to a sink: a cancel from the sink or later stops the exchange and hands nothing more', async t => {
-  // Cancelled from within the sink's call.
-  const m = made()
-  m.body.onConnect(m.abort)
-  m.body.onHeaders(200, [], m.resume)
-  const { sink, got } = sinkOf([], () => void m.body.return())
-  m.body.pushTo(sink)
-  t.equal(m.body.onData(Buffer.alloc(4)), false, 'the parser is told to stop')
-  m.body.onData(Buffer.alloc(5))
-  m.body.onComplete()
-  t.strictSame(got, ['4'], 'nothing after the cancel')
-  t.strictSame(m.aborts, ['the body was cancelled'], 'the exchange aborted once')
-
-  // Cancelled before the sink came: the sink gets nothing.
-  const m2 = made()
-  m2.body.onConnect(m2.abort)
-  m2.body.onHeaders(200, [], m2.resume)
-  m2.body.onData(Buffer.alloc(3))
-  await m2.body.return()
-  const s2 = sinkOf()
-  m2.body.pushTo(s2.sink)
-  t.strictSame(s2.got, [], 'a cancelled body hands nothing over')
-  t.equal(m2.resumes(), 0, 'and is never resumed')
 })
