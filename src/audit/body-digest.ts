@@ -17,6 +17,9 @@ export const DIGEST_BYTES = 16
  */
 const SKIPPED_BLOCK = Buffer.alloc(DIGEST_BYTES)
 
+/** The SHA-256 of no bytes: the state of a digester that has hashed nothing yet. */
+const EMPTY_SHA256 = createHash('sha256').digest()
+
 /**
  * BodyDigest is one side's body, reduced to what a comparison needs, in O(block) memory whatever
  * the body's size: its length, its SHA-256, the first block kept whole, and one digest per block.
@@ -67,7 +70,11 @@ export interface BodyDigester {
  * {@link BodyDigest}. `update` is synchronous and never holds a chunk: only the head is copied.
  */
 export class BlockDigester implements BodyDigester {
-  #hash: Hash = createHash('sha256')
+  /**
+   * The running hash, made at the first byte hashed: a digester that only skips (a pair whose two
+   * bodies agree throughout) never costs one.
+   */
+  #hash: Hash | undefined
   readonly #headMax: number
   #head: Buffer
   #headLength = 0
@@ -95,11 +102,12 @@ export class BlockDigester implements BodyDigester {
     while (at < chunk.length) {
       const toBoundary = BLOCK_BYTES - (this.#length % BLOCK_BYTES)
       const n = Math.min(toBoundary, chunk.length - at)
-      this.#hash.update(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n))
+      const hash = (this.#hash ??= createHash('sha256'))
+      hash.update(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n))
       this.#length += n
       at += n
       // A block just completed: its prefix digest. The last, partial block's comes from finish().
-      if (n === toBoundary) this.#push(this.#hash.copy().digest())
+      if (n === toBoundary) this.#push(hash.copy().digest())
     }
   }
 
@@ -145,7 +153,7 @@ export class BlockDigester implements BodyDigester {
    * are the same (SHA-256 collisions aside), whatever their chunking. A hash-state copy, no pass.
    */
   state(): Buffer {
-    return this.#hash.copy().digest()
+    return this.#hash ? this.#hash.copy().digest() : Buffer.from(EMPTY_SHA256)
   }
 
   /**
@@ -155,7 +163,7 @@ export class BlockDigester implements BodyDigester {
    */
   fork(): BlockDigester {
     const f = new BlockDigester(this.#headMax)
-    f.#hash = this.#hash.copy()
+    f.#hash = this.#hash?.copy()
     f.#head = Buffer.from(this.#head)
     f.#headLength = this.#headLength
     f.#length = this.#length
@@ -171,7 +179,7 @@ export class BlockDigester implements BodyDigester {
    * bytes continues.
    */
   snapshot(): BodyDigest {
-    const full = this.#hash.copy().digest()
+    const full = this.#hash ? this.#hash.copy().digest() : EMPTY_SHA256
     const whole = this.#count * DIGEST_BYTES
     const partial = this.#length % BLOCK_BYTES !== 0
     const blocks = Buffer.allocUnsafe(whole + (partial ? DIGEST_BYTES : 0))
@@ -188,7 +196,7 @@ export class BlockDigester implements BodyDigester {
 
   /** finish ends the body (what was received so far, for a body that broke) and returns its digest. */
   finish(): BodyDigest {
-    const full = this.#hash.digest()
+    const full = this.#hash ? this.#hash.digest() : EMPTY_SHA256
     if (this.#length % BLOCK_BYTES !== 0) this.#push(full)
     return {
       length: this.#length,

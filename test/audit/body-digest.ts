@@ -86,3 +86,36 @@ t.test('skipped bytes count in the length and the head, not in the hash; digests
     t.strictSame(diffDigests(a, b), want, name)
   }
 })
+
+t.test('a digester that has hashed nothing stands for the SHA-256 of no bytes, whether it skipped or not', async t => {
+  const empty = createHash('sha256').digest()
+  const B = BLOCK_BYTES
+  // [name, bytes skipped, the entries expected: one per block begun, the partial one the SHA-256 of nothing]
+  const rows: ReadonlyArray<[string, number]> = [
+    ['nothing at all', 0],
+    ['a partial block skipped', 10],
+    ['whole blocks skipped', 2 * B],
+    ['whole blocks and a partial one skipped', 2 * B + 5],
+  ]
+  for (const [name, skipped] of rows) {
+    const d = new BlockDigester()
+    if (skipped > 0) d.skip(patterned(skipped))
+    t.ok(d.state().equals(empty), `${name}: its state`)
+    const whole = Math.floor(skipped / B)
+    const want = Buffer.concat([Buffer.alloc(whole * DIGEST_BYTES), skipped % B !== 0 ? empty.subarray(0, DIGEST_BYTES) : Buffer.alloc(0)])
+    const snap = d.snapshot()
+    const fork = d.fork()
+    const done = d.finish()
+    for (const [which, got] of [['snapshot', snap], ['finish', done], ['a fork finished', fork.finish()]] as const) {
+      t.equal(got.length, skipped, `${name}: ${which}: its length`)
+      t.ok(got.blocks.equals(want), `${name}: ${which}: its entries`)
+      t.equal(got.sha256, skipped === 0 ? empty.toString('hex') : undefined, `${name}: ${which}: its sha256`)
+    }
+  }
+  // A fork taken before the first byte hashed hashes on its own, as a fresh digester would.
+  const d = new BlockDigester()
+  const f = d.fork()
+  f.update(Buffer.from('abc'))
+  t.equal(f.finish().sha256, createHash('sha256').update('abc').digest('hex'), 'a fork of nothing hashes what it is given')
+  t.ok(d.state().equals(empty), 'and its origin is left as it was')
+})
