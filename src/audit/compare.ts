@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
+import { Halt, type StopSignal } from '../core/halt.js'
 import { connectionTokens, HOP_BY_HOP } from '../http/header-facts.js'
 import { parseHttpDate } from '../http/http-date.js'
 import { diffDigests, type BodyDigest, type BodyDigester } from './body-digest.js'
@@ -220,7 +221,7 @@ export function digestResponse(
   r: Response,
   side: Side,
   o: CompareOptions,
-  signal?: AbortSignal,
+  signal?: StopSignal,
   digester?: BodyDigester,
   needed?: Needed,
 ): Promise<SideBody> {
@@ -487,7 +488,7 @@ export function comparisonOf(
  * compare it with.
  */
 export async function digestBoth(control: Response, candidate: Response, o: CompareOptions): Promise<[SideBody, SideBody]> {
-  const acs = [new AbortController(), new AbortController()] as const
+  const acs = [new Halt(), new Halt()] as const
   const stopOther = (i: 0 | 1) => (b: SideBody): SideBody => {
     if (failedHere(b)) acs[1 - i]!.abort(new CutoverError('ERR_ABORTED', 'the other side failed'))
     return b

@@ -1,5 +1,6 @@
 import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { abortError, codeOf, CutoverError } from '../core/errors.js'
+import type { StopSignal } from '../core/halt.js'
 import { BLOCK_BYTES, BlockDigester, type BodyDigest, type BodyDigester } from './body-digest.js'
 import { cancelStream } from './cancel-body.js'
 import { parseMultipart } from './multipart-parser.js'
@@ -75,7 +76,7 @@ export interface DigestOptions {
   /** The body is multipart with this boundary: it is parsed and each part digested. If unset, one plain body. */
   readonly boundary?: string | undefined
   /** Stops reading (failure ERR_ABORTED, or the signal's reason when it is a CutoverError). */
-  readonly signal?: AbortSignal
+  readonly signal?: StopSignal
   /** Give up when no byte arrived for this long (failure ERR_TIMEOUT). If unset, no limit. */
   readonly idleMs?: number | undefined
   /** Where the idle limit's time comes from. If unset, the system clock. */

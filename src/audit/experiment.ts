@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
+import { Halt } from '../core/halt.js'
 import {
   compareBodies,
   compareHeads,
@@ -192,14 +193,14 @@ export async function runExperiment(
     controlDigester = pair.side(0)
     candidateDigester = pair.side(1)
   }
-  const stop = { control: new AbortController(), candidate: new AbortController(), baseline: new AbortController() }
+  const stop = { control: new Halt(), candidate: new Halt(), baseline: new Halt() }
   // How much of each body read here is needed: all of it, unless the client-paced body it is
   // compared with was cut by its client, which then compares no further.
   const needed = { control: new Needed(), candidate: new Needed(), baseline: new Needed() }
   const read = (
     p: Promise<Observed>,
     side: Side,
-    ac: AbortController,
+    ac: Halt,
     co: CompareOptions,
     given: ExperimentSide | undefined,
     digester?: BodyDigester,
@@ -249,7 +250,7 @@ export async function runExperiment(
   const compareWith = async (
     otherP: Promise<Observed>,
     otherBody: Promise<SideBody | undefined>,
-    otherStop: AbortController,
+    otherStop: Halt,
     co: CompareOptions,
     learn: boolean,
   ): Promise<Comparison> => {

@@ -18,6 +18,7 @@ import type { AccessLog } from '../telemetry/access-log.js'
 import { Metrics } from '../telemetry/metrics.js'
 import { systemClock, type Clock, type Timer } from '../core/clock.js'
 import { CutoverError } from '../core/errors.js'
+import { Halt } from '../core/halt.js'
 import { connectionTokens, HOP_BY_HOP, rawHeaderPairs } from '../http/header-facts.js'
 import { parseRequestTarget } from '../http/request-target.js'
 import { BodyTee, DEFAULT_TEE_BYTES, TeeBudget, type TeeSink } from './body-tee.js'
@@ -725,7 +726,7 @@ export class Mirror {
       // waiting in the queue then holds no bytes of the body (nothing to abandon over the budget).
       // It is digested as one side of a pair with the shadow's body: the bytes they agree on are
       // compared, not hashed, held (within the tee budget) until the shadow's body reaches them.
-      const stop = new AbortController()
+      const stop = new Halt()
       // The shadow's side (1) is paced: read no further ahead of the client than the pair may hold.
       // With a baseline, the primary's digest is compared with the baseline's too: the bytes the
       // pair agrees on must then be hashed, not only compared.

@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { CutoverError } from '../core/errors.js'
+import { Halt } from '../core/halt.js'
 import { systemClock } from '../core/clock.js'
 import { BodyTee, TeeBudget } from './body-tee.js'
 import { digestBody, type SideBody } from './digest-body.js'
@@ -149,7 +150,7 @@ class ShadowWorker {
   /** #begin starts a body's digest, as the main thread does when its primary answers. */
   #begin(id: number, boundary: string | undefined): void {
     const tee = new BodyTee(this.#config.teeBytes)
-    const halt = new AbortController()
+    const halt = new Halt()
     // The shadow's side (1) is paced by the pair; with a baseline the agreed bytes are hashed too.
     const pair = new DigestPair(undefined, this.#pairBudget, [1], this.#config.baseline !== undefined)
     const body = digestBody(this.#read(tee), { boundary, clock: systemClock, signal: halt.signal, digester: pair.side(0) })

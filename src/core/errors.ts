@@ -69,7 +69,7 @@ export function codeOf(err: unknown): ErrorCode | undefined {
   return isCutoverError(err) ? err.code : undefined
 }
 
-/** abortError is the error a read rejects with when its AbortSignal fires. */
-export function abortError(signal?: AbortSignal): CutoverError {
+/** abortError is the error a read rejects with when its abort signal (an AbortSignal, a Halt) fires. */
+export function abortError(signal?: { readonly reason: unknown }): CutoverError {
   return new CutoverError('ERR_ABORTED', 'operation aborted', { cause: signal?.reason })
 }
