@@ -90,7 +90,7 @@ t.test('skipped bytes count in the length and the head, not in the hash; digests
 t.test('a digester that has hashed nothing stands for the SHA-256 of no bytes, whether it skipped or not', async t => {
   const empty = createHash('sha256').digest()
   const B = BLOCK_BYTES
-  // [name, bytes skipped, the entries expected: one per block begun, the partial one the SHA-256 of nothing]
+  // [name, bytes skipped]: each block skipped whole has an empty entry, a partial one the SHA-256 of nothing.
   const rows: ReadonlyArray<[string, number]> = [
     ['nothing at all', 0],
     ['a partial block skipped', 10],
