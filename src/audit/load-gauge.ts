@@ -5,7 +5,27 @@ import { systemClock, type Clock, type Timer } from '../core/clock.js'
 export interface Load {
   /** Recent share of time the event loop spent running code rather than waiting for I/O, 0..1. */
   readonly utilization: number
+  /**
+   * The lowest utilization of the samples covering the last second or so (see
+   * {@link LoadGaugeOptions.sustainedMs}): at or above a threshold, the loop has been that busy the
+   * whole time. 0 until that much has been sampled. A load without it is never taken as sustained.
+   */
+  readonly sustained?: number
 }
+
+/**
+ * DEFAULT_SUSTAINED_MS is the span {@link LoadGauge.sustained} covers: 1 s. The moving average
+ * crosses 0.9 only 2.9-3.6 s after a saturating load begins (its samples come late on a busy loop:
+ * 60-70 ms apart), and a mirror comparing every request meanwhile served 1 MiB downloads at 200-250
+ * req/s where, shedding, it served 410-470 (bench/README.md). The mirror therefore also sheds when
+ * the loop has been busy for this whole span while shadows wait for a slot. In the mixed bench row
+ * (200 req/s, one 64 MiB download every 5 s), a second of samples at 0.9 or more came only once in
+ * 60 s: 1.55 s, the first 64 MiB download through a mirror just started.
+ */
+export const DEFAULT_SUSTAINED_MS = 1000
+
+/** MAX_SAMPLES bounds the samples kept for {@link LoadGauge.sustained}, however short they are. */
+const MAX_SAMPLES = 256
 
 /**
  * DEFAULT_ALPHA is the weight of the newest 50 ms sample in the moving average: 0.05, a time
@@ -31,6 +51,8 @@ export interface LoadGaugeOptions {
    * cap what it could.
    */
   readonly alpha?: number
+  /** The span {@link LoadGauge.sustained} covers, in ms. If unset, {@link DEFAULT_SUSTAINED_MS}. */
+  readonly sustainedMs?: number
   /** Source of utilization readings. If unset, `performance.eventLoopUtilization` (tests script one). */
   readonly elu?: typeof performance.eventLoopUtilization
   /** Where the sampling timer comes from. If unset, the system clock. */
@@ -40,7 +62,8 @@ export interface LoadGaugeOptions {
 /**
  * LoadGauge follows the event-loop utilization of this thread (Node's
  * `performance.eventLoopUtilization`, the share of time spent outside the poll for I/O) as an
- * exponentially weighted moving average, sampled on an unref'd timer. The mirror's client path and
+ * exponentially weighted moving average, sampled on an unref'd timer, and keeps the samples of the
+ * last second for {@link sustained} (at most 256 of them). The mirror's client path and
  * its shadow work share one event loop: a loop that is busy all the time is one where clients wait
  * behind comparisons, so the mirror sheds shadow work while it is (Scientist's rule, "the control
  * always wins"). Call {@link close} to stop the timer.
@@ -48,6 +71,11 @@ export interface LoadGaugeOptions {
 export class LoadGauge implements Load {
   #last: EventLoopUtilization
   #value = 0
+  /** Recent samples, oldest first: how long each covered (ms) and its utilization. */
+  readonly #recent: Array<{ ms: number; u: number }> = []
+  /** The sum of the recent samples' spans. */
+  #recentMs = 0
+  readonly #sustainedMs: number
   readonly #alpha: number
   readonly #elu: typeof performance.eventLoopUtilization
   readonly #timer: Timer
@@ -57,6 +85,9 @@ export class LoadGauge implements Load {
     const alpha = o.alpha ?? DEFAULT_ALPHA
     if (!(intervalMs > 0)) throw new TypeError('intervalMs must be positive')
     if (!(alpha > 0 && alpha <= 1)) throw new TypeError('alpha must be in (0, 1]')
+    const sustainedMs = o.sustainedMs ?? DEFAULT_SUSTAINED_MS
+    if (!(sustainedMs > 0)) throw new TypeError('sustainedMs must be positive')
+    this.#sustainedMs = sustainedMs
     this.#alpha = alpha
     this.#elu = o.elu ?? performance.eventLoopUtilization.bind(performance)
     this.#last = this.#elu()
@@ -69,14 +100,33 @@ export class LoadGauge implements Load {
    */
   sample(): number {
     const now = this.#elu()
-    const u = this.#elu(now, this.#last).utilization
+    const d = this.#elu(now, this.#last)
+    const u = d.utilization
     this.#last = now
     this.#value = this.#alpha * u + (1 - this.#alpha) * this.#value
+    // The span comes from the readings themselves (active and idle time), not from the timer: a
+    // sample taken late covers more.
+    const ms = d.active + d.idle
+    if (ms > 0) {
+      this.#recent.push({ ms, u })
+      this.#recentMs += ms
+      // Keep the newest samples that cover the span, and no more.
+      while (this.#recent.length > MAX_SAMPLES || (this.#recent.length > 1 && this.#recentMs - this.#recent[0]!.ms >= this.#sustainedMs)) {
+        this.#recentMs -= this.#recent.shift()!.ms
+      }
+    }
     return u
   }
 
   get utilization(): number {
     return this.#value
+  }
+
+  get sustained(): number {
+    if (this.#recentMs < this.#sustainedMs) return 0
+    let low = 1
+    for (const s of this.#recent) low = Math.min(low, s.u)
+    return low
   }
 
   close(): void {

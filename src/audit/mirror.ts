@@ -33,7 +33,7 @@ import { EtagPairs } from './etag-pairs.js'
 import { EMPTY_BODY, withBody, type ExchangeRequest, type Observed } from './exchange.js'
 import { runExperiment, type Answered, type ExperimentOptions, type SideName } from './experiment.js'
 import { classify, describe, HttpBackend, requestFields, type Backend, type PortableBackendOptions } from './http-backend.js'
-import { LoadGauge, type Load } from './load-gauge.js'
+import { LoadGauge, type DEFAULT_SUSTAINED_MS, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
 import { PrimaryAnswer } from './primary-answer.js'
 import type { Rules } from './rules.js'
@@ -162,7 +162,8 @@ export interface MirrorOptions {
   readonly zoom?: ZoomBudget | undefined
   /**
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
-   * shed). While it is, new shadows are taken only for `shedKeep` of the requests (and whenever no
+   * shed): its moving average, or every sample of the last second while shadows wait for a slot
+   * (see {@link Load.sustained}). While it is, new shadows are taken only for `shedKeep` of the requests (and whenever no
    * other shadow is running or queued), and the rest are dropped, counted as shed: the client path
    * keeps most of the CPU, and the audit keeps a known share. Comparisons in progress are given up
    * too, newest first, while more of them still cost the loop than `shedKeep` of the client
@@ -311,6 +312,8 @@ export class Mirror {
   /** Shadowable requests seen, and admitted, since the mirror last began shedding. */
   #saturatedSeen = 0
   #saturatedKept = 0
+  /** Shedding begun on a loop busy for the whole of the last second with shadows queued. */
+  #overloaded = false
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
   /** The primary's connections for the requests read with undici (see {@link PrimaryAnswer}). */
@@ -358,7 +361,18 @@ export class Mirror {
     this.#ownLoad = o.load || shedAbove >= 1 ? [] : [new LoadGauge({ clock: this.#clock })]
     const gauges = this.#ownLoad
     // With a comparison thread, the busier of the two threads decides.
-    this.#load = o.load ?? (gauges.length === 0 ? { utilization: 0 } : { get utilization() { return Math.max(...gauges.map(g => g.utilization)) } })
+    this.#load =
+      o.load ??
+      (gauges.length === 0
+        ? { utilization: 0 }
+        : {
+            get utilization() {
+              return Math.max(...gauges.map(g => g.utilization))
+            },
+            get sustained() {
+              return Math.max(...gauges.map(g => g.sustained))
+            },
+          })
     this.queue = o.queue ?? new TaskQueue()
     this.registry = o.registry ?? new Registry()
     // With a comparison thread, its own budget takes the re-requests: the counts are the thread's.
@@ -645,9 +659,19 @@ export class Mirror {
     return true
   }
 
-  /** #saturated tells whether the mirror's event loop is busy beyond `shedAbove` (never, at 1). */
+  /**
+   * #saturated tells whether the mirror's event loop is busy beyond `shedAbove` (never, at 1): its
+   * moving average is, or every sample of the last second was while shadows waited for a slot. The
+   * average alone lets a saturating load run 3 s or so with every request compared, at about half
+   * the throughput (see {@link DEFAULT_SUSTAINED_MS}); one large download keeps the loop as busy but
+   * makes no queue. Once begun that way, shedding lasts while the loop stays that busy, though the
+   * queue it drains empties.
+   */
   #saturated(): boolean {
-    return this.#shedAbove < 1 && this.#load.utilization > this.#shedAbove
+    if (this.#shedAbove >= 1) return false
+    const load = this.#load
+    this.#overloaded = (load.sustained ?? 0) > this.#shedAbove && (this.#overloaded || this.queue.stats.queued > 0)
+    return this.#overloaded || load.utilization > this.#shedAbove
   }
 
   /**

@@ -145,7 +145,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--shed-above <fraction>',
-        'while the event loop is busier than this (0..1), shed shadow work, keeping --shed-keep of it (1: never)',
+        'while the event loop is busier than this (0..1; on average, or for a whole second with shadows queued), shed shadow work, keeping --shed-keep of it (1: never)',
       )
         .default(0.9)
         .argParser(parseFraction),

@@ -175,6 +175,49 @@ t.test('a full queue drops; a saturated mirror sheds all but one; the counts add
   for (const [name, want] of table) t.equal(await metricValue(m.mirror, name), want, `${name} reads the stats`)
 })
 
+t.test('a loop busy for the whole last second sheds once shadows wait for a slot, and goes on while it stays busy', async t => {
+  // The moving average stays low throughout: only the last second's samples and the queue decide.
+  const load = { utilization: 0.5, sustained: 0 }
+  // The trim timer runs on this clock, which never moves: nothing is given up behind the table.
+  const m = await setup(t, { queue: new TaskQueue({ concurrency: 1, maxQueued: 4 }), shedAbove: 0.9, shedKeep: 0, load, clock: new ManualClock() })
+  let hold = gate()
+  m.nw.hold = hold
+  const steps: Array<{ what: string; path: string; sustained: number; want: Partial<MirrorStats> }> = [
+    { what: 'the first takes the only slot', path: '/1', sustained: 0, want: { requests: 1, pending: 1, shed: 0 } },
+    { what: 'busy a second, nothing waiting: the second waits in the queue', path: '/2', sustained: 1, want: { requests: 2, pending: 2, shed: 0 } },
+    { what: 'busy a second, one waiting: the third is shed', path: '/3', sustained: 1, want: { requests: 3, pending: 2, shed: 1 } },
+    { what: 'the loop had slack in the last second: the fourth waits', path: '/4', sustained: 0.5, want: { requests: 4, pending: 3, shed: 1 } },
+    { what: 'busy a second again, two waiting: the fifth is shed', path: '/5', sustained: 1, want: { requests: 5, pending: 3, shed: 2 } },
+  ]
+  const run = async (s: (typeof steps)[number]): Promise<void> => {
+    load.sustained = s.sustained
+    t.equal(await m.get(s.path), BODY, `${s.what}: the client is answered`)
+    // The ones that take the free slot: the first and the fourth shadow sent.
+    const slot = { '/1': 0, '/6': 3 }[s.path]
+    if (slot !== undefined) await m.nw.arrived[slot]!.promise
+    t.match(m.mirror.stats, s.want, s.what)
+    addsUp(t, m.mirror.stats, s.what)
+  }
+  for (const s of steps) await run(s)
+  // The queue drains while the loop stays busy: shedding goes on, but for one at a time.
+  hold.open()
+  await m.mirror.queue.idle()
+  t.equal(m.mirror.queue.stats.queued, 0, 'the queue is empty')
+  hold = gate()
+  m.nw.hold = hold
+  const after: Array<(typeof steps)[number]> = [
+    { what: 'still busy, nothing running: the sixth is compared', path: '/6', sustained: 1, want: { requests: 6, pending: 1, shed: 2 } },
+    { what: 'still busy, the queue empty: the seventh is shed all the same', path: '/7', sustained: 1, want: { requests: 7, pending: 1, shed: 3 } },
+    { what: 'the loop had slack: the eighth waits', path: '/8', sustained: 0.8, want: { requests: 8, pending: 2, shed: 3 } },
+    { what: 'busy a second again, one waiting: the ninth is shed', path: '/9', sustained: 1, want: { requests: 9, pending: 2, shed: 4 } },
+  ]
+  for (const s of after) await run(s)
+  hold.open()
+  await m.mirror.queue.idle()
+  t.match(m.mirror.stats, { requests: 9, compared: 5, shed: 4, dropped: 4, pending: 0 })
+  addsUp(t, m.mirror.stats, 'at the end')
+})
+
 t.test('a comparison waiting for a shadow slot holds no bytes: the primary body is hashed as it streams', async t => {
   const rest = gate()
   const size = 1536 * 1024
