@@ -75,6 +75,7 @@ export class LoadGauge implements Load {
   readonly #recent: Array<{ ms: number; u: number }> = []
   /** The sum of the recent samples' spans. */
   #recentMs = 0
+  #sustained = 0
   readonly #sustainedMs: number
   readonly #alpha: number
   readonly #elu: typeof performance.eventLoopUtilization
@@ -115,6 +116,10 @@ export class LoadGauge implements Load {
         this.#recentMs -= this.#recent.shift()!.ms
       }
     }
+    // Worked out here, every 50 ms, rather than on each read (the mirror reads it per request).
+    let low = 1
+    for (const r of this.#recent) low = Math.min(low, r.u)
+    this.#sustained = this.#recentMs < this.#sustainedMs ? 0 : low
     return u
   }
 
@@ -123,10 +128,7 @@ export class LoadGauge implements Load {
   }
 
   get sustained(): number {
-    if (this.#recentMs < this.#sustainedMs) return 0
-    let low = 1
-    for (const s of this.#recent) low = Math.min(low, s.u)
-    return low
+    return this.#sustained
   }
 
   close(): void {

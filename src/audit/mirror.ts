@@ -366,11 +366,16 @@ export class Mirror {
       (gauges.length === 0
         ? { utilization: 0 }
         : {
+            // Read per request: a loop, no arrays made.
             get utilization() {
-              return Math.max(...gauges.map(g => g.utilization))
+              let u = 0
+              for (const g of gauges) u = Math.max(u, g.utilization)
+              return u
             },
             get sustained() {
-              return Math.max(...gauges.map(g => g.sustained))
+              let u = 0
+              for (const g of gauges) u = Math.max(u, g.sustained)
+              return u
             },
           })
     this.queue = o.queue ?? new TaskQueue()
