@@ -14,13 +14,21 @@ export type WorkerAnswer = { readonly ok: true; readonly manifest: Manifest; rea
 
 /** answerFor reads, parses and checks one manifest file; never throws. */
 async function answerFor(file: string): Promise<WorkerAnswer> {
+  let text: string
   try {
-    const text = await readFile(file, 'utf8')
-    const r = loadManifest(text, file, patternHooks())
-    return r.ok ? { ok: true, manifest: r.manifest, hash: r.hash } : { ok: false, lines: r.problems.map(formatProblem) }
+    text = await readFile(file, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     return { ok: false, lines: [`${file}: cannot read the manifest${code ? ` (${code})` : ''}`] }
+  }
+  try {
+    const r = loadManifest(text, file, patternHooks())
+    return r.ok ? { ok: true, manifest: r.manifest, hash: r.hash } : { ok: false, lines: r.problems.map(formatProblem) }
+  } catch (err) {
+    // Not the manifest's fault: the schema could not be read or compiled (an incomplete
+    // installation). Its own message names the schema file; "cannot read the manifest" would send
+    // the user looking at a file that is there.
+    return { ok: false, lines: [`${file}: cannot check the manifest: ${(err as Error).message}`] }
   }
 }
 

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { cpSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { readManifest } from '../../src/manifest/compile-manifest.js'
 import { readManifestOffThread } from '../../src/manifest/read-manifest-off-thread.js'
 import { REPO } from '../helpers/serve.js'
@@ -47,4 +48,24 @@ t.test('readManifestOffThread: a manifest the worker chokes on is a problem line
   const off = await readManifestOffThread(file)
   t.equal(off.ok, false)
   t.strictSame(off.ok ? [] : off.lines, inline.ok ? [] : inline.lines)
+})
+
+t.test('readManifestOffThread: a schema that cannot be read is named, not blamed on the manifest', async t => {
+  // A build copied away from the repository's schema/ folder (as an incomplete installation is):
+  // serve once said "cannot read the manifest (ENOENT)" of a manifest that was there.
+  const dir = t.testdir({})
+  cpSync(join(REPO, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true })
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
+  const copy = (await import(pathToFileURL(join(dir, 'dist', 'src', 'manifest', 'read-manifest-off-thread.js')).href)) as {
+    readManifestOffThread: typeof readManifestOffThread
+  }
+  const file = `${REPO}fixtures/manifests/example.yaml`
+  const off = await copy.readManifestOffThread(file)
+  t.equal(off.ok, false, 'not loaded')
+  const lines = off.ok ? [] : off.lines
+  t.equal(lines.length, 1)
+  t.match(lines[0], `${file}: cannot check the manifest: `, 'the manifest is named as the one that could not be checked')
+  t.match(lines[0], join(dir, 'schema', 'manifest.schema.json'), 'and the schema file that is missing')
+  t.notMatch(lines[0], 'cannot read the manifest')
+  t.ok((await readManifestOffThread(file)).ok, 'the same manifest loads with the schema in place')
 })
