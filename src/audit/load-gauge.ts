@@ -15,9 +15,9 @@ export interface Load {
 
 /**
  * DEFAULT_SUSTAINED_MS is the span {@link LoadGauge.sustained} covers: 1 s. The moving average
- * crosses 0.9 only 2.9-3.6 s after a saturating load begins (its samples come late on a busy loop:
- * 60-70 ms apart), and a mirror comparing every request meanwhile served 1 MiB downloads at 200-250
- * req/s where, shedding, it served 410-470 (bench/README.md). The mirror therefore also sheds when
+ * crossed 0.9 only 3-5 s after a saturating load began (its samples come late on a busy loop: 60-90
+ * ms apart), and a mirror comparing every request meanwhile served 1 MiB downloads at about half the
+ * rate it had once shedding (bench/README.md). The mirror therefore also sheds when
  * the loop has been busy for this whole span while shadows wait for a slot. In the mixed bench row
  * (200 req/s, one 64 MiB download every 5 s), a second of samples at 0.9 or more came only once in
  * 60 s: 1.55 s, the first 64 MiB download through a mirror just started.
