@@ -163,11 +163,11 @@ export interface MirrorOptions {
   /**
    * Shed shadow work while the event loop's utilization is above this fraction, 0..1 (1: never
    * shed): its moving average, or every sample of the last second while shadows wait for a slot
-   * (see {@link Load.sustained}). While it is, new shadows are taken only for `shedKeep` of the requests (and whenever no
-   * other shadow is running or queued), and the rest are dropped, counted as shed: the client path
-   * keeps most of the CPU, and the audit keeps a known share. Comparisons in progress are given up
-   * too, newest first, while more of them still cost the loop than `shedKeep` of the client
-   * responses in flight (see {@link Mirror.trim}). If unset, 0.9.
+   * (see {@link Load.sustained}). While it is, new shadows are taken only for `shedKeep` of the
+   * requests (and whenever no other shadow is running or queued), and the rest are dropped, counted
+   * as shed: the client path keeps most of the CPU, and the audit keeps a known share. Comparisons
+   * in progress are given up too, newest first, while more of them still cost the loop than
+   * `shedKeep` of the client responses in flight (see {@link Mirror.trim}). If unset, 0.9.
    */
   readonly shedAbove?: number
   /**

@@ -82,7 +82,9 @@ t.test('LoadGauge.sustained is the lowest sample of the last second, once a seco
 
 t.test('LoadGauge.sustained by default leaves out one large download and sees lasting overload at once', async t => {
   // Samples of 50 ms. Measured by hand on a two-core machine: one 64 MiB download through a mirror
-  // comparing a mixed load kept its loop at 0.9 or more for up to 0.45 s (0.5 s at 0.8).
+  // comparing a mixed load kept its loop at 0.9 or more for up to 0.45 s (0.5 s at 0.8), apart from
+  // the first one through a just-started mirror (1.55 s): there the mirror's queue decides, and no
+  // request of two such runs was shed (test/audit/mirror.ts has the queue's part).
   const settle = (share: number, n: number) => Array.from({ length: n }, () => share)
   const cases: Array<[string, number[], 'below' | 'above']> = [
     ['a busy loop (0.6), then a download holding it for 0.9 s', [...settle(0.6, 100), ...settle(1, 18)], 'below'],
