@@ -488,15 +488,15 @@ export function comparisonOf(
  * compare it with.
  */
 export async function digestBoth(control: Response, candidate: Response, o: CompareOptions): Promise<[SideBody, SideBody]> {
-  const acs = [new Halt(), new Halt()] as const
+  const halts = [new Halt(), new Halt()] as const
   const stopOther = (i: 0 | 1) => (b: SideBody): SideBody => {
-    if (failedHere(b)) acs[1 - i]!.abort(new CutoverError('ERR_ABORTED', 'the other side failed'))
+    if (failedHere(b)) halts[1 - i]!.abort(new CutoverError('ERR_ABORTED', 'the other side failed'))
     return b
   }
   const pair = new DigestPair()
   return Promise.all([
-    digestResponse(control, 'control', o, acs[0].signal, pair.side(0)).then(stopOther(0)),
-    digestResponse(candidate, 'candidate', o, acs[1].signal, pair.side(1)).then(stopOther(1)),
+    digestResponse(control, 'control', o, halts[0], pair.side(0)).then(stopOther(0)),
+    digestResponse(candidate, 'candidate', o, halts[1], pair.side(1)).then(stopOther(1)),
   ])
 }
 

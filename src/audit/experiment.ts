@@ -200,16 +200,16 @@ export async function runExperiment(
   const read = (
     p: Promise<Observed>,
     side: Side,
-    ac: Halt,
+    halt: Halt,
     co: CompareOptions,
     given: ExperimentSide | undefined,
     digester?: BodyDigester,
     need?: Needed,
   ): Promise<SideBody | undefined> => {
     const digest = given && !isBackend(given) ? given.digest : undefined
-    if (digest) ac.signal.addEventListener('abort', () => digest.stop(ac.signal.reason), { once: true })
+    if (digest) halt.addEventListener('abort', () => digest.stop(halt.reason))
     return p.then(a => {
-      if (a.kind === 'response') return digest ? digest.body : digestResponse(a, side, co, ac.signal, digester, need)
+      if (a.kind === 'response') return digest ? digest.body : digestResponse(a, side, co, halt, digester, need)
       // No body on this side: its partner must not wait for it.
       if (digester) pair?.detach()
       return undefined

@@ -33,7 +33,7 @@ import { EtagPairs } from './etag-pairs.js'
 import { EMPTY_BODY, withBody, type ExchangeRequest, type Observed } from './exchange.js'
 import { runExperiment, type Answered, type ExperimentOptions, type SideName } from './experiment.js'
 import { classify, describe, HttpBackend, requestFields, type Backend, type PortableBackendOptions } from './http-backend.js'
-import { LoadGauge, type DEFAULT_SUSTAINED_MS, type Load } from './load-gauge.js'
+import { LoadGauge, type Load } from './load-gauge.js'
 import { mirrorMetrics, MirrorStats, type MirrorHistograms } from './mirror-metrics.js'
 import { PrimaryAnswer } from './primary-answer.js'
 import type { Rules } from './rules.js'
@@ -668,7 +668,7 @@ export class Mirror {
    * #saturated tells whether the mirror's event loop is busy beyond `shedAbove` (never, at 1): its
    * moving average is, or every sample of the last second was while shadows waited for a slot. The
    * average alone lets a saturating load run 3 to 5 s with every request compared, at about half
-   * the throughput (see {@link DEFAULT_SUSTAINED_MS}); one large download keeps the loop as busy but
+   * the throughput (see DEFAULT_SUSTAINED_MS in load-gauge.ts); one large download keeps the loop as busy but
    * makes no queue. Once begun that way, shedding lasts while the loop stays that busy, though the
    * queue it drains empties.
    */

@@ -119,3 +119,10 @@ t.test('a digester that has hashed nothing stands for the SHA-256 of no bytes, w
   t.equal(f.finish().sha256, createHash('sha256').update('abc').digest('hex'), 'a fork of nothing hashes what it is given')
   t.ok(d.state().equals(empty), 'and its origin is left as it was')
 })
+
+t.test('the SHA-256 of no bytes is handed out as a copy: changing one state changes no other', async t => {
+  new BlockDigester().state().fill(0xff)
+  t.strictSame(new BlockDigester().state(), createHash('sha256').digest(), 'the next empty digester still reads the SHA-256 of no bytes')
+  // snapshot() and finish() give it as hex, and their block entries are copied into their own buffer.
+  t.equal(new BlockDigester().finish().sha256, createHash('sha256').digest('hex'))
+})
