@@ -33,3 +33,12 @@ export function pairedRatios(a, b) {
   const per = a.map((x, k) => (x && b[k]?.value ? x.value / b[k].value : null));
   return { per_round: per, median: median(per.filter((q) => q !== null)) };
 }
+
+/**
+ * roundOrder is the order of a row's targets in round k (from 0): as given in even rounds, the first
+ * two swapped in odd ones. The suite puts first the two parts of the row's target, so that they run
+ * next to each other and neither always follows the other.
+ */
+export function roundOrder(targets, k) {
+  return k % 2 === 0 || targets.length < 2 ? targets : [targets[1], targets[0], ...targets.slice(2)];
+}

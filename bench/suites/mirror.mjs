@@ -32,7 +32,7 @@ import { fmt, fmtCores, fmtMB, fmtMs, fmtRatio, signedMs, table, targetsLine } f
 import { mixedFloor, READER_NICE } from '../lib/floor.mjs';
 import { treeRss } from '../lib/sampling.mjs';
 import { poolSteady, steadyShare } from '../lib/share.mjs';
-import { medianRun, pairedRatios } from '../lib/rounds.mjs';
+import { medianRun, pairedRatios, roundOrder } from '../lib/rounds.mjs';
 import { httpGet, sanityCheck } from '../lib/sanity.mjs';
 import { pooledDiffInterval, poolRounds } from '../lib/latency.mjs';
 import { cutoverCommand, haproxyConf, nginxMirrorConf, nginxProxyConf } from '../lib/servers.mjs';
@@ -406,9 +406,14 @@ export async function run(ctx, oldS, newS) {
       // pace its shadows, the floor fell to 4 MB/s and stopped answering; the plain proxy still tells
       // what one Node thread in the path reaches.
       const floor = [...(w.floorEvery ? [fm, np] : w.nodeProxy ? [np] : []), ...(w.twoProcesses && tp ? [tp] : []), ...(w.rawFloor && rf ? [rf] : []), ...(w.readerFloor && rd ? [rd] : []), ...(w.compareFloor && cf ? [cf] : [])];
+      // The two parts of the row's target (cutover mirror and what it is judged against: old in the
+      // fixed-rate rows, nginx's mirror in the saturated ones) run next to each other, the references
+      // after them: this machine's speed drifts over a minute (CPU taken by its host), and a ratio of
+      // two runs a minute apart carried that drift. Which of the two goes first alternates by round,
+      // so that neither always follows the other (see roundOrder).
       const targets = fixedRate
-        ? [{ ...oldS, name: 'old' }, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : []), cm]
-        : [nm, ...floor, ...(w.clientPath && cc ? [cc] : []), cm];
+        ? [{ ...oldS, name: 'old' }, cm, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : [])]
+        : [nm, cm, ...floor, ...(w.clientPath && cc ? [cc] : [])];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
       // turn, each target's figure its median round's and the target judged on the median of the
@@ -422,7 +427,7 @@ export async function run(ctx, oldS, newS) {
         const first = k === 0;
         const last = k === rounds - 1;
         const tag = pooling ? ` round ${k + 1}/${rounds}` : '';
-        for (const s of targets) {
+        for (const s of roundOrder(targets, k)) {
           if (s === cm && first) {
             before = (await mirrorSettle(metricsPort)).counts;
             rss.row = { max: treeRss([cmChild.proc.pid]) };
@@ -458,23 +463,7 @@ export async function run(ctx, oldS, newS) {
             const got = probes && (await probes);
             if (s === cm) steadies.push(got ? steadyShare(got[0], got[1], ctx.opts.warmup + half, ctx.opts.warmup + ctx.opts.seconds - 0.2) : null);
             log(`${w.id}${tag} ${s.name.padEnd(14)} ${fmt(a.rps).padStart(9)} req/s ${fmt(a.mbs).padStart(7)} MB/s  rss ${fmtMB(a.raw.rss_max_bytes)}${s === cm ? fmtSteady(steadies.at(-1)) : ''}${a.warnings.length ? '  WARN: ' + a.warnings.join('; ') : ''}`);
-            if (last) {
-              r[s.name] = medianRun(runs[s.name]);
-              if (s === cm) {
-                const st = poolSteady(steadies);
-                if (st) r.steady = st;
-                const q = pairedRatios(runs[cm.name], runs[nm.name]);
-                r.ratio = q.median;
-                r.ratio_rounds = q.per_round;
-                if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map(fmtRatio).join(', ')}, median ${fmtRatio(q.median)}${fmtSteady(r.steady)}`);
-                // Each reference measured in the rounds (cutover's client path alone, the reader
-                // floor) against nginx's mirror, and cutover mirror against it, round by round.
-                r.against = {};
-                for (const x of [cc, rd, cf]) {
-                  if (x && runs[x.name]) r.against[x.name] = { anchor: pairedRatios(runs[x.name], runs[nm.name]), mirror: pairedRatios(runs[cm.name], runs[x.name]) };
-                }
-              }
-            }
+            if (last) r[s.name] = medianRun(runs[s.name]);
           }
           if (s === np) {
             const c = await floorCounts(fmPort, NEVER);
@@ -508,10 +497,29 @@ export async function run(ctx, oldS, newS) {
             const loadPeak = Math.max(...runs[s.name].map((x) => (fixedRate ? x.rss_max_bytes : x.raw?.rss_max_bytes) ?? 0));
             r.rss_max_bytes = Math.max(rss.row.max, loadPeak, treeRss([cmChild.proc.pid]));
             rss.row = null;
-            log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}${fmtSteady(r.steady)}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
+            log(`${w.id} cutover-mirror accounting: requests ${acc.requests} = compared ${acc.compared} + abandoned ${acc.abandoned} + dropped ${acc.dropped} + skipped ${acc.skipped} ? ${acc.ok ? 'yes' : 'NO'} (settled in ${acc.settle_ms} ms); ${fmtShare(acc)}${fmtSteady(poolSteady(steadies))}; divergent ${JSON.stringify(acc.divergent)}; peak RSS ${fmtMB(r.rss_max_bytes)}`);
           }
           if (cmChild.exited) throw new Error(`cutover mirror died during ${w.id}: ${JSON.stringify(cmChild.exited)}\n${tailLog(cmChild)}`);
+          // Its comparisons still under way (a paced 64 MiB shadow lasts seconds) would load the
+          // machine during the next target's run: they end first.
+          if (s === cm && !last) await mirrorSettle(metricsPort);
           await sleep(w.id === 'mirror-256m' ? 1000 : 300);
+        }
+      }
+      // The saturated rows' ratios, once every target has run its last round (in an odd round
+      // cutover mirror runs before nginx's mirror, and in every round before the references).
+      if (!fixedRate) {
+        const st = poolSteady(steadies);
+        if (st) r.steady = st;
+        const q = pairedRatios(runs[cm.name], runs[nm.name]);
+        r.ratio = q.median;
+        r.ratio_rounds = q.per_round;
+        if (pooling) log(`${w.id} over ${rounds} rounds: cutover-mirror/nginx-mirror per round ${q.per_round.map(fmtRatio).join(', ')}, median ${fmtRatio(q.median)}${fmtSteady(r.steady)}`);
+        // Each reference measured in the rounds (cutover's client path alone, the reader
+        // floor) against nginx's mirror, and cutover mirror against it, round by round.
+        r.against = {};
+        for (const x of [cc, rd, cf]) {
+          if (x && runs[x.name]) r.against[x.name] = { anchor: pairedRatios(runs[x.name], runs[nm.name]), mirror: pairedRatios(runs[cm.name], runs[x.name]) };
         }
       }
       // mirror-mixed: how sure each hop's small-file p99 over old's is, from its rounds and old's

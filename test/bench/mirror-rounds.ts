@@ -11,6 +11,7 @@ interface Run {
 interface RoundsModule {
   medianRun(runs: Run[]): Run | null
   pairedRatios(a: Array<Run | undefined>, b: Array<Run | undefined>): { per_round: Array<number | null>; median: number | null }
+  roundOrder<T>(targets: T[], k: number): T[]
 }
 
 const rounds = (await import(new URL('../../../bench/lib/rounds.mjs', import.meta.url).href)) as RoundsModule
@@ -54,5 +55,21 @@ t.test('pairedRatios: the ratio within each round, and the median of them (table
     const got = rounds.pairedRatios(r.a, r.b)
     t.strictSame(got.per_round, r.per, `${r.name}: per round`)
     t.equal(got.median, r.median, `${r.name}: median`)
+  }
+})
+
+t.test('roundOrder: the two parts of the target next to each other, the first of them alternating by round (table)', async t => {
+  const rows: Array<{ name: string; targets: string[]; k: number; want: string[] }> = [
+    { name: 'round 1: as given', targets: ['nginx-mirror', 'cutover-mirror', 'floor'], k: 0, want: ['nginx-mirror', 'cutover-mirror', 'floor'] },
+    { name: 'round 2: the first two swapped, the references after them', targets: ['nginx-mirror', 'cutover-mirror', 'floor', 'client'], k: 1, want: ['cutover-mirror', 'nginx-mirror', 'floor', 'client'] },
+    { name: 'round 3: as given again', targets: ['old', 'cutover-mirror'], k: 2, want: ['old', 'cutover-mirror'] },
+    { name: 'round 6: swapped', targets: ['old', 'cutover-mirror'], k: 5, want: ['cutover-mirror', 'old'] },
+    { name: 'one target: nothing to swap', targets: ['old'], k: 1, want: ['old'] },
+    { name: 'no target', targets: [], k: 1, want: [] },
+  ]
+  for (const r of rows) {
+    const before = [...r.targets]
+    t.same(rounds.roundOrder(r.targets, r.k), r.want, r.name)
+    t.same(r.targets, before, `${r.name}: the list given is not changed`)
   }
 })
