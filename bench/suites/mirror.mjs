@@ -423,10 +423,10 @@ export async function run(ctx, oldS, newS) {
       const runs = {};
       const steadies = [];
       let before = null;
-      // New served nothing of this load yet: before, nginx's mirror and the references sent it their
-      // shadows before cutover mirror's first run; now cutover mirror runs first, so new gets the
-      // load once, straight and unmeasured, as they used to give it (the saturated rows: nginx's
-      // mirror, which shadows every request, runs first in their first round).
+      // New gets a fixed-rate row's load once, straight and unmeasured, before the first round:
+      // cutover mirror runs first in it, and would otherwise be the only target whose shadows meet a
+      // new that has not served this load yet. (In the saturated rows nginx's mirror, which shadows
+      // every request, runs first in the first round.)
       if (fixedRate) await runFixedRate(ctx, { ...newS, name: 'new-warmup' }, w, { rate: w.rate, seconds: mirrorWarmup, warmup: 1, seed });
       for (let k = 0; k < rounds; k++) {
         const first = k === 0;
