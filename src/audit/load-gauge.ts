@@ -112,9 +112,9 @@ export class LoadGauge implements Load {
       this.#recent.push({ ms, u })
       this.#recentMs += ms
       // Keep the newest samples that cover the span, and no more.
-      while (this.#recent.length > MAX_SAMPLES || (this.#recent.length > 1 && this.#recentMs - this.#recent[0]!.ms >= this.#sustainedMs)) {
-        this.#recentMs -= this.#recent.shift()!.ms
-      }
+      const covered = (): boolean =>
+        this.#recent.length > 1 && this.#recentMs - this.#recent[0]!.ms >= this.#sustainedMs
+      while (this.#recent.length > MAX_SAMPLES || covered()) this.#recentMs -= this.#recent.shift()!.ms
     }
     // Worked out here, every 50 ms, rather than on each read (the mirror reads it per request).
     let low = 1

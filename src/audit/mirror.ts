@@ -668,9 +668,9 @@ export class Mirror {
    * #saturated tells whether the mirror's event loop is busy beyond `shedAbove` (never, at 1): its
    * moving average is, or every sample of the last second was while shadows waited for a slot. The
    * average alone lets a saturating load run 3 to 5 s with every request compared, at about half
-   * the throughput (see DEFAULT_SUSTAINED_MS in load-gauge.ts); one large download keeps the loop as busy but
-   * makes no queue. Once begun that way, shedding lasts while the loop stays that busy, though the
-   * queue it drains empties.
+   * the throughput (see DEFAULT_SUSTAINED_MS in load-gauge.ts); one large download keeps the loop
+   * as busy but makes no queue. Once begun that way, shedding lasts while the loop stays that busy,
+   * though the queue it drains empties.
    */
   #saturated(): boolean {
     if (this.#shedAbove >= 1) return false

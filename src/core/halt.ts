@@ -18,9 +18,10 @@ export interface StopSignal {
  * The same contract as the pair it stands for, as far as {@link StopSignal} goes: {@link abort}
  * sets `aborted` and `reason` (a `DOMException` named `AbortError` when no reason is given) and
  * calls each listener once, in the order added (one added twice is one); later aborts do nothing;
- * a listener added after the abort is never called; a listener removed before it is not called. A listener that throws
- * does not stop the others; then `abort` throws the first such error (an `AbortSignal` would make
- * it an uncaught exception). Not an `EventTarget`: only `'abort'`, and no `onabort`.
+ * a listener added after the abort is never called; a listener removed before it is not called. A
+ * listener that throws does not stop the others; then `abort` throws the first such error (an
+ * `AbortSignal` would make it an uncaught exception). Not an `EventTarget`: only `'abort'`, and no
+ * `onabort`.
  */
 export class Halt implements StopSignal {
   #aborted = false

@@ -192,7 +192,8 @@ t.test('a loop busy for the whole last second sheds once shadows wait for a slot
   const run = async (s: (typeof steps)[number]): Promise<void> => {
     load.sustained = s.sustained
     t.equal(await m.get(s.path), BODY, `${s.what}: the client is answered`)
-    // The ones that take the free slot: the first and the fourth shadow sent.
+    // The requests whose shadow takes the free slot at once, and which shadow that is in the order
+    // sent: /1 the first; /6 the fourth (/2 and /4 were sent as the queue drained).
     const slot = { '/1': 0, '/6': 3 }[s.path]
     if (slot !== undefined) await m.nw.arrived[slot]!.promise
     t.match(m.mirror.stats, s.want, s.what)
