@@ -39,6 +39,7 @@ import { PrimaryAnswer } from './primary-answer.js'
 import type { Rules } from './rules.js'
 import { shadowExperiment, ShadowThread, type ThreadFeed } from './shadow-thread.js'
 import { TaskQueue } from './task-queue.js'
+import { TurnWrites } from './turn-writes.js'
 import { listenOn } from '../core/listen.js'
 import { within } from '../core/within.js'
 import type { ZoomBudget } from './zoom.js'
@@ -316,6 +317,8 @@ export class Mirror {
   #overloaded = false
   readonly #proxy: httpProxy
   readonly #agent: HttpAgent
+  /** The budget of the large bodies' writes gathered per turn, over every client. */
+  readonly #turnWrites = new TurnWrites()
   /** The primary's connections for the requests read with undici (see {@link PrimaryAnswer}). */
   readonly #pool: Pool
   readonly #primaryHost: string
@@ -619,8 +622,10 @@ export class Mirror {
       // One 'drain' listener for the whole body: a once() per full write cost more than the
       // write's own bookkeeping in a CPU profile (the client's socket is full after most chunks).
       res.on('drain', () => answer.release('drain'))
+      // A large body's chunks go to the client once per turn (see TurnWrites); a small one's at once.
+      const write = answer.bounded ? this.#turnWrites.writer(res) : (chunk: Buffer): boolean => res.write(chunk)
       answer.on('data', (chunk: Buffer) => {
-        if (!res.write(chunk)) answer.hold('drain')
+        if (!write(chunk)) answer.hold('drain')
       })
       // After #onProxyRes's own 'end' listener, which hands the trailers over.
       answer.on('end', () => res.end())

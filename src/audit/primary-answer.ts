@@ -39,6 +39,10 @@ export class PrimaryAnswer extends EventEmitter implements Dispatcher.DispatchHa
   #resume: (() => void) | undefined
   readonly #held = new Set<HoldReason>()
   #bounded = false
+  /** Whether the body is read at most `bytesPerTurn` per turn (known once `'response'` is emitted). */
+  get bounded(): boolean {
+    return this.#bounded
+  }
   #taken = 0
   #turnOpen = false
   #over = false
