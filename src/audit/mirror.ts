@@ -623,7 +623,9 @@ export class Mirror {
       // write's own bookkeeping in a CPU profile (the client's socket is full after most chunks).
       res.on('drain', () => answer.release('drain'))
       // A large body's chunks go to the client once per turn (see TurnWrites); a small one's at once.
-      const write = answer.bounded ? this.#turnWrites.writer(res) : (chunk: Buffer): boolean => res.write(chunk)
+      const write = answer.bounded
+        ? this.#turnWrites.writer(res)
+        : (chunk: Buffer): boolean => res.write(chunk)
       answer.on('data', (chunk: Buffer) => {
         if (!write(chunk)) answer.hold('drain')
       })

@@ -39,10 +39,6 @@ export class PrimaryAnswer extends EventEmitter implements Dispatcher.DispatchHa
   #resume: (() => void) | undefined
   readonly #held = new Set<HoldReason>()
   #bounded = false
-  /** Whether the body is read at most `bytesPerTurn` per turn (known once `'response'` is emitted). */
-  get bounded(): boolean {
-    return this.#bounded
-  }
   #taken = 0
   #turnOpen = false
   #over = false
@@ -52,6 +48,14 @@ export class PrimaryAnswer extends EventEmitter implements Dispatcher.DispatchHa
   constructor(bytesPerTurn: number) {
     super()
     this.#bytesPerTurn = bytesPerTurn
+  }
+
+  /**
+   * Whether the body is read at most `bytesPerTurn` per turn (known once `'response'` is
+   * emitted): its Content-Length is not under the bound, or it has none.
+   */
+  get bounded(): boolean {
+    return this.#bounded
   }
 
   /** hold stops reading the body until every reason given is released. */

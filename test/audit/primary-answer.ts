@@ -68,22 +68,54 @@ t.test('the body: empty chunks are not passed on; reading is held while any reas
 })
 
 t.test('the read bound per turn: held once a turn has taken its bytes, read again in the check phase', async t => {
-  const rows: Array<{ name: string; length?: string; chunks: number[]; returns: boolean[]; resumesAfterTurn: number }> = [
-    { name: 'under the bound', length: '100', chunks: [40, 40], returns: [true, true], resumesAfterTurn: 0 },
-    { name: 'reaches it: held', length: '1000', chunks: [60, 40], returns: [true, false], resumesAfterTurn: 1 },
-    { name: 'no length: bounded too', chunks: [100], returns: [false], resumesAfterTurn: 1 },
-    { name: 'a Content-Length under the bound is never held', length: '99', chunks: [99], returns: [true], resumesAfterTurn: 0 },
+  const rows: Array<{
+    name: string
+    length?: string
+    chunks: number[]
+    returns: boolean[]
+    resumesAfterTurn: number
+    bounded: boolean
+  }> = [
+    {
+      name: 'under the bound',
+      length: '100',
+      chunks: [40, 40],
+      returns: [true, true],
+      resumesAfterTurn: 0,
+      bounded: true,
+    },
+    {
+      name: 'reaches it: held',
+      length: '1000',
+      chunks: [60, 40],
+      returns: [true, false],
+      resumesAfterTurn: 1,
+      bounded: true,
+    },
+    { name: 'no length: bounded too', chunks: [100], returns: [false], resumesAfterTurn: 1, bounded: true },
+    {
+      name: 'a Content-Length under the bound is never held',
+      length: '99',
+      chunks: [99],
+      returns: [true],
+      resumesAfterTurn: 0,
+      bounded: false,
+    },
   ]
   for (const row of rows) {
     const r = recorded(100)
     r.answer.onConnect(() => undefined)
     r.answer.onHeaders(200, row.length === undefined ? [] : raw('Content-Length', row.length), r.resume, 'OK')
+    t.equal(r.answer.bounded, row.bounded, `${row.name}: bounded (what the mirror gathers per turn)`)
     const returns = row.chunks.map(n => r.answer.onData(Buffer.alloc(n)))
     t.strictSame(returns, row.returns, `${row.name}: what the parser is told`)
     await nextTurn()
     t.equal(r.resumes(), row.resumesAfterTurn, `${row.name}: resumed at the check phase`)
     t.equal(r.answer.onData(Buffer.alloc(1)), true, `${row.name}: a new turn reads on`)
   }
+  const unbounded = recorded(0)
+  unbounded.answer.onHeaders(200, [], unbounded.resume, 'OK')
+  t.equal(unbounded.answer.bounded, false, 'no bound per turn: not bounded, whatever the length')
   // Once the exchange is over, a turn's end resumes nothing (the parser may be another request's).
   const r = recorded(100)
   r.answer.onConnect(() => undefined)

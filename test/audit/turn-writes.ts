@@ -128,7 +128,11 @@ const SMALL = 2 * KiB
  * write per chunk, and counts the socket's calls to the system (`_write` one chunk, `_writev`
  * several); the receiver checks every byte arrived, in order.
  */
-async function countWrites(gathered: boolean, turns: number, perTurn: number): Promise<{ calls: number; same: boolean }> {
+async function countWrites(
+  gathered: boolean,
+  turns: number,
+  perTurn: number,
+): Promise<{ calls: number; same: boolean }> {
   let received = 0
   const hash = createHash('sha256')
   const total = turns * perTurn * SMALL
