@@ -5,10 +5,10 @@ import { READ_TURN_BYTES } from './bound-read-turns.js'
  * write them once per turn of its event loop: 16 MiB.
  *
  * Why a budget: a corked socket keeps in the mirror's memory what a socket written at once hands
- * to the kernel. At 64 connections of 1 MiB, up to 64 turns' worth (about 20 MiB) were held at
- * once with no budget, and the mirror's peak RSS rose by 15-20 MB. Measured by hand (wrk, 64
- * connections, 1 MiB, 8 s, alternated): 8 MiB gave part of the gain (about two thirds), 16 MiB as
- * much as none.
+ * to the kernel, up to a turn's worth per client (20 MiB at 64 connections). With no budget, the
+ * mirror's peak RSS at 64 connections of 1 MiB rose by 15-21 MB (three runs each, by hand). In the
+ * same minutes (wrk, 64 connections, 1 MiB, 8 s, alternated) 8 MiB did 454-533 req/s, 16 MiB
+ * 543-561 and no budget 491-574.
  */
 export const TURN_WRITES_BUDGET = 16 * 1024 * 1024
 
