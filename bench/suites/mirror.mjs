@@ -511,8 +511,9 @@ export async function run(ctx, oldS, newS) {
           await sleep(w.id === 'mirror-256m' ? 1000 : 300);
         }
       }
-      // The saturated rows' ratios, once every target has run its last round (in an odd round
-      // cutover mirror runs before nginx's mirror, and in every round before the references).
+      // The saturated rows' ratios, once every target has run its last round (in every second round,
+      // the 2nd, 4th, ..., cutover mirror runs before nginx's mirror, and in every round before the
+      // references).
       if (!fixedRate) {
         const st = poolSteady(steadies);
         if (st) r.steady = st;

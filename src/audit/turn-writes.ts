@@ -48,7 +48,11 @@ export class TurnWrites {
   readonly budget: number
   #held = 0
 
-  /** `budget`: the bytes held corked at once over every writer, {@link TURN_WRITES_BUDGET} by default. */
+  /**
+   * `budget`: the bytes held corked at once over every writer, {@link TURN_WRITES_BUDGET} by default.
+   * A writer corks only while the total is under it, so the total can pass it by at most the one
+   * turn that corked last ({@link TURN_WRITE_BYTES}).
+   */
   constructor(budget: number = TURN_WRITES_BUDGET) {
     this.budget = budget
   }
