@@ -32,6 +32,10 @@
 // neither started nor ended while a 64 MiB download was under way (the small file's latency with
 // nothing large moving; compared with the whole small class, it shows what the large downloads cost).
 //
+// --pace BYTES_PER_S [--pace-after BYTES]: every body is read no faster than that past its first
+// BYTES (0 unless given), the way cutover mirror reads a shadow's body (--shadow-rate): for a reader
+// of new that stands for a mirror's shadows, never for a measured target.
+//
 // --raw: the JSON line also has `raw_ms`: every measured latency (ms), of the whole run and of each
 // class, so that several runs can be pooled into one percentile (bench/lib/latency.mjs).
 //
@@ -70,9 +74,12 @@ function parseArgs(argv) {
     } else if (a === '--seed') o.seed = num();
     else if (a === '--dump') (o.dump = v), i++;
     else if (a === '--raw') o.raw = true;
+    else if (a === '--pace') o.pace = num();
+    else if (a === '--pace-after') o.paceAfter = num();
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N] [--dump FILE] [--raw]');
+  if (!o.url || !o.rate || !o.duration) throw new Error('usage: fixed-rate.mjs --url URL --rate N --duration S [--connections N] [--warmup S] [--expect-bytes N] [--timeout S] [--mix mirror-mixed --seed N] [--dump FILE] [--raw] [--pace BYTES_PER_S [--pace-after BYTES]]');
+  if (o.paceAfter !== undefined && !o.pace) throw new Error('--pace-after needs --pace');
   return o;
 }
 
@@ -81,7 +88,7 @@ function parseArgs(argv) {
  * status, byte count and (two ranges) its parts: { ok, why, n, detail, end }, `end` the end of the
  * body or of the failure in ms since the epoch (so that another thread's answer is timed alike).
  */
-async function exchange(pool, q) {
+async function exchange(pool, q, pace) {
   const done = (ok, why, n, detail) => ({ ok, why, n, detail, end: performance.timeOrigin + performance.now() });
   let res;
   try {
@@ -92,9 +99,20 @@ async function exchange(pool, q) {
   let n = 0;
   const parts = q.ranges?.length > 1 ? [] : null; // a multipart answer is kept (2 x <= 256 KiB) to check its parts
   try {
+    // --pace: past its first --pace-after bytes, the body is read no faster than --pace bytes a second
+    // (as cutover mirror reads a shadow's body); the wait happens between two reads, so the socket's
+    // buffer fills and the server is held back as by any slow reader.
+    // The pace's clock starts at the first read past them: no credit is earned by the fast start.
+    const after = pace?.after ?? 0;
+    let paced = null;
     for await (const chunk of res.body) {
       n += chunk.length;
       if (parts) parts.push(chunk);
+      if (pace && n > after) {
+        paced ??= performance.now();
+        const wait = paced + ((n - after) / pace.bytesPerSecond) * 1000 - performance.now();
+        if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   } catch (e) {
     return done(false, 'socket', n, String(e?.code ?? e?.message));
@@ -107,6 +125,11 @@ async function exchange(pool, q) {
     if (bad) return done(false, 'bytes', n, `${what}: ${bad}`);
   }
   return done(true, null, n);
+}
+
+/** paceOf is --pace and --pace-after as exchange() takes them, or undefined without --pace. */
+function paceOf(o) {
+  return o.pace ? { bytesPerSecond: o.pace, after: o.paceAfter ?? 0 } : undefined;
 }
 
 /** newPool is the keep-alive connection pool each thread sends its requests through. */
@@ -131,7 +154,7 @@ function receiverThread() {
       pool.destroy().catch(() => {}).finally(() => parentPort.close());
       return;
     }
-    exchange(pool, m.q).then((r) => parentPort.postMessage({ k: m.k, ...r }));
+    exchange(pool, m.q, workerData.pace).then((r) => parentPort.postMessage({ k: m.k, ...r }));
   });
 }
 
@@ -146,7 +169,7 @@ class Receiver {
   #exited = false;
 
   constructor(origin, o) {
-    this.#worker = new Worker(new URL(import.meta.url), { workerData: { origin, connections: o.connections, timeout: o.timeout } });
+    this.#worker = new Worker(new URL(import.meta.url), { workerData: { origin, connections: o.connections, timeout: o.timeout, pace: paceOf(o) } });
     this.#worker.on('message', (r) => {
       const resolve = this.#waiting.get(r.k);
       this.#waiting.delete(r.k);
@@ -246,7 +269,7 @@ async function main() {
     };
     const q = planned(k);
     const thread = o.mix ? threadOf(q.cls) : null;
-    const answer = thread ? thread.send(q) : exchange(pool, q);
+    const answer = thread ? thread.send(q) : exchange(pool, q, paceOf(o));
     answer.then((r) => finish(r.ok, r.why, r.n, r.detail, r.end - performance.timeOrigin));
   };
 

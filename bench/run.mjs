@@ -9,7 +9,7 @@
 // 0 disables), BENCH_SERVERS (nginx,go,cutover,manifest,s3), BENCH_WORKLOADS (all ids,
 // comma separated; `mirror` = every mirror-* id, `replay` = every replay-* id, `manifest` = manifest-match),
 // BENCH_SEED (ranges, mirror-mixed's sequence), BENCH_STRICT=1
-// (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIXED_RATE (200), BENCH_MIRROR_WARMUP (5), BENCH_MIRROR_OUT=1, BENCH_MIRROR_ARGS,
+// (exit 1 when a target fails), BENCH_MIRROR_RATE (500), BENCH_MIXED_RATE (200), BENCH_MIXED_ROUNDS (8), BENCH_FLOOR_ROUNDS (24), BENCH_MIRROR_WARMUP (5), BENCH_MIRROR_OUT=1, BENCH_MIRROR_ARGS,
 // BENCH_REPLAY_CONCURRENCY (16), BENCH_REPLAY_SMALL_RECORDS (30000),
 // BENCH_REPLAY_BIG_CONCURRENCY (4), BENCH_REPLAY_BIG_RECORDS (16),
 // BENCH_SLOW_READERS (1000), BENCH_SLOW_HOLD (10, seconds), BENCH_CUTOVER (bin/cutover: the

@@ -1,7 +1,8 @@
-// The floor of comparing everything in mirror-mixed (haproxy-reader): the cheapest hop, haproxy,
-// measured while a second generator at the lowest CPU priority sends the same requests straight to
-// new and reads every answer, comparing nothing. What runs that reader, and what the report says of
-// the floor against the row's target.
+// The floors of comparing everything in mirror-mixed: the cheapest hop, haproxy, measured while a
+// second generator at the lowest CPU priority sends the same requests straight to new and reads every
+// answer as it comes (haproxy-reader) or at cutover mirror's shadow pace (haproxy-paced-reader),
+// comparing nothing. What runs those readers, and what the report says of the floors against the
+// row's target.
 
 import { fmt, signedMs } from './report.mjs';
 
@@ -9,50 +10,78 @@ import { fmt, signedMs } from './report.mjs';
 export const READER_NICE = 19;
 
 /**
- * readerCommand is the command of a target's reader (haproxy-reader's): `nice -n <reader.nice>`
- * and this Node running bench/fixed-rate.mjs with the load's own arguments `args` (the script
- * first), but its `--url` pointing at 127.0.0.1:<reader.port> and without `--raw` (only the counts
- * of a reader are kept).
+ * READER_PACE is haproxy-paced-reader's pace of reading new: cutover mirror's default shadow pace
+ * (`--shadow-rate`, 16 MiB a second) past the same first 4 MiB, the way a mirror that spreads its
+ * shadows' reading over time reads a large body.
+ */
+export const READER_PACE = { bytesPerSecond: 16 * 1024 * 1024, after: 4 * 1024 * 1024 };
+
+/**
+ * FLOORS are the two floors of comparing everything, each haproxy with a reader of new at the
+ * lowest CPU priority: reading every answer as it comes, or paced as cutover mirror paces its
+ * shadows (neither is known to be the cheaper for the small file's p99 beforehand).
+ */
+export const FLOORS = [
+  { name: 'haproxy-reader', how: 'new read as it answers' },
+  { name: 'haproxy-paced-reader', how: 'new read paced as cutover mirror paces its shadows' },
+];
+
+/**
+ * readerCommand is the command of a target's reader (haproxy-reader's, haproxy-paced-reader's):
+ * `nice -n <reader.nice>` and this Node running bench/fixed-rate.mjs with the load's own arguments
+ * `args` (the script first), but its `--url` pointing at 127.0.0.1:<reader.port>, without `--raw`
+ * (only the counts of a reader are kept), and with `--pace` and `--pace-after` when the reader has
+ * a `pace` ({ bytesPerSecond, after }).
  * @throws {Error} when `args` has no `--url` followed by a value.
  */
 export function readerCommand(args, reader) {
   const at = args.indexOf('--url');
   if (at < 0 || at + 1 >= args.length) throw new Error('readerCommand: the load has no --url');
   const own = args.map((a, i) => (i === at + 1 ? `http://127.0.0.1:${reader.port}` : a)).filter((a) => a !== '--raw');
-  return { command: 'nice', args: ['-n', String(reader.nice), process.execPath, ...own] };
+  const pace = reader.pace ? ['--pace', String(reader.pace.bytesPerSecond), '--pace-after', String(reader.pace.after)] : [];
+  return { command: 'nice', args: ['-n', String(reader.nice), process.execPath, ...own, ...pace] };
 }
 
 /**
- * mixedFloor says, for a mixed row measured through haproxy-reader, whether that floor left the
- * small-file target (`targetUs` over old's p99) any room in this run; null when it was not measured.
- * With the floor's interval over the rounds (`small_p99_minus_old_ci`, see pooledDiffInterval), the
- * verdict is the interval's: wholly over the target, wholly within it, or across it (not decided by
- * this run).
+ * mixedFloor says, for a mixed row measured through the floors ({@link FLOORS}), whether they left
+ * the small-file target (`targetUs` over old's p99) any room in this run; null when none was
+ * measured. A floor's figure is its difference from old over the rounds both ran, with its
+ * interval (`small_p99_minus_old_ci`, see pooledDiffInterval) when it has one; its verdict is the
+ * interval's: wholly over the target, wholly within it, or across it. Only when every floor measured
+ * is over the target could no mirror comparing every exchange meet it; one within leaves room.
  */
 export function mixedFloor(mixed, targetUs) {
   const p99 = (n) => mixed[n]?.classes?.small?.latency_us?.p99;
-  if (p99('haproxy-reader') == null || p99('old') == null) return null;
-  const floor = p99('haproxy-reader') - p99('old');
-  const r = mixed['haproxy-reader'].reader;
-  const ci = mixed['haproxy-reader'].small_p99_minus_old_ci;
-  const read = r ? `; the reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
+  if (p99('old') == null) return null;
+  const measured = FLOORS.filter((f) => p99(f.name) != null);
+  if (measured.length === 0) return null;
   const target = `+${targetUs / 1000} ms target`;
-  const noMirror = 'no mirror that sends its shadows as requests come and compares every exchange could meet it';
-  const room = `it leaves ${signedMs(targetUs - floor)} for a mirror's own work`;
-  let verdict;
-  if (ci) {
-    const interval = `its ${Math.round(ci.level * 100)}% interval over ${ci.rounds} rounds (resampled ${fmt(ci.resamples)} times) is ${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)}`;
-    verdict =
-      ci.lo_us > targetUs
-        ? `${interval}, wholly over the ${target}: ${noMirror} on this machine`
-        : ci.hi_us <= targetUs
-          ? `${interval}, wholly within the ${target}: ${room}`
-          : `${interval}, across the ${target}: this run does not decide whether a mirror comparing every exchange could meet it`;
-  } else {
-    verdict =
-      floor > targetUs
-        ? `over the ${target}: ${noMirror} in this run`
-        : `within the ${target}: ${room}`;
-  }
-  return `The floor of comparing 100% in this run: haproxy-reader ${signedMs(floor)} over old, ${verdict}${read}.`;
+  const verdicts = [];
+  const diffs = [];
+  const parts = measured.map((f) => {
+    const ci = mixed[f.name].small_p99_minus_old_ci;
+    const d = ci ? ci.diff_us : p99(f.name) - p99('old');
+    diffs.push(d);
+    const r = mixed[f.name].reader;
+    const read = r ? `; its reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
+    let word;
+    if (ci) {
+      const v = ci.lo_us > targetUs ? 'over' : ci.hi_us <= targetUs ? 'within' : 'across';
+      verdicts.push(v);
+      word = `its ${Math.round(ci.level * 100)}% interval over ${ci.rounds} rounds (resampled ${fmt(ci.resamples)} times) is ${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)}, ${v === 'over' ? 'wholly over' : v === 'within' ? 'wholly within' : 'across'} the ${target}`;
+    } else {
+      const v = d > targetUs ? 'over' : 'within';
+      verdicts.push(v);
+      word = `${v} the ${target}`;
+    }
+    return `${f.name} (${f.how}) ${signedMs(d)} over old, ${word}${read}`;
+  });
+  const decided = measured.every((f) => mixed[f.name].small_p99_minus_old_ci) ? 'on this machine' : 'in this run';
+  const least = Math.min(...diffs.filter((d, i) => verdicts[i] === 'within'));
+  const verdict = verdicts.every((v) => v === 'over')
+    ? `no mirror that compares every exchange, reading new in ${measured.length === 1 ? 'that way' : 'either way'}, could meet the ${target} ${decided}`
+    : verdicts.includes('within')
+      ? `it leaves ${signedMs(targetUs - least)} for a mirror's own work`
+      : `this run does not decide whether a mirror comparing every exchange could meet the ${target}`;
+  return `The floor of comparing 100% in this run: ${parts.join('. ')}. So ${verdict}.`;
 }

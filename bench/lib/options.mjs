@@ -64,6 +64,11 @@ export function readOptions(env) {
     // +0.25 to +6.66 ms. (Those figures are from before fixed-rate.mjs read the large classes on
     // threads of their own.) 8 rounds of the row's seven targets (with haproxy) take about 10 minutes.
     mixedRounds: envInt(env, 'BENCH_MIXED_ROUNDS', 8, 1),
+    // mirror-mixed's floors: old, haproxy and the two floors are measured in this many rounds in all
+    // (the rounds past BENCH_MIXED_ROUNDS without the other targets, about 45 s each). Their small-file
+    // p99 over old decides whether the row's +2 ms is within any mirror's reach here; over 8 rounds its
+    // 95% interval was 2.1 to 6.0 ms wide in seven bench runs of 2026-12-07, over 30 by hand 1.7 ms.
+    floorRounds: envInt(env, 'BENCH_FLOOR_ROUNDS', 24, 1),
     // The saturated mirror rows (mirror-small, -1m, -256m): every target measured this many times in
     // turn, the ratio to nginx's mirror taken within each round and its median judged. Measured one
     // after the other once, the 1m row's ratio for one build ranged 0.47-0.65 over five runs,

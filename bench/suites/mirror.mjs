@@ -29,7 +29,7 @@ import { log, sleep } from '../lib/log.mjs';
 import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
 import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
 import { fmt, fmtCores, fmtMB, fmtMs, fmtRatio, signedMs, table, targetsLine } from '../lib/report.mjs';
-import { mixedFloor, READER_NICE } from '../lib/floor.mjs';
+import { FLOORS, mixedFloor, READER_NICE, READER_PACE } from '../lib/floor.mjs';
 import { treeRss } from '../lib/sampling.mjs';
 import { poolSteady, steadyShare } from '../lib/share.mjs';
 import { medianRun, pairedRatios, roundOrder } from '../lib/rounds.mjs';
@@ -44,10 +44,10 @@ const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through 
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
- * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader and nginx-proxy in mirror-mixed,
+ * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader, haproxy-paced-reader and nginx-proxy in mirror-mixed,
  * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p, raw-floor-mirror, reader-floor-mirror and compare-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'compare-floor-mirror', 'cutover-client', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'haproxy-paced-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'compare-floor-mirror', 'cutover-client', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -277,6 +277,7 @@ export async function run(ctx, oldS, newS) {
   let nx = null;
   let hp = null;
   let hr = null;
+  let hrp = null;
   if (selected(ctx).some((w) => w.kind === 'mixed')) {
     const nxConf = path.join(OUT, 'nginx-proxy.conf');
     fs.writeFileSync(nxConf, nginxProxyConf(nxPort, oldS.port));
@@ -292,6 +293,10 @@ export async function run(ctx, oldS, newS) {
       hp = { name: 'haproxy', port: hpPort, child: hpChild, describe: `haproxy -db -f ${path.relative(ROOT, hpConf)} (HTTP proxy to old, bodies spliced in the kernel, a thread per core)` };
       // The same haproxy, measured while new is read as a mirror comparing everything would read it.
       hr = { ...hp, name: 'haproxy-reader', reader: { port: newS.port, nice: READER_NICE }, describe: `haproxy as above, while \`nice -n ${READER_NICE} node bench/fixed-rate.mjs\` sends the same requests at the same moments straight to new (port ${newS.port}) and reads every answer, comparing nothing` };
+      // The same again with new's answers read as cutover mirror reads its shadows' bodies: spread
+      // over seconds rather than as fast as new sends them.
+      const paced = `--pace ${READER_PACE.bytesPerSecond} --pace-after ${READER_PACE.after}`;
+      hrp = { ...hp, name: 'haproxy-paced-reader', reader: { port: newS.port, nice: READER_NICE, pace: READER_PACE }, describe: `${hr.describe}; its reader with ${paced} (each body past its first 4 MiB read at 16 MiB/s, cutover mirror's default --shadow-rate)` };
     }
   }
 
@@ -362,6 +367,7 @@ export async function run(ctx, oldS, newS) {
   if (nx) log(`nginx-proxy listening on 127.0.0.1:${nxPort} (pid ${nx.child.proc.pid}): ${nx.describe}`);
   if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
   if (hr) log(`haproxy-reader: ${hr.describe}`);
+  if (hrp) log(`haproxy-paced-reader: ${hrp.describe}`);
   if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
   if (rd) log(`reader-floor-mirror listening on 127.0.0.1:${rdPort} (pid ${rdChild.proc.pid}): ${rd.describe}`);
   if (cf) log(`compare-floor-mirror listening on 127.0.0.1:${cfPort} (pid ${cfChild.proc.pid}): ${cf.describe}`);
@@ -411,8 +417,9 @@ export async function run(ctx, oldS, newS) {
       // after them: this machine's speed drifts over a minute (CPU taken by its host), and a ratio of
       // two runs a minute apart carried that drift. Which of the two goes first alternates by round,
       // so that neither always follows the other (see roundOrder).
+      const oldT = { ...oldS, name: 'old' };
       const targets = fixedRate
-        ? [{ ...oldS, name: 'old' }, cm, ...(w.kind === 'mixed' ? [hp, hr, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : [])]
+        ? [oldT, cm, ...(w.kind === 'mixed' ? [hp, hr, hrp, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : [])]
         : [nm, cm, ...floor, ...(w.clientPath && cc ? [cc] : [])];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
@@ -420,6 +427,14 @@ export async function run(ctx, oldS, newS) {
       // rounds' own ratios (see BENCH_SATURATED_ROUNDS). The accounting spans every round.
       const rounds = w.kind === 'mixed' ? ctx.opts.mixedRounds : fixedRate ? 1 : ctx.opts.saturatedRounds;
       const pooling = rounds > 1;
+      // mirror-mixed's floors (FLOORS) decide whether the row's target is within any mirror's reach on
+      // this machine, and the difference they are judged on is a few milliseconds of a p99 that moves
+      // by more than that from one round to the next: old, haproxy and the floors go on alone for
+      // more rounds (BENCH_FLOOR_ROUNDS in all), in rotation. The figures and tables of the row stay
+      // those of the rounds every target ran; only the hops' differences and intervals over old use
+      // every round each ran next to old.
+      const floorTargets = w.kind === 'mixed' && hp ? [oldT, hp, hr, hrp] : [];
+      const floorOnly = floorTargets.length > 0 ? Math.max(0, ctx.opts.floorRounds - rounds) : 0;
       const runs = {};
       const steadies = [];
       let before = null;
@@ -428,11 +443,12 @@ export async function run(ctx, oldS, newS) {
       // new that has not served this load yet. (In the saturated rows nginx's mirror, which shadows
       // every request, runs first in the first round.)
       if (fixedRate) await runFixedRate(ctx, { ...newS, name: 'new-warmup' }, w, { rate: w.rate, seconds: mirrorWarmup, warmup: 1, seed });
-      for (let k = 0; k < rounds; k++) {
+      for (let k = 0; k < rounds + floorOnly; k++) {
         const first = k === 0;
         const last = k === rounds - 1;
-        const tag = pooling ? ` round ${k + 1}/${rounds}` : '';
-        for (const s of roundOrder(targets, k)) {
+        const tag = pooling ? ` round ${k + 1}/${rounds + floorOnly}` : '';
+        const order = k < rounds ? roundOrder(targets, k) : floorTargets.map((_, i) => floorTargets[(i + k) % floorTargets.length]);
+        for (const s of order) {
           if (s === cm && first) {
             before = (await mirrorSettle(metricsPort)).counts;
             rss.row = { max: treeRss([cmChild.proc.pid]) };
@@ -529,12 +545,18 @@ export async function run(ctx, oldS, newS) {
         }
       }
       // mirror-mixed: how sure each hop's small-file p99 over old's is, from its rounds and old's
-      // (rounds resampled, each with old's round next to it).
+      // (rounds resampled, each with old's round next to it). A target that ran in fewer rounds than
+      // old (every one but the floors) is paired with old's rounds of the same numbers.
       if (w.kind === 'mixed' && runs.old) {
         for (const n of Object.keys(runs)) {
           if (n === 'old' || !r[n]) continue;
           r[n].small_p99_minus_old_ci = pooledDiffInterval(runs[n], runs.old, 'small', { seed });
         }
+        if (r.old) r.old.floor_rounds = runs.old.length;
+        // A reader's counts over every round it ran, as its interval.
+        for (const f of FLOORS) if (r[f.name] && runs[f.name]?.length > 1) r[f.name].reader = { ...runs[f.name][0].reader, ...Object.fromEntries(['scheduled', 'completed', 'failed'].map((k) => [k, runs[f.name].reduce((a, y) => a + (y.reader?.[k] ?? 0), 0)])) };
+        const cis = ['haproxy', ...FLOORS.map((f) => f.name)].map((n) => [n, r[n]?.small_p99_minus_old_ci]).filter(([, ci]) => ci);
+        if (floorOnly > 0 && cis.length > 0) log(`${w.id} small-file p99 - old over ${rounds + floorOnly} rounds: ${cis.map(([n, ci]) => `${n} ${signedMs(ci.diff_us)} (${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)})`).join(', ')}`);
       }
     }
     res.final_counts = (await mirrorSettle(metricsPort)).counts;
@@ -675,11 +697,12 @@ function hopTable(mixed) {
   const p99 = (n, c) => mixed[n]?.classes?.[c]?.latency_us?.p99;
   const over = (n, c) => (p99(n, c) == null || p99('old', c) == null ? null : p99(n, c) - p99('old', c));
   const ms = (us) => (us == null ? 'n/a' : signedMs(us));
-  const rows = [['proxy in the path', 'small p99 - old', 'within +2 ms', '95% interval (rounds resampled)', 'small_clear p99 - old', '64m download p99 (old: ' + fmtMs(p99('old', '64m')) + ')']];
+  const rows = [['proxy in the path', 'small p99 - old (rounds)', 'within +2 ms', '95% interval (rounds resampled)', 'small_clear p99 - old', '64m download p99 (old: ' + fmtMs(p99('old', '64m')) + ')']];
   for (const n of hops) {
-    const d = over(n, 'small');
+    // Over every round the hop ran next to old (the floors run in more rounds than the others).
     const ci = mixed[n].small_p99_minus_old_ci;
-    rows.push([n, ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ci ? `${ms(ci.lo_us)} to ${ms(ci.hi_us)}` : 'n/a', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
+    const d = ci ? ci.diff_us : over(n, 'small');
+    rows.push([n, ci ? `${ms(d)} (${ci.rounds})` : ms(d), d == null ? 'n/a' : d <= MIXED_SMALL_P99_TARGET_US ? 'yes' : 'no', ci ? `${ms(ci.lo_us)} to ${ms(ci.hi_us)}` : 'n/a', ms(over(n, 'small_clear')), fmtMs(p99(n, '64m'))]);
   }
   return table(rows, ['l', 'r', 'l', 'r', 'r', 'r']);
 }
@@ -990,7 +1013,8 @@ export function report(ctx, res, meta) {
         'What a hop costs the small file: every target in the path between the client and old against the +2 ms target ' +
           '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy measured here; nginx-proxy, node-proxy and cutover-client (cutover mirror with --sample 0) compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
           "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring. " +
-          `haproxy-reader is haproxy while new is read at nice ${READER_NICE} as a mirror comparing everything must read it (every request sent to new at the same moment, every answer read; nothing compared, no byte of old's handed over): the least that comparing 100% costs on this machine, which runs old and new too.`,
+          `haproxy-reader is haproxy while new is read at nice ${READER_NICE} as a mirror comparing everything must read it (every request sent to new at the same moment, every answer read; nothing compared, no byte of old's handed over); haproxy-paced-reader the same with each answer read as cutover mirror reads its shadows' bodies (past the first 4 MiB, 16 MiB/s): the least that comparing 100% costs on this machine, which runs old and new too, with new read either way. ` +
+            `old, haproxy and the two floors also run alone for more rounds (BENCH_FLOOR_ROUNDS in all, ${mixed.old?.floor_rounds ?? 'n/a'} in this run): their differences and intervals are over every round they ran next to old, the other rows' over the rounds every target ran.`,
       );
       out.push(hop);
       const fl = mixedFloor(mixed, MIXED_SMALL_P99_TARGET_US);

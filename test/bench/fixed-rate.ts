@@ -104,3 +104,21 @@ t.test('fixed-rate --mix: every class answered and checked, the small file on co
   t.equal(seen.length, 20, 'the server saw every request once')
   t.strictSame([...groupsOf.values()].filter(g => g.size > 1).map(g => [...g].sort()), [], 'no connection shared between class groups')
 })
+
+t.test('fixed-rate --pace: a paced reader still gets every answer whole; --pace-after alone is refused', async t => {
+  const { port, seen } = await mixServer(t)
+  const run = promisify(execFile)
+  const base = [FIXED_RATE, '--url', `http://127.0.0.1:${port}`, '--mix', 'mirror-mixed', '--rate', '200', '--duration', '0.1', '--connections', '2', '--timeout', '20']
+  // 512 MiB/s past the first MiB: the 64 MiB answer is read in about 0.12 s more than unpaced.
+  const { stdout } = await run(process.execPath, [...base, '--pace', String(512 * MiB), '--pace-after', String(MiB)], { timeout: 60_000 })
+  const out = JSON.parse(stdout) as { scheduled: number; completed: number; failed: number; bytes: number }
+  t.equal(out.completed, 20, 'every request answered as planned, paced')
+  t.equal(out.failed, 0)
+  t.equal(seen.length, 20)
+  const refused = await run(process.execPath, [...base, '--pace-after', String(MiB)], { timeout: 60_000 }).then(
+    () => null,
+    (e: { code?: number; stderr?: string }) => e,
+  )
+  t.not(refused, null, '--pace-after without --pace fails')
+  t.match(refused?.stderr ?? '', /--pace-after needs --pace/)
+})
