@@ -56,32 +56,24 @@ export function mixedFloor(mixed, targetUs) {
   const measured = FLOORS.filter((f) => p99(f.name) != null);
   if (measured.length === 0) return null;
   const target = `+${targetUs / 1000} ms target`;
-  const verdicts = [];
-  const diffs = [];
-  const parts = measured.map((f) => {
+  // Each floor: its difference from old (d, µs), its verdict (v: over, within or across) and its sentence.
+  const floors = measured.map((f) => {
     const ci = mixed[f.name].small_p99_minus_old_ci;
     const d = ci ? ci.diff_us : p99(f.name) - p99('old');
-    diffs.push(d);
+    const v = ci ? (ci.lo_us > targetUs ? 'over' : ci.hi_us <= targetUs ? 'within' : 'across') : d > targetUs ? 'over' : 'within';
+    const word = ci
+      ? `its ${Math.round(ci.level * 100)}% interval over ${ci.rounds} rounds (resampled ${fmt(ci.resamples)} times) is ${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)}, ${v === 'across' ? 'across' : `wholly ${v}`} the ${target}`
+      : `${v} the ${target}`;
     const r = mixed[f.name].reader;
     const read = r ? `; its reader got ${fmt(r.completed)} of ${fmt(r.scheduled)} answers from new, ${fmt(r.failed)} failed` : '';
-    let word;
-    if (ci) {
-      const v = ci.lo_us > targetUs ? 'over' : ci.hi_us <= targetUs ? 'within' : 'across';
-      verdicts.push(v);
-      word = `its ${Math.round(ci.level * 100)}% interval over ${ci.rounds} rounds (resampled ${fmt(ci.resamples)} times) is ${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)}, ${v === 'over' ? 'wholly over' : v === 'within' ? 'wholly within' : 'across'} the ${target}`;
-    } else {
-      const v = d > targetUs ? 'over' : 'within';
-      verdicts.push(v);
-      word = `${v} the ${target}`;
-    }
-    return `${f.name} (${f.how}) ${signedMs(d)} over old, ${word}${read}`;
+    return { d, v, text: `${f.name} (${f.how}) ${signedMs(d)} over old, ${word}${read}` };
   });
   const decided = measured.every((f) => mixed[f.name].small_p99_minus_old_ci) ? 'on this machine' : 'in this run';
-  const least = Math.min(...diffs.filter((d, i) => verdicts[i] === 'within'));
-  const verdict = verdicts.every((v) => v === 'over')
+  const within = floors.filter((x) => x.v === 'within');
+  const verdict = floors.every((x) => x.v === 'over')
     ? `no mirror that compares every exchange, reading new in ${measured.length === 1 ? 'that way' : 'either way'}, could meet the ${target} ${decided}`
-    : verdicts.includes('within')
-      ? `it leaves ${signedMs(targetUs - least)} for a mirror's own work`
+    : within.length > 0
+      ? `it leaves ${signedMs(targetUs - Math.min(...within.map((x) => x.d)))} for a mirror's own work`
       : `this run does not decide whether a mirror comparing every exchange could meet the ${target}`;
-  return `The floor of comparing 100% in this run: ${parts.join('. ')}. So ${verdict}.`;
+  return `The floor of comparing 100% in this run: ${floors.map((x) => x.text).join('. ')}. So ${verdict}.`;
 }
