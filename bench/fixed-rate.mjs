@@ -100,9 +100,9 @@ async function exchange(pool, q, pace) {
   const parts = q.ranges?.length > 1 ? [] : null; // a multipart answer is kept (2 x <= 256 KiB) to check its parts
   try {
     // --pace: past its first --pace-after bytes, the body is read no faster than --pace bytes a second
-    // (as cutover mirror reads a shadow's body); the wait happens between two reads, so the socket's
-    // buffer fills and the server is held back as by any slow reader.
-    // The pace's clock starts at the first read past them: no credit is earned by the fast start.
+    // (as cutover mirror reads a shadow's body), on a clock started at the first read past them (no
+    // credit earned by the fast start). The wait comes between two reads: the socket's buffer fills
+    // and the server is held back, as by any slow reader.
     const after = pace?.after ?? 0;
     let paced = null;
     for await (const chunk of res.body) {

@@ -467,8 +467,6 @@ export async function run(ctx, oldS, newS) {
             log(`${w.id}${tag} ${s.name.padEnd(14)} ${w.rate} req/s: p50 ${fmtMs(l.p50)} p99 ${fmtMs(l.p99)} max ${fmtMs(l.max)}${classes} (${x.completed}/${x.scheduled} ok)${x.warnings.length ? '  WARN: ' + x.warnings.join('; ') : ''}`);
             if (last) {
               r[s.name] = pooling ? poolRounds(runs[s.name]) : x;
-              // haproxy-reader: its reader's counts over every round, not the first round's.
-              if (pooling && x.reader) r[s.name].reader = { ...x.reader, ...Object.fromEntries(['scheduled', 'completed', 'failed'].map((k) => [k, runs[s.name].reduce((a, y) => a + (y.reader?.[k] ?? 0), 0)])) };
               if (pooling) {
                 const p = r[s.name];
                 const pc = p.classes ? ` ${classP99s(p)}` : '';
@@ -553,7 +551,7 @@ export async function run(ctx, oldS, newS) {
           r[n].small_p99_minus_old_ci = pooledDiffInterval(runs[n], runs.old, 'small', { seed });
         }
         if (r.old) r.old.floor_rounds = runs.old.length;
-        // A reader's counts over every round it ran, as its interval.
+        // A floor's reader's counts over every round it ran (as its interval), not one round's.
         for (const f of FLOORS) if (r[f.name] && runs[f.name]?.length > 1) r[f.name].reader = { ...runs[f.name][0].reader, ...Object.fromEntries(['scheduled', 'completed', 'failed'].map((k) => [k, runs[f.name].reduce((a, y) => a + (y.reader?.[k] ?? 0), 0)])) };
         const cis = ['haproxy', ...FLOORS.map((f) => f.name)].map((n) => [n, r[n]?.small_p99_minus_old_ci]).filter(([, ci]) => ci);
         if (floorOnly > 0 && cis.length > 0) log(`${w.id} small-file p99 - old over ${rounds + floorOnly} rounds: ${cis.map(([n, ci]) => `${n} ${signedMs(ci.diff_us)} (${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)})`).join(', ')}`);

@@ -40,7 +40,8 @@ export interface TurnWritable {
  * How: the first chunk of a turn corks the client's socket if it has nothing left to send (a
  * slower client sets its own pace, as before) and the budget has room; the turn's check phase
  * (`setImmediate`) uncorks it, which writes the turn's chunks in one `writev`. The bytes held are
- * counted against one budget for all the mirror's clients, and given back at the uncork. Nothing is
+ * counted against one budget for all the mirror's clients and given back at the uncork; a writer
+ * whose next chunk would pass the budget uncorks at once and writes the rest of its turn. Nothing is
  * reordered or lost: a corked socket keeps its chunks in order, and ending a response while it is
  * corked ends it after them.
  */
@@ -49,9 +50,10 @@ export class TurnWrites {
   #held = 0
 
   /**
-   * `budget`: the bytes held corked at once over every writer, {@link TURN_WRITES_BUDGET} by default.
-   * A writer corks only while the total is under it, so the total can pass it by at most the one
-   * turn that corked last ({@link TURN_WRITE_BYTES}).
+   * `budget`: the most bytes held corked at once over every writer, {@link TURN_WRITES_BUDGET} by
+   * default. A writer corks only while the total is under it, and a corked writer whose next chunk
+   * would take the total past it writes what it holds at once, before that chunk: the total never
+   * passes the budget.
    */
   constructor(budget: number = TURN_WRITES_BUDGET) {
     this.budget = budget
@@ -70,17 +72,27 @@ export class TurnWrites {
   writer(out: TurnWritable): (chunk: Buffer) => boolean {
     let corked = false
     let bytes = 0
+    // Corked in this turn (until its check phase), even if the budget made it write early: a writer
+    // that reached the budget writes the rest of its turn at once rather than cork again.
+    let turn = false
     const uncork = (): void => {
+      if (!corked) return
       this.#held -= bytes
       bytes = 0
       corked = false
       out.uncork()
     }
+    const endTurn = (): void => {
+      turn = false
+      uncork()
+    }
     return chunk => {
-      if (!corked && out.writableLength === 0 && this.#held < this.budget) {
+      if (corked && this.#held + chunk.length > this.budget) uncork()
+      else if (!turn && out.writableLength === 0 && this.#held + chunk.length <= this.budget) {
         corked = true
+        turn = true
         out.cork()
-        setImmediate(uncork)
+        setImmediate(endTurn)
       }
       if (corked) {
         bytes += chunk.length

@@ -105,6 +105,43 @@ t.test("a turn's chunks are held corked and written at its check phase, within t
   }
 })
 
+t.test('a corked writer that would pass the budget writes what it holds at once: the total never passes it', async t => {
+  const cases: Array<{ name: string; budget: number; otherHolds: number; chunks: number; calls: string[]; heldAfter: number }> = [
+    {
+      name: 'its own turn reaches the budget: what it holds written, the rest of the turn at once',
+      budget: 3 * READ,
+      otherHolds: 0,
+      chunks: 5,
+      calls: ['cork', 'write 64 KiB', 'write 64 KiB', 'write 64 KiB', 'uncork', 'write 64 KiB', 'write 64 KiB'],
+      heldAfter: 0,
+    },
+    {
+      name: 'another client holds most of it: what fits, then at once',
+      budget: 3 * READ,
+      otherHolds: 2 * READ,
+      chunks: 3,
+      calls: ['cork', 'write 64 KiB', 'uncork', 'write 64 KiB', 'write 64 KiB'],
+      heldAfter: 2 * READ,
+    },
+  ]
+  for (const c of cases) {
+    const writes = new TurnWrites(c.budget)
+    if (c.otherHolds > 0) writes.writer(new FakeOut(0))(Buffer.alloc(c.otherHolds))
+    const out = new FakeOut(0)
+    const write = writes.writer(out)
+    let most = 0
+    for (let i = 0; i < c.chunks; i++) {
+      write(Buffer.alloc(READ))
+      most = Math.max(most, writes.held)
+    }
+    t.ok(most <= c.budget, `${c.name}: never more than the budget held (${most})`)
+    t.equal(writes.held, c.heldAfter, `${c.name}: held at the end of the turn's writes`)
+    await nextTurn()
+    t.same(out.calls, c.calls, `${c.name}: what was done to the socket`)
+    t.equal(writes.held, 0, `${c.name}: nothing held after the check phase`)
+  }
+})
+
 t.test('a writer corks again in the next turn, and only if its client has caught up', async t => {
   const writes = new TurnWrites()
   const out = new FakeOut(0)
