@@ -47,6 +47,9 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
+// --pace reads as cutover mirror does, with its own pacer: the build's (npm run build).
+import { systemClock } from '../dist/src/core/clock.js';
+import { ReadPacer } from '../dist/src/audit/read-pacer.js';
 import { latencyOf, percentile, us } from './lib/latency.mjs';
 import { checkMultipart, clearOf, MIX_CLASSES, mixedPlan } from './lib/mix.mjs';
 
@@ -100,19 +103,14 @@ async function exchange(pool, q, pace) {
   const parts = q.ranges?.length > 1 ? [] : null; // a multipart answer is kept (2 x <= 256 KiB) to check its parts
   try {
     // --pace: past its first --pace-after bytes, the body is read no faster than --pace bytes a second
-    // (as cutover mirror reads a shadow's body), on a clock started at the first read past them (no
-    // credit earned by the fast start). The wait comes between two reads: the socket's buffer fills
-    // and the server is held back, as by any slow reader.
-    const after = pace?.after ?? 0;
-    let paced = null;
+    // by cutover mirror's own ReadPacer, as it reads a shadow's body. The wait comes between two
+    // reads: the socket's buffer fills and the server is held back, as by any slow reader.
+    const pacer = pace ? new ReadPacer({ afterBytes: pace.after, bytesPerSecond: pace.bytesPerSecond }, systemClock) : null;
     for await (const chunk of res.body) {
       n += chunk.length;
       if (parts) parts.push(chunk);
-      if (pace && n > after) {
-        paced ??= performance.now();
-        const wait = paced + ((n - after) / pace.bytesPerSecond) * 1000 - performance.now();
-        if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+      const wait = pacer?.gate(n);
+      if (wait) await wait;
     }
   } catch (e) {
     return done(false, 'socket', n, String(e?.code ?? e?.message));
