@@ -77,3 +77,36 @@ export function mixedFloor(mixed, targetUs) {
       : `this run does not decide whether a mirror comparing every exchange could meet the ${target}`;
   return `The floor of comparing 100% in this run: ${floors.map((x) => x.text).join('. ')}. So ${verdict}.`;
 }
+
+/**
+ * buildFloor says, for a mixed row measured through hash-paced-reader, how cutover mirror's
+ * small-file p99 over old compares with the least a comparing mirror of its build must do
+ * (bench/hash-floor-mirror.mjs: cutover mirror's client path from its own parts, hashing every answer
+ * of old's, while new is read at the lowest priority in a process of its own); null when either was
+ * not measured. Each figure is the target's difference from old over the rounds it ran next to
+ * old, with its interval (`small_p99_minus_old_ci`) when it has one. With both intervals:
+ * cutover mirror is over that floor when its interval lies wholly above the floor's, under it when
+ * wholly below, and at it when they overlap; without them, by the differences alone.
+ */
+export function buildFloor(mixed) {
+  const p99 = (n) => mixed[n]?.classes?.small?.latency_us?.p99;
+  if (p99('old') == null || p99('hash-paced-reader') == null || p99('cutover-mirror') == null) return null;
+  const fig = (n) => {
+    const ci = mixed[n].small_p99_minus_old_ci;
+    return { d: ci ? ci.diff_us : p99(n) - p99('old'), ci };
+  };
+  const f = fig('hash-paced-reader');
+  const c = fig('cutover-mirror');
+  const word = (x) => (x.ci ? `${signedMs(x.d)} over old (${signedMs(x.ci.lo_us)} to ${signedMs(x.ci.hi_us)}, ${x.ci.rounds} rounds)` : `${signedMs(x.d)} over old`);
+  const place =
+    f.ci && c.ci
+      ? c.ci.lo_us > f.ci.hi_us
+        ? `over that floor: its interval lies wholly above the floor's, ${signedMs(c.d - f.d)} apart`
+        : c.ci.hi_us < f.ci.lo_us
+          ? `under that floor: its interval lies wholly below the floor's, ${signedMs(c.d - f.d)} apart`
+          : `at that floor: the two intervals overlap (${signedMs(c.d - f.d)} apart)`
+      : c.d > f.d
+        ? `${signedMs(c.d - f.d)} over that floor (no intervals)`
+        : `${signedMs(c.d - f.d)} from that floor (no intervals)`;
+  return `The floor of comparing 100% with cutover's own build: hash-paced-reader ${word(f)}; cutover-mirror ${word(c)}, ${place}.`;
+}

@@ -29,7 +29,7 @@ import { log, sleep } from '../lib/log.mjs';
 import { MIX_CARDS, MIX_CLASSES, MIX_DECK } from '../lib/mix.mjs';
 import { freePorts, processTree, startServer, stopChild, tailLog, waitForLog, waitForPort } from '../lib/processes.mjs';
 import { fmt, fmtCores, fmtMB, fmtMs, fmtRatio, signedMs, table, targetsLine } from '../lib/report.mjs';
-import { FLOORS, mixedFloor, READER_NICE, READER_PACE } from '../lib/floor.mjs';
+import { buildFloor, FLOORS, mixedFloor, READER_NICE, READER_PACE } from '../lib/floor.mjs';
 import { treeRss } from '../lib/sampling.mjs';
 import { poolSteady, steadyShare } from '../lib/share.mjs';
 import { medianRun, pairedRatios, roundOrder } from '../lib/rounds.mjs';
@@ -47,7 +47,7 @@ const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request com
  * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader, haproxy-paced-reader and nginx-proxy in mirror-mixed,
  * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p, raw-floor-mirror, reader-floor-mirror and compare-floor-mirror in mirror-1m).
  */
-const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'haproxy-paced-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'compare-floor-mirror', 'cutover-client', 'cutover-mirror'];
+const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'haproxy-paced-reader', 'hash-paced-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'compare-floor-mirror', 'cutover-client', 'cutover-mirror'];
 const SATURATED_SHARE_TARGET = 1 / 3; // mirror-1m: compared share at saturation (with the throughput target)
 /**
  * The floor mirror's EVERY when it is measured as `node-proxy`: larger than any run's request count,
@@ -265,7 +265,7 @@ function logProblems(file, re) {
  */
 export async function run(ctx, oldS, newS) {
   const { seconds, mirrorWarmup, mirrorOut, mirrorArgs, seed } = ctx.opts;
-  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort, rdPort, cfPort] = await freePorts(11);
+  const [nmPort, cmPort, metricsPort, fmPort, tpPort, nxPort, hpPort, rfPort, ccPort, rdPort, cfPort, hfPort] = await freePorts(12);
   const confPath = path.join(OUT, 'nginx-mirror.conf');
   fs.writeFileSync(confPath, nginxMirrorConf(nmPort, oldS.port, newS.port));
   fs.rmSync(path.join(OUT, 'nginx-mirror-error.log'), { force: true });
@@ -278,7 +278,14 @@ export async function run(ctx, oldS, newS) {
   let hp = null;
   let hr = null;
   let hrp = null;
+  let hf = null;
   if (selected(ctx).some((w) => w.kind === 'mixed')) {
+    // The least a comparing mirror of cutover's build must do: cutover mirror's client path, from
+    // its own parts, hashing every answer of old's as the mirror hashes a primary's body (old's
+    // bytes pass through the mirror only), while new is read by haproxy-paced-reader's reader, at
+    // the lowest CPU priority in a process of its own, paced as cutover mirror paces its shadows.
+    const hfChild = startServer(ctx, 'hash-paced-reader', process.execPath, [path.join(BENCH, 'hash-floor-mirror.mjs'), String(hfPort), String(oldS.port), '1']);
+    hf = { name: 'hash-paced-reader', port: hfPort, child: hfChild, reader: { port: newS.port, nice: READER_NICE, pace: READER_PACE }, describe: `node bench/hash-floor-mirror.mjs ${hfPort} ${oldS.port} 1 (cutover mirror's client path from its own parts, every answer of old's hashed in blocks as the mirror hashes it, nothing sent to new), while \`nice -n ${READER_NICE} node bench/fixed-rate.mjs\` sends the same requests at the same moments straight to new (port ${newS.port}) and reads each answer as cutover mirror reads its shadows' bodies (past the first 4 MiB, 16 MiB/s), comparing nothing` };
     const nxConf = path.join(OUT, 'nginx-proxy.conf');
     fs.writeFileSync(nxConf, nginxProxyConf(nxPort, oldS.port));
     fs.rmSync(path.join(OUT, 'nginx-proxy-error.log'), { force: true });
@@ -355,6 +362,7 @@ export async function run(ctx, oldS, newS) {
   await waitForPort(nmChild, nmPort);
   if (nx) await waitForPort(nx.child, nxPort);
   if (hp) await waitForPort(hp.child, hpPort);
+  if (hf) await waitForLog(hf.child, /listening on http:\/\//);
   await waitForPort(fmChild, fmPort);
   // The primary prints its line once every worker listens.
   if (tpChild) await waitForLog(tpChild, /listening on http:\/\//);
@@ -368,6 +376,7 @@ export async function run(ctx, oldS, newS) {
   if (hp) log(`haproxy listening on 127.0.0.1:${hpPort} (pid ${hp.child.proc.pid}): ${hp.describe}`);
   if (hr) log(`haproxy-reader: ${hr.describe}`);
   if (hrp) log(`haproxy-paced-reader: ${hrp.describe}`);
+  if (hf) log(`hash-paced-reader listening on 127.0.0.1:${hfPort} (pid ${hf.child.proc.pid}): ${hf.describe}`);
   if (rf) log(`raw-floor-mirror listening on 127.0.0.1:${rfPort} (pid ${rfChild.proc.pid}): ${rf.describe}`);
   if (rd) log(`reader-floor-mirror listening on 127.0.0.1:${rdPort} (pid ${rdChild.proc.pid}): ${rd.describe}`);
   if (cf) log(`compare-floor-mirror listening on 127.0.0.1:${cfPort} (pid ${cfChild.proc.pid}): ${cf.describe}`);
@@ -392,12 +401,13 @@ export async function run(ctx, oldS, newS) {
     if (b > rss['nginx-mirror'].max) rss['nginx-mirror'].max = b;
   }, RSS_SAMPLE_MS);
 
-  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(hr ? [hr] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), ...(cc ? [cc] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
+  const res = { proxies: [nm, ...(hp ? [hp] : []), ...(hr ? [hr] : []), ...(hrp ? [hrp] : []), ...(hf ? [hf] : []), ...(nx ? [nx] : []), fm, np, ...(tp ? [tp] : []), ...(rf ? [rf] : []), ...(cc ? [cc] : []), cm].map((s) => ({ name: s.name, port: s.port, command: s.describe })), workloads: {}, rss };
   try {
     const c0 = await mirrorCounts(metricsPort);
     await sanityCheck(nm);
     if (nx) await sanityCheck(nx);
     if (hp) await sanityCheck(hp);
+    if (hf) await sanityCheck(hf);
     await sanityCheck(fm);
     if (tp) await sanityCheck(tp);
     if (rf) await sanityCheck(rf);
@@ -419,7 +429,7 @@ export async function run(ctx, oldS, newS) {
       // so that neither always follows the other (see roundOrder).
       const oldT = { ...oldS, name: 'old' };
       const targets = fixedRate
-        ? [oldT, cm, ...(w.kind === 'mixed' ? [hp, hr, hrp, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : [])]
+        ? [oldT, cm, ...(w.kind === 'mixed' ? [hp, hr, hrp, hf, nx].filter(Boolean) : []), nm, ...floor, ...(w.kind === 'mixed' && cc ? [cc] : [])]
         : [nm, cm, ...floor, ...(w.clientPath && cc ? [cc] : [])];
       // mirror-mixed: every target once per round, in turn, and each target's latencies pooled over
       // the rounds (see BENCH_MIXED_ROUNDS); the saturated rows: every target once per round, in
@@ -433,7 +443,7 @@ export async function run(ctx, oldS, newS) {
       // more rounds (BENCH_FLOOR_ROUNDS in all), in rotation. The figures and tables of the row stay
       // those of the rounds every target ran; only the hops' differences and intervals over old use
       // every round each ran next to old.
-      const floorTargets = w.kind === 'mixed' && hp ? [oldT, hp, hr, hrp] : [];
+      const floorTargets = w.kind === 'mixed' && hp ? [oldT, hp, hr, hrp, ...(hf ? [hf] : [])] : [];
       const floorOnly = floorTargets.length > 0 ? Math.max(0, ctx.opts.floorRounds - rounds) : 0;
       const runs = {};
       const steadies = [];
@@ -459,6 +469,7 @@ export async function run(ctx, oldS, newS) {
           const rawBefore = s === rf ? await floorCounts(rfPort, w.floorEvery) : null;
           const readerBefore = s === rd ? await floorCounts(rdPort, w.floorEvery) : null;
           const compareBefore = s === cf ? await floorCounts(cfPort, w.floorEvery) : null;
+          const hashBefore = s === hf ? await floorCounts(hfPort, 1) : null;
           if (fixedRate) {
             const x = await runFixedRate(ctx, s, w, { rate: w.rate, seconds, warmup: mirrorWarmup, seed, raw: pooling, round: pooling ? k + 1 : undefined });
             (runs[s.name] ??= []).push(x);
@@ -508,6 +519,11 @@ export async function run(ctx, oldS, newS) {
             r.compare_floor = r.compare_floor ? sumFloor(r.compare_floor, d) : d;
             log(`${w.id}${tag} compare-floor-mirror: compared ${d.compared} of ${d.requests} (1 in ${d.every}), differing ${d.differing}, errors ${d.errors}`);
           }
+          if (s === hf) {
+            const d = await floorAccounting(hfPort, hashBefore);
+            r.hash_floor = r.hash_floor ? sumFloor(r.hash_floor, d) : d;
+            log(`${w.id}${tag} hash-paced-reader: hashed ${d.compared} of ${d.requests} of old's answers, errors ${d.errors}`);
+          }
           if (s === cm && last) {
             const acc = accounting(before, await mirrorSettle(metricsPort));
             r.accounting = acc;
@@ -552,8 +568,8 @@ export async function run(ctx, oldS, newS) {
         }
         if (r.old) r.old.floor_rounds = runs.old.length;
         // A floor's reader's counts over every round it ran (as its interval), not one round's.
-        for (const f of FLOORS) if (r[f.name] && runs[f.name]?.length > 1) r[f.name].reader = { ...runs[f.name][0].reader, ...Object.fromEntries(['scheduled', 'completed', 'failed'].map((k) => [k, runs[f.name].reduce((a, y) => a + (y.reader?.[k] ?? 0), 0)])) };
-        const cis = ['haproxy', ...FLOORS.map((f) => f.name)].map((n) => [n, r[n]?.small_p99_minus_old_ci]).filter(([, ci]) => ci);
+        for (const f of [...FLOORS, { name: 'hash-paced-reader' }]) if (r[f.name] && runs[f.name]?.length > 1) r[f.name].reader = { ...runs[f.name][0].reader, ...Object.fromEntries(['scheduled', 'completed', 'failed'].map((k) => [k, runs[f.name].reduce((a, y) => a + (y.reader?.[k] ?? 0), 0)])) };
+        const cis = ['haproxy', ...FLOORS.map((f) => f.name), 'hash-paced-reader'].map((n) => [n, r[n]?.small_p99_minus_old_ci]).filter(([, ci]) => ci);
         if (floorOnly > 0 && cis.length > 0) log(`${w.id} small-file p99 - old over ${rounds + floorOnly} rounds: ${cis.map(([n, ci]) => `${n} ${signedMs(ci.diff_us)} (${signedMs(ci.lo_us)} to ${signedMs(ci.hi_us)})`).join(', ')}`);
       }
     }
@@ -566,6 +582,7 @@ export async function run(ctx, oldS, newS) {
     await stopChild(ctx, nmChild);
     if (nx) await stopChild(ctx, nx.child);
     if (hp) await stopChild(ctx, hp.child);
+    if (hf) await stopChild(ctx, hf.child);
     await stopChild(ctx, fmChild);
     if (tpChild) await stopChild(ctx, tpChild);
     if (rfChild) await stopChild(ctx, rfChild);
@@ -1012,11 +1029,14 @@ export function report(ctx, res, meta) {
           '(haproxy splices bodies in the kernel and compares nothing, the cheapest proxy measured here; nginx-proxy, node-proxy and cutover-client (cutover mirror with --sample 0) compare nothing; nginx-mirror also sends every request to new; floor-mirror and cutover-mirror also compare). ' +
           "haproxy's row is what this machine allows a proxy; the rows that compare nothing, what a proxy of that kind costs before any mirroring. " +
           `haproxy-reader is haproxy while new is read at nice ${READER_NICE} as a mirror comparing everything must read it (every request sent to new at the same moment, every answer read; nothing compared, no byte of old's handed over); haproxy-paced-reader the same with each answer read as cutover mirror reads its shadows' bodies (past the first 4 MiB, 16 MiB/s): the least that comparing 100% costs on this machine, which runs old and new too, with new read either way. ` +
-            `old, haproxy and the two floors also run alone for more rounds (BENCH_FLOOR_ROUNDS in all, ${mixed.old?.floor_rounds ?? 'n/a'} in this run): their differences and intervals are over every round they ran next to old, the other rows' over the rounds every target ran.`,
+          "hash-paced-reader is the least a comparing mirror built as cutover's must do: cutover mirror's client path made of its own parts, hashing every answer of old's in blocks as the mirror does (old's bytes pass through the mirror alone), while haproxy-paced-reader's reader reads new. " +
+            `old, haproxy and the three floors also run alone for more rounds (BENCH_FLOOR_ROUNDS in all, ${mixed.old?.floor_rounds ?? 'n/a'} in this run): their differences and intervals are over every round they ran next to old, the other rows' over the rounds every target ran.`,
       );
       out.push(hop);
       const fl = mixedFloor(mixed, MIXED_SMALL_P99_TARGET_US);
       if (fl) out.push(fl);
+      const bf = buildFloor(mixed);
+      if (bf) out.push(bf);
     }
   }
   const drows = [['workload', 'proxy', 'requests', 'req/s', 'MB/s', 'p50', 'p99', 'errors (status/sock/timeout)', 'peak RSS (sampled)', 'proxy CPU', 'old / new / wrk CPU', 'machine CPU (with softirq)', 'machine ms per MB', 'other CPU']];

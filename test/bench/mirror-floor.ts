@@ -8,6 +8,7 @@ interface ClassP99 {
 }
 interface FloorModule {
   mixedFloor(mixed: Record<string, ClassP99 | undefined>, targetUs: number): string | null
+  buildFloor(mixed: Record<string, ClassP99 | undefined>): string | null
   readerCommand(args: string[], reader: { port: number; nice: number; pace?: { bytesPerSecond: number; after: number } }): { command: string; args: string[] }
 }
 
@@ -66,6 +67,48 @@ t.test('mixedFloor: whether the floors of comparing everything left the +2 ms ta
   ]
   for (const r of rows) {
     const got = floor.mixedFloor(r.mixed, 2000)
+    if (r.want === null) t.equal(got, null, r.name)
+    else t.match(got, r.want, r.name)
+  }
+})
+
+t.test("buildFloor: cutover mirror against the least a comparing mirror of its build does (table)", async t => {
+  const H = 'hash-paced-reader'
+  const C = 'cutover-mirror'
+  const rows: Array<{ name: string; mixed: Record<string, ClassP99 | undefined>; want: RegExp | null }> = [
+    { name: 'no floor measured', mixed: { old: at(5000), [C]: at(9000) }, want: null },
+    { name: 'no cutover mirror', mixed: { old: at(5000), [H]: at(9000) }, want: null },
+    { name: 'no old', mixed: { [H]: at(9000), [C]: at(9000) }, want: null },
+    {
+      name: 'intervals overlap: at the floor',
+      mixed: { old: at(5000), [H]: { ...at(12000), small_p99_minus_old_ci: ci(6630, 4900, 8200) }, [C]: { ...at(13000), small_p99_minus_old_ci: ci(8340, 6100, 10900) } },
+      want: /hash-paced-reader \+6\.63 ms over old \(\+4\.90 ms to \+8\.20 ms, 16 rounds\); cutover-mirror \+8\.34 ms over old \(\+6\.10 ms to \+10\.90 ms, 16 rounds\), at that floor: the two intervals overlap \(\+1\.71 ms apart\)\.$/,
+    },
+    {
+      name: "cutover's interval wholly above: over",
+      mixed: { old: at(5000), [H]: { ...at(9000), small_p99_minus_old_ci: ci(4000, 3000, 5000) }, [C]: { ...at(17000), small_p99_minus_old_ci: ci(12000, 9000, 15000) } },
+      want: /, over that floor: its interval lies wholly above the floor's, \+8\.00 ms apart\.$/,
+    },
+    {
+      name: "cutover's interval wholly below: under",
+      mixed: { old: at(5000), [H]: { ...at(15000), small_p99_minus_old_ci: ci(10000, 9000, 11000) }, [C]: { ...at(9000), small_p99_minus_old_ci: ci(4000, 3000, 5000) } },
+      want: /, under that floor: its interval lies wholly below the floor's, -6\.00 ms apart\.$/,
+    },
+    {
+      name: 'the intervals touch: at the floor',
+      mixed: { old: at(5000), [H]: { ...at(9000), small_p99_minus_old_ci: ci(4000, 3000, 5000) }, [C]: { ...at(11000), small_p99_minus_old_ci: ci(6000, 5000, 7000) } },
+      want: /at that floor: the two intervals overlap \(\+2\.00 ms apart\)\.$/,
+    },
+    { name: 'no intervals, over', mixed: { old: at(5000), [H]: at(9000), [C]: at(13000) }, want: /hash-paced-reader \+4\.00 ms over old; cutover-mirror \+8\.00 ms over old, \+4\.00 ms over that floor \(no intervals\)\.$/ },
+    { name: 'no intervals, under', mixed: { old: at(5000), [H]: at(9000), [C]: at(8000) }, want: /cutover-mirror \+3\.00 ms over old, -1\.00 ms from that floor \(no intervals\)\.$/ },
+    {
+      name: 'one interval only: by the differences',
+      mixed: { old: at(5000), [H]: { ...at(9000), small_p99_minus_old_ci: ci(3500, 2500, 4500) }, [C]: at(10000) },
+      want: /hash-paced-reader \+3\.50 ms over old \(\+2\.50 ms to \+4\.50 ms, 16 rounds\); cutover-mirror \+5\.00 ms over old, \+1\.50 ms over that floor \(no intervals\)\.$/,
+    },
+  ]
+  for (const r of rows) {
+    const got = floor.buildFloor(r.mixed)
     if (r.want === null) t.equal(got, null, r.name)
     else t.match(got, r.want, r.name)
   }
