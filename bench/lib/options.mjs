@@ -64,8 +64,9 @@ export function readOptions(env) {
     // +0.25 to +6.66 ms. (Those figures are from before fixed-rate.mjs read the large classes on
     // threads of their own.) 8 rounds of the row's seven targets (with haproxy) take about 10 minutes.
     mixedRounds: envInt(env, 'BENCH_MIXED_ROUNDS', 8, 1),
-    // mirror-mixed's floors: old, haproxy and the two floors are measured in this many rounds in all
-    // (the rounds past BENCH_MIXED_ROUNDS without the other targets, about 45 s each). Their small-file
+    // mirror-mixed's floors: old, haproxy and the three floors (haproxy-reader, haproxy-paced-reader,
+    // hash-paced-reader) are measured in this many rounds in all (the rounds past BENCH_MIXED_ROUNDS
+    // without the other targets, about 55 s each). Their small-file
     // p99 over old decides whether the row's +2 ms is within any mirror's reach here. Its 95% interval
     // was 2.1 to 6.0 ms wide over 8 rounds in seven bench runs of 2026-12-07, 1.7 to 2.3 ms over 30
     // rounds by hand, and over 24 in the bench 3.7 to 6.6 ms at 20:14Z (one round had haproxy at 25.7 ms)

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Test } from 'tap'
+import { request } from 'undici'
 import { fetchBody } from './s3-serve.js'
 import { spawnListening } from './serve.js'
 
@@ -67,5 +69,58 @@ export async function answersAndCompares(t: Test, script: string, what: string, 
   await settledCounts(url, 3, 4, what)
   for (let i = 0; i < 6; i++) await fetchBody(`${url}/diff`)
   t.strictSame(await settledCounts(url, 3, 6, what), { every: 3, requests: 10, compared: 6, differing: 3, errors: 0 }, 'one in three compared')
+  return url
+}
+
+/**
+ * bigBodyAndLeaver starts a floor mirror (`args(port)`: its command line, given old's port) in front
+ * of a server that answers `/big` with 8 MiB and `/stall` with a status and one byte of ten, and
+ * checks what every floor must do with them: `/big` reaches a client that reads in small steps with
+ * pauses whole and as old sent it (the floor holds old's answer while the client's socket is full),
+ * and a client that leaves `/stall` mid-answer makes the floor cut its exchange with old (old's side
+ * closes). Resolves with the mirror's URL once old's side of `/stall` has closed.
+ */
+export async function bigBodyAndLeaver(t: Test, args: (oldPort: number) => string[], what: string): Promise<string> {
+  const big = Buffer.alloc(8 * 1024 * 1024)
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i)
+  let stall: http.ServerResponse | undefined
+  let stallClosed: Promise<void> | undefined
+  const s = http.createServer((req, res) => {
+    if (req.url === '/stall') {
+      // Headers and a first byte, then nothing: the client leaves mid-answer.
+      res.writeHead(200, { 'content-length': 10 })
+      res.write('x')
+      stall = res
+      stallClosed = new Promise(resolve => res.once('close', () => resolve()))
+      return
+    }
+    res.writeHead(200, { 'content-length': big.length }).end(big)
+  })
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    stall?.destroy()
+    s.closeAllConnections()
+    return new Promise<void>(resolve => s.close(() => resolve()))
+  })
+  const { url } = await spawnListening(t, process.execPath, args((s.address() as AddressInfo).port), what)
+
+  const res = await request(`${url}/big`, { highWaterMark: 16 * 1024 })
+  const hash = createHash('sha256')
+  let n = 0
+  for await (const chunk of res.body) {
+    hash.update(chunk as Buffer)
+    n += (chunk as Buffer).length
+    if (n % (1024 * 1024) < 65536) await new Promise(resolve => setImmediate(resolve))
+  }
+  t.equal(n, big.length, 'every byte')
+  t.equal(hash.digest('hex'), createHash('sha256').update(big).digest('hex'), 'the bytes old sent')
+
+  const ac = new AbortController()
+  const cut = await request(`${url}/stall`, { signal: ac.signal })
+  t.equal(cut.statusCode, 200, "old's status came through")
+  ac.abort()
+  await cut.body.resume().once('error', () => {})
+  // The floor cut its exchange with old once the client left: old's side of it closed.
+  await stallClosed
   return url
 }
