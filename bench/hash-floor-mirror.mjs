@@ -2,13 +2,13 @@
 // The least a comparing mirror built as cutover's must do on its client path, for mirror-mixed:
 // cutover mirror's own client path, made of its own parts from the build (old asked with undici's
 // dispatch API through PrimaryAnswer, a large body read at most READ_TURN_BYTES a turn and written
-// to the client a turn at a time through TurnWrites), and every EVERY-th answer of old's hashed as it
-// streams by cutover's BlockDigester, as cutover mirror hashes a primary's body; the process tuned as
-// cutover mirror's is. Old's bytes pass
-// through this process only, so a mirror that compares them must hash them here, whatever it does
-// with new. Nothing is sent to new: in the bench, a second generator at the lowest CPU priority
-// reads new as the mirror's shadows would (haproxy-paced-reader's reader), so that new's side costs
-// the least it can. No queue, no records, no metrics, no header comparison, no pair of bodies.
+// to the client a turn at a time through TurnWrites, the process tuned as cutover mirror's is), and
+// every EVERY-th answer of old's hashed as it streams by cutover's BlockDigester, as cutover mirror
+// hashes a primary's body. Old's bytes pass through this process only, so a mirror that compares
+// them must hash them here, whatever it does with new. Nothing is sent to new: in the bench, a
+// second generator at the lowest CPU priority reads new as the mirror's shadows would
+// (haproxy-paced-reader's reader), so that new's side costs the least it can. No queue, no records,
+// no metrics, no header comparison, no pair of bodies.
 //
 // Usage: node bench/hash-floor-mirror.mjs PORT OLD_PORT EVERY (PORT 0: any free one, printed as
 // `hash-floor-mirror listening on http://127.0.0.1:PORT`). `GET /__floor` answers its counters as

@@ -44,7 +44,7 @@ const MIXED_SMALL_P99_TARGET_US = 2000; // mirror-mixed: small-file p99 through 
 const MIXED_SHARE_TARGET = 1; // mirror-mixed: every shadow-eligible request compared
 /**
  * Every target a mirror row may measure, in the order they are measured and reported; each table
- * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader, haproxy-paced-reader and nginx-proxy in mirror-mixed,
+ * lists those its rows have (old in the fixed-rate rows, haproxy, haproxy-reader, haproxy-paced-reader, hash-paced-reader and nginx-proxy in mirror-mixed,
  * cutover-client in mirror-mixed and mirror-1m, node-proxy-2p, raw-floor-mirror, reader-floor-mirror and compare-floor-mirror in mirror-1m).
  */
 const TARGETS = ['old', 'haproxy', 'haproxy-reader', 'haproxy-paced-reader', 'hash-paced-reader', 'nginx-proxy', 'nginx-mirror', 'floor-mirror', 'node-proxy', 'node-proxy-2p', 'raw-floor-mirror', 'reader-floor-mirror', 'compare-floor-mirror', 'cutover-client', 'cutover-mirror'];
