@@ -23,6 +23,7 @@ import { PrimaryAnswer } from '../dist/src/audit/primary-answer.js';
 import { tuneForReceiving } from '../dist/src/cli/process-tuning.js';
 import { TurnWrites } from '../dist/src/audit/turn-writes.js';
 import { answerCounters } from './lib/floor-counters.mjs';
+import { answerFields, requestFields } from './lib/floor-fields.mjs';
 
 const [port, oldPort, every] = process.argv.slice(2, 5).map(Number);
 if (!(port >= 0 && oldPort > 0 && every >= 1)) throw new Error('usage: hash-floor-mirror.mjs PORT OLD_PORT EVERY');
@@ -35,13 +36,6 @@ const oldPool = new Pool(`http://127.0.0.1:${oldPort}`, { headersTimeout: 0, bod
 const turnWrites = new TurnWrites();
 const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
 
-/** The fields of a client request passed on: all but the hop-by-hop ones (RFC 9110 §7.6.1) and Host (undici sets its own). */
-const SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'host']);
-function fields(raw) {
-  const out = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if (!SKIP.has(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
-  return out;
-}
 
 /** forward answers the client from old as cutover mirror's #dispatch does, hashing old's body when `hashed`. */
 function forward(req, res, hashed) {
@@ -55,7 +49,7 @@ function forward(req, res, hashed) {
     answer.destroy(new Error('the client went away'));
   });
   answer.on('response', () => {
-    res.writeHead(answer.statusCode, answer.statusMessage || undefined, fields(answer.rawHeaders));
+    res.writeHead(answer.statusCode, answer.statusMessage || undefined, answerFields(answer.rawHeaders));
     res.on('drain', () => answer.release('drain'));
     const write = answer.bounded ? turnWrites.writer(res) : (chunk) => res.write(chunk);
     answer.on('data', (chunk) => {
@@ -76,7 +70,7 @@ function forward(req, res, hashed) {
     if (!res.headersSent) res.writeHead(502).end();
     else res.destroy();
   });
-  oldPool.dispatch({ path: req.url, method: req.method, headers: fields(req.rawHeaders) }, answer);
+  oldPool.dispatch({ path: req.url, method: req.method, headers: requestFields(req.rawHeaders) }, answer);
 }
 
 http

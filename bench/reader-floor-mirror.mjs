@@ -27,11 +27,12 @@
 // answers its counters as JSON, in the shape floor-mirror's have: every, requests, compared (MODE
 // read: new's answers read to their end; MODE compare: pairs of answers both read to their end and
 // compared), differing (MODE read: always 0), errors; `GET /__floor?every=N` sets EVERY first.
-// Plain Node ESM; its only dependencies are undici, bench/lib/floor-counters.mjs and ByteMatch from
-// bench/floor-mirror.mjs.
+// Plain Node ESM; its only dependencies are undici, bench/lib/floor-counters.mjs,
+// bench/lib/floor-fields.mjs and ByteMatch from bench/floor-mirror.mjs.
 import http from 'node:http';
 import { Pool } from 'undici';
 import { answerCounters } from './lib/floor-counters.mjs';
+import { answerFields, requestFields } from './lib/floor-fields.mjs';
 import { ByteMatch } from './floor-mirror.mjs';
 
 const [port, oldPort, newPort, every] = process.argv.slice(2, 6).map(Number);
@@ -44,15 +45,6 @@ const oldPool = new Pool(`http://127.0.0.1:${oldPort}`, { connections: 256 });
 const newPool = new Pool(`http://127.0.0.1:${newPort}`, { connections: 256 });
 const counts = { every, requests: 0, compared: 0, differing: 0, errors: 0 };
 
-/** The fields of a client request passed on: all but the hop-by-hop ones (RFC 9110 §7.6.1) and Host (undici sets its own). */
-const SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'host']);
-function fields(req) {
-  const out = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    if (!SKIP.has(req.rawHeaders[i].toLowerCase())) out.push(req.rawHeaders[i], req.rawHeaders[i + 1]);
-  }
-  return out;
-}
 
 /**
  * Pair is one compared request's two answers (MODE compare): side 0 old's, side 1 new's. Counted as
@@ -126,13 +118,7 @@ function forward(req, res, headers, pair) {
         if (s < 200) return true;
         status = s;
         resume = r;
-        const out = [];
-        for (let i = 0; i + 1 < raw.length; i += 2) {
-          const name = raw[i].toString('latin1');
-          const lower = name.toLowerCase();
-          if (lower !== 'connection' && lower !== 'keep-alive' && lower !== 'transfer-encoding') out.push(name, raw[i + 1].toString('latin1'));
-        }
-        res.writeHead(s, out);
+        res.writeHead(s, answerFields(raw));
         return true;
       },
       onData(chunk) {
@@ -160,7 +146,7 @@ http
   .createServer((req, res) => {
     if (answerCounters(req, res, counts)) return;
     const n = ++counts.requests;
-    const headers = fields(req);
+    const headers = requestFields(req.rawHeaders);
     const shadowed = n % counts.every === 0;
     const pair = shadowed && mode === 'compare' ? new Pair() : null;
     if (shadowed) readShadow(req, headers, pair);

@@ -66,11 +66,11 @@ export function readOptions(env) {
     mixedRounds: envInt(env, 'BENCH_MIXED_ROUNDS', 8, 1),
     // mirror-mixed's floors: old, haproxy and the three floors (haproxy-reader, haproxy-paced-reader,
     // hash-paced-reader) are measured in this many rounds in all (the rounds past BENCH_MIXED_ROUNDS
-    // without the other targets, about 55 s each). Their small-file
-    // p99 over old decides whether the row's +2 ms is within any mirror's reach here. Its 95% interval
-    // was 2.1 to 6.0 ms wide over 8 rounds in seven bench runs of 2026-12-07, 1.7 to 2.3 ms over 30
-    // rounds by hand, and over 24 in the bench 3.7 to 6.6 ms at 20:14Z (one round had haproxy at 25.7 ms)
-    // and 1.7 to 3.1 ms at 21:42Z (every floor then wholly over +2 ms).
+    // without the other targets, about 55 s each). Their small-file p99 over old decides whether the
+    // row's +2 ms is within any mirror's reach here. Its 95% interval was 2.1 to 6.0 ms wide over 8
+    // rounds in seven bench runs of 2026-12-07, 1.7 to 2.3 ms over 30 rounds by hand, and over 24 in
+    // the bench 3.7 to 6.6 ms at 20:14Z (one round had haproxy at 25.7 ms), 1.7 to 3.1 ms at 21:42Z
+    // and 1.8 to 2.6 ms at 2026-12-08T01:00Z (every haproxy floor wholly over +2 ms in those two).
     floorRounds: envInt(env, 'BENCH_FLOOR_ROUNDS', 24, 1),
     // The saturated mirror rows (mirror-small, -1m, -256m): every target measured this many times in
     // turn, the ratio to nginx's mirror taken within each round and its median judged. Measured one
